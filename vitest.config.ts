@@ -6,6 +6,6 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 180_000,
     // Python venv and PostgreSQL set-up are shared by several files.
-    globalSetup: [],
+    globalSetup: ["test/support/global-setup.ts"],
   },
 });
