@@ -1,11 +1,14 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // `armada-airflow` imports (as DAG files write them) resolve to src/ in tests.
+  resolve: { conditions: ["source"] },
+  ssr: { resolve: { conditions: ["source"] } },
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 180_000,
-    // Python venv and PostgreSQL set-up are shared by several files.
+    // Made once per run and shared by many files (Python reference client venv).
     globalSetup: ["test/support/global-setup.ts"],
   },
 });

@@ -1,0 +1,5 @@
+/**
+ * armada-airflow: the Armada Airflow operator and its task runtime.
+ * Each area appends its public exports here.
+ */
+export { type Clock, systemClock, ManualClock } from "./common/clock.js";
