@@ -1,0 +1,137 @@
+/**
+ * Coalesces job status checks on one Armada channel into as few
+ * `GetJobStatus` calls as possible. Many tasks waiting on jobs through the
+ * same server (deferred tasks resuming at the same poll moment, or
+ * concurrent pollers) cost one call per poll round, not one call per job.
+ *
+ * How: every job a task is waiting for is tracked; a status check asks for
+ * all tracked jobs at once and keeps the answers briefly, so the other tasks
+ * of the same round read them instead of calling again. Checks made while a
+ * call is being prepared join it.
+ */
+import type { Clock } from "../common/clock.js";
+import { JobState } from "./job-states.js";
+
+/** Fetches the states of many jobs in one call. */
+export type FetchJobStates = (jobIds: string[]) => Promise<Map<string, JobState>>;
+
+/** Options of {@link StatusBatcher}. */
+export interface StatusBatcherOptions {
+  /** Time source for freshness. */
+  clock: Clock;
+  /**
+   * How old (by `clock`) a fetched state may be and still answer a check.
+   * Keep it well under the poll interval.
+   * @default 2000
+   */
+  maxStalenessMs?: number;
+  /**
+   * A tracked job not checked for this long (a task killed while deferred,
+   * say) is no longer asked for.
+   * @default 600000
+   */
+  forgetAfterMs?: number;
+  /** Upper bound on job ids per call (the rest go in further calls). @default 1000 */
+  maxBatchSize?: number;
+}
+
+interface Known {
+  state: JobState;
+  fetchedAt: number;
+}
+
+interface Waiter {
+  jobId: string;
+  resolve: (s: JobState) => void;
+  reject: (e: unknown) => void;
+}
+
+/** See the module comment. One instance per channel. */
+export class StatusBatcher {
+  private readonly clock: Clock;
+  private readonly maxStalenessMs: number;
+  private readonly forgetAfterMs: number;
+  private readonly maxBatchSize: number;
+  /** Job id -> last time a task asked about it (by `clock`). */
+  private readonly tracked = new Map<string, number>();
+  private readonly known = new Map<string, Known>();
+  private waiters: Waiter[] = [];
+  private scheduled = false;
+  /** Number of fetch calls made; for tests and diagnostics. */
+  calls = 0;
+
+  constructor(
+    private readonly fetch: FetchJobStates,
+    options: StatusBatcherOptions,
+  ) {
+    this.clock = options.clock;
+    this.maxStalenessMs = options.maxStalenessMs ?? 2000;
+    this.forgetAfterMs = options.forgetAfterMs ?? 600_000;
+    this.maxBatchSize = options.maxBatchSize ?? 1000;
+  }
+
+  /** Starts including `jobId` in every batched call (until it is seen in a final state). */
+  track(jobId: string): void {
+    this.tracked.set(jobId, this.clock.nowMs());
+  }
+
+  /** Stops including `jobId` in batched calls. */
+  untrack(jobId: string): void {
+    this.tracked.delete(jobId);
+    this.known.delete(jobId);
+  }
+
+  /** The job's state, fetched together with every other tracked job's. */
+  getState(jobId: string): Promise<JobState> {
+    const now = this.clock.nowMs();
+    this.tracked.set(jobId, now);
+    const hit = this.known.get(jobId);
+    if (hit && now - hit.fetchedAt <= this.maxStalenessMs) {
+      // Served once from the cache: the next check of this job (a later
+      // poll round) must see a newer answer.
+      this.known.delete(jobId);
+      return Promise.resolve(hit.state);
+    }
+    return new Promise<JobState>((resolve, reject) => {
+      this.waiters.push({ jobId, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // Wait one macrotask so checks made in the same turn (tasks resumed
+        // together) join this call.
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    const waiters = this.waiters;
+    this.waiters = [];
+    if (waiters.length === 0) return;
+    const now = this.clock.nowMs();
+    for (const [id, lastAsked] of this.tracked) {
+      if (now - lastAsked > this.forgetAfterMs) this.tracked.delete(id);
+    }
+    const wanted = new Set(waiters.map((w) => w.jobId));
+    const ids = [...wanted, ...[...this.tracked.keys()].filter((id) => !wanted.has(id))];
+    const results = new Map<string, JobState>();
+    try {
+      for (let i = 0; i < ids.length; i += this.maxBatchSize) {
+        const chunk = ids.slice(i, i + this.maxBatchSize);
+        // Chunks beyond the first only matter if a waiter is in them.
+        if (i > 0 && !chunk.some((id) => wanted.has(id))) break;
+        this.calls++;
+        const states = await this.fetch(chunk);
+        for (const id of chunk) results.set(id, states.get(id) ?? JobState.UNKNOWN);
+      }
+    } catch (err) {
+      for (const w of waiters) w.reject(err);
+      return;
+    }
+    const fetchedAt = this.clock.nowMs();
+    for (const [id, state] of results) {
+      if (!wanted.has(id) && this.tracked.has(id)) this.known.set(id, { state, fetchedAt });
+    }
+    for (const w of waiters) w.resolve(results.get(w.jobId) ?? JobState.UNKNOWN);
+  }
+}
