@@ -3,3 +3,4 @@
  * Each area appends its public exports here.
  */
 export { type Clock, systemClock, ManualClock } from "./common/clock.js";
+export * from "./runtime/index.js";

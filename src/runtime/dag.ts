@@ -1,0 +1,143 @@
+import { brandSymbol, hasBrand } from "./brand.js";
+import type { BaseOperator, BaseOperatorOptions } from "./base-operator.js";
+import { RuntimeError } from "./errors.js";
+
+const DAG_BRAND = brandSymbol("DAG");
+const COLLECTOR = Symbol.for("armada-airflow.dag-collector");
+
+/** Options of a {@link DAG}. */
+export interface DagOptions {
+  /** Unique id: letters, digits, `_`, `-`, `.`. */
+  dagId: string;
+  /** Values applied to every task's options that are not given (Airflow's `default_args`). */
+  defaultArgs?: Partial<Omit<BaseOperatorOptions, "taskId" | "dag">> & Record<string, unknown>;
+  /** Default params; a run's conf overrides them. */
+  params?: Record<string, unknown>;
+  /** Informational (cron or preset); runs are started with `dags trigger`/`dags test`. */
+  schedule?: string | null;
+  description?: string;
+  tags?: string[];
+}
+
+/**
+ * A DAG: tasks and their dependencies (Airflow's `DAG`). Tasks join it by
+ * passing `dag` to their constructor (or `dag.addTask`).
+ */
+export class DAG {
+  readonly dagId: string;
+  readonly defaultArgs: NonNullable<DagOptions["defaultArgs"]>;
+  readonly params: Record<string, unknown>;
+  readonly schedule: string | null;
+  readonly description: string | undefined;
+  readonly tags: string[];
+  /** File the DAG was loaded from (set by the loader). */
+  fileloc: string | undefined;
+  private readonly taskMap = new Map<string, BaseOperator>();
+
+  constructor(options: DagOptions) {
+    if (!options || typeof options.dagId !== "string" || !/^[A-Za-z0-9_.-]+$/.test(options.dagId)) {
+      throw new RuntimeError(
+        "invalid_argument",
+        `dagId must be a non-empty string of letters, digits, "_", "-" or ".", got ${JSON.stringify(options?.dagId)}`,
+      );
+    }
+    Object.defineProperty(this, DAG_BRAND, { value: true });
+    this.dagId = options.dagId;
+    this.defaultArgs = options.defaultArgs ?? {};
+    this.params = options.params ?? {};
+    this.schedule = options.schedule ?? null;
+    this.description = options.description;
+    this.tags = options.tags ?? [];
+    const collector = (globalThis as Record<symbol, unknown>)[COLLECTOR];
+    if (Array.isArray(collector)) collector.push(this);
+  }
+
+  /** Adds `task`; a second task with the same id is an error. */
+  addTask(task: BaseOperator): void {
+    const existing = this.taskMap.get(task.taskId);
+    if (existing && existing !== task) {
+      throw new RuntimeError("dag", `DAG "${this.dagId}" already has a task "${task.taskId}"; task ids must be unique`);
+    }
+    this.taskMap.set(task.taskId, task);
+    task.dag = this;
+  }
+
+  /** Tasks in insertion order. */
+  get tasks(): BaseOperator[] {
+    return [...this.taskMap.values()];
+  }
+
+  /** Task ids. */
+  get taskIds(): string[] {
+    return [...this.taskMap.keys()];
+  }
+
+  /** The task with `taskId`; a clear error listing the ids when absent. */
+  getTask(taskId: string): BaseOperator {
+    const t = this.taskMap.get(taskId);
+    if (!t) throw new RuntimeError("not_found", `DAG "${this.dagId}" has no task "${taskId}"; tasks: ${this.taskIds.join(", ")}`);
+    return t;
+  }
+
+  /** True when the DAG has `taskId`. */
+  hasTask(taskId: string): boolean {
+    return this.taskMap.has(taskId);
+  }
+
+  /** Checks that every dependency names a task of this DAG and there is no cycle. */
+  validate(): void {
+    for (const t of this.tasks) {
+      for (const id of [...t.upstreamTaskIds, ...t.downstreamTaskIds]) {
+        if (!this.taskMap.has(id)) {
+          throw new RuntimeError("dag", `DAG "${this.dagId}": task "${t.taskId}" depends on "${id}", which is not in the DAG; pass dag to its constructor`);
+        }
+      }
+    }
+    this.topologicalOrder();
+  }
+
+  /** Task ids, upstream before downstream; a cycle is an error naming its tasks. */
+  topologicalOrder(): string[] {
+    const order: string[] = [];
+    const state = new Map<string, 1 | 2>();
+    const visit = (id: string, stack: string[]) => {
+      if (state.get(id) === 2) return;
+      if (state.get(id) === 1) {
+        throw new RuntimeError("dag", `DAG "${this.dagId}" has a cycle: ${[...stack.slice(stack.indexOf(id)), id].join(" -> ")}`);
+      }
+      state.set(id, 1);
+      for (const up of this.taskMap.get(id)?.upstreamTaskIds ?? []) visit(up, [...stack, id]);
+      state.set(id, 2);
+      order.push(id);
+    };
+    for (const id of this.taskMap.keys()) visit(id, []);
+    return order;
+  }
+
+  /** True for a DAG from any module copy. */
+  static isDag(value: unknown): value is DAG {
+    return hasBrand(value, DAG_BRAND);
+  }
+}
+
+/** Adds dependencies in sequence: `chain(a, [b, c], d)` = a -> b, a -> c, b -> d, c -> d. */
+export function chain(...steps: (BaseOperator | BaseOperator[])[]): void {
+  for (let i = 1; i < steps.length; i++) {
+    const ups = steps[i - 1]!;
+    for (const up of Array.isArray(ups) ? ups : [ups]) up.setDownstream(steps[i]!);
+  }
+}
+
+/** Runs `fn` and returns every DAG constructed meanwhile (the DAG file loader uses it). */
+export async function collectDags(fn: () => Promise<unknown>): Promise<{ created: DAG[]; result: unknown }> {
+  const g = globalThis as Record<symbol, unknown>;
+  const previous = g[COLLECTOR];
+  const created: DAG[] = [];
+  g[COLLECTOR] = created;
+  try {
+    const result = await fn();
+    return { created, result };
+  } finally {
+    g[COLLECTOR] = previous;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The task runtime: the contract an Airflow-style operator codes against.
+ */
+export {
+  BaseOperator,
+  type BaseOperatorOptions,
+  type OperatorLink,
+  XComArg,
+  applyDefaultArgs,
+} from "./base-operator.js";
+export { DAG, type DagOptions, chain } from "./dag.js";
+export {
+  type Context,
+  type TaskInstance,
+  type TaskInstanceKey,
+  type DagRunInfo,
+  type XComPullOptions,
+  getCurrentContext,
+} from "./context.js";
+export {
+  RuntimeError,
+  type RuntimeErrorCode,
+  TaskFatalError,
+  isTaskFatalError,
+  TaskSkipped,
+  isTaskSkipped,
+  TaskDeferred,
+  isTaskDeferred,
+  type DeferRequest,
+  TaskTimeoutError,
+  TaskKilledError,
+  TemplateRenderError,
+} from "./errors.js";
+export { TaskInstanceState, DagRunState, TriggerRule, FINISHED_STATES } from "./state.js";
+export {
+  BaseTrigger,
+  TriggerEvent,
+  type TriggerTaskInstance,
+  type TriggerFactory,
+  registerTrigger,
+  createTrigger,
+  DateTimeTrigger,
+} from "./trigger.js";
+export { registerSerializable, serializeValue, deserializeValue, type Serializer } from "./serde.js";
+export {
+  getConfig,
+  getConfigBoolean,
+  getConfigNumber,
+  clearConfigCache,
+  armadaAirflowHome,
+  type ConfigSource,
+} from "./config.js";
+export { TemplateEnv, type TemplateEnvOptions, renderTemplate, defaultTemplateEnv } from "./template.js";
+export { templateFieldProperty } from "./naming.js";
+export { macros } from "./macros.js";
+export { maskSecret, redactSecrets } from "./secrets-masker.js";
+export { type TaskLogger, type LogLevel } from "./task-logger.js";

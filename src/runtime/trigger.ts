@@ -1,0 +1,122 @@
+import { type Clock, systemClock } from "../common/clock.js";
+import { brandSymbol, hasBrand } from "./brand.js";
+import { RuntimeError } from "./errors.js";
+import type { TaskInstanceState } from "./state.js";
+
+const TRIGGER = brandSymbol("BaseTrigger");
+const TRIGGER_EVENT = brandSymbol("TriggerEvent");
+
+/** What a trigger fires; its `payload` is passed to the resumed task method as `event`. */
+export class TriggerEvent<T = unknown> {
+  readonly payload: T;
+  constructor(payload: T) {
+    this.payload = payload;
+    Object.defineProperty(this, TRIGGER_EVENT, { value: true });
+  }
+
+  /** True for a TriggerEvent from any module copy. */
+  static is(value: unknown): value is TriggerEvent {
+    return hasBrand(value, TRIGGER_EVENT);
+  }
+}
+
+/** The task instance a trigger fires for, as the triggerer exposes it to the trigger. */
+export interface TriggerTaskInstance {
+  readonly dagId: string;
+  readonly taskId: string;
+  readonly runId: string;
+  readonly mapIndex: number;
+  readonly tryNumber: number;
+  /** The task instance's state as stored now (read it in `cleanup()`: DEFERRED means a hand-over). */
+  currentState(): Promise<TaskInstanceState>;
+}
+
+/**
+ * An asynchronous wait that a deferred task hands to the triggerer (Airflow's
+ * `BaseTrigger`). The triggerer runs every trigger's `run()` concurrently in
+ * one event loop; the first event resumes the task and ends the trigger.
+ *
+ * Before `run()` the triggerer sets {@link taskInstance}, {@link signal}
+ * (aborted when the trigger is removed: stop waiting) and {@link clock}
+ * (the runner's clock: use it for time). After the trigger ends, for any
+ * reason, it calls `cleanup()`.
+ */
+export abstract class BaseTrigger {
+  /** Set by the triggerer before `run()`. */
+  taskInstance: TriggerTaskInstance | undefined;
+  /** Aborted when the trigger is removed; pass it to every wait. */
+  signal: AbortSignal = new AbortController().signal;
+  /** The runner's clock. */
+  clock: Clock = systemClock;
+
+  constructor() {
+    Object.defineProperty(this, TRIGGER, { value: true });
+  }
+
+  /** `[classpath, kwargs]`: enough to re-create the trigger with the registry after a restart. */
+  abstract serialize(): [string, Record<string, unknown>];
+
+  /** Waits and yields events; the first one resumes the task. */
+  abstract run(): AsyncIterable<TriggerEvent>;
+
+  /** Called once after the trigger is removed (fired, timed out, task killed or handed over). */
+  async cleanup(): Promise<void> {}
+
+  /** True for a trigger from any module copy. */
+  static isTrigger(value: unknown): value is BaseTrigger {
+    return hasBrand(value, TRIGGER);
+  }
+}
+
+/** Builds a trigger from the kwargs its `serialize()` returned. */
+export type TriggerFactory = (kwargs: Record<string, unknown>) => BaseTrigger;
+
+const REGISTRY_KEY = Symbol.for("armada-airflow.trigger-registry");
+const registry: Map<string, TriggerFactory> = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] ??= new Map<
+  string,
+  TriggerFactory
+>()) as Map<string, TriggerFactory>;
+
+/** Registers how to re-create triggers serialized under `classpath` (replaces an earlier registration). */
+export function registerTrigger(classpath: string, fromKwargs: TriggerFactory): void {
+  registry.set(classpath, fromKwargs);
+}
+
+/** Re-creates a serialized trigger; a clear error when its classpath is not registered. */
+export function createTrigger(classpath: string, kwargs: Record<string, unknown>): BaseTrigger {
+  const factory = registry.get(classpath);
+  if (!factory) {
+    throw new RuntimeError(
+      "not_found",
+      `no trigger registered for classpath "${classpath}"; call registerTrigger("${classpath}", fromKwargs) in a module the DAG file imports`,
+    );
+  }
+  return factory(kwargs);
+}
+
+/**
+ * Fires once at `moment` (Airflow's `DateTimeTrigger`); the event payload is
+ * the moment as an ISO string.
+ */
+export class DateTimeTrigger extends BaseTrigger {
+  static readonly classpath = "airflow.triggers.temporal.DateTimeTrigger";
+  readonly moment: Date;
+  constructor(moment: Date | string | number) {
+    super();
+    this.moment = new Date(moment);
+    if (Number.isNaN(this.moment.getTime())) {
+      throw new RuntimeError("invalid_argument", `DateTimeTrigger moment must be a valid date, got ${String(moment)}`);
+    }
+  }
+
+  serialize(): [string, Record<string, unknown>] {
+    return [DateTimeTrigger.classpath, { moment: this.moment.toISOString() }];
+  }
+
+  async *run(): AsyncIterable<TriggerEvent> {
+    await this.clock.sleep(this.moment.getTime() - this.clock.nowMs(), this.signal);
+    yield new TriggerEvent(this.moment.toISOString());
+  }
+}
+
+registerTrigger(DateTimeTrigger.classpath, (kwargs) => new DateTimeTrigger(String(kwargs.moment)));
