@@ -1,0 +1,42 @@
+/**
+ * armada-airflow/client: the Armada gRPC client — channel arguments, auth,
+ * TLS, the ArmadaClient itself and its one error type.
+ */
+export { ArmadaClient, type ArmadaClientOptions, type CallOptions, type JobSubmitRequestInput } from "./armada-client.js";
+export {
+  GrpcChannelArgs,
+  GRPC_CHANNEL_ARGS_VERSION,
+  type GrpcChannelArgsInit,
+  type SerializedGrpcChannelArgs,
+  type ChannelCompression,
+  type ChannelOption,
+} from "./channel-args.js";
+export {
+  ArmadaError,
+  type ArmadaErrorContext,
+  type ArmadaErrorInit,
+  isAmbiguousSubmitFailure,
+  grpcCodeName,
+} from "./armada-error.js";
+export {
+  type ArmadaAuth,
+  type AuthCallContext,
+  type SerializedAuth,
+  SecretSource,
+  registerAuthType,
+  deserializeAuth,
+} from "./armada-auth.js";
+export { BearerTokenAuth } from "./bearer-token-auth.js";
+export { BasicAuth } from "./basic-auth.js";
+export { TokenRetrieverAuth } from "./token-retriever-auth.js";
+export { OidcClientCredentialsAuth, type OidcClientCredentialsOptions } from "./oidc-client-credentials-auth.js";
+export {
+  type TokenRetriever,
+  type TokenRetrieverFactory,
+  registerTokenRetriever,
+  createTokenRetriever,
+} from "./token-retriever.js";
+export { type TlsConfig } from "./tls-config.js";
+export { type RetryPolicy, defaultRetryPolicy } from "./retry-policy.js";
+export { validateGrpcTarget } from "./grpc-target.js";
+export { type JobRequestItemInput } from "./job-request-item-input.js";
