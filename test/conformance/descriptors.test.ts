@@ -10,9 +10,7 @@
  * comparer in the same process, proving the comparer can see each kind of
  * difference (so an empty diff list is a real result, not a blind spot).
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runPython } from "../support/python.js";
@@ -23,9 +21,9 @@ import {
   expectedMutationDiffs,
   expectedMutationClosure,
 } from "./descriptor-mutations.js";
+import { buildOurDescriptorSet } from "./our-descriptors.js";
 
-const root = path.resolve(import.meta.dirname, "../..");
-const protoDir = path.join(root, "proto");
+const protoDir = path.resolve(import.meta.dirname, "../../proto");
 const comparer = readFileSync(path.join(import.meta.dirname, "compare-descriptors.py"), "utf8");
 
 /** Our .proto files, as buf names them (relative to `proto/`), known before any test runs. */
@@ -45,28 +43,17 @@ let ours: DescriptorSetReport;
 let mutated: DescriptorSetReport;
 
 beforeAll(async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "armada-conformance-"));
-  try {
-    const out = path.join(dir, "ours.binpb");
-    execFileSync(
-      path.join(root, "node_modules", ".bin", "buf"),
-      ["build", "--as-file-descriptor-set", "--exclude-source-info", "-o", out],
-      { cwd: root, stdio: "pipe" },
-    );
-    const bytes = readFileSync(out);
-    const input = JSON.stringify({
-      sets: {
-        ours: bytes.toString("base64"),
-        mutated: Buffer.from(mutateDescriptorSet(bytes)).toString("base64"),
-      },
-      closureServices,
-    });
-    const reports = JSON.parse(await runPython(comparer, input)) as Record<string, DescriptorSetReport>;
-    ours = reports.ours!;
-    mutated = reports.mutated!;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const bytes = buildOurDescriptorSet();
+  const input = JSON.stringify({
+    sets: {
+      ours: Buffer.from(bytes).toString("base64"),
+      mutated: Buffer.from(mutateDescriptorSet(bytes)).toString("base64"),
+    },
+    closureServices,
+  });
+  const reports = JSON.parse(await runPython(comparer, input)) as Record<string, DescriptorSetReport>;
+  ours = reports.ours!;
+  mutated = reports.mutated!;
 });
 
 describe("our descriptors match the official armada-client 0.5.1 descriptors", () => {
