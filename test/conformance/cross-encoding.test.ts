@@ -54,7 +54,7 @@ function normalise(value: unknown): unknown {
 }
 
 /** Every path where `actual` and `expected` differ, e.g. `jobRequestItems[0].priority: 1 != 2.5`. */
-export function diffPaths(actual: unknown, expected: unknown, at = "$"): string[] {
+function diffPaths(actual: unknown, expected: unknown, at = "$"): string[] {
   if (Array.isArray(actual) && Array.isArray(expected)) {
     const out: string[] = [];
     if (actual.length !== expected.length) out.push(`${at}: length ${actual.length} != ${expected.length}`);
