@@ -1,0 +1,733 @@
+/**
+ * The dev server's brain: queues, jobs, runs and their events, moved through
+ * the lifecycle a real Armada uses (SUBMITTED -> QUEUED -> LEASED -> PENDING ->
+ * RUNNING -> SUCCEEDED | FAILED, or CANCELLED, PREEMPTED, REJECTED) on the
+ * injected clock. Transport-free: the gRPC layer and web pages call into it.
+ */
+import type { Clock } from "../common/clock.js";
+import { Cause, type EventMessage } from "../gen/armada/event.js";
+import type { Job, JobSubmitRequestItem, Queue } from "../gen/armada/submit.js";
+import { EventLog } from "./event-log.js";
+import {
+  ACTIVE_RUN_JOB_STATES,
+  TERMINAL_JOB_STATES,
+  type JobRecord,
+  type JobStateName,
+  type RunRecord,
+  type RunStateName,
+} from "./job-record.js";
+import { validateJob } from "./job-validation.js";
+import type { Executor, RunResult, RunningPod } from "./executor.js";
+import { JobIdFactory, newRunId } from "./ids.js";
+import { PodLogStore, podNameOf, type PodLogs } from "./pod-logs.js";
+import { Scheduler, type ClusterConfig } from "./scheduler.js";
+import { DURATION_ANNOTATION, parseDuration } from "./simulate-executor.js";
+import { TimerQueue } from "./timer-queue.js";
+
+/** Delays between lifecycle steps, in clock milliseconds. */
+export interface LifecycleTiming {
+  /** From a change (submit, job end) to the scheduling round that leases waiting jobs. @default 100 */
+  scheduleDelayMs: number;
+  /** From LEASED to PENDING. @default 100 */
+  pendingDelayMs: number;
+  /** From PENDING to RUNNING. @default 200 */
+  startDelayMs: number;
+  /** How long a finished pod (and its log) stays readable. @default 600000 */
+  podRetentionMs: number;
+}
+
+/** Default lifecycle timing: a job without a duration completes in about 1.4 s. */
+export const DEFAULT_TIMING: LifecycleTiming = {
+  scheduleDelayMs: 100,
+  pendingDelayMs: 100,
+  startDelayMs: 200,
+  podRetentionMs: 600_000,
+};
+
+/** Receives every change so it can be persisted (see the SQLite state store). */
+export interface StateSink {
+  jobChanged(job: JobRecord): void;
+  eventAppended(queue: string, jobSetId: string, id: string, message: EventMessage): void;
+  queueChanged(name: string, queue: Queue | undefined): void;
+  logAppended(jobId: string, namespace: string, container: string, timeMs: number, text: string): void;
+}
+
+/** Options of {@link DevArmada}. */
+export interface DevArmadaOptions {
+  clock: Clock;
+  clusters: ClusterConfig[];
+  executor: Executor;
+  ingestionDelayMs: number;
+  timing: LifecycleTiming;
+  sink?: StateSink;
+  onError?: (err: unknown) => void;
+}
+
+/** A request-level error (the whole gRPC call fails) with the gRPC status name to use. */
+export class DevRequestError extends Error {
+  constructor(
+    readonly code: "INVALID_ARGUMENT" | "NOT_FOUND" | "ALREADY_EXISTS" | "FAILED_PRECONDITION",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The in-process Armada. */
+export class DevArmada {
+  readonly clock: Clock;
+  readonly events = new EventLog();
+  readonly logs = new PodLogStore();
+  readonly scheduler: Scheduler;
+  readonly timers: TimerQueue;
+  ingestionDelayMs: number;
+
+  private readonly queues = new Map<string, Queue>();
+  private readonly jobsById = new Map<string, JobRecord>();
+  private readonly jobList: JobRecord[] = [];
+  private readonly byExternalUri = new Map<string, JobRecord[]>();
+  private readonly runsById = new Map<string, RunRecord>();
+  private readonly pods = new Map<string, RunningPod>();
+  private readonly ids = new JobIdFactory();
+  private readonly executor: Executor;
+  private readonly timing: LifecycleTiming;
+  private readonly sink: StateSink | undefined;
+  private scheduleAt = Infinity;
+
+  constructor(options: DevArmadaOptions) {
+    this.clock = options.clock;
+    this.executor = options.executor;
+    this.timing = options.timing;
+    this.ingestionDelayMs = options.ingestionDelayMs;
+    this.sink = options.sink;
+    this.timers = new TimerQueue(this.clock, options.onError ?? ((err) => console.error("dev server:", err)));
+    this.scheduler = new Scheduler(options.clusters, (q) => this.queues.get(q)?.priorityFactor || 1);
+  }
+
+  // ---------------------------------------------------------------- queues
+
+  /** Creates a queue; ALREADY_EXISTS when it exists. */
+  createQueue(queue: Queue): void {
+    this.checkQueue(queue);
+    if (this.queues.has(queue.name)) {
+      throw new DevRequestError("ALREADY_EXISTS", `queue "${queue.name}" already exists`);
+    }
+    this.putQueue(queue);
+  }
+
+  /** Replaces a queue; NOT_FOUND when it does not exist. */
+  updateQueue(queue: Queue): void {
+    this.checkQueue(queue);
+    if (!this.queues.has(queue.name)) throw new DevRequestError("NOT_FOUND", `queue "${queue.name}" does not exist`);
+    this.putQueue(queue);
+  }
+
+  /** Deletes a queue (its jobs stay). */
+  deleteQueue(name: string): void {
+    if (!this.queues.delete(name)) throw new DevRequestError("NOT_FOUND", `queue "${name}" does not exist`);
+    this.sink?.queueChanged(name, undefined);
+  }
+
+  /** A queue; NOT_FOUND when it does not exist. */
+  getQueue(name: string): Queue {
+    const q = this.queues.get(name);
+    if (!q) throw new DevRequestError("NOT_FOUND", `queue "${name}" does not exist`);
+    return q;
+  }
+
+  /** Every queue, by name. */
+  listQueues(): Queue[] {
+    return [...this.queues.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Creates a queue unless it exists (start-up queues). */
+  ensureQueue(name: string): void {
+    if (!this.queues.has(name)) this.putQueue(defaultQueue(name));
+  }
+
+  /** Restores a queue from storage. */
+  restoreQueue(queue: Queue): void {
+    this.queues.set(queue.name, queue);
+  }
+
+  private putQueue(queue: Queue): void {
+    this.queues.set(queue.name, queue);
+    this.sink?.queueChanged(queue.name, queue);
+  }
+
+  private checkQueue(queue: Queue): void {
+    if (!queue.name) throw new DevRequestError("INVALID_ARGUMENT", "queue name is a required field");
+    if (queue.priorityFactor < 0) {
+      throw new DevRequestError("INVALID_ARGUMENT", `queue "${queue.name}": priority_factor must not be negative`);
+    }
+  }
+
+  // ---------------------------------------------------------------- submit
+
+  /**
+   * Accepts a batch of jobs into a job set. Request-level problems (no queue
+   * or job set named) throw {@link DevRequestError}; a job the server refuses
+   * still gets an id and ends REJECTED with its reason.
+   */
+  submit(queue: string, jobSetId: string, items: JobSubmitRequestItem[], owner = "anonymous"): string[] {
+    if (!queue) throw new DevRequestError("INVALID_ARGUMENT", "queue is a required field");
+    if (!jobSetId) throw new DevRequestError("INVALID_ARGUMENT", "job_set_id is a required field");
+    if (items.length === 0) throw new DevRequestError("INVALID_ARGUMENT", "job_request_items must not be empty");
+    const now = this.clock.nowMs();
+    const created = new Date(now);
+    const queueExists = this.queues.has(queue);
+    const largest = this.scheduler.largestNode();
+    const ids: string[] = [];
+    for (const item of items) {
+      const id = this.ids.next(now);
+      ids.push(id);
+      let check = validateJob(item, queue, queueExists, largest);
+      const duration = item.annotations[DURATION_ANNOTATION];
+      if (check.ok && duration !== undefined) {
+        try {
+          parseDuration(duration);
+        } catch (err) {
+          check = { ok: false, reason: (err as Error).message };
+        }
+      }
+      const spec: Job = {
+        id,
+        clientId: item.clientId,
+        jobSetId,
+        queue,
+        namespace: item.namespace || "default",
+        labels: item.labels,
+        annotations: item.annotations,
+        requiredNodeLabels: item.requiredNodeLabels,
+        owner,
+        queueOwnershipUserGroups: [],
+        compressedQueueOwnershipUserGroups: new Uint8Array(),
+        priority: item.priority,
+        podSpec: item.podSpec,
+        podSpecs: item.podSpecs,
+        schedulingResourceRequirements: undefined,
+        created,
+        ingress: item.ingress,
+        services: item.services,
+        k8sIngress: [],
+        k8sService: [],
+        scheduler: item.scheduler,
+      };
+      const externalJobUri = item.externalJobUri || item.annotations["armadaproject.io/externalJobUri"] || "";
+      const job: JobRecord = {
+        id,
+        queue,
+        jobSetId,
+        namespace: spec.namespace,
+        priority: item.priority,
+        clientId: item.clientId,
+        owner,
+        state: "SUBMITTED",
+        externalJobUri,
+        annotations: item.annotations,
+        labels: item.labels,
+        submittedAt: created,
+        lastTransitionAt: created,
+        runs: [],
+        spec,
+        resources: check.ok ? check.resources : { cpuMillis: 0, memoryBytes: 0 },
+      };
+      this.jobsById.set(id, job);
+      this.jobList.push(job);
+      if (externalJobUri) {
+        const k = uriKey(queue, jobSetId, externalJobUri);
+        const list = this.byExternalUri.get(k);
+        if (list) list.push(job);
+        else this.byExternalUri.set(k, [job]);
+      }
+      this.emit(job, { $case: "submitted", value: { ...this.base(job, now), job: spec } });
+      if (!check.ok) {
+        this.transition(job, "REJECTED", now);
+        job.error = check.reason;
+        this.emit(job, {
+          $case: "failed",
+          value: {
+            ...this.base(job, now),
+            clusterId: "",
+            reason: check.reason,
+            exitCodes: {},
+            kubernetesId: "",
+            nodeName: "",
+            podNumber: 0,
+            podName: "",
+            podNamespace: "",
+            containerStatuses: [],
+            cause: Cause.Rejected,
+            failureCategory: "",
+            failureSubcategory: "",
+            retryable: false,
+          },
+        });
+        this.changed(job);
+        continue;
+      }
+      this.enqueue(job, now);
+    }
+    this.requestSchedule(now);
+    return ids;
+  }
+
+  private enqueue(job: JobRecord, at: number): void {
+    this.transition(job, "QUEUED", at);
+    this.emit(job, { $case: "queued", value: this.base(job, at) });
+    this.scheduler.enqueue(job);
+    this.changed(job);
+  }
+
+  // ---------------------------------------------------------------- scheduling
+
+  /** Runs a scheduling round soon (coalesced). */
+  requestSchedule(from: number): void {
+    const at = from + this.timing.scheduleDelayMs;
+    if (at >= this.scheduleAt) return;
+    this.scheduleAt = at;
+    this.timers.at(at, (t) => {
+      if (this.scheduleAt !== at) return;
+      this.scheduleAt = Infinity;
+      this.scheduleRound(t);
+    });
+  }
+
+  private scheduleRound(at: number): void {
+    for (const { job, node } of this.scheduler.schedule((j) => j.state === "QUEUED")) {
+      const run: RunRecord = {
+        runId: newRunId(),
+        jobId: job.id,
+        cluster: node.cluster,
+        node: node.name,
+        state: "LEASED",
+        leasedAt: new Date(at),
+      };
+      job.runs.push(run);
+      this.runsById.set(run.runId, run);
+      this.transition(job, "LEASED", at);
+      this.emit(job, { $case: "leased", value: { ...this.base(job, at), clusterId: run.cluster, pool: "default" } });
+      this.changed(job);
+      this.timers.at(at + this.timing.pendingDelayMs, (t) => this.toPending(job, run, t));
+    }
+  }
+
+  private toPending(job: JobRecord, run: RunRecord, at: number): void {
+    if (job.state !== "LEASED" || this.latestRun(job) !== run) return;
+    run.state = "PENDING";
+    run.pendingAt = new Date(at);
+    this.transition(job, "PENDING", at);
+    const pod = this.logs.create(
+      job.id,
+      job.namespace,
+      (job.spec.podSpecs[0] ?? job.spec.podSpec)?.containers.map((c) => c.name ?? "") ?? [],
+    );
+    this.emit(job, { $case: "pending", value: { ...this.podFields(job, run, at), pool: "default" } });
+    this.changed(job);
+    this.timers.at(at + this.timing.startDelayMs, (t) => this.toRunning(job, run, pod, t));
+  }
+
+  private toRunning(job: JobRecord, run: RunRecord, pod: PodLogs, at: number): void {
+    if (job.state !== "PENDING" || this.latestRun(job) !== run) return;
+    run.state = "RUNNING";
+    run.startedAt = new Date(at);
+    this.transition(job, "RUNNING", at);
+    this.emit(job, {
+      $case: "running",
+      value: { ...this.podFields(job, run, at), nodeName: run.node, pool: "default" },
+    });
+    this.changed(job);
+    const running = this.executor.start({
+      job,
+      run,
+      startAtMs: at,
+      at: (t, fn) => this.timers.at(t, fn),
+      nowMs: () => this.clock.nowMs(),
+      log: (container, text, timeMs) => {
+        this.logs.append(pod, container, { timeMs, text });
+        this.sink?.logAppended(job.id, job.namespace, container, timeMs, text);
+      },
+      finish: (result, t) => this.finish(job, run, result, t),
+    });
+    this.pods.set(run.runId, running);
+  }
+
+  private finish(job: JobRecord, run: RunRecord, result: RunResult, at: number): void {
+    if (job.state !== "RUNNING" || this.latestRun(job) !== run) return;
+    this.pods.delete(run.runId);
+    run.exitCodes = result.exitCodes;
+    run.finishedAt = new Date(at);
+    this.scheduler.release(job, run.cluster, run.node);
+    const pod = this.logs.ofJob(job.id, job.namespace);
+    if (pod) {
+      this.logs.close(pod);
+      this.retirePod(pod, at + this.timing.podRetentionMs);
+    }
+    if (result.reason === undefined) {
+      run.state = "SUCCEEDED";
+      this.transition(job, "SUCCEEDED", at);
+      this.emit(job, { $case: "succeeded", value: { ...this.podFields(job, run, at), nodeName: run.node } });
+    } else {
+      run.state = "FAILED";
+      run.reason = result.reason;
+      job.error = result.reason;
+      this.transition(job, "FAILED", at);
+      this.emit(job, { $case: "failed", value: this.failedEvent(job, run, at, result.reason, result.exitCodes) });
+    }
+    this.changed(job);
+    this.requestSchedule(at);
+  }
+
+  private retirePod(pod: PodLogs, atMs: number): void {
+    this.timers.at(atMs, (t) => this.logs.delete(pod, t));
+  }
+
+  // ---------------------------------------------------------------- cancel, preempt, fail
+
+  /**
+   * Cancels jobs (by ids, or every job of a job set when no ids are given and
+   * `states` filters). Returns the ids actually cancelled.
+   */
+  cancel(jobIds: string[], reason: string, requestor: string): string[] {
+    const now = this.clock.nowMs();
+    const done: string[] = [];
+    for (const id of jobIds) {
+      const job = this.jobsById.get(id);
+      if (!job || TERMINAL_JOB_STATES.has(job.state)) continue;
+      this.emit(job, { $case: "cancelling", value: { ...this.base(job, now), requestor, reason } });
+      this.stopRun(job, "CANCELLED", now, reason);
+      job.cancelledAt = new Date(now);
+      job.cancelReason = reason;
+      job.cancelUser = requestor;
+      this.transition(job, "CANCELLED", now);
+      this.emit(job, { $case: "cancelled", value: { ...this.base(job, now), requestor, reason } });
+      this.changed(job);
+      done.push(id);
+    }
+    if (done.length > 0) this.requestSchedule(now);
+    return done;
+  }
+
+  /** Ids of the job set's jobs whose state is in `states` (all non-terminal ones when empty). */
+  jobSetJobIds(queue: string, jobSetId: string, states: JobStateName[]): string[] {
+    const wanted = states.length > 0 ? new Set(states) : undefined;
+    const ids: string[] = [];
+    for (const job of this.jobList) {
+      if (job.queue !== queue || job.jobSetId !== jobSetId) continue;
+      if (wanted ? wanted.has(job.state) : !TERMINAL_JOB_STATES.has(job.state)) ids.push(job.id);
+    }
+    return ids;
+  }
+
+  /** Preempts running (leased, pending, running) jobs; returns the ids preempted. */
+  preempt(jobIds: string[], reason: string, requestor: string): string[] {
+    const now = this.clock.nowMs();
+    const done: string[] = [];
+    for (const id of jobIds) {
+      const job = this.jobsById.get(id);
+      if (!job || !ACTIVE_RUN_JOB_STATES.has(job.state)) continue;
+      const run = this.latestRun(job)!;
+      this.emit(job, { $case: "preempting", value: { ...this.base(job, now), requestor, reason } });
+      this.stopRun(job, "PREEMPTED", now, reason);
+      job.error = reason;
+      this.transition(job, "PREEMPTED", now);
+      this.emit(job, {
+        $case: "preempted",
+        value: {
+          ...this.base(job, now),
+          clusterId: run.cluster,
+          runId: run.runId,
+          preemptiveRunId: "",
+          reason,
+          preemptingJobId: "",
+          requestor,
+        },
+      });
+      this.changed(job);
+      done.push(id);
+    }
+    if (done.length > 0) this.requestSchedule(now);
+    return done;
+  }
+
+  /** Fails a job that has not finished (fault injection); returns whether it did. */
+  fail(jobId: string, reason: string): boolean {
+    const job = this.jobsById.get(jobId);
+    if (!job || TERMINAL_JOB_STATES.has(job.state)) return false;
+    const now = this.clock.nowMs();
+    const run = this.latestRun(job);
+    this.stopRun(job, "FAILED", now, reason);
+    job.error = reason;
+    this.transition(job, "FAILED", now);
+    this.emit(job, { $case: "failed", value: this.failedEvent(job, run, now, reason, {}) });
+    this.changed(job);
+    this.requestSchedule(now);
+    return true;
+  }
+
+  /** Changes the priority of jobs; returns an error message per job that could not be changed. */
+  reprioritize(jobIds: string[], priority: number, requestor: string): Record<string, string> {
+    const now = this.clock.nowMs();
+    const results: Record<string, string> = {};
+    for (const id of jobIds) {
+      const job = this.jobsById.get(id);
+      if (!job) {
+        results[id] = `job "${id}" not found`;
+        continue;
+      }
+      if (TERMINAL_JOB_STATES.has(job.state)) {
+        results[id] = `job "${id}" is already ${job.state.toLowerCase()}`;
+        continue;
+      }
+      job.priority = priority;
+      job.spec.priority = priority;
+      this.emit(job, { $case: "reprioritizing", value: { ...this.base(job, now), newPriority: priority, requestor } });
+      this.emit(job, { $case: "reprioritized", value: { ...this.base(job, now), newPriority: priority, requestor } });
+      if (job.state === "QUEUED") this.scheduler.enqueue(job);
+      this.changed(job);
+      results[id] = "";
+    }
+    this.requestSchedule(now);
+    return results;
+  }
+
+  /** Ends the active run of a job (if any) in `runState`, killing its pod and freeing its node. */
+  private stopRun(job: JobRecord, runState: RunStateName, at: number, reason: string): void {
+    if (!ACTIVE_RUN_JOB_STATES.has(job.state)) return;
+    const run = this.latestRun(job);
+    if (!run) return;
+    this.pods.get(run.runId)?.kill();
+    this.pods.delete(run.runId);
+    run.state = runState;
+    run.finishedAt = new Date(at);
+    run.reason = reason;
+    this.scheduler.release(job, run.cluster, run.node);
+    const pod = this.logs.ofJob(job.id, job.namespace);
+    // Kubernetes deletes a cancelled or preempted pod at once.
+    if (pod) this.logs.delete(pod, at);
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  /** A job by id, whatever the ingestion delay. */
+  job(id: string): JobRecord | undefined {
+    return this.jobsById.get(id);
+  }
+
+  /** A job as the query API sees it: undefined until the ingestion delay has passed. */
+  ingestedJob(id: string): JobRecord | undefined {
+    const job = this.jobsById.get(id);
+    if (!job) return undefined;
+    return this.clock.nowMs() - job.submittedAt.getTime() >= this.ingestionDelayMs ? job : undefined;
+  }
+
+  /** Jobs submitted with an external job URI (field or annotation) into a job set. */
+  jobsByExternalUri(queue: string, jobSetId: string, uri: string): JobRecord[] {
+    return this.byExternalUri.get(uriKey(queue, jobSetId, uri)) ?? [];
+  }
+
+  /** A run by id. */
+  run(runId: string): RunRecord | undefined {
+    return this.runsById.get(runId);
+  }
+
+  /** Every job, in submission order. */
+  allJobs(): readonly JobRecord[] {
+    return this.jobList;
+  }
+
+  /** The job's latest run. */
+  latestRun(job: JobRecord): RunRecord | undefined {
+    return job.runs[job.runs.length - 1];
+  }
+
+  // ---------------------------------------------------------------- restore and shutdown
+
+  /**
+   * Restores a job from storage. A simulated run picks up where it was; a
+   * process run cannot survive a restart, so its lease is returned and the job
+   * queued again, as a real Armada does when an executor loses a pod.
+   */
+  restoreJob(job: JobRecord): void {
+    this.jobsById.set(job.id, job);
+    this.jobList.push(job);
+    for (const run of job.runs) this.runsById.set(run.runId, run);
+    if (job.externalJobUri) {
+      const k = uriKey(job.queue, job.jobSetId, job.externalJobUri);
+      const list = this.byExternalUri.get(k);
+      if (list) list.push(job);
+      else this.byExternalUri.set(k, [job]);
+    }
+    const now = this.clock.nowMs();
+    const run = this.latestRun(job);
+    if (job.state === "QUEUED" || job.state === "SUBMITTED") {
+      job.state = "QUEUED";
+      this.scheduler.enqueue(job);
+      this.requestSchedule(now);
+    } else if (run && ACTIVE_RUN_JOB_STATES.has(job.state)) {
+      this.scheduler.occupy(job, run.cluster, run.node);
+      if (this.executor.kind === "process" && job.state === "RUNNING") {
+        run.state = "LEASE_RETURNED";
+        run.finishedAt = new Date(now);
+        run.reason = "the dev server restarted while the job's process was running";
+        this.scheduler.release(job, run.cluster, run.node);
+        this.emit(job, {
+          $case: "leaseReturned",
+          value: {
+            ...this.base(job, now),
+            clusterId: run.cluster,
+            reason: run.reason,
+            kubernetesId: run.runId,
+            podNumber: 0,
+            runAttempted: true,
+          },
+        });
+        this.enqueue(job, now);
+        this.requestSchedule(now);
+      } else if (job.state === "LEASED") {
+        this.timers.at(Math.max(now, run.leasedAt.getTime() + this.timing.pendingDelayMs), (t) =>
+          this.toPending(job, run, t),
+        );
+      } else {
+        const pod =
+          this.logs.ofJob(job.id, job.namespace) ??
+          this.logs.create(job.id, job.namespace, this.containerNames(job));
+        if (job.state === "PENDING") {
+          const due = (run.pendingAt?.getTime() ?? now) + this.timing.startDelayMs;
+          this.timers.at(Math.max(now, due), (t) => this.toRunning(job, run, pod, t));
+        } else {
+          // A simulation is a pure function of its start time, so it resumes exactly.
+          job.state = "PENDING";
+          this.toRunningAt(job, run, pod, run.startedAt?.getTime() ?? now);
+        }
+      }
+    } else if (TERMINAL_JOB_STATES.has(job.state)) {
+      const pod = this.logs.ofJob(job.id, job.namespace);
+      if (pod && run?.finishedAt && pod.deletedAtMs === undefined) {
+        this.logs.close(pod);
+        if (job.state === "SUCCEEDED" || job.state === "FAILED") {
+          this.retirePod(pod, run.finishedAt.getTime() + this.timing.podRetentionMs);
+        } else {
+          this.logs.delete(pod, run.finishedAt.getTime());
+        }
+      }
+    }
+  }
+
+  private toRunningAt(job: JobRecord, run: RunRecord, pod: PodLogs, startedAt: number): void {
+    // Re-enter RUNNING without a second running event: replaying the simulation from its start time.
+    job.state = "RUNNING";
+    const running = this.executor.start({
+      job,
+      run,
+      startAtMs: startedAt,
+      at: (t, fn) => this.timers.at(Math.max(t, this.clock.nowMs()), () => fn(t)),
+      nowMs: () => this.clock.nowMs(),
+      log: (container, text, timeMs) => {
+        const lines = pod.containers.get(container) ?? [];
+        // Lines already stored before the restart are not written twice.
+        if (lines.some((l) => l.timeMs === timeMs && l.text === text)) return;
+        this.logs.append(pod, container, { timeMs, text });
+        this.sink?.logAppended(job.id, job.namespace, container, timeMs, text);
+      },
+      finish: (result, t) => this.finish(job, run, result, t),
+    });
+    this.pods.set(run.runId, running);
+  }
+
+  /** Stops timers and kills running processes. */
+  async shutdown(): Promise<void> {
+    await this.timers.stop();
+    for (const pod of this.pods.values()) pod.kill();
+    this.pods.clear();
+    await this.executor.shutdown();
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private containerNames(job: JobRecord): string[] {
+    return (job.spec.podSpecs[0] ?? job.spec.podSpec)?.containers.map((c) => c.name ?? "") ?? [];
+  }
+
+  private transition(job: JobRecord, state: JobStateName, at: number): void {
+    job.state = state;
+    job.lastTransitionAt = new Date(at);
+  }
+
+  private changed(job: JobRecord): void {
+    this.sink?.jobChanged(job);
+  }
+
+  private emit(job: JobRecord, events: EventMessage["events"]): void {
+    const message: EventMessage = { events };
+    const stored = this.events.append(job.queue, job.jobSetId, message);
+    this.sink?.eventAppended(job.queue, job.jobSetId, stored.id, message);
+  }
+
+  private base(job: JobRecord, at: number) {
+    return { jobId: job.id, jobSetId: job.jobSetId, queue: job.queue, created: new Date(at) };
+  }
+
+  private podFields(job: JobRecord, run: RunRecord, at: number) {
+    return {
+      ...this.base(job, at),
+      clusterId: run.cluster,
+      kubernetesId: run.runId,
+      podNumber: 0,
+      podName: podNameOf(job.id),
+      podNamespace: job.namespace,
+    };
+  }
+
+  private failedEvent(
+    job: JobRecord,
+    run: RunRecord | undefined,
+    at: number,
+    reason: string,
+    exitCodes: Record<string, number>,
+  ) {
+    return {
+      ...this.base(job, at),
+      clusterId: run?.cluster ?? "",
+      reason,
+      exitCodes,
+      kubernetesId: run?.runId ?? "",
+      nodeName: run?.node ?? "",
+      podNumber: 0,
+      podName: run ? podNameOf(job.id) : "",
+      podNamespace: job.namespace,
+      containerStatuses: Object.entries(exitCodes).map(([name, exitCode]) => ({
+        name,
+        exitCode,
+        message: exitCode === 0 ? "" : reason,
+        reason: exitCode === 0 ? "Completed" : "Error",
+        cause: Cause.Error,
+      })),
+      cause: Cause.Error,
+      failureCategory: "",
+      failureSubcategory: "",
+      retryable: false,
+    };
+  }
+}
+
+function uriKey(queue: string, jobSetId: string, uri: string): string {
+  return `${queue}\u0000${jobSetId}\u0000${uri}`;
+}
+
+/** A queue with the defaults a real server fills in. */
+export function defaultQueue(name: string): Queue {
+  return {
+    name,
+    priorityFactor: 1,
+    userOwners: [],
+    groupOwners: [],
+    resourceLimits: {},
+    resourceLimitsByPriorityClassName: {},
+    permissions: [],
+    cordoned: false,
+    labelsDeprecated: [],
+    labels: {},
+    retryPolicies: [],
+  };
+}

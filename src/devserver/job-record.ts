@@ -1,0 +1,85 @@
+/**
+ * What the dev server remembers about a job and its runs. Exposed read-only to
+ * tests through `DevServer.jobs()` so they can assert on what the server saw.
+ */
+import type { Job } from "../gen/armada/submit.js";
+
+/** Job state names, as the `JobState` enum spells them. */
+export type JobStateName =
+  | "SUBMITTED"
+  | "QUEUED"
+  | "LEASED"
+  | "PENDING"
+  | "RUNNING"
+  | "SUCCEEDED"
+  | "FAILED"
+  | "CANCELLED"
+  | "PREEMPTED"
+  | "REJECTED";
+
+/** Run state names, as the `JobRunState` enum spells them (without the `RUN_STATE_` prefix). */
+export type RunStateName =
+  | "LEASED"
+  | "PENDING"
+  | "RUNNING"
+  | "SUCCEEDED"
+  | "FAILED"
+  | "PREEMPTED"
+  | "CANCELLED"
+  | "LEASE_RETURNED";
+
+/** States after which a job never changes again. */
+export const TERMINAL_JOB_STATES: ReadonlySet<JobStateName> = new Set([
+  "SUCCEEDED",
+  "FAILED",
+  "CANCELLED",
+  "PREEMPTED",
+  "REJECTED",
+]);
+
+/** States in which a job holds a lease on a node. */
+export const ACTIVE_RUN_JOB_STATES: ReadonlySet<JobStateName> = new Set(["LEASED", "PENDING", "RUNNING"]);
+
+/** One attempt to run a job on a node. */
+export interface RunRecord {
+  runId: string;
+  jobId: string;
+  cluster: string;
+  node: string;
+  state: RunStateName;
+  leasedAt: Date;
+  pendingAt?: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+  /** Exit code per container, once the run has finished. */
+  exitCodes?: Record<string, number>;
+  /** Why the run ended, when it did not succeed. */
+  reason?: string;
+}
+
+/** A job the server accepted (rejected jobs included). */
+export interface JobRecord {
+  id: string;
+  queue: string;
+  jobSetId: string;
+  namespace: string;
+  priority: number;
+  clientId: string;
+  owner: string;
+  state: JobStateName;
+  externalJobUri: string;
+  annotations: Record<string, string>;
+  labels: Record<string, string>;
+  submittedAt: Date;
+  lastTransitionAt: Date;
+  cancelledAt?: Date;
+  cancelReason?: string;
+  cancelUser?: string;
+  /** Why the job failed, was preempted or rejected (what `GetJobErrors` answers). */
+  error?: string;
+  runs: RunRecord[];
+  /** The job as the server stored it (pod specs, resources, ...). */
+  spec: Job;
+  /** Total requests of the pod, used by the scheduler. */
+  resources: { cpuMillis: number; memoryBytes: number };
+}

@@ -1,0 +1,79 @@
+/**
+ * Checks a submitted job the way a real Armada does and explains a refusal with
+ * the reason a real server gives; the job then ends REJECTED and the reason is
+ * what `GetJobErrors` answers.
+ */
+import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
+import type { PodSpec } from "../gen/k8s.io/api/core/v1/generated.js";
+import { bytes, cpuMillis } from "./quantity.js";
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_LABEL_HELP =
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and " +
+  "end with an alphanumeric character (e.g. 'my-name', or '123-abc', regex used for validation is " +
+  "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+/** Result of validating one job: either its total resource requests or the rejection reason. */
+export type JobValidation =
+  | { ok: true; resources: { cpuMillis: number; memoryBytes: number } }
+  | { ok: false; reason: string };
+
+/** The pod specs of an item: `pod_specs` when given, else the deprecated `pod_spec`. */
+export function podSpecsOf(item: Pick<JobSubmitRequestItem, "podSpec" | "podSpecs">): PodSpec[] {
+  if (item.podSpecs.length > 0) return item.podSpecs;
+  return item.podSpec ? [item.podSpec] : [];
+}
+
+/**
+ * Validates an item submitted to `queue`. `queueExists` tells whether the
+ * queue is known; `largestNode` is the biggest node capacity of any cluster.
+ */
+export function validateJob(
+  item: JobSubmitRequestItem,
+  queue: string,
+  queueExists: boolean,
+  largestNode: { cpuMillis: number; memoryBytes: number },
+): JobValidation {
+  if (!queueExists) return { ok: false, reason: `queue "${queue}" does not exist` };
+  const specs = podSpecsOf(item);
+  if (specs.length === 0) return { ok: false, reason: "job has no pod spec" };
+  if (specs.length > 1) return { ok: false, reason: "jobs with multiple pod specs are not supported" };
+  if (item.namespace && item.namespace.length > 63) {
+    return { ok: false, reason: `namespace "${item.namespace}" is invalid: must be no more than 63 characters` };
+  }
+  if (item.namespace && !DNS1123_LABEL.test(item.namespace)) {
+    return { ok: false, reason: `namespace "${item.namespace}" is invalid: ${DNS1123_LABEL_HELP}` };
+  }
+  const spec = specs[0];
+  if (spec.containers.length === 0) return { ok: false, reason: "pod spec has no containers" };
+  let cpu = 0;
+  let memory = 0;
+  const names = new Set<string>();
+  for (const c of spec.containers) {
+    const name = c.name ?? "";
+    if (!DNS1123_LABEL.test(name) || name.length > 63) {
+      return { ok: false, reason: `container name "${name}" is invalid: ${DNS1123_LABEL_HELP}` };
+    }
+    if (names.has(name)) return { ok: false, reason: `container name "${name}" is used by more than one container` };
+    names.add(name);
+    const requests = c.resources?.requests ?? {};
+    if (Object.keys(requests).length === 0) {
+      return { ok: false, reason: `container ${name} has no resource requests specified` };
+    }
+    try {
+      if (requests.cpu?.string) cpu += cpuMillis(requests.cpu.string);
+      if (requests.memory?.string) memory += bytes(requests.memory.string);
+    } catch (err) {
+      return { ok: false, reason: `container ${name} has an invalid resource request: ${(err as Error).message}` };
+    }
+  }
+  if (cpu > largestNode.cpuMillis || memory > largestNode.memoryBytes) {
+    return {
+      ok: false,
+      reason:
+        `job does not fit on any node: it requests cpu ${cpu}m and memory ${memory} bytes, the largest node ` +
+        `has cpu ${largestNode.cpuMillis}m and memory ${largestNode.memoryBytes} bytes`,
+    };
+  }
+  return { ok: true, resources: { cpuMillis: cpu, memoryBytes: memory } };
+}

@@ -1,0 +1,34 @@
+/**
+ * A kubeconfig pointing at the dev server's pod-log API, with one context per
+ * cluster id (the operator picks the context named after a run's cluster).
+ */
+
+/** Inputs of {@link renderKubeconfig}. */
+export interface KubeconfigInput {
+  server: string;
+  token: string;
+  clusters: string[];
+  namespace?: string;
+}
+
+/** The kubeconfig as YAML (JSON-quoted scalars, which are valid YAML). */
+export function renderKubeconfig(input: KubeconfigInput): string {
+  const q = (s: string) => JSON.stringify(s);
+  const lines = ["apiVersion: v1", "kind: Config", "preferences: {}", `current-context: ${q(input.clusters[0] ?? "")}`];
+  lines.push("clusters:");
+  for (const id of input.clusters) {
+    lines.push(`- name: ${q(id)}`, "  cluster:", `    server: ${q(input.server)}`);
+  }
+  lines.push("users:", `- name: "armada-dev"`, "  user:", `    token: ${q(input.token)}`);
+  lines.push("contexts:");
+  for (const id of input.clusters) {
+    lines.push(
+      `- name: ${q(id)}`,
+      "  context:",
+      `    cluster: ${q(id)}`,
+      `    user: "armada-dev"`,
+      `    namespace: ${q(input.namespace ?? "default")}`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}

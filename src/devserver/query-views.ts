@@ -1,0 +1,66 @@
+/**
+ * How jobs and runs look through the query API (the Lookout-backed `Jobs`
+ * service): enum numbers and the JobDetails / JobRunDetails messages.
+ */
+import { JobRunState, type JobDetails, type JobRunDetails } from "../gen/armada/job.js";
+import { JobState } from "../gen/armada/submit.js";
+import type { JobRecord, JobStateName, RunRecord, RunStateName } from "./job-record.js";
+
+/** Enum number of a job state name. */
+export function jobStateNumber(state: JobStateName | "UNKNOWN"): JobState {
+  return JobState[state];
+}
+
+/** Job state name of an enum number; throws for values that are not a state. */
+export function jobStateName(state: JobState): JobStateName | "UNKNOWN" {
+  const name = JobState[state] as string | undefined;
+  if (name === undefined || name === "UNRECOGNIZED") throw new Error(`${state} is not a JobState value`);
+  return name as JobStateName | "UNKNOWN";
+}
+
+const RUN_STATE: Record<RunStateName, JobRunState> = {
+  LEASED: JobRunState.RUN_STATE_LEASED,
+  PENDING: JobRunState.RUN_STATE_PENDING,
+  RUNNING: JobRunState.RUN_STATE_RUNNING,
+  SUCCEEDED: JobRunState.RUN_STATE_SUCCEEDED,
+  FAILED: JobRunState.RUN_STATE_FAILED,
+  PREEMPTED: JobRunState.RUN_STATE_PREEMPTED,
+  CANCELLED: JobRunState.RUN_STATE_CANCELLED,
+  LEASE_RETURNED: JobRunState.RUNS_STATE_LEASE_RETURNED,
+};
+
+/** A run as `JobRunDetails`. */
+export function runDetails(run: RunRecord): JobRunDetails {
+  return {
+    runId: run.runId,
+    jobId: run.jobId,
+    state: RUN_STATE[run.state],
+    cluster: run.cluster,
+    node: run.node,
+    leasedTs: run.leasedAt,
+    pendingTs: run.pendingAt,
+    startedTs: run.startedAt,
+    finishedTs: run.finishedAt,
+    ingressAddresses: {},
+  };
+}
+
+/** A job as `JobDetails`; runs and spec only when asked for, as the real API does. */
+export function jobDetails(job: JobRecord, expandJobSpec: boolean, expandJobRun: boolean): JobDetails {
+  const latest = job.runs[job.runs.length - 1];
+  return {
+    jobId: job.id,
+    queue: job.queue,
+    jobset: job.jobSetId,
+    namespace: job.namespace,
+    state: jobStateNumber(job.state),
+    submittedTs: job.submittedAt,
+    cancelTs: job.cancelledAt,
+    cancelReason: job.cancelReason ?? "",
+    lastTransitionTs: job.lastTransitionAt,
+    latestRunId: latest?.runId ?? "",
+    jobSpec: expandJobSpec ? job.spec : undefined,
+    jobRuns: expandJobRun ? job.runs.map(runDetails) : [],
+    cancelUser: job.cancelUser ?? "",
+  };
+}
