@@ -5,3 +5,4 @@
 export { type Clock, systemClock, ManualClock } from "./common/clock.js";
 export * from "./runtime/index.js";
 export * from "./client/index.js";
+export * from "./operator/index.js";

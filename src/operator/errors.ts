@@ -96,3 +96,22 @@ export class ArmadaOperatorJobFailedFatalError extends ArmadaOperatorJobFailedEr
     return JOB_FAILED_FATAL_ERROR_CLASSPATH;
   }
 }
+
+/**
+ * The operator was given something it cannot use (a job request that is not
+ * a valid job, an unknown container for logs, ...). Names the field and the
+ * fix; raised before anything is submitted, and never retried (a retry
+ * would fail the same way).
+ */
+export class ArmadaOperatorInputError extends Error {
+  constructor(
+    /** The operator option or job request path at fault, e.g. `job_request.pod_spec.containers[0].image`. */
+    readonly field: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${field}: ${message}`, options);
+    this.name = "ArmadaOperatorInputError";
+    Object.defineProperty(this, TASK_FATAL, { value: true });
+  }
+}

@@ -1,0 +1,605 @@
+/**
+ * ArmadaOperator: runs one Armada job as a task. Submits it (or reattaches
+ * to the job an earlier try submitted), follows it to a final state while
+ * publishing its container logs, and turns that state into the task's
+ * outcome. Waits by sleeping, or by deferring to a trigger so the worker is
+ * free while the job runs.
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import { systemClock, type Clock } from "../common/clock.js";
+import { ArmadaError } from "../client/armada-error.js";
+import { GrpcChannelArgs, type GrpcChannelArgsInit } from "../client/channel-args.js";
+import type { TokenRetriever } from "../client/token-retriever.js";
+import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
+import { BaseOperator, type BaseOperatorOptions, type OperatorLink } from "../runtime/base-operator.js";
+import { getConfig, getConfigBoolean, getConfigNumber } from "../runtime/config.js";
+import { tryGetCurrentContext, type Context, type TaskInstance } from "../runtime/context.js";
+import type { TemplateEnv } from "../runtime/template.js";
+import { defaultTemplateEnv } from "../runtime/template.js";
+import {
+  ArmadaOperatorInputError,
+  ArmadaOperatorJobFailedError,
+  ArmadaOperatorJobFailedFatalError,
+} from "./errors.js";
+import { ArmadaHook, type ArmadaHookApi } from "./hook.js";
+import {
+  containerNames,
+  jobRequestFromJson,
+  jobRequestToJson,
+  renderJobRequestJson,
+  type JobRequest,
+  type JobRequestFactory,
+  type JobRequestJson,
+} from "./job-request.js";
+import { isTerminalJobState, JobState, jobStateName } from "./job-states.js";
+import { linkXComKey, lookoutUrl, LOOKOUT_URL_XCOM_KEY, UrlFromLogsExtractor, type ExtraLinks } from "./links.js";
+import { armadaPodName, KubernetesPodLogManager } from "./pod-log-manager.js";
+import { ArmadaPollJobTrigger } from "./poll-job-trigger.js";
+import {
+  externalJobUri,
+  resolveReattachPolicy,
+  type ReattachPolicy,
+  type ReattachPolicyFunction,
+} from "./reattach-policy.js";
+import { RunningJobContext } from "./running-job-context.js";
+
+/** XCom keys the operator writes. */
+export const XCOM_KEYS = {
+  jobRequest: "job_request",
+  jobContext: "job_context",
+  channelArgs: "channel_args",
+  lookoutUrl: LOOKOUT_URL_XCOM_KEY,
+} as const;
+
+/** The default annotation key prefix (env `ANNOTATION_KEY_PREFIX` overrides it). */
+export const DEFAULT_ANNOTATION_KEY_PREFIX = "armadaproject.io/";
+
+/** Options of {@link ArmadaOperator}. */
+export interface ArmadaOperatorOptions extends BaseOperatorOptions {
+  /** Display name of the job (not sent to Armada). */
+  name: string;
+  /** How to reach Armada: a GrpcChannelArgs, or its constructor options. */
+  channelArgs: GrpcChannelArgs | GrpcChannelArgsInit;
+  /** The Armada queue to submit to. */
+  armadaQueue: string;
+  /**
+   * The job: a job request item written the Kubernetes way
+   * (`{ namespace, podSpec: { containers: [...] } }`), every string a template;
+   * or a function `(context, env) => item` called at run time.
+   */
+  jobRequest: JobRequest | JobRequestFactory;
+  /** Prepended to the run id to form the job set id (templated). @default "" */
+  jobSetPrefix?: string;
+  /** Lookout URL with `<job_id>`, e.g. `http://lookout:8089/jobs/<job_id>`. @default none (no link) */
+  lookoutUrlTemplate?: string;
+  /** Seconds between status checks. @default config `armada_operator.default_poll_interval_s`, else 30 */
+  pollInterval?: number;
+  /** Container whose logs are published to the task log. @default none */
+  containerLogs?: string;
+  /** Supplies a bearer token for reading logs from Kubernetes. @default none (kubeconfig credentials) */
+  k8sTokenRetriever?: TokenRetriever;
+  /** Wait in a trigger instead of a sleeping worker. @default config `operators.default_deferrable`, else false */
+  deferrable?: boolean;
+  /** Seconds the job may stay unknown to Armada's query API before it is cancelled. @default config `armada_operator.default_job_acknowledgement_timeout_s`, else 300 */
+  jobAcknowledgementTimeout?: number;
+  /** Render and log the job request, submit nothing. @default config `armada_operator.default_dry_run`, else false */
+  dryRun?: boolean;
+  /**
+   * Whether a retry may attach to the job an earlier try submitted:
+   * `never`, `always`, `running_or_succeeded`, or `(state, reason) => boolean`.
+   * @default DAG default args `reattachPolicy`, then config `armada_operator.reattach_policy`, else `never`
+   */
+  reattachPolicy?: ReattachPolicy;
+  /** Extra links: name -> URL template, or RegExp matched against container logs. @default {} */
+  extraLinks?: ExtraLinks;
+  /** Kubeconfig (contexts named by Armada cluster id) for container logs. @default the standard kubeconfig */
+  kubeConfig?: KubeConfig;
+  /** Replaces the Armada hook (tests, custom transports). @default an {@link ArmadaHook} per channel */
+  hookFactory?: (channelArgs: GrpcChannelArgs, clock: Clock) => ArmadaHookApi;
+  /** Replaces the pod log manager. @default a {@link KubernetesPodLogManager} */
+  podLogManager?: KubernetesPodLogManager;
+}
+
+/** The task's result (XCom `return_value`). */
+export interface ArmadaOperatorResult {
+  armada_queue: string;
+  job_id: string;
+  job_set_id: string;
+  job_state: string;
+  links: Record<string, string>;
+}
+
+/** Why the status check failed in a way worth waiting out (server briefly away or slow). */
+function isTransient(err: unknown): boolean {
+  return err instanceof ArmadaError && [4, 8, 14].includes(err.code); // DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE
+}
+
+let warnedMissingToken = false;
+
+const STATES_WITH_POD: ReadonlySet<JobState> = new Set([JobState.RUNNING, JobState.FAILED, JobState.SUCCEEDED]);
+const STATES_WITH_REASON: ReadonlySet<JobState> = new Set([JobState.FAILED, JobState.PREEMPTED, JobState.REJECTED]);
+/** Status checks that may fail in a row (server away) before the try fails. */
+const MAX_CONSECUTIVE_STATUS_FAILURES = 10;
+
+function positiveNumber(field: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new ArmadaOperatorInputError(field, `must be a number of seconds > 0, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function nonEmptyString(field: string, value: unknown, example: string): string {
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new ArmadaOperatorInputError(field, `must be a non-empty string, e.g. ${example}; got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** See the module comment. Options and defaults: {@link ArmadaOperatorOptions}. */
+export class ArmadaOperator extends BaseOperator {
+  readonly name: string;
+  readonly channelArgs: GrpcChannelArgs;
+  readonly armadaQueue: string;
+  /** The job request as given; after rendering, the rendered JSON form. */
+  jobRequest: JobRequest | JobRequestFactory;
+  /** After rendering, the rendered prefix. */
+  jobSetPrefix: string;
+  readonly lookoutUrlTemplate: string | undefined;
+  readonly pollInterval: number;
+  /** Cleared when the name matches no container of the job. */
+  containerLogs: string | undefined;
+  readonly k8sTokenRetriever: TokenRetriever | undefined;
+  readonly deferrable: boolean;
+  readonly jobAcknowledgementTimeout: number;
+  readonly dryRun: boolean;
+  readonly reattachPolicy: ReattachPolicyFunction;
+  readonly extraLinks: ExtraLinks;
+
+  private readonly kubeConfig: KubeConfig | undefined;
+  private readonly hookFactory: ((channelArgs: GrpcChannelArgs, clock: Clock) => ArmadaHookApi) | undefined;
+  private podLogManagerOverride: KubernetesPodLogManager | undefined;
+  private hookInstance: ArmadaHookApi | undefined;
+  private podLogManagerInstance: KubernetesPodLogManager | undefined;
+  /** The parsed, annotated request to submit (set by rendering). */
+  private renderedItem: JobSubmitRequestItem | undefined;
+  private renderedJson: JobRequestJson | undefined;
+  private renderedLinks: Record<string, string> = {};
+  private linkExtractor: UrlFromLogsExtractor | undefined;
+  private statusFailures = 0;
+  private taskInstance: TaskInstance | undefined;
+  private clock: Clock = systemClock;
+
+  constructor(options: ArmadaOperatorOptions) {
+    super(options);
+    const o = this.resolvedOptions as unknown as ArmadaOperatorOptions;
+    this.name = nonEmptyString("name", o.name, '"my-job"');
+    this.channelArgs = ArmadaOperator.toChannelArgs(o.channelArgs);
+    this.armadaQueue = nonEmptyString("armadaQueue", o.armadaQueue, '"my-queue"');
+    if (o.jobRequest === null || (typeof o.jobRequest !== "object" && typeof o.jobRequest !== "function")) {
+      throw new ArmadaOperatorInputError(
+        "jobRequest",
+        "must be a job request object ({ namespace, podSpec: { containers: [...] } }) or a function (context, env) => object",
+      );
+    }
+    this.jobRequest = o.jobRequest;
+    this.jobSetPrefix = o.jobSetPrefix ?? "";
+    if (typeof this.jobSetPrefix !== "string") throw new ArmadaOperatorInputError("jobSetPrefix", "must be a string");
+    this.lookoutUrlTemplate = o.lookoutUrlTemplate || undefined;
+    this.pollInterval = positiveNumber(
+      "pollInterval",
+      o.pollInterval ?? getConfigNumber("armada_operator", "default_poll_interval_s", 30),
+    );
+    this.containerLogs = o.containerLogs || undefined;
+    this.k8sTokenRetriever = o.k8sTokenRetriever;
+    this.deferrable = o.deferrable ?? getConfigBoolean("operators", "default_deferrable", false);
+    const ack = o.jobAcknowledgementTimeout ?? getConfigNumber("armada_operator", "default_job_acknowledgement_timeout_s", 300);
+    if (typeof ack !== "number" || !Number.isFinite(ack)) {
+      throw new ArmadaOperatorInputError("jobAcknowledgementTimeout", `must be a number of seconds, got ${JSON.stringify(ack)}`);
+    }
+    this.jobAcknowledgementTimeout = ack;
+    this.dryRun = o.dryRun ?? getConfigBoolean("armada_operator", "default_dry_run", false);
+    try {
+      this.reattachPolicy = resolveReattachPolicy(o.reattachPolicy, getConfig("armada_operator", "reattach_policy"));
+    } catch (err) {
+      throw new ArmadaOperatorInputError(
+        "reattachPolicy",
+        `${(err as Error).message}; use "never", "always", "running_or_succeeded" or a function (state, reason) => boolean`,
+      );
+    }
+    this.extraLinks = { ...(o.extraLinks ?? {}) };
+    for (const [name, link] of Object.entries(this.extraLinks)) {
+      if (typeof link !== "string" && !(link instanceof RegExp)) {
+        throw new ArmadaOperatorInputError(`extraLinks.${name}`, "must be a URL template string or a RegExp");
+      }
+    }
+    this.kubeConfig = o.kubeConfig;
+    this.hookFactory = o.hookFactory;
+    this.podLogManagerOverride = o.podLogManager;
+
+    this.templateFields = ["job_request", "job_set_prefix"];
+    this.templateFieldsRenderers = { job_request: "py" };
+    this.operatorExtraLinks = this.buildOperatorLinks();
+
+    if (this.containerLogs && !this.k8sTokenRetriever && !warnedMissingToken) {
+      warnedMissingToken = true;
+      this.log.warn(
+        "containerLogs is set without k8sTokenRetriever: logs are read with the kubeconfig's own credentials, " +
+          "which may expire during a long job",
+      );
+    }
+  }
+
+  private static toChannelArgs(value: unknown): GrpcChannelArgs {
+    if (value instanceof GrpcChannelArgs) return value;
+    if (value === null || typeof value !== "object") {
+      throw new ArmadaOperatorInputError(
+        "channelArgs",
+        'must be a GrpcChannelArgs or its options, e.g. { target: "armada.example.com:50051" }',
+      );
+    }
+    try {
+      return new GrpcChannelArgs(value as GrpcChannelArgsInit);
+    } catch (err) {
+      throw new ArmadaOperatorInputError("channelArgs", (err as Error).message, { cause: err });
+    }
+  }
+
+  private buildOperatorLinks(): OperatorLink[] {
+    const links: OperatorLink[] = [];
+    if (this.lookoutUrlTemplate) {
+      links.push({ name: "Lookout", getLink: async (_op, t) => (await t.xcomPull(LOOKOUT_URL_XCOM_KEY)) as string | undefined });
+    }
+    for (const name of Object.keys(this.extraLinks)) {
+      links.push({ name, getLink: async (_op, t) => (await t.xcomPull(linkXComKey(name))) as string | undefined });
+    }
+    return links;
+  }
+
+  /** The Armada hook for this operator's channel. */
+  get hook(): ArmadaHookApi {
+    return (this.hookInstance ??= this.hookFactory
+      ? this.hookFactory(this.channelArgs, this.clock)
+      : new ArmadaHook(this.channelArgs, {
+          clock: this.clock,
+          deadlineMs: getConfigNumber("armada_operator", "rpc_deadline_s", 30) * 1000,
+        }));
+  }
+
+  /** Reads container logs from Kubernetes. */
+  get podManager(): KubernetesPodLogManager {
+    return (this.podLogManagerInstance ??=
+      this.podLogManagerOverride ??
+      new KubernetesPodLogManager({
+        ...(this.k8sTokenRetriever ? { tokenRetriever: this.k8sTokenRetriever } : {}),
+        ...(this.kubeConfig ? { kubeConfig: this.kubeConfig } : {}),
+      }));
+  }
+
+  /** The Lookout link of a job, when a template is set. */
+  lookoutUrl(jobId: string): string | undefined {
+    return this.lookoutUrlTemplate ? lookoutUrl(this.lookoutUrlTemplate, jobId) : undefined;
+  }
+
+  private trackingMessage(jobId: string): string {
+    const url = this.lookoutUrl(jobId);
+    return url ? ` Job details available at ${url}` : "";
+  }
+
+  private attach(context: Context): TaskInstance {
+    this.taskInstance = context.ti;
+    this.clock = context.clock ?? systemClock;
+    return context.ti;
+  }
+
+  /** The job set id: the rendered prefix plus the run id (all tasks of a run share it). */
+  jobSetId(context: Pick<Context, "runId">): string {
+    return `${this.jobSetPrefix}${context.runId}`;
+  }
+
+  /**
+   * Renders the job request and job set prefix. On a resume after deferral
+   * the request rendered by this try is read back from XCom (never rendered
+   * twice); otherwise it is built, every string rendered, and stored in XCom
+   * `job_request`. Then it is parsed, annotated and checked: a template error
+   * or an invalid job fails here, before anything is submitted.
+   */
+  override async renderTemplateFields(context: Context, env?: TemplateEnv): Promise<void> {
+    const ti = this.attach(context);
+    const e = env ?? defaultTemplateEnv();
+    const stored = (await ti.xcomPull({ key: XCOM_KEYS.jobRequest })) as JobRequestJson | undefined;
+    this.jobSetPrefix = String(e.render(this.jobSetPrefix, context, "job_set_prefix"));
+    let json: JobRequestJson;
+    if (stored && typeof stored === "object") {
+      json = stored;
+    } else {
+      const source = typeof this.jobRequest === "function" ? await this.jobRequest(context, e) : this.jobRequest;
+      const ns = e.namespace(context);
+      json = renderJobRequestJson(jobRequestToJson(source), (v, path) => e.renderWith(v, ns, path));
+      // Parse before storing so an invalid job never reaches XCom or Armada.
+      jobRequestFromJson(json);
+      await ti.xcomPush(XCOM_KEYS.jobRequest, json);
+    }
+    for (const [name, link] of Object.entries(this.extraLinks)) {
+      if (typeof link !== "string") continue;
+      const url = String(e.render(link, context, `extra_links.${name}`));
+      this.renderedLinks[name] = url;
+      await ti.xcomPush(linkXComKey(name), url);
+    }
+    this.renderedJson = json;
+    this.jobRequest = json;
+    const item = jobRequestFromJson(json);
+    this.annotate(context, item);
+    this.renderedItem = item;
+    if (this.containerLogs) {
+      const names = containerNames(item);
+      if (!names.includes(this.containerLogs)) {
+        throw new ArmadaOperatorInputError(
+          "containerLogs",
+          `no container named '${this.containerLogs}' in the job request; available containers: ${names.join(", ")}. ` +
+            "Set containerLogs to one of them, or leave it unset.",
+        );
+      }
+    }
+  }
+
+  private annotate(context: Context, item: JobSubmitRequestItem): void {
+    const prefix = process.env.ANNOTATION_KEY_PREFIX ?? DEFAULT_ANNOTATION_KEY_PREFIX;
+    const uri = this.externalJobUri(context);
+    item.annotations = {
+      ...item.annotations,
+      [`${prefix}taskId`]: context.ti.taskId,
+      [`${prefix}taskRunId`]: context.runId,
+      [`${prefix}dagId`]: context.dag.dagId,
+      [`${prefix}jobSet`]: this.jobSetId(context),
+      [`${prefix}externalJobUri`]: uri,
+    };
+    // The field as well as the annotation: a custom prefix must not break reattach.
+    item.externalJobUri = uri;
+  }
+
+  private externalJobUri(context: Context): string {
+    return externalJobUri({
+      dagId: context.dag.dagId,
+      taskId: context.ti.taskId,
+      runId: context.runId,
+      mapIndex: context.ti.mapIndex,
+    });
+  }
+
+  /** Submits (or reattaches) and follows the job to a final state. */
+  async execute(context: Context): Promise<ArmadaOperatorResult | Record<string, never>> {
+    const ti = this.attach(context);
+    if (!this.renderedItem) await this.renderTemplateFields(context);
+    this.log.info(
+      `ArmadaOperator(deferrable: ${this.deferrable}, dry_run: ${this.dryRun}, poll_interval: ${this.pollInterval}s, ` +
+        `job_acknowledgement_timeout: ${this.jobAcknowledgementTimeout}s, retries: ${this.retries})`,
+    );
+    const jobSetId = this.jobSetId(context);
+    if (this.dryRun) {
+      this.log.info(`Running in dry_run mode. job_set_id: ${jobSetId}\n${JSON.stringify(this.renderedJson, null, 2)}`);
+      return {};
+    }
+    if (this.deferrable) await ti.xcomPush(XCOM_KEYS.channelArgs, this.channelArgs.serialize());
+    const jobContext = await this.reattachOrSubmit(context, jobSetId);
+    return this.pollForTermination(context, jobContext);
+  }
+
+  /** Resumes after the trigger fired: reads the job context from XCom and polls again. */
+  async _trigger_reentry(context: Context, _event?: unknown): Promise<ArmadaOperatorResult> {
+    const ti = this.attach(context);
+    const stored = await ti.xcomPull({ key: XCOM_KEYS.jobContext });
+    if (!stored) {
+      throw new Error(`Resumed without an XCom job_context for task ${ti.taskId}; cannot tell which Armada job to follow`);
+    }
+    const jobContext = RunningJobContext.fromXCom(stored);
+    this.hook.trackJob?.(jobContext.jobId);
+    return this.pollForTermination(context, jobContext);
+  }
+
+  private isNewRun(ti: TaskInstance): boolean {
+    // Airflow's rule: a fresh run or a clear has max_tries - try_number + 1 == retries.
+    return ti.maxTries - ti.tryNumber + 1 === this.retries;
+  }
+
+  private async reattachOrSubmit(context: Context, jobSetId: string): Promise<RunningJobContext> {
+    const ti = context.ti;
+    const uri = this.externalJobUri(context);
+    if (!this.isNewRun(ti)) {
+      const existing = await this.hook.jobByExternalJobUri(this.armadaQueue, jobSetId, uri);
+      if (existing) {
+        const reason = STATES_WITH_REASON.has(existing.state)
+          ? await this.hook.getJobTerminationReason(existing.jobId)
+          : "";
+        if (this.reattachPolicy(existing.state, reason)) {
+          this.log.info(`Attached to existing Armada job with job-id ${existing.jobId}.${this.trackingMessage(existing.jobId)}`);
+          const ctx = new RunningJobContext({
+            armadaQueue: this.armadaQueue,
+            jobId: existing.jobId,
+            jobSetId,
+            submitTime: existing.submittedAt ?? this.clock.now(),
+            jobState: jobStateName(existing.state),
+          });
+          await this.publishSubmitted(ti, ctx);
+          return ctx;
+        }
+        this.log.info(
+          `Found Armada job ${existing.jobId} in state ${jobStateName(existing.state)}; the reattach policy declined it, submitting a new job.`,
+        );
+      }
+    }
+    const jobId = await this.hook.submitJob({
+      queue: this.armadaQueue,
+      jobSetId,
+      item: this.renderedItem!,
+      externalJobUri: uri,
+      log: this.log,
+    });
+    this.log.info(`Submitted job to Armada with job-id ${jobId}.${this.trackingMessage(jobId)}`);
+    const ctx = new RunningJobContext({ armadaQueue: this.armadaQueue, jobId, jobSetId, submitTime: this.clock.now() });
+    await this.publishSubmitted(ti, ctx);
+    return ctx;
+  }
+
+  private async publishSubmitted(ti: TaskInstance, ctx: RunningJobContext): Promise<void> {
+    const url = this.lookoutUrl(ctx.jobId);
+    if (url) await ti.xcomPush(XCOM_KEYS.lookoutUrl, url);
+    await ti.xcomPush(XCOM_KEYS.jobContext, ctx.toXCom());
+  }
+
+  private async pollForTermination(context: Context, start: RunningJobContext): Promise<ArmadaOperatorResult> {
+    let ctx = start;
+    for (;;) {
+      ctx = await this.checkJobStatusAndFetchLogs(context, ctx);
+      if (isTerminalJobState(ctx.state)) return this.terminated(context, ctx);
+      if (this.deferrable) {
+        this.defer({
+          trigger: new ArmadaPollJobTrigger(this.clock.nowMs() + this.pollInterval * 1000),
+          methodName: "_trigger_reentry",
+          ...(this.executionTimeout !== undefined ? { timeout: this.executionTimeout } : {}),
+        });
+      }
+      await this.clock.sleep(this.pollInterval * 1000, context.signal);
+    }
+  }
+
+  private async checkJobStatusAndFetchLogs(context: Context, previous: RunningJobContext): Promise<RunningJobContext> {
+    const ti = context.ti;
+    let state: JobState;
+    try {
+      state = await this.hook.getJobState(previous.jobId);
+      this.statusFailures = 0;
+    } catch (err) {
+      this.statusFailures++;
+      if (!isTransient(err) || this.statusFailures >= MAX_CONSECUTIVE_STATUS_FAILURES) throw err;
+      this.log.warn(
+        `Status check of Armada job ${previous.jobId} failed (${(err as Error).message}); trying again at the next poll`,
+      );
+      return previous;
+    }
+    if (state !== previous.state) {
+      this.log.info(`Armada job ${previous.jobId} is in state: ${jobStateName(state)}.${this.trackingMessage(previous.jobId)}`);
+    }
+    let ctx = previous.with({ jobState: state });
+
+    if (state === JobState.UNKNOWN && this.clock.nowMs() - ctx.submitTime.getTime() > this.jobAcknowledgementTimeout * 1000) {
+      this.log.info(
+        `Armada job with job-id: ${ctx.jobId} not acknowledged within timeout (${this.jobAcknowledgementTimeout}), terminating`,
+      );
+      ctx = await this.hook.cancelJob(ctx, this.log);
+      await ti.xcomPush(XCOM_KEYS.jobContext, ctx.toXCom());
+      return ctx;
+    }
+
+    if (this.containerLogs && (state === JobState.RUNNING || isTerminalJobState(state))) {
+      ctx = await this.fetchLogs(context, ctx);
+    }
+    await ti.xcomPush(XCOM_KEYS.jobContext, ctx.toXCom());
+    return ctx;
+  }
+
+  private async fetchLogs(context: Context, start: RunningJobContext): Promise<RunningJobContext> {
+    let ctx = start;
+    try {
+      let namespace = this.renderedItem?.namespace || undefined;
+      if (!ctx.cluster) {
+        const info = await this.hook.getJobInfo(ctx.jobId);
+        if (info.cluster) ctx = ctx.with({ cluster: info.cluster });
+        namespace ??= info.namespace;
+      }
+      if (!ctx.cluster || !STATES_WITH_POD.has(ctx.state)) return ctx;
+      const extractor = await this.extractor(context.ti);
+      const last = await this.podManager.fetchContainerLogs({
+        k8sContext: ctx.cluster,
+        namespace: namespace ?? "default",
+        pod: armadaPodName(ctx.jobId),
+        container: this.containerLogs!,
+        ...(ctx.lastLogTime ? { sinceTime: ctx.lastLogTime } : {}),
+        log: this.log,
+        ...(extractor ? { linkExtractor: extractor } : {}),
+      });
+      if (last) ctx = ctx.with({ lastLogTime: last });
+    } catch (err) {
+      // Logs are a convenience: failing to read them must not fail the job's task.
+      this.log.warn(`Error fetching logs of Armada job ${ctx.jobId}: ${(err as Error).message}`);
+    }
+    return ctx;
+  }
+
+  private async extractor(ti: TaskInstance): Promise<UrlFromLogsExtractor | undefined> {
+    if (this.linkExtractor) return this.linkExtractor;
+    const regexNames = Object.entries(this.extraLinks)
+      .filter(([, l]) => l instanceof RegExp)
+      .map(([n]) => n);
+    if (regexNames.length === 0) return undefined;
+    const found: string[] = [];
+    for (const name of regexNames) if (await ti.xcomPull({ key: linkXComKey(name) })) found.push(name);
+    this.linkExtractor = new UrlFromLogsExtractor(
+      this.extraLinks,
+      async (name, url) => {
+        this.log.info(`Found ${name} link in the logs: ${url}`);
+        await ti.xcomPush(linkXComKey(name), url);
+      },
+      found,
+    );
+    return this.linkExtractor;
+  }
+
+  private async terminated(context: Context, ctx: RunningJobContext): Promise<ArmadaOperatorResult> {
+    const state = ctx.state;
+    this.log.info(`Armada job ${ctx.jobId} terminated with state: ${jobStateName(state)}`);
+    this.hook.forgetJob(ctx.jobId);
+    if (state === JobState.SUCCEEDED) return this.result(context.ti, ctx);
+    let reason = "";
+    if (STATES_WITH_REASON.has(state)) {
+      try {
+        reason = await this.hook.getJobTerminationReason(ctx.jobId);
+      } catch (err) {
+        this.log.warn(`Could not read why Armada job ${ctx.jobId} ended: ${(err as Error).message}`);
+      }
+    }
+    if (state === JobState.REJECTED || this.reattachPolicy(state, reason)) {
+      const fatal = new ArmadaOperatorJobFailedFatalError(ctx.armadaQueue, ctx.jobId, state, reason);
+      this.log.error(fatal.message);
+      throw fatal;
+    }
+    throw new ArmadaOperatorJobFailedError(ctx.armadaQueue, ctx.jobId, state, reason);
+  }
+
+  private async result(ti: TaskInstance, ctx: RunningJobContext): Promise<ArmadaOperatorResult> {
+    const links: Record<string, string> = {};
+    const lookout = this.lookoutUrl(ctx.jobId);
+    if (lookout) links.lookout = lookout;
+    for (const [name, link] of Object.entries(this.extraLinks)) {
+      const url = typeof link === "string" ? this.renderedLinks[name] : ((await ti.xcomPull({ key: linkXComKey(name) })) as string | undefined);
+      if (url) links[name] = url;
+    }
+    return {
+      armada_queue: ctx.armadaQueue,
+      job_id: ctx.jobId,
+      job_set_id: ctx.jobSetId,
+      job_state: ctx.jobState,
+      links,
+    };
+  }
+
+  /**
+   * Cancels the job this task instance is following (read from XCom
+   * `job_context`). A failure to cancel is logged, not thrown.
+   */
+  override async onKill(): Promise<void> {
+    const ti = this.taskInstance ?? tryGetCurrentContext()?.ti;
+    if (!ti) return;
+    let stored: unknown;
+    try {
+      stored = await ti.xcomPull({ key: XCOM_KEYS.jobContext });
+    } catch (err) {
+      this.log.warn(`on_kill could not read the job context: ${(err as Error).message}`);
+      return;
+    }
+    if (!stored) return;
+    const ctx = RunningJobContext.fromXCom(stored);
+    if (isTerminalJobState(ctx.state)) return;
+    this.log.info(`on_kill called, cancelling Armada job with job-id ${ctx.jobId} in queue ${ctx.armadaQueue}`);
+    await this.hook.cancelJob(ctx, this.log);
+  }
+}
