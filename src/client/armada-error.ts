@@ -20,6 +20,10 @@ export interface ArmadaErrorInit extends ArmadaErrorContext {
   details?: string;
   /** The underlying error. */
   cause?: unknown;
+  /** Whole message to use instead of the generated one (still scrubbed of secrets). */
+  message?: string;
+  /** Path of the offending input value, for INVALID_ARGUMENT raised by the client itself. */
+  field?: string;
 }
 
 const codeNames: Record<number, string> = Object.fromEntries(
@@ -88,6 +92,8 @@ export class ArmadaError extends Error {
   readonly target: string | undefined;
   /** The server's or transport's own words, secrets removed. */
   readonly details: string;
+  /** Path of the offending input value (client-side validation errors only). */
+  readonly field: string | undefined;
 
   constructor(init: ArmadaErrorInit) {
     const codeName = grpcCodeName(init.code);
@@ -97,13 +103,15 @@ export class ArmadaError extends Error {
     if (details) parts[0] += `: ${details}`;
     const h = hint(init.code, init);
     if (h) parts.push(h);
-    super(parts.join(". ").replace(/\.\./g, "."), { cause: init.cause });
+    const message = init.message !== undefined ? redactSecrets(init.message, init.secrets) : parts.join(". ").replace(/\.\./g, ".");
+    super(message, { cause: init.cause });
     this.name = "ArmadaError";
     this.code = init.code;
     this.codeName = codeName;
     this.method = init.method;
     this.target = init.target;
     this.details = details;
+    this.field = init.field;
   }
 
   /**

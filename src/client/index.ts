@@ -40,3 +40,13 @@ export { type TlsConfig } from "./tls-config.js";
 export { type RetryPolicy, defaultRetryPolicy } from "./retry-policy.js";
 export { validateGrpcTarget } from "./grpc-target.js";
 export { type JobRequestItemInput } from "./job-request-item-input.js";
+export {
+  type KubernetesObject,
+  jobRequestItemFromKubernetes,
+  jobRequestItemToKubernetes,
+  podSpecFromKubernetes,
+  podSpecToKubernetes,
+  jobFromKubernetes,
+  jobToKubernetes,
+  parseKubernetesDocument,
+} from "./kubernetes-job-request-item.js";

@@ -1,12 +1,13 @@
-import { type DeepPartial, JobSubmitRequestItem } from "../gen/armada/submit.js";
+import type { DeepPartial, JobSubmitRequestItem } from "../gen/armada/submit.js";
+import { type KubernetesObject, jobRequestItemFromEitherForm } from "./kubernetes-job-request-item.js";
 
-/** A job request item as the client accepts it: a proto-form partial. */
-export type JobRequestItemInput = DeepPartial<JobSubmitRequestItem>;
+/**
+ * A job request item as `submitJobs` accepts it: a proto-form partial
+ * (`JobSubmitRequestItem`), a Kubernetes-native object, or YAML/JSON text.
+ */
+export type JobRequestItemInput = DeepPartial<JobSubmitRequestItem> | KubernetesObject | string;
 
-/** Converts one accepted item form to the generated message. `path` names it in errors. */
+/** Converts one accepted item form to the generated message, validating it. `path` names it in errors. */
 export function toJobSubmitRequestItem(item: JobRequestItemInput, path: string): JobSubmitRequestItem {
-  if (typeof item !== "object" || item === null || Array.isArray(item)) {
-    throw new TypeError(`${path} must be a JobSubmitRequestItem object, got ${JSON.stringify(item)}`);
-  }
-  return JobSubmitRequestItem.fromPartial(item);
+  return jobRequestItemFromEitherForm(item, path);
 }

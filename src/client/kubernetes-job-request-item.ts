@@ -1,0 +1,98 @@
+/**
+ * Job request items and pod specs written the Kubernetes way (YAML or JSON,
+ * camelCase, `cpu: "500m"`, `memory: 1Gi`, int-or-string ports, RFC3339
+ * times), converted to the generated proto form and back without loss.
+ */
+import { loadYaml } from "@kubernetes/client-node";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import type { Job, JobSubmitRequestItem } from "../gen/armada/submit.js";
+import type { PodSpec } from "../gen/k8s.io/api/core/v1/generated.js";
+import { ArmadaError } from "./armada-error.js";
+import { type ObjectForm, readObject, writeObject } from "./kubernetes-json.js";
+
+/** A Kubernetes-native JSON object (camelCase keys, quantities and int-or-strings as scalars). */
+export type KubernetesObject = Record<string, unknown>;
+
+const ITEM = "api.JobSubmitRequestItem";
+const JOB = "api.Job";
+const POD_SPEC = "k8s.io.api.core.v1.PodSpec";
+
+/** Parses a YAML or JSON document; errors name `what`. */
+export function parseKubernetesDocument(text: string, what: string): unknown {
+  let doc: unknown;
+  try {
+    doc = loadYaml(text);
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    throw new ArmadaError({
+      code: GrpcStatus.INVALID_ARGUMENT,
+      details: `${what} is not valid YAML or JSON: ${why}`,
+      message: `Invalid ${what}: not valid YAML or JSON (${why}). Check indentation and quoting.`,
+      cause: e,
+    });
+  }
+  return doc;
+}
+
+function input(value: unknown, what: string): unknown {
+  return typeof value === "string" ? parseKubernetesDocument(value, what) : value;
+}
+
+/**
+ * A job request item from its Kubernetes-native form (object, or YAML/JSON
+ * text). Throws an ArmadaError (INVALID_ARGUMENT) naming the path of any
+ * unknown key or wrong value, e.g. `podSpecs[0].containers[1].resources.limits.cpu`.
+ */
+export function jobRequestItemFromKubernetes(item: KubernetesObject | string, what = "job request item"): JobSubmitRequestItem {
+  return readObject(ITEM, input(item, what), "kubernetes", what) as unknown as JobSubmitRequestItem;
+}
+
+/** The Kubernetes-native form of a job request item (defaults and empty lists omitted). */
+export function jobRequestItemToKubernetes(item: JobSubmitRequestItem): KubernetesObject {
+  return writeObject(ITEM, item);
+}
+
+/** A pod spec from its Kubernetes-native form (object, or YAML/JSON text). */
+export function podSpecFromKubernetes(spec: KubernetesObject | string, what = "pod spec"): PodSpec {
+  return readObject(POD_SPEC, input(spec, what), "kubernetes", what) as unknown as PodSpec;
+}
+
+/** The Kubernetes-native form of a pod spec. */
+export function podSpecToKubernetes(spec: PodSpec): KubernetesObject {
+  return writeObject(POD_SPEC, spec);
+}
+
+/** The Kubernetes-native form of a job as the query API returns it (`JobDetails.jobSpec`). */
+export function jobToKubernetes(job: Job): KubernetesObject {
+  return writeObject(JOB, job);
+}
+
+/** A job from its Kubernetes-native form (the inverse of {@link jobToKubernetes}). */
+export function jobFromKubernetes(job: KubernetesObject | string, what = "job"): Job {
+  return readObject(JOB, input(job, what), "kubernetes", what) as unknown as Job;
+}
+
+/**
+ * Reads a job request item given in either form: Kubernetes-native or the
+ * generated proto form (as `JobSubmitRequestItem.fromPartial` accepts, but
+ * validated). The Kubernetes form is tried first; where both read a value
+ * they agree on its meaning. When neither fits, the error of the form that
+ * got further into the object is thrown.
+ */
+export function jobRequestItemFromEitherForm(item: unknown, what: string): JobSubmitRequestItem {
+  if (typeof item === "string") return jobRequestItemFromKubernetes(item, what);
+  const attempt = (form: ObjectForm): JobSubmitRequestItem | ArmadaError => {
+    try {
+      return readObject(ITEM, item, form, what) as unknown as JobSubmitRequestItem;
+    } catch (e) {
+      if (e instanceof ArmadaError) return e;
+      throw e;
+    }
+  };
+  const k8s = attempt("kubernetes");
+  if (!(k8s instanceof ArmadaError)) return k8s;
+  const proto = attempt("proto");
+  if (!(proto instanceof ArmadaError)) return proto;
+  const depth = (e: ArmadaError) => (e.field ?? "").split(/[.[]/).length;
+  throw depth(proto) > depth(k8s) ? proto : k8s;
+}
