@@ -5,6 +5,7 @@
  * outcome. Waits by sleeping, or by deferring to a trigger so the worker is
  * free while the job runs.
  */
+import { createHash } from "node:crypto";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { systemClock, type Clock } from "../common/clock.js";
 import { ArmadaError } from "../client/armada-error.js";
@@ -166,6 +167,8 @@ export class ArmadaOperator extends BaseOperator {
   private renderedLinks: Record<string, string> = {};
   private linkExtractor: UrlFromLogsExtractor | undefined;
   private statusFailures = 0;
+  /** True when this try rendered before (a resume, or a re-run of the same try after a crash). */
+  private renderedBefore = false;
   private taskInstance: TaskInstance | undefined;
   private clock: Clock = systemClock;
 
@@ -311,6 +314,7 @@ export class ArmadaOperator extends BaseOperator {
     let json: JobRequestJson;
     if (stored && typeof stored === "object") {
       json = stored;
+      this.renderedBefore = true;
     } else {
       const source = typeof this.jobRequest === "function" ? await this.jobRequest(context, e) : this.jobRequest;
       const ns = e.namespace(context);
@@ -355,6 +359,9 @@ export class ArmadaOperator extends BaseOperator {
     };
     // The field as well as the annotation: a custom prefix must not break reattach.
     item.externalJobUri = uri;
+    // Deterministic per try: identifies this try's job among all jobs with
+    // the URI (and Armada de-duplicates submissions on it).
+    item.clientId ||= `airflow-${createHash("sha256").update(`${uri}#${context.ti.tryNumber}`).digest("hex").slice(0, 32)}`;
   }
 
   private externalJobUri(context: Context): string {
@@ -404,6 +411,11 @@ export class ArmadaOperator extends BaseOperator {
   private async reattachOrSubmit(context: Context, jobSetId: string): Promise<RunningJobContext> {
     const ti = context.ti;
     const uri = this.externalJobUri(context);
+    if (this.renderedBefore) {
+      // This try ran before and stopped (runner killed): its job may exist.
+      const resumed = await this.findOwnJob(ti, jobSetId, uri);
+      if (resumed) return resumed;
+    }
     if (!this.isNewRun(ti)) {
       const existing = await this.hook.jobByExternalJobUri(this.armadaQueue, jobSetId, uri);
       if (existing) {
@@ -435,6 +447,21 @@ export class ArmadaOperator extends BaseOperator {
       log: this.log,
     });
     this.log.info(`Submitted job to Armada with job-id ${jobId}.${this.trackingMessage(jobId)}`);
+    const ctx = new RunningJobContext({ armadaQueue: this.armadaQueue, jobId, jobSetId, submitTime: this.clock.now() });
+    await this.publishSubmitted(ti, ctx);
+    return ctx;
+  }
+
+  private async findOwnJob(ti: TaskInstance, jobSetId: string, uri: string): Promise<RunningJobContext | undefined> {
+    const stored = await ti.xcomPull({ key: XCOM_KEYS.jobContext });
+    if (stored) {
+      const ctx = RunningJobContext.fromXCom(stored);
+      this.log.info(`Resuming Armada job with job-id ${ctx.jobId} submitted earlier by this try.${this.trackingMessage(ctx.jobId)}`);
+      return ctx;
+    }
+    const jobId = await this.hook.findSubmittedJob(this.armadaQueue, jobSetId, uri, this.renderedItem!.clientId);
+    if (!jobId) return undefined;
+    this.log.info(`Found Armada job with job-id ${jobId} submitted earlier by this try.${this.trackingMessage(jobId)}`);
     const ctx = new RunningJobContext({ armadaQueue: this.armadaQueue, jobId, jobSetId, submitTime: this.clock.now() });
     await this.publishSubmitted(ti, ctx);
     return ctx;

@@ -52,6 +52,11 @@ export interface ArmadaHookApi {
   getJobTerminationReason(jobId: string): Promise<string>;
   cancelJob(context: RunningJobContext, log?: LogSink): Promise<RunningJobContext>;
   jobByExternalJobUri(queue: string, jobSetId: string, externalJobUri: string): Promise<ExistingJob | undefined>;
+  /**
+   * The job of the job set with this URI and client id, waiting up to the
+   * submit lookup grace for the query API to ingest it; undefined if none.
+   */
+  findSubmittedJob(queue: string, jobSetId: string, externalJobUri: string, clientId: string): Promise<string | undefined>;
   /** Stops batching status checks for a job that reached a final state. */
   forgetJob(jobId: string): void;
   /** Includes a job in batched status checks from now on (optional). */
@@ -173,7 +178,7 @@ export class ArmadaHook implements ArmadaHookApi {
           `SubmitJobs outcome unknown (${err instanceof Error ? err.message : String(err)}); ` +
             `looking the job up by its external job URI ${request.externalJobUri} before submitting again`,
         );
-        const found = await this.findSubmitted(request.queue, request.jobSetId, request.externalJobUri, item.clientId);
+        const found = await this.findSubmittedJob(request.queue, request.jobSetId, request.externalJobUri, item.clientId);
         if (found) {
           request.log?.info(`Found job ${found} created by the submission whose outcome was unknown; not submitting again.`);
           return found;
@@ -193,7 +198,8 @@ export class ArmadaHook implements ArmadaHookApi {
     return one!.jobId;
   }
 
-  private async findSubmitted(queue: string, jobSetId: string, uri: string, clientId: string): Promise<string | undefined> {
+  /** See {@link ArmadaHookApi.findSubmittedJob}. */
+  async findSubmittedJob(queue: string, jobSetId: string, uri: string, clientId: string): Promise<string | undefined> {
     const deadline = this.clock.nowMs() + this.options.submitLookupGraceMs;
     for (;;) {
       try {

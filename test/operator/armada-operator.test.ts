@@ -403,3 +403,64 @@ describe("ArmadaOperator rendering and bad input", () => {
     expect(s.ti.log.has(/Status check of Armada job test_job failed/)).toBe(true);
   });
 });
+
+describe("ArmadaOperator re-run of the same try (runner killed)", () => {
+  it("follows the job this try already submitted (XCom job_context) instead of submitting", async () => {
+    const s = setup([JobState.RUNNING, JobState.SUCCEEDED]);
+    await s.run(() => s.op.renderTemplateFields(s.context));
+    const ctx = new RunningJobContext({
+      armadaQueue: "test_queue_1",
+      jobId: "earlier_job",
+      jobSetId: "prefix-test_run_1",
+      submitTime: s.clock.now(),
+      jobState: "RUNNING",
+    });
+    await s.ti.xcomPush("job_context", ctx.toXCom());
+    const again = new ArmadaOperator({ ...baseOptions(s.hook) });
+    const result = await s.run(async () => {
+      await again.renderTemplateFields({ ...s.context, task: again });
+      return again.execute({ ...s.context, task: again });
+    });
+    expect(s.hook.submits).toHaveLength(0);
+    expect(result).toMatchObject({ job_id: "earlier_job", job_state: "SUCCEEDED" });
+  });
+
+  it("finds the job by URI and this try's client id when the runner died before recording it", async () => {
+    const s = setup([JobState.SUCCEEDED]);
+    await s.run(() => s.op.renderTemplateFields(s.context));
+    s.hook.found = "lost_job";
+    const again = new ArmadaOperator({ ...baseOptions(s.hook) });
+    const result = await s.run(async () => {
+      await again.renderTemplateFields({ ...s.context, task: again });
+      return again.execute({ ...s.context, task: again });
+    });
+    expect(s.hook.submits).toHaveLength(0);
+    expect(s.hook.findCalls).toHaveLength(1);
+    expect(s.hook.findCalls[0]![3]).toMatch(/^airflow-[0-9a-f]{32}$/);
+    expect(result).toMatchObject({ job_id: "lost_job" });
+  });
+
+  it("uses a client id that is stable within a try and differs between tries", async () => {
+    const a = setup([JobState.SUCCEEDED]);
+    await a.execute();
+    const b = setup([JobState.SUCCEEDED]);
+    await b.execute();
+    const c = setup([JobState.SUCCEEDED], { retries: 1 }, { tryNumber: 2, maxTries: 1 });
+    await c.execute();
+    expect(a.hook.submits[0]!.item.clientId).toBe(b.hook.submits[0]!.item.clientId);
+    expect(a.hook.submits[0]!.item.clientId).not.toBe(c.hook.submits[0]!.item.clientId);
+  });
+});
+
+function baseOptions(hook: FakeHook): ArmadaOperatorOptions {
+  return {
+    taskId: "test_task",
+    name: "test",
+    channelArgs,
+    armadaQueue: "test_queue_1",
+    jobRequest,
+    jobSetPrefix: "prefix-",
+    pollInterval: 5,
+    hookFactory: () => hook,
+  };
+}

@@ -70,6 +70,12 @@ export class FakeHook implements ArmadaHookApi {
     return this.existing;
   }
   forgetJob(): void {}
+  found: string | undefined;
+  findCalls: [string, string, string, string][] = [];
+  async findSubmittedJob(queue: string, jobSetId: string, uri: string, clientId: string): Promise<string | undefined> {
+    this.findCalls.push([queue, jobSetId, uri, clientId]);
+    return this.found;
+  }
 }
 
 /** In-memory task instance: XComs of the current try, serialized as the runtime does. */
