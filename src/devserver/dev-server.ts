@@ -76,6 +76,7 @@ function grpcCredentials(o: ResolvedDevServerOptions): ServerCredentials {
 /** Starts a dev server. Resolves once both ports listen. */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const o = resolveDevServerOptions(options);
+  const creds = grpcCredentials(o);
   const kubeToken = o.kubeToken ?? randomBytes(24).toString("base64url");
   const faults = new CallFaults();
   const counts = new Map<string, number>();
@@ -125,7 +126,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     grpc = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
     addArmadaServices(grpc, { armada: () => armada, faults, counts, auth: o.auth, clock: o.clock, streams });
     grpcPort = await new Promise<number>((resolve, reject) =>
-      grpc.bindAsync(`${o.host}:${grpcPort}`, grpcCredentials(o), (err, port) => (err ? reject(err) : resolve(port))),
+      grpc.bindAsync(`${o.host}:${grpcPort}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
     );
     httpServer = await new Promise<ServerType>((resolve, reject) => {
       const s = serve({ fetch: http.fetch, port: httpPort, hostname: o.host }, () => resolve(s));

@@ -1,0 +1,95 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/common/clock.js";
+import type { JobStatusResponse } from "../../src/gen/armada/job.js";
+import { JobState, type JobSubmitResponse, type Queue } from "../../src/gen/armada/submit.js";
+import { startDevServer, type DevServer } from "armada-airflow/testing";
+import { sleepUntil } from "../support/sleep-until.js";
+import { call, clients, jobItem, kinds, readEvents } from "./helpers.js";
+
+describe("restart keeps state", () => {
+  let server: DevServer | undefined;
+  let c: ReturnType<typeof clients> | undefined;
+  afterEach(async () => {
+    c?.close();
+    await server?.stop();
+  });
+
+  const statusOf = async (id: string) =>
+    (await call<unknown, JobStatusResponse>(c!.jobs, "getJobStatus", { jobIds: [id] })).jobStates[id];
+
+  it("in memory: restart() keeps jobs, events and the same ports", async () => {
+    const clock = new ManualClock();
+    server = await startDevServer({ clock, queues: ["q"] });
+    c = clients(server.grpcTarget);
+    const target = server.grpcTarget;
+    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", { queue: "q", jobSetId: "s", jobRequestItems: [jobItem()] });
+    const id = res.jobResponseItems[0].jobId;
+    await server.restart();
+    expect(server.grpcTarget).toBe(target);
+    await sleepUntil(async () => {
+      try {
+        return (await statusOf(id)) === JobState.QUEUED;
+      } catch {
+        return false; // the channel reconnects after the restart
+      }
+    }, "reconnected");
+    clock.advance(5400);
+    await sleepUntil(async () => (await statusOf(id)) === JobState.SUCCEEDED, "SUCCEEDED");
+  });
+
+  it("with statePath: a new server on the same file finds queues, jobs, runs, events and logs; a running simulation resumes", async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "devstate-")), "state.db");
+    const clock = new ManualClock();
+    server = await startDevServer({ clock, statePath: file, queues: [] });
+    c = clients(server.grpcTarget);
+    await call(c.queues, "createQueue", { name: "kept", priorityFactor: 2, userOwners: [], groupOwners: [], resourceLimits: {}, resourceLimitsByPriorityClassName: {}, permissions: [], cordoned: false, labelsDeprecated: [], labels: {}, retryPolicies: [] } satisfies Queue);
+    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+      queue: "kept",
+      jobSetId: "s",
+      jobRequestItems: [jobItem({ externalJobUri: "airflow://d/t/r/-1" }), jobItem({ annotations: { "armada-airflow.dev/duration": "1s" } })],
+    });
+    const [long, short] = res.jobResponseItems.map((i) => i.jobId);
+    clock.advance(400 + 1000);
+    await sleepUntil(async () => (await statusOf(short)) === JobState.SUCCEEDED, "short done");
+    expect(await statusOf(long)).toBe(JobState.RUNNING);
+    const before = await readEvents(c.events, { queue: "kept", id: "s" });
+    const runBefore = server.jobs().find((j) => j.id === long)!.runs[0];
+
+    await server.restart();
+    c.close();
+    c = clients(server.grpcTarget);
+    expect(await statusOf(short)).toBe(JobState.SUCCEEDED);
+    expect(await statusOf(long)).toBe(JobState.RUNNING);
+    const q = await call<unknown, Queue>(c.queues, "getQueue", { name: "kept" });
+    expect(q.priorityFactor).toBe(2);
+    const after = await readEvents(c.events, { queue: "kept", id: "s" });
+    expect(after.map((e) => e.id)).toEqual(before.map((e) => e.id));
+    const runAfter = server.jobs().find((j) => j.id === long)!.runs[0];
+    expect(runAfter).toEqual(runBefore);
+    const uri = await call<unknown, JobStatusResponse>(c.jobs, "getJobStatusUsingExternalJobUri", {
+      queue: "kept", jobset: "s", externalJobUri: "airflow://d/t/r/-1",
+    });
+    expect(Object.keys(uri.jobStates)).toEqual([long]);
+    // The simulation carries on from its start time: `sleep 5` ends 5 s after it started.
+    clock.advance(runBefore.startedAt!.getTime() + 5000 - clock.nowMs());
+    await sleepUntil(async () => (await statusOf(long)) === JobState.SUCCEEDED, "long done");
+    const logs = await fetch(`${server.httpUrl}/api/v1/namespaces/default/pods/armada-${long}-0/log`, {
+      headers: { authorization: `Bearer ${server.kubeToken}` },
+    });
+    expect(await logs.text()).toBe("hello\ncontainer main exited with code 0\n");
+    const all = await readEvents(c.events, { queue: "kept", id: "s" });
+    expect(kinds(all).filter((k) => k === "running")).toHaveLength(2);
+    expect(kinds(all).at(-1)).toBe("succeeded");
+
+    // A brand-new server process on the same file sees the same thing.
+    await server.stop();
+    c.close();
+    server = await startDevServer({ clock, statePath: file, queues: [] });
+    c = clients(server.grpcTarget);
+    expect(await statusOf(long)).toBe(JobState.SUCCEEDED);
+    expect(server.jobs().map((j) => j.id)).toEqual([long, short]);
+  });
+});
