@@ -11,6 +11,7 @@ import { systemClock, type Clock } from "../common/clock.js";
 import { ArmadaError } from "../client/armada-error.js";
 import { GrpcChannelArgs, type GrpcChannelArgsInit } from "../client/channel-args.js";
 import type { TokenRetriever } from "../client/token-retriever.js";
+import { jobRequestItemToKubernetes } from "../client/kubernetes-job-request-item.js";
 import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
 import { BaseOperator, type BaseOperatorOptions, type OperatorLink } from "../runtime/base-operator.js";
 import { getConfig, getConfigBoolean, getConfigNumber } from "../runtime/config.js";
@@ -28,6 +29,7 @@ import {
   jobRequestFromJson,
   jobRequestToJson,
   renderJobRequestJson,
+  parseRenderedJobRequest,
   type JobRequest,
   type JobRequestFactory,
   type JobRequestJson,
@@ -318,9 +320,11 @@ export class ArmadaOperator extends BaseOperator {
     } else {
       const source = typeof this.jobRequest === "function" ? await this.jobRequest(context, e) : this.jobRequest;
       const ns = e.namespace(context);
-      json = renderJobRequestJson(jobRequestToJson(source), (v, path) => e.renderWith(v, ns, path));
-      // Parse before storing so an invalid job never reaches XCom or Armada.
-      jobRequestFromJson(json);
+      const template = jobRequestToJson(source);
+      const rendered = renderJobRequestJson(template, (v, path) => e.renderWith(v, ns, path));
+      // Parse before storing so an invalid job never reaches XCom or Armada;
+      // the stored form is the normalized one that parses as it is.
+      json = jobRequestItemToKubernetes(parseRenderedJobRequest(rendered, template));
       await ti.xcomPush(XCOM_KEYS.jobRequest, json);
     }
     for (const [name, link] of Object.entries(this.extraLinks)) {

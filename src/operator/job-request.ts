@@ -5,6 +5,7 @@
  * Armada message that is submitted.
  */
 import { toJobSubmitRequestItem, type JobRequestItemInput } from "../client/job-request-item-input.js";
+import { jobRequestItemToKubernetes, parseKubernetesDocument } from "../client/kubernetes-job-request-item.js";
 import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
 import type { Context } from "../runtime/context.js";
 import type { TemplateEnv } from "../runtime/template.js";
@@ -41,22 +42,15 @@ function toPlainJson(value: unknown, path: string): unknown {
 }
 
 /**
- * Renders every string of the JSON form. A string that is one whole
- * `{{ expr }}` may evaluate to a number or boolean; in a job request such a
- * string stands for a string field (args, env values, labels), so scalars are
- * turned back into strings, as Airflow's string rendering would give. Objects
- * and lists stay native (`podSpec: "{{ params.pod_spec }}"`), and `priority`
- * becomes a number again.
+ * Renders every string of the JSON form with `render` (which may return a
+ * native value for a string that is one whole `{{ expr }}`).
  */
 export function renderJobRequestJson(
   json: JobRequestJson,
-  render: (value: unknown, fieldPath: string) => unknown,
+  render: (value: string, fieldPath: string) => unknown,
 ): JobRequestJson {
   const walk = (value: unknown, path: string): unknown => {
-    if (typeof value === "string") {
-      const out = render(value, path);
-      return typeof out === "number" || typeof out === "boolean" || typeof out === "bigint" ? String(out) : out;
-    }
+    if (typeof value === "string") return render(value, path);
     if (Array.isArray(value)) return value.map((v, i) => walk(v, `${path}[${i}]`));
     if (value !== null && typeof value === "object") {
       const out: Record<string, unknown> = {};
@@ -67,19 +61,76 @@ export function renderJobRequestJson(
     }
     return value;
   };
-  const rendered = walk(json, "job_request") as JobRequestJson;
-  if (typeof rendered.priority === "string" && rendered.priority.trim() !== "") {
-    const n = Number(rendered.priority);
-    if (!Number.isFinite(n)) {
-      throw new ArmadaOperatorInputError("job_request.priority", `must be a number, got ${JSON.stringify(rendered.priority)}`);
-    }
-    rendered.priority = n;
-  }
-  return rendered;
+  return walk(json, "job_request") as JobRequestJson;
 }
 
-/** The JSON form of `request` (a deep copy; the operator's own value is never changed). */
+/** Splits a field path such as `podSpec.containers[0].args[1]` or `annotations["a/b"]` into keys. */
+function pathKeys(path: string): (string | number)[] {
+  const keys: (string | number)[] = [];
+  const re = /\.?([A-Za-z_$][\w$-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/gy;
+  let m: RegExpExecArray | null;
+  while (re.lastIndex < path.length && (m = re.exec(path))) {
+    keys.push(m[1] !== undefined ? m[1] : m[2] !== undefined ? Number(m[2]) : (JSON.parse(m[3]!) as string));
+  }
+  return re.lastIndex === path.length || path.length === 0 ? keys : [];
+}
+
+function lookup(root: unknown, keys: (string | number)[]): { parent: Record<string | number, unknown>; key: string | number } | undefined {
+  let node = root;
+  for (let i = 0; i < keys.length - 1; i++) {
+    if (node === null || typeof node !== "object") return undefined;
+    node = (node as Record<string | number, unknown>)[keys[i]!];
+  }
+  if (node === null || typeof node !== "object" || keys.length === 0) return undefined;
+  return { parent: node as Record<string | number, unknown>, key: keys.at(-1)! };
+}
+
+/**
+ * Parses the rendered JSON form. A template that is one whole `{{ expr }}`
+ * renders to a native value: right for `priority` or `containerPort`, but a
+ * number in a string field (an arg, an env value) is turned back into the
+ * string the template wrote, as Airflow's string rendering would give.
+ */
+export function parseRenderedJobRequest(rendered: JobRequestJson, template: JobRequestJson): JobSubmitRequestItem {
+  const json = structuredClone(rendered);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return jobRequestFromJson(json);
+    } catch (err) {
+      if (!(err instanceof ArmadaOperatorInputError) || attempt > 200) throw err;
+      const keys = pathKeys(err.field.replace(/^job_request\.?/, ""));
+      const at = lookup(json, keys);
+      const was = lookup(template, keys);
+      const value = at?.parent[at.key];
+      const original = was?.parent[was.key];
+      const scalar = typeof value === "number" || typeof value === "boolean";
+      if (!at || !scalar || typeof original !== "string") throw err;
+      at.parent[at.key] = String(value);
+    }
+  }
+}
+
+/**
+ * The JSON form of `request`: its Kubernetes-native form (a deep copy; the
+ * operator's own value is never changed). YAML/JSON text is parsed; a
+ * proto-form object is converted; a Kubernetes-native object whose
+ * templated values do not parse yet is kept as written.
+ */
 export function jobRequestToJson(request: unknown): JobRequestJson {
+  if (typeof request === "string") {
+    try {
+      request = parseKubernetesDocument(request, "job_request");
+    } catch (err) {
+      throw new ArmadaOperatorInputError("job_request", (err as Error).message, { cause: err });
+    }
+  }
+  if (typeof request === "object" && request !== null && !Array.isArray(request)) {
+    try {
+      return jobRequestItemToKubernetes(toJobSubmitRequestItem(request as JobRequestItemInput, "job_request"));
+    } catch {
+      // Not parseable before rendering (a templated number, say): keep it as written.
+    }
+  }
   if (typeof request !== "object" || request === null || Array.isArray(request)) {
     throw new ArmadaOperatorInputError(
       "job_request",
@@ -100,10 +151,9 @@ export function jobRequestFromJson(json: JobRequestJson): JobSubmitRequestItem {
     item = toJobSubmitRequestItem(json as JobRequestItemInput, "job_request");
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    const field = /^(job_request[^\s:]*)/.exec(msg)?.[1] ?? "job_request";
-    throw new ArmadaOperatorInputError(field, `not a valid job request: ${msg.replace(/^job_request[^\s:]*:?\s*/, "")}`, {
-      cause: err,
-    });
+    const inner = (err as { field?: unknown }).field;
+    const field = typeof inner === "string" && inner ? `job_request.${inner}` : "job_request";
+    throw new ArmadaOperatorInputError(field, msg.replace(/^Invalid job_request at [^:]*:\s*/, ""), { cause: err });
   }
   validateJobRequest(item);
   return item;

@@ -305,6 +305,60 @@ describe("ArmadaOperator rendering and bad input", () => {
     expect(result.links.Docs).toBe("http://docs/test_run_1");
   });
 
+  it("accepts Kubernetes-native quantities and templated numbers; stores the normalized JSON form", async () => {
+    const s = setup([JobState.SUCCEEDED], {
+      jobRequest: {
+        priority: "{{ params.p }}",
+        namespace: "default",
+        podSpec: {
+          containers: [
+            {
+              name: "main",
+              image: "busybox",
+              args: ["{{ params.port }}"],
+              resources: { limits: { cpu: "{{ params.cpu }}", memory: "64Mi" } },
+              ports: [{ containerPort: "{{ params.port }}" }],
+            },
+          ],
+        },
+      },
+    });
+    s.context.params = { p: 2, cpu: "250m", port: 8080 };
+    await s.execute();
+    const item = s.hook.submits[0]!.item;
+    expect(item.priority).toBe(2);
+    expect(item.podSpec?.containers[0]?.args).toEqual(["8080"]);
+    expect(item.podSpec?.containers[0]?.ports[0]?.containerPort).toBe(8080);
+    expect(item.podSpec?.containers[0]?.resources?.limits.cpu?.string).toBe("250m");
+    const [stored] = s.ti.pushed("job_request") as Record<string, unknown>[];
+    expect(stored).toEqual({
+      priority: 2,
+      namespace: "default",
+      podSpec: {
+        containers: [
+          {
+            name: "main",
+            image: "busybox",
+            args: ["8080"],
+            resources: { limits: { cpu: "250m", memory: "64Mi" } },
+            ports: [{ containerPort: 8080 }],
+          },
+        ],
+      },
+    });
+  });
+
+  it("names an unknown or ill-typed field of the job request; nothing is submitted", async () => {
+    const s = setup([JobState.SUCCEEDED], {
+      jobRequest: { podSpec: { containers: [{ name: "main", image: "b", resources: { limits: { cpu: "lots" } } }] } },
+    });
+    const err = (await s.execute().catch((e: unknown) => e)) as ArmadaOperatorInputError;
+    expect(err).toBeInstanceOf(ArmadaOperatorInputError);
+    expect(err.field).toBe("job_request.podSpec.containers[0].resources.limits.cpu");
+    expect(err.message).toMatch(/expected a Kubernetes quantity/);
+    expect(s.hook.submits).toHaveLength(0);
+  });
+
   it("dry run renders and logs, submits nothing, returns {}", async () => {
     const s = setup([JobState.SUCCEEDED], { dryRun: true });
     expect(await s.execute()).toEqual({});
