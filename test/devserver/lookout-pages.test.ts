@@ -125,7 +125,13 @@ describe("Lookout pages served by a dev server", () => {
         const badge = page.locator("h1 .state");
         expect(await badge.textContent()).toBe("FAILED");
         // The stylesheet applied: the badge is red on white text, not unstyled.
-        expect(await badge.evaluate((el) => getComputedStyle(el).backgroundColor)).toBe("rgb(179, 38, 30)");
+        // (Runs in the browser; the Node typings have no DOM, hence the cast.)
+        const bg = await badge.evaluate(
+          (el) =>
+            (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el)
+              .backgroundColor,
+        );
+        expect(bg).toBe("rgb(179, 38, 30)");
         expect(await page.locator("#events tr").count()).toBe(7);
         const png = await page.screenshot({ fullPage: true });
         expect(png.subarray(1, 4).toString()).toBe("PNG");
