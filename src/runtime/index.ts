@@ -40,6 +40,7 @@ export {
   registerTrigger,
   createTrigger,
   DateTimeTrigger,
+  sleepUntilTime,
 } from "./trigger.js";
 export { registerSerializable, serializeValue, deserializeValue, type Serializer } from "./serde.js";
 export {
@@ -55,3 +56,21 @@ export { templateFieldProperty } from "./naming.js";
 export { macros } from "./macros.js";
 export { maskSecret, redactSecrets } from "./secrets-masker.js";
 export { type TaskLogger, type LogLevel } from "./task-logger.js";
+export { Runner, type RunnerOptions, type RunnerEvent, type CreateDagRunOptions } from "./runner.js";
+export { evaluateTriggerRule, type TriggerDecision } from "./trigger-rules.js";
+export { loadDag, loadDagFile, findDagFiles, type ModuleImporter } from "./dag-loader.js";
+export { openStore } from "./store/open-store.js";
+export { KyselyStore, type StoreLocation } from "./store/kysely-store.js";
+export type {
+  Store,
+  DagRunRow,
+  TaskInstanceRow,
+  TaskTryRow,
+  XComRow,
+  TriggerRow,
+  LogRow,
+  RunnerRow,
+  TiKey,
+  TaskInstancePatch,
+} from "./store/store.js";
+export { markTaskFailed, requestTaskKill } from "./task-commands.js";

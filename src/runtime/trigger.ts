@@ -94,6 +94,18 @@ export function createTrigger(classpath: string, kwargs: Record<string, unknown>
   return factory(kwargs);
 }
 
+/** Longest single timer Node supports; longer waits are split. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Sleeps on `clock` until `targetMs` (epoch ms), in timer-sized steps, honouring `signal`. */
+export async function sleepUntilTime(clock: Clock, targetMs: number, signal?: AbortSignal): Promise<void> {
+  for (;;) {
+    const remaining = targetMs - clock.nowMs();
+    if (remaining <= 0) return;
+    await clock.sleep(Math.min(remaining, MAX_TIMER_MS), signal);
+  }
+}
+
 /**
  * Fires once at `moment` (Airflow's `DateTimeTrigger`); the event payload is
  * the moment as an ISO string.
@@ -114,7 +126,7 @@ export class DateTimeTrigger extends BaseTrigger {
   }
 
   async *run(): AsyncIterable<TriggerEvent> {
-    await this.clock.sleep(this.moment.getTime() - this.clock.nowMs(), this.signal);
+    await sleepUntilTime(this.clock, this.moment.getTime(), this.signal);
     yield new TriggerEvent(this.moment.toISOString());
   }
 }

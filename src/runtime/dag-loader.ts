@@ -1,0 +1,87 @@
+import { stat, readdir } from "node:fs/promises";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { collectDags, DAG } from "./dag.js";
+import { RuntimeError } from "./errors.js";
+
+/** Imports a module by absolute path. */
+export type ModuleImporter = (file: string) => Promise<Record<string, unknown>>;
+
+/**
+ * The default importer. Running from source (vitest, `node --import tsx`) the
+ * loader is already able to import TypeScript, and `armada-airflow` resolves to
+ * src; running from dist, DAG files are loaded with tsx's `tsImport`, which
+ * resolves `armada-airflow` to the built package.
+ */
+export const defaultImporter: ModuleImporter = async (file) => {
+  const fromSource = import.meta.url.endsWith(".ts");
+  if (fromSource || !/\.[cm]?tsx?$/.test(file)) {
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  }
+  const { tsImport } = await import("tsx/esm/api");
+  return (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+};
+
+const cache = new Map<string, DAG[]>();
+
+/** The DAGs a file defines (exported or just constructed), each with `fileloc` set. */
+export async function loadDagFile(file: string, importer: ModuleImporter = defaultImporter): Promise<DAG[]> {
+  const abs = path.resolve(file);
+  const cached = cache.get(abs);
+  if (cached) return cached;
+  try {
+    await stat(abs);
+  } catch {
+    throw new RuntimeError("not_found", `DAG file ${abs} does not exist`);
+  }
+  let mod: Record<string, unknown>;
+  let created: DAG[];
+  try {
+    const r = await collectDags(() => importer(abs));
+    mod = r.result as Record<string, unknown>;
+    created = r.created;
+  } catch (err) {
+    throw new RuntimeError("dag", `cannot load DAG file ${abs}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const dags: DAG[] = [];
+  for (const d of [...created, ...Object.values(mod ?? {}).filter((v) => DAG.isDag(v))] as DAG[]) {
+    if (!dags.includes(d)) dags.push(d);
+  }
+  for (const d of dags) {
+    d.fileloc = abs;
+    d.validate();
+  }
+  cache.set(abs, dags);
+  return dags;
+}
+
+/** DAG files under `target` (a file, or a directory searched recursively for .ts/.js/.mjs files). */
+export async function findDagFiles(target: string): Promise<string[]> {
+  const abs = path.resolve(target);
+  const s = await stat(abs).catch(() => undefined);
+  if (!s) throw new RuntimeError("not_found", `${abs} does not exist`);
+  if (s.isFile()) return [abs];
+  const out: string[] = [];
+  for (const entry of await readdir(abs, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !/\.(ts|mts|js|mjs)$/.test(entry.name) || entry.name.endsWith(".d.ts") || /\.test\./.test(entry.name)) continue;
+    out.push(path.join(entry.parentPath, entry.name));
+  }
+  return out.sort();
+}
+
+/** One DAG from a file: `dagId` when given, else the only DAG in the file. */
+export async function loadDag(file: string, dagId?: string, importer?: ModuleImporter): Promise<DAG> {
+  const dags = await loadDagFile(file, importer);
+  if (dagId) {
+    const d = dags.find((x) => x.dagId === dagId);
+    if (!d) throw new RuntimeError("not_found", `DAG "${dagId}" not found in ${file}; it defines: ${dags.map((x) => x.dagId).join(", ") || "no DAGs"}`);
+    return d;
+  }
+  if (dags.length !== 1) {
+    throw new RuntimeError(
+      "invalid_argument",
+      `${file} defines ${dags.length} DAGs (${dags.map((x) => x.dagId).join(", ")}); name the one to use`,
+    );
+  }
+  return dags[0]!;
+}

@@ -1,0 +1,905 @@
+import { randomUUID } from "node:crypto";
+import os from "node:os";
+import { systemClock, type Clock } from "../common/clock.js";
+import { XComArg, type BaseOperator } from "./base-operator.js";
+import { getConfigNumber } from "./config.js";
+import { dateStrings, runWithContext, type Context, type DagRunInfo } from "./context.js";
+import type { DAG } from "./dag.js";
+import {
+  RuntimeError,
+  TaskKilledError,
+  TaskTimeoutError,
+  isTaskDeferred,
+  isTaskFatalError,
+  isTaskSkipped,
+  type TaskDeferred,
+} from "./errors.js";
+import { retryDelaySeconds } from "./retry-delay.js";
+import { RuntimeTaskInstance, pullXCom } from "./runtime-task-instance.js";
+import { redactSecrets } from "./secrets-masker.js";
+import { deserializeValue, serializeValue } from "./serde.js";
+import { FINISHED_STATES, type DagRunState, type TaskInstanceState } from "./state.js";
+import type { DagRunRow, LogRow, Store, TaskInstanceRow, TiKey, TriggerRow } from "./store/store.js";
+import { createTaskLogger, type LogLevel, type TaskLogger } from "./task-logger.js";
+import { defaultTemplateEnv, type TemplateEnv } from "./template.js";
+import { evaluateTriggerRule } from "./trigger-rules.js";
+import { createTrigger, type BaseTrigger, type TriggerEvent } from "./trigger.js";
+
+/** What a runner reports while it works (the CLI prints these). */
+export type RunnerEvent =
+  | { type: "ti"; dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number; state: TaskInstanceState }
+  | {
+      type: "log";
+      dagId: string;
+      runId: string;
+      taskId: string;
+      mapIndex: number;
+      tryNumber: number;
+      level: LogLevel;
+      message: string;
+      tsMs: number;
+    }
+  | { type: "run"; dagId: string; runId: string; state: DagRunState | "interrupted" };
+
+/** Options of a {@link Runner}. */
+export interface RunnerOptions {
+  store: Store;
+  /** @default systemClock */
+  clock?: Clock;
+  /**
+   * Real-time milliseconds between checks for changes made by other processes
+   * (`tasks kill`, `tasks mark-failed`) and runner heartbeats.
+   * @default config `core.runner_heartbeat_ms`, else 1000
+   */
+  heartbeatMs?: number;
+  /** @default the shared default TemplateEnv */
+  templateEnv?: TemplateEnv;
+  /** Receives progress and log events. */
+  onEvent?: (event: RunnerEvent) => void;
+}
+
+/** Options of {@link Runner.createDagRun}. */
+export interface CreateDagRunOptions {
+  /** @default `manual__<logical date ISO>` */
+  runId?: string;
+  conf?: Record<string, unknown>;
+  /** @default now */
+  logicalDate?: Date;
+  /** Absolute path of the DAG file (needed by `resume` in another process). */
+  dagFile?: string;
+  /** @default "manual" */
+  runType?: string;
+}
+
+interface RunningTry {
+  key: string;
+  row: TaskInstanceRow;
+  tryNumber: number;
+  abort: AbortController;
+  task: BaseOperator | undefined;
+  log: TaskLogger;
+  killed: boolean;
+}
+
+interface ActiveTrigger {
+  row: TriggerRow;
+  trigger: BaseTrigger;
+  abort: AbortController;
+  removed: boolean;
+}
+
+const keyOf = (k: TiKey) => `${k.taskId}\u0000${k.mapIndex}`;
+const tiLabel = (k: { taskId: string; mapIndex: number }) => (k.mapIndex >= 0 ? `${k.taskId}[${k.mapIndex}]` : k.taskId);
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return redactSecrets(err.stack ?? `${err.name}: ${err.message}`);
+  return redactSecrets(String(err));
+}
+
+/**
+ * Executes DAG runs: schedules task instances by trigger rules, runs tries
+ * with retries, runs the triggers of deferred tasks concurrently in this
+ * process's one event loop, and persists everything in the store so that a
+ * crashed runner can be resumed by another.
+ */
+export class Runner {
+  readonly id: string;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly heartbeatMs: number;
+  private readonly templateEnv: TemplateEnv;
+  private readonly onEvent: (event: RunnerEvent) => void;
+  private readonly drivers = new Set<RunDriver>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private started = false;
+
+  constructor(options: RunnerOptions) {
+    this.id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.store = options.store;
+    this.clock = options.clock ?? systemClock;
+    this.heartbeatMs = options.heartbeatMs ?? getConfigNumber("core", "runner_heartbeat_ms", 1000);
+    this.templateEnv = options.templateEnv ?? defaultTemplateEnv();
+    this.onEvent = options.onEvent ?? (() => {});
+  }
+
+  /** Registers this runner (for liveness checks by other processes) and starts its heartbeat. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.beat();
+    this.heartbeat = setInterval(() => void this.beat().catch(() => {}), this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private async beat(): Promise<void> {
+    const now = Date.now();
+    await this.store.upsertRunner({ id: this.id, pid: process.pid, hostname: os.hostname(), startedMs: now, heartbeatMs: now });
+    for (const d of this.drivers) d.wake();
+  }
+
+  /** Stops the heartbeat and unregisters. */
+  async stop(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    if (this.started) await this.store.deleteRunner(this.id).catch(() => {});
+    this.started = false;
+  }
+
+  /** Creates a queued DAG run (nothing runs until {@link runDagRun} or `resume`). */
+  async createDagRun(dag: DAG, options: CreateDagRunOptions = {}): Promise<DagRunRow> {
+    dag.validate();
+    const logicalDate = options.logicalDate ?? this.clock.now();
+    const conf = options.conf ?? {};
+    if (typeof conf !== "object" || conf === null || Array.isArray(conf)) {
+      throw new RuntimeError("invalid_argument", "conf must be a JSON object, e.g. {\"key\": \"value\"}");
+    }
+    const row: DagRunRow = {
+      dagId: dag.dagId,
+      runId: options.runId ?? `${options.runType ?? "manual"}__${dateStrings(logicalDate).ts}`,
+      logicalDateMs: logicalDate.getTime(),
+      conf: serializeValue(conf, "conf"),
+      dagFile: options.dagFile ?? dag.fileloc ?? "",
+      state: "queued",
+      runType: options.runType ?? "manual",
+      runnerId: null,
+      createdMs: this.clock.nowMs(),
+      endMs: null,
+    };
+    await this.store.createDagRun(row);
+    return row;
+  }
+
+  /**
+   * Drives a DAG run until it finishes (or this runner is shut down). A run
+   * left by a dead runner is recovered first: its running tries are failed
+   * into their next try; deferred tasks get their triggers back.
+   * `onlyTaskIds` runs just those tasks, ignoring their dependencies (`tasks test`).
+   */
+  async runDagRun(dag: DAG, runId: string, options: { onlyTaskIds?: string[] } = {}): Promise<DagRunState | "interrupted"> {
+    await this.start();
+    dag.validate();
+    const run = await this.store.getDagRun(dag.dagId, runId);
+    if (!run) throw new RuntimeError("not_found", `DAG run ${dag.dagId}/${runId} does not exist; create it with dags trigger`);
+    if (run.state === "success" || run.state === "failed") return run.state;
+    if (run.runnerId && run.runnerId !== this.id && (await this.isRunnerAlive(run.runnerId))) {
+      throw new RuntimeError(
+        "invalid_argument",
+        `DAG run ${dag.dagId}/${runId} is being run by live runner ${run.runnerId}; wait for it or kill that process first`,
+      );
+    }
+    const claimed = await this.store.updateDagRun(dag.dagId, runId, { runnerId: this.id, state: "running" }, { runnerId: run.runnerId });
+    if (!claimed) throw new RuntimeError("invalid_argument", `DAG run ${dag.dagId}/${runId} was claimed by another runner`);
+    const driver = new RunDriver(this, dag, run, options.onlyTaskIds, this.templateEnv, this.onEvent);
+    this.drivers.add(driver);
+    try {
+      await driver.recover();
+      return await driver.drive();
+    } finally {
+      this.drivers.delete(driver);
+      await driver.flushLogs().catch(() => {});
+      await this.store.updateDagRun(dag.dagId, runId, { runnerId: null }, { runnerId: this.id }).catch(() => {});
+    }
+  }
+
+  /**
+   * Stops every run this runner drives (SIGINT/SIGTERM): running tries get
+   * `onKill()` and end FAILED or UP_FOR_RETRY; deferred tasks likewise, then
+   * their triggers are removed (with `cleanup()`). Runs stay resumable.
+   */
+  async shutdown(reason: string): Promise<void> {
+    await Promise.all([...this.drivers].map((d) => d.shutdown(reason)));
+  }
+
+  /** True when the runner `id` still runs (same host: its pid exists; else a recent heartbeat). */
+  async isRunnerAlive(id: string): Promise<boolean> {
+    if (id === this.id) return true;
+    const r = await this.store.getRunner(id);
+    if (!r) return false;
+    if (r.hostname === os.hostname()) {
+      try {
+        process.kill(r.pid, 0);
+        return true;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === "EPERM";
+      }
+    }
+    return Date.now() - r.heartbeatMs < Math.max(30_000, this.heartbeatMs * 10);
+  }
+}
+
+/** Drives one DAG run: the scheduling loop, task tries and triggers. */
+class RunDriver {
+  private readonly running = new Map<string, RunningTry>();
+  private readonly triggers = new Map<string, ActiveTrigger>();
+  private readonly logQueue: LogRow[] = [];
+  private dirty = true;
+  private wakeResolve: (() => void) | undefined;
+  private stopped = false;
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly conf: Record<string, unknown>;
+  private readonly only: Set<string> | undefined;
+
+  constructor(
+    private readonly runner: Runner,
+    private readonly dag: DAG,
+    private readonly run: DagRunRow,
+    onlyTaskIds: string[] | undefined,
+    private readonly env: TemplateEnv,
+    private readonly emit: (e: RunnerEvent) => void,
+  ) {
+    this.store = runner.store;
+    this.clock = runner.clock;
+    this.conf = (deserializeValue(run.conf) ?? {}) as Record<string, unknown>;
+    this.only = onlyTaskIds ? new Set(onlyTaskIds) : undefined;
+    for (const id of onlyTaskIds ?? []) dag.getTask(id);
+  }
+
+  wake(): void {
+    this.dirty = true;
+    this.wakeResolve?.();
+  }
+
+  private tiKey(taskId: string, mapIndex: number): TiKey {
+    return { dagId: this.run.dagId, runId: this.run.runId, taskId, mapIndex };
+  }
+
+  private emitTi(row: { taskId: string; mapIndex: number }, tryNumber: number, state: TaskInstanceState): void {
+    this.emit({ type: "ti", dagId: this.run.dagId, runId: this.run.runId, taskId: row.taskId, mapIndex: row.mapIndex, tryNumber, state });
+  }
+
+  private loggerFor(taskId: string, mapIndex: number, tryNumber: number): TaskLogger {
+    return createTaskLogger((level, message) => {
+      const row: LogRow = { ...this.tiKey(taskId, mapIndex), tryNumber, tsMs: this.clock.nowMs(), level, message };
+      this.logQueue.push(row);
+      this.emit({ type: "log", ...row, level });
+    });
+  }
+
+  async flushLogs(): Promise<void> {
+    if (this.logQueue.length === 0) return;
+    const rows = this.logQueue.splice(0, this.logQueue.length);
+    await this.store.appendLogs(rows);
+  }
+
+  /** Fails tries left running by a dead runner into their next try. */
+  async recover(): Promise<void> {
+    for (const ti of await this.store.listTaskInstances(this.run.dagId, this.run.runId)) {
+      if (ti.state === "running" || ti.state === "queued") {
+        const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
+        const msg = `The runner executing try ${ti.tryNumber} stopped (crash or kill -9) before the try finished`;
+        log.error(msg);
+        await this.handleFailure(ti, new TaskKilledError(msg), false, [ti.state], log);
+      }
+    }
+  }
+
+  async shutdown(reason: string): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.running.values()].map((rt) => this.killTry(rt, "kill", reason)));
+    for (const ti of await this.store.listTaskInstances(this.run.dagId, this.run.runId)) {
+      if (ti.state === "deferred") {
+        const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
+        log.warn(`Killing deferred task: ${reason}`);
+        await this.handleFailure(ti, new TaskKilledError(reason), false, ["deferred"], log);
+      }
+    }
+    await Promise.all([...this.triggers.keys()].map((id) => this.removeTrigger(id)));
+    this.wake();
+  }
+
+  async drive(): Promise<DagRunState | "interrupted"> {
+    for (;;) {
+      const deadline = await this.tick();
+      if (deadline === "done") break;
+      if (this.stopped && this.running.size === 0 && this.triggers.size === 0) {
+        await this.flushLogs();
+        this.emit({ type: "run", dagId: this.run.dagId, runId: this.run.runId, state: "interrupted" });
+        return "interrupted";
+      }
+      await this.waitForWork(deadline);
+    }
+    const final = (await this.store.getDagRun(this.run.dagId, this.run.runId))!.state;
+    this.emit({ type: "run", dagId: this.run.dagId, runId: this.run.runId, state: final });
+    return final;
+  }
+
+  private async waitForWork(deadlineMs: number | undefined): Promise<void> {
+    if (this.dirty) {
+      this.dirty = false;
+      return;
+    }
+    const ac = new AbortController();
+    const waits: Promise<unknown>[] = [new Promise<void>((r) => (this.wakeResolve = r))];
+    if (deadlineMs !== undefined) waits.push(this.clock.sleep(Math.max(0, deadlineMs - this.clock.nowMs()), ac.signal).catch(() => {}));
+    waits.push(
+      new Promise<void>((r) => {
+        const t = setTimeout(r, this.runner.heartbeatMs);
+        ac.signal.addEventListener("abort", () => clearTimeout(t), { once: true });
+      }),
+    );
+    await Promise.race(waits);
+    ac.abort();
+    this.wakeResolve = undefined;
+    this.dirty = false;
+  }
+
+  /** One pass of the loop; returns the next time-based deadline, or "done". */
+  private async tick(): Promise<number | "done" | undefined> {
+    this.dirty = false;
+    await this.flushLogs();
+    let tis = await this.store.listTaskInstances(this.run.dagId, this.run.runId);
+    const byKey = new Map(tis.map((t) => [keyOf(t), t]));
+    const now = this.clock.nowMs();
+    let deadline: number | undefined;
+    const soon = (ms: number) => (deadline = deadline === undefined ? ms : Math.min(deadline, ms));
+
+    // Changes made by other processes to tries running here.
+    for (const rt of [...this.running.values()]) {
+      const row = byKey.get(rt.key);
+      if (!row || rt.killed) continue;
+      if (row.state !== "running" || row.tryNumber !== rt.tryNumber) {
+        await this.killTry(rt, "external", `the task instance was set to ${row.state} from outside`);
+      } else if (row.killRequested) {
+        await this.killTry(rt, "kill", "kill requested (tasks kill)");
+      }
+    }
+
+    // Triggers: start new ones, remove those whose task is no longer deferred, enforce timeouts.
+    const triggerRows = await this.store.listTriggers({ dagId: this.run.dagId, runId: this.run.runId });
+    for (const trow of triggerRows) {
+      let ti = byKey.get(keyOf(trow));
+      const active = this.triggers.get(trow.id);
+      if (!active && ti?.state !== "deferred") {
+        // The snapshot may be stale: a try here stores its trigger just before it becomes DEFERRED.
+        ti = await this.store.getTaskInstance(trow);
+        if (ti && (this.running.has(keyOf(ti)) || (ti.state === "running" && ti.runnerId === this.runner.id))) continue;
+      }
+      if (!ti || ti.state !== "deferred") {
+        if (active) await this.removeTrigger(trow.id);
+        else await this.cleanupOrphanTrigger(trow);
+        continue;
+      }
+      const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
+      if (ti.killRequested) {
+        log.warn("Kill requested (tasks kill) while deferred");
+        await this.handleFailure(ti, new TaskKilledError("kill requested (tasks kill) while deferred"), false, ["deferred"], log);
+        await this.removeTriggerOrOrphan(trow);
+        continue;
+      }
+      if (trow.timeoutMs !== null && trow.timeoutMs <= now) {
+        const err = new TaskTimeoutError(`Trigger timeout: the deferral of ${tiLabel(ti)} exceeded its timeout`);
+        log.error(err.message);
+        await this.handleFailure(ti, err, false, ["deferred"], log);
+        await this.removeTriggerOrOrphan(trow);
+        continue;
+      }
+      if (trow.timeoutMs !== null) soon(trow.timeoutMs);
+      if (!active && !this.stopped) this.startTrigger(trow, ti);
+    }
+
+    if (this.stopped) return undefined;
+
+    tis = await this.store.listTaskInstances(this.run.dagId, this.run.runId);
+    const byTask = new Map<string, TaskInstanceRow[]>();
+    for (const t of tis) byTask.set(t.taskId, [...(byTask.get(t.taskId) ?? []), t]);
+    const taskIds = this.dag.topologicalOrder().filter((id) => !this.only || this.only.has(id));
+
+    for (const taskId of taskIds) {
+      const task = this.dag.getTask(taskId);
+      const rows = byTask.get(taskId) ?? [];
+      const upstreamStates = () => {
+        if (this.only) return [];
+        const states: (TaskInstanceState | undefined)[] = [];
+        for (const up of task.upstreamTaskIds) {
+          const upRows = byTask.get(up) ?? [];
+          if (upRows.length === 0) states.push(undefined);
+          else for (const r of upRows) states.push(r.state);
+        }
+        return states;
+      };
+      if (rows.length === 0) {
+        await this.createTaskInstances(task, upstreamStates());
+        continue;
+      }
+      for (const row of rows) {
+        if (this.running.has(keyOf(row))) continue;
+        if (row.state === "none") {
+          const decision = evaluateTriggerRule(task.triggerRule, upstreamStates());
+          if (decision === "run") await this.startTry(row, false);
+          else if (decision === "skip" || decision === "upstream_failed") {
+            const state = decision === "skip" ? "skipped" : "upstream_failed";
+            if (await this.store.updateTaskInstance(row, { state, endMs: now, updatedMs: now }, { states: ["none"] })) {
+              this.emitTi(row, row.tryNumber, state);
+              this.wake();
+            }
+          }
+        } else if (row.state === "up_for_retry") {
+          if ((row.nextRetryMs ?? 0) <= now) await this.startTry(row, false);
+          else soon(row.nextRetryMs!);
+        } else if (row.state === "scheduled") {
+          await this.startTry(row, true);
+        }
+      }
+    }
+
+    // Finished when every task instance is in a final state.
+    if (this.running.size === 0 && this.triggers.size === 0) {
+      const finalTis = await this.store.listTaskInstances(this.run.dagId, this.run.runId);
+      const present = new Set(finalTis.map((t) => t.taskId));
+      const relevant = finalTis.filter((t) => !this.only || this.only.has(t.taskId));
+      if (taskIds.every((id) => present.has(id)) && relevant.every((t) => FINISHED_STATES.has(t.state))) {
+        const leaves = new Set(
+          this.only ? taskIds : taskIds.filter((id) => this.dag.getTask(id).downstreamTaskIds.size === 0),
+        );
+        const failed = relevant.some((t) => leaves.has(t.taskId) && (t.state === "failed" || t.state === "upstream_failed"));
+        const state: DagRunState = failed ? "failed" : "success";
+        await this.flushLogs();
+        await this.store.updateDagRun(this.run.dagId, this.run.runId, { state, endMs: this.clock.nowMs() });
+        return "done";
+      }
+    }
+    return deadline;
+  }
+
+  private async createTaskInstances(task: BaseOperator, upstream: (TaskInstanceState | undefined)[]): Promise<void> {
+    const now = this.clock.nowMs();
+    const base = (mapIndex: number, state: TaskInstanceState): TaskInstanceRow => ({
+      ...this.tiKey(task.taskId, mapIndex),
+      state,
+      tryNumber: 0,
+      maxTries: task.retries,
+      nextMethod: null,
+      nextKwargs: null,
+      nextRetryMs: null,
+      startMs: null,
+      endMs: state === "none" ? null : now,
+      runnerId: null,
+      killRequested: false,
+      updatedMs: now,
+    });
+    if (!task.mappedArgs) {
+      await this.store.insertTaskInstances([base(-1, "none")]);
+      this.wake();
+      return;
+    }
+    // A mapped task expands once its upstream tasks have finished (their output decides the length).
+    const decision = this.only ? "run" : evaluateTriggerRule(task.triggerRule, upstream);
+    if (decision === "wait") return;
+    if (decision !== "run") {
+      await this.store.insertTaskInstances([base(-1, decision === "skip" ? "skipped" : "upstream_failed")]);
+      this.wake();
+      return;
+    }
+    let lengths: number[];
+    try {
+      lengths = (await this.mappedLists(task)).map((l) => l.length);
+    } catch (err) {
+      const row = base(-1, "failed");
+      await this.store.insertTaskInstances([row]);
+      this.loggerFor(task.taskId, -1, 0).error(`Cannot expand mapped task: ${errorText(err)}`);
+      this.emitTi(row, 0, "failed");
+      this.wake();
+      return;
+    }
+    const n = lengths.reduce((a, b) => a * b, 1);
+    const rows = n === 0 ? [base(-1, "skipped")] : Array.from({ length: n }, (_, i) => base(i, "none"));
+    await this.store.insertTaskInstances(rows);
+    this.wake();
+  }
+
+  private async mappedLists(task: BaseOperator): Promise<unknown[][]> {
+    const out: unknown[][] = [];
+    for (const [name, source] of Object.entries(task.mappedArgs ?? {})) {
+      if (Array.isArray(source)) {
+        out.push(source);
+        continue;
+      }
+      const arg = source as XComArg;
+      const value = await pullXCom(
+        this.store,
+        { ...this.tiKey(task.taskId, -1) },
+        { taskIds: arg.taskId, key: arg.key },
+      );
+      if (!Array.isArray(value)) {
+        throw new RuntimeError(
+          "invalid_argument",
+          `task "${task.taskId}" expands "${name}" over XCom "${arg.key}" of "${arg.taskId}", which is not a list (got ${JSON.stringify(value)})`,
+        );
+      }
+      out.push(value);
+    }
+    return out;
+  }
+
+  private async applyMapping(task: BaseOperator, mapIndex: number): Promise<void> {
+    if (!task.mappedArgs || mapIndex < 0) return;
+    const names = Object.keys(task.mappedArgs);
+    const lists = await this.mappedLists(task);
+    // Cartesian product in itertools.product order: the last argument varies fastest.
+    let rest = mapIndex;
+    const self = task as unknown as Record<string, unknown>;
+    for (let i = names.length - 1; i >= 0; i--) {
+      const list = lists[i]!;
+      self[names[i]!] = list[rest % list.length];
+      rest = Math.floor(rest / list.length);
+    }
+  }
+
+  private async startTry(row: TaskInstanceRow, resume: boolean): Promise<void> {
+    const key = keyOf(row);
+    if (this.running.has(key) || this.stopped) return;
+    if (row.killRequested) {
+      const log = this.loggerFor(row.taskId, row.mapIndex, row.tryNumber);
+      log.warn("Kill requested (tasks kill) before the task could resume");
+      await this.handleFailure(row, new TaskKilledError("kill requested (tasks kill)"), false, [row.state], log);
+      return;
+    }
+    const tryNumber = resume ? row.tryNumber : row.tryNumber + 1;
+    const log = this.loggerFor(row.taskId, row.mapIndex, tryNumber);
+    const rt: RunningTry = { key, row: { ...row, tryNumber, state: "running" }, tryNumber, abort: new AbortController(), task: undefined, log, killed: false };
+    this.running.set(key, rt);
+    const now = this.clock.nowMs();
+    const ok = await this.store.updateTaskInstance(
+      row,
+      { state: "running", tryNumber, startMs: now, endMs: null, runnerId: this.runner.id, nextRetryMs: null, killRequested: false, updatedMs: now },
+      { states: [row.state], tryNumber: row.tryNumber },
+    );
+    if (!ok) {
+      this.running.delete(key);
+      this.wake();
+      return;
+    }
+    if (!resume) {
+      await this.store.upsertTaskTry({ ...this.tiKey(row.taskId, row.mapIndex), tryNumber, state: "running", startMs: now, endMs: null, error: null });
+    } else {
+      await this.store.upsertTaskTry({ ...this.tiKey(row.taskId, row.mapIndex), tryNumber, state: "running", startMs: row.startMs ?? now, endMs: null, error: null });
+    }
+    this.emitTi(row, tryNumber, "running");
+    log.info(resume ? `Resuming ${tiLabel(row)} after deferral (try ${tryNumber})` : `Starting try ${tryNumber} of ${row.maxTries + 1}`);
+    void this.executeTry(rt, resume ? row : undefined);
+  }
+
+  private async executeTry(rt: RunningTry, resumeFrom: TaskInstanceRow | undefined): Promise<void> {
+    const row = rt.row;
+    let timeout: AbortController | undefined;
+    try {
+      const task = this.dag.getTask(row.taskId).copyForTaskInstance();
+      rt.task = task;
+      await this.applyMapping(task, row.mapIndex);
+      const ti = new RuntimeTaskInstance({
+        ...this.tiKey(row.taskId, row.mapIndex),
+        tryNumber: rt.tryNumber,
+        maxTries: row.maxTries,
+        task,
+        log: rt.log,
+        store: this.store,
+        nowMs: () => this.clock.nowMs(),
+      });
+      const logicalDate = new Date(this.run.logicalDateMs);
+      const dagRun: DagRunInfo = {
+        dagId: this.run.dagId,
+        runId: this.run.runId,
+        logicalDate,
+        conf: this.conf,
+        runType: this.run.runType,
+        state: "running",
+      };
+      const context: Context = {
+        dag: this.dag,
+        task,
+        ti,
+        taskInstance: ti,
+        runId: this.run.runId,
+        logicalDate,
+        dataIntervalStart: logicalDate,
+        dataIntervalEnd: logicalDate,
+        ...dateStrings(logicalDate),
+        params: { ...this.dag.params, ...task.params, ...this.conf },
+        conf: this.conf,
+        dagRun,
+        signal: rt.abort.signal,
+        clock: this.clock,
+      };
+      if (task.executionTimeout !== undefined) {
+        timeout = new AbortController();
+        const seconds = task.executionTimeout;
+        this.clock.sleep(seconds * 1000, timeout.signal).then(
+          () => void this.killTry(rt, "timeout", `Task timed out after ${seconds} seconds (executionTimeout)`),
+          () => {},
+        );
+      }
+      const result = await runWithContext(context, async () => {
+        await task.renderTemplateFields(context, this.env);
+        if (resumeFrom?.nextMethod) {
+          const next = (resumeFrom.nextKwargs ? deserializeValue(resumeFrom.nextKwargs) : {}) as {
+            kwargs?: Record<string, unknown>;
+            event?: unknown;
+          };
+          const method = (task as unknown as Record<string, unknown>)[resumeFrom.nextMethod];
+          if (typeof method !== "function") {
+            throw new RuntimeError("dag", `task "${task.taskId}" deferred to method "${resumeFrom.nextMethod}", which it does not have`);
+          }
+          return (await (method as (c: Context, e: unknown, k: Record<string, unknown>) => unknown).call(
+            task,
+            context,
+            next.event,
+            next.kwargs ?? {},
+          )) as unknown;
+        }
+        return await task.execute(context);
+      });
+      if (rt.killed) return;
+      if (result !== undefined && task.doXcomPush) await ti.xcomPush("return_value", result);
+      await this.finish(rt, "success", null);
+    } catch (err) {
+      if (rt.killed) return;
+      if (isTaskDeferred(err)) await this.deferTry(rt, err);
+      else if (isTaskSkipped(err)) {
+        rt.log.info(`Skipping: ${err.message}`);
+        await this.finish(rt, "skipped", null);
+      } else {
+        rt.log.error(`Task failed: ${errorText(err)}`);
+        await this.flushLogs();
+        await this.handleFailure(rt.row, err, isTaskFatalError(err), ["running"], rt.log);
+      }
+    } finally {
+      timeout?.abort();
+      if (!rt.killed) {
+        this.running.delete(rt.key);
+        this.wake();
+      }
+    }
+  }
+
+  private async finish(rt: RunningTry, state: "success" | "skipped", error: string | null): Promise<void> {
+    await this.flushLogs();
+    const now = this.clock.nowMs();
+    const ok = await this.store.updateTaskInstance(
+      rt.row,
+      { state, endMs: now, nextMethod: null, nextKwargs: null, runnerId: null, updatedMs: now },
+      { states: ["running"], tryNumber: rt.tryNumber },
+    );
+    if (!ok) return;
+    await this.store.upsertTaskTry({ ...this.tiKey(rt.row.taskId, rt.row.mapIndex), tryNumber: rt.tryNumber, state, startMs: rt.row.startMs ?? now, endMs: now, error });
+    rt.log.info(`Marking task as ${state.toUpperCase()}`);
+    this.emitTi(rt.row, rt.tryNumber, state);
+  }
+
+  private async deferTry(rt: RunningTry, deferral: TaskDeferred): Promise<void> {
+    const row = rt.row;
+    let classpath: string;
+    let kwargs: Record<string, unknown>;
+    try {
+      [classpath, kwargs] = deferral.trigger.serialize();
+      // Re-created from the registry by the triggerer (here or after a restart), so check that now.
+      createTrigger(classpath, JSON.parse(JSON.stringify(kwargs)) as Record<string, unknown>);
+    } catch (err) {
+      rt.log.error(`Cannot defer: ${errorText(err)}`);
+      await this.handleFailure(row, err, true, ["running"], rt.log);
+      return;
+    }
+    const now = this.clock.nowMs();
+    const trigger: TriggerRow = {
+      id: randomUUID(),
+      ...this.tiKey(row.taskId, row.mapIndex),
+      classpath,
+      kwargs: JSON.stringify(kwargs),
+      createdMs: now,
+      timeoutMs: deferral.timeout !== undefined ? now + deferral.timeout * 1000 : null,
+    };
+    await this.flushLogs();
+    await this.store.insertTrigger(trigger);
+    const ok = await this.store.updateTaskInstance(
+      row,
+      { state: "deferred", nextMethod: deferral.methodName, nextKwargs: serializeValue({ kwargs: deferral.kwargs }, "defer kwargs"), updatedMs: now },
+      { states: ["running"], tryNumber: rt.tryNumber },
+    );
+    if (!ok) {
+      await this.store.deleteTrigger(trigger.id);
+      return;
+    }
+    await this.store.upsertTaskTry({ ...this.tiKey(row.taskId, row.mapIndex), tryNumber: rt.tryNumber, state: "deferred", startMs: row.startMs ?? now, endMs: null, error: null });
+    rt.log.info(`Pausing task as DEFERRED (trigger ${classpath}, resume in ${deferral.methodName})`);
+    this.emitTi(row, rt.tryNumber, "deferred");
+  }
+
+  /** Airflow's handle_failure: UP_FOR_RETRY while `tryNumber <= maxTries` and not fatal, else FAILED. */
+  private async handleFailure(
+    row: TaskInstanceRow,
+    err: unknown,
+    fatal: boolean,
+    expectStates: TaskInstanceState[],
+    log: TaskLogger,
+  ): Promise<void> {
+    const now = this.clock.nowMs();
+    const eligible = !fatal && row.maxTries > 0 && row.tryNumber <= row.maxTries;
+    const task = this.dag.hasTask(row.taskId) ? this.dag.getTask(row.taskId) : undefined;
+    const delay = task
+      ? retryDelaySeconds({
+          retryDelay: task.retryDelay,
+          retryExponentialBackoff: task.retryExponentialBackoff,
+          maxRetryDelay: task.maxRetryDelay,
+          tryNumber: row.tryNumber,
+          key: `${row.dagId}#${row.taskId}#${row.runId}#${row.mapIndex}`,
+        })
+      : 0;
+    const state: TaskInstanceState = eligible ? "up_for_retry" : "failed";
+    const ok = await this.store.updateTaskInstance(
+      row,
+      {
+        state,
+        endMs: now,
+        nextMethod: null,
+        nextKwargs: null,
+        nextRetryMs: eligible ? now + delay * 1000 : null,
+        runnerId: null,
+        killRequested: false,
+        updatedMs: now,
+      },
+      { states: expectStates, tryNumber: row.tryNumber },
+    );
+    if (!ok) return;
+    log.info(
+      eligible
+        ? `Marking task as UP_FOR_RETRY (try ${row.tryNumber} failed; next try in ${delay}s)`
+        : `Marking task as FAILED${fatal ? " (fatal error: no retry)" : ""}`,
+    );
+    await this.flushLogs();
+    await this.store.upsertTaskTry({
+      ...this.tiKey(row.taskId, row.mapIndex),
+      tryNumber: row.tryNumber,
+      state,
+      startMs: row.startMs ?? now,
+      endMs: now,
+      error: errorText(err).slice(0, 8000),
+    });
+    this.emitTi(row, row.tryNumber, state);
+    this.wake();
+  }
+
+  private async killTry(rt: RunningTry, mode: "external" | "kill" | "timeout", reason: string): Promise<void> {
+    if (rt.killed) return;
+    rt.killed = true;
+    const err = mode === "timeout" ? new TaskTimeoutError(reason) : new TaskKilledError(reason);
+    rt.abort.abort(err);
+    rt.log.warn(`Killing ${tiLabel(rt.row)} try ${rt.tryNumber}: ${reason}`);
+    try {
+      await rt.task?.onKill();
+    } catch (e) {
+      rt.log.error(`onKill failed: ${errorText(e)}`);
+    }
+    if (mode === "external") {
+      const row = await this.store.getTaskInstance(rt.row);
+      const now = this.clock.nowMs();
+      const state = row?.state ?? "failed";
+      await this.flushLogs();
+      await this.store.upsertTaskTry({ ...this.tiKey(rt.row.taskId, rt.row.mapIndex), tryNumber: rt.tryNumber, state, startMs: rt.row.startMs ?? now, endMs: now, error: reason });
+      this.emitTi(rt.row, rt.tryNumber, state);
+    } else {
+      await this.handleFailure(rt.row, err, false, ["running"], rt.log);
+    }
+    this.running.delete(rt.key);
+    this.wake();
+  }
+
+  private startTrigger(trow: TriggerRow, ti: TaskInstanceRow): void {
+    const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
+    let trigger: BaseTrigger;
+    try {
+      trigger = createTrigger(trow.classpath, JSON.parse(trow.kwargs) as Record<string, unknown>);
+    } catch (err) {
+      log.error(`Cannot re-create trigger: ${errorText(err)}`);
+      void this.handleFailure(ti, err, false, ["deferred"], log).then(() => this.store.deleteTrigger(trow.id));
+      return;
+    }
+    const abort = new AbortController();
+    trigger.signal = abort.signal;
+    trigger.clock = this.clock;
+    const key = this.tiKey(ti.taskId, ti.mapIndex);
+    trigger.taskInstance = {
+      ...key,
+      tryNumber: ti.tryNumber,
+      currentState: async () => (await this.store.getTaskInstance(key))?.state ?? "none",
+    };
+    const active: ActiveTrigger = { row: trow, trigger, abort, removed: false };
+    this.triggers.set(trow.id, active);
+    const firstEvent = async (): Promise<TriggerEvent | undefined> => {
+      for await (const ev of trigger.run()) return ev;
+      return undefined;
+    };
+    firstEvent().then(
+      (ev) => void this.onTriggerEvent(active, ti, ev),
+      (err) => void this.onTriggerError(active, ti, err),
+    );
+  }
+
+  private async onTriggerEvent(active: ActiveTrigger, ti: TaskInstanceRow, ev: TriggerEvent | undefined): Promise<void> {
+    if (active.removed) return;
+    const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
+    if (!ev) return this.onTriggerError(active, ti, new Error("trigger ended without an event"));
+    const current = await this.store.getTaskInstance(ti);
+    const next = current?.nextKwargs ? (deserializeValue(current.nextKwargs) as Record<string, unknown>) : {};
+    const ok = await this.store.updateTaskInstance(
+      ti,
+      { state: "scheduled", nextKwargs: serializeValue({ ...next, event: ev.payload }, "trigger event"), updatedMs: this.clock.nowMs() },
+      { states: ["deferred"], tryNumber: ti.tryNumber },
+    );
+    if (ok) {
+      log.info(`Trigger fired: resuming task`);
+      this.emitTi(ti, ti.tryNumber, "scheduled");
+    }
+    await this.removeTrigger(active.row.id);
+  }
+
+  private async onTriggerError(active: ActiveTrigger, ti: TaskInstanceRow, err: unknown): Promise<void> {
+    if (active.removed) return;
+    const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
+    log.error(`Trigger failed: ${errorText(err)}`);
+    await this.handleFailure(ti, err, false, ["deferred"], log);
+    await this.removeTrigger(active.row.id);
+  }
+
+  private async removeTriggerOrOrphan(trow: TriggerRow): Promise<void> {
+    if (this.triggers.has(trow.id)) await this.removeTrigger(trow.id);
+    else await this.cleanupOrphanTrigger(trow);
+  }
+
+  /** Stops a trigger, runs its cleanup (it may read the task's state) and deletes it. */
+  private async removeTrigger(id: string): Promise<void> {
+    const active = this.triggers.get(id);
+    if (!active || active.removed) return;
+    active.removed = true;
+    active.abort.abort(new TaskKilledError("trigger removed"));
+    try {
+      await active.trigger.cleanup();
+    } catch (err) {
+      this.loggerFor(active.row.taskId, active.row.mapIndex, active.trigger.taskInstance?.tryNumber ?? 0).error(
+        `Trigger cleanup failed: ${errorText(err)}`,
+      );
+    }
+    await this.store.deleteTrigger(id);
+    this.triggers.delete(id);
+    this.wake();
+  }
+
+  /** A stored trigger whose task is no longer deferred and that is not running here (after a restart). */
+  private async cleanupOrphanTrigger(trow: TriggerRow): Promise<void> {
+    const key = this.tiKey(trow.taskId, trow.mapIndex);
+    try {
+      const trigger = createTrigger(trow.classpath, JSON.parse(trow.kwargs) as Record<string, unknown>);
+      const ti = await this.store.getTaskInstance(key);
+      trigger.clock = this.clock;
+      trigger.taskInstance = {
+        ...key,
+        tryNumber: ti?.tryNumber ?? 0,
+        currentState: async () => (await this.store.getTaskInstance(key))?.state ?? "none",
+      };
+      await trigger.cleanup();
+    } catch (err) {
+      this.loggerFor(trow.taskId, trow.mapIndex, 0).error(`Trigger cleanup failed: ${errorText(err)}`);
+    }
+    await this.store.deleteTrigger(trow.id);
+    this.wake();
+  }
+}

@@ -1,0 +1,112 @@
+import type { BaseOperator } from "./base-operator.js";
+import type { TaskInstance, XComPullOptions } from "./context.js";
+import { RuntimeError } from "./errors.js";
+import { deserializeValue, serializeValue } from "./serde.js";
+import type { TaskInstanceState } from "./state.js";
+import type { Store } from "./store/store.js";
+import type { TaskLogger } from "./task-logger.js";
+
+/** The runner's {@link TaskInstance}: XCom and state go through the store. */
+export class RuntimeTaskInstance implements TaskInstance {
+  readonly dagId: string;
+  readonly runId: string;
+  readonly taskId: string;
+  readonly mapIndex: number;
+  readonly tryNumber: number;
+  readonly maxTries: number;
+  readonly task: BaseOperator;
+  readonly log: TaskLogger;
+  private readonly store: Store;
+  private readonly nowMs: () => number;
+
+  constructor(o: {
+    dagId: string;
+    runId: string;
+    taskId: string;
+    mapIndex: number;
+    tryNumber: number;
+    maxTries: number;
+    task: BaseOperator;
+    log: TaskLogger;
+    store: Store;
+    nowMs: () => number;
+  }) {
+    this.dagId = o.dagId;
+    this.runId = o.runId;
+    this.taskId = o.taskId;
+    this.mapIndex = o.mapIndex;
+    this.tryNumber = o.tryNumber;
+    this.maxTries = o.maxTries;
+    this.task = o.task;
+    this.log = o.log;
+    this.store = o.store;
+    this.nowMs = o.nowMs;
+  }
+
+  async xcomPush(key: string, value: unknown): Promise<void> {
+    if (typeof key !== "string" || key === "") {
+      throw new RuntimeError("invalid_argument", `xcomPush: key must be a non-empty string`);
+    }
+    const text = serializeValue(value, `XCom "${key}" of task "${this.taskId}"`);
+    await this.store.setXCom({
+      dagId: this.dagId,
+      runId: this.runId,
+      taskId: this.taskId,
+      mapIndex: this.mapIndex,
+      tryNumber: this.tryNumber,
+      key,
+      value: text,
+      createdMs: this.nowMs(),
+    });
+  }
+
+  async xcomPull(options: XComPullOptions = {}): Promise<unknown> {
+    return pullXCom(this.store, { dagId: this.dagId, runId: this.runId, taskId: this.taskId, mapIndex: this.mapIndex }, options);
+  }
+
+  async currentState(): Promise<TaskInstanceState> {
+    const row = await this.store.getTaskInstance(this);
+    return row?.state ?? "none";
+  }
+}
+
+/**
+ * XCom pull with Airflow 3's defaults, reading each task instance's current
+ * try only (a new try starts with no XComs, as Airflow clears them).
+ */
+export async function pullXCom(
+  store: Store,
+  self: { dagId: string; runId: string; taskId: string; mapIndex: number },
+  options: XComPullOptions,
+): Promise<unknown> {
+  const key = options.key ?? "return_value";
+  const taskIds = options.taskIds === undefined ? [self.taskId] : typeof options.taskIds === "string" ? [options.taskIds] : options.taskIds;
+  const singleTask = options.taskIds === undefined || typeof options.taskIds === "string";
+  let mapIndexes = options.mapIndexes;
+  if (options.taskIds === undefined && mapIndexes === undefined) mapIndexes = self.mapIndex;
+  const mapList = mapIndexes === undefined ? undefined : Array.isArray(mapIndexes) ? mapIndexes : [mapIndexes];
+  const rows = await store.listXComs({ dagId: self.dagId, runId: self.runId, taskIds, key, mapIndexes: mapList });
+  const tis = await store.listTaskInstances(self.dagId, self.runId);
+  const currentTry = new Map(tis.map((t) => [`${t.taskId}\u0000${t.mapIndex}`, t.tryNumber]));
+  const current = rows.filter((r) => currentTry.get(`${r.taskId}\u0000${r.mapIndex}`) === r.tryNumber);
+  const valueOf = (taskId: string, mapIndex: number) => {
+    const r = current.find((x) => x.taskId === taskId && x.mapIndex === mapIndex);
+    return r ? deserializeValue(r.value) : undefined;
+  };
+  if (singleTask && typeof mapIndexes === "number") return valueOf(taskIds[0]!, mapIndexes);
+  if (singleTask && mapIndexes === undefined) {
+    const indexes = tis.filter((t) => t.taskId === taskIds[0]).map((t) => t.mapIndex);
+    const mapped = indexes.some((i) => i >= 0);
+    if (!mapped) return valueOf(taskIds[0]!, -1);
+    return indexes.filter((i) => i >= 0).sort((a, b) => a - b).map((i) => valueOf(taskIds[0]!, i));
+  }
+  const out: unknown[] = [];
+  for (const id of taskIds) {
+    const indexes = mapList ?? tis.filter((t) => t.taskId === id).map((t) => t.mapIndex).sort((a, b) => a - b);
+    for (const i of indexes) {
+      const v = valueOf(id, i);
+      if (v !== undefined || mapList) out.push(v);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,554 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from "kysely";
+import pg from "pg";
+import { RuntimeError } from "../errors.js";
+import type { DagRunState, TaskInstanceState } from "../state.js";
+import { MIGRATIONS } from "./migrations.js";
+import type {
+  DagRunRow,
+  LogRow,
+  RunnerRow,
+  Store,
+  TaskInstancePatch,
+  TaskInstanceRow,
+  TaskTryRow,
+  TiKey,
+  TriggerRow,
+  XComRow,
+} from "./store.js";
+
+interface DagRunTable {
+  dag_id: string;
+  run_id: string;
+  logical_date_ms: number;
+  conf: string;
+  dag_file: string;
+  state: string;
+  run_type: string;
+  runner_id: string | null;
+  created_ms: number;
+  end_ms: number | null;
+}
+interface TaskInstanceTable {
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: number;
+  state: string;
+  try_number: number;
+  max_tries: number;
+  next_method: string | null;
+  next_kwargs: string | null;
+  next_retry_ms: number | null;
+  start_ms: number | null;
+  end_ms: number | null;
+  runner_id: string | null;
+  kill_requested: number;
+  updated_ms: number;
+}
+interface TaskTryTable {
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: number;
+  try_number: number;
+  state: string;
+  start_ms: number;
+  end_ms: number | null;
+  error: string | null;
+}
+interface XComTable {
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: number;
+  try_number: number;
+  key: string;
+  value: string;
+  created_ms: number;
+}
+interface TriggerTable {
+  id: string;
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: number;
+  classpath: string;
+  kwargs: string;
+  created_ms: number;
+  timeout_ms: number | null;
+}
+interface LogTable {
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: number;
+  try_number: number;
+  ts_ms: number;
+  level: string;
+  message: string;
+}
+interface RunnerTable {
+  id: string;
+  pid: number;
+  hostname: string;
+  started_ms: number;
+  heartbeat_ms: number;
+}
+interface Schema {
+  dag_run: DagRunTable;
+  task_instance: TaskInstanceTable;
+  task_try: TaskTryTable;
+  xcom: XComTable;
+  trigger: TriggerTable;
+  task_log: LogTable;
+  runner: RunnerTable;
+}
+
+const MIGRATION_TABLE = "armada_airflow_migration";
+
+const toDagRun = (r: DagRunTable): DagRunRow => ({
+  dagId: r.dag_id,
+  runId: r.run_id,
+  logicalDateMs: Number(r.logical_date_ms),
+  conf: r.conf,
+  dagFile: r.dag_file,
+  state: r.state as DagRunState,
+  runType: r.run_type,
+  runnerId: r.runner_id,
+  createdMs: Number(r.created_ms),
+  endMs: r.end_ms === null ? null : Number(r.end_ms),
+});
+
+const num = (v: number | null): number | null => (v === null ? null : Number(v));
+
+const toTi = (r: TaskInstanceTable): TaskInstanceRow => ({
+  dagId: r.dag_id,
+  runId: r.run_id,
+  taskId: r.task_id,
+  mapIndex: r.map_index,
+  state: r.state as TaskInstanceState,
+  tryNumber: r.try_number,
+  maxTries: r.max_tries,
+  nextMethod: r.next_method,
+  nextKwargs: r.next_kwargs,
+  nextRetryMs: num(r.next_retry_ms),
+  startMs: num(r.start_ms),
+  endMs: num(r.end_ms),
+  runnerId: r.runner_id,
+  killRequested: Boolean(r.kill_requested),
+  updatedMs: Number(r.updated_ms),
+});
+
+function tiPatch(patch: TaskInstancePatch): Partial<TaskInstanceTable> {
+  const out: Partial<TaskInstanceTable> = {};
+  const map: Record<string, keyof TaskInstanceTable> = {
+    state: "state",
+    tryNumber: "try_number",
+    maxTries: "max_tries",
+    nextMethod: "next_method",
+    nextKwargs: "next_kwargs",
+    nextRetryMs: "next_retry_ms",
+    startMs: "start_ms",
+    endMs: "end_ms",
+    runnerId: "runner_id",
+    updatedMs: "updated_ms",
+  };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    if (k === "killRequested") out.kill_requested = v ? 1 : 0;
+    else if (map[k]) (out as Record<string, unknown>)[map[k]] = v;
+  }
+  return out;
+}
+
+/** Where a store lives. */
+export interface StoreLocation {
+  /** `postgres://...`/`postgresql://...`, `sqlite:<file>`, or a file path; default SQLite under `home`. */
+  url?: string;
+  /** Directory of the default SQLite file (`<home>/armada-airflow.db`). */
+  home: string;
+}
+
+/** The store implementation for SQLite and PostgreSQL (one schema, Kysely). */
+export class KyselyStore implements Store {
+  readonly dialect: "sqlite" | "postgres";
+  /** Where the store is, secrets removed (for messages). */
+  readonly description: string;
+  private readonly db: Kysely<Schema>;
+
+  private constructor(db: Kysely<Schema>, dialect: "sqlite" | "postgres", description: string) {
+    this.db = db;
+    this.dialect = dialect;
+    this.description = description;
+  }
+
+  /** Opens (and migrates) the store; refuses a database migrated by a newer version. */
+  static async open(location: StoreLocation): Promise<KyselyStore> {
+    const url = location.url;
+    let store: KyselyStore;
+    if (url && /^postgres(ql)?:\/\//.test(url)) {
+      const pool = new pg.Pool({ connectionString: url, max: 8 });
+      const safe = url.replace(/\/\/([^:@/]*):([^@/]*)@/, "//$1:***@");
+      store = new KyselyStore(new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) }), "postgres", safe);
+    } else {
+      const file = url ? path.resolve(url.replace(/^sqlite:(\/\/)?/, "")) : path.join(location.home, "armada-airflow.db");
+      mkdirSync(path.dirname(file), { recursive: true });
+      const database = new Database(file);
+      // WAL lets the CLI read and mark tasks while a runner writes; busy_timeout waits for the writer lock.
+      database.pragma("journal_mode = WAL");
+      database.pragma("busy_timeout = 10000");
+      database.pragma("synchronous = NORMAL");
+      store = new KyselyStore(new Kysely<Schema>({ dialect: new SqliteDialect({ database }) }), "sqlite", file);
+    }
+    try {
+      await store.migrate();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return store;
+  }
+
+  private async appliedMigrations(): Promise<string[]> {
+    try {
+      const rows = await sql<{ name: string }>`select name from ${sql.table(MIGRATION_TABLE)}`.execute(this.db);
+      return rows.rows.map((r) => r.name);
+    } catch {
+      return [];
+    }
+  }
+
+  private async migrate(): Promise<void> {
+    const known = Object.keys(MIGRATIONS).sort();
+    const applied = await this.appliedMigrations();
+    const unknown = applied.filter((n) => !known.includes(n));
+    if (unknown.length > 0) {
+      throw new RuntimeError(
+        "store_too_new",
+        `the database ${this.description} has schema version ${applied.length} (migration ${unknown.sort()[0]}), ` +
+          `newer than this armada-airflow, which knows ${known.length} migrations up to ${known.at(-1)}; ` +
+          `upgrade armada-airflow or point ARMADA_AIRFLOW_HOME / --db at another database`,
+      );
+    }
+    const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS as Record<string, Migration> };
+    const migrator = new Migrator({
+      db: this.db,
+      provider,
+      migrationTableName: MIGRATION_TABLE,
+      migrationLockTableName: `${MIGRATION_TABLE}_lock`,
+    });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw new RuntimeError("store", `migrating ${this.description} failed: ${String(error)}`, { cause: error });
+  }
+
+  async schemaVersion(): Promise<number> {
+    return (await this.appliedMigrations()).length;
+  }
+
+  async createDagRun(r: DagRunRow): Promise<void> {
+    try {
+      await this.db
+        .insertInto("dag_run")
+        .values({
+          dag_id: r.dagId,
+          run_id: r.runId,
+          logical_date_ms: r.logicalDateMs,
+          conf: r.conf,
+          dag_file: r.dagFile,
+          state: r.state,
+          run_type: r.runType,
+          runner_id: r.runnerId,
+          created_ms: r.createdMs,
+          end_ms: r.endMs,
+        })
+        .execute();
+    } catch (err) {
+      throw new RuntimeError("store", `cannot create DAG run ${r.dagId}/${r.runId} (does it exist already? use another run id)`, {
+        cause: err,
+      });
+    }
+  }
+
+  async getDagRun(dagId: string, runId: string): Promise<DagRunRow | undefined> {
+    const r = await this.db.selectFrom("dag_run").selectAll().where("dag_id", "=", dagId).where("run_id", "=", runId).executeTakeFirst();
+    return r ? toDagRun(r) : undefined;
+  }
+
+  async listDagRuns(filter: { dagId?: string; states?: DagRunState[] } = {}): Promise<DagRunRow[]> {
+    let q = this.db.selectFrom("dag_run").selectAll();
+    if (filter.dagId) q = q.where("dag_id", "=", filter.dagId);
+    if (filter.states?.length) q = q.where("state", "in", filter.states);
+    return (await q.orderBy("created_ms").orderBy("run_id").execute()).map(toDagRun);
+  }
+
+  async updateDagRun(
+    dagId: string,
+    runId: string,
+    patch: Partial<Pick<DagRunRow, "state" | "runnerId" | "endMs">>,
+    expect: { runnerId?: string | null } = {},
+  ): Promise<boolean> {
+    const values: Partial<DagRunTable> = {};
+    if (patch.state !== undefined) values.state = patch.state;
+    if (patch.runnerId !== undefined) values.runner_id = patch.runnerId;
+    if (patch.endMs !== undefined) values.end_ms = patch.endMs;
+    let q = this.db.updateTable("dag_run").set(values).where("dag_id", "=", dagId).where("run_id", "=", runId);
+    if (expect.runnerId !== undefined) {
+      q = expect.runnerId === null ? q.where("runner_id", "is", null) : q.where("runner_id", "=", expect.runnerId);
+    }
+    const res = await q.executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async insertTaskInstances(rows: TaskInstanceRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db
+      .insertInto("task_instance")
+      .values(
+        rows.map((r) => ({
+          dag_id: r.dagId,
+          run_id: r.runId,
+          task_id: r.taskId,
+          map_index: r.mapIndex,
+          state: r.state,
+          try_number: r.tryNumber,
+          max_tries: r.maxTries,
+          next_method: r.nextMethod,
+          next_kwargs: r.nextKwargs,
+          next_retry_ms: r.nextRetryMs,
+          start_ms: r.startMs,
+          end_ms: r.endMs,
+          runner_id: r.runnerId,
+          kill_requested: r.killRequested ? 1 : 0,
+          updated_ms: r.updatedMs,
+        })),
+      )
+      .onConflict((oc) => oc.columns(["dag_id", "run_id", "task_id", "map_index"]).doNothing())
+      .execute();
+  }
+
+  async getTaskInstance(k: TiKey): Promise<TaskInstanceRow | undefined> {
+    const r = await this.db
+      .selectFrom("task_instance")
+      .selectAll()
+      .where("dag_id", "=", k.dagId)
+      .where("run_id", "=", k.runId)
+      .where("task_id", "=", k.taskId)
+      .where("map_index", "=", k.mapIndex)
+      .executeTakeFirst();
+    return r ? toTi(r) : undefined;
+  }
+
+  async listTaskInstances(dagId: string, runId: string): Promise<TaskInstanceRow[]> {
+    const rows = await this.db
+      .selectFrom("task_instance")
+      .selectAll()
+      .where("dag_id", "=", dagId)
+      .where("run_id", "=", runId)
+      .orderBy("task_id")
+      .orderBy("map_index")
+      .execute();
+    return rows.map(toTi);
+  }
+
+  async updateTaskInstance(
+    k: TiKey,
+    patch: TaskInstancePatch,
+    expect: { states?: TaskInstanceState[]; tryNumber?: number } = {},
+  ): Promise<boolean> {
+    let q = this.db
+      .updateTable("task_instance")
+      .set(tiPatch(patch))
+      .where("dag_id", "=", k.dagId)
+      .where("run_id", "=", k.runId)
+      .where("task_id", "=", k.taskId)
+      .where("map_index", "=", k.mapIndex);
+    if (expect.states) q = q.where("state", "in", expect.states);
+    if (expect.tryNumber !== undefined) q = q.where("try_number", "=", expect.tryNumber);
+    const res = await q.executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async upsertTaskTry(r: TaskTryRow): Promise<void> {
+    await this.db
+      .insertInto("task_try")
+      .values({
+        dag_id: r.dagId,
+        run_id: r.runId,
+        task_id: r.taskId,
+        map_index: r.mapIndex,
+        try_number: r.tryNumber,
+        state: r.state,
+        start_ms: r.startMs,
+        end_ms: r.endMs,
+        error: r.error,
+      })
+      .onConflict((oc) =>
+        oc
+          .columns(["dag_id", "run_id", "task_id", "map_index", "try_number"])
+          .doUpdateSet({ state: r.state, end_ms: r.endMs, error: r.error }),
+      )
+      .execute();
+  }
+
+  async listTaskTries(k: TiKey): Promise<TaskTryRow[]> {
+    const rows = await this.db
+      .selectFrom("task_try")
+      .selectAll()
+      .where("dag_id", "=", k.dagId)
+      .where("run_id", "=", k.runId)
+      .where("task_id", "=", k.taskId)
+      .where("map_index", "=", k.mapIndex)
+      .orderBy("try_number")
+      .execute();
+    return rows.map((r) => ({
+      dagId: r.dag_id,
+      runId: r.run_id,
+      taskId: r.task_id,
+      mapIndex: r.map_index,
+      tryNumber: r.try_number,
+      state: r.state as TaskInstanceState,
+      startMs: Number(r.start_ms),
+      endMs: num(r.end_ms),
+      error: r.error,
+    }));
+  }
+
+  async setXCom(r: XComRow): Promise<void> {
+    await this.db
+      .insertInto("xcom")
+      .values({
+        dag_id: r.dagId,
+        run_id: r.runId,
+        task_id: r.taskId,
+        map_index: r.mapIndex,
+        try_number: r.tryNumber,
+        key: r.key,
+        value: r.value,
+        created_ms: r.createdMs,
+      })
+      .onConflict((oc) =>
+        oc.columns(["dag_id", "run_id", "task_id", "map_index", "try_number", "key"]).doUpdateSet({ value: r.value, created_ms: r.createdMs }),
+      )
+      .execute();
+  }
+
+  async listXComs(f: { dagId: string; runId: string; taskIds?: string[]; key?: string; mapIndexes?: number[] }): Promise<XComRow[]> {
+    let q = this.db.selectFrom("xcom").selectAll().where("dag_id", "=", f.dagId).where("run_id", "=", f.runId);
+    if (f.taskIds) q = q.where("task_id", "in", f.taskIds.length ? f.taskIds : [""]);
+    if (f.key !== undefined) q = q.where("key", "=", f.key);
+    if (f.mapIndexes) q = q.where("map_index", "in", f.mapIndexes.length ? f.mapIndexes : [-2]);
+    const rows = await q.orderBy("task_id").orderBy("map_index").orderBy("try_number").orderBy("key").execute();
+    return rows.map((r) => ({
+      dagId: r.dag_id,
+      runId: r.run_id,
+      taskId: r.task_id,
+      mapIndex: r.map_index,
+      tryNumber: r.try_number,
+      key: r.key,
+      value: r.value,
+      createdMs: Number(r.created_ms),
+    }));
+  }
+
+  async insertTrigger(r: TriggerRow): Promise<void> {
+    await this.db
+      .insertInto("trigger")
+      .values({
+        id: r.id,
+        dag_id: r.dagId,
+        run_id: r.runId,
+        task_id: r.taskId,
+        map_index: r.mapIndex,
+        classpath: r.classpath,
+        kwargs: r.kwargs,
+        created_ms: r.createdMs,
+        timeout_ms: r.timeoutMs,
+      })
+      .execute();
+  }
+
+  async deleteTrigger(id: string): Promise<void> {
+    await this.db.deleteFrom("trigger").where("id", "=", id).execute();
+  }
+
+  async listTriggers(f: { dagId?: string; runId?: string } = {}): Promise<TriggerRow[]> {
+    let q = this.db.selectFrom("trigger").selectAll();
+    if (f.dagId) q = q.where("dag_id", "=", f.dagId);
+    if (f.runId) q = q.where("run_id", "=", f.runId);
+    const rows = await q.orderBy("created_ms").orderBy("id").execute();
+    return rows.map((r) => ({
+      id: r.id,
+      dagId: r.dag_id,
+      runId: r.run_id,
+      taskId: r.task_id,
+      mapIndex: r.map_index,
+      classpath: r.classpath,
+      kwargs: r.kwargs,
+      createdMs: Number(r.created_ms),
+      timeoutMs: num(r.timeout_ms),
+    }));
+  }
+
+  async appendLogs(rows: LogRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db
+      .insertInto("task_log")
+      .values(
+        rows.map((r) => ({
+          dag_id: r.dagId,
+          run_id: r.runId,
+          task_id: r.taskId,
+          map_index: r.mapIndex,
+          try_number: r.tryNumber,
+          ts_ms: r.tsMs,
+          level: r.level,
+          message: r.message,
+        })),
+      )
+      .execute();
+  }
+
+  async listLogs(f: { dagId: string; runId: string; taskId?: string; mapIndex?: number; tryNumber?: number }): Promise<LogRow[]> {
+    let q = this.db.selectFrom("task_log").selectAll().where("dag_id", "=", f.dagId).where("run_id", "=", f.runId);
+    if (f.taskId !== undefined) q = q.where("task_id", "=", f.taskId);
+    if (f.mapIndex !== undefined) q = q.where("map_index", "=", f.mapIndex);
+    if (f.tryNumber !== undefined) q = q.where("try_number", "=", f.tryNumber);
+    const rows = await q.orderBy("ts_ms").execute();
+    return rows.map((r) => ({
+      dagId: r.dag_id,
+      runId: r.run_id,
+      taskId: r.task_id,
+      mapIndex: r.map_index,
+      tryNumber: r.try_number,
+      tsMs: Number(r.ts_ms),
+      level: r.level,
+      message: r.message,
+    }));
+  }
+
+  async upsertRunner(r: RunnerRow): Promise<void> {
+    await this.db
+      .insertInto("runner")
+      .values({ id: r.id, pid: r.pid, hostname: r.hostname, started_ms: r.startedMs, heartbeat_ms: r.heartbeatMs })
+      .onConflict((oc) => oc.column("id").doUpdateSet({ heartbeat_ms: r.heartbeatMs }))
+      .execute();
+  }
+
+  async getRunner(id: string): Promise<RunnerRow | undefined> {
+    const r = await this.db.selectFrom("runner").selectAll().where("id", "=", id).executeTakeFirst();
+    return r
+      ? { id: r.id, pid: r.pid, hostname: r.hostname, startedMs: Number(r.started_ms), heartbeatMs: Number(r.heartbeat_ms) }
+      : undefined;
+  }
+
+  async deleteRunner(id: string): Promise<void> {
+    await this.db.deleteFrom("runner").where("id", "=", id).execute();
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}

@@ -1,0 +1,108 @@
+import type { Kysely, Migration } from "kysely";
+
+/**
+ * Numbered schema migrations, shared by SQLite and PostgreSQL. Never edit an
+ * applied migration: add the next number. Times are epoch milliseconds in
+ * `double precision` so both databases return JS numbers.
+ */
+export const MIGRATIONS: Record<string, Migration> = {
+  "0001_initial": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("dag_run")
+        .addColumn("dag_id", "text", (c) => c.notNull())
+        .addColumn("run_id", "text", (c) => c.notNull())
+        .addColumn("logical_date_ms", "double precision", (c) => c.notNull())
+        .addColumn("conf", "text", (c) => c.notNull())
+        .addColumn("dag_file", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("run_type", "text", (c) => c.notNull())
+        .addColumn("runner_id", "text")
+        .addColumn("created_ms", "double precision", (c) => c.notNull())
+        .addColumn("end_ms", "double precision")
+        .addPrimaryKeyConstraint("dag_run_pk", ["dag_id", "run_id"])
+        .execute();
+      await db.schema
+        .createTable("task_instance")
+        .addColumn("dag_id", "text", (c) => c.notNull())
+        .addColumn("run_id", "text", (c) => c.notNull())
+        .addColumn("task_id", "text", (c) => c.notNull())
+        .addColumn("map_index", "integer", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("try_number", "integer", (c) => c.notNull())
+        .addColumn("max_tries", "integer", (c) => c.notNull())
+        .addColumn("next_method", "text")
+        .addColumn("next_kwargs", "text")
+        .addColumn("next_retry_ms", "double precision")
+        .addColumn("start_ms", "double precision")
+        .addColumn("end_ms", "double precision")
+        .addColumn("runner_id", "text")
+        .addColumn("kill_requested", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("updated_ms", "double precision", (c) => c.notNull())
+        .addPrimaryKeyConstraint("task_instance_pk", ["dag_id", "run_id", "task_id", "map_index"])
+        .execute();
+      await db.schema
+        .createTable("task_try")
+        .addColumn("dag_id", "text", (c) => c.notNull())
+        .addColumn("run_id", "text", (c) => c.notNull())
+        .addColumn("task_id", "text", (c) => c.notNull())
+        .addColumn("map_index", "integer", (c) => c.notNull())
+        .addColumn("try_number", "integer", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("start_ms", "double precision", (c) => c.notNull())
+        .addColumn("end_ms", "double precision")
+        .addColumn("error", "text")
+        .addPrimaryKeyConstraint("task_try_pk", ["dag_id", "run_id", "task_id", "map_index", "try_number"])
+        .execute();
+      await db.schema
+        .createTable("xcom")
+        .addColumn("dag_id", "text", (c) => c.notNull())
+        .addColumn("run_id", "text", (c) => c.notNull())
+        .addColumn("task_id", "text", (c) => c.notNull())
+        .addColumn("map_index", "integer", (c) => c.notNull())
+        .addColumn("try_number", "integer", (c) => c.notNull())
+        .addColumn("key", "text", (c) => c.notNull())
+        .addColumn("value", "text", (c) => c.notNull())
+        .addColumn("created_ms", "double precision", (c) => c.notNull())
+        .addPrimaryKeyConstraint("xcom_pk", ["dag_id", "run_id", "task_id", "map_index", "try_number", "key"])
+        .execute();
+      await db.schema
+        .createTable("trigger")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("dag_id", "text", (c) => c.notNull())
+        .addColumn("run_id", "text", (c) => c.notNull())
+        .addColumn("task_id", "text", (c) => c.notNull())
+        .addColumn("map_index", "integer", (c) => c.notNull())
+        .addColumn("classpath", "text", (c) => c.notNull())
+        .addColumn("kwargs", "text", (c) => c.notNull())
+        .addColumn("created_ms", "double precision", (c) => c.notNull())
+        .addColumn("timeout_ms", "double precision")
+        .execute();
+      await db.schema.createIndex("trigger_run_idx").on("trigger").columns(["dag_id", "run_id"]).execute();
+      await db.schema
+        .createTable("task_log")
+        .addColumn("dag_id", "text", (c) => c.notNull())
+        .addColumn("run_id", "text", (c) => c.notNull())
+        .addColumn("task_id", "text", (c) => c.notNull())
+        .addColumn("map_index", "integer", (c) => c.notNull())
+        .addColumn("try_number", "integer", (c) => c.notNull())
+        .addColumn("ts_ms", "double precision", (c) => c.notNull())
+        .addColumn("level", "text", (c) => c.notNull())
+        .addColumn("message", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("task_log_ti_idx")
+        .on("task_log")
+        .columns(["dag_id", "run_id", "task_id", "map_index", "try_number"])
+        .execute();
+      await db.schema
+        .createTable("runner")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("pid", "integer", (c) => c.notNull())
+        .addColumn("hostname", "text", (c) => c.notNull())
+        .addColumn("started_ms", "double precision", (c) => c.notNull())
+        .addColumn("heartbeat_ms", "double precision", (c) => c.notNull())
+        .execute();
+    },
+  },
+};

@@ -1,0 +1,166 @@
+import type { DagRunState, TaskInstanceState } from "../state.js";
+
+/** A stored DAG run. Times are epoch milliseconds. */
+export interface DagRunRow {
+  dagId: string;
+  runId: string;
+  logicalDateMs: number;
+  /** JSON object text. */
+  conf: string;
+  /** Absolute path of the DAG file, so `resume` can load it again. */
+  dagFile: string;
+  state: DagRunState;
+  runType: string;
+  /** The runner process driving the run, when one claimed it. */
+  runnerId: string | null;
+  createdMs: number;
+  endMs: number | null;
+}
+
+/** A stored task instance (one per task and map index; mapped tasks have indexes 0..n-1). */
+export interface TaskInstanceRow {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  state: TaskInstanceState;
+  tryNumber: number;
+  maxTries: number;
+  /** Method to call on resume from deferral (Airflow's `next_method`). */
+  nextMethod: string | null;
+  /** JSON `{kwargs, event}` for the resume (Airflow's `next_kwargs`). */
+  nextKwargs: string | null;
+  /** When an UP_FOR_RETRY instance may run again. */
+  nextRetryMs: number | null;
+  startMs: number | null;
+  endMs: number | null;
+  /** Runner that is executing (or whose triggerer is watching) the instance. */
+  runnerId: string | null;
+  /** Set by `tasks kill`: the owning runner kills the try. */
+  killRequested: boolean;
+  updatedMs: number;
+}
+
+/** One try of a task instance (Airflow's task instance history). */
+export interface TaskTryRow {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  tryNumber: number;
+  state: TaskInstanceState;
+  startMs: number;
+  endMs: number | null;
+  error: string | null;
+}
+
+/** A stored XCom; `value` is serde JSON text. */
+export interface XComRow {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  tryNumber: number;
+  key: string;
+  value: string;
+  createdMs: number;
+}
+
+/** A persisted trigger of a deferred task instance. */
+export interface TriggerRow {
+  id: string;
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  classpath: string;
+  /** JSON kwargs from `serialize()`. */
+  kwargs: string;
+  createdMs: number;
+  /** When the deferral times out. */
+  timeoutMs: number | null;
+}
+
+/** One task log line. */
+export interface LogRow {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  tryNumber: number;
+  tsMs: number;
+  level: string;
+  message: string;
+}
+
+/** A runner process (for ownership and liveness). */
+export interface RunnerRow {
+  id: string;
+  pid: number;
+  hostname: string;
+  startedMs: number;
+  heartbeatMs: number;
+}
+
+/** Identifies a task instance. */
+export interface TiKey {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+}
+
+/** Fields of a task instance that can change. */
+export type TaskInstancePatch = Partial<Omit<TaskInstanceRow, keyof TiKey>>;
+
+/**
+ * Everything the runtime persists, behind one interface with a SQLite and a
+ * PostgreSQL implementation (the same test suite runs against both).
+ */
+export interface Store {
+  /** `sqlite` or `postgres`. */
+  readonly dialect: "sqlite" | "postgres";
+
+  createDagRun(row: DagRunRow): Promise<void>;
+  getDagRun(dagId: string, runId: string): Promise<DagRunRow | undefined>;
+  listDagRuns(filter?: { dagId?: string; states?: DagRunState[] }): Promise<DagRunRow[]>;
+  /** Updates a run; with `expectRunnerId` only when the run is still owned by that runner (or unowned for `null`). */
+  updateDagRun(
+    dagId: string,
+    runId: string,
+    patch: Partial<Pick<DagRunRow, "state" | "runnerId" | "endMs">>,
+    expect?: { runnerId?: string | null },
+  ): Promise<boolean>;
+
+  /** Inserts task instances; existing keys are left untouched. */
+  insertTaskInstances(rows: TaskInstanceRow[]): Promise<void>;
+  getTaskInstance(key: TiKey): Promise<TaskInstanceRow | undefined>;
+  listTaskInstances(dagId: string, runId: string): Promise<TaskInstanceRow[]>;
+  /**
+   * Updates a task instance. With `expectStates`, only when its state is one
+   * of them (compare-and-set); returns whether a row changed.
+   */
+  updateTaskInstance(key: TiKey, patch: TaskInstancePatch, expect?: { states?: TaskInstanceState[]; tryNumber?: number }): Promise<boolean>;
+
+  upsertTaskTry(row: TaskTryRow): Promise<void>;
+  listTaskTries(key: TiKey): Promise<TaskTryRow[]>;
+
+  setXCom(row: XComRow): Promise<void>;
+  /** XComs of a run, optionally narrowed. */
+  listXComs(filter: { dagId: string; runId: string; taskIds?: string[]; key?: string; mapIndexes?: number[] }): Promise<XComRow[]>;
+
+  insertTrigger(row: TriggerRow): Promise<void>;
+  deleteTrigger(id: string): Promise<void>;
+  listTriggers(filter?: { dagId?: string; runId?: string }): Promise<TriggerRow[]>;
+
+  appendLogs(rows: LogRow[]): Promise<void>;
+  listLogs(filter: { dagId: string; runId: string; taskId?: string; mapIndex?: number; tryNumber?: number }): Promise<LogRow[]>;
+
+  upsertRunner(row: RunnerRow): Promise<void>;
+  getRunner(id: string): Promise<RunnerRow | undefined>;
+  deleteRunner(id: string): Promise<void>;
+
+  /** The applied schema version (number of migrations). */
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,43 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { BaseOperator, KyselyStore, Runner, type BaseOperatorOptions, type Context, type RunnerEvent } from "armada-airflow";
+import type { Clock } from "../../src/common/clock.js";
+
+/** A SQLite store in a fresh temp dir. */
+export async function tempSqliteStore(): Promise<{ store: KyselyStore; dir: string; dispose(): Promise<void> }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "aa-runtime-"));
+  const store = await KyselyStore.open({ home: dir });
+  return {
+    store,
+    dir,
+    async dispose() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A runner with a short heartbeat that records its events. */
+export function testRunner(store: KyselyStore, clock?: Clock): { runner: Runner; events: RunnerEvent[] } {
+  const events: RunnerEvent[] = [];
+  const runner = new Runner({ store, clock, heartbeatMs: 15, onEvent: (e) => events.push(e) });
+  return { runner, events };
+}
+
+/** An operator whose execute is a function (tests). */
+export class FnOperator extends BaseOperator {
+  constructor(
+    options: BaseOperatorOptions,
+    private readonly fn: (context: Context, self: FnOperator) => Promise<unknown> | unknown,
+    private readonly kill?: () => void,
+  ) {
+    super(options);
+  }
+  async execute(context: Context): Promise<unknown> {
+    return this.fn(context, this);
+  }
+  override onKill(): void {
+    this.kill?.();
+  }
+}
