@@ -37,7 +37,7 @@ import {
 import { isTerminalJobState, JobState, jobStateName } from "./job-states.js";
 import { linkXComKey, lookoutUrl, LOOKOUT_URL_XCOM_KEY, UrlFromLogsExtractor, type ExtraLinks } from "./links.js";
 import { armadaPodName, KubernetesPodLogManager } from "./pod-log-manager.js";
-import { ArmadaPollJobTrigger } from "./poll-job-trigger.js";
+import { ArmadaPollJobTrigger, forgetDeferredJob, rememberDeferredJob } from "./poll-job-trigger.js";
 import {
   externalJobUri,
   resolveReattachPolicy,
@@ -327,6 +327,7 @@ export class ArmadaOperator extends BaseOperator {
       json = jobRequestItemToKubernetes(parseRenderedJobRequest(rendered, template));
       await ti.xcomPush(XCOM_KEYS.jobRequest, json);
     }
+    this.renderedLinks = {};
     for (const [name, link] of Object.entries(this.extraLinks)) {
       if (typeof link !== "string") continue;
       const url = String(e.render(link, context, `extra_links.${name}`));
@@ -403,6 +404,7 @@ export class ArmadaOperator extends BaseOperator {
       throw new Error(`Resumed without an XCom job_context for task ${ti.taskId}; cannot tell which Armada job to follow`);
     }
     const jobContext = RunningJobContext.fromXCom(stored);
+    forgetDeferredJob(ti);
     this.hook.trackJob?.(jobContext.jobId);
     return this.pollForTermination(context, jobContext);
   }
@@ -483,6 +485,7 @@ export class ArmadaOperator extends BaseOperator {
       ctx = await this.checkJobStatusAndFetchLogs(context, ctx);
       if (isTerminalJobState(ctx.state)) return this.terminated(context, ctx);
       if (this.deferrable) {
+        rememberDeferredJob(context.ti, { jobContext: ctx.toXCom(), channelArgs: this.channelArgs.serialize() });
         this.defer({
           trigger: new ArmadaPollJobTrigger(this.clock.nowMs() + this.pollInterval * 1000),
           methodName: "_trigger_reentry",

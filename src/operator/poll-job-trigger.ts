@@ -19,6 +19,37 @@ export interface XComReadableTaskInstance extends TriggerTaskInstance {
   xcomPull(options: { key: string }): Promise<unknown>;
 }
 
+/** What cleanup needs to cancel a deferred task's job. */
+interface DeferredJob {
+  jobContext: unknown;
+  channelArgs: unknown;
+}
+
+const DEFERRED_KEY = Symbol.for("armada-airflow.operator.deferred-jobs");
+// The triggerer's task instance may not offer XCom reads; the deferring
+// operator leaves what cleanup needs here (same process only).
+const deferredJobs: Map<string, DeferredJob> = ((globalThis as Record<symbol, unknown>)[DEFERRED_KEY] ??= new Map<
+  string,
+  DeferredJob
+>()) as Map<string, DeferredJob>;
+
+function deferredKey(ti: { dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number }): string {
+  return [ti.dagId, ti.runId, ti.taskId, ti.mapIndex, ti.tryNumber].join("\u0000");
+}
+
+/** Records the job a task defers on, for trigger cleanup in this process. */
+export function rememberDeferredJob(
+  ti: { dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number },
+  job: DeferredJob,
+): void {
+  deferredJobs.set(deferredKey(ti), job);
+}
+
+/** Forgets it once the task resumed or finished. */
+export function forgetDeferredJob(ti: { dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number }): void {
+  deferredJobs.delete(deferredKey(ti));
+}
+
 /** Options not part of the serialized form. */
 export interface ArmadaPollJobTriggerOptions {
   /** Builds the hook used to cancel the job on cleanup. @default an ArmadaHook for XCom `channel_args` */
@@ -80,16 +111,24 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     const state = await ti.currentState();
     if (!CANCEL_ON.has(state)) return;
     const reader = ti as Partial<XComReadableTaskInstance>;
-    if (typeof reader.xcomPull !== "function") {
+    const remembered = deferredJobs.get(deferredKey(ti));
+    let rawContext: unknown;
+    let rawArgs: unknown;
+    if (typeof reader.xcomPull === "function") {
+      rawContext = await reader.xcomPull({ key: "job_context" });
+      rawArgs = await reader.xcomPull({ key: "channel_args" });
+    } else if (remembered) {
+      rawContext = remembered.jobContext;
+      rawArgs = remembered.channelArgs;
+    } else {
       this.options.log?.warn(
         `Task ${ti.taskId} ended ${state} while deferred, but its XComs cannot be read here; the Armada job was not cancelled.`,
       );
       return;
     }
-    const rawContext = await reader.xcomPull({ key: "job_context" });
+    forgetDeferredJob(ti);
     if (!rawContext) return;
     const context = RunningJobContext.fromXCom(rawContext);
-    const rawArgs = await reader.xcomPull({ key: "channel_args" });
     if (!rawArgs) {
       this.options.log?.warn(`No channel_args in XCom for ${ti.taskId}; cannot cancel Armada job ${context.jobId}.`);
       return;

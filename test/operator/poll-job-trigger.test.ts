@@ -96,6 +96,22 @@ describe("ArmadaPollJobTrigger", () => {
     expect(retry.hook.cancels).toHaveLength(0);
   });
 
+  it("cleanup uses the job the operator remembered when the task instance cannot read XComs", async () => {
+    const { rememberDeferredJob } = await import("../../src/operator/poll-job-trigger.js");
+    const hook = new FakeHook([]);
+    const trigger = new ArmadaPollJobTrigger(moment, { hookFactory: () => hook });
+    const key = { dagId: "d2", taskId: "t", runId: "r", mapIndex: -1, tryNumber: 1 };
+    trigger.taskInstance = { ...key, currentState: async () => "failed" };
+    await trigger.cleanup();
+    expect(hook.cancels).toHaveLength(0);
+    rememberDeferredJob(key, {
+      jobContext: new RunningJobContext({ armadaQueue: "q", jobId: "j9", jobSetId: "s", submitTime: new Date(0) }).toXCom(),
+      channelArgs: new GrpcChannelArgs({ target: "127.0.0.1:1" }).serialize(),
+    });
+    await trigger.cleanup();
+    expect(hook.cancels.map((c) => c.jobId)).toEqual(["j9"]);
+  });
+
   it("cleanup propagates a failing state lookup and cancels nothing (case 21)", async () => {
     const { trigger, hook } = triggerFor(new Error("database gone"));
     await expect(trigger.cleanup()).rejects.toThrow("database gone");
