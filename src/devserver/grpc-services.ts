@@ -196,18 +196,24 @@ export function addArmadaServices(server: Server, ctx: GrpcContext): void {
     cancelJobSet: unary("CancelJobSet", (req, principal) => {
       if (!req.queue) throw new DevRequestError("INVALID_ARGUMENT", "queue is a required field");
       if (!req.jobSetId) throw new DevRequestError("INVALID_ARGUMENT", "job_set_id is a required field");
-      const states = (req.filter?.states ?? []).map((s) => {
+      // As in Armada, a filter speaks of queued versus leased jobs: PENDING and RUNNING both mean "has a
+      // lease" (LEASED, PENDING or RUNNING), so a job that just got leased is not missed.
+      const states = new Set<JobStateName>();
+      for (const s of req.filter?.states ?? []) {
         const name = jobStateName(s);
-        if (name !== "QUEUED" && name !== "PENDING" && name !== "RUNNING" && name !== "LEASED" && name !== "SUBMITTED") {
+        if (name === "QUEUED" || name === "SUBMITTED") {
+          states.add("QUEUED").add("SUBMITTED");
+        } else if (name === "PENDING" || name === "RUNNING" || name === "LEASED") {
+          states.add("LEASED").add("PENDING").add("RUNNING");
+        } else {
           throw new DevRequestError(
             "INVALID_ARGUMENT",
-            `job set filter state ${name} cannot be cancelled; use QUEUED, LEASED, PENDING or RUNNING`,
+            `invalid job set filter: state ${name} cannot be cancelled; use QUEUED, PENDING or RUNNING`,
           );
         }
-        return name as JobStateName;
-      });
+      }
       const a = ctx.armada();
-      a.cancel(a.jobSetJobIds(req.queue, req.jobSetId, states), req.reason, principal);
+      a.cancel(a.jobSetJobIds(req.queue, req.jobSetId, [...states]), req.reason, principal);
       return {};
     }),
     reprioritizeJobs: unary("ReprioritizeJobs", (req, principal) => {
