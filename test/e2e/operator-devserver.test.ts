@@ -1,0 +1,172 @@
+/**
+ * The operator against the dev server through the task runner: real gRPC,
+ * real pod-log API, one ManualClock for server and runner.
+ */
+import { status } from "@grpc/grpc-js";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { closeArmadaHookClients } from "../../src/operator/hook.js";
+import { DAG } from "../../src/runtime/dag.js";
+import { startEnv, type Env } from "./harness.js";
+
+let env: Env | undefined;
+afterEach(async () => {
+  await env?.stop();
+  env = undefined;
+});
+afterAll(() => closeArmadaHookClients());
+
+function count(lines: string[], text: string): number {
+  return lines.filter((l) => l === text).length;
+}
+
+describe("ArmadaOperator end to end against the dev server", () => {
+  it("runs a job to success with streamed logs and the lookout link; the server agrees (case 22)", async () => {
+    env = await startEnv();
+    const dag = new DAG({ dagId: "hello" });
+    env.operator("hello", dag, { containerLogs: "main" });
+    expect(await env.run(dag)).toBe("success");
+    const jobs = env.server.jobs();
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.state).toBe("SUCCEEDED");
+    const id = jobs[0]!.id;
+    const lines = env.logLines("hello");
+    const link = env.server.lookoutUrlTemplate.replace("<job_id>", id);
+    expect(lines.some((l) => l === `Submitted job to Armada with job-id ${id}. Job details available at ${link}`)).toBe(true);
+    expect(count(lines, "[main] hello from hello")).toBe(1);
+    expect(count(lines, "[main] bye")).toBe(1);
+    expect(lines.some((l) => l.startsWith(`Armada job ${id} is in state: RUNNING.`))).toBe(true);
+    const result = (await env.xcom("hello", "test_run_1", "hello", "return_value")) as Record<string, unknown>;
+    expect(result).toEqual({
+      armada_queue: "test_queue_1",
+      job_id: id,
+      job_set_id: "test_run_1",
+      job_state: "SUCCEEDED",
+      links: { lookout: link },
+    });
+    expect(await env.xcom("hello", "test_run_1", "hello", "armada_lookout_url")).toBe(link);
+    // The request carried the external job URI as a field, not only as an annotation.
+    expect(jobs[0]!.externalJobUri).toBe("airflow://hello/hello/test_run_1/-1");
+  });
+
+  it("fails a bad job; the last job context says FAILED and the server agrees (case 23)", async () => {
+    env = await startEnv();
+    const dag = new DAG({ dagId: "bad" });
+    env.operator("bad", dag, {
+      containerLogs: "main",
+      jobRequest: {
+        podSpec: {
+          containers: [
+            {
+              name: "main",
+              image: "busybox:1.36",
+              command: ["sh", "-c", "echo oops && exit 3"],
+              resources: { requests: { cpu: "100m", memory: "64Mi" } },
+            },
+          ],
+        },
+      },
+    });
+    expect(await env.run(dag)).toBe("failed");
+    const [job] = env.server.jobs();
+    expect(job!.state).toBe("FAILED");
+    const ctx = (await env.xcom("bad", "test_run_1", "bad", "job_context")) as Record<string, unknown>;
+    expect(ctx.armada_job_state).toBe("FAILED");
+    expect(ctx.armada_job_id).toBe(job!.id);
+    const lines = env.logLines("bad");
+    expect(lines.some((l) => l.includes(`ArmadaOperator job '${job!.id}' in queue 'test_queue_1' terminated with state 'Failed'.`))).toBe(true);
+    expect(count(lines, "[main] oops")).toBe(1);
+  });
+
+  it("REJECTED is fatal: no retry even with retries left", async () => {
+    env = await startEnv();
+    const dag = new DAG({ dagId: "rejected" });
+    env.operator("rej", dag, {
+      retries: 2,
+      retryDelay: 1,
+      jobRequest: { podSpec: { containers: [{ name: "Not_A_Dns_Name", image: "busybox" }] } },
+    });
+    expect(await env.run(dag)).toBe("failed");
+    const jobs = env.server.jobs();
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.state).toBe("REJECTED");
+    const tries = await env.store.listTaskTries({ dagId: "rejected", runId: "test_run_1", taskId: "rej", mapIndex: -1 });
+    expect(tries).toHaveLength(1);
+    expect(env.logLines("rej").some((l) => /terminated with state 'Rejected'\. Termination reason: .*Not_A_Dns_Name/.test(l))).toBe(true);
+  });
+
+  it("a preempted job fails the try retryably; the retry submits a new job and succeeds", async () => {
+    env = await startEnv();
+    const dag = new DAG({ dagId: "preempt" });
+    env.operator("p", dag, { retries: 1, retryDelay: 1 });
+    const server = env.server;
+    let preempted = false;
+    const watcher = setInterval(() => {
+      const running = server.jobs().find((j) => j.state === "RUNNING");
+      if (!preempted && running) {
+        preempted = true;
+        server.faults.preemptJob(running.id, "node drained");
+      }
+    }, 1);
+    try {
+      expect(await env.run(dag)).toBe("success");
+    } finally {
+      clearInterval(watcher);
+    }
+    const jobs = env.server.jobs();
+    expect(jobs.map((j) => j.state)).toEqual(["PREEMPTED", "SUCCEEDED"]);
+    expect(env.logLines("p").some((l) => l.includes("terminated with state 'Preempted'"))).toBe(true);
+  });
+
+  it("cancels a job the query API never acknowledges (large ingestion delay)", async () => {
+    env = await startEnv({ server: { ingestionDelayMs: 3_600_000 } });
+    const dag = new DAG({ dagId: "ack" });
+    env.operator("ack", dag, {
+      jobAcknowledgementTimeout: 10,
+      jobRequest: {
+        podSpec: {
+          containers: [
+            { name: "main", image: "busybox", args: ["sleep", "600"], resources: { requests: { cpu: "100m", memory: "64Mi" } } },
+          ],
+        },
+      },
+    });
+    expect(await env.run(dag)).toBe("failed");
+    const [job] = env.server.jobs();
+    expect(job!.state).toBe("CANCELLED");
+    const lines = env.logLines("ack");
+    expect(lines.some((l) => l === `Armada job with job-id: ${job!.id} not acknowledged within timeout (10), terminating`)).toBe(true);
+    expect(lines.some((l) => l.includes("terminated with state 'Cancelled'"))).toBe(true);
+  });
+
+  it("survives transient UNAVAILABLE answers while polling", async () => {
+    env = await startEnv();
+    const dag = new DAG({ dagId: "flaky" });
+    env.operator("flaky", dag);
+    env.server.faults.failNext("GetJobStatus", 2, status.UNAVAILABLE, "server restarting");
+    expect(await env.run(dag)).toBe("success");
+    expect(env.server.jobs()).toHaveLength(1);
+    expect(env.server.callCounts().GetJobStatus).toBeGreaterThanOrEqual(3);
+  });
+
+  it("never duplicates a job when SubmitJobs times out after the server accepted it", async () => {
+    // The client gives up after 300 ms of real time while the server, whose
+    // clock stands still, holds the call; then the server creates the job.
+    env = await startEnv({ hook: { deadlineMs: 300, submitLookupGraceMs: 60_000 } });
+    env.server.faults.latency("SubmitJobs", 5_000);
+    const e = env;
+    e.flowing = false;
+    const dag = new DAG({ dagId: "dup" });
+    e.operator("dup", dag);
+    const watcher = setInterval(() => {
+      if (e.logLines("dup").some((l) => l.startsWith("SubmitJobs outcome unknown"))) e.flowing = true;
+    }, 1);
+    try {
+      expect(await e.run(dag)).toBe("success");
+    } finally {
+      clearInterval(watcher);
+    }
+    expect(e.server.callCounts().SubmitJobs).toBe(1);
+    expect(e.server.jobs()).toHaveLength(1);
+    expect(e.logLines("dup").some((l) => /^Found job \S+ created by the submission whose outcome was unknown/.test(l))).toBe(true);
+  });
+});
