@@ -1,0 +1,98 @@
+/**
+ * `armada-airflow dev`: runs the Armada dev server in the foreground and prints
+ * where its gRPC API, Lookout pages and Kubernetes log API are.
+ */
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { startDevServer, type DevServer } from "../devserver/dev-server.js";
+
+function integer(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got "${value}".`);
+    }
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Options of `armada-airflow dev` after parsing. */
+export interface DevCommandOptions {
+  host: string;
+  grpcPort: number;
+  httpPort: number;
+  executor: "simulate" | "process";
+  state?: string;
+  writeKubeconfig?: string;
+  ingestionDelay: number;
+  queue?: string[];
+}
+
+/** The text `armada-airflow dev` prints once it listens. */
+export function describeDevServer(server: DevServer, startedMs: number, opts: { kubeconfigPath?: string; queues: string[] }): string {
+  const lines = [
+    `Armada dev server ready in ${startedMs} ms`,
+    `  gRPC:        ${server.grpcTarget}`,
+    `  Lookout:     ${server.httpUrl}/  (job pages: ${server.lookoutUrlTemplate})`,
+    `  Kubernetes:  ${server.httpUrl}  (pod logs; ${opts.kubeconfigPath ? `kubeconfig written to ${opts.kubeconfigPath}` : "use --write-kubeconfig PATH for a kubeconfig"})`,
+    `  Queues:      ${opts.queues.join(", ") || "(none)"}`,
+    "Press Ctrl+C to stop.",
+  ];
+  return lines.join("\n");
+}
+
+/** Builds the `dev` command. */
+export function createDevCommand(): Command {
+  const cmd = new Command("dev")
+    .description("Run a local Armada-compatible server (gRPC API, Lookout pages, Kubernetes pod-log API)")
+    .option("--host <address>", "address to listen on", "127.0.0.1")
+    .option("--grpc-port <port>", "gRPC port (0 = any free port)", integer("--grpc-port", 0, 65535), 50051)
+    .option("--http-port <port>", "Lookout and pod-log API port (0 = any free port)", integer("--http-port", 0, 65535), 8089)
+    .addOption(
+      new Option("--executor <kind>", "simulate pods, or run their commands as local processes")
+        .choices(["simulate", "process"] as const)
+        .default("simulate" as const),
+    )
+    .option("--state <file>", "SQLite file that keeps state across restarts (default: in memory)")
+    .option("--write-kubeconfig <path>", "write a kubeconfig (one context per cluster) for the pod-log API")
+    .option("--ingestion-delay <ms>", "query API answers UNKNOWN this long after a submit", integer("--ingestion-delay", 0, 3_600_000), 0)
+    .option("--queue <name>", "queue to create at start (repeatable; default: default)", collect)
+    .action(async (opts) => {
+      const started = Date.now();
+      const queues = opts.queue ?? ["default"];
+      const server = await startDevServer({
+        host: opts.host,
+        grpcPort: opts.grpcPort,
+        httpPort: opts.httpPort,
+        executor: opts.executor,
+        statePath: opts.state,
+        ingestionDelayMs: opts.ingestionDelay,
+        queues,
+      });
+      if (opts.writeKubeconfig) await server.writeKubeconfig(opts.writeKubeconfig);
+      process.stdout.write(
+        describeDevServer(server, Date.now() - started, { kubeconfigPath: opts.writeKubeconfig, queues }) + "\n",
+      );
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          void server.stop().then(resolve);
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+    });
+  return cmd as unknown as Command;
+}
+
+/**
+ * Adds `dev` to the CLI program. Typed structurally so it works with both
+ * `commander` and `@commander-js/extra-typings` programs.
+ */
+export function registerDevCommand(program: { addCommand(cmd: never): unknown }): void {
+  program.addCommand(createDevCommand() as never);
+}

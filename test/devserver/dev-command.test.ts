@@ -1,0 +1,76 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { afterEach, describe, expect, it } from "vitest";
+import type { JobSubmitResponse } from "../../src/gen/armada/submit.js";
+import { sleepUntil } from "../support/sleep-until.js";
+import { call, clients, jobItem } from "./helpers.js";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const cli = ["--conditions=source", "--import", "tsx", path.join(import.meta.dirname, "fixtures", "dev-cli.ts")];
+
+describe("armada-airflow dev", () => {
+  let child: ChildProcess | undefined;
+  afterEach(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child!.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
+  });
+
+  it("starts in under 2 s, prints its gRPC, Lookout and Kubernetes addresses, and serves a job end to end", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "dev-cli-"));
+    const kubeconfig = path.join(dir, "kubeconfig");
+    const spawnedAt = Date.now();
+    child = spawn(
+      process.execPath,
+      [...cli, "dev", "--grpc-port", "0", "--http-port", "0", "--write-kubeconfig", kubeconfig, "--queue", "cli-q", "--state", path.join(dir, "state.db")],
+      { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    let readyAt = 0;
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (!readyAt && out.includes("Press Ctrl+C")) readyAt = Date.now();
+    });
+    await sleepUntil(() => readyAt > 0, "ready line", 20_000);
+    const ms = Number(/ready in (\d+) ms/.exec(out)![1]);
+    expect(ms).toBeLessThan(2000);
+    // From process spawn (node + TypeScript loader) to listening.
+    expect(readyAt - spawnedAt).toBeLessThan(2000);
+    const grpc = /gRPC:\s+(\S+)/.exec(out)![1];
+    const lookout = /Lookout:\s+(\S+)/.exec(out)![1];
+    const kube = /Kubernetes:\s+(\S+)/.exec(out)![1];
+    expect(grpc).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(lookout).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(out).toContain(`kubeconfig written to ${kubeconfig}`);
+
+    const c = clients(grpc);
+    try {
+      const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+        queue: "cli-q",
+        jobSetId: "cli",
+        jobRequestItems: [jobItem({ annotations: { "armada-airflow.dev/duration": "100ms" } })],
+      });
+      const id = res.jobResponseItems[0].jobId;
+      const page = () => fetch(`${lookout}jobs/${id}`).then((r) => r.text());
+      await sleepUntil(async () => (await page()).includes('data-state="SUCCEEDED"'), "job succeeded", 10_000);
+      const kc = new KubeConfig();
+      kc.loadFromString(readFileSync(kubeconfig, "utf8"));
+      expect(kc.getCurrentCluster()?.server).toBe(kube);
+      const logs = await kc.makeApiClient(CoreV1Api).readNamespacedPodLog({ name: `armada-${id}-0`, namespace: "default" });
+      expect(logs).toContain("hello");
+    } finally {
+      c.close();
+    }
+  });
+
+  it("rejects a bad port with a message naming the flag", () => {
+    const r = spawnSync(process.execPath, [...cli, "dev", "--grpc-port", "http"], { cwd: root, encoding: "utf8" });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('--grpc-port must be an integer from 0 to 65535, got "http"');
+  });
+});
