@@ -1,0 +1,116 @@
+/**
+ * Dev server benchmark (`npm run bench`): submits 100,000 jobs over gRPC in
+ * batches, then checks the server still answers queries quickly while holding
+ * them all. Client and server share this one Node process, so the figures are
+ * a lower bound for the server alone.
+ */
+import { credentials } from "@grpc/grpc-js";
+import { performance } from "node:perf_hooks";
+import { startDevServer } from "../src/devserver/dev-server.js";
+import { JobsClient, type JobStatusResponse } from "../src/gen/armada/job.js";
+import { JobSubmitRequestItem, SubmitClient, type JobSubmitResponse } from "../src/gen/armada/submit.js";
+import { Container, PodSpec } from "../src/gen/k8s.io/api/core/v1/generated.js";
+
+const TOTAL = Number(process.env.BENCH_JOBS ?? 100_000);
+const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 4);
+const TARGET_RATE = 10_000;
+
+function item(i: number): JobSubmitRequestItem {
+  return JobSubmitRequestItem.fromPartial({
+    priority: i % 3,
+    namespace: "default",
+    annotations: { "armadaproject.io/externalJobUri": `airflow://bench/task/run/${i}` },
+    podSpecs: [
+      PodSpec.fromPartial({
+        restartPolicy: "Never",
+        containers: [
+          Container.fromPartial({
+            name: "main",
+            image: "busybox:latest",
+            command: ["sh", "-c", "echo hello && sleep 30"],
+            resources: {
+              requests: { cpu: { string: "100m" }, memory: { string: "64Mi" } },
+              limits: { cpu: { string: "100m" }, memory: { string: "64Mi" } },
+            },
+          }),
+        ],
+      }),
+    ],
+  });
+}
+
+function unary<Res>(fn: (cb: (err: Error | null, res: Res) => void) => void): Promise<Res> {
+  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res))));
+}
+
+async function main(): Promise<void> {
+  const server = await startDevServer({ queues: ["bench-a", "bench-b"] });
+  const submit = new SubmitClient(server.grpcTarget, credentials.createInsecure(), {
+    "grpc.max_send_message_length": 64 * 1024 * 1024,
+  });
+  const jobs = new JobsClient(server.grpcTarget, credentials.createInsecure());
+  const batches: JobSubmitRequestItem[][] = [];
+  for (let i = 0; i < TOTAL; i += BATCH) {
+    batches.push(Array.from({ length: Math.min(BATCH, TOTAL - i) }, (_, k) => item(i + k)));
+  }
+  // Warm up the connection and the JIT outside the measurement.
+  await unary<JobSubmitResponse>((cb) =>
+    submit.submitJobs({ queue: "bench-a", jobSetId: "warm-up", jobRequestItems: [item(-1)] }, cb),
+  );
+
+  const ids: string[] = [];
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < batches.length) {
+        const b = next++;
+        const res = await unary<JobSubmitResponse>((cb) =>
+          submit.submitJobs(
+            { queue: b % 2 === 0 ? "bench-a" : "bench-b", jobSetId: `set-${b % 50}`, jobRequestItems: batches[b] },
+            cb,
+          ),
+        );
+        for (const r of res.jobResponseItems) ids.push(r.jobId);
+      }
+    }),
+  );
+  const submitMs = performance.now() - t0;
+  const rate = (TOTAL / submitMs) * 1000;
+
+  const held = server.jobs().length;
+  const sample = Array.from({ length: 1000 }, (_, i) => ids[Math.floor((i * ids.length) / 1000)]);
+  const q0 = performance.now();
+  const st = await unary<JobStatusResponse>((cb) => jobs.getJobStatus({ jobIds: sample }, cb));
+  const statusMs = performance.now() - q0;
+  const l0 = performance.now();
+  const page = await fetch(`${server.httpUrl}/?queue=bench-b&state=QUEUED`);
+  await page.text();
+  const listMs = performance.now() - l0;
+  const j0 = performance.now();
+  await (await fetch(server.lookoutUrlTemplate.replace("<job_id>", ids[ids.length - 1]))).text();
+  const jobPageMs = performance.now() - j0;
+  const mem = process.memoryUsage();
+
+  const lines = [
+    `Dev server benchmark (Node ${process.version}, client and server in one process)`,
+    `  submitted:            ${TOTAL.toLocaleString("en-US")} jobs in batches of ${BATCH} (${IN_FLIGHT} in flight)`,
+    `  submit throughput:    ${Math.round(rate).toLocaleString("en-US")} jobs/s (${(submitMs / 1000).toFixed(2)} s)`,
+    `  jobs held:            ${held.toLocaleString("en-US")}`,
+    `  GetJobStatus x1000:   ${statusMs.toFixed(1)} ms (${Object.keys(st.jobStates).length} states)`,
+    `  Lookout list page:    ${listMs.toFixed(1)} ms`,
+    `  Lookout job page:     ${jobPageMs.toFixed(1)} ms`,
+    `  memory:               rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB`,
+  ];
+  console.log(lines.join("\n"));
+  submit.close();
+  jobs.close();
+  await server.stop();
+  if (held < TOTAL || rate < TARGET_RATE) {
+    console.error(`FAILED: expected >= ${TOTAL} jobs held and >= ${TARGET_RATE} jobs/s`);
+    process.exitCode = 1;
+  }
+}
+
+await main();
