@@ -623,17 +623,19 @@ export class ArmadaOperator extends BaseOperator {
   override async onKill(): Promise<void> {
     const ti = this.taskInstance ?? tryGetCurrentContext()?.ti;
     if (!ti) return;
+    // onKill may run outside the task's context; write to its log all the same.
+    const log = ti.log;
     let stored: unknown;
     try {
       stored = await ti.xcomPull({ key: XCOM_KEYS.jobContext });
     } catch (err) {
-      this.log.warn(`on_kill could not read the job context: ${(err as Error).message}`);
+      log.warn(`on_kill could not read the job context: ${(err as Error).message}`);
       return;
     }
     if (!stored) return;
     const ctx = RunningJobContext.fromXCom(stored);
     if (isTerminalJobState(ctx.state)) return;
-    this.log.info(`on_kill called, cancelling Armada job with job-id ${ctx.jobId} in queue ${ctx.armadaQueue}`);
-    await this.hook.cancelJob(ctx, this.log);
+    log.info(`on_kill called, cancelling Armada job with job-id ${ctx.jobId} in queue ${ctx.armadaQueue}`);
+    await this.hook.cancelJob(ctx, log);
   }
 }

@@ -170,3 +170,39 @@ describe("ArmadaOperator end to end against the dev server", () => {
     expect(e.logLines("dup").some((l) => /^Found job \S+ created by the submission whose outcome was unknown/.test(l))).toBe(true);
   });
 });
+
+describe("killing a task cancels its Armada job", () => {
+  const longJob = {
+    podSpec: {
+      containers: [{ name: "main", image: "busybox", args: ["sleep", "3600"], resources: { requests: { cpu: "100m", memory: "64Mi" } } }],
+    },
+  };
+
+  for (const deferrable of [false, true]) {
+    it(`tasks kill while the job runs (${deferrable ? "deferred" : "polling"}) cancels it`, async () => {
+      const e = (env = await startEnv());
+      const dag = new DAG({ dagId: "killme" });
+      e.operator("k", dag, { jobRequest: longJob, deferrable });
+      const { requestTaskKill } = await import("../../src/runtime/task-commands.js");
+      let killed = false;
+      const watcher = setInterval(() => {
+        const job = e.server.jobs()[0];
+        if (!killed && job?.state === "RUNNING") {
+          killed = true;
+          void requestTaskKill(e.store, { dagId: "killme", runId: "test_run_1", taskId: "k", mapIndex: -1 });
+        }
+      }, 1);
+      try {
+        expect(await e.run(dag)).toBe("failed");
+      } finally {
+        clearInterval(watcher);
+      }
+      const jobs = e.server.jobs();
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0]!.state).toBe("CANCELLED");
+      if (!deferrable) {
+        expect(e.logLines("k").some((l) => l.startsWith(`on_kill called, cancelling Armada job with job-id ${jobs[0]!.id}`))).toBe(true);
+      }
+    });
+  }
+});
