@@ -2,7 +2,7 @@
  * `armada-airflow dev`: runs the Armada dev server in the foreground and prints
  * where its gRPC API, Lookout pages and Kubernetes log API are.
  */
-import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { Command, InvalidArgumentError, Option, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { startDevServer, type DevServer } from "../devserver/dev-server.js";
 
 function integer(name: string, min: number, max: number) {
@@ -44,9 +44,9 @@ export function describeDevServer(server: DevServer, startedMs: number, opts: { 
   return lines.join("\n");
 }
 
-/** Builds the `dev` command. */
-export function createDevCommand(): Command {
-  const cmd = new Command("dev")
+/** Adds the options and action of `dev` to `cmd`. */
+function configureDevCommand(cmd: Command): void {
+  cmd
     .description("Run a local Armada-compatible server (gRPC API, Lookout pages, Kubernetes pod-log API)")
     .option("--host <address>", "address to listen on", "127.0.0.1")
     .option("--grpc-port <port>", "gRPC port (0 = any free port)", integer("--grpc-port", 0, 65535), 50051)
@@ -86,13 +86,19 @@ export function createDevCommand(): Command {
         process.on("SIGTERM", stop);
       });
     });
-  return cmd as unknown as Command;
+}
+
+/** Builds a standalone `dev` command. */
+export function createDevCommand(): Command {
+  const cmd = new Command("dev");
+  configureDevCommand(cmd);
+  return cmd;
 }
 
 /**
- * Adds `dev` to the CLI program. Typed structurally so it works with both
- * `commander` and `@commander-js/extra-typings` programs.
+ * Adds `dev` to the CLI program, as a subcommand made by `program.command()`
+ * so it inherits the program's output and exit settings.
  */
-export function registerDevCommand(program: { addCommand(cmd: never): unknown }): void {
-  program.addCommand(createDevCommand() as never);
+export function registerDevCommand(program: CommandUnknownOpts): void {
+  configureDevCommand(program.command("dev") as unknown as Command);
 }
