@@ -225,7 +225,8 @@ export class ArmadaOperator extends BaseOperator {
     this.templateFieldsRenderers = { job_request: "py" };
     this.operatorExtraLinks = this.buildOperatorLinks();
 
-    if (this.containerLogs && !this.k8sTokenRetriever && !warnedMissingToken) {
+    // Only worth saying when the credentials come from a kubeconfig found on disk.
+    if (this.containerLogs && !this.k8sTokenRetriever && !this.kubeConfig && !warnedMissingToken) {
       warnedMissingToken = true;
       this.log.warn(
         "containerLogs is set without k8sTokenRetriever: logs are read with the kubeconfig's own credentials, " +

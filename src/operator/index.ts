@@ -74,3 +74,8 @@ export {
 } from "./job-states.js";
 export { type JobRequest, type JobRequestFactory, type JobRequestJson } from "./job-request.js";
 export { type LogSink } from "./task-log.js";
+export {
+  armadaEnvironment,
+  type ArmadaEnvironment,
+  type ArmadaEnvironmentOptions,
+} from "./armada-environment.js";

@@ -1,0 +1,119 @@
+/**
+ * Where DAG files find Armada: a real server named by environment variables,
+ * or, when none is named, an embedded dev server started on demand, so an
+ * example DAG runs on a fresh machine with no cluster.
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { KubeConfig } from "@kubernetes/client-node";
+import { BearerTokenAuth } from "../client/bearer-token-auth.js";
+import { GrpcChannelArgs } from "../client/channel-args.js";
+
+/** What an ArmadaOperator needs to reach Armada. */
+export interface ArmadaEnvironment {
+  channelArgs: GrpcChannelArgs;
+  armadaQueue: string;
+  /** Lookout link template, when known. */
+  lookoutUrlTemplate: string | undefined;
+  /** Kubeconfig for container logs (contexts named by cluster id); undefined = the standard one. */
+  kubeConfig: KubeConfig | undefined;
+  /** True when an embedded dev server was started for this process. */
+  embedded: boolean;
+}
+
+/** Options of {@link armadaEnvironment}. */
+export interface ArmadaEnvironmentOptions {
+  /** Environment to read. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Queue when `ARMADA_QUEUE` is unset. @default "default" */
+  defaultQueue?: string;
+}
+
+interface EmbeddedInfo {
+  grpcTarget: string;
+  httpUrl: string;
+  lookoutUrlTemplate: string;
+  kubeconfig: string;
+}
+
+const EMBEDDED_KEY = Symbol.for("armada-airflow.operator.embedded-dev-server");
+
+function childCommand(): string[] {
+  const ts = fileURLToPath(new URL("./embedded-dev-server-main.ts", import.meta.url));
+  if (existsSync(ts)) {
+    // Running from source (tests, `node --import tsx`): the child needs the same loader.
+    return ["--conditions=source", "--import", import.meta.resolve("tsx"), ts];
+  }
+  return [fileURLToPath(new URL("./embedded-dev-server-main.js", import.meta.url))];
+}
+
+function startEmbedded(queues: string[]): Promise<EmbeddedInfo> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, childCommand(), {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...process.env, ARMADA_AIRFLOW_EMBEDDED_QUEUES: queues.join(",") },
+    });
+    let out = "";
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString("utf8");
+      const nl = out.indexOf("\n");
+      if (nl < 0) return;
+      try {
+        resolve(JSON.parse(out.slice(0, nl)) as EmbeddedInfo);
+      } catch (e) {
+        reject(new Error(`embedded dev server printed something unexpected: ${out.slice(0, 200)}`, { cause: e }));
+      }
+      // The child lives as long as this process does, without keeping it alive.
+      child.stdout.removeAllListeners("data");
+      child.stdout.destroy();
+      child.stderr.destroy();
+      (child.stdin as unknown as { unref(): void }).unref();
+      child.unref();
+    });
+    child.once("error", reject);
+    child.once("exit", (code) =>
+      reject(new Error(`the embedded Armada dev server exited (code ${code}) before it was ready: ${err.trim().slice(-2000)}`)),
+    );
+  });
+}
+
+/**
+ * Reads where Armada is from the environment:
+ * - `ARMADA_TARGET`: gRPC target (`host:port`). When unset, an embedded dev
+ *   server is started once per process and used instead.
+ * - `ARMADA_QUEUE`: queue (default `default`).
+ * - `ARMADA_LOOKOUT_URL`: Lookout job link template with `<job_id>`.
+ * - `ARMADA_TOKEN_ENV`: name of an environment variable holding a bearer token (implies TLS).
+ * - `KUBECONFIG`: kubeconfig for container logs (standard loading).
+ */
+export async function armadaEnvironment(options: ArmadaEnvironmentOptions = {}): Promise<ArmadaEnvironment> {
+  const env = options.env ?? process.env;
+  const armadaQueue = env.ARMADA_QUEUE || options.defaultQueue || "default";
+  if (env.ARMADA_TARGET) {
+    const tokenEnv = env.ARMADA_TOKEN_ENV;
+    return {
+      channelArgs: new GrpcChannelArgs({
+        target: env.ARMADA_TARGET,
+        ...(tokenEnv ? { auth: BearerTokenAuth.fromEnv(tokenEnv) } : {}),
+      }),
+      armadaQueue,
+      lookoutUrlTemplate: env.ARMADA_LOOKOUT_URL || undefined,
+      kubeConfig: undefined,
+      embedded: false,
+    };
+  }
+  const cache = globalThis as Record<symbol, Promise<EmbeddedInfo> | undefined>;
+  const info = await (cache[EMBEDDED_KEY] ??= startEmbedded([armadaQueue]));
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromString(info.kubeconfig);
+  return {
+    channelArgs: new GrpcChannelArgs({ target: info.grpcTarget }),
+    armadaQueue,
+    lookoutUrlTemplate: info.lookoutUrlTemplate,
+    kubeConfig,
+    embedded: true,
+  };
+}
