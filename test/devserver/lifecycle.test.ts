@@ -4,7 +4,7 @@ import { JobRunState, type JobDetailsResponse, type JobStatusResponse, type JobE
 import { JobState, type JobSubmitResponse } from "../../src/gen/armada/submit.js";
 import { startDevServer, type DevServer } from "armada-airflow/testing";
 import { sleepUntil } from "../support/sleep-until.js";
-import { call, clients, jobItem, kinds, readEvents } from "./helpers.js";
+import { call, clients, container, jobItem, kinds, readEvents } from "./helpers.js";
 
 describe("dev server lifecycle through the public gRPC API", () => {
   let clock: ManualClock;
@@ -96,5 +96,27 @@ describe("dev server lifecycle through the public gRPC API", () => {
 
   it("answers UNKNOWN for a job id it never saw", async () => {
     expect(await status("01hzzzzzzzzzzzzzzzzzzzzzzz")).toBe(JobState.UNKNOWN);
+  });
+});
+
+describe("dev server on the wall clock", () => {
+  it("finishes a job without a duration in about 1.4 s, so a local DAG feels live", async () => {
+    const server = await startDevServer({ queues: ["q"] });
+    const c = clients(server.grpcTarget);
+    try {
+      const t0 = Date.now();
+      await call(c.submit, "submitJobs", {
+        queue: "q",
+        jobSetId: "live",
+        jobRequestItems: [jobItem({}, [container("main", ["echo", "hi"])])],
+      });
+      await sleepUntil(() => server.jobs()[0].state === "SUCCEEDED", "SUCCEEDED", 10_000);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
+      const run = server.jobs()[0].runs[0];
+      expect(run.finishedAt!.getTime() - run.startedAt!.getTime()).toBe(1000);
+    } finally {
+      c.close();
+      await server.stop();
+    }
   });
 });
