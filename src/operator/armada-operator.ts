@@ -169,6 +169,7 @@ export class ArmadaOperator extends BaseOperator {
   private renderedLinks: Record<string, string> = {};
   private linkExtractor: UrlFromLogsExtractor | undefined;
   private statusFailures = 0;
+  private lastLogError: string | undefined;
   /** True when this try rendered before (a resume, or a re-run of the same try after a crash). */
   private renderedBefore = false;
   private taskInstance: TaskInstance | undefined;
@@ -553,9 +554,13 @@ export class ArmadaOperator extends BaseOperator {
         ...(extractor ? { linkExtractor: extractor } : {}),
       });
       if (last) ctx = ctx.with({ lastLogTime: last });
+      this.lastLogError = undefined;
     } catch (err) {
-      // Logs are a convenience: failing to read them must not fail the job's task.
-      this.log.warn(`Error fetching logs of Armada job ${ctx.jobId}: ${(err as Error).message}`);
+      // Logs are a convenience: failing to read them must not fail the job's
+      // task. Said once per distinct problem, not at every poll.
+      const message = `Error fetching logs of Armada job ${ctx.jobId}: ${(err as Error).message}`;
+      if (message !== this.lastLogError) this.log.warn(message);
+      this.lastLogError = message;
     }
     return ctx;
   }

@@ -1,0 +1,177 @@
+/**
+ * Through the command line (`armada-airflow dags test` / `resume`) against a
+ * dev server: what a user runs. These use real time (the CLI runs on the
+ * system clock), with short jobs and no fixed sleeps.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../src/cli/main.js";
+import { closeArmadaHookClients } from "../../src/operator/hook.js";
+import { KyselyStore } from "../../src/runtime/store/kysely-store.js";
+import { startDevServer, type DevServer } from "../../src/testing/index.js";
+import { sleepUntil } from "../support/sleep-until.js";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const fixture = (name: string) => path.join(root, "test/e2e/fixtures", name);
+
+let server: DevServer;
+let home: string;
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  server = await startDevServer({ queues: ["default"] });
+});
+afterAll(async () => {
+  closeArmadaHookClients();
+  await server.stop();
+});
+afterEach(() => {
+  process.env = { ...savedEnv };
+  if (home) rmSync(home, { recursive: true, force: true });
+});
+
+async function useServer(extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {
+  home = mkdtempSync(path.join(os.tmpdir(), "aa-cli-"));
+  await server.writeKubeconfig(path.join(home, "kubeconfig"));
+  Object.assign(process.env, {
+    KUBECONFIG: path.join(home, "kubeconfig"),
+    ARMADA_TARGET: server.grpcTarget,
+    ARMADA_LOOKOUT_URL: server.lookoutUrlTemplate,
+    ARMADA_AIRFLOW_HOME: home,
+    ...extra,
+  });
+  return process.env;
+}
+
+async function cli(args: string[]): Promise<{ code: number; out: string }> {
+  let out = "";
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      out += String(chunk);
+      cb();
+    },
+  });
+  const code = await runCli(args, { stdout: sink, stderr: sink, env: process.env, cwd: root });
+  return { code, out };
+}
+
+function jobsOf(jobSetPrefix: string) {
+  return server.jobs().filter((j) => j.jobSetId.startsWith(jobSetPrefix));
+}
+
+describe("armada-airflow dags test", () => {
+  it("runs the hello example: submit, live state, streamed logs, lookout link, success", async () => {
+    await useServer();
+    const { code, out } = await cli(["dags", "test", "examples/dags/hello.ts", "--run-id", "cli_hello"]);
+    expect(code).toBe(0);
+    const [job] = jobsOf("hello-cli_hello");
+    expect(job?.state).toBe("SUCCEEDED");
+    const link = server.lookoutUrlTemplate.replace("<job_id>", job!.id);
+    expect(out).toContain(`Submitted job to Armada with job-id ${job!.id}. Job details available at ${link}`);
+    expect(out).toContain(`Armada job ${job!.id} is in state: RUNNING.`);
+    expect(out).toContain("[main] Hello from hello in run cli_hello");
+    expect(out).toContain("[main] all done");
+    expect(out).toMatch(/hello\s+-1\s+success/);
+  });
+
+  it("fails the bad-job example; the last job context says FAILED", async () => {
+    await useServer();
+    const { code, out } = await cli(["dags", "test", "examples/dags/bad-job.ts", "--run-id", "cli_bad"]);
+    expect(code).toBe(1);
+    const [job] = jobsOf("cli_bad");
+    expect(job?.state).toBe("FAILED");
+    expect(out).toContain("[main] about to fail");
+    expect(out).toContain(`ArmadaOperator job '${job!.id}' in queue 'default' terminated with state 'Failed'.`);
+    const store = await KyselyStore.open({ home });
+    const rows = await store.listXComs({ dagId: "bad_job", runId: "cli_bad", key: "job_context" });
+    await store.close();
+    expect(JSON.parse(rows.at(-1)!.value).armada_job_state).toBe("FAILED");
+  });
+
+  for (const [bad, message] of [
+    ["policy", /reattachPolicy: Unknown policy type: sometimes/],
+    ["channel", /channelArgs: .*target/],
+    ["template", /job_request\.podSpec\.containers\[0\]\.image.*'params\.tag' is undefined/],
+    ["spec", /job_request\.podSpec\.containers\[0\]\.resources\.requests\.cpu: .*quantity/],
+    ["container", /containerLogs: no container named 'sidecar'.*available containers: main/],
+  ] as const) {
+    it(`bad input (${bad}) is a clear error naming the field; nothing is submitted`, async () => {
+      await useServer();
+      const before = server.jobs().length;
+      const { code, out } = await cli(["dags", "test", fixture(`bad-${bad}.ts`), "--run-id", `bad_${bad}`]);
+      expect(code).toBe(1);
+      expect(out).toMatch(message);
+      expect(server.jobs().length).toBe(before);
+    });
+  }
+});
+
+describe("runner killed mid-wait, then resume", () => {
+  let child: ChildProcess | undefined;
+  afterEach(() => {
+    child?.kill("SIGKILL");
+    child = undefined;
+  });
+
+  for (const deferrable of [true, false]) {
+    it(`reattaches without a second submit (${deferrable ? "deferred" : "polling"})`, async () => {
+      const env = await useServer({ FIXTURE_DEFERRABLE: deferrable ? "1" : "0", FIXTURE_SLEEP: "4" });
+      const runId = `crash_${deferrable}`;
+      child = spawn(
+        process.execPath,
+        ["--conditions=source", "--import", "tsx", "src/cli/main.ts", "dags", "test", fixture("long-job.ts"), "--run-id", runId],
+        { cwd: root, env, stdio: "ignore" },
+      );
+      const store = await KyselyStore.open({ home });
+      try {
+        const waiting = deferrable ? "deferred" : "running";
+        await sleepUntil(async () => {
+          const job = jobsOf(runId)[0];
+          const [ti] = await store.listTaskInstances("long_job", runId);
+          return job?.state === "RUNNING" && ti?.state === waiting;
+        }, `job running and task ${waiting}`, 20_000);
+      } finally {
+        await store.close();
+      }
+      child.kill("SIGKILL");
+      await new Promise((r) => child!.once("exit", r));
+      const { code, out } = await cli(["resume", "--run-id", runId]);
+      expect(code, out).toBe(0);
+      const jobs = jobsOf(runId);
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0]!.state).toBe("SUCCEEDED");
+      expect(out).toContain("[main] finished");
+      expect(out).not.toContain("Submitted job to Armada");
+    }, 40_000);
+  }
+});
+
+describe("the hello example with no Armada configured", () => {
+  it("starts an embedded dev server and succeeds (what `npm start` runs)", async () => {
+    const h = mkdtempSync(path.join(os.tmpdir(), "aa-embedded-"));
+    const env = { ...savedEnv, ARMADA_AIRFLOW_HOME: h };
+    delete env.ARMADA_TARGET;
+    const out: string[] = [];
+    const code = await new Promise<number | null>((resolve) => {
+      const p = spawn(
+        process.execPath,
+        ["--conditions=source", "--import", "tsx", "src/cli/main.ts", "dags", "test", "examples/dags/hello.ts"],
+        { cwd: root, env },
+      );
+      p.stdout.on("data", (d: Buffer) => out.push(d.toString()));
+      p.stderr.on("data", (d: Buffer) => out.push(d.toString()));
+      p.on("exit", resolve);
+    });
+    rmSync(h, { recursive: true, force: true });
+    const text = out.join("");
+    expect(code, text).toBe(0);
+    expect(text).toMatch(/Submitted job to Armada with job-id \S+\. Job details available at http:\/\/127\.0\.0\.1:\d+\/jobs\//);
+    expect(text).toContain("is in state: RUNNING.");
+    expect(text).toMatch(/\[main\] Hello from hello in run manual__/);
+    expect(text).toMatch(/hello\s+-1\s+success/);
+  }, 60_000);
+});
