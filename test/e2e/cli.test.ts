@@ -153,7 +153,7 @@ describe("runner killed mid-wait, then resume", () => {
 describe("the hello example with no Armada configured", () => {
   it("starts an embedded dev server and succeeds (what `npm start` runs)", async () => {
     const h = mkdtempSync(path.join(os.tmpdir(), "aa-embedded-"));
-    const env = { ...savedEnv, ARMADA_AIRFLOW_HOME: h };
+    const env: NodeJS.ProcessEnv = { ...savedEnv, ARMADA_AIRFLOW_HOME: h };
     delete env.ARMADA_TARGET;
     const out: string[] = [];
     const code = await new Promise<number | null>((resolve) => {
