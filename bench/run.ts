@@ -68,7 +68,11 @@ async function main(): Promise<void> {
         const b = next++;
         const res = await unary<JobSubmitResponse>((cb) =>
           submit.submitJobs(
-            { queue: b % 2 === 0 ? "bench-a" : "bench-b", jobSetId: `set-${b % 50}`, jobRequestItems: batches[b] },
+            {
+              queue: b % 2 === 0 ? "bench-a" : "bench-b",
+              jobSetId: `set-${b % 50}`,
+              jobRequestItems: batches[b],
+            },
             cb,
           ),
         );

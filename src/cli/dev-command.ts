@@ -32,7 +32,11 @@ export interface DevCommandOptions {
 }
 
 /** The text `armada-airflow dev` prints once it listens. */
-export function describeDevServer(server: DevServer, startedMs: number, opts: { kubeconfigPath?: string; queues: string[] }): string {
+export function describeDevServer(
+  server: DevServer,
+  startedMs: number,
+  opts: { kubeconfigPath?: string; queues: string[] },
+): string {
   const lines = [
     `Armada dev server ready in ${startedMs} ms`,
     `  gRPC:        ${server.grpcTarget}`,
@@ -50,7 +54,12 @@ function configureDevCommand(cmd: Command): void {
     .description("Run a local Armada-compatible server (gRPC API, Lookout pages, Kubernetes pod-log API)")
     .option("--host <address>", "address to listen on", "127.0.0.1")
     .option("--grpc-port <port>", "gRPC port (0 = any free port)", integer("--grpc-port", 0, 65535), 50051)
-    .option("--http-port <port>", "Lookout and pod-log API port (0 = any free port)", integer("--http-port", 0, 65535), 8089)
+    .option(
+      "--http-port <port>",
+      "Lookout and pod-log API port (0 = any free port)",
+      integer("--http-port", 0, 65535),
+      8089,
+    )
     .addOption(
       new Option("--executor <kind>", "simulate pods, or run their commands as local processes")
         .choices(["simulate", "process"] as const)
@@ -58,7 +67,12 @@ function configureDevCommand(cmd: Command): void {
     )
     .option("--state <file>", "SQLite file that keeps state across restarts (default: in memory)")
     .option("--write-kubeconfig <path>", "write a kubeconfig (one context per cluster) for the pod-log API")
-    .option("--ingestion-delay <ms>", "query API answers UNKNOWN this long after a submit", integer("--ingestion-delay", 0, 3_600_000), 0)
+    .option(
+      "--ingestion-delay <ms>",
+      "query API answers UNKNOWN this long after a submit",
+      integer("--ingestion-delay", 0, 3_600_000),
+      0,
+    )
     .option("--queue <name>", "queue to create at start (repeatable; default: default)", collect)
     .action(async (opts) => {
       const started = Date.now();
@@ -74,7 +88,8 @@ function configureDevCommand(cmd: Command): void {
       });
       if (opts.writeKubeconfig) await server.writeKubeconfig(opts.writeKubeconfig);
       process.stdout.write(
-        describeDevServer(server, Date.now() - started, { kubeconfigPath: opts.writeKubeconfig, queues }) + "\n",
+        describeDevServer(server, Date.now() - started, { kubeconfigPath: opts.writeKubeconfig, queues }) +
+          "\n",
       );
       await new Promise<void>((resolve) => {
         const stop = () => {

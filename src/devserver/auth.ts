@@ -24,11 +24,17 @@ export function checkAuthorization(auth: DevAuthOptions | undefined, header: str
   const tokens = auth?.bearerTokens ?? [];
   const basic = auth?.basic ?? [];
   if (tokens.length === 0 && basic.length === 0) return { ok: true, principal: "anonymous" };
-  if (!header) return { ok: false, message: "request has no authorization metadata; send a bearer token or basic credentials" };
+  if (!header)
+    return {
+      ok: false,
+      message: "request has no authorization metadata; send a bearer token or basic credentials",
+    };
   const [scheme, value = ""] = header.split(/\s+/, 2);
   if (/^bearer$/i.test(scheme)) {
     const i = tokens.findIndex((t) => same(t, value));
-    return i >= 0 ? { ok: true, principal: `token-${i + 1}` } : { ok: false, message: "the bearer token is not valid" };
+    return i >= 0
+      ? { ok: true, principal: `token-${i + 1}` }
+      : { ok: false, message: "the bearer token is not valid" };
   }
   if (/^basic$/i.test(scheme)) {
     const decoded = Buffer.from(value, "base64").toString("utf8");
@@ -36,7 +42,9 @@ export function checkAuthorization(auth: DevAuthOptions | undefined, header: str
     const user = colon >= 0 ? decoded.slice(0, colon) : decoded;
     const password = colon >= 0 ? decoded.slice(colon + 1) : "";
     const match = basic.find((b) => same(b.username, user) && same(b.password, password));
-    return match ? { ok: true, principal: match.username } : { ok: false, message: "the username or password is not valid" };
+    return match
+      ? { ok: true, principal: match.username }
+      : { ok: false, message: "the username or password is not valid" };
   }
   return { ok: false, message: `unsupported authorization scheme "${scheme}"; use Bearer or Basic` };
 }

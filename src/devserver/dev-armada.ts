@@ -118,7 +118,8 @@ export class DevArmada {
   /** Replaces a queue; NOT_FOUND when it does not exist. */
   updateQueue(queue: Queue): void {
     this.checkQueue(queue);
-    if (!this.queues.has(queue.name)) throw new DevRequestError("NOT_FOUND", `queue "${queue.name}" does not exist`);
+    if (!this.queues.has(queue.name))
+      throw new DevRequestError("NOT_FOUND", `queue "${queue.name}" does not exist`);
     this.putQueue(queue);
   }
 
@@ -158,7 +159,10 @@ export class DevArmada {
   private checkQueue(queue: Queue): void {
     if (!queue.name) throw new DevRequestError("INVALID_ARGUMENT", "queue name is a required field");
     if (queue.priorityFactor < 0) {
-      throw new DevRequestError("INVALID_ARGUMENT", `queue "${queue.name}": priority_factor must not be negative`);
+      throw new DevRequestError(
+        "INVALID_ARGUMENT",
+        `queue "${queue.name}": priority_factor must not be negative`,
+      );
     }
   }
 
@@ -172,7 +176,8 @@ export class DevArmada {
   submit(queue: string, jobSetId: string, items: JobSubmitRequestItem[], owner = "anonymous"): string[] {
     if (!queue) throw new DevRequestError("INVALID_ARGUMENT", "queue is a required field");
     if (!jobSetId) throw new DevRequestError("INVALID_ARGUMENT", "job_set_id is a required field");
-    if (items.length === 0) throw new DevRequestError("INVALID_ARGUMENT", "job_request_items must not be empty");
+    if (items.length === 0)
+      throw new DevRequestError("INVALID_ARGUMENT", "job_request_items must not be empty");
     const now = this.clock.nowMs();
     const created = new Date(now);
     const queueExists = this.queues.has(queue);
@@ -306,7 +311,10 @@ export class DevArmada {
       job.runs.push(run);
       this.runsById.set(run.runId, run);
       this.transition(job, "LEASED", at);
-      this.emit(job, { $case: "leased", value: { ...this.base(job, at), clusterId: run.cluster, pool: "default" } });
+      this.emit(job, {
+        $case: "leased",
+        value: { ...this.base(job, at), clusterId: run.cluster, pool: "default" },
+      });
       this.changed(job);
       this.timers.at(at + this.timing.pendingDelayMs, (t) => this.toPending(job, run, t));
     }
@@ -372,7 +380,10 @@ export class DevArmada {
       run.reason = result.reason;
       job.error = result.reason;
       this.transition(job, "FAILED", at);
-      this.emit(job, { $case: "failed", value: this.failedEvent(job, run, at, result.reason, result.exitCodes) });
+      this.emit(job, {
+        $case: "failed",
+        value: this.failedEvent(job, run, at, result.reason, result.exitCodes),
+      });
     }
     this.changed(job);
     this.requestSchedule(at);
@@ -481,8 +492,14 @@ export class DevArmada {
       }
       job.priority = priority;
       job.spec.priority = priority;
-      this.emit(job, { $case: "reprioritizing", value: { ...this.base(job, now), newPriority: priority, requestor } });
-      this.emit(job, { $case: "reprioritized", value: { ...this.base(job, now), newPriority: priority, requestor } });
+      this.emit(job, {
+        $case: "reprioritizing",
+        value: { ...this.base(job, now), newPriority: priority, requestor },
+      });
+      this.emit(job, {
+        $case: "reprioritized",
+        value: { ...this.base(job, now), newPriority: priority, requestor },
+      });
       if (job.state === "QUEUED") this.scheduler.enqueue(job);
       this.changed(job);
       results[id] = "";

@@ -51,7 +51,9 @@ export interface DevServer {
 }
 
 function makeExecutor(o: ResolvedDevServerOptions): Executor {
-  return o.executor === "process" ? new ProcessExecutor() : new SimulateExecutor({ defaultRunMs: o.defaultRunMs });
+  return o.executor === "process"
+    ? new ProcessExecutor()
+    : new SimulateExecutor({ defaultRunMs: o.defaultRunMs });
 }
 
 function grpcCredentials(o: ResolvedDevServerOptions): ServerCredentials {
@@ -60,9 +62,12 @@ function grpcCredentials(o: ResolvedDevServerOptions): ServerCredentials {
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(`Invalid dev server options: tls.${field}: cannot read "${file}": ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new Error(
+        `Invalid dev server options: tls.${field}: cannot read "${file}": ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
   };
   const ca = o.tls.caFile ? read(o.tls.caFile, "caFile") : null;
@@ -79,6 +84,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const creds = grpcCredentials(o);
   const kubeToken = o.kubeToken ?? randomBytes(24).toString("base64url");
   const faults = new CallFaults();
+  for (const f of o.faults.failNext) faults.failNext(f.method, f.n, f.code, f.message);
+  for (const [m, ms] of o.faults.latency) faults.latency(m, ms);
+  if (o.faults.dropEventStreamAfter !== undefined) faults.dropEventStreamAfter(o.faults.dropEventStreamAfter);
   const counts = new Map<string, number>();
   const streams = new Set<ServerWritableStream<unknown, unknown>>();
   let store = o.statePath ? SqliteStateStore.open(o.statePath) : undefined;
@@ -114,7 +122,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   };
   const http = new Hono();
   const tokens = () => [kubeToken, ...(o.auth?.bearerTokens ?? [])];
-  http.route("/", podLogRoutes(() => armada, tokens));
+  http.route(
+    "/",
+    podLogRoutes(() => armada, tokens),
+  );
   http.route("/", createLookoutApp(source));
 
   let grpcPort = o.grpcPort;
@@ -136,7 +147,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   };
 
   const close = async () => {
-    for (const call of [...streams]) call.emit("error", { code: status.UNAVAILABLE, details: "dev server stopping" });
+    for (const call of [...streams])
+      call.emit("error", { code: status.UNAVAILABLE, details: "dev server stopping" });
     streams.clear();
     await new Promise<void>((resolve) => {
       grpc.tryShutdown(() => resolve());
@@ -165,7 +177,11 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     },
     kubeToken,
     kubeconfig: () =>
-      renderKubeconfig({ server: `http://${hostForUrl}:${httpPort}`, token: kubeToken, clusters: o.clusters.map((c) => c.id) }),
+      renderKubeconfig({
+        server: `http://${hostForUrl}:${httpPort}`,
+        token: kubeToken,
+        clusters: o.clusters.map((c) => c.id),
+      }),
     async writeKubeconfig(path) {
       await writeFile(path, server.kubeconfig(), { mode: 0o600 });
     },
@@ -179,7 +195,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         }
       },
       failJob(jobId, reason) {
-        if (!armada.fail(jobId, reason)) throw new Error(`failJob: job "${jobId}" is unknown or already finished`);
+        if (!armada.fail(jobId, reason))
+          throw new Error(`failJob: job "${jobId}" is unknown or already finished`);
       },
       setIngestionDelay(ms) {
         if (!(ms >= 0)) throw new Error(`setIngestionDelay: ms must be >= 0, got ${ms}`);

@@ -68,7 +68,10 @@ export function methodName(method: string): GrpcMethodName {
 
 /** Call-level faults (the job-level ones are wired in by the server). */
 export class CallFaults {
-  private readonly failures = new Map<GrpcMethodName, { remaining: number; code: status; message: string }[]>();
+  private readonly failures = new Map<
+    GrpcMethodName,
+    { remaining: number; code: status; message: string }[]
+  >();
   private readonly latencies = new Map<GrpcMethodName, number>();
   private drops: number[] = [];
 
@@ -76,7 +79,11 @@ export class CallFaults {
     if (!Number.isInteger(n) || n < 1) throw new Error(`failNext: n must be a positive integer, got ${n}`);
     const name = methodName(method);
     const list = this.failures.get(name) ?? [];
-    list.push({ remaining: n, code, message: message ?? `injected fault: ${status[code] ?? code} for ${name}` });
+    list.push({
+      remaining: n,
+      code,
+      message: message ?? `injected fault: ${status[code] ?? code} for ${name}`,
+    });
     this.failures.set(name, list);
   }
 
@@ -88,7 +95,8 @@ export class CallFaults {
   }
 
   dropEventStreamAfter(k: number, streams = 1): void {
-    if (!Number.isInteger(k) || k < 0) throw new Error(`dropEventStreamAfter: k must be an integer >= 0, got ${k}`);
+    if (!Number.isInteger(k) || k < 0)
+      throw new Error(`dropEventStreamAfter: k must be an integer >= 0, got ${k}`);
     for (let i = 0; i < streams; i++) this.drops.push(k);
   }
 

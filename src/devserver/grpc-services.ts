@@ -65,7 +65,10 @@ function authHeader(md: Metadata): string | undefined {
 
 /** Registers all Armada services on `server`. */
 export function addArmadaServices(server: Server, ctx: GrpcContext): void {
-  const admit = async (name: GrpcMethodName, md: Metadata): Promise<{ principal: string } | Partial<StatusObject>> => {
+  const admit = async (
+    name: GrpcMethodName,
+    md: Metadata,
+  ): Promise<{ principal: string } | Partial<StatusObject>> => {
     ctx.counts.set(name, (ctx.counts.get(name) ?? 0) + 1);
     const auth = checkAuthorization(ctx.auth, authHeader(md));
     if (!auth.ok) return { code: status.UNAUTHENTICATED, details: auth.message };
@@ -76,7 +79,10 @@ export function addArmadaServices(server: Server, ctx: GrpcContext): void {
     return { principal: auth.principal };
   };
 
-  function unary<Req, Res>(name: GrpcMethodName, fn: (req: Req, principal: string) => Res): handleUnaryCall<Req, Res> {
+  function unary<Req, Res>(
+    name: GrpcMethodName,
+    fn: (req: Req, principal: string) => Res,
+  ): handleUnaryCall<Req, Res> {
     return (call, callback) => {
       void admit(name, call.metadata).then((a) => {
         if (!("principal" in a)) return callback(a as ServerErrorResponse);
@@ -135,7 +141,8 @@ export function addArmadaServices(server: Server, ctx: GrpcContext): void {
     getQueues: stream("GetQueues", (call) => {
       const all = ctx.armada().listQueues();
       const n = call.request.num > 0 ? Math.min(call.request.num, all.length) : all.length;
-      for (let i = 0; i < n; i++) call.write({ event: { $case: "queue", value: all[i] } } satisfies StreamingQueueMessage);
+      for (let i = 0; i < n; i++)
+        call.write({ event: { $case: "queue", value: all[i] } } satisfies StreamingQueueMessage);
       call.write({ event: { $case: "end", value: {} } } satisfies StreamingQueueMessage);
       call.end();
     }),
@@ -154,7 +161,10 @@ export function addArmadaServices(server: Server, ctx: GrpcContext): void {
       a.getQueue(req.name);
       const ids = a
         .allJobs()
-        .filter((j) => j.queue === req.name && (j.state === "LEASED" || j.state === "PENDING" || j.state === "RUNNING"))
+        .filter(
+          (j) =>
+            j.queue === req.name && (j.state === "LEASED" || j.state === "PENDING" || j.state === "RUNNING"),
+        )
         .map((j) => j.id);
       a.preempt(ids, "preempted on queue request", principal);
       return {};
@@ -182,7 +192,10 @@ export function addArmadaServices(server: Server, ctx: GrpcContext): void {
       let ids = [...req.jobIds, ...(req.jobId ? [req.jobId] : [])];
       if (ids.length === 0) {
         if (!req.jobSetId || !req.queue) {
-          throw new DevRequestError("INVALID_ARGUMENT", "give job_ids (or job_id), or a queue and job_set_id");
+          throw new DevRequestError(
+            "INVALID_ARGUMENT",
+            "give job_ids (or job_id), or a queue and job_set_id",
+          );
         }
         ids = a.jobSetJobIds(req.queue, req.jobSetId, []);
       }
@@ -251,7 +264,8 @@ export function addArmadaServices(server: Server, ctx: GrpcContext): void {
       return { jobStates };
     }),
     getJobStatusUsingExternalJobUri: unary("GetJobStatusUsingExternalJobUri", (req) => {
-      if (!req.externalJobUri) throw new DevRequestError("INVALID_ARGUMENT", "external_job_uri is a required field");
+      if (!req.externalJobUri)
+        throw new DevRequestError("INVALID_ARGUMENT", "external_job_uri is a required field");
       const a = ctx.armada();
       const jobStates: Record<string, JobState> = {};
       for (const job of a.jobsByExternalUri(req.queue, req.jobset, req.externalJobUri)) {
@@ -329,10 +343,14 @@ export function addArmadaServices(server: Server, ctx: GrpcContext): void {
       call.write(msg);
       sent++;
       if (dropAfter !== undefined && sent >= dropAfter) {
-        close({ code: status.UNAVAILABLE, details: `injected fault: event stream dropped after ${sent} messages` });
+        close({
+          code: status.UNAVAILABLE,
+          details: `injected fault: event stream dropped after ${sent} messages`,
+        });
       }
     };
-    if (dropAfter === 0) return close({ code: status.UNAVAILABLE, details: "injected fault: event stream dropped" });
+    if (dropAfter === 0)
+      return close({ code: status.UNAVAILABLE, details: "injected fault: event stream dropped" });
     ctx.streams.add(call as ServerWritableStream<unknown, unknown>);
     call.on("cancelled", () => close());
     for (const msg of backlog) send(msg);

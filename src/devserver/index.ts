@@ -1,6 +1,11 @@
 /** The Armada dev server: an Armada-compatible server for local runs and tests. */
 export { startDevServer, type DevServer } from "./dev-server.js";
-export { type DevServerOptions, type DevTlsOptions, DEFAULT_CLUSTERS } from "./options.js";
+export {
+  type DevServerOptions,
+  type DevTlsOptions,
+  type DevFaultOptions,
+  DEFAULT_CLUSTERS,
+} from "./options.js";
 export type { DevAuthOptions } from "./auth.js";
 export type { FaultInjector, GrpcMethodName } from "./faults.js";
 export { GRPC_METHODS } from "./faults.js";

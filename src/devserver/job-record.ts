@@ -19,14 +19,7 @@ export type JobStateName =
 
 /** Run state names, as the `JobRunState` enum spells them (without the `RUN_STATE_` prefix). */
 export type RunStateName =
-  | "LEASED"
-  | "PENDING"
-  | "RUNNING"
-  | "SUCCEEDED"
-  | "FAILED"
-  | "PREEMPTED"
-  | "CANCELLED"
-  | "LEASE_RETURNED";
+  "LEASED" | "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "PREEMPTED" | "CANCELLED" | "LEASE_RETURNED";
 
 /** States after which a job never changes again. */
 export const TERMINAL_JOB_STATES: ReadonlySet<JobStateName> = new Set([

@@ -15,8 +15,7 @@ const DNS1123_LABEL_HELP =
 
 /** Result of validating one job: either its total resource requests or the rejection reason. */
 export type JobValidation =
-  | { ok: true; resources: { cpuMillis: number; memoryBytes: number } }
-  | { ok: false; reason: string };
+  { ok: true; resources: { cpuMillis: number; memoryBytes: number } } | { ok: false; reason: string };
 
 /** The pod specs of an item: `pod_specs` when given, else the deprecated `pod_spec`. */
 export function podSpecsOf(item: Pick<JobSubmitRequestItem, "podSpec" | "podSpecs">): PodSpec[] {
@@ -39,7 +38,10 @@ export function validateJob(
   if (specs.length === 0) return { ok: false, reason: "job has no pod spec" };
   if (specs.length > 1) return { ok: false, reason: "jobs with multiple pod specs are not supported" };
   if (item.namespace && item.namespace.length > 63) {
-    return { ok: false, reason: `namespace "${item.namespace}" is invalid: must be no more than 63 characters` };
+    return {
+      ok: false,
+      reason: `namespace "${item.namespace}" is invalid: must be no more than 63 characters`,
+    };
   }
   if (item.namespace && !DNS1123_LABEL.test(item.namespace)) {
     return { ok: false, reason: `namespace "${item.namespace}" is invalid: ${DNS1123_LABEL_HELP}` };
@@ -54,7 +56,8 @@ export function validateJob(
     if (!DNS1123_LABEL.test(name) || name.length > 63) {
       return { ok: false, reason: `container name "${name}" is invalid: ${DNS1123_LABEL_HELP}` };
     }
-    if (names.has(name)) return { ok: false, reason: `container name "${name}" is used by more than one container` };
+    if (names.has(name))
+      return { ok: false, reason: `container name "${name}" is used by more than one container` };
     names.add(name);
     const requests = c.resources?.requests ?? {};
     if (Object.keys(requests).length === 0) {
@@ -64,7 +67,10 @@ export function validateJob(
       if (requests.cpu?.string) cpu += cpuMillis(requests.cpu.string);
       if (requests.memory?.string) memory += bytes(requests.memory.string);
     } catch (err) {
-      return { ok: false, reason: `container ${name} has an invalid resource request: ${(err as Error).message}` };
+      return {
+        ok: false,
+        reason: `container ${name} has an invalid resource request: ${(err as Error).message}`,
+      };
     }
   }
   if (cpu > largestNode.cpuMillis || memory > largestNode.memoryBytes) {

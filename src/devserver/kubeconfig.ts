@@ -14,7 +14,12 @@ export interface KubeconfigInput {
 /** The kubeconfig as YAML (JSON-quoted scalars, which are valid YAML). */
 export function renderKubeconfig(input: KubeconfigInput): string {
   const q = (s: string) => JSON.stringify(s);
-  const lines = ["apiVersion: v1", "kind: Config", "preferences: {}", `current-context: ${q(input.clusters[0] ?? "")}`];
+  const lines = [
+    "apiVersion: v1",
+    "kind: Config",
+    "preferences: {}",
+    `current-context: ${q(input.clusters[0] ?? "")}`,
+  ];
   lines.push("clusters:");
   for (const id of input.clusters) {
     lines.push(`- name: ${q(id)}`, "  cluster:", `    server: ${q(input.server)}`);

@@ -2,9 +2,11 @@
  * Options of the dev server, with their defaults, validated once at start so a
  * mistake is reported with the field's name and the fix.
  */
+import { status } from "@grpc/grpc-js";
 import { z } from "zod";
 import { systemClock, type Clock } from "../common/clock.js";
 import type { DevAuthOptions } from "./auth.js";
+import { methodName, type GrpcMethodName } from "./faults.js";
 import { DEFAULT_TIMING, type LifecycleTiming } from "./dev-armada.js";
 import { parseQuantity } from "./quantity.js";
 import type { ClusterConfig } from "./scheduler.js";
@@ -46,11 +48,32 @@ export interface DevServerOptions {
   defaultRunMs?: number;
   /** Delays between lifecycle steps. @default see {@link DEFAULT_TIMING} */
   timing?: Partial<LifecycleTiming>;
+  /** Faults active from the start (the same as calling {@link FaultInjector} methods). @default none */
+  faults?: DevFaultOptions;
+}
+
+/** Faults configured at start. */
+export interface DevFaultOptions {
+  /** Each entry: the next `n` calls of `method` fail with gRPC status `code` (a number or a name like "UNAVAILABLE"). */
+  failNext?: { method: string; n: number; code: number | string; message?: string }[];
+  /** Latency per method (short name), in clock milliseconds. */
+  latency?: Record<string, number>;
+  /** The first event stream ends with UNAVAILABLE after this many messages. */
+  dropEventStreamAfter?: number;
 }
 
 /** Options after defaults are applied. */
-export type ResolvedDevServerOptions = Required<Omit<DevServerOptions, "auth" | "tls" | "statePath" | "kubeToken" | "timing">> &
-  Pick<DevServerOptions, "auth" | "tls" | "statePath" | "kubeToken"> & { timing: LifecycleTiming };
+export type ResolvedDevServerOptions = Required<
+  Omit<DevServerOptions, "auth" | "tls" | "statePath" | "kubeToken" | "timing" | "faults">
+> &
+  Pick<DevServerOptions, "auth" | "tls" | "statePath" | "kubeToken"> & {
+    timing: LifecycleTiming;
+    faults: {
+      failNext: { method: GrpcMethodName; n: number; code: status; message?: string }[];
+      latency: [GrpcMethodName, number][];
+      dropEventStreamAfter?: number;
+    };
+  };
 
 /** The default clusters: two, so `cluster` in run details means something. */
 export const DEFAULT_CLUSTERS: ClusterConfig[] = [1, 2].map((c) => ({
@@ -69,13 +92,23 @@ const quantity = z.string().refine(
   { message: 'must be a positive Kubernetes quantity such as "8", "500m" or "32Gi"' },
 );
 const port = z.number().int().min(0).max(65535);
+const grpcMethod = z.string().transform((v, ctx) => {
+  try {
+    return methodName(v);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 const ms = z.number().finite().min(0);
 
 const schema = z.object({
   host: z.string().min(1).optional(),
   grpcPort: port.optional(),
   httpPort: port.optional(),
-  clock: z.custom<Clock>((v) => typeof (v as Clock)?.nowMs === "function", { message: "must be a Clock" }).optional(),
+  clock: z
+    .custom<Clock>((v) => typeof (v as Clock)?.nowMs === "function", { message: "must be a Clock" })
+    .optional(),
   ingestionDelayMs: ms.optional(),
   executor: z.enum(["simulate", "process"]).optional(),
   clusters: z
@@ -94,13 +127,42 @@ const schema = z.object({
       basic: z.array(z.object({ username: z.string().min(1), password: z.string() })).optional(),
     })
     .optional(),
-  tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1), caFile: z.string().min(1).optional() }).optional(),
+  tls: z
+    .object({ certFile: z.string().min(1), keyFile: z.string().min(1), caFile: z.string().min(1).optional() })
+    .optional(),
   statePath: z.string().min(1).optional(),
   kubeToken: z.string().min(1).optional(),
   defaultRunMs: ms.optional(),
   timing: z
     .object({ scheduleDelayMs: ms, pendingDelayMs: ms, startDelayMs: ms, podRetentionMs: ms })
     .partial()
+    .optional(),
+  faults: z
+    .object({
+      failNext: z
+        .array(
+          z.object({
+            method: grpcMethod,
+            n: z.number().int().min(1),
+            code: z.union([z.number().int().min(1).max(16), z.string()]).transform((v, ctx) => {
+              const code =
+                typeof v === "number" ? v : (status as unknown as Record<string, number>)[v.toUpperCase()];
+              if (code === undefined || code === 0) {
+                ctx.addIssue({
+                  code: "custom",
+                  message: `"${v}" is not a gRPC error status (e.g. UNAVAILABLE or 14)`,
+                });
+                return z.NEVER;
+              }
+              return code as status;
+            }),
+            message: z.string().optional(),
+          }),
+        )
+        .optional(),
+      latency: z.record(z.string(), ms).optional(),
+      dropEventStreamAfter: z.number().int().min(0).optional(),
+    })
     .optional(),
 });
 
@@ -131,5 +193,18 @@ export function resolveDevServerOptions(options: DevServerOptions = {}): Resolve
     kubeToken: o.kubeToken,
     defaultRunMs: o.defaultRunMs ?? 1000,
     timing: { ...DEFAULT_TIMING, ...o.timing },
+    faults: {
+      failNext: o.faults?.failNext ?? [],
+      latency: Object.entries(o.faults?.latency ?? {}).map(([m, v]) => {
+        try {
+          return [methodName(m), v] as [GrpcMethodName, number];
+        } catch (err) {
+          throw new Error(`Invalid dev server options: faults.latency.${m}: ${(err as Error).message}`, {
+            cause: err,
+          });
+        }
+      }),
+      dropEventStreamAfter: o.faults?.dropEventStreamAfter,
+    },
   };
 }

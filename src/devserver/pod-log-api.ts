@@ -12,7 +12,16 @@ import { rfc3339Nano, type LogLine, type PodLogs } from "./pod-logs.js";
 
 /** A Kubernetes `Status` error body. */
 export function k8sStatus(code: number, reason: string, message: string, details?: Record<string, unknown>) {
-  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, details, code };
+  return {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message,
+    reason,
+    details,
+    code,
+  };
 }
 
 function tokenOk(accepted: string[], header: string | undefined): boolean {
@@ -41,25 +50,39 @@ export function podLogRoutes(armada: () => DevArmada, tokens: () => string[]): H
     const now = a.clock.nowMs();
     const pod = a.logs.get(ns, podName);
     if (!pod || (pod.deletedAtMs !== undefined && pod.deletedAtMs <= now)) {
-      return c.json(k8sStatus(404, "NotFound", `pods "${podName}" not found`, { name: podName, kind: "pods" }), 404);
+      return c.json(
+        k8sStatus(404, "NotFound", `pods "${podName}" not found`, { name: podName, kind: "pods" }),
+        404,
+      );
     }
     const names = [...pod.containers.keys()];
     let container = c.req.query("container") ?? "";
     if (!container) {
       if (names.length !== 1) {
         return c.json(
-          k8sStatus(400, "BadRequest", `a container name must be specified for pod ${podName}, choose one of: [${names.join(" ")}]`),
+          k8sStatus(
+            400,
+            "BadRequest",
+            `a container name must be specified for pod ${podName}, choose one of: [${names.join(" ")}]`,
+          ),
           400,
         );
       }
       container = names[0];
     }
     if (!pod.containers.has(container)) {
-      return c.json(k8sStatus(400, "BadRequest", `container ${container} is not valid for pod ${podName}`), 400);
+      return c.json(
+        k8sStatus(400, "BadRequest", `container ${container} is not valid for pod ${podName}`),
+        400,
+      );
     }
     if (a.job(pod.jobId)?.state === "PENDING") {
       return c.json(
-        k8sStatus(400, "BadRequest", `container "${container}" in pod "${podName}" is waiting to start: ContainerCreating`),
+        k8sStatus(
+          400,
+          "BadRequest",
+          `container "${container}" in pod "${podName}" is waiting to start: ContainerCreating`,
+        ),
         400,
       );
     }
@@ -70,13 +93,19 @@ export function podLogRoutes(armada: () => DevArmada, tokens: () => string[]): H
     if (sinceSeconds !== undefined) {
       const s = Number(sinceSeconds);
       if (!Number.isFinite(s) || s <= 0) {
-        return c.json(k8sStatus(400, "BadRequest", `sinceSeconds must be a positive integer, got "${sinceSeconds}"`), 400);
+        return c.json(
+          k8sStatus(400, "BadRequest", `sinceSeconds must be a positive integer, got "${sinceSeconds}"`),
+          400,
+        );
       }
       since = now - s * 1000;
     } else if (sinceTime !== undefined) {
       const t = Date.parse(sinceTime);
       if (Number.isNaN(t)) {
-        return c.json(k8sStatus(400, "BadRequest", `sinceTime must be an RFC 3339 time, got "${sinceTime}"`), 400);
+        return c.json(
+          k8sStatus(400, "BadRequest", `sinceTime must be an RFC 3339 time, got "${sinceTime}"`),
+          400,
+        );
       }
       since = t;
     }
@@ -84,7 +113,8 @@ export function podLogRoutes(armada: () => DevArmada, tokens: () => string[]): H
     const format = (l: LogLine) => (timestamps ? `${rfc3339Nano(l.timeMs)} ${l.text}\n` : `${l.text}\n`);
     const lines = pod.containers.get(container)!;
     let selected = lines.filter((l) => l.timeMs >= since);
-    if (tail !== undefined && Number(tail) >= 0) selected = selected.slice(Math.max(0, selected.length - Number(tail)));
+    if (tail !== undefined && Number(tail) >= 0)
+      selected = selected.slice(Math.max(0, selected.length - Number(tail)));
     c.header("content-type", "text/plain; charset=utf-8");
     if (c.req.query("follow") !== "true") return c.body(selected.map(format).join(""));
     return stream(c, async (s) => {

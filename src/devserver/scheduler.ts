@@ -64,7 +64,14 @@ export class Scheduler {
       c.nodes.map((n) => {
         const cpu = cpuMillis(n.cpu);
         const memory = bytes(n.memory);
-        return { cluster: c.id, name: n.name, cpuMillis: cpu, memoryBytes: memory, freeCpuMillis: cpu, freeMemoryBytes: memory };
+        return {
+          cluster: c.id,
+          name: n.name,
+          cpuMillis: cpu,
+          memoryBytes: memory,
+          freeCpuMillis: cpu,
+          freeMemoryBytes: memory,
+        };
       }),
     );
     for (const n of this.nodes) this.nodeByKey.set(`${n.cluster}/${n.name}`, n);
@@ -112,7 +119,8 @@ export class Scheduler {
     const placed: Placement[] = [];
     const placedIds = new Set<string>();
     const blocked = new Set<string>();
-    const live = (w: Waiting) => w.priority === w.job.priority && !placedIds.has(w.job.id) && stillQueued(w.job);
+    const live = (w: Waiting) =>
+      w.priority === w.job.priority && !placedIds.has(w.job.id) && stillQueued(w.job);
     for (;;) {
       let best: string | undefined;
       let bestShare = Infinity;
@@ -155,7 +163,8 @@ export class Scheduler {
   private fit(job: JobRecord): SchedulerNode | undefined {
     let best: SchedulerNode | undefined;
     for (const n of this.nodes) {
-      if (n.freeCpuMillis < job.resources.cpuMillis || n.freeMemoryBytes < job.resources.memoryBytes) continue;
+      if (n.freeCpuMillis < job.resources.cpuMillis || n.freeMemoryBytes < job.resources.memoryBytes)
+        continue;
       if (!best || n.freeCpuMillis > best.freeCpuMillis) best = n;
     }
     return best;

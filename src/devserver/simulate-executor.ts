@@ -24,7 +24,9 @@ export interface SimulateExecutorOptions {
 export function parseDuration(value: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
   if (!m) {
-    throw new Error(`annotation ${DURATION_ANNOTATION}="${value}" is not a duration (examples: "30", "30s", "1500ms", "2m")`);
+    throw new Error(
+      `annotation ${DURATION_ANNOTATION}="${value}" is not a duration (examples: "30", "30s", "1500ms", "2m")`,
+    );
   }
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"]!;
   return Number(m[1]) * unit;

@@ -31,12 +31,15 @@ export class SqliteStateStore implements StateSink {
     try {
       db = new Database(path);
     } catch (err) {
-      throw new Error(`Cannot open dev server state file "${path}": ${(err as Error).message}`, { cause: err });
+      throw new Error(`Cannot open dev server state file "${path}": ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
-    const row = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined;
+    const row = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as
+      { value: string } | undefined;
     const version = row ? Number(row.value) : 0;
     if (version > SCHEMA_VERSION) {
       db.close();
@@ -85,7 +88,9 @@ export class SqliteStateStore implements StateSink {
     for (const r of this.db.prepare(`SELECT data FROM queues`).all() as Row[]) {
       armada.restoreQueue(Queue.decode(r.data as Uint8Array));
     }
-    for (const r of this.db.prepare(`SELECT queue, job_set, seq, data FROM events ORDER BY queue, job_set, seq`).iterate() as Iterable<Row>) {
+    for (const r of this.db
+      .prepare(`SELECT queue, job_set, seq, data FROM events ORDER BY queue, job_set, seq`)
+      .iterate() as Iterable<Row>) {
       armada.events.restore(r.queue as string, r.job_set as string, {
         id: `${r.seq as number}-0`,
         message: EventMessage.decode(r.data as Uint8Array),
@@ -96,17 +101,27 @@ export class SqliteStateStore implements StateSink {
       jobs.push(decodeJob(r.data as string, r.spec as Uint8Array));
     }
     const byId = new Map(jobs.map((j) => [j.id, j]));
-    for (const r of this.db.prepare(`SELECT job_id, namespace, container, time_ms, text FROM logs ORDER BY rowid`).iterate() as Iterable<Row>) {
+    for (const r of this.db
+      .prepare(`SELECT job_id, namespace, container, time_ms, text FROM logs ORDER BY rowid`)
+      .iterate() as Iterable<Row>) {
       const job = byId.get(r.job_id as string);
       if (!job) continue;
       const pod =
         armada.logs.ofJob(job.id, r.namespace as string) ??
-        armada.logs.create(job.id, r.namespace as string, (job.spec.podSpecs[0] ?? job.spec.podSpec)?.containers.map((c) => c.name ?? "") ?? []);
+        armada.logs.create(
+          job.id,
+          r.namespace as string,
+          (job.spec.podSpecs[0] ?? job.spec.podSpec)?.containers.map((c) => c.name ?? "") ?? [],
+        );
       armada.logs.append(pod, r.container as string, { timeMs: r.time_ms as number, text: r.text as string });
     }
     for (const job of jobs) {
       if (job.runs.some((run) => run.pendingAt) && !armada.logs.ofJob(job.id, job.namespace)) {
-        armada.logs.create(job.id, job.namespace, (job.spec.podSpecs[0] ?? job.spec.podSpec)?.containers.map((c) => c.name ?? "") ?? []);
+        armada.logs.create(
+          job.id,
+          job.namespace,
+          (job.spec.podSpecs[0] ?? job.spec.podSpec)?.containers.map((c) => c.name ?? "") ?? [],
+        );
       }
       armada.restoreJob(job);
     }
@@ -128,8 +143,12 @@ export class SqliteStateStore implements StateSink {
       `INSERT INTO jobs (id, seq, data, spec) VALUES (?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET data = excluded.data`,
     );
-    const insertEvent = this.db.prepare(`INSERT OR REPLACE INTO events (queue, job_set, seq, data) VALUES (?, ?, ?, ?)`);
-    const insertLog = this.db.prepare(`INSERT INTO logs (job_id, namespace, container, time_ms, text) VALUES (?, ?, ?, ?, ?)`);
+    const insertEvent = this.db.prepare(
+      `INSERT OR REPLACE INTO events (queue, job_set, seq, data) VALUES (?, ?, ?, ?)`,
+    );
+    const insertLog = this.db.prepare(
+      `INSERT INTO logs (job_id, namespace, container, time_ms, text) VALUES (?, ?, ?, ?, ?)`,
+    );
     const upsertQueue = this.db.prepare(`INSERT OR REPLACE INTO queues (name, data) VALUES (?, ?)`);
     const deleteQueue = this.db.prepare(`DELETE FROM queues WHERE name = ?`);
     this.db.transaction(() => {
@@ -137,7 +156,8 @@ export class SqliteStateStore implements StateSink {
         if (q) upsertQueue.run(name, Queue.encode(q).finish());
         else deleteQueue.run(name);
       }
-      for (const job of jobs) upsertJob.run(job.id, job.submittedAt.getTime(), encodeJob(job), Job.encode(job.spec).finish());
+      for (const job of jobs)
+        upsertJob.run(job.id, job.submittedAt.getTime(), encodeJob(job), Job.encode(job.spec).finish());
       for (const e of events) insertEvent.run(...e);
       for (const l of logs) insertLog.run(...l);
     })();

@@ -7,6 +7,7 @@ export {
   type DevServer,
   type DevServerOptions,
   type DevTlsOptions,
+  type DevFaultOptions,
   type DevAuthOptions,
   type FaultInjector,
   type GrpcMethodName,

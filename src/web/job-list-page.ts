@@ -34,17 +34,33 @@ export function jobListPage(source: LookoutSource, filters: JobListFilters) {
   return page(
     "Jobs",
     html`<h1>Jobs</h1>
-<form class="filters" method="get" action="/">
-<label>Queue <input name="queue" value="${filters.queue ?? ""}"></label>
-<label>Job set <input name="jobSet" value="${filters.jobSet ?? ""}"></label>
-<label>State <input name="state" value="${filters.state ?? ""}"></label>
-<button type="submit">Filter</button>
-</form>
-<p id="count">${jobs.length} job(s) shown, ${source.jobs().length} in total.</p>
-<table id="jobs"><tr><th>Job</th><th>Queue</th><th>Job set</th><th>State</th><th>Submitted</th><th>Reason</th></tr>
-${jobs.map(
-  (j) =>
-    html`<tr><td><a href="/jobs/${j.id}">${j.id}</a></td><td>${j.queue}</td><td>${j.jobSetId}</td><td>${stateBadge(j.state)}</td><td>${time(j.submittedAt)}</td><td>${j.error ?? j.cancelReason ?? ""}</td></tr>`,
-)}</table>`,
+      <form class="filters" method="get" action="/">
+        <label>Queue <input name="queue" value="${filters.queue ?? ""}" /></label>
+        <label>Job set <input name="jobSet" value="${filters.jobSet ?? ""}" /></label>
+        <label>State <input name="state" value="${filters.state ?? ""}" /></label>
+        <button type="submit">Filter</button>
+      </form>
+      <p id="count">${jobs.length} job(s) shown, ${source.jobs().length} in total.</p>
+      <table id="jobs">
+        <tr>
+          <th>Job</th>
+          <th>Queue</th>
+          <th>Job set</th>
+          <th>State</th>
+          <th>Submitted</th>
+          <th>Reason</th>
+        </tr>
+        ${jobs.map(
+          (j) =>
+            html`<tr>
+              <td><a href="/jobs/${j.id}">${j.id}</a></td>
+              <td>${j.queue}</td>
+              <td>${j.jobSetId}</td>
+              <td>${stateBadge(j.state)}</td>
+              <td>${time(j.submittedAt)}</td>
+              <td>${j.error ?? j.cancelReason ?? ""}</td>
+            </tr>`,
+        )}
+      </table>`,
   );
 }

@@ -26,7 +26,14 @@ export function createLookoutApp(source: LookoutSource): Hono {
   app.get("/jobs/:id", (c) => {
     const job = source.job(c.req.param("id"));
     if (!job) {
-      return c.html(page("Not found", html`<h1>Job not found</h1><p>No job with id <code>${c.req.param("id")}</code>.</p>`), 404);
+      return c.html(
+        page(
+          "Not found",
+          html`<h1>Job not found</h1>
+            <p>No job with id <code>${c.req.param("id")}</code>.</p>`,
+        ),
+        404,
+      );
     }
     return c.html(jobPage(source, job));
   });

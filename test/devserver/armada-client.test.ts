@@ -45,7 +45,10 @@ podSpecs:
     const seen: string[] = [];
     const ac = new AbortController();
     const reading = (async () => {
-      for await (const m of client!.getJobSetEvents({ queue: "team", id: "client-set", watch: true }, { signal: ac.signal })) {
+      for await (const m of client!.getJobSetEvents(
+        { queue: "team", id: "client-set", watch: true },
+        { signal: ac.signal },
+      )) {
         seen.push(m.message?.events?.$case ?? "?");
         if (seen.at(-1) === "failed") ac.abort();
       }
@@ -57,7 +60,9 @@ podSpecs:
     expect(seen).toEqual(["submitted", "queued", "leased", "pending", "running", "failed"]);
     expect(server.callCounts().GetJobSetEvents).toBe(2);
     expect((await client.getJobStatus({ jobIds: [id] })).jobStates[id]).toBe(JobState.FAILED);
-    expect((await client.getJobErrors({ jobIds: [id] })).jobErrors[id]).toBe("container main failed with exit code 5");
+    expect((await client.getJobErrors({ jobIds: [id] })).jobErrors[id]).toBe(
+      "container main failed with exit code 5",
+    );
     expect(server.jobs()[0].resources).toEqual({ cpuMillis: 500, memoryBytes: 256 * 2 ** 20 });
   });
 
@@ -69,7 +74,11 @@ podSpecs:
     });
     const target = server.grpcTarget.replace("127.0.0.1", "localhost");
     client = new ArmadaClient(
-      new GrpcChannelArgs({ target, auth: new BearerTokenAuth("t0ken"), tls: { caFile: path.join(tlsDir, "ca.crt") } }),
+      new GrpcChannelArgs({
+        target,
+        auth: new BearerTokenAuth("t0ken"),
+        tls: { caFile: path.join(tlsDir, "ca.crt") },
+      }),
     );
     expect((await client.health()).status).toBe(1);
     const queues: string[] = [];
@@ -77,8 +86,14 @@ podSpecs:
     expect(queues).toEqual(["default"]);
     client.close();
     client = new ArmadaClient(
-      new GrpcChannelArgs({ target, auth: new BearerTokenAuth("wrong"), tls: { caFile: path.join(tlsDir, "ca.crt") } }),
+      new GrpcChannelArgs({
+        target,
+        auth: new BearerTokenAuth("wrong"),
+        tls: { caFile: path.join(tlsDir, "ca.crt") },
+      }),
     );
-    await expect(client.health()).rejects.toMatchObject({ message: expect.stringMatching(/UNAUTHENTICATED/i) });
+    await expect(client.health()).rejects.toMatchObject({
+      message: expect.stringMatching(/UNAUTHENTICATED/i),
+    });
   });
 });

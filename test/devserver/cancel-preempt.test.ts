@@ -1,7 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/common/clock.js";
-import { JobRunState, type JobDetailsResponse, type JobErrorsResponse, type JobStatusResponse } from "../../src/gen/armada/job.js";
-import { JobState, type CancellationResult, type JobSubmitResponse, type PreemptionResult } from "../../src/gen/armada/submit.js";
+import {
+  JobRunState,
+  type JobDetailsResponse,
+  type JobErrorsResponse,
+  type JobStatusResponse,
+} from "../../src/gen/armada/job.js";
+import {
+  JobState,
+  type CancellationResult,
+  type JobSubmitResponse,
+  type PreemptionResult,
+} from "../../src/gen/armada/submit.js";
 import { startDevServer, type DevServer } from "armada-airflow/testing";
 import { sleepUntil } from "../support/sleep-until.js";
 import { call, clients, jobItem, kinds, readEvents } from "./helpers.js";
@@ -48,14 +58,22 @@ describe("cancellation and preemption", () => {
     expect(res.cancelledIds).toEqual([id]);
     expect(await states([id])).toEqual([JobState.CANCELLED]);
     const d = (
-      await call<unknown, JobDetailsResponse>(c.jobs, "getJobDetails", { jobIds: [id], expandJobSpec: false, expandJobRun: true })
+      await call<unknown, JobDetailsResponse>(c.jobs, "getJobDetails", {
+        jobIds: [id],
+        expandJobSpec: false,
+        expandJobRun: true,
+      })
     ).jobDetails[id];
     expect(d.cancelReason).toBe("user asked");
     expect(d.cancelTs?.getTime()).toBe(clock.nowMs());
     expect(d.cancelUser).toBe("anonymous");
     expect(d.jobRuns[0].state).toBe(JobRunState.RUN_STATE_CANCELLED);
     const again = await call<unknown, CancellationResult>(c.submit, "cancelJobs", {
-      jobId: id, jobSetId: "set", queue: "q", jobIds: [], reason: "",
+      jobId: id,
+      jobSetId: "set",
+      queue: "q",
+      jobIds: [],
+      reason: "",
     });
     expect(again.cancelledIds).toEqual([]);
     const ev = await readEvents(c.events, { queue: "q", id: "set" });
@@ -86,7 +104,11 @@ describe("cancellation and preemption", () => {
       filter: { states: [JobState.QUEUED] },
       reason: "only the waiting ones",
     });
-    expect(await states([running, queued, other])).toEqual([JobState.RUNNING, JobState.CANCELLED, JobState.QUEUED]);
+    expect(await states([running, queued, other])).toEqual([
+      JobState.RUNNING,
+      JobState.CANCELLED,
+      JobState.QUEUED,
+    ]);
     const errs = server.jobs().find((j) => j.id === queued)!;
     expect(errs.cancelReason).toBe("only the waiting ones");
     // Without a filter every unfinished job of the set goes.
@@ -96,7 +118,12 @@ describe("cancellation and preemption", () => {
 
   it("rejects a job-set filter naming a finished state", async () => {
     await expect(
-      call(c.submit, "cancelJobSet", { jobSetId: "set", queue: "q", filter: { states: [JobState.SUCCEEDED] }, reason: "" }),
+      call(c.submit, "cancelJobSet", {
+        jobSetId: "set",
+        queue: "q",
+        filter: { states: [JobState.SUCCEEDED] },
+        reason: "",
+      }),
     ).rejects.toThrow(/SUCCEEDED cannot be cancelled/);
   });
 
@@ -117,7 +144,11 @@ describe("cancellation and preemption", () => {
     expect(errors.jobErrors[a]).toBe("make room");
     expect(errors.jobErrors[b]).toMatch(/preempted/);
     const d = (
-      await call<unknown, JobDetailsResponse>(c.jobs, "getJobDetails", { jobIds: [a], expandJobSpec: false, expandJobRun: true })
+      await call<unknown, JobDetailsResponse>(c.jobs, "getJobDetails", {
+        jobIds: [a],
+        expandJobSpec: false,
+        expandJobRun: true,
+      })
     ).jobDetails[a];
     expect(d.jobRuns[0].state).toBe(JobRunState.RUN_STATE_PREEMPTED);
     expect(kinds(await readEvents(c.events, { queue: "q", id: "set" }))).toContain("preempted");

@@ -9,7 +9,12 @@ import { sleepUntil } from "../support/sleep-until.js";
 import { call, clients, jobItem } from "./helpers.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
-const cli = ["--conditions=source", "--import", "tsx", path.join(import.meta.dirname, "fixtures", "dev-cli.ts")];
+const cli = [
+  "--conditions=source",
+  "--import",
+  "tsx",
+  path.join(import.meta.dirname, "fixtures", "dev-cli.ts"),
+];
 
 describe("armada-airflow dev", () => {
   let child: ChildProcess | undefined;
@@ -27,7 +32,20 @@ describe("armada-airflow dev", () => {
     const spawnedAt = Date.now();
     child = spawn(
       process.execPath,
-      [...cli, "dev", "--grpc-port", "0", "--http-port", "0", "--write-kubeconfig", kubeconfig, "--queue", "cli-q", "--state", path.join(dir, "state.db")],
+      [
+        ...cli,
+        "dev",
+        "--grpc-port",
+        "0",
+        "--http-port",
+        "0",
+        "--write-kubeconfig",
+        kubeconfig,
+        "--queue",
+        "cli-q",
+        "--state",
+        path.join(dir, "state.db"),
+      ],
       { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
     );
     let out = "";
@@ -57,11 +75,17 @@ describe("armada-airflow dev", () => {
       });
       const id = res.jobResponseItems[0].jobId;
       const page = () => fetch(`${lookout}jobs/${id}`).then((r) => r.text());
-      await sleepUntil(async () => (await page()).includes('data-state="SUCCEEDED"'), "job succeeded", 10_000);
+      await sleepUntil(
+        async () => (await page()).includes('data-state="SUCCEEDED"'),
+        "job succeeded",
+        10_000,
+      );
       const kc = new KubeConfig();
       kc.loadFromString(readFileSync(kubeconfig, "utf8"));
       expect(kc.getCurrentCluster()?.server).toBe(kube);
-      const logs = await kc.makeApiClient(CoreV1Api).readNamespacedPodLog({ name: `armada-${id}-0`, namespace: "default" });
+      const logs = await kc
+        .makeApiClient(CoreV1Api)
+        .readNamespacedPodLog({ name: `armada-${id}-0`, namespace: "default" });
       expect(logs).toContain("hello");
     } finally {
       c.close();
@@ -69,7 +93,10 @@ describe("armada-airflow dev", () => {
   });
 
   it("rejects a bad port with a message naming the flag", () => {
-    const r = spawnSync(process.execPath, [...cli, "dev", "--grpc-port", "http"], { cwd: root, encoding: "utf8" });
+    const r = spawnSync(process.execPath, [...cli, "dev", "--grpc-port", "http"], {
+      cwd: root,
+      encoding: "utf8",
+    });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('--grpc-port must be an integer from 0 to 65535, got "http"');
   });

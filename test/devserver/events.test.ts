@@ -41,13 +41,17 @@ describe("job set event streams", () => {
     const rest = await readEvents(c.events, { queue: "q", id: "set", fromMessageId: ids[4] });
     expect(rest.map((e) => e.id)).toEqual(ids.slice(5));
     expect(await readEvents(c.events, { queue: "q", id: "set", fromMessageId: ids[11] })).toEqual([]);
-    await expect(readEvents(c.events, { queue: "q", id: "set", fromMessageId: "bogus" })).rejects.toMatchObject({
+    await expect(
+      readEvents(c.events, { queue: "q", id: "set", fromMessageId: "bogus" }),
+    ).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
     });
   });
 
   it("errorIfMissing answers NOT_FOUND for a job set without events; without it the stream is just empty", async () => {
-    await expect(readEvents(c.events, { queue: "q", id: "nothing", errorIfMissing: true })).rejects.toMatchObject({
+    await expect(
+      readEvents(c.events, { queue: "q", id: "nothing", errorIfMissing: true }),
+    ).rejects.toMatchObject({
       code: status.NOT_FOUND,
     });
     expect(await readEvents(c.events, { queue: "q", id: "nothing" })).toEqual([]);
@@ -82,13 +86,26 @@ describe("job set event streams", () => {
     server.faults.dropEventStreamAfter(2);
     const first: EventStreamMessage[] = [];
     const err = await new Promise<{ code: number }>((resolve) => {
-      const s = c.events.getJobSetEvents({ id: "set", queue: "q", watch: true, fromMessageId: "", errorIfMissing: false });
+      const s = c.events.getJobSetEvents({
+        id: "set",
+        queue: "q",
+        watch: true,
+        fromMessageId: "",
+        errorIfMissing: false,
+      });
       s.on("data", (m: EventStreamMessage) => first.push(m));
       s.on("error", resolve);
     });
     expect(err.code).toBe(status.UNAVAILABLE);
     expect(first).toHaveLength(2);
     const rest = await readEvents(c.events, { queue: "q", id: "set", fromMessageId: first[1].id });
-    expect(kinds([...first, ...rest])).toEqual(["submitted", "queued", "leased", "pending", "running", "succeeded"]);
+    expect(kinds([...first, ...rest])).toEqual([
+      "submitted",
+      "queued",
+      "leased",
+      "pending",
+      "running",
+      "succeeded",
+    ]);
   });
 });

@@ -7,7 +7,7 @@ import type { JobStatusResponse } from "../../src/gen/armada/job.js";
 import { JobState, type JobSubmitResponse } from "../../src/gen/armada/submit.js";
 import { startDevServer, type DevServer } from "armada-airflow/testing";
 import { sleepUntil } from "../support/sleep-until.js";
-import { call, clients, jobItem } from "./helpers.js";
+import { call, clients, jobItem, readEvents } from "./helpers.js";
 
 const tlsDir = path.join(import.meta.dirname, "fixtures", "tls");
 
@@ -34,14 +34,45 @@ describe("fault injection, call counts, auth and TLS", () => {
     ).rejects.toMatchObject({ code: status.DEADLINE_EXCEEDED, details: "slow disk" });
     expect(server.jobs()).toHaveLength(0);
     expect(server.callCounts()).toMatchObject({ GetJobStatus: 3, SubmitJobs: 1 });
-    expect(() => server!.faults.failNext("NoSuchMethod", 1, status.INTERNAL)).toThrow(/unknown gRPC method "NoSuchMethod"/);
+    expect(() => server!.faults.failNext("NoSuchMethod", 1, status.INTERNAL)).toThrow(
+      /unknown gRPC method "NoSuchMethod"/,
+    );
+  });
+
+  it("takes faults from the options too, and names a bad one", async () => {
+    server = await startDevServer({
+      clock: new ManualClock(),
+      faults: { failNext: [{ method: "GetJobStatus", n: 1, code: "unavailable" }], dropEventStreamAfter: 0 },
+    });
+    c = clients(server.grpcTarget);
+    await expect(call(c.jobs, "getJobStatus", { jobIds: ["x"] })).rejects.toMatchObject({
+      code: status.UNAVAILABLE,
+    });
+    await call(c.jobs, "getJobStatus", { jobIds: ["x"] });
+    await expect(readEvents(c.events, { queue: "default", id: "any" })).rejects.toMatchObject({
+      code: status.UNAVAILABLE,
+    });
+    expect(await readEvents(c.events, { queue: "default", id: "any" })).toEqual([]);
+    await expect(
+      startDevServer({ faults: { failNext: [{ method: "Nope", n: 1, code: 14 }] } }),
+    ).rejects.toThrow(/faults\.failNext\.0\.method: unknown gRPC method "Nope"/);
+    await expect(
+      startDevServer({ faults: { failNext: [{ method: "Health", n: 1, code: "SOMETIMES" }] } }),
+    ).rejects.toThrow(/faults\.failNext\.0\.code: "SOMETIMES" is not a gRPC error status/);
+    await expect(startDevServer({ faults: { latency: { Nope: 5 } } })).rejects.toThrow(
+      /faults\.latency\.Nope: unknown gRPC method/,
+    );
   });
 
   it("counts duplicate submissions as separate jobs", async () => {
     server = await startDevServer({ clock: new ManualClock(), queues: ["q"] });
     c = clients(server.grpcTarget);
     for (let i = 0; i < 2; i++) {
-      await call(c.submit, "submitJobs", { queue: "q", jobSetId: "s", jobRequestItems: [jobItem({ externalJobUri: "u" })] });
+      await call(c.submit, "submitJobs", {
+        queue: "q",
+        jobSetId: "s",
+        jobRequestItems: [jobItem({ externalJobUri: "u" })],
+      });
     }
     expect(server.jobs().filter((j) => j.externalJobUri === "u")).toHaveLength(2);
   });
@@ -68,7 +99,11 @@ describe("fault injection, call counts, auth and TLS", () => {
     const clock = new ManualClock();
     server = await startDevServer({ clock, queues: ["q"] });
     c = clients(server.grpcTarget);
-    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", { queue: "q", jobSetId: "s", jobRequestItems: [jobItem()] });
+    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+      queue: "q",
+      jobSetId: "s",
+      jobRequestItems: [jobItem()],
+    });
     const id = res.jobResponseItems[0].jobId;
     clock.advance(400);
     await sleepUntil(() => server!.jobs()[0].state === "RUNNING", "RUNNING");
@@ -97,12 +132,27 @@ describe("fault injection, call counts, auth and TLS", () => {
     await wrong.catch((e: Error) => expect(e.message).not.toContain("nope"));
     await call(c.jobs, "getJobStatus", { jobIds: ["x"] }, md("Bearer s3cret-token"));
     const basic = md(`Basic ${Buffer.from("alice:pw").toString("base64")}`);
-    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", { queue: "q", jobSetId: "s", jobRequestItems: [jobItem()] }, basic);
+    const res = await call<unknown, JobSubmitResponse>(
+      c.submit,
+      "submitJobs",
+      { queue: "q", jobSetId: "s", jobRequestItems: [jobItem()] },
+      basic,
+    );
     const id = res.jobResponseItems[0].jobId;
-    await call(c.submit, "cancelJobs", { jobId: id, jobSetId: "s", queue: "q", jobIds: [], reason: "r" }, basic);
+    await call(
+      c.submit,
+      "cancelJobs",
+      { jobId: id, jobSetId: "s", queue: "q", jobIds: [], reason: "r" },
+      basic,
+    );
     expect(server.jobs()[0]).toMatchObject({ owner: "alice", cancelUser: "alice" });
     await expect(
-      call(c.jobs, "getJobStatus", { jobIds: ["x"] }, md(`Basic ${Buffer.from("alice:bad").toString("base64")}`)),
+      call(
+        c.jobs,
+        "getJobStatus",
+        { jobIds: ["x"] },
+        md(`Basic ${Buffer.from("alice:bad").toString("base64")}`),
+      ),
     ).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
   });
 
@@ -113,7 +163,9 @@ describe("fault injection, call counts, auth and TLS", () => {
       tls: { certFile: path.join(tlsDir, "server.crt"), keyFile: path.join(tlsDir, "server.key") },
     });
     c = clients(server.grpcTarget, credentials.createSsl(read("ca.crt")));
-    expect((await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: ["x"] })).jobStates.x).toBe(JobState.UNKNOWN);
+    expect(
+      (await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: ["x"] })).jobStates.x,
+    ).toBe(JobState.UNKNOWN);
     c.close();
     await server.stop();
 
@@ -126,19 +178,26 @@ describe("fault injection, call counts, auth and TLS", () => {
       },
     });
     c = clients(server.grpcTarget, credentials.createSsl(read("ca.crt")));
-    await expect(call(c.jobs, "getJobStatus", { jobIds: ["x"] })).rejects.toMatchObject({ code: status.UNAVAILABLE });
+    await expect(call(c.jobs, "getJobStatus", { jobIds: ["x"] })).rejects.toMatchObject({
+      code: status.UNAVAILABLE,
+    });
     c.close();
-    c = clients(server.grpcTarget, credentials.createSsl(read("ca.crt"), read("client.key"), read("client.crt")));
-    expect((await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: ["x"] })).jobStates.x).toBe(JobState.UNKNOWN);
+    c = clients(
+      server.grpcTarget,
+      credentials.createSsl(read("ca.crt"), read("client.key"), read("client.crt")),
+    );
+    expect(
+      (await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: ["x"] })).jobStates.x,
+    ).toBe(JobState.UNKNOWN);
   });
 
   it("reports bad options by field name", async () => {
     await expect(startDevServer({ grpcPort: -1 })).rejects.toThrow(/grpcPort/);
-    await expect(startDevServer({ clusters: [{ id: "c", nodes: [{ name: "n", cpu: "lots", memory: "1Gi" }] }] })).rejects.toThrow(
-      /clusters\.0\.nodes\.0\.cpu: must be a positive Kubernetes quantity/,
-    );
-    await expect(startDevServer({ tls: { certFile: "/nonexistent.crt", keyFile: "/nonexistent.key" } })).rejects.toThrow(
-      /tls\.certFile: cannot read "\/nonexistent.crt"/,
-    );
+    await expect(
+      startDevServer({ clusters: [{ id: "c", nodes: [{ name: "n", cpu: "lots", memory: "1Gi" }] }] }),
+    ).rejects.toThrow(/clusters\.0\.nodes\.0\.cpu: must be a positive Kubernetes quantity/);
+    await expect(
+      startDevServer({ tls: { certFile: "/nonexistent.crt", keyFile: "/nonexistent.key" } }),
+    ).rejects.toThrow(/tls\.certFile: cannot read "\/nonexistent.crt"/);
   });
 });

@@ -1,17 +1,22 @@
 /** Shared helpers of the dev server tests: raw generated gRPC clients and job builders. */
-import { credentials, type ChannelCredentials, type ClientReadableStream, type Metadata } from "@grpc/grpc-js";
+import {
+  credentials,
+  type ChannelCredentials,
+  type ClientReadableStream,
+  type Metadata,
+} from "@grpc/grpc-js";
 import { EventClient, type EventStreamMessage, type JobSetRequest } from "../../src/gen/armada/event.js";
 import { JobsClient } from "../../src/gen/armada/job.js";
-import { JobSubmitRequestItem, QueueServiceClient, SubmitClient, type DeepPartial } from "../../src/gen/armada/submit.js";
+import {
+  JobSubmitRequestItem,
+  QueueServiceClient,
+  SubmitClient,
+  type DeepPartial,
+} from "../../src/gen/armada/submit.js";
 import { Container, PodSpec } from "../../src/gen/k8s.io/api/core/v1/generated.js";
 
 /** Promisifies a generated unary method. */
-export function call<Req, Res>(
-  client: object,
-  method: string,
-  req: Req,
-  metadata?: Metadata,
-): Promise<Res> {
+export function call<Req, Res>(client: object, method: string, req: Req, metadata?: Metadata): Promise<Res> {
   return new Promise((resolve, reject) => {
     const fn = (client as Record<string, (...a: unknown[]) => unknown>)[method].bind(client);
     const cb = (err: Error | null, res: Res) => (err ? reject(err) : resolve(res));
@@ -59,7 +64,11 @@ export function jobItem(
   overrides: DeepPartial<JobSubmitRequestItem> = {},
   containers: Container[] = [container("main", ["sh", "-c", "echo hello && sleep 5"])],
 ): JobSubmitRequestItem {
-  return JobSubmitRequestItem.fromPartial({ namespace: "default", podSpecs: [PodSpec.fromPartial({ containers })], ...overrides });
+  return JobSubmitRequestItem.fromPartial({
+    namespace: "default",
+    podSpecs: [PodSpec.fromPartial({ containers })],
+    ...overrides,
+  });
 }
 
 /** Reads a whole (non-watch) event stream. */

@@ -1,6 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/common/clock.js";
-import { JobRunState, type JobDetailsResponse, type JobStatusResponse, type JobErrorsResponse, type JobRunDetailsResponse } from "../../src/gen/armada/job.js";
+import {
+  JobRunState,
+  type JobDetailsResponse,
+  type JobStatusResponse,
+  type JobErrorsResponse,
+  type JobRunDetailsResponse,
+} from "../../src/gen/armada/job.js";
 import { JobState, type JobSubmitResponse } from "../../src/gen/armada/submit.js";
 import { startDevServer, type DevServer } from "armada-airflow/testing";
 import { sleepUntil } from "../support/sleep-until.js";
@@ -67,7 +73,9 @@ describe("dev server lifecycle through the public gRPC API", () => {
     expect(run.startedTs?.getTime()).toBe(t0 + 400);
     expect(run.finishedTs?.getTime()).toBe(t0 + 5400);
 
-    const runs = await call<unknown, JobRunDetailsResponse>(c.jobs, "getJobRunDetails", { runIds: [run.runId] });
+    const runs = await call<unknown, JobRunDetailsResponse>(c.jobs, "getJobRunDetails", {
+      runIds: [run.runId],
+    });
     expect(runs.jobRunDetails[run.runId].cluster).toBe(run.cluster);
 
     const events = await readEvents(c.events, { queue: "q1", id: "set-1" });
@@ -83,7 +91,11 @@ describe("dev server lifecycle through the public gRPC API", () => {
     const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
       queue: "q1",
       jobSetId: "set-2",
-      jobRequestItems: [jobItem({ annotations: { "armada-airflow.dev/exit-code": "3", "armada-airflow.dev/duration": "2s" } })],
+      jobRequestItems: [
+        jobItem({
+          annotations: { "armada-airflow.dev/exit-code": "3", "armada-airflow.dev/duration": "2s" },
+        }),
+      ],
     });
     const id = res.jobResponseItems[0].jobId;
     clock.advance(2400);

@@ -35,7 +35,12 @@ describe("Kubernetes pod-log API, read with @kubernetes/client-node", () => {
     const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
       queue: "q",
       jobSetId: "logs",
-      jobRequestItems: [jobItem({ namespace }, [container("main", ["sh", "-c", script]), container("side", ["sh", "-c", "echo side-car"])])],
+      jobRequestItems: [
+        jobItem({ namespace }, [
+          container("main", ["sh", "-c", script]),
+          container("side", ["sh", "-c", "echo side-car"]),
+        ]),
+      ],
     });
     return res.jobResponseItems[0].jobId;
   };
@@ -50,7 +55,12 @@ describe("Kubernetes pod-log API, read with @kubernetes/client-node", () => {
     const run = server.jobs()[0].runs[0];
     const api = kube(run.cluster).makeApiClient(CoreV1Api);
     const pod = `armada-${id}-0`;
-    const text = await api.readNamespacedPodLog({ name: pod, namespace: "ns-1", container: "main", timestamps: true });
+    const text = await api.readNamespacedPodLog({
+      name: pod,
+      namespace: "ns-1",
+      container: "main",
+      timestamps: true,
+    });
     const started = run.startedAt!.getTime();
     const ts = (ms: number) => `${new Date(ms).toISOString().slice(0, 23)}000000Z`;
     expect(text).toBe(
@@ -61,13 +71,20 @@ describe("Kubernetes pod-log API, read with @kubernetes/client-node", () => {
     let since = "";
     out.on("data", (d: Buffer) => (since += d.toString()));
     const ended = new Promise<void>((resolve) => out.on("end", resolve));
-    await new Log(kube(run.cluster)).log("ns-1", pod, "main", out, { sinceTime: new Date(started + 1000).toISOString() });
+    await new Log(kube(run.cluster)).log("ns-1", pod, "main", out, {
+      sinceTime: new Date(started + 1000).toISOString(),
+    });
     await ended;
     expect(since).toBe("second\ndone\ncontainer main exited with code 0\n");
     const side = await api.readNamespacedPodLog({ name: pod, namespace: "ns-1", container: "side" });
     expect(side.split("\n")[0]).toBe("side-car");
     // sinceSeconds counts back from the server's clock.
-    const recent = await api.readNamespacedPodLog({ name: pod, namespace: "ns-1", container: "main", sinceSeconds: 1 });
+    const recent = await api.readNamespacedPodLog({
+      name: pod,
+      namespace: "ns-1",
+      container: "main",
+      sinceSeconds: 1,
+    });
     expect(recent).toBe("second\ndone\ncontainer main exited with code 0\n");
   });
 
@@ -77,7 +94,9 @@ describe("Kubernetes pod-log API, read with @kubernetes/client-node", () => {
     await sleepUntil(() => stateOf(id) === "SUCCEEDED", "SUCCEEDED");
     const api = kube("cluster-1").makeApiClient(CoreV1Api);
     const pod = `armada-${id}-0`;
-    await expect(api.readNamespacedPodLog({ name: pod, namespace: "ns-1", container: "nope" })).rejects.toMatchObject({
+    await expect(
+      api.readNamespacedPodLog({ name: pod, namespace: "ns-1", container: "nope" }),
+    ).rejects.toMatchObject({
       code: 400,
       body: expect.stringContaining(`container nope is not valid for pod ${pod}`),
     });
@@ -89,7 +108,11 @@ describe("Kubernetes pod-log API, read with @kubernetes/client-node", () => {
       } catch (err) {
         const e = err as { code: number; body: string };
         expect(e.code).toBe(404);
-        expect(JSON.parse(e.body)).toMatchObject({ kind: "Status", reason: "NotFound", message: `pods "${pod}" not found` });
+        expect(JSON.parse(e.body)).toMatchObject({
+          kind: "Status",
+          reason: "NotFound",
+          message: `pods "${pod}" not found`,
+        });
         return true;
       }
     }, "pod deleted");
@@ -102,7 +125,9 @@ describe("Kubernetes pod-log API, read with @kubernetes/client-node", () => {
     const kc = new KubeConfig();
     kc.loadFromString(server.kubeconfig().replace(server.kubeToken, "wrong-token"));
     const api = kc.makeApiClient(CoreV1Api);
-    await expect(api.readNamespacedPodLog({ name: "armada-x-0", namespace: "default" })).rejects.toMatchObject({ code: 401 });
+    await expect(
+      api.readNamespacedPodLog({ name: "armada-x-0", namespace: "default" }),
+    ).rejects.toMatchObject({ code: 401 });
   });
 
   it("follows a running container's log until it exits", async () => {

@@ -40,19 +40,27 @@ describe("process executor: real local processes as pods", () => {
     });
     const id = res.jobResponseItems[0].jobId;
     clock.advance(400);
-    await sleepUntil(() => job(id).state !== "QUEUED" && job(id).state !== "LEASED" && job(id).state !== "PENDING", "started");
+    await sleepUntil(
+      () => job(id).state !== "QUEUED" && job(id).state !== "LEASED" && job(id).state !== "PENDING",
+      "started",
+    );
     return id;
   };
   const job = (id: string) => server.jobs().find((j) => j.id === id)!;
   const logText = async (id: string) => {
-    const res = await fetch(`${server.httpUrl}/api/v1/namespaces/default/pods/armada-${id}-0/log?container=main`, {
-      headers: { authorization: `Bearer ${server.kubeToken}` },
-    });
+    const res = await fetch(
+      `${server.httpUrl}/api/v1/namespaces/default/pods/armada-${id}-0/log?container=main`,
+      {
+        headers: { authorization: `Bearer ${server.kubeToken}` },
+      },
+    );
     return res.text();
   };
 
   it("runs command and args with the container env in a temp dir; stdout and stderr are the log", async () => {
-    const id = await run('echo "hello $GREETING"; echo oops >&2; pwd', [{ name: "GREETING", value: "world" }]);
+    const id = await run('echo "hello $GREETING"; echo oops >&2; pwd', [
+      { name: "GREETING", value: "world" },
+    ]);
     await sleepUntil(() => job(id).state === "SUCCEEDED", "SUCCEEDED", 15_000);
     const lines = (await logText(id)).trim().split("\n");
     expect(lines).toContain("hello world");

@@ -98,7 +98,10 @@ describe("compatibility with the official Python client (armada-client)", () => 
   });
 
   it("create queue, submit, status, details, run details, errors, events stream, cancel, job-set cancel, queue listing", async () => {
-    const out = JSON.parse(await runPython(SCRIPT, "", { TARGET: server.grpcTarget })) as Record<string, unknown>;
+    const out = JSON.parse(await runPython(SCRIPT, "", { TARGET: server.grpcTarget })) as Record<
+      string,
+      unknown
+    >;
     expect(out).toEqual({
       health: 1,
       queues: ["default", "py-queue"],
@@ -106,7 +109,13 @@ describe("compatibility with the official Python client (armada-client)", () => 
       duplicate_queue: "ALREADY_EXISTS",
       submit_error: "",
       events: ["submitted", "queued", "leased", "pending", "running", "succeeded"],
-      details: { queue: "py-queue", jobset: "py-set", state: "SUCCEEDED", has_latest_run: true, submitted: true },
+      details: {
+        queue: "py-queue",
+        jobset: "py-set",
+        state: "SUCCEEDED",
+        has_latest_run: true,
+        submitted: true,
+      },
       run_cluster: expect.stringMatching(/^cluster-[12]$/),
       rejected_error: "pod spec has no containers",
       cancelled_ids: true,

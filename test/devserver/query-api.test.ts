@@ -21,18 +21,28 @@ describe("query API: ingestion delay and external job URI lookup", () => {
   });
 
   const submit = async (items = [jobItem()], jobSetId = "set") =>
-    (await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", { queue: "q", jobSetId, jobRequestItems: items }))
-      .jobResponseItems.map((i) => i.jobId);
+    (
+      await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+        queue: "q",
+        jobSetId,
+        jobRequestItems: items,
+      })
+    ).jobResponseItems.map((i) => i.jobId);
 
   it("answers UNKNOWN (and nothing in details/errors) until the ingestion delay has passed", async () => {
     const [id] = await submit();
-    const status = async () => (await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [id] })).jobStates[id];
+    const status = async () =>
+      (await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [id] })).jobStates[id];
     expect(await status()).toBe(JobState.UNKNOWN);
     const details = await call<unknown, JobDetailsResponse>(c.jobs, "getJobDetails", {
-      jobIds: [id], expandJobSpec: false, expandJobRun: true,
+      jobIds: [id],
+      expandJobSpec: false,
+      expandJobRun: true,
     });
     expect(details.jobDetails).toEqual({});
-    expect((await call<unknown, JobErrorsResponse>(c.jobs, "getJobErrors", { jobIds: [id] })).jobErrors).toEqual({});
+    expect(
+      (await call<unknown, JobErrorsResponse>(c.jobs, "getJobErrors", { jobIds: [id] })).jobErrors,
+    ).toEqual({});
     clock.advance(1999);
     expect(await status()).toBe(JobState.UNKNOWN);
     clock.advance(1);
@@ -67,7 +77,9 @@ describe("query API: ingestion delay and external job URI lookup", () => {
     expect(res.jobStates).not.toHaveProperty(other);
     expect(res.jobStates).not.toHaveProperty(elsewhere);
     const none = await call<unknown, JobStatusResponse>(c.jobs, "getJobStatusUsingExternalJobUri", {
-      queue: "q", jobset: "set", externalJobUri: "airflow://nope/x/y/-1",
+      queue: "q",
+      jobset: "set",
+      externalJobUri: "airflow://nope/x/y/-1",
     });
     expect(none.jobStates).toEqual({});
     expect(server.jobs().find((j) => j.id === byAnnotation)?.externalJobUri).toBe(uri);
@@ -76,9 +88,17 @@ describe("query API: ingestion delay and external job URI lookup", () => {
   it("returns the job spec only when asked", async () => {
     server.faults.setIngestionDelay(0);
     const [id] = await submit([jobItem({ annotations: { a: "b" } })]);
-    const plain = await call<unknown, JobDetailsResponse>(c.jobs, "getJobDetails", { jobIds: [id], expandJobSpec: false, expandJobRun: false });
+    const plain = await call<unknown, JobDetailsResponse>(c.jobs, "getJobDetails", {
+      jobIds: [id],
+      expandJobSpec: false,
+      expandJobRun: false,
+    });
     expect(plain.jobDetails[id].jobSpec).toBeUndefined();
-    const full = await call<unknown, JobDetailsResponse>(c.jobs, "getJobDetails", { jobIds: [id], expandJobSpec: true, expandJobRun: false });
+    const full = await call<unknown, JobDetailsResponse>(c.jobs, "getJobDetails", {
+      jobIds: [id],
+      expandJobSpec: true,
+      expandJobRun: false,
+    });
     expect(full.jobDetails[id].jobSpec?.annotations).toEqual({ a: "b" });
     expect(full.jobDetails[id].jobSpec?.podSpecs[0].containers[0].name).toBe("main");
   });

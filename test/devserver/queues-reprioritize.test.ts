@@ -19,7 +19,11 @@ describe("queue API and reprioritization", () => {
   let c: ReturnType<typeof clients>;
   beforeEach(async () => {
     clock = new ManualClock();
-    server = await startDevServer({ clock, queues: [], clusters: [{ id: "c1", nodes: [{ name: "n1", cpu: "1", memory: "8Gi" }] }] });
+    server = await startDevServer({
+      clock,
+      queues: [],
+      clusters: [{ id: "c1", nodes: [{ name: "n1", cpu: "1", memory: "8Gi" }] }],
+    });
     c = clients(server.grpcTarget);
   });
   afterEach(async () => {
@@ -43,7 +47,9 @@ describe("queue API and reprioritization", () => {
     const batch = await call<unknown, BatchQueueCreateResponse>(c.queues, "createQueues", {
       queues: [Queue.fromPartial({ name: "two" }), Queue.fromPartial({ name: "one" })],
     });
-    expect(batch.failedQueues.map((f) => [f.queue?.name, f.error])).toEqual([["one", 'queue "one" already exists']]);
+    expect(batch.failedQueues.map((f) => [f.queue?.name, f.error])).toEqual([
+      ["one", 'queue "one" already exists'],
+    ]);
     await call(c.queues, "updateQueue", Queue.fromPartial({ name: "two", priorityFactor: 3 }));
     expect((await call<unknown, Queue>(c.queues, "getQueue", { name: "two" })).priorityFactor).toBe(3);
     await call(c.queues, "cordonQueue", { name: "two" });
@@ -52,7 +58,9 @@ describe("queue API and reprioritization", () => {
     await call(c.submit, "createQueue", Queue.fromPartial({ name: "three" }));
     expect(await listQueues()).toEqual(["one", "three", "two"]);
     await call(c.queues, "deleteQueue", { name: "one" });
-    await expect(call(c.queues, "getQueue", { name: "one" })).rejects.toMatchObject({ code: status.NOT_FOUND });
+    await expect(call(c.queues, "getQueue", { name: "one" })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+    });
     await expect(call(c.queues, "updateQueue", Queue.fromPartial({ name: "nope" }))).rejects.toMatchObject({
       code: status.NOT_FOUND,
     });
@@ -77,7 +85,10 @@ describe("queue API and reprioritization", () => {
     });
     expect(rep.reprioritizationResults).toEqual({ [second]: "" });
     clock.advance(100);
-    await sleepUntil(() => server.jobs().find((j) => j.id === second)!.state === "LEASED", "second leased first");
+    await sleepUntil(
+      () => server.jobs().find((j) => j.id === second)!.state === "LEASED",
+      "second leased first",
+    );
     expect(server.jobs().find((j) => j.id === first)!.state).toBe("QUEUED");
     const active = await call<unknown, GetActiveQueuesResponse>(c.jobs, "getActiveQueues", {});
     expect(active.activeQueuesByPool.default.queues).toEqual(["q"]);

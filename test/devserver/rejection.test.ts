@@ -45,7 +45,10 @@ describe("jobs the server refuses end REJECTED with a real server's reason", () 
   });
 
   it("missing resource requests", async () => {
-    const reason = await rejectWith("q", jobItem({}, [container("main", ["true"], { resources: { requests: {}, limits: {} } })]));
+    const reason = await rejectWith(
+      "q",
+      jobItem({}, [container("main", ["true"], { resources: { requests: {}, limits: {} } })]),
+    );
     expect(reason).toBe("container main has no resource requests specified");
   });
 
@@ -55,20 +58,27 @@ describe("jobs the server refuses end REJECTED with a real server's reason", () 
   });
 
   it("invalid namespace", async () => {
-    expect(await rejectWith("q", jobItem({ namespace: "Not_Valid" }))).toMatch(/^namespace "Not_Valid" is invalid/);
+    expect(await rejectWith("q", jobItem({ namespace: "Not_Valid" }))).toMatch(
+      /^namespace "Not_Valid" is invalid/,
+    );
   });
 
   it("more than any node offers", async () => {
     const big = container("main", ["true"], {
-      resources: { requests: { cpu: { string: "64" }, memory: { string: "1Gi" } }, limits: { cpu: { string: "64" } } },
+      resources: {
+        requests: { cpu: { string: "64" }, memory: { string: "1Gi" } },
+        limits: { cpu: { string: "64" } },
+      },
     });
-    expect(await rejectWith("q", jobItem({}, [big]))).toMatch(/^job does not fit on any node: it requests cpu 64000m/);
+    expect(await rejectWith("q", jobItem({}, [big]))).toMatch(
+      /^job does not fit on any node: it requests cpu 64000m/,
+    );
   });
 
   it("a malformed duration annotation", async () => {
-    expect(await rejectWith("q", jobItem({ annotations: { "armada-airflow.dev/duration": "soon" } }))).toMatch(
-      /armada-airflow.dev\/duration="soon" is not a duration/,
-    );
+    expect(
+      await rejectWith("q", jobItem({ annotations: { "armada-airflow.dev/duration": "soon" } })),
+    ).toMatch(/armada-airflow.dev\/duration="soon" is not a duration/);
   });
 
   it("sends submitted then failed events for a rejected job, and keeps the batch's other jobs", async () => {
@@ -81,15 +91,18 @@ describe("jobs the server refuses end REJECTED with a real server's reason", () 
     const st = await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [ok, bad] });
     expect(st.jobStates).toEqual({ [ok]: JobState.QUEUED, [bad]: JobState.REJECTED });
     const events = await readEvents(c.events, { queue: "q", id: "mixed" });
-    expect(kinds(events.filter((e) => e.message?.events?.value.jobId === bad))).toEqual(["submitted", "failed"]);
+    expect(kinds(events.filter((e) => e.message?.events?.value.jobId === bad))).toEqual([
+      "submitted",
+      "failed",
+    ]);
   });
 
   it("fails the whole request when queue or job set is missing", async () => {
-    await expect(call(c.submit, "submitJobs", { queue: "", jobSetId: "x", jobRequestItems: [jobItem()] })).rejects.toThrow(
-      /queue is a required field/,
-    );
-    await expect(call(c.submit, "submitJobs", { queue: "q", jobSetId: "", jobRequestItems: [jobItem()] })).rejects.toThrow(
-      /job_set_id is a required field/,
-    );
+    await expect(
+      call(c.submit, "submitJobs", { queue: "", jobSetId: "x", jobRequestItems: [jobItem()] }),
+    ).rejects.toThrow(/queue is a required field/);
+    await expect(
+      call(c.submit, "submitJobs", { queue: "q", jobSetId: "", jobRequestItems: [jobItem()] }),
+    ).rejects.toThrow(/job_set_id is a required field/);
   });
 });

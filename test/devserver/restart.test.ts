@@ -25,7 +25,11 @@ describe("restart keeps state", () => {
     server = await startDevServer({ clock, queues: ["q"] });
     c = clients(server.grpcTarget);
     const target = server.grpcTarget;
-    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", { queue: "q", jobSetId: "s", jobRequestItems: [jobItem()] });
+    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+      queue: "q",
+      jobSetId: "s",
+      jobRequestItems: [jobItem()],
+    });
     const id = res.jobResponseItems[0].jobId;
     await server.restart();
     expect(server.grpcTarget).toBe(target);
@@ -45,11 +49,26 @@ describe("restart keeps state", () => {
     const clock = new ManualClock();
     server = await startDevServer({ clock, statePath: file, queues: [] });
     c = clients(server.grpcTarget);
-    await call(c.queues, "createQueue", { name: "kept", priorityFactor: 2, userOwners: [], groupOwners: [], resourceLimits: {}, resourceLimitsByPriorityClassName: {}, permissions: [], cordoned: false, labelsDeprecated: [], labels: {}, retryPolicies: [] } satisfies Queue);
+    await call(c.queues, "createQueue", {
+      name: "kept",
+      priorityFactor: 2,
+      userOwners: [],
+      groupOwners: [],
+      resourceLimits: {},
+      resourceLimitsByPriorityClassName: {},
+      permissions: [],
+      cordoned: false,
+      labelsDeprecated: [],
+      labels: {},
+      retryPolicies: [],
+    } satisfies Queue);
     const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
       queue: "kept",
       jobSetId: "s",
-      jobRequestItems: [jobItem({ externalJobUri: "airflow://d/t/r/-1" }), jobItem({ annotations: { "armada-airflow.dev/duration": "1s" } })],
+      jobRequestItems: [
+        jobItem({ externalJobUri: "airflow://d/t/r/-1" }),
+        jobItem({ annotations: { "armada-airflow.dev/duration": "1s" } }),
+      ],
     });
     const [long, short] = res.jobResponseItems.map((i) => i.jobId);
     clock.advance(400 + 1000);
@@ -70,7 +89,9 @@ describe("restart keeps state", () => {
     const runAfter = server.jobs().find((j) => j.id === long)!.runs[0];
     expect(runAfter).toEqual(runBefore);
     const uri = await call<unknown, JobStatusResponse>(c.jobs, "getJobStatusUsingExternalJobUri", {
-      queue: "kept", jobset: "s", externalJobUri: "airflow://d/t/r/-1",
+      queue: "kept",
+      jobset: "s",
+      externalJobUri: "airflow://d/t/r/-1",
     });
     expect(Object.keys(uri.jobStates)).toEqual([long]);
     // The simulation carries on from its start time: `sleep 5` ends 5 s after it started.

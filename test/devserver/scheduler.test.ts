@@ -13,14 +13,23 @@ describe("scheduler", () => {
     await server?.stop();
   });
 
-  const start = async (clock: ManualClock, clusters: { id: string; nodes: { name: string; cpu: string; memory: string }[] }[], queues = ["a", "b"]) => {
+  const start = async (
+    clock: ManualClock,
+    clusters: { id: string; nodes: { name: string; cpu: string; memory: string }[] }[],
+    queues = ["a", "b"],
+  ) => {
     server = await startDevServer({ clock, queues, clusters });
     c = clients(server.grpcTarget);
     return { server, c };
   };
   const submit = async (queue: string, items: ReturnType<typeof jobItem>[], jobSetId = "s") =>
-    (await call<unknown, JobSubmitResponse>(c!.submit, "submitJobs", { queue, jobSetId, jobRequestItems: items }))
-      .jobResponseItems.map((i) => i.jobId);
+    (
+      await call<unknown, JobSubmitResponse>(c!.submit, "submitJobs", {
+        queue,
+        jobSetId,
+        jobRequestItems: items,
+      })
+    ).jobResponseItems.map((i) => i.jobId);
   const stateOf = (id: string) => server!.jobs().find((j) => j.id === id)!.state;
 
   it("keeps jobs QUEUED until capacity frees up", async () => {
@@ -35,7 +44,12 @@ describe("scheduler", () => {
     expect(stateOf(ids[2])).toBe("QUEUED");
     clock.advance(100); // the next scheduling round
     await sleepUntil(() => stateOf(ids[2]) === "LEASED", "third leased");
-    expect(server!.jobs().find((j) => j.id === ids[2])!.runs[0].leasedAt.getTime()).toBe(clock.nowMs());
+    expect(
+      server!
+        .jobs()
+        .find((j) => j.id === ids[2])!
+        .runs[0].leasedAt.getTime(),
+    ).toBe(clock.nowMs());
     clock.advance(300);
     await sleepUntil(() => stateOf(ids[2]) === "RUNNING", "third running");
   });
@@ -52,8 +66,14 @@ describe("scheduler", () => {
   it("shares capacity fairly between queues", async () => {
     const clock = new ManualClock();
     await start(clock, [{ id: "c1", nodes: [{ name: "n1", cpu: "4", memory: "16Gi" }] }]);
-    const a = await submit("a", Array.from({ length: 6 }, () => jobItem()));
-    const b = await submit("b", Array.from({ length: 6 }, () => jobItem()));
+    const a = await submit(
+      "a",
+      Array.from({ length: 6 }, () => jobItem()),
+    );
+    const b = await submit(
+      "b",
+      Array.from({ length: 6 }, () => jobItem()),
+    );
     clock.advance(100);
     await sleepUntil(() => server!.jobs().filter((j) => j.state === "LEASED").length === 4, "four leased");
     expect(a.filter((id) => stateOf(id) === "LEASED")).toHaveLength(2);
@@ -69,7 +89,10 @@ describe("scheduler", () => {
     await submit("a", [jobItem(), jobItem()]);
     clock.advance(100);
     await sleepUntil(() => server!.jobs().every((j) => j.runs.length === 1), "both leased");
-    const placed = server!.jobs().map((j) => `${j.runs[0].cluster}/${j.runs[0].node}`).sort();
+    const placed = server!
+      .jobs()
+      .map((j) => `${j.runs[0].cluster}/${j.runs[0].node}`)
+      .sort();
     expect(placed).toEqual(["cluster-1/node-a", "cluster-2/node-b"]);
   });
 

@@ -20,14 +20,19 @@ describe("dev server building blocks", () => {
   });
 
   it("reads echo, sleep and exit from a container command", () => {
-    const c = Container.fromPartial({ command: ["sh", "-c"], args: ["echo 'a b' && sleep 1.5; echo \"c\"; exit 3; echo never"] });
+    const c = Container.fromPartial({
+      command: ["sh", "-c"],
+      args: ["echo 'a b' && sleep 1.5; echo \"c\"; exit 3; echo never"],
+    });
     expect(stepsOf(c)).toEqual([
       { kind: "echo", text: "a b" },
       { kind: "sleep", ms: 1500 },
       { kind: "echo", text: "c" },
       { kind: "exit", code: 3 },
     ]);
-    expect(stepsOf(Container.fromPartial({ command: ["sleep", "2m"] }))).toEqual([{ kind: "sleep", ms: 120_000 }]);
+    expect(stepsOf(Container.fromPartial({ command: ["sleep", "2m"] }))).toEqual([
+      { kind: "sleep", ms: 120_000 },
+    ]);
     expect(parseDuration("1500ms")).toBe(1500);
     expect(parseDuration("30")).toBe(30_000);
     expect(() => parseDuration("soon")).toThrow(/not a duration/);
