@@ -206,3 +206,73 @@ describe("killing a task cancels its Armada job", () => {
     });
   }
 });
+
+describe("credentials that expire", () => {
+  it("uses a refreshed Armada token for later calls and the log token retriever over a stale kubeconfig token", async () => {
+    const { KubeConfig } = await import("@kubernetes/client-node");
+    const { TokenRetrieverAuth } = await import("../../src/client/token-retriever-auth.js");
+    const { GrpcChannelArgs } = await import("../../src/client/channel-args.js");
+    const { requestTaskKill } = await import("../../src/runtime/task-commands.js");
+    const tls = (f: string) => new URL(`../devserver/fixtures/tls/${f}`, import.meta.url).pathname;
+    const e = (env = await startEnv({
+      server: {
+        auth: { bearerTokens: ["token-one", "token-two"] },
+        kubeToken: "kube-fresh",
+        tls: { certFile: tls("server.crt"), keyFile: tls("server.key") },
+      },
+    }));
+    const start = e.clock.nowMs();
+    const handedOut: string[] = [];
+    // Like an OIDC retriever: the first token expires after 20 s and is replaced.
+    const retriever = {
+      getToken: () => {
+        const token = e.clock.nowMs() - start < 20_000 ? "token-one" : "token-two";
+        handedOut.push(token);
+        return token;
+      },
+    };
+    const stale = new KubeConfig();
+    stale.loadFromString(e.server.kubeconfig().split("kube-fresh").join("expired-kube-token"));
+    const dag = new DAG({ dagId: "tokens" });
+    e.operator("tok", dag, {
+      channelArgs: new GrpcChannelArgs({
+        target: e.server.grpcTarget,
+        auth: new TokenRetrieverAuth(retriever),
+        tls: { caFile: tls("ca.crt") },
+      }),
+      kubeConfig: stale,
+      k8sTokenRetriever: { getToken: () => "kube-fresh" },
+      containerLogs: "main",
+      jobRequest: {
+        podSpec: {
+          containers: [
+            {
+              name: "main",
+              image: "busybox",
+              command: ["sh", "-c", "echo tick && sleep 3600"],
+              resources: { requests: { cpu: "100m", memory: "64Mi" } },
+            },
+          ],
+        },
+      },
+    });
+    let killed = false;
+    const watcher = setInterval(() => {
+      if (!killed && e.clock.nowMs() - start > 40_000) {
+        killed = true;
+        void requestTaskKill(e.store, { dagId: "tokens", runId: "test_run_1", taskId: "tok", mapIndex: -1 });
+      }
+    }, 1);
+    try {
+      expect(await e.run(dag)).toBe("failed");
+    } finally {
+      clearInterval(watcher);
+    }
+    const [job] = e.server.jobs();
+    expect(job!.owner).toBe("token-1");
+    expect(job!.state).toBe("CANCELLED");
+    expect(job!.cancelUser).toBe("token-2");
+    expect(handedOut).toContain("token-two");
+    expect(e.logLines("tok").filter((l) => l === "[main] tick")).toHaveLength(1);
+  });
+});
