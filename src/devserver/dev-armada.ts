@@ -86,6 +86,7 @@ export class DevArmada {
   private readonly jobsById = new Map<string, JobRecord>();
   private readonly jobList: JobRecord[] = [];
   private readonly byExternalUri = new Map<string, JobRecord[]>();
+  private readonly byJobSet = new Map<string, JobRecord[]>();
   private readonly runsById = new Map<string, RunRecord>();
   private readonly pods = new Map<string, RunningPod>();
   private readonly ids = new JobIdFactory();
@@ -237,8 +238,7 @@ export class DevArmada {
         spec,
         resources: check.ok ? check.resources : { cpuMillis: 0, memoryBytes: 0 },
       };
-      this.jobsById.set(id, job);
-      this.jobList.push(job);
+      this.index(job);
       if (externalJobUri) {
         const k = uriKey(queue, jobSetId, externalJobUri);
         const list = this.byExternalUri.get(k);
@@ -423,8 +423,7 @@ export class DevArmada {
   jobSetJobIds(queue: string, jobSetId: string, states: JobStateName[]): string[] {
     const wanted = states.length > 0 ? new Set(states) : undefined;
     const ids: string[] = [];
-    for (const job of this.jobList) {
-      if (job.queue !== queue || job.jobSetId !== jobSetId) continue;
+    for (const job of this.byJobSet.get(uriKey(queue, jobSetId, "")) ?? []) {
       if (wanted ? wanted.has(job.state) : !TERMINAL_JOB_STATES.has(job.state)) ids.push(job.id);
     }
     return ids;
@@ -566,8 +565,7 @@ export class DevArmada {
    * queued again, as a real Armada does when an executor loses a pod.
    */
   restoreJob(job: JobRecord): void {
-    this.jobsById.set(job.id, job);
-    this.jobList.push(job);
+    this.index(job);
     for (const run of job.runs) this.runsById.set(run.runId, run);
     if (job.externalJobUri) {
       const k = uriKey(job.queue, job.jobSetId, job.externalJobUri);
@@ -661,6 +659,15 @@ export class DevArmada {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  private index(job: JobRecord): void {
+    this.jobsById.set(job.id, job);
+    this.jobList.push(job);
+    const k = uriKey(job.queue, job.jobSetId, "");
+    const set = this.byJobSet.get(k);
+    if (set) set.push(job);
+    else this.byJobSet.set(k, [job]);
+  }
 
   private containerNames(job: JobRecord): string[] {
     return (job.spec.podSpecs[0] ?? job.spec.podSpec)?.containers.map((c) => c.name ?? "") ?? [];

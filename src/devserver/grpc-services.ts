@@ -340,7 +340,12 @@ export function addArmadaServices(server: Server, ctx: GrpcContext): void {
     };
     const send = (msg: EventStreamMessage) => {
       if (closed) return;
-      call.write(msg);
+      try {
+        call.write(msg);
+      } catch {
+        // The client went away between two events; watchers run inside job transitions, which must not fail.
+        return close();
+      }
       sent++;
       if (dropAfter !== undefined && sent >= dropAfter) {
         close({
