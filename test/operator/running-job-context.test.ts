@@ -21,6 +21,14 @@ describe("RunningJobContext", () => {
     expect(back.state).toBe(JobState.RUNNING);
   });
 
+  it("GrpcChannelArgs with options and no compression round-trips as the operator stores it (case 19)", () => {
+    const args = new GrpcChannelArgs({ target: "armada:50051", options: [["key-1", 10], ["key-2", "value-2"]] });
+    const stored = JSON.parse(JSON.stringify(args.serialize()));
+    expect(stored).toEqual({ target: "armada:50051", options: [["key-1", 10], ["key-2", "value-2"]], compression: null, auth: null });
+    expect(GrpcChannelArgs.deserialize(stored, 1).equals(args)).toBe(true);
+    expect(() => GrpcChannelArgs.deserialize(stored, 2)).toThrow();
+  });
+
   it("round-trips through the runtime's serde envelope", () => {
     const ctx = new RunningJobContext({ ...base, lastLogTime: "2024-01-01T00:00:01.123456789Z", jobState: "RUNNING" });
     const text = serializeValue(ctx);
