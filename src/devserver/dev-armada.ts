@@ -181,13 +181,14 @@ export class DevArmada {
       throw new DevRequestError("INVALID_ARGUMENT", "job_request_items must not be empty");
     const now = this.clock.nowMs();
     const created = new Date(now);
-    const queueExists = this.queues.has(queue);
+    const q = this.queues.get(queue);
+    const queueState = !q ? "missing" : q.cordoned ? "cordoned" : "open";
     const largest = this.scheduler.largestNode();
     const ids: string[] = [];
     for (const item of items) {
       const id = this.ids.next(now);
       ids.push(id);
-      let check = validateJob(item, queue, queueExists, largest);
+      let check = validateJob(item, queue, queueState, largest);
       const duration = item.annotations[DURATION_ANNOTATION];
       if (check.ok && duration !== undefined) {
         try {

@@ -1,7 +1,12 @@
 import { afterEach, beforeAll, afterAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/common/clock.js";
 import type { JobErrorsResponse, JobStatusResponse } from "../../src/gen/armada/job.js";
-import { JobState, type JobSubmitResponse, type JobSubmitRequestItem } from "../../src/gen/armada/submit.js";
+import {
+  JobState,
+  Queue,
+  type JobSubmitResponse,
+  type JobSubmitRequestItem,
+} from "../../src/gen/armada/submit.js";
 import { startDevServer, type DevServer } from "armada-airflow/testing";
 import { call, clients, container, jobItem, kinds, readEvents } from "./helpers.js";
 
@@ -34,6 +39,11 @@ describe("jobs the server refuses end REJECTED with a real server's reason", () 
 
   it("unknown queue", async () => {
     expect(await rejectWith("no-such-queue", jobItem())).toBe('queue "no-such-queue" does not exist');
+  });
+
+  it("cordoned queue", async () => {
+    await call(c.queues, "createQueue", Queue.fromPartial({ name: "closed", cordoned: true }));
+    expect(await rejectWith("closed", jobItem())).toBe('queue "closed" is cordoned');
   });
 
   it("no containers", async () => {

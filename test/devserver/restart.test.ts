@@ -7,7 +7,7 @@ import type { JobStatusResponse } from "../../src/gen/armada/job.js";
 import { JobState, type JobSubmitResponse, type Queue } from "../../src/gen/armada/submit.js";
 import { startDevServer, type DevServer } from "armada-airflow/testing";
 import { sleepUntil } from "../support/sleep-until.js";
-import { call, clients, jobItem, kinds, readEvents } from "./helpers.js";
+import { call, clients, container, jobItem, kinds, readEvents } from "./helpers.js";
 
 describe("restart keeps state", () => {
   let server: DevServer | undefined;
@@ -112,5 +112,56 @@ describe("restart keeps state", () => {
     c = clients(server.grpcTarget);
     expect(await statusOf(long)).toBe(JobState.SUCCEEDED);
     expect(server.jobs().map((j) => j.id)).toEqual([long, short]);
+  });
+});
+
+describe("restart with the process executor", () => {
+  it("returns the lease of a job whose process died with the old server, and runs it again", async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "devstate-")), "state.db");
+    const clock = new ManualClock();
+    const server = await startDevServer({ clock, statePath: file, queues: ["q"], executor: "process" });
+    const c = clients(server.grpcTarget);
+    try {
+      const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+        queue: "q",
+        jobSetId: "p",
+        jobRequestItems: [jobItem({}, [container("main", ["sh", "-c", "echo started; sleep 30"])])],
+      });
+      const id = res.jobResponseItems[0].jobId;
+      clock.advance(400);
+      await sleepUntil(() => server.jobs()[0].state === "RUNNING", "RUNNING");
+      await server.restart();
+      const job = server.jobs()[0];
+      expect(job.state).toBe("QUEUED");
+      expect(job.runs[0]).toMatchObject({ state: "LEASE_RETURNED" });
+      expect(job.runs[0].reason).toMatch(/restarted/);
+      clock.advance(400);
+      await sleepUntil(
+        () => server.jobs()[0].runs.length === 2 && server.jobs()[0].state === "RUNNING",
+        "second run",
+      );
+      const c2 = clients(server.grpcTarget);
+      try {
+        const events = await readEvents(c2.events, { queue: "q", id: "p" });
+        expect(kinds(events)).toEqual([
+          "submitted",
+          "queued",
+          "leased",
+          "pending",
+          "running",
+          "leaseReturned",
+          "queued",
+          "leased",
+          "pending",
+          "running",
+        ]);
+        await call(c2.submit, "cancelJobs", { jobId: id, jobSetId: "p", queue: "q", jobIds: [], reason: "" });
+      } finally {
+        c2.close();
+      }
+    } finally {
+      c.close();
+      await server.stop();
+    }
   });
 });
