@@ -269,6 +269,7 @@ export class ArmadaOperator extends BaseOperator {
       : new ArmadaHook(this.channelArgs, {
           clock: this.clock,
           deadlineMs: getConfigNumber("armada_operator", "rpc_deadline_s", 30) * 1000,
+          submitLookupGraceMs: getConfigNumber("armada_operator", "submit_lookup_grace_s", 30) * 1000,
         }));
   }
 

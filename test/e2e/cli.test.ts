@@ -119,7 +119,7 @@ describe("runner killed mid-wait, then resume", () => {
 
   for (const deferrable of [true, false]) {
     it(`reattaches without a second submit (${deferrable ? "deferred" : "polling"})`, async () => {
-      const env = await useServer({ FIXTURE_DEFERRABLE: deferrable ? "1" : "0", FIXTURE_SLEEP: "4" });
+      const env = await useServer({ FIXTURE_DEFERRABLE: deferrable ? "1" : "0", FIXTURE_SLEEP: "3" });
       const runId = `crash_${deferrable}`;
       child = spawn(
         process.execPath,

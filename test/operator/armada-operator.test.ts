@@ -417,6 +417,16 @@ describe("ArmadaOperator rendering and bad input", () => {
     expect(() => new ArmadaOperator({ ...base, channelArgs, armadaQueue: "" })).toThrow(/armadaQueue: must be a non-empty/);
   });
 
+  it("takes the reattach policy and other options from the DAG's default args", async () => {
+    const { DAG } = await import("../../src/runtime/dag.js");
+    const dag = new DAG({ dagId: "d", defaultArgs: { reattachPolicy: "always", pollInterval: 9 } });
+    const op = new ArmadaOperator({ dag, taskId: "t", name: "n", channelArgs, armadaQueue: "q", jobRequest });
+    expect(op.reattachPolicy(JobState.FAILED, "")).toBe(true);
+    expect(op.pollInterval).toBe(9);
+    const own = new ArmadaOperator({ dag, taskId: "t2", name: "n", channelArgs, armadaQueue: "q", jobRequest, reattachPolicy: "never" });
+    expect(own.reattachPolicy(JobState.RUNNING, "")).toBe(false);
+  });
+
   it("takes defaults from configuration", () => {
     const env = process.env;
     process.env = {
