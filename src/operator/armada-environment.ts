@@ -80,12 +80,18 @@ function startEmbedded(queues: string[]): Promise<EmbeddedInfo> {
   });
 }
 
+function lookoutTemplate(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  return value.includes("<job_id>") ? value : `${value.replace(/\/+$/, "")}/jobs/<job_id>`;
+}
+
 /**
  * Reads where Armada is from the environment:
  * - `ARMADA_TARGET`: gRPC target (`host:port`). When unset, an embedded dev
  *   server is started once per process and used instead.
  * - `ARMADA_QUEUE`: queue (default `default`).
- * - `ARMADA_LOOKOUT_URL`: Lookout job link template with `<job_id>`.
+ * - `ARMADA_LOOKOUT_URL`: Lookout job link template with `<job_id>`, or the
+ *   Lookout base URL (then `/jobs/<job_id>` is appended, Lookout's job page).
  * - `ARMADA_TOKEN_ENV`: name of an environment variable holding a bearer token (implies TLS).
  * - `KUBECONFIG`: kubeconfig for container logs (standard loading).
  */
@@ -100,7 +106,7 @@ export async function armadaEnvironment(options: ArmadaEnvironmentOptions = {}):
         ...(tokenEnv ? { auth: BearerTokenAuth.fromEnv(tokenEnv) } : {}),
       }),
       armadaQueue,
-      lookoutUrlTemplate: env.ARMADA_LOOKOUT_URL || undefined,
+      lookoutUrlTemplate: lookoutTemplate(env.ARMADA_LOOKOUT_URL),
       kubeConfig: undefined,
       embedded: false,
     };

@@ -149,8 +149,8 @@ export class ArmadaOperator extends BaseOperator {
   jobSetPrefix: string;
   readonly lookoutUrlTemplate: string | undefined;
   readonly pollInterval: number;
-  /** Cleared when the name matches no container of the job. */
-  containerLogs: string | undefined;
+  /** Container whose logs are published (checked against the job's containers when rendering). */
+  readonly containerLogs: string | undefined;
   readonly k8sTokenRetriever: TokenRetriever | undefined;
   readonly deferrable: boolean;
   readonly jobAcknowledgementTimeout: number;
