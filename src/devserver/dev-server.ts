@@ -136,13 +136,31 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const listen = async () => {
     grpc = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
     addArmadaServices(grpc, { armada: () => armada, faults, counts, auth: o.auth, clock: o.clock, streams });
-    grpcPort = await new Promise<number>((resolve, reject) =>
-      grpc.bindAsync(`${o.host}:${grpcPort}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
-    );
-    httpServer = await new Promise<ServerType>((resolve, reject) => {
-      const s = serve({ fetch: http.fetch, port: httpPort, hostname: o.host }, () => resolve(s));
-      s.once("error", reject);
-    });
+    try {
+      grpcPort = await new Promise<number>((resolve, reject) =>
+        grpc.bindAsync(`${o.host}:${grpcPort}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
+      );
+    } catch (err) {
+      grpc.forceShutdown();
+      throw new Error(
+        `Dev server cannot listen for gRPC on ${o.host}:${grpcPort} (grpcPort): ${(err as Error).message}. ` +
+          `Is another server using it? Choose another port, or 0 for any free one.`,
+        { cause: err },
+      );
+    }
+    try {
+      httpServer = await new Promise<ServerType>((resolve, reject) => {
+        const s = serve({ fetch: http.fetch, port: httpPort, hostname: o.host }, () => resolve(s));
+        s.once("error", reject);
+      });
+    } catch (err) {
+      grpc.forceShutdown();
+      throw new Error(
+        `Dev server cannot listen for HTTP on ${o.host}:${httpPort} (httpPort): ${(err as Error).message}. ` +
+          `Is another server using it? Choose another port, or 0 for any free one.`,
+        { cause: err },
+      );
+    }
     httpPort = (httpServer.address() as AddressInfo).port;
   };
 
@@ -161,7 +179,13 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     });
   };
 
-  await listen();
+  try {
+    await listen();
+  } catch (err) {
+    await armada.shutdown();
+    store?.close();
+    throw err;
+  }
   const hostForUrl = o.host.includes(":") ? `[${o.host}]` : o.host;
   let stopped = false;
 

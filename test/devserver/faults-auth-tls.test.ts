@@ -191,6 +191,18 @@ describe("fault injection, call counts, auth and TLS", () => {
     ).toBe(JobState.UNKNOWN);
   });
 
+  it("says which port is taken", async () => {
+    server = await startDevServer({ clock: new ManualClock() });
+    const grpcPort = Number(server.grpcTarget.split(":")[1]);
+    const httpPort = Number(new URL(server.httpUrl).port);
+    await expect(startDevServer({ grpcPort })).rejects.toThrow(
+      new RegExp(`cannot listen for gRPC on 127\\.0\\.0\\.1:${grpcPort} \\(grpcPort\\)`),
+    );
+    await expect(startDevServer({ httpPort })).rejects.toThrow(
+      new RegExp(`cannot listen for HTTP on 127\\.0\\.0\\.1:${httpPort} \\(httpPort\\).*EADDRINUSE`),
+    );
+  });
+
   it("reports bad options by field name", async () => {
     await expect(startDevServer({ grpcPort: -1 })).rejects.toThrow(/grpcPort/);
     await expect(
