@@ -1,6 +1,6 @@
 /** `/jobs/<job_id>`: one job's state, reason, runs, events and logs. */
 import { html } from "hono/html";
-import type { JobRecord } from "../devserver/job-record.js";
+import { TERMINAL_JOB_STATES, type JobRecord } from "../devserver/job-record.js";
 import type { LookoutSource } from "./lookout-source.js";
 import { page, stateBadge, time } from "./layout.js";
 
@@ -109,5 +109,7 @@ export function jobPage(source: LookoutSource, job: JobRecord) {
 ${l.lines.map((x) => `${new Date(x.timeMs).toISOString()} ${x.text}`).join("\n")}</pre>`,
             )
       }`,
+    // Reload while the job can still change, so a user can watch it run.
+    TERMINAL_JOB_STATES.has(job.state) ? undefined : 2,
   );
 }

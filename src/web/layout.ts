@@ -29,12 +29,13 @@ export function time(d: Date | undefined): string {
   return d ? d.toISOString() : "—";
 }
 
-/** The whole page. */
-export function page(title: string, body: Html): Html {
+/** The whole page; `refreshSeconds` reloads it while something is still changing. */
+export function page(title: string, body: Html, refreshSeconds?: number): Html {
   return html`<!doctype html>
     <html lang="en">
       <head>
         <meta charset="utf-8" />
+        ${refreshSeconds ? html`<meta http-equiv="refresh" content="${refreshSeconds}" />` : ""}
         <title>${title} · Armada dev Lookout</title>
         <style>
           body {

@@ -73,6 +73,9 @@ describe("Lookout pages (app.request)", () => {
     const x = await (await app.request("/jobs/job-x")).text();
     expect(x).not.toContain("<script>alert(1)</script>");
     expect(x).toContain("&lt;script&gt;");
+    expect(b).not.toContain('http-equiv="refresh"');
+    const running = await (await app.request("/jobs/job-c")).text();
+    expect(running).toContain('<meta http-equiv="refresh" content="2" />');
     const missing = await app.request("/jobs/nope");
     expect(missing.status).toBe(404);
   });
