@@ -204,31 +204,38 @@ function formatTime(seconds: bigint, nanos: number): string {
   return `${iso}${frac}Z`;
 }
 
+/** A message with every field unset, as ts-proto's decoder creates it (proto2 types only). */
+function unset(typeName: string, values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of messageSchema(typeName).fields) out[f.prop] = f.kind === "map" ? {} : f.repeated ? [] : undefined;
+  return Object.assign(out, values);
+}
+
 /** Reads a message of `typeName` from `value` in the given form; `path` locates errors. */
 function readMessage(typeName: string, value: unknown, ctx: Ctx, path: string): Record<string, unknown> {
   if (ctx.form === "kubernetes") {
     // Kubernetes serializes these as plain strings and numbers.
     if (typeName === QUANTITY) {
-      if (typeof value === "number" && Number.isFinite(value)) return { string: String(value) };
+      if (typeof value === "number" && Number.isFinite(value)) return unset(typeName, { string: String(value) });
       if (typeof value !== "string" || !QUANTITY_RE.test(value)) {
         invalid(ctx.root, path, `expected a Kubernetes quantity, got ${describe(value)}`, 'Write it like "500m" (CPU) or "1Gi" (memory), or a plain number.');
       }
-      return { string: value };
+      return unset(typeName, { string: value });
     }
     if (typeName === INT_OR_STRING) {
-      if (typeof value === "number" && Number.isInteger(value) && Math.abs(value) < 2 ** 31) return { type: "0", intVal: value };
-      if (typeof value === "string" && value.length > 0) return { type: "1", strVal: value };
+      if (typeof value === "number" && Number.isInteger(value) && Math.abs(value) < 2 ** 31) return unset(typeName, { type: "0", intVal: value });
+      if (typeof value === "string" && value.length > 0) return unset(typeName, { type: "1", strVal: value });
       invalid(ctx.root, path, `expected an integer or a string, got ${describe(value)}`, "Write a port number like 8080 or a named port like \"http\".");
     }
     if (typeName === TIME) {
       const t = readTimeString(value, ctx, path);
-      return t.nanos ? { seconds: t.seconds.toString(), nanos: t.nanos } : { seconds: t.seconds.toString() };
+      return unset(typeName, t.nanos ? { seconds: t.seconds.toString(), nanos: t.nanos } : { seconds: t.seconds.toString() });
     }
     if (typeName === FIELDS_V1) {
       const raw = (value as { Raw?: unknown } | null)?.Raw;
       // The proto form ({ Raw: bytes }) must not be mistaken for JSON content.
       if (raw instanceof Uint8Array) invalid(ctx.root, path, "FieldsV1 given in proto form", "Write the fields as plain JSON.");
-      return { Raw: new Uint8Array(Buffer.from(JSON.stringify(value), "utf8")) };
+      return unset(typeName, { Raw: new Uint8Array(Buffer.from(JSON.stringify(value), "utf8")) });
     }
   }
   if (typeName === TIMESTAMP) {
