@@ -17,7 +17,8 @@ import {
   type RunStateName,
 } from "./job-record.js";
 import { validateJob } from "./job-validation.js";
-import type { Executor, RunResult, RunningPod } from "./executor.js";
+import { containersOf, type Executor, type RunResult, type RunningPod } from "./executor.js";
+import { invalidImageReason } from "./image-reference.js";
 import { JobIdFactory, newRunId } from "./ids.js";
 import { PodLogStore, podNameOf, type PodLogs } from "./pod-logs.js";
 import { Scheduler, type ClusterConfig } from "./scheduler.js";
@@ -338,6 +339,14 @@ export class DevArmada {
 
   private toRunning(job: JobRecord, run: RunRecord, pod: PodLogs, at: number): void {
     if (job.state !== "PENDING" || this.latestRun(job) !== run) return;
+    const badImage = containersOf(job)
+      .map((c) => invalidImageReason(c.name ?? "", c.image))
+      .find((r) => r !== undefined);
+    if (badImage) {
+      // The container never starts: the pod fails while still pending, as with a kubelet.
+      this.fail(job.id, badImage, at);
+      return;
+    }
     run.state = "RUNNING";
     run.startedAt = new Date(at);
     this.transition(job, "RUNNING", at);
@@ -462,10 +471,9 @@ export class DevArmada {
   }
 
   /** Fails a job that has not finished (fault injection); returns whether it did. */
-  fail(jobId: string, reason: string): boolean {
+  fail(jobId: string, reason: string, now = this.clock.nowMs()): boolean {
     const job = this.jobsById.get(jobId);
     if (!job || TERMINAL_JOB_STATES.has(job.state)) return false;
-    const now = this.clock.nowMs();
     const run = this.latestRun(job);
     this.stopRun(job, "FAILED", now, reason);
     job.error = reason;

@@ -106,6 +106,23 @@ describe("dev server lifecycle through the public gRPC API", () => {
     expect(kinds(events).at(-1)).toBe("failed");
   });
 
+  it("fails a job whose image reference a kubelet could not parse, before it runs", async () => {
+    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+      queue: "q1",
+      jobSetId: "set-3",
+      jobRequestItems: [jobItem({}, [container("main", ["true"], { image: "Not A/Valid:Image!" })])],
+    });
+    const id = res.jobResponseItems[0].jobId;
+    clock.advance(400);
+    await sleepUntil(async () => (await status(id)) === JobState.FAILED, "FAILED");
+    const errors = await call<unknown, JobErrorsResponse>(c.jobs, "getJobErrors", { jobIds: [id] });
+    expect(errors.jobErrors[id]).toMatch(/^container main: InvalidImageName: .*"Not A\/Valid:Image!"/);
+    const events = await readEvents(c.events, { queue: "q1", id: "set-3" });
+    expect(kinds(events)).toEqual(["submitted", "queued", "leased", "pending", "failed"]);
+    expect(server.jobs()[0].runs[0]).toMatchObject({ state: "FAILED" });
+    expect(server.jobs()[0].lastTransitionAt.getTime()).toBe(Date.UTC(2024, 0, 1) + 400);
+  });
+
   it("answers UNKNOWN for a job id it never saw", async () => {
     expect(await status("01hzzzzzzzzzzzzzzzzzzzzzzz")).toBe(JobState.UNKNOWN);
   });

@@ -7,6 +7,7 @@ import { MinHeap } from "../../src/devserver/min-heap.js";
 import { bytes, cpuMillis } from "../../src/devserver/quantity.js";
 import { parseDuration, stepsOf } from "../../src/devserver/simulate-executor.js";
 import { rfc3339Nano } from "../../src/devserver/pod-logs.js";
+import { invalidImageReason } from "../../src/devserver/image-reference.js";
 
 describe("dev server building blocks", () => {
   it("parses Kubernetes quantities", () => {
@@ -70,6 +71,21 @@ describe("dev server building blocks", () => {
     for (let i = 0; i < all.length; i++) expect(log.after("q", "s", all[i].id)).toEqual(all.slice(i + 1));
     expect(() => log.after("q", "s", "99-0")).toThrow(UnknownMessageIdError);
     expect(log.after("q", "other", "")).toEqual([]);
+  });
+
+  it("accepts the image references a kubelet accepts", () => {
+    for (const ok of [
+      "busybox",
+      "busybox:1.36",
+      "library/busybox:latest",
+      "ghcr.io/org/app:v1.2.3",
+      "localhost:5000/x/y",
+      `alpine@sha256:${"a".repeat(64)}`,
+    ]) {
+      expect(invalidImageReason("main", ok)).toBeUndefined();
+    }
+    for (const bad of ["", "Busybox", "busy box", "x::y", "a/b:"])
+      expect(invalidImageReason("main", bad)).toMatch(/InvalidImageName/);
   });
 
   it("formats log timestamps as RFC 3339 with nanoseconds", () => {
