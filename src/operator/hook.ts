@@ -8,7 +8,7 @@ import { type Clock, systemClock } from "../common/clock.js";
 import { ArmadaClient } from "../client/armada-client.js";
 import { isAmbiguousSubmitFailure } from "../client/armada-error.js";
 import { GrpcChannelArgs } from "../client/channel-args.js";
-import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
+import type { JobSubmitRequestItem, JobSubmitResponse } from "../gen/armada/submit.js";
 import { JobState, isTerminalJobState, jobStateName } from "./job-states.js";
 import { RunningJobContext } from "./running-job-context.js";
 import { StatusBatcher } from "./status-batcher.js";
@@ -169,8 +169,9 @@ export class ArmadaHook implements ArmadaHookApi {
     const item: JobSubmitRequestItem = { ...request.item, clientId: request.item.clientId || randomUUID() };
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.options.maxSubmitAttempts; attempt++) {
+      let res: JobSubmitResponse;
       try {
-        return await this.submitOnce(request.queue, request.jobSetId, item);
+        res = await this.client.submitJobs({ queue: request.queue, jobSetId: request.jobSetId, jobRequestItems: [item] });
       } catch (err) {
         if (!isAmbiguousSubmitFailure(err)) throw err;
         lastError = err;
@@ -183,19 +184,17 @@ export class ArmadaHook implements ArmadaHookApi {
           request.log?.info(`Found job ${found} created by the submission whose outcome was unknown; not submitting again.`);
           return found;
         }
+        continue;
       }
+      // An answer is definite: Armada created the job, or said why not.
+      if (res.jobResponseItems.length !== 1) {
+        throw new Error(`Armada answered SubmitJobs with ${res.jobResponseItems.length} items; expected exactly 1`);
+      }
+      const [one] = res.jobResponseItems;
+      if (one!.error) throw new Error(`Error submitting job to Armada: ${one!.error}`);
+      return one!.jobId;
     }
     throw lastError;
-  }
-
-  private async submitOnce(queue: string, jobSetId: string, item: JobSubmitRequestItem): Promise<string> {
-    const res = await this.client.submitJobs({ queue, jobSetId, jobRequestItems: [item] });
-    if (res.jobResponseItems.length !== 1) {
-      throw new Error(`Armada answered SubmitJobs with ${res.jobResponseItems.length} items; expected exactly 1`);
-    }
-    const [one] = res.jobResponseItems;
-    if (one!.error) throw new Error(`Error submitting job to Armada: ${one!.error}`);
-    return one!.jobId;
   }
 
   /** See {@link ArmadaHookApi.findSubmittedJob}. */
