@@ -73,6 +73,9 @@ export class FakeArmadaServer {
   hook: Hook | undefined;
   /** Called while streaming events, after each message sent; return true to break the stream with UNAVAILABLE. */
   breakEventStreamAfter: ((sent: EventStreamMessage, call: SeenCall) => boolean) | undefined;
+  /** Methods whose calls are parked until {@link FakeArmadaServer.release} (to test deadlines and abort). */
+  readonly hold = new Set<string>();
+  private parked: (() => void)[] = [];
   /** Open watch streams, woken when events are added. */
   private watchers = new Set<() => void>();
   private nextId = 1;
@@ -89,11 +92,15 @@ export class FakeArmadaServer {
     return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
       const { seen, err } = this.see(method, call.request, call.metadata);
       if (err) return cb(err);
-      try {
-        cb(null, impl(call.request, seen));
-      } catch (e) {
-        cb(e as ServerErrorResponse);
-      }
+      const answer = () => {
+        try {
+          cb(null, impl(call.request, seen));
+        } catch (e) {
+          cb(e as ServerErrorResponse);
+        }
+      };
+      if (this.hold.has(method)) this.parked.push(answer);
+      else answer();
     };
   }
 
@@ -317,6 +324,18 @@ export class FakeArmadaServer {
     });
     if (r.watch) this.watchers.add(pump);
     pump();
+  }
+
+  /** Answers every parked call. */
+  release(): void {
+    const p = this.parked;
+    this.parked = [];
+    for (const a of p) a();
+  }
+
+  /** Number of parked calls. */
+  get parkedCalls(): number {
+    return this.parked.length;
   }
 
   /** Number of open watch streams. */
