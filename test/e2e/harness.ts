@@ -96,9 +96,13 @@ export async function startEnv(
           await new Promise((r) => setImmediate(r));
         }
       })();
+      // A safety net for a broken test: stop the run after 25 s of real time
+      // so the test fails (state "interrupted") instead of spinning on.
+      const safety = setTimeout(() => void runner.shutdown("e2e safety timeout"), 25_000);
       try {
         return await runner.runDagRun(dag, runId);
       } finally {
+        clearTimeout(safety);
         pumping--;
         await pump;
       }
