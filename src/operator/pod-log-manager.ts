@@ -34,6 +34,12 @@ export interface KubernetesPodLogManagerOptions {
    * @default loaded the standard way (`KUBECONFIG`, `~/.kube/config`, in-cluster)
    */
   kubeConfig?: KubeConfig;
+  /**
+   * Longest a single log read may take (real time) before it is abandoned;
+   * guards against a connection that stalls mid-body.
+   * @default 60000
+   */
+  readTimeoutMs?: number;
 }
 
 /** One fetch's target. */
@@ -67,10 +73,12 @@ export function armadaPodName(jobId: string): string {
 export class KubernetesPodLogManager {
   private kubeConfig: KubeConfig | undefined;
   private readonly tokenRetriever: K8sTokenSource | undefined;
+  private readonly readTimeoutMs: number;
 
   constructor(options: KubernetesPodLogManagerOptions = {}) {
     this.kubeConfig = options.kubeConfig;
     this.tokenRetriever = options.tokenRetriever;
+    this.readTimeoutMs = options.readTimeoutMs ?? 60_000;
   }
 
   /**
@@ -88,8 +96,9 @@ export class KubernetesPodLogManager {
       sink.on("end", resolve);
       sink.on("error", reject);
     });
+    let controller: AbortController;
     try {
-      await new Log(config).log(request.namespace, request.pod, request.container, sink, {
+      controller = await new Log(config).log(request.namespace, request.pod, request.container, sink, {
         follow: false,
         timestamps: true,
         // Kubernetes reads sinceTime to the second; we ask from the start of
@@ -103,7 +112,19 @@ export class KubernetesPodLogManager {
       }
       throw err;
     }
-    await ended;
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new Error(`reading logs of pod ${request.pod} took longer than ${this.readTimeoutMs} ms; abandoned`));
+      }, this.readTimeoutMs);
+      timer.unref();
+    });
+    try {
+      await Promise.race([ended, stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
     const last = await this.publish(Buffer.concat(chunks).toString("utf8"), since, request);
     return last ? formatLogTimestamp(last) : request.sinceTime;
   }

@@ -173,3 +173,29 @@ describe("KubernetesPodLogManager", () => {
     );
   });
 });
+
+describe("KubernetesPodLogManager stalls", () => {
+  it("abandons a read that stalls mid-body with a clear error", async () => {
+    const { createServer } = await import("node:http");
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.write("2024-01-01T00:00:00Z partial\n"); // and never ends
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const { KubeConfig } = await import("@kubernetes/client-node");
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "c", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: "u" }],
+      contexts: [{ name: "c", cluster: "c", user: "u" }],
+      currentContext: "c",
+    });
+    const m = new KubernetesPodLogManager({ kubeConfig: kc, readTimeoutMs: 200 });
+    await expect(
+      m.fetchContainerLogs({ k8sContext: "c", namespace: "ns", pod: "p", container: "main", log: new Recorder() }),
+    ).rejects.toThrow(/reading logs of pod p took longer than 200 ms/);
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+});
