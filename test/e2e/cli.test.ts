@@ -92,6 +92,39 @@ describe("armada-airflow dags test", () => {
     expect(JSON.parse(rows.at(-1)!.value).armada_job_state).toBe("FAILED");
   });
 
+  it("runs the fan-out example: 100 deferred jobs, status checks batched", async () => {
+    await useServer();
+    const before = server.callCounts().GetJobStatus ?? 0;
+    const { code, out } = await cli(["dags", "test", "examples/dags/fan-out.ts", "--run-id", "cli_fan"]);
+    expect(code, out.slice(-2000)).toBe(0);
+    const jobs = jobsOf("fan-out-cli_fan");
+    expect(jobs).toHaveLength(100);
+    expect(jobs.every((j) => j.state === "SUCCEEDED")).toBe(true);
+    // Unbatched, 100 jobs polled at least twice each would take >= 200 calls.
+    expect((server.callCounts().GetJobStatus ?? 0) - before).toBeLessThan(40);
+  }, 60_000);
+
+  it("runs the log-link example: the link found in the logs and the templated one are stored", async () => {
+    await useServer();
+    const { code } = await cli(["dags", "test", "examples/dags/log-link.ts", "--run-id", "cli_link"]);
+    expect(code).toBe(0);
+    const store = await KyselyStore.open({ home });
+    const value = async (key: string) =>
+      JSON.parse((await store.listXComs({ dagId: "log_link", runId: "cli_link", key })).at(-1)!.value) as unknown;
+    try {
+      expect(await value("armada_dashboard_url")).toBe("https://dashboard.example.com/runs/log_link-42");
+      expect(await value("armada_runbook_url")).toBe("https://runbooks.example.com/log_link/cli_link");
+      expect(await value("return_value")).toMatchObject({
+        links: {
+          Dashboard: "https://dashboard.example.com/runs/log_link-42",
+          Runbook: "https://runbooks.example.com/log_link/cli_link",
+        },
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
   for (const [bad, message] of [
     ["policy", /reattachPolicy: Unknown policy type: sometimes/],
     ["channel", /channelArgs: .*target/],
