@@ -48,6 +48,30 @@ describe("ArmadaOperator end to end against the dev server", () => {
     expect(jobs[0]!.externalJobUri).toBe("airflow://hello/hello/test_run_1/-1");
   });
 
+  it("streams every log line exactly once across polls, deferrals and resumes", async () => {
+    env = await startEnv();
+    const dag = new DAG({ dagId: "logs" });
+    const script = Array.from({ length: 6 }, (_, i) => `echo line-${i} && echo extra-${i} && sleep 1.5`).join(" && ");
+    env.operator("logs", dag, {
+      containerLogs: "main",
+      deferrable: true,
+      pollInterval: 1,
+      jobRequest: {
+        podSpec: {
+          containers: [
+            { name: "main", image: "busybox", command: ["sh", "-c", script], resources: { requests: { cpu: "100m", memory: "64Mi" } } },
+          ],
+        },
+      },
+    });
+    expect(await env.run(dag)).toBe("success");
+    const lines = env.logLines("logs");
+    const published = lines.filter((l) => l.startsWith("[main] line-") || l.startsWith("[main] extra-"));
+    expect(published).toEqual(Array.from({ length: 6 }, (_, i) => [`[main] line-${i}`, `[main] extra-${i}`]).flat());
+    // It really was spread over several resumes.
+    expect(lines.filter((l) => l.startsWith("Resuming logs after deferral")).length).toBeGreaterThanOrEqual(3);
+  });
+
   it("fails a bad job; the last job context says FAILED and the server agrees (case 23)", async () => {
     env = await startEnv();
     const dag = new DAG({ dagId: "bad" });
