@@ -1,0 +1,11 @@
+/** Formats rows as an aligned text table. */
+export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? "" : String(c))))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
+  return cells.map((r) => r.map((c, i) => (c ?? "").padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n";
+}
+
+/** ISO time of epoch ms, or empty. */
+export function isoOrEmpty(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? "" : new Date(ms).toISOString();
+}

@@ -1,0 +1,406 @@
+#!/usr/bin/env node
+import { realpathSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import type { DAG } from "../runtime/dag.js";
+import { findDagFiles, loadDag, loadDagFile } from "../runtime/dag-loader.js";
+import { RuntimeError } from "../runtime/errors.js";
+import { Runner } from "../runtime/runner.js";
+import { deserializeValue } from "../runtime/serde.js";
+import { openStore } from "../runtime/store/open-store.js";
+import type { KyselyStore } from "../runtime/store/kysely-store.js";
+import type { DagRunRow, TiKey } from "../runtime/store/store.js";
+import { markTaskFailed, requestTaskKill } from "../runtime/task-commands.js";
+import { isoOrEmpty, table } from "./format.js";
+import { ProgressReporter, type CliStreams } from "./progress.js";
+
+/** What {@link runCli} runs against; defaults are the process's own. */
+export interface CliIo extends Partial<CliStreams> {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Aborting it stops running DAG runs as SIGINT/SIGTERM would (reason: the signal name). */
+  signal?: AbortSignal;
+}
+
+interface Ctx {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  streams: CliStreams;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal | undefined;
+  exitCode: number;
+}
+
+function parseConf(raw: string | undefined): Record<string, unknown> {
+  if (raw === undefined) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch (err) {
+    throw new RuntimeError("invalid_argument", `--conf must be a JSON object, e.g. '{"key": "value"}' (${(err as Error).message})`);
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new RuntimeError("invalid_argument", `--conf must be a JSON object, e.g. '{"key": "value"}', got ${raw}`);
+  }
+  return v as Record<string, unknown>;
+}
+
+function parseMapIndex(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < -1) throw new RuntimeError("invalid_argument", `--map-index must be an integer >= -1, got ${raw}`);
+  return n;
+}
+
+function parseDate(raw: string): Date {
+  const d = new Date(raw);
+  if (Number.isNaN(d.getTime())) throw new RuntimeError("invalid_argument", `--logical-date must be an ISO date, got ${raw}`);
+  return d;
+}
+
+async function withStore<T>(ctx: Ctx, db: string | undefined, fn: (store: KyselyStore) => Promise<T>): Promise<T> {
+  const store = await openStore({ url: db, env: ctx.env, cwd: ctx.cwd });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Drives runs with a runner wired to progress output and to the abort signal (SIGINT/SIGTERM). */
+async function drive(
+  ctx: Ctx,
+  store: KyselyStore,
+  runs: { dag: DAG; runId: string; onlyTaskIds?: string[] }[],
+  quietLogs = false,
+): Promise<("success" | "failed" | "running" | "queued" | "interrupted")[]> {
+  const progress = new ProgressReporter(ctx.streams, quietLogs);
+  const runner = new Runner({ store, onEvent: progress.onEvent });
+  const onAbort = () => {
+    const reason = ctx.signal?.reason;
+    void runner.shutdown(`received ${typeof reason === "string" ? reason : "a stop signal"}`);
+  };
+  ctx.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    if (ctx.signal?.aborted) return runs.map(() => "interrupted" as const);
+    return await progress.track(
+      runs.map((r) => `${r.dag.dagId} ${r.runId}`).join(", "),
+      () => Promise.all(runs.map((r) => runner.runDagRun(r.dag, r.runId, { onlyTaskIds: r.onlyTaskIds }))),
+    );
+  } finally {
+    ctx.signal?.removeEventListener("abort", onAbort);
+    await runner.stop();
+  }
+}
+
+async function runReport(store: KyselyStore, dagId: string, runId: string) {
+  const run = await store.getDagRun(dagId, runId);
+  if (!run) throw new RuntimeError("not_found", `no DAG run ${dagId}/${runId}; see runs list`);
+  const tis = await store.listTaskInstances(dagId, runId);
+  return {
+    dagId,
+    runId,
+    state: run.state,
+    logicalDate: isoOrEmpty(run.logicalDateMs),
+    conf: deserializeValue(run.conf),
+    dagFile: run.dagFile,
+    taskInstances: tis.map((t) => ({
+      taskId: t.taskId,
+      mapIndex: t.mapIndex,
+      state: t.state,
+      tryNumber: t.tryNumber,
+      maxTries: t.maxTries,
+      startDate: isoOrEmpty(t.startMs),
+      endDate: isoOrEmpty(t.endMs),
+    })),
+  };
+}
+
+function printRun(ctx: Ctx, report: Awaited<ReturnType<typeof runReport>>, json: boolean): void {
+  if (json) {
+    ctx.out(JSON.stringify(report, null, 2) + "\n");
+    return;
+  }
+  ctx.out(`DAG run ${report.dagId} ${report.runId}: ${report.state}\n`);
+  ctx.out(
+    table(
+      ["task_id", "map_index", "state", "try_number", "max_tries", "end_date"],
+      report.taskInstances.map((t) => [t.taskId, t.mapIndex, t.state, t.tryNumber, t.maxTries, t.endDate]),
+    ),
+  );
+}
+
+function exitFor(states: string[]): number {
+  return states.every((s) => s === "success") ? 0 : 1;
+}
+
+function build(ctx: Ctx): Command {
+  const program = new Command()
+    .name("armada-airflow")
+    .description("Run and inspect Airflow-style DAGs written in TypeScript")
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: ctx.out, writeErr: ctx.err });
+  const dbOption = () => new Option("--db <url>", "store URL (postgres://... or sqlite:<file>); default config database.url or SQLite in ARMADA_AIRFLOW_HOME");
+
+  const dags = program.command("dags").description("DAG files and runs");
+  dags
+    .command("list")
+    .description("list the DAGs defined in a file or directory")
+    .argument("<path>", "a DAG file or a directory of them")
+    .option("--json", "machine-readable output")
+    .action(async (target, o) => {
+      const rows: { dagId: string; file: string; tasks: string[]; schedule: string | null }[] = [];
+      let importErrors = 0;
+      for (const file of await findDagFiles(path.resolve(ctx.cwd, target))) {
+        // As Airflow's import errors: one broken file does not hide the others.
+        try {
+          for (const d of await loadDagFile(file)) rows.push({ dagId: d.dagId, file, tasks: d.taskIds, schedule: d.schedule });
+        } catch (err) {
+          importErrors++;
+          ctx.err(`import error: ${err instanceof Error ? err.message : String(err)}\n`);
+        }
+      }
+      if (importErrors > 0) ctx.exitCode = 1;
+      if (o.json) ctx.out(JSON.stringify(rows, null, 2) + "\n");
+      else ctx.out(table(["dag_id", "tasks", "file"], rows.map((r) => [r.dagId, r.tasks.length, path.relative(ctx.cwd, r.file)])));
+    });
+
+  dags
+    .command("test")
+    .description("run one DAG run in this process and wait for it (as airflow dags test)")
+    .argument("<file>", "DAG file")
+    .argument("[dag_id]", "needed when the file defines several DAGs")
+    .option("--conf <json>", "the run's conf (JSON object)")
+    .option("--run-id <id>", "run id (default manual__<logical date>)")
+    .option("--logical-date <iso>", "logical date (default now)")
+    .option("--json", "print the final run report as JSON on stdout")
+    .addOption(dbOption())
+    .action(async (file, dagId, o) => {
+      const dag = await loadDag(path.resolve(ctx.cwd, file), dagId);
+      await withStore(ctx, o.db, async (store) => {
+        const runner = new Runner({ store });
+        const run = await runner.createDagRun(dag, {
+          conf: parseConf(o.conf),
+          runId: o.runId,
+          logicalDate: o.logicalDate ? parseDate(o.logicalDate) : undefined,
+          dagFile: dag.fileloc,
+        });
+        const [state] = await drive(ctx, store, [{ dag, runId: run.runId }]);
+        printRun(ctx, await runReport(store, dag.dagId, run.runId), Boolean(o.json));
+        ctx.exitCode = exitFor([state!]);
+      });
+    });
+
+  dags
+    .command("trigger")
+    .description("create a queued DAG run; `resume` runs it")
+    .argument("<file>", "DAG file")
+    .argument("[dag_id]", "needed when the file defines several DAGs")
+    .option("--conf <json>", "the run's conf (JSON object)")
+    .option("--run-id <id>", "run id (default manual__<logical date>)")
+    .option("--logical-date <iso>", "logical date (default now)")
+    .option("--json", "machine-readable output")
+    .addOption(dbOption())
+    .action(async (file, dagId, o) => {
+      const dag = await loadDag(path.resolve(ctx.cwd, file), dagId);
+      await withStore(ctx, o.db, async (store) => {
+        const run = await new Runner({ store }).createDagRun(dag, {
+          conf: parseConf(o.conf),
+          runId: o.runId,
+          logicalDate: o.logicalDate ? parseDate(o.logicalDate) : undefined,
+          dagFile: dag.fileloc,
+        });
+        if (o.json) ctx.out(JSON.stringify({ dagId: run.dagId, runId: run.runId, state: run.state }) + "\n");
+        else ctx.out(`Created DAG run ${run.dagId} ${run.runId} (queued); run it with: armada-airflow resume\n`);
+      });
+    });
+
+  const runs = program.command("runs").description("DAG runs in the store");
+  runs
+    .command("list")
+    .description("list DAG runs")
+    .option("--dag-id <id>", "only this DAG")
+    .option("--state <state>", "only runs in this state (queued, running, success, failed)")
+    .option("--json", "machine-readable output")
+    .addOption(dbOption())
+    .action(async (o) => {
+      await withStore(ctx, o.db, async (store) => {
+        const list = await store.listDagRuns({ dagId: o.dagId, states: o.state ? [o.state as DagRunRow["state"]] : undefined });
+        const rows = list.map((r) => ({ dagId: r.dagId, runId: r.runId, state: r.state, runType: r.runType, logicalDate: isoOrEmpty(r.logicalDateMs), endDate: isoOrEmpty(r.endMs) }));
+        if (o.json) ctx.out(JSON.stringify(rows, null, 2) + "\n");
+        else ctx.out(table(["dag_id", "run_id", "state", "run_type", "end_date"], rows.map((r) => [r.dagId, r.runId, r.state, r.runType, r.endDate])));
+      });
+    });
+  runs
+    .command("show")
+    .description("a DAG run's task instances (and their logs with --logs)")
+    .argument("<dag_id>")
+    .argument("<run_id>")
+    .option("--logs", "also print task logs")
+    .option("--json", "machine-readable output")
+    .addOption(dbOption())
+    .action(async (dagId, runId, o) => {
+      await withStore(ctx, o.db, async (store) => {
+        const report = await runReport(store, dagId, runId);
+        printRun(ctx, report, Boolean(o.json));
+        if (o.logs && !o.json) {
+          for (const l of await store.listLogs({ dagId, runId })) {
+            const lbl = l.mapIndex >= 0 ? `${l.taskId}[${l.mapIndex}]` : l.taskId;
+            ctx.out(`[${lbl} #${l.tryNumber}] ${l.level === "info" ? "" : l.level.toUpperCase() + " "}${l.message}\n`);
+          }
+        }
+      });
+    });
+
+  const tasks = program.command("tasks").description("task instances");
+  tasks
+    .command("test")
+    .description("run one task in this process, ignoring its dependencies (as airflow tasks test)")
+    .argument("<file>", "DAG file")
+    .argument("<dag_id>")
+    .argument("<task_id>")
+    .option("--conf <json>", "the run's conf (JSON object)")
+    .option("--json", "print the final run report as JSON on stdout")
+    .addOption(dbOption())
+    .action(async (file, dagId, taskId, o) => {
+      const dag = await loadDag(path.resolve(ctx.cwd, file), dagId);
+      dag.getTask(taskId);
+      await withStore(ctx, o.db, async (store) => {
+        const run = await new Runner({ store }).createDagRun(dag, { conf: parseConf(o.conf), runType: "test", dagFile: dag.fileloc });
+        const [state] = await drive(ctx, store, [{ dag, runId: run.runId, onlyTaskIds: [taskId] }]);
+        printRun(ctx, await runReport(store, dag.dagId, run.runId), Boolean(o.json));
+        ctx.exitCode = exitFor([state!]);
+      });
+    });
+  for (const [name, description] of [
+    ["kill", "kill the current try (onKill / trigger cleanup); it then fails, with a retry if one remains"],
+    ["mark-failed", "set the task instance FAILED (no retry); its runner kills the try or removes the trigger"],
+  ] as const) {
+    tasks
+      .command(name)
+      .description(description)
+      .argument("<dag_id>")
+      .argument("<run_id>")
+      .argument("<task_id>")
+      .option("--map-index <n>", "map index of a mapped task", "-1")
+      .addOption(dbOption())
+      .action(async (dagId, runId, taskId, o) => {
+        const key: TiKey = { dagId, runId, taskId, mapIndex: parseMapIndex(o.mapIndex) };
+        await withStore(ctx, o.db, async (store) => {
+          const before = name === "kill" ? await requestTaskKill(store, key) : await markTaskFailed(store, key);
+          ctx.out(name === "kill" ? `Kill requested for ${taskId} (was ${before})\n` : `Marked ${taskId} failed (was ${before})\n`);
+        });
+      });
+  }
+
+  program
+    .command("xcom")
+    .description("XComs")
+    .command("list")
+    .description("list a DAG run's XComs (every try)")
+    .argument("<dag_id>")
+    .argument("<run_id>")
+    .option("--task-id <id>", "only this task")
+    .option("--key <key>", "only this key")
+    .option("--json", "machine-readable output")
+    .addOption(dbOption())
+    .action(async (dagId, runId, o) => {
+      await withStore(ctx, o.db, async (store) => {
+        const rows = await store.listXComs({ dagId, runId, taskIds: o.taskId ? [o.taskId] : undefined, key: o.key });
+        const out = rows.map((r) => ({ taskId: r.taskId, mapIndex: r.mapIndex, tryNumber: r.tryNumber, key: r.key, value: JSON.parse(r.value) as unknown }));
+        if (o.json) ctx.out(JSON.stringify(out, null, 2) + "\n");
+        else ctx.out(table(["task_id", "map_index", "try_number", "key", "value"], out.map((r) => [r.taskId, r.mapIndex, r.tryNumber, r.key, JSON.stringify(r.value)])));
+      });
+    });
+
+  program
+    .command("resume")
+    .description("run every queued run and every run whose runner died (crash, kill -9), until they finish")
+    .option("--dag-id <id>", "only this DAG")
+    .option("--run-id <id>", "only this run")
+    .option("--json", "print the final run reports as JSON on stdout")
+    .addOption(dbOption())
+    .action(async (o) => {
+      await withStore(ctx, o.db, async (store) => {
+        const probe = new Runner({ store });
+        const candidates = (await store.listDagRuns({ dagId: o.dagId, states: ["queued", "running"] })).filter((r) => !o.runId || r.runId === o.runId);
+        const todo: { dag: DAG; runId: string }[] = [];
+        for (const r of candidates) {
+          if (r.runnerId && (await probe.isRunnerAlive(r.runnerId))) {
+            ctx.err(`Skipping ${r.dagId} ${r.runId}: runner ${r.runnerId} is still alive\n`);
+            continue;
+          }
+          if (!r.dagFile) throw new RuntimeError("dag", `DAG run ${r.dagId}/${r.runId} has no DAG file recorded; cannot resume it`);
+          todo.push({ dag: await loadDag(r.dagFile, r.dagId), runId: r.runId });
+        }
+        if (todo.length === 0) {
+          ctx.err("Nothing to resume\n");
+          if (o.json) ctx.out("[]\n");
+          return;
+        }
+        const states = await drive(ctx, store, todo);
+        const reports = await Promise.all(todo.map((t) => runReport(store, t.dag.dagId, t.runId)));
+        if (o.json) ctx.out(JSON.stringify(reports, null, 2) + "\n");
+        else for (const r of reports) printRun(ctx, r, false);
+        ctx.exitCode = exitFor(states);
+      });
+    });
+
+  return program;
+}
+
+/**
+ * The `armada-airflow` command line, callable in-process. Returns the exit
+ * code: 0 on success, 1 when a run failed or a command errored, 2 on a usage
+ * error, 130/143 style codes are left to the caller (a stopped run returns 1).
+ */
+export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
+  const streams: CliStreams = { stdout: io.stdout ?? process.stdout, stderr: io.stderr ?? process.stderr };
+  const ctx: Ctx = {
+    out: (s) => void streams.stdout.write(s),
+    err: (s) => void streams.stderr.write(s),
+    streams,
+    cwd: io.cwd ?? process.cwd(),
+    env: io.env ?? process.env,
+    signal: io.signal,
+    exitCode: 0,
+  };
+  const program = build(ctx);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return ctx.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (RuntimeError.is(err)) ctx.err(`error: ${err.message}\n`);
+    else ctx.err(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}
+
+/** Runs the CLI as the process: SIGINT/SIGTERM stop runs gracefully; the exit code is the process's. */
+export async function main(argv = process.argv.slice(2)): Promise<void> {
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (ac.signal.aborted) process.exit(sig === "SIGINT" ? 130 : 143);
+    ac.abort(sig);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const code = await runCli(argv, { signal: ac.signal });
+  process.exitCode = ac.signal.aborted ? (ac.signal.reason === "SIGINT" ? 130 : 143) : code;
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+}
+
+function isEntryPoint(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) await main();

@@ -1,0 +1,70 @@
+import { Listr } from "listr2";
+import type { RunnerEvent } from "../runtime/runner.js";
+import type { TaskInstanceState } from "../runtime/state.js";
+
+/** Where the CLI writes. */
+export interface CliStreams {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+const label = (e: { taskId: string; mapIndex: number }) => (e.mapIndex >= 0 ? `${e.taskId}[${e.mapIndex}]` : e.taskId);
+
+/**
+ * Live progress of DAG runs. Every task log line goes to stderr with a
+ * `[task try]` prefix and every state change as its own line; with a TTY the
+ * state summary is also shown as a listr2 task whose title tracks the counts.
+ */
+export class ProgressReporter {
+  private readonly states = new Map<string, { state: TaskInstanceState; tryNumber: number }>();
+  private onChange: (() => void) | undefined;
+
+  constructor(
+    private readonly streams: CliStreams,
+    private readonly quietLogs = false,
+  ) {}
+
+  /** Feed runner events here. */
+  readonly onEvent = (e: RunnerEvent): void => {
+    if (e.type === "log") {
+      if (!this.quietLogs) {
+        const level = e.level === "info" ? "" : `${e.level.toUpperCase()} `;
+        for (const line of e.message.split("\n")) this.streams.stderr.write(`[${label(e)} #${e.tryNumber}] ${level}${line}\n`);
+      }
+    } else if (e.type === "ti") {
+      this.states.set(`${e.dagId}\u0000${e.runId}\u0000${label(e)}`, { state: e.state, tryNumber: e.tryNumber });
+      this.streams.stderr.write(`--> ${e.dagId} ${label(e)} try ${e.tryNumber}: ${e.state}   (${this.summary()})\n`);
+      this.onChange?.();
+    } else {
+      this.streams.stderr.write(`==> DAG run ${e.dagId} ${e.runId}: ${e.state}\n`);
+    }
+  };
+
+  /** `3 success, 1 running, 2 deferred`. */
+  summary(): string {
+    const counts = new Map<string, number>();
+    for (const { state } of this.states.values()) counts.set(state, (counts.get(state) ?? 0) + 1);
+    return [...counts.entries()].map(([s, n]) => `${n} ${s}`).join(", ") || "starting";
+  }
+
+  /** Runs `work`, showing a listr2 progress line on a TTY stderr; plain lines otherwise. */
+  async track<T>(title: string, work: () => Promise<T>): Promise<T> {
+    if (!this.streams.stderr.isTTY) return work();
+    let result: T | undefined;
+    const list = new Listr(
+      [
+        {
+          title,
+          task: async (_ctx, task) => {
+            this.onChange = () => (task.title = `${title}: ${this.summary()}`);
+            result = await work();
+            task.title = `${title}: ${this.summary()}`;
+          },
+        },
+      ],
+      { renderer: "default", fallbackRenderer: "simple", exitOnError: true, rendererOptions: { lazy: false } },
+    );
+    await list.run();
+    return result as T;
+  }
+}

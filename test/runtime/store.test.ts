@@ -1,0 +1,174 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { DAG, DateTimeTrigger, KyselyStore, ManualClock, RuntimeError, Runner, type TaskInstanceRow } from "armada-airflow";
+import { sleepUntil } from "../support/sleep-until.js";
+import { startPostgres, type PostgresServer } from "./postgres-server.js";
+import { FnOperator } from "./support.js";
+
+interface Backend {
+  /** A fresh, empty database. */
+  fresh(): Promise<string>;
+  /** Records a migration unknown to this code, as a newer version would. */
+  addFutureMigration(url: string): Promise<void>;
+}
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "aa-store-"));
+let pgServer: PostgresServer | undefined;
+let dbCounter = 0;
+
+const sqlite: Backend = {
+  async fresh() {
+    return `sqlite:${path.join(tmp, `db-${++dbCounter}.db`)}`;
+  },
+  async addFutureMigration(url) {
+    const db = new Database(url.slice("sqlite:".length));
+    db.prepare("insert into armada_airflow_migration (name, timestamp) values (?, ?)").run("9999_future", new Date().toISOString());
+    db.close();
+  },
+};
+
+const postgres: Backend = {
+  async fresh() {
+    return pgServer!.createDatabase(`t${++dbCounter}`);
+  },
+  async addFutureMigration(url) {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    await c.query("insert into armada_airflow_migration (name, timestamp) values ($1, $2)", ["9999_future", new Date().toISOString()]);
+    await c.end();
+  },
+};
+
+beforeAll(async () => {
+  // No skipping: without PostgreSQL binaries this fails with the reason.
+  pgServer = await startPostgres();
+}, 120_000);
+
+afterAll(async () => {
+  await pgServer?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const ti = (o: Partial<TaskInstanceRow> & { taskId: string }): TaskInstanceRow => ({
+  dagId: "d",
+  runId: "r",
+  mapIndex: -1,
+  state: "none",
+  tryNumber: 0,
+  maxTries: 1,
+  nextMethod: null,
+  nextKwargs: null,
+  nextRetryMs: null,
+  startMs: null,
+  endMs: null,
+  runnerId: null,
+  killRequested: false,
+  updatedMs: 1,
+  ...o,
+});
+
+for (const [name, backend] of [
+  ["sqlite", sqlite],
+  ["postgres", postgres],
+] as const) {
+  describe(`store contract: ${name}`, () => {
+    it("migrates, reports its dialect and schema version, and refuses a newer database", async () => {
+      const url = await backend.fresh();
+      const store = await KyselyStore.open({ url, home: tmp });
+      expect(store.dialect).toBe(name);
+      expect(await store.schemaVersion()).toBe(1);
+      await store.close();
+      // Reopening an up-to-date database is fine.
+      await (await KyselyStore.open({ url, home: tmp })).close();
+      await backend.addFutureMigration(url);
+      const err = await KyselyStore.open({ url, home: tmp }).catch((e: unknown) => e);
+      expect(RuntimeError.is(err)).toBe(true);
+      expect((err as RuntimeError).code).toBe("store_too_new");
+      expect((err as Error).message).toMatch(/newer than this armada-airflow.*upgrade armada-airflow/);
+    });
+
+    it("stores runs, task instances (compare-and-set), tries, XCom per try, triggers, logs and runners", async () => {
+      const store = await KyselyStore.open({ url: await backend.fresh(), home: tmp });
+      try {
+        const run = { dagId: "d", runId: "r", logicalDateMs: 1000, conf: "{}", dagFile: "/x.ts", state: "queued" as const, runType: "manual", runnerId: null, createdMs: 5, endMs: null };
+        await store.createDagRun(run);
+        await expect(store.createDagRun(run)).rejects.toThrow(/use another run id/);
+        expect(await store.getDagRun("d", "r")).toEqual(run);
+        expect(await store.updateDagRun("d", "r", { runnerId: "A", state: "running" }, { runnerId: null })).toBe(true);
+        expect(await store.updateDagRun("d", "r", { runnerId: "B" }, { runnerId: null })).toBe(false);
+        expect((await store.listDagRuns({ states: ["running"] })).map((r) => r.runnerId)).toEqual(["A"]);
+
+        await store.insertTaskInstances([ti({ taskId: "a" }), ti({ taskId: "b", mapIndex: 0 }), ti({ taskId: "b", mapIndex: 1 })]);
+        await store.insertTaskInstances([ti({ taskId: "a", state: "failed" })]); // existing rows are kept
+        const k = { dagId: "d", runId: "r", taskId: "a", mapIndex: -1 };
+        expect((await store.getTaskInstance(k))!.state).toBe("none");
+        expect(await store.updateTaskInstance(k, { state: "running", tryNumber: 1, killRequested: true }, { states: ["none"], tryNumber: 0 })).toBe(true);
+        expect(await store.updateTaskInstance(k, { state: "running", tryNumber: 2 }, { states: ["none"] })).toBe(false);
+        const a = (await store.getTaskInstance(k))!;
+        expect([a.state, a.tryNumber, a.killRequested]).toEqual(["running", 1, true]);
+        expect((await store.listTaskInstances("d", "r")).map((t) => `${t.taskId}${t.mapIndex}`)).toEqual(["a-1", "b0", "b1"]);
+
+        await store.upsertTaskTry({ ...k, tryNumber: 1, state: "running", startMs: 1, endMs: null, error: null });
+        await store.upsertTaskTry({ ...k, tryNumber: 1, state: "up_for_retry", startMs: 1, endMs: 2, error: "boom" });
+        expect(await store.listTaskTries(k)).toEqual([{ ...k, tryNumber: 1, state: "up_for_retry", startMs: 1, endMs: 2, error: "boom" }]);
+
+        await store.setXCom({ ...k, tryNumber: 1, key: "return_value", value: "1", createdMs: 1 });
+        await store.setXCom({ ...k, tryNumber: 1, key: "return_value", value: "2", createdMs: 2 });
+        await store.setXCom({ ...k, tryNumber: 2, key: "return_value", value: "3", createdMs: 3 });
+        const x = await store.listXComs({ dagId: "d", runId: "r", taskIds: ["a"], key: "return_value" });
+        expect(x.map((r) => [r.tryNumber, r.value])).toEqual([
+          [1, "2"],
+          [2, "3"],
+        ]);
+
+        await store.insertTrigger({ id: "t1", ...k, classpath: "c", kwargs: "{}", createdMs: 1, timeoutMs: 9 });
+        expect((await store.listTriggers({ runId: "r" }))[0]!.timeoutMs).toBe(9);
+        await store.deleteTrigger("t1");
+        expect(await store.listTriggers()).toEqual([]);
+
+        await store.appendLogs([{ ...k, tryNumber: 1, tsMs: 1, level: "info", message: "hello" }]);
+        expect((await store.listLogs({ dagId: "d", runId: "r", taskId: "a" }))[0]!.message).toBe("hello");
+
+        await store.upsertRunner({ id: "A", pid: 1, hostname: "h", startedMs: 1, heartbeatMs: 1 });
+        await store.upsertRunner({ id: "A", pid: 1, hostname: "h", startedMs: 1, heartbeatMs: 7 });
+        expect((await store.getRunner("A"))!.heartbeatMs).toBe(7);
+        await store.deleteRunner("A");
+        expect(await store.getRunner("A")).toBeUndefined();
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("runs a DAG with a deferral end to end, and a second runner cannot claim a live run", async () => {
+      const store = await KyselyStore.open({ url: await backend.fresh(), home: tmp });
+      const clock = new ManualClock();
+      try {
+        const dag = new DAG({ dagId: `e2e-${name}` });
+        const a = new FnOperator({ taskId: "a", dag }, async (_c, self) =>
+          self.defer({ trigger: new DateTimeTrigger(clock.nowMs() + 5000), methodName: "resume" }),
+        );
+        Object.assign(a, { resume: async () => "resumed" });
+        const b = new FnOperator({ taskId: "b", dag }, async (ctx) => `b saw ${String(await ctx.ti.xcomPull({ taskIds: "a" }))}`);
+        a.then(b);
+        const r1 = new Runner({ store, clock, heartbeatMs: 15 });
+        const run = await r1.createDagRun(dag);
+        const done = r1.runDagRun(dag, run.runId);
+        await sleepUntil(async () => (await store.getTaskInstance({ dagId: dag.dagId, runId: run.runId, taskId: "a", mapIndex: -1 }))?.state === "deferred" && clock.pendingSleepers > 0, "deferred");
+        const r2 = new Runner({ store, clock, heartbeatMs: 15 });
+        await expect(r2.runDagRun(dag, run.runId)).rejects.toThrow(/being run by live runner/);
+        await r2.stop();
+        clock.advance(5000);
+        expect(await done).toBe("success");
+        await r1.stop();
+        const xb = await store.listXComs({ dagId: dag.dagId, runId: run.runId, taskIds: ["b"] });
+        expect(xb[0]!.value).toBe('"b saw resumed"');
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
