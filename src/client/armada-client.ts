@@ -121,7 +121,7 @@ export class ArmadaClient {
    * and look the job up by its external job URI before submitting again.
    * Items may be proto-form partials, Kubernetes-native objects or YAML/JSON strings.
    */
-  submitJobs(request: JobSubmitRequestInput, opts?: CallOptions): Promise<JobSubmitResponse> {
+  async submitJobs(request: JobSubmitRequestInput, opts?: CallOptions): Promise<JobSubmitResponse> {
     const { jobRequestItems, ...rest } = request;
     const msg = JobSubmitRequest.fromPartial(rest as DeepPartial<JobSubmitRequest>);
     msg.jobRequestItems = (jobRequestItems ?? []).map((item, i) => toJobSubmitRequestItem(item, `jobRequestItems[${i}]`));
@@ -129,59 +129,59 @@ export class ArmadaClient {
   }
 
   /** Cancels jobs by id, or a whole job set when only `jobSetId` is given. */
-  cancelJobs(request: DeepPartial<JobCancelRequest>, opts?: CallOptions): Promise<CancellationResult> {
+  async cancelJobs(request: DeepPartial<JobCancelRequest>, opts?: CallOptions): Promise<CancellationResult> {
     return this.#unary(SubmitService.cancelJobs, JobCancelRequest.fromPartial(request), opts, false);
   }
 
   /** Cancels the jobs of a job set, optionally only those in some states. */
-  cancelJobSet(request: DeepPartial<JobSetCancelRequest>, opts?: CallOptions): Promise<Empty> {
+  async cancelJobSet(request: DeepPartial<JobSetCancelRequest>, opts?: CallOptions): Promise<Empty> {
     return this.#unary(SubmitService.cancelJobSet, JobSetCancelRequest.fromPartial(request), opts, false);
   }
 
   /** Changes the priority of jobs. */
-  reprioritizeJobs(request: DeepPartial<JobReprioritizeRequest>, opts?: CallOptions): Promise<JobReprioritizeResponse> {
+  async reprioritizeJobs(request: DeepPartial<JobReprioritizeRequest>, opts?: CallOptions): Promise<JobReprioritizeResponse> {
     return this.#unary(SubmitService.reprioritizeJobs, JobReprioritizeRequest.fromPartial(request), opts, false);
   }
 
   /** Preempts running jobs. */
-  preemptJobs(request: DeepPartial<JobPreemptRequest>, opts?: CallOptions): Promise<PreemptionResult> {
+  async preemptJobs(request: DeepPartial<JobPreemptRequest>, opts?: CallOptions): Promise<PreemptionResult> {
     return this.#unary(SubmitService.preemptJobs, JobPreemptRequest.fromPartial(request), opts, false);
   }
 
   /** Health of the submit API. */
-  health(opts?: CallOptions): Promise<HealthCheckResponse> {
+  async health(opts?: CallOptions): Promise<HealthCheckResponse> {
     return this.#unary(SubmitService.health, {}, opts, false);
   }
 
   // ---- QueueService ----
 
   /** Creates a queue. */
-  createQueue(queue: DeepPartial<Queue>, opts?: CallOptions): Promise<Empty> {
+  async createQueue(queue: DeepPartial<Queue>, opts?: CallOptions): Promise<Empty> {
     return this.#unary(QueueServiceService.createQueue, Queue.fromPartial(queue), opts, false);
   }
 
   /** Creates several queues; per-queue failures are in the response. */
-  createQueues(request: DeepPartial<QueueList>, opts?: CallOptions): Promise<BatchQueueCreateResponse> {
+  async createQueues(request: DeepPartial<QueueList>, opts?: CallOptions): Promise<BatchQueueCreateResponse> {
     return this.#unary(QueueServiceService.createQueues, QueueList.fromPartial(request), opts, false);
   }
 
   /** Replaces a queue's settings. */
-  updateQueue(queue: DeepPartial<Queue>, opts?: CallOptions): Promise<Empty> {
+  async updateQueue(queue: DeepPartial<Queue>, opts?: CallOptions): Promise<Empty> {
     return this.#unary(QueueServiceService.updateQueue, Queue.fromPartial(queue), opts, false);
   }
 
   /** Updates several queues; per-queue failures are in the response. */
-  updateQueues(request: DeepPartial<QueueList>, opts?: CallOptions): Promise<BatchQueueUpdateResponse> {
+  async updateQueues(request: DeepPartial<QueueList>, opts?: CallOptions): Promise<BatchQueueUpdateResponse> {
     return this.#unary(QueueServiceService.updateQueues, QueueList.fromPartial(request), opts, false);
   }
 
   /** Deletes a queue. */
-  deleteQueue(request: DeepPartial<QueueDeleteRequest>, opts?: CallOptions): Promise<Empty> {
+  async deleteQueue(request: DeepPartial<QueueDeleteRequest>, opts?: CallOptions): Promise<Empty> {
     return this.#unary(QueueServiceService.deleteQueue, QueueDeleteRequest.fromPartial(request), opts, false);
   }
 
   /** One queue by name. */
-  getQueue(request: DeepPartial<QueueGetRequest>, opts?: CallOptions): Promise<Queue> {
+  async getQueue(request: DeepPartial<QueueGetRequest>, opts?: CallOptions): Promise<Queue> {
     return this.#unary(QueueServiceService.getQueue, QueueGetRequest.fromPartial(request), opts, true);
   }
 
@@ -225,12 +225,12 @@ export class ArmadaClient {
   // ---- Jobs (query API) ----
 
   /** States of jobs by id (UNKNOWN for a job the query API has not ingested yet). Retried. */
-  getJobStatus(request: DeepPartial<JobStatusRequest>, opts?: CallOptions): Promise<JobStatusResponse> {
+  async getJobStatus(request: DeepPartial<JobStatusRequest>, opts?: CallOptions): Promise<JobStatusResponse> {
     return this.#unary(JobsService.getJobStatus, JobStatusRequest.fromPartial(request), opts, true);
   }
 
   /** States of the jobs of a job set with a given external job URI. Retried. */
-  getJobStatusUsingExternalJobUri(
+  async getJobStatusUsingExternalJobUri(
     request: DeepPartial<JobStatusUsingExternalJobUriRequest>,
     opts?: CallOptions,
   ): Promise<JobStatusResponse> {
@@ -243,29 +243,29 @@ export class ArmadaClient {
   }
 
   /** Details of jobs by id, optionally with job spec and runs. Retried. */
-  getJobDetails(request: DeepPartial<JobDetailsRequest>, opts?: CallOptions): Promise<JobDetailsResponse> {
+  async getJobDetails(request: DeepPartial<JobDetailsRequest>, opts?: CallOptions): Promise<JobDetailsResponse> {
     return this.#unary(JobsService.getJobDetails, JobDetailsRequest.fromPartial(request), opts, true);
   }
 
   /** Details of job runs by run id. Retried. */
-  getJobRunDetails(request: DeepPartial<JobRunDetailsRequest>, opts?: CallOptions): Promise<JobRunDetailsResponse> {
+  async getJobRunDetails(request: DeepPartial<JobRunDetailsRequest>, opts?: CallOptions): Promise<JobRunDetailsResponse> {
     return this.#unary(JobsService.getJobRunDetails, JobRunDetailsRequest.fromPartial(request), opts, true);
   }
 
   /** Error messages of failed jobs by id. Retried. */
-  getJobErrors(request: DeepPartial<JobErrorsRequest>, opts?: CallOptions): Promise<JobErrorsResponse> {
+  async getJobErrors(request: DeepPartial<JobErrorsRequest>, opts?: CallOptions): Promise<JobErrorsResponse> {
     return this.#unary(JobsService.getJobErrors, JobErrorsRequest.fromPartial(request), opts, true);
   }
 
   /** Queues with active jobs, by pool. Retried. */
-  getActiveQueues(request: DeepPartial<GetActiveQueuesRequest> = {}, opts?: CallOptions): Promise<GetActiveQueuesResponse> {
+  async getActiveQueues(request: DeepPartial<GetActiveQueuesRequest> = {}, opts?: CallOptions): Promise<GetActiveQueuesResponse> {
     return this.#unary(JobsService.getActiveQueues, GetActiveQueuesRequest.fromPartial(request), opts, true);
   }
 
   // ---- Event ----
 
   /** Health of the event API. */
-  eventHealth(opts?: CallOptions): Promise<HealthCheckResponse> {
+  async eventHealth(opts?: CallOptions): Promise<HealthCheckResponse> {
     return this.#unary(EventService.health, {}, opts, false);
   }
 
