@@ -347,6 +347,8 @@ export class ArmadaClient {
   }
 
   #shouldRetry(err: ArmadaError, failures: number, opts: CallOptions | undefined, codes: readonly number[] = this.#retry.retryableCodes): boolean {
+    // A message over the size limit stays over it: RESOURCE_EXHAUSTED is transient only as rate limiting.
+    if (err.code === GrpcStatus.RESOURCE_EXHAUSTED && /larger than max/i.test(err.details)) return false;
     return !opts?.signal?.aborted && failures < this.#retry.maxAttempts && codes.includes(err.code);
   }
 

@@ -8,7 +8,7 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Job, JobSubmitRequestItem } from "../gen/armada/submit.js";
 import type { PodSpec } from "../gen/k8s.io/api/core/v1/generated.js";
 import { ArmadaError } from "./armada-error.js";
-import { type ObjectForm, readObject, writeObject } from "./kubernetes-json.js";
+import { type ObjectForm, looksLikeProtoForm, readObject, writeObject } from "./kubernetes-json.js";
 
 /** A Kubernetes-native JSON object (camelCase keys, quantities and int-or-strings as scalars). */
 export type KubernetesObject = Record<string, unknown>;
@@ -76,8 +76,10 @@ export function jobFromKubernetes(job: KubernetesObject | string, what = "job"):
  * Reads a job request item given in either form: Kubernetes-native or the
  * generated proto form (as `JobSubmitRequestItem.fromPartial` accepts, but
  * validated). The Kubernetes form is tried first; where both read a value
- * they agree on its meaning. When neither fits, the error of the form that
- * got further into the object is thrown.
+ * they agree on its meaning. When neither fits, the error of the form the
+ * object appears to be written in is thrown: the proto form's when the
+ * Kubernetes reading stumbled on a proto-only shape (`volumeSource`,
+ * `{ string: "1" }` quantities, ...), else the Kubernetes form's.
  */
 export function jobRequestItemFromEitherForm(item: unknown, what: string): JobSubmitRequestItem {
   if (typeof item === "string") return jobRequestItemFromKubernetes(item, what);
@@ -93,6 +95,5 @@ export function jobRequestItemFromEitherForm(item: unknown, what: string): JobSu
   if (!(k8s instanceof ArmadaError)) return k8s;
   const proto = attempt("proto");
   if (!(proto instanceof ArmadaError)) return proto;
-  const depth = (e: ArmadaError) => (e.field ?? "").split(/[.[]/).length;
-  throw depth(proto) > depth(k8s) ? proto : k8s;
+  throw looksLikeProtoForm(k8s) ? proto : k8s;
 }

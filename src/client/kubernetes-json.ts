@@ -71,11 +71,23 @@ function describe(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
-function invalid(root: string, path: string, problem: string, fix: string): never {
+/** Kubernetes-form errors caused by a value written the proto way (see {@link looksLikeProtoForm}). */
+const protoFormErrors = new WeakSet<ArmadaError>();
+
+/** Whether a Kubernetes-form conversion failed on something only the proto form writes that way. */
+export function looksLikeProtoForm(err: ArmadaError): boolean {
+  return protoFormErrors.has(err);
+}
+
+function invalid(root: string, path: string, problem: string, fix: string, protoShaped = false): never {
   const where = path ? `${root} at ${path}` : root;
   const details = `${where}: ${problem}. ${fix}`;
-  throw new ArmadaError({ code: GrpcStatus.INVALID_ARGUMENT, details, message: `Invalid ${details}`, field: path });
+  const err = new ArmadaError({ code: GrpcStatus.INVALID_ARGUMENT, details, message: `Invalid ${details}`, field: path });
+  if (protoShaped) protoFormErrors.add(err);
+  throw err;
 }
+
+const isPlainObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 /** The JSON keys a message accepts in `form`, inlined fields expanded. */
 function acceptedKeys(typeName: string, form: ObjectForm): string[] {
@@ -191,7 +203,7 @@ function readTimeString(v: unknown, ctx: Ctx, path: string): { seconds: bigint; 
   const m = typeof v === "string" ? RFC3339_RE.exec(v) : null;
   const base = m ? Date.parse(`${m[1]}T${m[2]}${m[4]!.toUpperCase()}`) : NaN;
   if (!m || Number.isNaN(base)) {
-    invalid(ctx.root, path, `expected an RFC3339 time, got ${describe(v)}`, 'Write it like "2024-01-01T00:00:00Z".');
+    invalid(ctx.root, path, `expected an RFC3339 time, got ${describe(v)}`, 'Write it like "2024-01-01T00:00:00Z".', isPlainObject(v));
   }
   const frac = m[3] ? m[3].slice(1) : "";
   if (frac.length > 9) invalid(ctx.root, path, "more than nanosecond precision", "Use at most 9 fractional digits.");
@@ -218,14 +230,14 @@ function readMessage(typeName: string, value: unknown, ctx: Ctx, path: string): 
     if (typeName === QUANTITY) {
       if (typeof value === "number" && Number.isFinite(value)) return unset(typeName, { string: String(value) });
       if (typeof value !== "string" || !QUANTITY_RE.test(value)) {
-        invalid(ctx.root, path, `expected a Kubernetes quantity, got ${describe(value)}`, 'Write it like "500m" (CPU) or "1Gi" (memory), or a plain number.');
+        invalid(ctx.root, path, `expected a Kubernetes quantity, got ${describe(value)}`, 'Write it like "500m" (CPU) or "1Gi" (memory), or a plain number.', isPlainObject(value));
       }
       return unset(typeName, { string: value });
     }
     if (typeName === INT_OR_STRING) {
       if (typeof value === "number" && Number.isInteger(value) && Math.abs(value) < 2 ** 31) return unset(typeName, { type: "0", intVal: value });
       if (typeof value === "string" && value.length > 0) return unset(typeName, { type: "1", strVal: value });
-      invalid(ctx.root, path, `expected an integer or a string, got ${describe(value)}`, "Write a port number like 8080 or a named port like \"http\".");
+      invalid(ctx.root, path, `expected an integer or a string, got ${describe(value)}`, "Write a port number like 8080 or a named port like \"http\".", isPlainObject(value));
     }
     if (typeName === TIME) {
       const t = readTimeString(value, ctx, path);
@@ -234,7 +246,7 @@ function readMessage(typeName: string, value: unknown, ctx: Ctx, path: string): 
     if (typeName === FIELDS_V1) {
       const raw = (value as { Raw?: unknown } | null)?.Raw;
       // The proto form ({ Raw: bytes }) must not be mistaken for JSON content.
-      if (raw instanceof Uint8Array) invalid(ctx.root, path, "FieldsV1 given in proto form", "Write the fields as plain JSON.");
+      if (raw instanceof Uint8Array) invalid(ctx.root, path, "FieldsV1 given in proto form", "Write the fields as plain JSON.", true);
       return unset(typeName, { Raw: new Uint8Array(Buffer.from(JSON.stringify(value), "utf8")) });
     }
   }
@@ -283,11 +295,13 @@ function readMessage(typeName: string, value: unknown, ctx: Ctx, path: string): 
     if (src[key] === undefined) continue;
     const known = acceptedKeys(typeName, ctx.form);
     const s = suggest(key, known);
+    const protoOnly = ctx.form === "kubernetes" && schema.fields.some((f) => f.prop === key && isInlineField(typeName, f));
     invalid(
       ctx.root,
       join(path, key),
       `unknown field "${key}" in ${shortType(typeName)}`,
       s ? `Did you mean "${s}"?` : `Known fields: ${known.sort().join(", ")}.`,
+      protoOnly,
     );
   }
   return out;

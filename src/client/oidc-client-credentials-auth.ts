@@ -56,8 +56,7 @@ export class OidcClientCredentialsAuth implements ArmadaAuth {
   readonly #timeoutMs: number;
   #cached: CachedToken | undefined;
   #inflight: Promise<string> | undefined;
-  /** How many token requests were made (for observability and tests). */
-  tokenRequests = 0;
+  #tokenRequests = 0;
 
   constructor(opts: OidcClientCredentialsOptions) {
     let url: URL;
@@ -86,6 +85,11 @@ export class OidcClientCredentialsAuth implements ArmadaAuth {
     this.#clock = opts.clock ?? systemClock;
     this.#refreshBeforeMs = opts.refreshBeforeExpiryMs ?? 60_000;
     this.#timeoutMs = opts.requestTimeoutMs ?? 10_000;
+  }
+
+  /** How many token requests were made so far (to observe caching). */
+  get tokenRequests(): number {
+    return this.#tokenRequests;
   }
 
   async getRequestMetadata(_call: AuthCallContext): Promise<Record<string, string>> {
@@ -117,7 +121,7 @@ export class OidcClientCredentialsAuth implements ArmadaAuth {
       body.set("client_id", this.clientId);
       body.set("client_secret", secret);
     }
-    this.tokenRequests++;
+    this.#tokenRequests++;
     const started = this.#clock.nowMs();
     let res: Response;
     try {

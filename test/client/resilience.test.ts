@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/common/clock.js";
 import { ArmadaClient, ArmadaError, GrpcChannelArgs, isAmbiguousSubmitFailure } from "../../src/client/index.js";
 import type { EventStreamMessage } from "../../src/gen/armada/event.js";
+import { Queue } from "../../src/gen/armada/submit.js";
 import { sleepUntil } from "../support/sleep-until.js";
 import { FakeArmadaServer } from "./support/fake-armada-server.js";
 import { TcpProxy } from "./support/tcp-proxy.js";
@@ -39,7 +40,7 @@ const cleanups: (() => unknown)[] = [];
 
 beforeEach(async () => {
   server = await new FakeArmadaServer().start();
-  server.queues.set("q", { name: "q" } as never);
+  server.queues.set("q", Queue.fromPartial({ name: "q" }));
 });
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
@@ -331,3 +332,18 @@ describe("job-set event stream", () => {
 });
 
 afterAll(() => undefined);
+
+describe("channel options", () => {
+  it("passes gRPC channel options to grpc-js (a receive limit makes a big answer fail, once)", async () => {
+    server.queues.set("big", Queue.fromPartial({ name: "big", labels: { blob: "y".repeat(50_000) } }));
+    const c = new ArmadaClient(new GrpcChannelArgs({ target: server.target, options: [["grpc.max_receive_message_length", 10_000]] }));
+    cleanups.push(() => c.close());
+    const e = await errorOf(c.getQueue({ name: "big" }));
+    expect(e.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(e.message).toContain("grpc.max_receive_message_length");
+    expect(server.calls.filter((x) => x.method === "GetQueue")).toHaveLength(1);
+    const roomy = new ArmadaClient(new GrpcChannelArgs({ target: server.target, options: [["grpc.max_receive_message_length", 1 << 20]] }));
+    cleanups.push(() => roomy.close());
+    expect((await roomy.getQueue({ name: "big" })).labels["blob"]).toHaveLength(50_000);
+  });
+});
