@@ -74,7 +74,9 @@ function configureDevCommand(cmd: Command): void {
       0,
     )
     .option("--queue <name>", "queue to create at start (repeatable; default: default)", collect)
-    .action(async (opts) => {
+    .action(async (opts, self) => {
+      // The CLI may route output elsewhere (runCli in tests); fall back to the process's stdout.
+      const writeOut = self.configureOutput().writeOut ?? ((text: string) => process.stdout.write(text));
       const started = Date.now();
       const queues = opts.queue ?? ["default"];
       const server = await startDevServer({
@@ -87,7 +89,7 @@ function configureDevCommand(cmd: Command): void {
         queues,
       });
       if (opts.writeKubeconfig) await server.writeKubeconfig(opts.writeKubeconfig);
-      process.stdout.write(
+      writeOut(
         describeDevServer(server, Date.now() - started, { kubeconfigPath: opts.writeKubeconfig, queues }) +
           "\n",
       );

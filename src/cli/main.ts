@@ -14,6 +14,7 @@ import type { DagRunRow, TiKey } from "../runtime/store/store.js";
 import { markTaskFailed, requestTaskKill } from "../runtime/task-commands.js";
 import { isoOrEmpty, table } from "./format.js";
 import { ProgressReporter, type CliStreams } from "./progress.js";
+import { registerDevCommand } from "./dev-command.js";
 
 /** What {@link runCli} runs against; defaults are the process's own. */
 export interface CliIo extends Partial<CliStreams> {
@@ -348,6 +349,7 @@ function build(ctx: Ctx): Command {
       });
     });
 
+  registerDevCommand(program);
   return program;
 }
 

@@ -9,12 +9,8 @@ import { sleepUntil } from "../support/sleep-until.js";
 import { call, clients, jobItem } from "./helpers.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
-const cli = [
-  "--conditions=source",
-  "--import",
-  "tsx",
-  path.join(import.meta.dirname, "fixtures", "dev-cli.ts"),
-];
+// The real `armada-airflow` entry point, run from source.
+const cli = ["--conditions=source", "--import", "tsx", path.join(root, "src", "cli", "main.ts")];
 
 describe("armada-airflow dev", () => {
   let child: ChildProcess | undefined;
