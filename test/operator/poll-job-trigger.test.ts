@@ -118,11 +118,17 @@ describe("ArmadaPollJobTrigger", () => {
     expect(hook.cancels).toHaveLength(0);
   });
 
-  it("cleanup after the trigger fired does nothing (the task resumes and owns its job)", async () => {
-    const { trigger, hook } = triggerFor("success");
-    trigger.clock = new ManualClock(moment);
-    for await (const _ of trigger.run()) void _;
-    await trigger.cleanup();
-    expect(hook.cancels).toHaveLength(0);
+  it("after firing, cleanup leaves the job to the resuming task, unless the task already ended", async () => {
+    const resumed = triggerFor("scheduled");
+    resumed.trigger.clock = new ManualClock(moment);
+    for await (const _ of resumed.trigger.run()) void _;
+    await resumed.trigger.cleanup();
+    expect(resumed.hook.cancels).toHaveLength(0);
+    // Killed just as the trigger fired: the task will not resume, so the job must go.
+    const killed = triggerFor("failed");
+    killed.trigger.clock = new ManualClock(moment);
+    for await (const _ of killed.trigger.run()) void _;
+    await killed.trigger.cleanup();
+    expect(killed.hook.cancels).toHaveLength(1);
   });
 });
