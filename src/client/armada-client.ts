@@ -61,6 +61,20 @@ export interface ArmadaClientOptions {
   retry?: Partial<RetryPolicy>;
   /** Deadline of unary calls without their own. @default 30_000 */
   defaultDeadlineMs?: number;
+  /** Told before each retry or stream resumption wait (for logging; the error holds no secret). @default none */
+  onRetry?: (info: RetryInfo) => void;
+}
+
+/** What {@link ArmadaClientOptions.onRetry} is told. */
+export interface RetryInfo {
+  /** RPC name. */
+  method: string;
+  /** Consecutive failures so far. */
+  failures: number;
+  /** Wait before the next attempt, in ms. */
+  delayMs: number;
+  /** The failure being retried. */
+  error: ArmadaError;
 }
 
 /** A `JobSubmitRequest` whose items may also be written as Kubernetes-native objects or YAML/JSON strings. */
@@ -92,6 +106,7 @@ export class ArmadaClient {
   readonly #clock: Clock;
   readonly #retry: Readonly<RetryPolicy>;
   readonly #defaultDeadlineMs: number;
+  readonly #onRetry: ((info: RetryInfo) => void) | undefined;
   #closed = false;
 
   constructor(channelArgs: GrpcChannelArgs, opts: ArmadaClientOptions = {}) {
@@ -104,6 +119,7 @@ export class ArmadaClient {
     const d = opts.defaultDeadlineMs ?? 30_000;
     if (!Number.isFinite(d) || d <= 0) throw new TypeError(`ArmadaClient defaultDeadlineMs must be a positive number of ms, got ${d}`);
     this.#defaultDeadlineMs = d;
+    this.#onRetry = opts.onRetry;
     this.#channel = openArmadaChannel(channelArgs);
     this.#grpc = this.#channel.client;
   }
@@ -214,7 +230,7 @@ export class ArmadaClient {
         const err = this.#toError(e, method, opts);
         failures++;
         if (received > 0 || !this.#shouldRetry(err, failures, opts)) throw err;
-        await this.#backoff(failures, method, opts);
+        await this.#backoff(failures, method, opts, err);
       } finally {
         opts.signal?.removeEventListener("abort", onAbort);
         call.cancel();
@@ -303,7 +319,7 @@ export class ArmadaClient {
         failures++;
         if (!resume || !this.#shouldRetry(err, failures, opts, RESUMABLE_STREAM_CODES)) throw err;
         try {
-          await this.#backoff(failures, method, opts);
+          await this.#backoff(failures, method, opts, err);
         } catch (abort) {
           if (opts.signal?.aborted) return;
           throw abort;
@@ -352,9 +368,14 @@ export class ArmadaClient {
     return !opts?.signal?.aborted && failures < this.#retry.maxAttempts && codes.includes(err.code);
   }
 
-  async #backoff(failures: number, method: string, opts: CallOptions | undefined): Promise<void> {
+  async #backoff(failures: number, method: string, opts: CallOptions | undefined, error: ArmadaError, delayMs = backoffMs(this.#retry, failures)): Promise<void> {
     try {
-      await this.#clock.sleep(backoffMs(this.#retry, failures), opts?.signal);
+      this.#onRetry?.({ method, failures, delayMs, error });
+    } catch {
+      // A logging hook must not change the call's outcome.
+    }
+    try {
+      await this.#clock.sleep(delayMs, opts?.signal);
     } catch (e) {
       throw this.#toError(e, method, opts);
     }
@@ -407,7 +428,7 @@ export class ArmadaClient {
         const wait = backoffMs(this.#retry, failures);
         // Waiting past the deadline cannot help; report the real failure instead.
         if (this.#clock.nowMs() - start + wait >= deadlineMs) throw err;
-        await this.#backoff(failures, method, opts);
+        await this.#backoff(failures, method, opts, err, wait);
       }
     }
   }

@@ -2,7 +2,13 @@
  * armada-airflow/client: the Armada gRPC client — channel arguments, auth,
  * TLS, the ArmadaClient itself and its one error type.
  */
-export { ArmadaClient, type ArmadaClientOptions, type CallOptions, type JobSubmitRequestInput } from "./armada-client.js";
+export {
+  ArmadaClient,
+  type ArmadaClientOptions,
+  type CallOptions,
+  type JobSubmitRequestInput,
+  type RetryInfo,
+} from "./armada-client.js";
 export {
   GrpcChannelArgs,
   GRPC_CHANNEL_ARGS_VERSION,

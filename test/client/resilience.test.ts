@@ -120,7 +120,12 @@ describe("retries", () => {
     let failures = 2;
     server.hook = (call) => (call.method === "GetJobStatus" && failures-- > 0 ? { code: status.UNAVAILABLE, details: "overloaded" } : undefined);
     const clock = new ManualClock();
-    const c = client(server.target, { clock, retry: { jitter: 0, initialBackoffMs: 100 } });
+    const retries: string[] = [];
+    const c = client(server.target, {
+      clock,
+      retry: { jitter: 0, initialBackoffMs: 100 },
+      onRetry: (i) => retries.push(`${i.method}#${i.failures} ${i.delayMs}ms ${i.error.codeName}`),
+    });
     const p = c.getJobStatus({ jobIds: ["x"] });
     await sleepUntil(() => clock.pendingSleepers === 1, "first backoff");
     expect(server.calls).toHaveLength(1);
@@ -131,6 +136,7 @@ describe("retries", () => {
     clock.advance(200); // doubled
     expect((await p).jobStates).toEqual({ x: 5 });
     expect(server.calls.map((x) => x.method)).toEqual(["GetJobStatus", "GetJobStatus", "GetJobStatus"]);
+    expect(retries).toEqual(["GetJobStatus#1 100ms UNAVAILABLE", "GetJobStatus#2 200ms UNAVAILABLE"]);
   });
 
   it("gives up after maxAttempts with the last error", async () => {
