@@ -63,7 +63,11 @@ export function deserializeAuth(data: unknown): ArmadaAuth {
  * Error raised on deserialization of an auth whose secret was given as a
  * literal and therefore was never written out.
  */
-export function literalSecretNotRestorable(kind: string, what: string, fix = `${kind}.fromEnv("ENV_VAR_NAME")`): Error {
+export function literalSecretNotRestorable(
+  kind: string,
+  what: string,
+  fix = `${kind}.fromEnv("ENV_VAR_NAME")`,
+): Error {
   return new Error(
     `Cannot restore ${kind} from serialized channel args: its ${what} was given as a literal value, and literal secrets are never serialized. ` +
       `Construct it with ${fix} (the variable is read where the client runs), or use a TokenRetriever registered with registerTokenRetriever().`,
@@ -96,7 +100,9 @@ export class SecretSource {
   /** A secret read from environment variable `name` when used. */
   static env(name: unknown, what: string): SecretSource {
     if (typeof name !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      throw new TypeError(`${what}: environment variable name must look like MY_VAR, got ${JSON.stringify(name)}`);
+      throw new TypeError(
+        `${what}: environment variable name must look like MY_VAR, got ${JSON.stringify(name)}`,
+      );
     }
     return new SecretSource(undefined, name);
   }
@@ -111,7 +117,9 @@ export class SecretSource {
     if (this.#literal !== undefined) return this.#literal;
     const v = process.env[this.envVar!];
     if (v === undefined || v === "") {
-      throw new Error(`${what}: environment variable ${this.envVar} is not set (or empty); set it where the client runs.`);
+      throw new Error(
+        `${what}: environment variable ${this.envVar} is not set (or empty); set it where the client runs.`,
+      );
     }
     return v;
   }

@@ -111,13 +111,16 @@ export class ArmadaClient {
 
   constructor(channelArgs: GrpcChannelArgs, opts: ArmadaClientOptions = {}) {
     if (typeof channelArgs !== "object" || channelArgs === null || typeof channelArgs.target !== "string") {
-      throw new TypeError("ArmadaClient needs GrpcChannelArgs: new ArmadaClient(new GrpcChannelArgs({ target: \"host:50051\" }))");
+      throw new TypeError(
+        'ArmadaClient needs GrpcChannelArgs: new ArmadaClient(new GrpcChannelArgs({ target: "host:50051" }))',
+      );
     }
     this.channelArgs = channelArgs;
     this.#clock = opts.clock ?? systemClock;
     this.#retry = resolveRetryPolicy(opts.retry);
     const d = opts.defaultDeadlineMs ?? 30_000;
-    if (!Number.isFinite(d) || d <= 0) throw new TypeError(`ArmadaClient defaultDeadlineMs must be a positive number of ms, got ${d}`);
+    if (!Number.isFinite(d) || d <= 0)
+      throw new TypeError(`ArmadaClient defaultDeadlineMs must be a positive number of ms, got ${d}`);
     this.#defaultDeadlineMs = d;
     this.#onRetry = opts.onRetry;
     this.#channel = openArmadaChannel(channelArgs);
@@ -140,7 +143,9 @@ export class ArmadaClient {
   async submitJobs(request: JobSubmitRequestInput, opts?: CallOptions): Promise<JobSubmitResponse> {
     const { jobRequestItems, ...rest } = request;
     const msg = JobSubmitRequest.fromPartial(rest as DeepPartial<JobSubmitRequest>);
-    msg.jobRequestItems = (jobRequestItems ?? []).map((item, i) => toJobSubmitRequestItem(item, `jobRequestItems[${i}]`));
+    msg.jobRequestItems = (jobRequestItems ?? []).map((item, i) =>
+      toJobSubmitRequestItem(item, `jobRequestItems[${i}]`),
+    );
     return this.#unary(SubmitService.submitJobs, msg, opts, false);
   }
 
@@ -155,8 +160,16 @@ export class ArmadaClient {
   }
 
   /** Changes the priority of jobs. */
-  async reprioritizeJobs(request: DeepPartial<JobReprioritizeRequest>, opts?: CallOptions): Promise<JobReprioritizeResponse> {
-    return this.#unary(SubmitService.reprioritizeJobs, JobReprioritizeRequest.fromPartial(request), opts, false);
+  async reprioritizeJobs(
+    request: DeepPartial<JobReprioritizeRequest>,
+    opts?: CallOptions,
+  ): Promise<JobReprioritizeResponse> {
+    return this.#unary(
+      SubmitService.reprioritizeJobs,
+      JobReprioritizeRequest.fromPartial(request),
+      opts,
+      false,
+    );
   }
 
   /** Preempts running jobs. */
@@ -206,12 +219,15 @@ export class ArmadaClient {
    * the first queue arrives (a retry later could repeat queues). Abort rejects
    * with CANCELLED.
    */
-  async *getQueues(request: DeepPartial<StreamingQueueGetRequest> = {}, opts: CallOptions = {}): AsyncGenerator<Queue, void, undefined> {
+  async *getQueues(
+    request: DeepPartial<StreamingQueueGetRequest> = {},
+    opts: CallOptions = {},
+  ): AsyncGenerator<Queue, void, undefined> {
     const def = QueueServiceService.getQueues;
     const method = METHOD_NAME(def.path);
     const req = StreamingQueueGetRequest.fromPartial(request);
     const start = this.#clock.nowMs();
-    for (let failures = 0; ; ) {
+    for (let failures = 0; ;) {
       const call = this.#openStream(def, req, this.#remainingDeadline(opts.deadlineMs, start, method));
       const onAbort = () => call.cancel();
       opts.signal?.addEventListener("abort", onAbort, { once: true });
@@ -259,12 +275,18 @@ export class ArmadaClient {
   }
 
   /** Details of jobs by id, optionally with job spec and runs. Retried. */
-  async getJobDetails(request: DeepPartial<JobDetailsRequest>, opts?: CallOptions): Promise<JobDetailsResponse> {
+  async getJobDetails(
+    request: DeepPartial<JobDetailsRequest>,
+    opts?: CallOptions,
+  ): Promise<JobDetailsResponse> {
     return this.#unary(JobsService.getJobDetails, JobDetailsRequest.fromPartial(request), opts, true);
   }
 
   /** Details of job runs by run id. Retried. */
-  async getJobRunDetails(request: DeepPartial<JobRunDetailsRequest>, opts?: CallOptions): Promise<JobRunDetailsResponse> {
+  async getJobRunDetails(
+    request: DeepPartial<JobRunDetailsRequest>,
+    opts?: CallOptions,
+  ): Promise<JobRunDetailsResponse> {
     return this.#unary(JobsService.getJobRunDetails, JobRunDetailsRequest.fromPartial(request), opts, true);
   }
 
@@ -274,7 +296,10 @@ export class ArmadaClient {
   }
 
   /** Queues with active jobs, by pool. Retried. */
-  async getActiveQueues(request: DeepPartial<GetActiveQueuesRequest> = {}, opts?: CallOptions): Promise<GetActiveQueuesResponse> {
+  async getActiveQueues(
+    request: DeepPartial<GetActiveQueuesRequest> = {},
+    opts?: CallOptions,
+  ): Promise<GetActiveQueuesResponse> {
     return this.#unary(JobsService.getActiveQueues, GetActiveQueuesRequest.fromPartial(request), opts, true);
   }
 
@@ -301,9 +326,13 @@ export class ArmadaClient {
     const resume = opts.resume ?? true;
     let fromMessageId = base.fromMessageId;
     const start = this.#clock.nowMs();
-    for (let failures = 0; ; ) {
+    for (let failures = 0; ;) {
       if (opts.signal?.aborted) return;
-      const call = this.#openStream(def, { ...base, fromMessageId }, this.#remainingDeadline(opts.deadlineMs, start, method));
+      const call = this.#openStream(
+        def,
+        { ...base, fromMessageId },
+        this.#remainingDeadline(opts.deadlineMs, start, method),
+      );
       const onAbort = () => call.cancel();
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       try {
@@ -362,13 +391,24 @@ export class ArmadaClient {
     });
   }
 
-  #shouldRetry(err: ArmadaError, failures: number, opts: CallOptions | undefined, codes: readonly number[] = this.#retry.retryableCodes): boolean {
+  #shouldRetry(
+    err: ArmadaError,
+    failures: number,
+    opts: CallOptions | undefined,
+    codes: readonly number[] = this.#retry.retryableCodes,
+  ): boolean {
     // A message over the size limit stays over it: RESOURCE_EXHAUSTED is transient only as rate limiting.
     if (err.code === GrpcStatus.RESOURCE_EXHAUSTED && /larger than max/i.test(err.details)) return false;
     return !opts?.signal?.aborted && failures < this.#retry.maxAttempts && codes.includes(err.code);
   }
 
-  async #backoff(failures: number, method: string, opts: CallOptions | undefined, error: ArmadaError, delayMs = backoffMs(this.#retry, failures)): Promise<void> {
+  async #backoff(
+    failures: number,
+    method: string,
+    opts: CallOptions | undefined,
+    error: ArmadaError,
+    delayMs = backoffMs(this.#retry, failures),
+  ): Promise<void> {
     try {
       this.#onRetry?.({ method, failures, delayMs, error });
     } catch {
@@ -397,7 +437,11 @@ export class ArmadaClient {
     return new Date(Date.now() + remaining);
   }
 
-  #openStream<Req, Res>(def: MethodDef<Req, Res>, req: Req, deadline: Date | undefined): ClientReadableStream<Res> {
+  #openStream<Req, Res>(
+    def: MethodDef<Req, Res>,
+    req: Req,
+    deadline: Date | undefined,
+  ): ClientReadableStream<Res> {
     this.#assertOpen(METHOD_NAME(def.path));
     return this.#grpc.makeServerStreamRequest(
       def.path,
@@ -409,14 +453,19 @@ export class ArmadaClient {
     );
   }
 
-  async #unary<Req, Res>(def: MethodDef<Req, Res>, req: Req, opts: CallOptions = {}, retry: boolean): Promise<Res> {
+  async #unary<Req, Res>(
+    def: MethodDef<Req, Res>,
+    req: Req,
+    opts: CallOptions = {},
+    retry: boolean,
+  ): Promise<Res> {
     const method = METHOD_NAME(def.path);
     const deadlineMs = opts.deadlineMs ?? this.#defaultDeadlineMs;
     if (!Number.isFinite(deadlineMs) || deadlineMs <= 0) {
       throw new TypeError(`${method}: deadlineMs must be a positive number of ms, got ${deadlineMs}`);
     }
     const start = this.#clock.nowMs();
-    for (let failures = 0; ; ) {
+    for (let failures = 0; ;) {
       if (opts.signal?.aborted) throw this.#toError(opts.signal.reason, method, opts);
       try {
         const deadline = this.#remainingDeadline(deadlineMs, start, method)!;
@@ -433,7 +482,12 @@ export class ArmadaClient {
     }
   }
 
-  #unaryAttempt<Req, Res>(def: MethodDef<Req, Res>, req: Req, deadline: Date, signal: AbortSignal | undefined): Promise<Res> {
+  #unaryAttempt<Req, Res>(
+    def: MethodDef<Req, Res>,
+    req: Req,
+    deadline: Date,
+    signal: AbortSignal | undefined,
+  ): Promise<Res> {
     this.#assertOpen(METHOD_NAME(def.path));
     return new Promise<Res>((resolve, reject) => {
       const onAbort = () => call.cancel();
@@ -456,4 +510,8 @@ export class ArmadaClient {
 }
 
 /** Codes after which a job-set event stream is re-opened from the last message id. */
-const RESUMABLE_STREAM_CODES: readonly number[] = [GrpcStatus.UNAVAILABLE, GrpcStatus.RESOURCE_EXHAUSTED, GrpcStatus.INTERNAL];
+const RESUMABLE_STREAM_CODES: readonly number[] = [
+  GrpcStatus.UNAVAILABLE,
+  GrpcStatus.RESOURCE_EXHAUSTED,
+  GrpcStatus.INTERNAL,
+];

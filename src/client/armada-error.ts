@@ -103,7 +103,10 @@ export class ArmadaError extends Error {
     if (details) parts[0] += `: ${details}`;
     const h = hint(init.code, init);
     if (h) parts.push(h);
-    const message = init.message !== undefined ? redactSecrets(init.message, init.secrets) : parts.join(". ").replace(/\.\./g, ".");
+    const message =
+      init.message !== undefined
+        ? redactSecrets(init.message, init.secrets)
+        : parts.join(". ").replace(/\.\./g, ".");
     super(message, { cause: init.cause });
     this.name = "ArmadaError";
     this.code = init.code;
@@ -125,7 +128,12 @@ export class ArmadaError extends Error {
       return new ArmadaError({ ...ctx, code: err.code, details: err.details ?? err.message, cause: err });
     }
     if (err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError")) {
-      return new ArmadaError({ ...ctx, code: GrpcStatus.CANCELLED, details: "aborted by the caller", cause: err });
+      return new ArmadaError({
+        ...ctx,
+        code: GrpcStatus.CANCELLED,
+        details: "aborted by the caller",
+        cause: err,
+      });
     }
     const msg = err instanceof Error ? err.message : String(err);
     return new ArmadaError({ ...ctx, code: GrpcStatus.UNKNOWN, details: msg, cause: err });
@@ -133,7 +141,8 @@ export class ArmadaError extends Error {
 }
 
 /** Transport messages meaning no connection was ever made, so the request cannot have been sent. */
-const NOT_SENT = /No connection established|Name resolution failed|failed to connect|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|waiting for LB pick|Getting metadata from plugin failed/i;
+const NOT_SENT =
+  /No connection established|Name resolution failed|failed to connect|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|waiting for LB pick|Getting metadata from plugin failed/i;
 
 /**
  * Whether a failed `submitJobs` may nevertheless have created jobs on the

@@ -24,7 +24,8 @@ export class BasicAuth implements ArmadaAuth {
       throw new TypeError("BasicAuth username must be a non-empty string without ':'");
     }
     this.username = username;
-    this.#password = password instanceof SecretSource ? password : SecretSource.literal(password, "BasicAuth password");
+    this.#password =
+      password instanceof SecretSource ? password : SecretSource.literal(password, "BasicAuth password");
   }
 
   /** Password read from environment variable `passwordEnv` at each call. */
@@ -42,7 +43,9 @@ export class BasicAuth implements ArmadaAuth {
   }
 
   equals(other: ArmadaAuth): boolean {
-    return other instanceof BasicAuth && other.username === this.username && this.#password.equals(other.#password);
+    return (
+      other instanceof BasicAuth && other.username === this.username && this.#password.equals(other.#password)
+    );
   }
 
   toJSON(): SerializedAuth {

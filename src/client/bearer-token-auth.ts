@@ -18,7 +18,8 @@ export class BearerTokenAuth implements ArmadaAuth {
 
   /** @param token the token (kept in memory only), or a {@link SecretSource}. */
   constructor(token: string | SecretSource) {
-    this.#token = token instanceof SecretSource ? token : SecretSource.literal(token, "BearerTokenAuth token");
+    this.#token =
+      token instanceof SecretSource ? token : SecretSource.literal(token, "BearerTokenAuth token");
   }
 
   /** A token read from environment variable `envVar` at each call (serialized by name). */

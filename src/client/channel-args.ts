@@ -49,7 +49,9 @@ function normalizeCompression(c: unknown): ChannelCompression {
   if (typeof c === "string" && (COMPRESSIONS as readonly string[]).includes(c.toLowerCase())) {
     return c.toLowerCase() as ChannelCompression;
   }
-  throw new TypeError(`GrpcChannelArgs.compression must be "none", "deflate", "gzip" or null, got ${JSON.stringify(c)}`);
+  throw new TypeError(
+    `GrpcChannelArgs.compression must be "none", "deflate", "gzip" or null, got ${JSON.stringify(c)}`,
+  );
 }
 
 function normalizeOptions(options: unknown): ChannelOption[] {
@@ -61,11 +63,15 @@ function normalizeOptions(options: unknown): ChannelOption[] {
   }
   return options.map((o, i) => {
     if (!Array.isArray(o) || o.length !== 2 || typeof o[0] !== "string" || o[0].length === 0) {
-      throw new TypeError(`GrpcChannelArgs.options[${i}] must be a [key, value] pair with a string key, got ${JSON.stringify(o)}`);
+      throw new TypeError(
+        `GrpcChannelArgs.options[${i}] must be a [key, value] pair with a string key, got ${JSON.stringify(o)}`,
+      );
     }
     const v: unknown = o[1];
     if (typeof v !== "string" && typeof v !== "boolean" && !(typeof v === "number" && Number.isFinite(v))) {
-      throw new TypeError(`GrpcChannelArgs.options[${i}] (${o[0]}): value must be a string, number or boolean, got ${JSON.stringify(v)}`);
+      throw new TypeError(
+        `GrpcChannelArgs.options[${i}] (${o[0]}): value must be a string, number or boolean, got ${JSON.stringify(v)}`,
+      );
     }
     return Object.freeze([o[0], v]) as ChannelOption;
   });
@@ -99,17 +105,22 @@ export class GrpcChannelArgs {
 
   constructor(init: GrpcChannelArgsInit) {
     if (typeof init !== "object" || init === null) {
-      throw new TypeError('GrpcChannelArgs needs an options object: new GrpcChannelArgs({ target: "host:50051" })');
+      throw new TypeError(
+        'GrpcChannelArgs needs an options object: new GrpcChannelArgs({ target: "host:50051" })',
+      );
     }
     const known = new Set(["target", "options", "compression", "auth", "tls"]);
     for (const k of Object.keys(init)) {
-      if (!known.has(k)) throw new TypeError(`GrpcChannelArgs: unknown option "${k}"; known: ${[...known].join(", ")}`);
+      if (!known.has(k))
+        throw new TypeError(`GrpcChannelArgs: unknown option "${k}"; known: ${[...known].join(", ")}`);
     }
     this.target = validateGrpcTarget(init.target);
     this.options = Object.freeze(normalizeOptions(init.options));
     this.compression = normalizeCompression(init.compression);
     if (init.auth !== undefined && init.auth !== null && !isAuth(init.auth)) {
-      throw new TypeError("GrpcChannelArgs.auth must implement ArmadaAuth (getRequestMetadata() and serialize()), e.g. BearerTokenAuth.fromEnv(\"ARMADA_TOKEN\")");
+      throw new TypeError(
+        'GrpcChannelArgs.auth must implement ArmadaAuth (getRequestMetadata() and serialize()), e.g. BearerTokenAuth.fromEnv("ARMADA_TOKEN")',
+      );
     }
     this.auth = init.auth ?? null;
     this.tls = init.tls === undefined || init.tls === null ? null : validateTlsConfig(init.tls);
@@ -144,7 +155,9 @@ export class GrpcChannelArgs {
    */
   static deserialize(data: unknown, version: number = GRPC_CHANNEL_ARGS_VERSION): GrpcChannelArgs {
     if (typeof version !== "number" || !Number.isInteger(version) || version < 1) {
-      throw new TypeError(`GrpcChannelArgs.deserialize: version must be a positive integer, got ${JSON.stringify(version)}`);
+      throw new TypeError(
+        `GrpcChannelArgs.deserialize: version must be a positive integer, got ${JSON.stringify(version)}`,
+      );
     }
     if (version > GRPC_CHANNEL_ARGS_VERSION) {
       throw new Error(
@@ -152,7 +165,9 @@ export class GrpcChannelArgs {
       );
     }
     if (typeof data !== "object" || data === null || Array.isArray(data)) {
-      throw new TypeError(`GrpcChannelArgs.deserialize: data must be an object with a "target", got ${JSON.stringify(data)}`);
+      throw new TypeError(
+        `GrpcChannelArgs.deserialize: data must be an object with a "target", got ${JSON.stringify(data)}`,
+      );
     }
     const d = data as Record<string, unknown>;
     const auth = d.auth === null || d.auth === undefined ? null : deserializeAuth(d.auth);
@@ -169,7 +184,8 @@ export class GrpcChannelArgs {
   equals(other: unknown): boolean {
     if (!(other instanceof GrpcChannelArgs)) return false;
     if (this.target !== other.target || this.compression !== other.compression) return false;
-    if (!isDeepStrictEqual(this.options, other.options) || !isDeepStrictEqual(this.tls, other.tls)) return false;
+    if (!isDeepStrictEqual(this.options, other.options) || !isDeepStrictEqual(this.tls, other.tls))
+      return false;
     if (this.auth === other.auth) return true;
     if (this.auth === null || other.auth === null) return false;
     return this.auth.equals ? this.auth.equals(other.auth) : false;

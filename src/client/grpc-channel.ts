@@ -1,4 +1,11 @@
-import { ChannelCredentials, Client, credentials, Metadata, status as GrpcStatus, type ChannelOptions } from "@grpc/grpc-js";
+import {
+  ChannelCredentials,
+  Client,
+  credentials,
+  Metadata,
+  status as GrpcStatus,
+  type ChannelOptions,
+} from "@grpc/grpc-js";
 import type { GrpcChannelArgs } from "./channel-args.js";
 import { redactSecrets } from "./armada-error.js";
 import { readTlsMaterial } from "./tls-config.js";
@@ -44,23 +51,21 @@ function channelCredentials(args: GrpcChannelArgs, secrets: SecretRecorder): Cha
   const auth = args.auth;
   if (!auth) return ssl;
   const callCreds = credentials.createFromMetadataGenerator((params, callback) => {
-    auth
-      .getRequestMetadata({ serviceUrl: params.service_url, methodName: params.method_name ?? "" })
-      .then(
-        (headers) => {
-          const md = new Metadata();
-          for (const [k, v] of Object.entries(headers)) {
-            md.set(k.toLowerCase(), v);
-            secrets.record(v);
-          }
-          callback(null, md);
-        },
-        (e: unknown) => {
-          const msg = redactSecrets(e instanceof Error ? e.message : String(e), secrets.list());
-          // UNAUTHENTICATED rather than grpc-js's UNKNOWN: the call was refused for want of credentials.
-          callback(Object.assign(new Error(msg), { code: GrpcStatus.UNAUTHENTICATED }));
-        },
-      );
+    auth.getRequestMetadata({ serviceUrl: params.service_url, methodName: params.method_name ?? "" }).then(
+      (headers) => {
+        const md = new Metadata();
+        for (const [k, v] of Object.entries(headers)) {
+          md.set(k.toLowerCase(), v);
+          secrets.record(v);
+        }
+        callback(null, md);
+      },
+      (e: unknown) => {
+        const msg = redactSecrets(e instanceof Error ? e.message : String(e), secrets.list());
+        // UNAUTHENTICATED rather than grpc-js's UNKNOWN: the call was refused for want of credentials.
+        callback(Object.assign(new Error(msg), { code: GrpcStatus.UNAUTHENTICATED }));
+      },
+    );
   });
   return credentials.combineChannelCredentials(ssl, callCreds);
 }
@@ -70,7 +75,8 @@ export function openArmadaChannel(args: GrpcChannelArgs): ArmadaChannel {
   const secrets = new SecretRecorder();
   const options: ChannelOptions = {};
   for (const [k, v] of args.options) options[k] = v;
-  if (args.compression !== null) options["grpc.default_compression_algorithm"] = COMPRESSION_ALGORITHM[args.compression];
+  if (args.compression !== null)
+    options["grpc.default_compression_algorithm"] = COMPRESSION_ALGORITHM[args.compression];
   const client = new Client(args.target, channelCredentials(args, secrets), options);
   return { client, secrets };
 }

@@ -3,7 +3,8 @@
  * arguments are built rather than as a confusing connection error later.
  */
 
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?))*$/;
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?))*$/;
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)$/;
 
 function validPort(p: string): boolean {
@@ -43,7 +44,9 @@ function checkHostPort(hp: string): string | undefined {
  */
 export function validateGrpcTarget(target: unknown): string {
   if (typeof target !== "string") {
-    throw new TypeError(`GrpcChannelArgs.target must be a string like "armada.example.com:50051", got ${typeof target}`);
+    throw new TypeError(
+      `GrpcChannelArgs.target must be a string like "armada.example.com:50051", got ${typeof target}`,
+    );
   }
   const fail = (why: string): never => {
     throw new Error(
@@ -59,7 +62,8 @@ export function validateGrpcTarget(target: unknown): string {
   let why: string | undefined;
   if (target.startsWith("unix:")) {
     const path = target.startsWith("unix://") ? target.slice("unix://".length) : target.slice("unix:".length);
-    if (!path.startsWith("/") && target.startsWith("unix://")) why = "a unix socket path after unix:// must be absolute";
+    if (!path.startsWith("/") && target.startsWith("unix://"))
+      why = "a unix socket path after unix:// must be absolute";
     else if (path.length === 0) why = "the socket path is missing";
   } else if (target.startsWith("dns:")) {
     let rest = target.slice(4);

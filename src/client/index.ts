@@ -35,7 +35,10 @@ export {
 export { BearerTokenAuth } from "./bearer-token-auth.js";
 export { BasicAuth } from "./basic-auth.js";
 export { TokenRetrieverAuth } from "./token-retriever-auth.js";
-export { OidcClientCredentialsAuth, type OidcClientCredentialsOptions } from "./oidc-client-credentials-auth.js";
+export {
+  OidcClientCredentialsAuth,
+  type OidcClientCredentialsOptions,
+} from "./oidc-client-credentials-auth.js";
 export {
   type TokenRetriever,
   type TokenRetrieverFactory,

@@ -43,7 +43,10 @@ function input(value: unknown, what: string): unknown {
  * text). Throws an ArmadaError (INVALID_ARGUMENT) naming the path of any
  * unknown key or wrong value, e.g. `podSpecs[0].containers[1].resources.limits.cpu`.
  */
-export function jobRequestItemFromKubernetes(item: KubernetesObject | string, what = "job request item"): JobSubmitRequestItem {
+export function jobRequestItemFromKubernetes(
+  item: KubernetesObject | string,
+  what = "job request item",
+): JobSubmitRequestItem {
   return readObject(ITEM, input(item, what), "kubernetes", what) as unknown as JobSubmitRequestItem;
 }
 

@@ -8,7 +8,12 @@
  */
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { enums as armadaEnums, messages as armadaMessages } from "../gen/armada/schema.js";
-import { enums as k8sEnums, messages as k8sMessages, type SchemaField, type SchemaMessage } from "../gen/k8s.io/schema.js";
+import {
+  enums as k8sEnums,
+  messages as k8sMessages,
+  type SchemaField,
+  type SchemaMessage,
+} from "../gen/k8s.io/schema.js";
 import { ArmadaError } from "./armada-error.js";
 
 const MESSAGES: Record<string, SchemaMessage> = { ...k8sMessages, ...armadaMessages };
@@ -30,7 +35,11 @@ const INLINE_FIELDS = new Set([
   "k8s.io.api.core.v1.EphemeralContainer.ephemeralContainerCommon",
   "k8s.io.api.networking.v1.IngressRule.ingressRuleValue",
   ...Object.entries(MESSAGES)
-    .filter(([, m]) => m.fields.some((f) => f.prop === "localObjectReference" && f.type === "k8s.io.api.core.v1.LocalObjectReference"))
+    .filter(([, m]) =>
+      m.fields.some(
+        (f) => f.prop === "localObjectReference" && f.type === "k8s.io.api.core.v1.LocalObjectReference",
+      ),
+    )
     .map(([name]) => `${name}.localObjectReference`),
 ]);
 
@@ -67,7 +76,8 @@ function describe(v: unknown): string {
   if (Array.isArray(v)) return "a list";
   if (v instanceof Date) return `a date (${v.toISOString()})`;
   if (typeof v === "object") return "an object";
-  if (typeof v === "string") return `the string ${JSON.stringify(v.length > 60 ? v.slice(0, 57) + "..." : v)}`;
+  if (typeof v === "string")
+    return `the string ${JSON.stringify(v.length > 60 ? v.slice(0, 57) + "..." : v)}`;
   return `${typeof v} ${String(v)}`;
 }
 
@@ -82,17 +92,25 @@ export function looksLikeProtoForm(err: ArmadaError): boolean {
 function invalid(root: string, path: string, problem: string, fix: string, protoShaped = false): never {
   const where = path ? `${root} at ${path}` : root;
   const details = `${where}: ${problem}. ${fix}`;
-  const err = new ArmadaError({ code: GrpcStatus.INVALID_ARGUMENT, details, message: `Invalid ${details}`, field: path });
+  const err = new ArmadaError({
+    code: GrpcStatus.INVALID_ARGUMENT,
+    details,
+    message: `Invalid ${details}`,
+    field: path,
+  });
   if (protoShaped) protoFormErrors.add(err);
   throw err;
 }
 
-const isPlainObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+const isPlainObject = (v: unknown) =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 /** The JSON keys a message accepts in `form`, inlined fields expanded. */
 function acceptedKeys(typeName: string, form: ObjectForm): string[] {
   return messageSchema(typeName).fields.flatMap((f) =>
-    form === "kubernetes" && isInlineField(typeName, f) ? acceptedKeys(f.type!, form) : [form === "kubernetes" ? f.json : f.prop],
+    form === "kubernetes" && isInlineField(typeName, f)
+      ? acceptedKeys(f.type!, form)
+      : [form === "kubernetes" ? f.json : f.prop],
   );
 }
 
@@ -101,7 +119,11 @@ function editDistance(a: string, b: string): number {
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      d[i]![j] = Math.min(
+        d[i - 1]![j]! + 1,
+        d[i]![j - 1]! + 1,
+        d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
   }
   return d[a.length]![b.length]!;
@@ -137,9 +159,11 @@ function readInt64(v: unknown, kind: string, ctx: Ctx, path: string): string {
     (typeof v === "number" && Number.isSafeInteger(v)) ||
     (typeof v === "string" && /^-?\d+$/.test(v)) ||
     typeof v === "bigint";
-  if (!ok) invalid(ctx.root, path, `expected an integer, got ${describe(v)}`, "Write a whole number, e.g. 30.");
+  if (!ok)
+    invalid(ctx.root, path, `expected an integer, got ${describe(v)}`, "Write a whole number, e.g. 30.");
   const s = String(v);
-  if (unsigned && s.startsWith("-")) invalid(ctx.root, path, `expected a non-negative integer, got ${s}`, "Use 0 or more.");
+  if (unsigned && s.startsWith("-"))
+    invalid(ctx.root, path, `expected a non-negative integer, got ${s}`, "Use 0 or more.");
   const big = BigInt(s);
   const [lo, hi] = unsigned ? [0n, (1n << 64n) - 1n] : [-(1n << 63n), (1n << 63n) - 1n];
   if (big < lo || big > hi) invalid(ctx.root, path, `${s} does not fit in ${kind}`, "Use a smaller number.");
@@ -150,37 +174,63 @@ function readScalar(f: { kind: string; type?: string }, v: unknown, ctx: Ctx, pa
   const k = f.kind;
   if (k === "string") {
     if (typeof v !== "string") {
-      const hint = v instanceof Date || typeof v === "number" || typeof v === "boolean" ? ` Quote it in YAML, e.g. "${v instanceof Date ? v.toISOString() : String(v)}".` : "";
+      const hint =
+        v instanceof Date || typeof v === "number" || typeof v === "boolean"
+          ? ` Quote it in YAML, e.g. "${v instanceof Date ? v.toISOString() : String(v)}".`
+          : "";
       invalid(ctx.root, path, `expected a string, got ${describe(v)}`, `Write a string.${hint}`);
     }
     return v;
   }
   if (k === "bool") {
-    if (typeof v !== "boolean") invalid(ctx.root, path, `expected true or false, got ${describe(v)}`, "Write true or false (unquoted).");
+    if (typeof v !== "boolean")
+      invalid(
+        ctx.root,
+        path,
+        `expected true or false, got ${describe(v)}`,
+        "Write true or false (unquoted).",
+      );
     return v;
   }
   if (k === "double" || k === "float") {
-    if (typeof v !== "number" || !Number.isFinite(v)) invalid(ctx.root, path, `expected a number, got ${describe(v)}`, "Write a number, e.g. 1.5.");
+    if (typeof v !== "number" || !Number.isFinite(v))
+      invalid(ctx.root, path, `expected a number, got ${describe(v)}`, "Write a number, e.g. 1.5.");
     return v;
   }
   if (INT32.has(k) || UINT32.has(k)) {
     const [lo, hi] = INT32.has(k) ? [-(2 ** 31), 2 ** 31 - 1] : [0, 2 ** 32 - 1];
     if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) {
-      invalid(ctx.root, path, `expected an integer in [${lo}, ${hi}], got ${describe(v)}`, "Write a whole number.");
+      invalid(
+        ctx.root,
+        path,
+        `expected an integer in [${lo}, ${hi}], got ${describe(v)}`,
+        "Write a whole number.",
+      );
     }
     return v;
   }
   if (INT64.has(k)) return readInt64(v, k, ctx, path);
   if (k === "bytes") {
     if (v instanceof Uint8Array) return new Uint8Array(v);
-    if (typeof v === "string" && /^[A-Za-z0-9+/]*={0,2}$/.test(v) && v.length % 4 === 0) return new Uint8Array(Buffer.from(v, "base64"));
-    invalid(ctx.root, path, `expected base64-encoded bytes, got ${describe(v)}`, "Write the bytes base64-encoded.");
+    if (typeof v === "string" && /^[A-Za-z0-9+/]*={0,2}$/.test(v) && v.length % 4 === 0)
+      return new Uint8Array(Buffer.from(v, "base64"));
+    invalid(
+      ctx.root,
+      path,
+      `expected base64-encoded bytes, got ${describe(v)}`,
+      "Write the bytes base64-encoded.",
+    );
   }
   if (k === "enum") {
     const values = ENUMS[f.type!]!;
     if (typeof v === "string" && v in values) return values[v];
     if (typeof v === "number" && Object.values(values).includes(v)) return v;
-    invalid(ctx.root, path, `expected one of ${Object.keys(values).join(", ")}, got ${describe(v)}`, "Use one of the listed names.");
+    invalid(
+      ctx.root,
+      path,
+      `expected one of ${Object.keys(values).join(", ")}, got ${describe(v)}`,
+      "Use one of the listed names.",
+    );
   }
   throw new Error(`unsupported kind ${k} at ${path}`);
 }
@@ -195,7 +245,8 @@ function defaultScalar(kind: string): unknown {
 
 function readTimeString(v: unknown, ctx: Ctx, path: string): { seconds: bigint; nanos: number } {
   if (v instanceof Date) {
-    if (Number.isNaN(v.getTime())) invalid(ctx.root, path, "the date is invalid", 'Write an RFC3339 time, e.g. "2024-01-01T00:00:00Z".');
+    if (Number.isNaN(v.getTime()))
+      invalid(ctx.root, path, "the date is invalid", 'Write an RFC3339 time, e.g. "2024-01-01T00:00:00Z".');
     const ms = BigInt(v.getTime());
     const seconds = ms >= 0n ? ms / 1000n : -((-ms + 999n) / 1000n);
     return { seconds, nanos: Number(ms - seconds * 1000n) * 1_000_000 };
@@ -203,10 +254,17 @@ function readTimeString(v: unknown, ctx: Ctx, path: string): { seconds: bigint; 
   const m = typeof v === "string" ? RFC3339_RE.exec(v) : null;
   const base = m ? Date.parse(`${m[1]}T${m[2]}${m[4]!.toUpperCase()}`) : NaN;
   if (!m || Number.isNaN(base)) {
-    invalid(ctx.root, path, `expected an RFC3339 time, got ${describe(v)}`, 'Write it like "2024-01-01T00:00:00Z".', isPlainObject(v));
+    invalid(
+      ctx.root,
+      path,
+      `expected an RFC3339 time, got ${describe(v)}`,
+      'Write it like "2024-01-01T00:00:00Z".',
+      isPlainObject(v),
+    );
   }
   const frac = m[3] ? m[3].slice(1) : "";
-  if (frac.length > 9) invalid(ctx.root, path, "more than nanosecond precision", "Use at most 9 fractional digits.");
+  if (frac.length > 9)
+    invalid(ctx.root, path, "more than nanosecond precision", "Use at most 9 fractional digits.");
   return { seconds: BigInt(base) / 1000n, nanos: frac ? Number(frac.padEnd(9, "0")) : 0 };
 }
 
@@ -219,7 +277,8 @@ function formatTime(seconds: bigint, nanos: number): string {
 /** A message with every field unset, as ts-proto's decoder creates it (proto2 types only). */
 function unset(typeName: string, values: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const f of messageSchema(typeName).fields) out[f.prop] = f.kind === "map" ? {} : f.repeated ? [] : undefined;
+  for (const f of messageSchema(typeName).fields)
+    out[f.prop] = f.kind === "map" ? {} : f.repeated ? [] : undefined;
   return Object.assign(out, values);
 }
 
@@ -228,38 +287,65 @@ function readMessage(typeName: string, value: unknown, ctx: Ctx, path: string): 
   if (ctx.form === "kubernetes") {
     // Kubernetes serializes these as plain strings and numbers.
     if (typeName === QUANTITY) {
-      if (typeof value === "number" && Number.isFinite(value)) return unset(typeName, { string: String(value) });
+      if (typeof value === "number" && Number.isFinite(value))
+        return unset(typeName, { string: String(value) });
       if (typeof value !== "string" || !QUANTITY_RE.test(value)) {
-        invalid(ctx.root, path, `expected a Kubernetes quantity, got ${describe(value)}`, 'Write it like "500m" (CPU) or "1Gi" (memory), or a plain number.', isPlainObject(value));
+        invalid(
+          ctx.root,
+          path,
+          `expected a Kubernetes quantity, got ${describe(value)}`,
+          'Write it like "500m" (CPU) or "1Gi" (memory), or a plain number.',
+          isPlainObject(value),
+        );
       }
       return unset(typeName, { string: value });
     }
     if (typeName === INT_OR_STRING) {
-      if (typeof value === "number" && Number.isInteger(value) && Math.abs(value) < 2 ** 31) return unset(typeName, { type: "0", intVal: value });
+      if (typeof value === "number" && Number.isInteger(value) && Math.abs(value) < 2 ** 31)
+        return unset(typeName, { type: "0", intVal: value });
       if (typeof value === "string" && value.length > 0) return unset(typeName, { type: "1", strVal: value });
-      invalid(ctx.root, path, `expected an integer or a string, got ${describe(value)}`, "Write a port number like 8080 or a named port like \"http\".", isPlainObject(value));
+      invalid(
+        ctx.root,
+        path,
+        `expected an integer or a string, got ${describe(value)}`,
+        'Write a port number like 8080 or a named port like "http".',
+        isPlainObject(value),
+      );
     }
     if (typeName === TIME) {
       const t = readTimeString(value, ctx, path);
-      return unset(typeName, t.nanos ? { seconds: t.seconds.toString(), nanos: t.nanos } : { seconds: t.seconds.toString() });
+      return unset(
+        typeName,
+        t.nanos ? { seconds: t.seconds.toString(), nanos: t.nanos } : { seconds: t.seconds.toString() },
+      );
     }
     if (typeName === FIELDS_V1) {
       const raw = (value as { Raw?: unknown } | null)?.Raw;
       // The proto form ({ Raw: bytes }) must not be mistaken for JSON content.
-      if (raw instanceof Uint8Array) invalid(ctx.root, path, "FieldsV1 given in proto form", "Write the fields as plain JSON.", true);
+      if (raw instanceof Uint8Array)
+        invalid(ctx.root, path, "FieldsV1 given in proto form", "Write the fields as plain JSON.", true);
       return unset(typeName, { Raw: new Uint8Array(Buffer.from(JSON.stringify(value), "utf8")) });
     }
   }
   if (typeName === TIMESTAMP) {
     if (ctx.form === "proto" && value instanceof Date) return value as unknown as Record<string, unknown>;
     const t = readTimeString(value, ctx, path);
-    return new Date(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6)) as unknown as Record<string, unknown>;
+    return new Date(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6)) as unknown as Record<
+      string,
+      unknown
+    >;
   }
   if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date) {
-    invalid(ctx.root, path, `expected an object (${shortType(typeName)}), got ${describe(value)}`, `Write a mapping of ${shortType(typeName)} fields.`);
+    invalid(
+      ctx.root,
+      path,
+      `expected an object (${shortType(typeName)}), got ${describe(value)}`,
+      `Write a mapping of ${shortType(typeName)} fields.`,
+    );
   }
   const schema = messageSchema(typeName);
-  if (schema.fields.some((f) => f.oneof)) throw new Error(`${typeName} has a oneof, which this converter does not handle`);
+  if (schema.fields.some((f) => f.oneof))
+    throw new Error(`${typeName} has a oneof, which this converter does not handle`);
   const proto2 = schema.syntax === "proto2";
   const out: Record<string, unknown> = {};
   const src = value as Record<string, unknown>;
@@ -280,7 +366,9 @@ function readMessage(typeName: string, value: unknown, ctx: Ctx, path: string): 
     const sub = messageSchema(f.type!);
     const picked: Record<string, unknown> = {};
     for (const sf of sub.fields) {
-      const names = isInlineField(f.type!, sf) ? messageSchema(sf.type!).fields.map((x) => x.json) : [sf.json];
+      const names = isInlineField(f.type!, sf)
+        ? messageSchema(sf.type!).fields.map((x) => x.json)
+        : [sf.json];
       for (const n of names) {
         if (Object.prototype.hasOwnProperty.call(src, n) && !claimed.has(n)) {
           picked[n] = src[n];
@@ -295,7 +383,8 @@ function readMessage(typeName: string, value: unknown, ctx: Ctx, path: string): 
     if (src[key] === undefined) continue;
     const known = acceptedKeys(typeName, ctx.form);
     const s = suggest(key, known);
-    const protoOnly = ctx.form === "kubernetes" && schema.fields.some((f) => f.prop === key && isInlineField(typeName, f));
+    const protoOnly =
+      ctx.form === "kubernetes" && schema.fields.some((f) => f.prop === key && isInlineField(typeName, f));
     invalid(
       ctx.root,
       join(path, key),
@@ -315,19 +404,31 @@ function readField(f: SchemaField, v: unknown, ctx: Ctx, path: string, proto2: b
     }
     const out: Record<string, unknown> = {};
     for (const [k, mv] of Object.entries(v as Record<string, unknown>)) {
-      if (f.map!.key !== "string" && !/^-?\d+$/.test(k)) invalid(ctx.root, join(path, k), `map key "${k}" is not an integer`, "Use integer keys.");
+      if (f.map!.key !== "string" && !/^-?\d+$/.test(k))
+        invalid(ctx.root, join(path, k), `map key "${k}" is not an integer`, "Use integer keys.");
       const vpath = join(path, k);
-      if (mv === undefined || mv === null) invalid(ctx.root, vpath, "a map value cannot be null", "Give a value or remove the key.");
-      out[k] = f.map!.kind === "message" ? readMessage(f.map!.type!, mv, ctx, vpath) : readScalar(f.map!, mv, ctx, vpath);
+      if (mv === undefined || mv === null)
+        invalid(ctx.root, vpath, "a map value cannot be null", "Give a value or remove the key.");
+      out[k] =
+        f.map!.kind === "message"
+          ? readMessage(f.map!.type!, mv, ctx, vpath)
+          : readScalar(f.map!, mv, ctx, vpath);
     }
     return out;
   }
   if (f.repeated) {
     if (v === undefined || v === null) return [];
-    if (!Array.isArray(v)) invalid(ctx.root, path, `expected a list, got ${describe(v)}`, "Write a list, e.g. [a, b] or one '- item' per line in YAML.");
+    if (!Array.isArray(v))
+      invalid(
+        ctx.root,
+        path,
+        `expected a list, got ${describe(v)}`,
+        "Write a list, e.g. [a, b] or one '- item' per line in YAML.",
+      );
     return v.map((item, i) => {
       const ipath = `${path}[${i}]`;
-      if (item === null || item === undefined) invalid(ctx.root, ipath, "a list item cannot be null", "Remove the empty item.");
+      if (item === null || item === undefined)
+        invalid(ctx.root, ipath, "a list item cannot be null", "Remove the empty item.");
       return f.kind === "message" ? readMessage(f.type!, item, ctx, ipath) : readScalar(f, item, ctx, ipath);
     });
   }
@@ -344,7 +445,12 @@ function readField(f: SchemaField, v: unknown, ctx: Ctx, path: string, proto2: b
  * and wrong types throw an {@link ArmadaError} (INVALID_ARGUMENT) naming the
  * path and the fix; `what` names the object in that message.
  */
-export function readObject(typeName: string, value: unknown, form: ObjectForm, what: string): Record<string, unknown> {
+export function readObject(
+  typeName: string,
+  value: unknown,
+  form: ObjectForm,
+  what: string,
+): Record<string, unknown> {
   return readMessage(typeName, value, { form, root: what }, "");
 }
 
@@ -391,7 +497,8 @@ function writeMessage(typeName: string, msg: unknown, into?: Record<string, unkn
     return formatTime(s, Number(ms - s * 1000n) * 1_000_000);
   }
   const schema = messageSchema(typeName);
-  if (schema.fields.some((f) => f.oneof)) throw new Error(`${typeName} has a oneof, which this converter does not handle`);
+  if (schema.fields.some((f) => f.oneof))
+    throw new Error(`${typeName} has a oneof, which this converter does not handle`);
   const proto2 = schema.syntax === "proto2";
   const out: Record<string, unknown> = into ?? {};
   const m = msg as Record<string, unknown>;
@@ -400,11 +507,18 @@ function writeMessage(typeName: string, msg: unknown, into?: Record<string, unkn
     if (f.kind === "map") {
       const entries = Object.entries((v ?? {}) as Record<string, unknown>);
       if (entries.length === 0) continue;
-      out[f.json] = Object.fromEntries(entries.map(([k, mv]) => [k, f.map!.kind === "message" ? writeMessage(f.map!.type!, mv) : writeScalar(f.map!, mv)]));
+      out[f.json] = Object.fromEntries(
+        entries.map(([k, mv]) => [
+          k,
+          f.map!.kind === "message" ? writeMessage(f.map!.type!, mv) : writeScalar(f.map!, mv),
+        ]),
+      );
     } else if (f.repeated) {
       const list = (v ?? []) as unknown[];
       if (list.length === 0) continue;
-      out[f.json] = list.map((item) => (f.kind === "message" ? writeMessage(f.type!, item) : writeScalar(f, item)));
+      out[f.json] = list.map((item) =>
+        f.kind === "message" ? writeMessage(f.type!, item) : writeScalar(f, item),
+      );
     } else if (f.kind === "message") {
       if (v === undefined || v === null) continue;
       if (isInlineField(typeName, f)) writeMessage(f.type!, v, out);

@@ -63,7 +63,9 @@ export class OidcClientCredentialsAuth implements ArmadaAuth {
     try {
       url = new URL(opts.tokenUrl);
     } catch {
-      throw new TypeError(`OidcClientCredentialsAuth.tokenUrl ${JSON.stringify(opts.tokenUrl)} is not a URL; give the provider's token endpoint, e.g. https://idp.example.com/oauth2/token`);
+      throw new TypeError(
+        `OidcClientCredentialsAuth.tokenUrl ${JSON.stringify(opts.tokenUrl)} is not a URL; give the provider's token endpoint, e.g. https://idp.example.com/oauth2/token`,
+      );
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") {
       throw new TypeError(`OidcClientCredentialsAuth.tokenUrl must be http(s), got ${url.protocol}`);
@@ -72,7 +74,9 @@ export class OidcClientCredentialsAuth implements ArmadaAuth {
       throw new TypeError("OidcClientCredentialsAuth.clientId must be a non-empty string");
     }
     if ((opts.clientSecret === undefined) === (opts.clientSecretEnv === undefined)) {
-      throw new TypeError("OidcClientCredentialsAuth needs exactly one of clientSecret or clientSecretEnv (prefer clientSecretEnv: it can be serialized)");
+      throw new TypeError(
+        "OidcClientCredentialsAuth needs exactly one of clientSecret or clientSecretEnv (prefer clientSecretEnv: it can be serialized)",
+      );
     }
     this.tokenUrl = opts.tokenUrl;
     this.clientId = opts.clientId;
@@ -132,7 +136,10 @@ export class OidcClientCredentialsAuth implements ArmadaAuth {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (e) {
-      throw new Error(`OIDC token request to ${this.tokenUrl} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new Error(
+        `OIDC token request to ${this.tokenUrl} failed: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
     }
     const text = await res.text();
     let json: Record<string, unknown> = {};
@@ -143,7 +150,10 @@ export class OidcClientCredentialsAuth implements ArmadaAuth {
     }
     if (!res.ok) {
       // Only the standard error fields are echoed; the body could hold anything.
-      const err = typeof json.error === "string" ? ` (${json.error}${typeof json.error_description === "string" ? `: ${json.error_description}` : ""})` : "";
+      const err =
+        typeof json.error === "string"
+          ? ` (${json.error}${typeof json.error_description === "string" ? `: ${json.error_description}` : ""})`
+          : "";
       throw new Error(
         `OIDC token endpoint ${this.tokenUrl} answered HTTP ${res.status}${err}; check clientId "${this.clientId}", the client secret and the scopes.`,
       );
@@ -188,7 +198,12 @@ export class OidcClientCredentialsAuth implements ArmadaAuth {
 }
 
 registerAuthType("oidc-client-credentials", (d) => {
-  if (typeof d.clientSecretEnv !== "string") throw literalSecretNotRestorable("OidcClientCredentialsAuth", "client secret", "clientSecretEnv: \"ENV_VAR_NAME\"");
+  if (typeof d.clientSecretEnv !== "string")
+    throw literalSecretNotRestorable(
+      "OidcClientCredentialsAuth",
+      "client secret",
+      'clientSecretEnv: "ENV_VAR_NAME"',
+    );
   return new OidcClientCredentialsAuth({
     tokenUrl: d.tokenUrl as string,
     clientId: d.clientId as string,

@@ -33,11 +33,16 @@ export const defaultRetryPolicy: Readonly<RetryPolicy> = Object.freeze({
 export function resolveRetryPolicy(p: Partial<RetryPolicy> | undefined): Readonly<RetryPolicy> {
   const r = { ...defaultRetryPolicy, ...(p ?? {}) };
   const check = (name: keyof RetryPolicy, ok: boolean, want: string) => {
-    if (!ok) throw new TypeError(`ArmadaClient retry.${name} must be ${want}, got ${JSON.stringify(r[name])}`);
+    if (!ok)
+      throw new TypeError(`ArmadaClient retry.${name} must be ${want}, got ${JSON.stringify(r[name])}`);
   };
   check("maxAttempts", Number.isInteger(r.maxAttempts) && r.maxAttempts >= 1, "an integer >= 1");
   check("initialBackoffMs", Number.isFinite(r.initialBackoffMs) && r.initialBackoffMs >= 0, "a number >= 0");
-  check("maxBackoffMs", Number.isFinite(r.maxBackoffMs) && r.maxBackoffMs >= r.initialBackoffMs, "a number >= initialBackoffMs");
+  check(
+    "maxBackoffMs",
+    Number.isFinite(r.maxBackoffMs) && r.maxBackoffMs >= r.initialBackoffMs,
+    "a number >= initialBackoffMs",
+  );
   check("multiplier", Number.isFinite(r.multiplier) && r.multiplier >= 1, "a number >= 1");
   check("jitter", Number.isFinite(r.jitter) && r.jitter >= 0 && r.jitter <= 1, "a number in [0, 1]");
   check("retryableCodes", Array.isArray(r.retryableCodes), "a list of gRPC status codes");
@@ -46,7 +51,10 @@ export function resolveRetryPolicy(p: Partial<RetryPolicy> | undefined): Readonl
 
 /** The wait before attempt `failures + 1`, after `failures` consecutive failures. */
 export function backoffMs(policy: RetryPolicy, failures: number, random: () => number = Math.random): number {
-  const base = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * policy.multiplier ** Math.max(0, failures - 1));
+  const base = Math.min(
+    policy.maxBackoffMs,
+    policy.initialBackoffMs * policy.multiplier ** Math.max(0, failures - 1),
+  );
   const spread = base * policy.jitter;
   return Math.max(0, Math.round(base - spread + random() * 2 * spread));
 }

@@ -16,18 +16,25 @@ export interface TlsConfig {
 /** Checks a TLS config once, at construction; returns a frozen copy. */
 export function validateTlsConfig(tls: unknown): Readonly<TlsConfig> {
   if (typeof tls !== "object" || tls === null || Array.isArray(tls)) {
-    throw new TypeError(`GrpcChannelArgs.tls must be an object like { caFile, certFile, keyFile }, got ${JSON.stringify(tls)}`);
+    throw new TypeError(
+      `GrpcChannelArgs.tls must be an object like { caFile, certFile, keyFile }, got ${JSON.stringify(tls)}`,
+    );
   }
   const allowed = new Set(["caFile", "certFile", "keyFile"]);
   const out: TlsConfig = {};
   for (const [k, v] of Object.entries(tls)) {
     if (!allowed.has(k)) {
-      throw new TypeError(`GrpcChannelArgs.tls.${k} is not a TLS option; use caFile, certFile and keyFile (file paths)`);
+      throw new TypeError(
+        `GrpcChannelArgs.tls.${k} is not a TLS option; use caFile, certFile and keyFile (file paths)`,
+      );
     }
     if (v === undefined) continue;
-    if (typeof v !== "string" || v.length === 0) throw new TypeError(`GrpcChannelArgs.tls.${k} must be a file path string`);
+    if (typeof v !== "string" || v.length === 0)
+      throw new TypeError(`GrpcChannelArgs.tls.${k} must be a file path string`);
     if (v.includes("-----BEGIN")) {
-      throw new TypeError(`GrpcChannelArgs.tls.${k} must be a path to a PEM file, not the PEM contents (contents would be serialized with the channel args)`);
+      throw new TypeError(
+        `GrpcChannelArgs.tls.${k} must be a path to a PEM file, not the PEM contents (contents would be serialized with the channel args)`,
+      );
     }
     out[k as keyof TlsConfig] = v;
   }
@@ -50,7 +57,10 @@ function readPem(option: string, path: string | undefined): Buffer | null {
     return readFileSync(path);
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
-    throw new Error(`Cannot read TLS ${option} "${path}" (${why}); check the path in GrpcChannelArgs.tls.${option}.`, { cause: e });
+    throw new Error(
+      `Cannot read TLS ${option} "${path}" (${why}); check the path in GrpcChannelArgs.tls.${option}.`,
+      { cause: e },
+    );
   }
 }
 

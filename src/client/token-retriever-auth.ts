@@ -1,5 +1,10 @@
 import { inspect } from "node:util";
-import { type ArmadaAuth, type AuthCallContext, type SerializedAuth, registerAuthType } from "./armada-auth.js";
+import {
+  type ArmadaAuth,
+  type AuthCallContext,
+  type SerializedAuth,
+  registerAuthType,
+} from "./armada-auth.js";
 import { type TokenRetriever, createTokenRetriever, isTokenRetriever } from "./token-retriever.js";
 
 /**
@@ -25,7 +30,9 @@ export class TokenRetrieverAuth implements ArmadaAuth {
       token = await this.retriever.getToken();
     } catch (e) {
       // The retriever's own message is kept (it explains what failed); it is the retriever's job not to put a token in it.
-      throw new Error(`TokenRetriever.getToken() failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new Error(`TokenRetriever.getToken() failed: ${e instanceof Error ? e.message : String(e)}`, {
+        cause: e,
+      });
     }
     if (typeof token !== "string" || token.length === 0) {
       throw new Error(`TokenRetriever.getToken() must return a non-empty string, got ${typeof token}`);
@@ -65,6 +72,9 @@ registerAuthType("token-retriever", (d) => {
         "Give the retriever a serialize() returning [classpath, kwargs] and register it with registerTokenRetriever(classpath, factory).",
     );
   }
-  const kwargs = (typeof d.kwargs === "object" && d.kwargs !== null ? d.kwargs : {}) as Record<string, unknown>;
+  const kwargs = (typeof d.kwargs === "object" && d.kwargs !== null ? d.kwargs : {}) as Record<
+    string,
+    unknown
+  >;
   return new TokenRetrieverAuth(createTokenRetriever(d.classpath, kwargs));
 });

@@ -26,7 +26,12 @@ describe("ArmadaClient: every method against an in-process server", () => {
 
   it("manages queues: create, createQueues, get, getQueues, update, updateQueues, delete", async () => {
     await client.createQueue({ name: "q1", priorityFactor: 1 });
-    const batch = await client.createQueues({ queues: [{ name: "q2", priorityFactor: 2 }, { name: "q1", priorityFactor: 1 }] });
+    const batch = await client.createQueues({
+      queues: [
+        { name: "q2", priorityFactor: 2 },
+        { name: "q1", priorityFactor: 1 },
+      ],
+    });
     expect(batch.failedQueues.map((f) => f.queue?.name)).toEqual(["q1"]);
     expect((await client.getQueue({ name: "q2" })).priorityFactor).toBe(2);
     await client.updateQueue({ name: "q2", priorityFactor: 3, labels: { team: "a" } });
@@ -49,7 +54,12 @@ describe("ArmadaClient: every method against an in-process server", () => {
       queue: "jobs",
       jobSetId: "set-1",
       jobRequestItems: [
-        { priority: 1, namespace: "default", externalJobUri: "airflow://d/t/r/0", podSpecs: [{ containers: [{ name: "main", image: "busybox" }] }] },
+        {
+          priority: 1,
+          namespace: "default",
+          externalJobUri: "airflow://d/t/r/0",
+          podSpecs: [{ containers: [{ name: "main", image: "busybox" }] }],
+        },
         { priority: 2, namespace: "default" },
       ],
     });
@@ -57,10 +67,20 @@ describe("ArmadaClient: every method against an in-process server", () => {
     expect(a).toBeTruthy();
     expect(b).toBeTruthy();
     // The server received the pod spec exactly.
-    expect(server.jobs.get(a!)!.item.podSpecs[0]!.containers[0]).toMatchObject({ name: "main", image: "busybox" });
+    expect(server.jobs.get(a!)!.item.podSpecs[0]!.containers[0]).toMatchObject({
+      name: "main",
+      image: "busybox",
+    });
 
-    expect((await client.getJobStatus({ jobIds: [a!, "missing"] })).jobStates).toEqual({ [a!]: JobState.QUEUED, missing: JobState.UNKNOWN });
-    const byUri = await client.getJobStatusUsingExternalJobUri({ queue: "jobs", jobset: "set-1", externalJobUri: "airflow://d/t/r/0" });
+    expect((await client.getJobStatus({ jobIds: [a!, "missing"] })).jobStates).toEqual({
+      [a!]: JobState.QUEUED,
+      missing: JobState.UNKNOWN,
+    });
+    const byUri = await client.getJobStatusUsingExternalJobUri({
+      queue: "jobs",
+      jobset: "set-1",
+      externalJobUri: "airflow://d/t/r/0",
+    });
     expect(Object.keys(byUri.jobStates)).toEqual([a]);
 
     server.jobs.get(a!)!.runs.push({
@@ -79,7 +99,10 @@ describe("ArmadaClient: every method against an in-process server", () => {
     expect(details.jobDetails[a!]).toMatchObject({ queue: "jobs", jobset: "set-1", latestRunId: "run-1" });
     expect(details.jobDetails[a!]!.submittedTs).toEqual(new Date(Date.UTC(2024, 0, 1)));
     const runs = await client.getJobRunDetails({ runIds: ["run-1"] });
-    expect(runs.jobRunDetails["run-1"]).toMatchObject({ cluster: "cluster-a", ingressAddresses: { 8080: "10.0.0.1:8080" } });
+    expect(runs.jobRunDetails["run-1"]).toMatchObject({
+      cluster: "cluster-a",
+      ingressAddresses: { 8080: "10.0.0.1:8080" },
+    });
 
     server.jobs.get(a!)!.state = JobState.RUNNING;
     expect((await client.getActiveQueues()).activeQueuesByPool["default"]!.queues).toEqual(["jobs"]);
@@ -87,14 +110,23 @@ describe("ArmadaClient: every method against an in-process server", () => {
     server.jobs.get(b!)!.error = "OOMKilled";
     expect((await client.getJobErrors({ jobIds: [b!] })).jobErrors).toEqual({ [b!]: "OOMKilled" });
 
-    const rep = await client.reprioritizeJobs({ jobIds: [a!, "ghost"], queue: "jobs", jobSetId: "set-1", newPriority: 9 });
+    const rep = await client.reprioritizeJobs({
+      jobIds: [a!, "ghost"],
+      queue: "jobs",
+      jobSetId: "set-1",
+      newPriority: 9,
+    });
     expect(rep.reprioritizationResults).toEqual({ ghost: "job not found" });
     expect(server.jobs.get(a!)!.item.priority).toBe(9);
 
-    expect((await client.preemptJobs({ queue: "jobs", jobSetId: "set-1", jobIds: [a!] })).preemptionResults).toEqual({});
+    expect(
+      (await client.preemptJobs({ queue: "jobs", jobSetId: "set-1", jobIds: [a!] })).preemptionResults,
+    ).toEqual({});
     expect(server.jobs.get(a!)!.state).toBe(JobState.PREEMPTED);
 
-    expect((await client.cancelJobs({ queue: "jobs", jobSetId: "set-1", jobIds: [b!] })).cancelledIds).toEqual([b]);
+    expect(
+      (await client.cancelJobs({ queue: "jobs", jobSetId: "set-1", jobIds: [b!] })).cancelledIds,
+    ).toEqual([b]);
     await client.cancelJobSet({ queue: "jobs", jobSetId: "set-1" });
     expect(server.jobs.get(a!)!.state).toBe(JobState.CANCELLED);
 

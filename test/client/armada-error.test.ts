@@ -4,7 +4,10 @@ import { ArmadaError, grpcCodeName } from "../../src/client/index.js";
 
 describe("ArmadaError", () => {
   it("keeps a gRPC status error's code, and says what to do", () => {
-    const grpcErr = Object.assign(new Error("14 UNAVAILABLE: connect ECONNREFUSED"), { code: status.UNAVAILABLE, details: "connect ECONNREFUSED" });
+    const grpcErr = Object.assign(new Error("14 UNAVAILABLE: connect ECONNREFUSED"), {
+      code: status.UNAVAILABLE,
+      details: "connect ECONNREFUSED",
+    });
     const e = ArmadaError.from(grpcErr, { method: "GetJobStatus", target: "armada:50051" });
     expect(e).toBeInstanceOf(Error);
     expect(e.name).toBe("ArmadaError");
@@ -27,15 +30,21 @@ describe("ArmadaError", () => {
   });
 
   it("states the deadline of DEADLINE_EXCEEDED", () => {
-    expect(ArmadaError.from({ code: status.DEADLINE_EXCEEDED, details: "Deadline exceeded" }, { deadlineMs: 1500, target: "a:1" }).message).toContain(
-      "within the deadline of 1500 ms",
-    );
+    expect(
+      ArmadaError.from(
+        { code: status.DEADLINE_EXCEEDED, details: "Deadline exceeded" },
+        { deadlineMs: 1500, target: "a:1" },
+      ).message,
+    ).toContain("within the deadline of 1500 ms");
   });
 
   it("removes secrets and any Authorization value from messages", () => {
     const token = "eyJhbGciOiJIUzI1NiJ9.payload.sig";
     const e = ArmadaError.from(
-      { code: status.UNAUTHENTICATED, details: `token ${token} expired; header was Bearer ${token} / Basic YWxpY2U6cHc=` },
+      {
+        code: status.UNAUTHENTICATED,
+        details: `token ${token} expired; header was Bearer ${token} / Basic YWxpY2U6cHc=`,
+      },
       { secrets: [token], target: "a:1" },
     );
     expect(e.message).not.toContain(token);

@@ -74,7 +74,9 @@ describe("TLS", () => {
 
   it("fails as UNAVAILABLE naming the target when the server's CA is not trusted", async () => {
     const s = await tlsServer();
-    const c = client(new GrpcChannelArgs({ target: s.target, tls: { caFile: certs.otherCaFile } }), { retry: { maxAttempts: 1 } });
+    const c = client(new GrpcChannelArgs({ target: s.target, tls: { caFile: certs.otherCaFile } }), {
+      retry: { maxAttempts: 1 },
+    });
     const e = await errorOf(c.health({ deadlineMs: 5_000 }));
     expect(e.code).toBe(status.UNAVAILABLE);
     expect(e.message).toContain(s.target);
@@ -89,7 +91,10 @@ describe("TLS", () => {
   it("does mutual TLS with a client certificate, and is refused without one", async () => {
     const s = await tlsServer(true);
     const withCert = client(
-      new GrpcChannelArgs({ target: s.target, tls: { caFile: certs.caFile, certFile: certs.clientCertFile, keyFile: certs.clientKeyFile } }),
+      new GrpcChannelArgs({
+        target: s.target,
+        tls: { caFile: certs.caFile, certFile: certs.clientCertFile, keyFile: certs.clientKeyFile },
+      }),
     );
     expect((await withCert.health()).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
     const without = client(new GrpcChannelArgs({ target: s.target, tls: { caFile: certs.caFile } }));
@@ -98,9 +103,12 @@ describe("TLS", () => {
   });
 
   it("names the TLS file that cannot be read", () => {
-    expect(() => new ArmadaClient(new GrpcChannelArgs({ target: "127.0.0.1:1", tls: { caFile: "/nonexistent/ca.pem" } }))).toThrow(
-      /Cannot read TLS caFile "\/nonexistent\/ca.pem" \(ENOENT\)/,
-    );
+    expect(
+      () =>
+        new ArmadaClient(
+          new GrpcChannelArgs({ target: "127.0.0.1:1", tls: { caFile: "/nonexistent/ca.pem" } }),
+        ),
+    ).toThrow(/Cannot read TLS caFile "\/nonexistent\/ca.pem" \(ENOENT\)/);
   });
 });
 
@@ -108,7 +116,13 @@ describe("auth", () => {
   it("sends a bearer token over TLS", async () => {
     const s = await tlsServer();
     requireAuth(s, (h) => h === `Bearer ${GOOD}`);
-    const c = client(new GrpcChannelArgs({ target: s.target, auth: new BearerTokenAuth(GOOD), tls: { caFile: certs.caFile } }));
+    const c = client(
+      new GrpcChannelArgs({
+        target: s.target,
+        auth: new BearerTokenAuth(GOOD),
+        tls: { caFile: certs.caFile },
+      }),
+    );
     await c.createQueue({ name: "q" });
     expect(s.calls.at(-1)!.metadata["authorization"]).toBe(`Bearer ${GOOD}`);
   });
@@ -117,7 +131,13 @@ describe("auth", () => {
     const s = await tlsServer();
     requireAuth(s, (h) => h === `Bearer ${GOOD}`);
     const wrong = "wrong-token-ABCDEFGHIJ";
-    const c = client(new GrpcChannelArgs({ target: s.target, auth: new BearerTokenAuth(wrong), tls: { caFile: certs.caFile } }));
+    const c = client(
+      new GrpcChannelArgs({
+        target: s.target,
+        auth: new BearerTokenAuth(wrong),
+        tls: { caFile: certs.caFile },
+      }),
+    );
     const e = await errorOf(c.getJobStatus({ jobIds: ["j"] }));
     expect(e.code).toBe(status.UNAUTHENTICATED);
     expect(e.codeName).toBe("UNAUTHENTICATED");
@@ -143,7 +163,10 @@ describe("auth", () => {
     );
     await c.health();
     await c.health();
-    expect(s.calls.map((x) => x.metadata["authorization"])).toEqual(["Bearer rotating-1", "Bearer rotating-2"]);
+    expect(s.calls.map((x) => x.metadata["authorization"])).toEqual([
+      "Bearer rotating-1",
+      "Bearer rotating-2",
+    ]);
   });
 
   it("turns a failing TokenRetriever into UNAUTHENTICATED without calling the server", async () => {
@@ -168,9 +191,21 @@ describe("auth", () => {
   it("sends basic credentials", async () => {
     const s = await tlsServer();
     requireAuth(s, (h) => h === `Basic ${Buffer.from("alice:pa55word").toString("base64")}`);
-    const c = client(new GrpcChannelArgs({ target: s.target, auth: new BasicAuth("alice", "pa55word"), tls: { caFile: certs.caFile } }));
+    const c = client(
+      new GrpcChannelArgs({
+        target: s.target,
+        auth: new BasicAuth("alice", "pa55word"),
+        tls: { caFile: certs.caFile },
+      }),
+    );
     expect((await c.health()).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
-    const bad = client(new GrpcChannelArgs({ target: s.target, auth: new BasicAuth("alice", "nope-nope"), tls: { caFile: certs.caFile } }));
+    const bad = client(
+      new GrpcChannelArgs({
+        target: s.target,
+        auth: new BasicAuth("alice", "nope-nope"),
+        tls: { caFile: certs.caFile },
+      }),
+    );
     const e = await errorOf(bad.health());
     expect(e.code).toBe(status.UNAUTHENTICATED);
     expect(e.message).not.toContain(Buffer.from("alice:nope-nope").toString("base64"));
@@ -189,14 +224,22 @@ describe("auth", () => {
         req.on("end", () => {
           requests.push({ auth: req.headers.authorization ?? "", body });
           const params = new URLSearchParams(body);
-          const ok = req.headers.authorization === `Basic ${Buffer.from("armada-client:client-s3cret").toString("base64")}`;
+          const ok =
+            req.headers.authorization ===
+            `Basic ${Buffer.from("armada-client:client-s3cret").toString("base64")}`;
           res.setHeader("content-type", "application/json");
           if (!ok || params.get("grant_type") !== "client_credentials") {
             res.statusCode = 401;
             res.end(JSON.stringify({ error: "invalid_client", error_description: "bad client credentials" }));
             return;
           }
-          res.end(JSON.stringify({ access_token: `oidc-access-${++issued}`, token_type: "Bearer", expires_in: 120 }));
+          res.end(
+            JSON.stringify({
+              access_token: `oidc-access-${++issued}`,
+              token_type: "Bearer",
+              expires_in: 120,
+            }),
+          );
         });
       });
       await new Promise<void>((r) => idp.listen(0, "127.0.0.1", r));
@@ -228,17 +271,25 @@ describe("auth", () => {
       await c.health();
       expect(auth.tokenRequests).toBe(2);
       const tokens = s.calls.map((x) => x.metadata["authorization"]);
-      expect(new Set(tokens)).toEqual(new Set([`Bearer oidc-access-${issued - 1}`, `Bearer oidc-access-${issued}`]));
+      expect(new Set(tokens)).toEqual(
+        new Set([`Bearer oidc-access-${issued - 1}`, `Bearer oidc-access-${issued}`]),
+      );
       expect(tokens.at(-1)).toBe(`Bearer oidc-access-${issued}`);
     });
 
     it("reports a rejected client secret as UNAUTHENTICATED naming the client, not the secret", async () => {
       const s = await tlsServer();
-      const auth = new OidcClientCredentialsAuth({ tokenUrl: idpUrl, clientId: "armada-client", clientSecret: "wrong-s3cret-value" });
+      const auth = new OidcClientCredentialsAuth({
+        tokenUrl: idpUrl,
+        clientId: "armada-client",
+        clientSecret: "wrong-s3cret-value",
+      });
       const c = client(new GrpcChannelArgs({ target: s.target, auth, tls: { caFile: certs.caFile } }));
       const e = await errorOf(c.health());
       expect(e.code).toBe(status.UNAUTHENTICATED);
-      expect(e.message).toMatch(/HTTP 401 \(invalid_client: bad client credentials\).*clientId "armada-client"/);
+      expect(e.message).toMatch(
+        /HTTP 401 \(invalid_client: bad client credentials\).*clientId "armada-client"/,
+      );
       expect(e.message).not.toContain("wrong-s3cret-value");
       expect(s.calls).toHaveLength(0);
     });

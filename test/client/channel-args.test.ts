@@ -25,34 +25,75 @@ registerTokenRetriever("tests.FileTokenRetriever", (kw) => new FileTokenRetrieve
 
 describe("GrpcChannelArgs", () => {
   it("accepts the target forms grpc supports", () => {
-    for (const t of ["localhost:50051", "armada.example.com:443", "10.0.0.1:50051", "[::1]:50051", "dns:///armada:50051", "dns:armada:50051", "ipv4:127.0.0.1:50051", "ipv6:[::1]:50051", "unix:/tmp/armada.sock", "unix:///tmp/armada.sock"]) {
+    for (const t of [
+      "localhost:50051",
+      "armada.example.com:443",
+      "10.0.0.1:50051",
+      "[::1]:50051",
+      "dns:///armada:50051",
+      "dns:armada:50051",
+      "ipv4:127.0.0.1:50051",
+      "ipv6:[::1]:50051",
+      "unix:/tmp/armada.sock",
+      "unix:///tmp/armada.sock",
+    ]) {
       expect(new GrpcChannelArgs({ target: t }).target).toBe(t);
     }
   });
 
   it("refuses a malformed target at construction, naming the value and the fix", () => {
-    for (const t of ["", "localhost", "http://localhost:50051", "host:port", "host:99999", "ho st:1", "::1:50051", "dns:///"]) {
-      expect(() => new GrpcChannelArgs({ target: t }), t).toThrow(new RegExp(`target ${JSON.stringify(t).replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} is not a valid gRPC target.*host:port`));
+    for (const t of [
+      "",
+      "localhost",
+      "http://localhost:50051",
+      "host:port",
+      "host:99999",
+      "ho st:1",
+      "::1:50051",
+      "dns:///",
+    ]) {
+      expect(() => new GrpcChannelArgs({ target: t }), t).toThrow(
+        new RegExp(
+          `target ${JSON.stringify(t).replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} is not a valid gRPC target.*host:port`,
+        ),
+      );
     }
     expect(() => new GrpcChannelArgs({ target: 50051 as unknown as string })).toThrow(/must be a string/);
   });
 
   it("validates options and compression", () => {
-    expect(() => new GrpcChannelArgs({ target: "h:1", options: [["grpc.x"]] as never })).toThrow(/options\[0\].*\[key, value\]/);
-    expect(() => new GrpcChannelArgs({ target: "h:1", options: [["grpc.x", {}]] })).toThrow(/options\[0\] \(grpc.x\)/);
-    expect(() => new GrpcChannelArgs({ target: "h:1", compression: "brotli" as never })).toThrow(/"none", "deflate", "gzip" or null/);
+    expect(() => new GrpcChannelArgs({ target: "h:1", options: [["grpc.x"]] as never })).toThrow(
+      /options\[0\].*\[key, value\]/,
+    );
+    expect(() => new GrpcChannelArgs({ target: "h:1", options: [["grpc.x", {}]] })).toThrow(
+      /options\[0\] \(grpc.x\)/,
+    );
+    expect(() => new GrpcChannelArgs({ target: "h:1", compression: "brotli" as never })).toThrow(
+      /"none", "deflate", "gzip" or null/,
+    );
     expect(new GrpcChannelArgs({ target: "h:1", compression: 2 }).compression).toBe("gzip");
-    expect(() => new GrpcChannelArgs({ target: "h:1", tls: { certFile: "/c.pem" } })).toThrow(/both certFile and keyFile/);
-    expect(() => new GrpcChannelArgs({ target: "h:1", tls: { caFile: "-----BEGIN CERTIFICATE-----" } })).toThrow(/path to a PEM file/);
-    expect(() => new GrpcChannelArgs({ target: "h:1", tls: { ca: "/x" } as never })).toThrow(/tls.ca is not a TLS option/);
-    expect(() => new GrpcChannelArgs({ target: "h:1", auth: { token: "x" } as never })).toThrow(/must implement ArmadaAuth/);
+    expect(() => new GrpcChannelArgs({ target: "h:1", tls: { certFile: "/c.pem" } })).toThrow(
+      /both certFile and keyFile/,
+    );
+    expect(
+      () => new GrpcChannelArgs({ target: "h:1", tls: { caFile: "-----BEGIN CERTIFICATE-----" } }),
+    ).toThrow(/path to a PEM file/);
+    expect(() => new GrpcChannelArgs({ target: "h:1", tls: { ca: "/x" } as never })).toThrow(
+      /tls.ca is not a TLS option/,
+    );
+    expect(() => new GrpcChannelArgs({ target: "h:1", auth: { token: "x" } as never })).toThrow(
+      /must implement ArmadaAuth/,
+    );
     expect(() => new GrpcChannelArgs({ target: "h:1", bogus: 1 } as never)).toThrow(/unknown option "bogus"/);
   });
 
   it("serializes with the seed's keys, is immutable, and round-trips", () => {
     const args = new GrpcChannelArgs({
       target: "armada:50051",
-      options: [["grpc.max_receive_message_length", 64 << 20], ["grpc.keepalive_time_ms", 30_000]],
+      options: [
+        ["grpc.max_receive_message_length", 64 << 20],
+        ["grpc.keepalive_time_ms", 30_000],
+      ],
       compression: "gzip",
       auth: BearerTokenAuth.fromEnv("ARMADA_TOKEN"),
     });
@@ -60,7 +101,10 @@ describe("GrpcChannelArgs", () => {
     expect(Object.keys(data)).toEqual(["target", "options", "compression", "auth"]);
     expect(data).toEqual({
       target: "armada:50051",
-      options: [["grpc.max_receive_message_length", 67108864], ["grpc.keepalive_time_ms", 30000]],
+      options: [
+        ["grpc.max_receive_message_length", 67108864],
+        ["grpc.keepalive_time_ms", 30000],
+      ],
       compression: "gzip",
       auth: { type: "bearer", tokenEnv: "ARMADA_TOKEN" },
     });
@@ -76,7 +120,13 @@ describe("GrpcChannelArgs", () => {
 
   it("adds tls only when set", () => {
     const args = new GrpcChannelArgs({ target: "a:1", tls: { caFile: "/etc/ca.pem" } });
-    expect(args.serialize()).toEqual({ target: "a:1", options: [], compression: null, auth: null, tls: { caFile: "/etc/ca.pem" } });
+    expect(args.serialize()).toEqual({
+      target: "a:1",
+      options: [],
+      compression: null,
+      auth: null,
+      tls: { caFile: "/etc/ca.pem" },
+    });
     expect(GrpcChannelArgs.deserialize(args.serialize(), 1).equals(args)).toBe(true);
   });
 
@@ -89,7 +139,9 @@ describe("GrpcChannelArgs", () => {
     expect(a.equals(new GrpcChannelArgs({ target: "a:1", options: [["k", 1]] }))).toBe(true);
     expect(a.equals(new GrpcChannelArgs({ target: "a:1", options: [["k", 2]] }))).toBe(false);
     expect(a.equals(new GrpcChannelArgs({ target: "a:2", options: [["k", 1]] }))).toBe(false);
-    expect(a.equals(new GrpcChannelArgs({ target: "a:1", options: [["k", 1]], compression: "gzip" }))).toBe(false);
+    expect(a.equals(new GrpcChannelArgs({ target: "a:1", options: [["k", 1]], compression: "gzip" }))).toBe(
+      false,
+    );
     const withAuth = (t: string) => new GrpcChannelArgs({ target: "a:1", auth: new BearerTokenAuth(t) });
     expect(withAuth("aaaa1").equals(withAuth("aaaa1"))).toBe(true);
     expect(withAuth("aaaa1").equals(withAuth("aaaa2"))).toBe(false);
@@ -100,15 +152,24 @@ describe("GrpcChannelArgs", () => {
     const cases = [
       new BearerTokenAuth(SECRET),
       new BasicAuth("alice", SECRET),
-      new OidcClientCredentialsAuth({ tokenUrl: "https://idp/token", clientId: "armada", clientSecret: SECRET }),
+      new OidcClientCredentialsAuth({
+        tokenUrl: "https://idp/token",
+        clientId: "armada",
+        clientSecret: SECRET,
+      }),
       new TokenRetrieverAuth({ getToken: () => SECRET }),
     ];
     for (const auth of cases) {
       const args = new GrpcChannelArgs({ target: "a:1", auth });
-      const text = JSON.stringify(args.serialize()) + JSON.stringify(args) + inspect(args, { depth: 10 }) + String(auth);
+      const text =
+        JSON.stringify(args.serialize()) + JSON.stringify(args) + inspect(args, { depth: 10 }) + String(auth);
       expect(text).not.toContain(SECRET);
-      expect(() => GrpcChannelArgs.deserialize(args.serialize(), 1)).toThrow(/never serialized|not written out/);
-      expect(() => GrpcChannelArgs.deserialize(args.serialize(), 1)).toThrow(/fromEnv|clientSecretEnv|registerTokenRetriever/);
+      expect(() => GrpcChannelArgs.deserialize(args.serialize(), 1)).toThrow(
+        /never serialized|not written out/,
+      );
+      expect(() => GrpcChannelArgs.deserialize(args.serialize(), 1)).toThrow(
+        /fromEnv|clientSecretEnv|registerTokenRetriever/,
+      );
     }
   });
 
@@ -116,7 +177,12 @@ describe("GrpcChannelArgs", () => {
     const auths = [
       BearerTokenAuth.fromEnv("T_ENV"),
       BasicAuth.fromEnv("alice", "P_ENV"),
-      new OidcClientCredentialsAuth({ tokenUrl: "https://idp/token", clientId: "armada", clientSecretEnv: "S_ENV", scopes: ["a", "b"] }),
+      new OidcClientCredentialsAuth({
+        tokenUrl: "https://idp/token",
+        clientId: "armada",
+        clientSecretEnv: "S_ENV",
+        scopes: ["a", "b"],
+      }),
       new TokenRetrieverAuth(new FileTokenRetriever("/var/run/token")),
     ];
     for (const auth of auths) {
@@ -125,19 +191,33 @@ describe("GrpcChannelArgs", () => {
       expect(back.equals(args)).toBe(true);
       expect(back.auth!.serialize()).toEqual(auth.serialize());
     }
-    const restored = GrpcChannelArgs.deserialize(new GrpcChannelArgs({ target: "a:1", auth: auths[3] }).serialize(), 1);
-    expect(await restored.auth!.getRequestMetadata({ serviceUrl: "", methodName: "" })).toEqual({ authorization: "Bearer token-from-/var/run/token" });
+    const restored = GrpcChannelArgs.deserialize(
+      new GrpcChannelArgs({ target: "a:1", auth: auths[3] }).serialize(),
+      1,
+    );
+    expect(await restored.auth!.getRequestMetadata({ serviceUrl: "", methodName: "" })).toEqual({
+      authorization: "Bearer token-from-/var/run/token",
+    });
     expect(() =>
-      GrpcChannelArgs.deserialize({ target: "a:1", auth: { type: "token-retriever", classpath: "nope.Retriever", kwargs: {} } }, 1),
+      GrpcChannelArgs.deserialize(
+        { target: "a:1", auth: { type: "token-retriever", classpath: "nope.Retriever", kwargs: {} } },
+        1,
+      ),
     ).toThrow(/No TokenRetriever registered for classpath "nope.Retriever".*registerTokenRetriever/);
-    expect(() => GrpcChannelArgs.deserialize({ target: "a:1", auth: { type: "kerberos" } }, 1)).toThrow(/Unknown auth type "kerberos"/);
+    expect(() => GrpcChannelArgs.deserialize({ target: "a:1", auth: { type: "kerberos" } }, 1)).toThrow(
+      /Unknown auth type "kerberos"/,
+    );
   });
 
   it("reads env secrets where the client runs and names a missing variable", async () => {
     const auth = BearerTokenAuth.fromEnv("ARMADA_TEST_TOKEN_UNSET");
-    await expect(auth.getRequestMetadata({ serviceUrl: "", methodName: "" })).rejects.toThrow(/ARMADA_TEST_TOKEN_UNSET is not set/);
+    await expect(auth.getRequestMetadata({ serviceUrl: "", methodName: "" })).rejects.toThrow(
+      /ARMADA_TEST_TOKEN_UNSET is not set/,
+    );
     process.env.ARMADA_TEST_TOKEN_SET = "abc-123";
-    await expect(BearerTokenAuth.fromEnv("ARMADA_TEST_TOKEN_SET").getRequestMetadata({ serviceUrl: "", methodName: "" })).resolves.toEqual({
+    await expect(
+      BearerTokenAuth.fromEnv("ARMADA_TEST_TOKEN_SET").getRequestMetadata({ serviceUrl: "", methodName: "" }),
+    ).resolves.toEqual({
       authorization: "Bearer abc-123",
     });
     delete process.env.ARMADA_TEST_TOKEN_SET;

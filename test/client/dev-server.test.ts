@@ -49,7 +49,11 @@ describe("ArmadaClient against the dev server", () => {
   }
 
   it("submits a Kubernetes-native item and reads the job spec back unchanged", async () => {
-    const res = await client.submitJobs({ queue: "default", jobSetId: "k8s-native", jobRequestItems: [ITEM] });
+    const res = await client.submitJobs({
+      queue: "default",
+      jobSetId: "k8s-native",
+      jobRequestItems: [ITEM],
+    });
     const jobId = res.jobResponseItems[0]!.jobId;
     expect(res.jobResponseItems[0]!.error).toBe("");
     await waitForState(jobId, JobState.SUCCEEDED);
@@ -58,7 +62,10 @@ describe("ArmadaClient against the dev server", () => {
     expect(d.jobRuns.length).toBeGreaterThan(0);
     const spec = jobToKubernetes(d.jobSpec!);
     const container = (spec.podSpec as { containers: Record<string, unknown>[] }).containers[0]!;
-    expect(container.resources).toEqual({ requests: { cpu: "500m", memory: "64Mi" }, limits: { cpu: "500m", memory: "64Mi" } });
+    expect(container.resources).toEqual({
+      requests: { cpu: "500m", memory: "64Mi" },
+      limits: { cpu: "500m", memory: "64Mi" },
+    });
     expect(container.readinessProbe).toEqual({ httpGet: { path: "/", port: "http" } });
     expect(container.ports).toEqual([{ containerPort: 8080, name: "http" }]);
     const runId = d.jobRuns[0]!.runId;
@@ -72,7 +79,17 @@ describe("ArmadaClient against the dev server", () => {
       jobRequestItems: [
         {
           namespace: "default",
-          podSpecs: [{ containers: [{ name: "c", image: "busybox", resources: { requests: { cpu: { string: "1" }, memory: { string: "1Gi" } } } }] }],
+          podSpecs: [
+            {
+              containers: [
+                {
+                  name: "c",
+                  image: "busybox",
+                  resources: { requests: { cpu: { string: "1" }, memory: { string: "1Gi" } } },
+                },
+              ],
+            },
+          ],
         },
       ],
     });
@@ -107,10 +124,14 @@ describe("ArmadaClient against the dev server", () => {
   it("refuses a malformed Kubernetes item before calling the server, naming the path", async () => {
     const before = dev.callCounts()["SubmitJobs"] ?? 0;
     const bad = ITEM.replace("memory: 64Mi }\n        limits", "memory: lots }\n        limits");
-    const e = await client.submitJobs({ queue: "default", jobSetId: "bad", jobRequestItems: [bad] }).catch((x: unknown) => x);
+    const e = await client
+      .submitJobs({ queue: "default", jobSetId: "bad", jobRequestItems: [bad] })
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ArmadaError);
     expect((e as ArmadaError).code).toBe(status.INVALID_ARGUMENT);
-    expect((e as ArmadaError).message).toContain("jobRequestItems[0] at podSpec.containers[0].resources.requests.memory");
+    expect((e as ArmadaError).message).toContain(
+      "jobRequestItems[0] at podSpec.containers[0].resources.requests.memory",
+    );
     expect(dev.callCounts()["SubmitJobs"] ?? 0).toBe(before);
   });
 });

@@ -67,7 +67,10 @@ describe("Kubernetes-native job request items", () => {
     const c = spec.containers[0]!;
     expect(c.resources!.requests).toEqual({ cpu: { string: "500m" }, memory: { string: "1Gi" } });
     expect(c.resources!.limits!["cpu"]).toEqual({ string: "1" });
-    expect(c.env[0]!.valueFrom!.secretKeyRef).toMatchObject({ localObjectReference: { name: "creds" }, key: "token" });
+    expect(c.env[0]!.valueFrom!.secretKeyRef).toMatchObject({
+      localObjectReference: { name: "creds" },
+      key: "token",
+    });
     expect(c.readinessProbe!.handler!.httpGet!.port).toEqual({ type: "1", strVal: "http" });
     expect(c.livenessProbe!.handler!.tcpSocket!.port).toEqual({ type: "0", intVal: 8080 });
     expect(c.securityContext!.runAsUser).toBe("1000");
@@ -84,7 +87,10 @@ describe("Kubernetes-native job request items", () => {
       services: [{ type: "Headless", ports: [8080] }],
     });
     const c = (back.podSpecs as { containers: Record<string, unknown>[] }[])[0]!.containers[0]!;
-    expect(c.resources).toEqual({ requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "1", memory: "1Gi", "nvidia.com/gpu": "1" } });
+    expect(c.resources).toEqual({
+      requests: { cpu: "500m", memory: "1Gi" },
+      limits: { cpu: "1", memory: "1Gi", "nvidia.com/gpu": "1" },
+    });
     expect(c.readinessProbe).toEqual({ httpGet: { path: "/healthz", port: "http" }, periodSeconds: 5 });
     expect(c.env).toEqual([{ name: "TOKEN", valueFrom: { secretKeyRef: { name: "creds", key: "token" } } }]);
     expect(jobRequestItemFromKubernetes(back)).toEqual(item);
@@ -109,12 +115,20 @@ describe("Kubernetes-native job request items", () => {
     expect(() => podSpecFromKubernetes({ containers: [{ name: "a", imagePullPolicyy: "Always" }] })).toThrow(
       /containers\[0\]\.imagePullPolicyy.*Did you mean "imagePullPolicy"/,
     );
-    expect(() => podSpecFromKubernetes({ containers: [{ name: "a", image_pull_policy: "Always" }] })).toThrow(/Did you mean "imagePullPolicy"/);
+    expect(() => podSpecFromKubernetes({ containers: [{ name: "a", image_pull_policy: "Always" }] })).toThrow(
+      /Did you mean "imagePullPolicy"/,
+    );
   });
 
   it("round-trips a pod spec given as JSON text", () => {
-    const spec = podSpecFromKubernetes(JSON.stringify({ containers: [{ name: "x", image: "y", ports: [{ containerPort: 80 }] }] }));
-    expect(PodSpec.toJSON(spec)).toMatchObject({ containers: [{ name: "x", image: "y", ports: [{ containerPort: 80 }] }] });
-    expect(podSpecToKubernetes(spec)).toEqual({ containers: [{ name: "x", image: "y", ports: [{ containerPort: 80 }] }] });
+    const spec = podSpecFromKubernetes(
+      JSON.stringify({ containers: [{ name: "x", image: "y", ports: [{ containerPort: 80 }] }] }),
+    );
+    expect(PodSpec.toJSON(spec)).toMatchObject({
+      containers: [{ name: "x", image: "y", ports: [{ containerPort: 80 }] }],
+    });
+    expect(podSpecToKubernetes(spec)).toEqual({
+      containers: [{ name: "x", image: "y", ports: [{ containerPort: 80 }] }],
+    });
   });
 });

@@ -38,7 +38,10 @@ podSpec:
       const jobId = jobResponseItems[0]!.jobId;
       const seen: string[] = [];
       const ac = new AbortController();
-      for await (const ev of client.getJobSetEvents({ queue: "default", id: "nightly", watch: true }, { signal: ac.signal })) {
+      for await (const ev of client.getJobSetEvents(
+        { queue: "default", id: "nightly", watch: true },
+        { signal: ac.signal },
+      )) {
         const kind = ev.message?.events?.$case;
         seen.push(kind ?? "?");
         if (kind === "succeeded" || kind === "failed" || kind === "cancelled") ac.abort(); // ends the loop cleanly

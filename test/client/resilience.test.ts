@@ -2,7 +2,12 @@ import { createServer as createTcpServer, type Server as TcpServer, type Socket 
 import { status } from "@grpc/grpc-js";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/common/clock.js";
-import { ArmadaClient, ArmadaError, GrpcChannelArgs, isAmbiguousSubmitFailure } from "../../src/client/index.js";
+import {
+  ArmadaClient,
+  ArmadaError,
+  GrpcChannelArgs,
+  isAmbiguousSubmitFailure,
+} from "../../src/client/index.js";
 import type { EventStreamMessage } from "../../src/gen/armada/event.js";
 import { Queue } from "../../src/gen/armada/submit.js";
 import { sleepUntil } from "../support/sleep-until.js";
@@ -64,7 +69,9 @@ describe("bad weather", () => {
     expect(e.target).toBe(target);
     expect(e.message).toContain(`Armada server ${target} is unavailable`);
     // Never connected, so a submit cannot have reached a server.
-    const s = await errorOf(c.submitJobs({ queue: "q", jobSetId: "s", jobRequestItems: [{}] }, { deadlineMs: 3_000 }));
+    const s = await errorOf(
+      c.submitJobs({ queue: "q", jobSetId: "s", jobRequestItems: [{}] }, { deadlineMs: 3_000 }),
+    );
     expect(isAmbiguousSubmitFailure(s)).toBe(false);
   });
 
@@ -88,7 +95,9 @@ describe("bad weather", () => {
   it("times out a call the server holds, and that submit failure is ambiguous", async () => {
     server.hold.add("SubmitJobs");
     const c = client();
-    const e = await errorOf(c.submitJobs({ queue: "q", jobSetId: "s", jobRequestItems: [{}] }, { deadlineMs: 200 }));
+    const e = await errorOf(
+      c.submitJobs({ queue: "q", jobSetId: "s", jobRequestItems: [{}] }, { deadlineMs: 200 }),
+    );
     expect(e.code).toBe(status.DEADLINE_EXCEEDED);
     expect(isAmbiguousSubmitFailure(e)).toBe(true);
     server.release();
@@ -101,7 +110,11 @@ describe("bad weather", () => {
     expect(isAmbiguousSubmitFailure(err(status.UNKNOWN))).toBe(true);
     expect(isAmbiguousSubmitFailure(err(status.INTERNAL))).toBe(true);
     expect(isAmbiguousSubmitFailure(err(status.UNAVAILABLE, "Connection dropped"))).toBe(true);
-    expect(isAmbiguousSubmitFailure(err(status.UNAVAILABLE, "No connection established. Last error: connect ECONNREFUSED"))).toBe(false);
+    expect(
+      isAmbiguousSubmitFailure(
+        err(status.UNAVAILABLE, "No connection established. Last error: connect ECONNREFUSED"),
+      ),
+    ).toBe(false);
     expect(isAmbiguousSubmitFailure(err(status.INVALID_ARGUMENT))).toBe(false);
     expect(isAmbiguousSubmitFailure(err(status.PERMISSION_DENIED))).toBe(false);
   });
@@ -118,7 +131,10 @@ describe("bad weather", () => {
 describe("retries", () => {
   it("retries a read through transient UNAVAILABLE with backoff on the injected clock", async () => {
     let failures = 2;
-    server.hook = (call) => (call.method === "GetJobStatus" && failures-- > 0 ? { code: status.UNAVAILABLE, details: "overloaded" } : undefined);
+    server.hook = (call) =>
+      call.method === "GetJobStatus" && failures-- > 0
+        ? { code: status.UNAVAILABLE, details: "overloaded" }
+        : undefined;
     const clock = new ManualClock();
     const retries: string[] = [];
     const c = client(server.target, {
@@ -151,11 +167,14 @@ describe("retries", () => {
   });
 
   it("never retries SubmitJobs, and flags a post-send UNAVAILABLE as ambiguous", async () => {
-    server.hook = (call) => (call.method === "SubmitJobs" ? { code: status.UNAVAILABLE, details: "transport closing" } : undefined);
+    server.hook = (call) =>
+      call.method === "SubmitJobs" ? { code: status.UNAVAILABLE, details: "transport closing" } : undefined;
     const clock = new ManualClock();
     cleanups.push(autoAdvance(clock));
     const c = client(server.target, { clock });
-    const e = await errorOf(c.submitJobs({ queue: "q", jobSetId: "s", jobRequestItems: [{ namespace: "default" }] }));
+    const e = await errorOf(
+      c.submitJobs({ queue: "q", jobSetId: "s", jobRequestItems: [{ namespace: "default" }] }),
+    );
     expect(e.code).toBe(status.UNAVAILABLE);
     expect(e.method).toBe("SubmitJobs");
     expect(server.calls).toHaveLength(1);
@@ -205,7 +224,8 @@ describe("abort", () => {
   });
 
   it("rejects getQueues with CANCELLED on abort", async () => {
-    server.hook = (call) => (call.method === "GetQueues" ? { code: status.UNAVAILABLE, details: "down" } : undefined);
+    server.hook = (call) =>
+      call.method === "GetQueues" ? { code: status.UNAVAILABLE, details: "down" } : undefined;
     const clock = new ManualClock();
     const c = client(server.target, { clock });
     const ac = new AbortController();
@@ -238,7 +258,12 @@ describe("compression", () => {
 describe("job-set event stream", () => {
   function addEvents(n: number, queue = "q", jobSet = "s"): void {
     for (let i = 0; i < n; i++) {
-      server.addEvent(queue, jobSet, { events: { $case: "queued", value: { jobId: `job-${i}`, jobSetId: jobSet, queue, created: new Date(0) } } } as never);
+      server.addEvent(queue, jobSet, {
+        events: {
+          $case: "queued",
+          value: { jobId: `job-${i}`, jobSetId: jobSet, queue, created: new Date(0) },
+        },
+      } as never);
     }
   }
   const ids = (evs: EventStreamMessage[]) => evs.map((e) => e.id);
@@ -261,7 +286,8 @@ describe("job-set event stream", () => {
     const ac = new AbortController();
     const got: EventStreamMessage[] = [];
     const done = (async () => {
-      for await (const e of c.getJobSetEvents({ queue: "q", id: "s", watch: true }, { signal: ac.signal })) got.push(e);
+      for await (const e of c.getJobSetEvents({ queue: "q", id: "s", watch: true }, { signal: ac.signal }))
+        got.push(e);
     })();
     await sleepUntil(() => got.length === 3, "first events");
     proxy.dropAll();
@@ -273,7 +299,9 @@ describe("job-set event stream", () => {
     await done; // ends cleanly
     expect(ids(got)).toEqual(Array.from({ length: 9 }, (_, i) => `msg-${i + 1}`));
     expect(proxy.connections).toBeGreaterThanOrEqual(2);
-    const reopened = server.calls.filter((x) => x.method === "GetJobSetEvents").map((x) => (x.request as { fromMessageId: string }).fromMessageId);
+    const reopened = server.calls
+      .filter((x) => x.method === "GetJobSetEvents")
+      .map((x) => (x.request as { fromMessageId: string }).fromMessageId);
     expect(reopened[0]).toBe("");
     expect(reopened.at(-1)).toBe("msg-3");
     await sleepUntil(() => server.openWatchers === 0, "server stream closed");
@@ -286,9 +314,17 @@ describe("job-set event stream", () => {
     const clock = new ManualClock();
     cleanups.push(autoAdvance(clock));
     const got: EventStreamMessage[] = [];
-    for await (const e of client(server.target, { clock }).getJobSetEvents({ queue: "q", id: "s", fromMessageId: "" })) got.push(e);
+    for await (const e of client(server.target, { clock }).getJobSetEvents({
+      queue: "q",
+      id: "s",
+      fromMessageId: "",
+    }))
+      got.push(e);
     expect(ids(got)).toEqual(["msg-1", "msg-2", "msg-3", "msg-4", "msg-5", "msg-6"]);
-    expect(server.calls.map((x) => (x.request as { fromMessageId: string }).fromMessageId)).toEqual(["", "msg-2"]);
+    expect(server.calls.map((x) => (x.request as { fromMessageId: string }).fromMessageId)).toEqual([
+      "",
+      "msg-2",
+    ]);
   });
 
   it("with resume: false, a broken stream throws UNAVAILABLE", async () => {
@@ -297,7 +333,8 @@ describe("job-set event stream", () => {
     const got: EventStreamMessage[] = [];
     const e = await errorOf(
       (async () => {
-        for await (const ev of client().getJobSetEvents({ queue: "q", id: "s" }, { resume: false })) got.push(ev);
+        for await (const ev of client().getJobSetEvents({ queue: "q", id: "s" }, { resume: false }))
+          got.push(ev);
       })(),
     );
     expect(e.code).toBe(status.UNAVAILABLE);
@@ -310,7 +347,11 @@ describe("job-set event stream", () => {
     const ac = new AbortController();
     const got: EventStreamMessage[] = [];
     const done = (async () => {
-      for await (const e of client().getJobSetEvents({ queue: "q", id: "s", watch: true, fromMessageId: "msg-1" }, { signal: ac.signal })) got.push(e);
+      for await (const e of client().getJobSetEvents(
+        { queue: "q", id: "s", watch: true, fromMessageId: "msg-1" },
+        { signal: ac.signal },
+      ))
+        got.push(e);
     })();
     await sleepUntil(() => got.length === 2, "events");
     ac.abort();
@@ -329,7 +370,8 @@ describe("job-set event stream", () => {
   it("does not resume on a non-transient error", async () => {
     const e = await errorOf(
       (async () => {
-        for await (const _ of client().getJobSetEvents({ queue: "q", id: "s", fromMessageId: "no-such-id" })) void _;
+        for await (const _ of client().getJobSetEvents({ queue: "q", id: "s", fromMessageId: "no-such-id" }))
+          void _;
       })(),
     );
     expect(e.code).toBe(status.INVALID_ARGUMENT);
@@ -342,13 +384,17 @@ afterAll(() => undefined);
 describe("channel options", () => {
   it("passes gRPC channel options to grpc-js (a receive limit makes a big answer fail, once)", async () => {
     server.queues.set("big", Queue.fromPartial({ name: "big", labels: { blob: "y".repeat(50_000) } }));
-    const c = new ArmadaClient(new GrpcChannelArgs({ target: server.target, options: [["grpc.max_receive_message_length", 10_000]] }));
+    const c = new ArmadaClient(
+      new GrpcChannelArgs({ target: server.target, options: [["grpc.max_receive_message_length", 10_000]] }),
+    );
     cleanups.push(() => c.close());
     const e = await errorOf(c.getQueue({ name: "big" }));
     expect(e.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(e.message).toContain("grpc.max_receive_message_length");
     expect(server.calls.filter((x) => x.method === "GetQueue")).toHaveLength(1);
-    const roomy = new ArmadaClient(new GrpcChannelArgs({ target: server.target, options: [["grpc.max_receive_message_length", 1 << 20]] }));
+    const roomy = new ArmadaClient(
+      new GrpcChannelArgs({ target: server.target, options: [["grpc.max_receive_message_length", 1 << 20]] }),
+    );
     cleanups.push(() => roomy.close());
     expect((await roomy.getQueue({ name: "big" })).labels["blob"]).toHaveLength(50_000);
   });

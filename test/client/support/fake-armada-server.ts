@@ -13,7 +13,12 @@ import {
   type ServerWritableStream,
   type sendUnaryData,
 } from "@grpc/grpc-js";
-import { EventService, type EventServer, type EventStreamMessage, type JobSetRequest } from "../../../src/gen/armada/event.js";
+import {
+  EventService,
+  type EventServer,
+  type EventStreamMessage,
+  type JobSetRequest,
+} from "../../../src/gen/armada/event.js";
 import { HealthCheckResponse_ServingStatus } from "../../../src/gen/armada/health.js";
 import {
   JobsService,
@@ -81,7 +86,11 @@ export class FakeArmadaServer {
   private nextId = 1;
   port = 0;
 
-  private see(method: string, request: unknown, metadata: Metadata): { seen: SeenCall; err?: ServerErrorResponse } {
+  private see(
+    method: string,
+    request: unknown,
+    metadata: Metadata,
+  ): { seen: SeenCall; err?: ServerErrorResponse } {
     const seen = { method, request, metadata: md(metadata) };
     this.calls.push(seen);
     const r = this.hook?.(seen);
@@ -124,9 +133,25 @@ export class FakeArmadaServer {
       jobResponseItems: req.jobRequestItems.map((item) => {
         if (!this.queues.has(req.queue)) return { jobId: "", error: `queue ${req.queue} does not exist` };
         const id = this.newJobId();
-        this.jobs.set(id, { id, queue: req.queue, jobSetId: req.jobSetId, item, state: JobState.QUEUED, runs: [] });
+        this.jobs.set(id, {
+          id,
+          queue: req.queue,
+          jobSetId: req.jobSetId,
+          item,
+          state: JobState.QUEUED,
+          runs: [],
+        });
         this.addEvent(req.queue, req.jobSetId, {
-          events: { $case: "submitted", value: { jobId: id, jobSetId: req.jobSetId, queue: req.queue, created: new Date(), job: undefined } },
+          events: {
+            $case: "submitted",
+            value: {
+              jobId: id,
+              jobSetId: req.jobSetId,
+              queue: req.queue,
+              created: new Date(),
+              job: undefined,
+            },
+          },
         } as EventStreamMessage["message"]);
         return { jobId: id, error: "" };
       }),
@@ -160,7 +185,8 @@ export class FakeArmadaServer {
         return { cancelledIds: ids };
       }),
       cancelJobSet: this.unary("CancelJobSet", (r: { queue: string; jobSetId: string }) => {
-        for (const j of this.jobs.values()) if (j.queue === r.queue && j.jobSetId === r.jobSetId) j.state = JobState.CANCELLED;
+        for (const j of this.jobs.values())
+          if (j.queue === r.queue && j.jobSetId === r.jobSetId) j.state = JobState.CANCELLED;
         return {};
       }),
       reprioritizeJobs: this.unary("ReprioritizeJobs", (r: { jobIds: string[]; newPriority: number }) => {
@@ -247,36 +273,56 @@ export class FakeArmadaServer {
     } as QueueServiceServer;
     const jobs: JobsServer = {
       getJobStatus: this.unary("GetJobStatus", (r: { jobIds: string[] }) => ({
-        jobStates: Object.fromEntries(r.jobIds.map((id) => [id, this.jobs.get(id)?.state ?? JobState.UNKNOWN])),
+        jobStates: Object.fromEntries(
+          r.jobIds.map((id) => [id, this.jobs.get(id)?.state ?? JobState.UNKNOWN]),
+        ),
       })),
       getJobStatusUsingExternalJobUri: this.unary(
         "GetJobStatusUsingExternalJobUri",
         (r: { queue: string; jobset: string; externalJobUri: string }) => ({
           jobStates: Object.fromEntries(
             [...this.jobs.values()]
-              .filter((j) => j.queue === r.queue && j.jobSetId === r.jobset && j.item.externalJobUri === r.externalJobUri)
+              .filter(
+                (j) =>
+                  j.queue === r.queue &&
+                  j.jobSetId === r.jobset &&
+                  j.item.externalJobUri === r.externalJobUri,
+              )
               .map((j) => [j.id, j.state]),
           ),
         }),
       ),
       getJobDetails: this.unary("GetJobDetails", (r: { jobIds: string[] }) => ({
-        jobDetails: Object.fromEntries(r.jobIds.filter((id) => this.jobs.has(id)).map((id) => [id, this.details(this.jobs.get(id)!)])),
+        jobDetails: Object.fromEntries(
+          r.jobIds.filter((id) => this.jobs.has(id)).map((id) => [id, this.details(this.jobs.get(id)!)]),
+        ),
       })),
       getJobErrors: this.unary("GetJobErrors", (r: { jobIds: string[] }) => ({
         jobErrors: Object.fromEntries(r.jobIds.map((id) => [id, this.jobs.get(id)?.error ?? ""])),
       })),
       getJobRunDetails: this.unary("GetJobRunDetails", (r: { runIds: string[] }) => {
         const all = [...this.jobs.values()].flatMap((j) => j.runs);
-        return { jobRunDetails: Object.fromEntries(all.filter((run) => r.runIds.includes(run.runId)).map((run) => [run.runId, run])) };
+        return {
+          jobRunDetails: Object.fromEntries(
+            all.filter((run) => r.runIds.includes(run.runId)).map((run) => [run.runId, run]),
+          ),
+        };
       }),
       getActiveQueues: this.unary("GetActiveQueues", () => ({
         activeQueuesByPool: {
-          default: { queues: [...new Set([...this.jobs.values()].filter((j) => j.state === JobState.RUNNING).map((j) => j.queue))] },
+          default: {
+            queues: [
+              ...new Set(
+                [...this.jobs.values()].filter((j) => j.state === JobState.RUNNING).map((j) => j.queue),
+              ),
+            ],
+          },
         },
       })),
     } as JobsServer;
     const event: EventServer = {
-      getJobSetEvents: (call: ServerWritableStream<JobSetRequest, EventStreamMessage>) => this.streamEvents(call),
+      getJobSetEvents: (call: ServerWritableStream<JobSetRequest, EventStreamMessage>) =>
+        this.streamEvents(call),
       watch: (call) => call.emit("error", grpcError(status.UNIMPLEMENTED, "deprecated")),
       health: this.unary("EventHealth", () => ({ status: HealthCheckResponse_ServingStatus.SERVING })),
     } as EventServer;
@@ -295,7 +341,11 @@ export class FakeArmadaServer {
     if (r.fromMessageId) {
       const list = this.events.get(key) ?? [];
       const idx = list.findIndex((e) => e.id === r.fromMessageId);
-      if (idx < 0) return void call.emit("error", grpcError(status.INVALID_ARGUMENT, `unknown message id ${r.fromMessageId}`));
+      if (idx < 0)
+        return void call.emit(
+          "error",
+          grpcError(status.INVALID_ARGUMENT, `unknown message id ${r.fromMessageId}`),
+        );
       cursor = idx + 1;
     }
     let done = false;

@@ -7,7 +7,10 @@ import type { SchemaField } from "../../../src/gen/k8s.io/schema.js";
 const word = fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/);
 const anyString = fc.string({ maxLength: 12 });
 const quantity = fc
-  .tuple(fc.integer({ min: 0, max: 4096 }), fc.constantFrom("", "m", "k", "M", "G", "Ki", "Mi", "Gi", "Ti", "e3"))
+  .tuple(
+    fc.integer({ min: 0, max: 4096 }),
+    fc.constantFrom("", "m", "k", "M", "G", "Ki", "Mi", "Gi", "Ti", "e3"),
+  )
   .map(([n, s]) => `${n}${s}`);
 const intOrString = fc.oneof(fc.integer({ min: 0, max: 65535 }), word);
 const time = fc
@@ -16,7 +19,9 @@ const time = fc
     const base = new Date(s * 1000).toISOString().replace(/\.\d{3}Z$/, "");
     return `${base}${n ? "." + String(n).padStart(9, "0").replace(/0+$/, "") : ""}Z`;
   });
-const fieldsV1 = fc.dictionary(word, fc.oneof(anyString, fc.integer(), fc.boolean()), { maxKeys: 3 }).map((o) => ({ ...o }));
+const fieldsV1 = fc
+  .dictionary(word, fc.oneof(anyString, fc.integer(), fc.boolean()), { maxKeys: 3 })
+  .map((o) => ({ ...o }));
 
 function scalar(f: { kind: string; type?: string }): fc.Arbitrary<unknown> {
   switch (f.kind) {
@@ -94,10 +99,12 @@ function valueArb(f: SchemaField, depth: number): fc.Arbitrary<unknown> | undefi
   if (f.kind === "map") {
     const v = f.map!.kind === "message" ? messageArb(f.map!.type!, depth) : scalar(f.map!);
     if (!v) return undefined;
-    const keys = f.map!.key === "string" ? fc.stringMatching(/^[a-z][a-z0-9./-]{0,10}$/) : fc.integer({ min: 0, max: 9 }).map(String);
+    const keys =
+      f.map!.key === "string"
+        ? fc.stringMatching(/^[a-z][a-z0-9./-]{0,10}$/)
+        : fc.integer({ min: 0, max: 9 }).map(String);
     return fc.dictionary(keys, v, { minKeys: 1, maxKeys: 2 }).map((o) => ({ ...o }));
   }
   if (!one) return undefined;
   return f.repeated ? fc.array(one, { minLength: 1, maxLength: 2 }) : one;
 }
-
