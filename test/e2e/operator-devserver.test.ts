@@ -6,6 +6,7 @@ import { status } from "@grpc/grpc-js";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { closeArmadaHookClients } from "../../src/operator/hook.js";
 import { DAG } from "../../src/runtime/dag.js";
+import { sleepUntil } from "../support/sleep-until.js";
 import { startEnv, type Env } from "./harness.js";
 
 let env: Env | undefined;
@@ -220,12 +221,19 @@ describe("killing a task cancels its Armada job", () => {
         checking = true;
         // Time stands still while we look and ask, so no trigger fires in between.
         e.flowing = false;
-        void e.store
-          .getTaskInstance(key)
-          .then(async (ti) => {
-            if (killed || ti?.state !== waiting) return;
+        const settled = async () => {
+          // Let a trigger event already in flight land before looking.
+          for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+          return (await e.store.getTaskInstance(key))?.state;
+        };
+        void settled()
+          .then(async (state) => {
+            if (killed || state !== waiting || (await settled()) !== waiting) return;
             killed = true;
             await requestTaskKill(e.store, key);
+            // The runner notices the request at its next pass; keep time
+            // still until it has acted, so the trigger cannot fire first.
+            await sleepUntil(async () => (await e.store.getTaskInstance(key))?.state !== waiting, "kill handled");
           })
           .finally(() => {
             checking = false;
@@ -239,7 +247,7 @@ describe("killing a task cancels its Armada job", () => {
       }
       const jobs = e.server.jobs();
       expect(jobs).toHaveLength(1);
-      expect(jobs[0]!.state).toBe("CANCELLED");
+      expect(jobs[0]!.state, e.logLines("k").join("\n")).toBe("CANCELLED");
       if (!deferrable) {
         expect(e.logLines("k").some((l) => l.startsWith(`on_kill called, cancelling Armada job with job-id ${jobs[0]!.id}`))).toBe(true);
       }
