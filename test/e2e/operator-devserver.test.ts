@@ -176,8 +176,8 @@ describe("ArmadaOperator end to end against the dev server", () => {
   it("never duplicates a job when SubmitJobs times out after the server accepted it", async () => {
     // The client gives up after 300 ms of real time while the server, whose
     // clock stands still, holds the call; then the server creates the job.
-    env = await startEnv({ hook: { deadlineMs: 300, submitLookupGraceMs: 60_000 } });
-    env.server.faults.latency("SubmitJobs", 5_000);
+    env = await startEnv({ hook: { deadlineMs: 300, submitLookupGraceMs: 3_600_000 } });
+    env.server.faults.latency("SubmitJobs", 1_000);
     const e = env;
     e.flowing = false;
     const dag = new DAG({ dagId: "dup" });
