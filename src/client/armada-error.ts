@@ -41,7 +41,8 @@ export function grpcCodeName(code: number): string {
 export function redactSecrets(text: string, secrets: readonly string[] | undefined): string {
   let out = text;
   for (const s of secrets ?? []) {
-    if (s.length < 4) continue; // a tiny "secret" would redact ordinary words; such secrets are rejected earlier
+    // Redacting a tiny value would mangle ordinary words; echoed headers are still caught below.
+    if (s.length < 4) continue;
     out = out.split(s).join("[REDACTED]");
   }
   // Whatever the list holds, never let an Authorization value through.

@@ -8,12 +8,14 @@ import fc from "fast-check";
 import { messageArb } from "./support/kubernetes-arbitraries.js";
 import { describe, it } from "vitest";
 import {
+  jobFromKubernetes,
+  jobToKubernetes,
   jobRequestItemFromKubernetes,
   jobRequestItemToKubernetes,
   podSpecFromKubernetes,
   podSpecToKubernetes,
 } from "../../src/client/index.js";
-import { JobSubmitRequestItem } from "../../src/gen/armada/submit.js";
+import { Job, JobSubmitRequestItem } from "../../src/gen/armada/submit.js";
 import { PodSpec } from "../../src/gen/k8s.io/api/core/v1/generated.js";
 
 describe("Kubernetes <-> proto round trip (property)", () => {
@@ -35,6 +37,17 @@ describe("Kubernetes <-> proto round trip (property)", () => {
         const proto = jobRequestItemFromKubernetes(k8s as Record<string, unknown>);
         deepStrictEqual(jobRequestItemToKubernetes(proto), k8s);
         deepStrictEqual(JobSubmitRequestItem.decode(JobSubmitRequestItem.encode(proto).finish()), proto);
+      }),
+      { numRuns: 200, endOnFailure: true },
+    );
+  });
+
+  it("random jobs (as the query API returns them) round-trip exactly", () => {
+    fc.assert(
+      fc.property(messageArb("api.Job", 0)!, (k8s) => {
+        const proto = jobFromKubernetes(k8s as Record<string, unknown>);
+        deepStrictEqual(jobToKubernetes(proto), k8s);
+        deepStrictEqual(Job.decode(Job.encode(proto).finish()), proto);
       }),
       { numRuns: 200, endOnFailure: true },
     );

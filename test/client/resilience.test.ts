@@ -181,6 +181,20 @@ describe("retries", () => {
     expect(isAmbiguousSubmitFailure(e)).toBe(true);
   });
 
+  it("retries getQueues before the first queue arrives", async () => {
+    let failures = 1;
+    server.hook = (call) =>
+      call.method === "GetQueues" && failures-- > 0
+        ? { code: status.UNAVAILABLE, details: "starting" }
+        : undefined;
+    const clock = new ManualClock();
+    cleanups.push(autoAdvance(clock));
+    const names: string[] = [];
+    for await (const q of client(server.target, { clock }).getQueues()) names.push(q.name);
+    expect(names).toEqual(["q"]);
+    expect(server.calls.map((x) => x.method)).toEqual(["GetQueues", "GetQueues"]);
+  });
+
   it("does not retry non-transient errors", async () => {
     server.hook = () => ({ code: status.PERMISSION_DENIED, details: "not your queue" });
     const c = client();

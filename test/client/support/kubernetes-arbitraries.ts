@@ -19,6 +19,15 @@ const time = fc
     const base = new Date(s * 1000).toISOString().replace(/\.\d{3}Z$/, "");
     return `${base}${n ? "." + String(n).padStart(9, "0").replace(/0+$/, "") : ""}Z`;
   });
+/** google.protobuf.Timestamp is a Date in the generated code: millisecond precision. */
+const timestamp = fc
+  .tuple(fc.integer({ min: 0, max: 4_102_444_800 }), fc.constantFrom(0, 500, 123))
+  .map(([s, ms]) =>
+    new Date(s * 1000 + ms)
+      .toISOString()
+      .replace(".000Z", "Z")
+      .replace(/(\.\d*?)0+Z$/, "$1Z"),
+  );
 const fieldsV1 = fc
   .dictionary(word, fc.oneof(anyString, fc.integer(), fc.boolean()), { maxKeys: 3 })
   .map((o) => ({ ...o }));
@@ -27,6 +36,8 @@ function scalar(f: { kind: string; type?: string }): fc.Arbitrary<unknown> {
   switch (f.kind) {
     case "string":
       return anyString;
+    case "bytes":
+      return fc.uint8Array({ minLength: 1, maxLength: 8 }).map((b) => Buffer.from(b).toString("base64"));
     case "bool":
       return fc.boolean();
     case "int32":
@@ -76,6 +87,8 @@ export function messageArb(typeName: string, depth: number): fc.Arbitrary<unknow
       return time;
     case "k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1":
       return fieldsV1;
+    case "google.protobuf.Timestamp":
+      return timestamp;
   }
   if (depth > MAX_DEPTH) return undefined;
   const key = `${typeName}@${depth}`;
