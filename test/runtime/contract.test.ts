@@ -130,9 +130,11 @@ describe("trigger rules (Airflow semantics)", () => {
   });
 });
 
+const POINT: unique symbol = Symbol.for("tests.Point") as never;
+
 describe("serde (Airflow envelope)", () => {
   class Point {
-    readonly [Symbol.for("tests.Point")] = true;
+    readonly [POINT] = true;
     constructor(
       readonly x: number,
       readonly y: number,
