@@ -5,10 +5,18 @@
  */
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ArmadaClient, ArmadaError, GrpcChannelArgs, jobToKubernetes } from "../../src/client/index.js";
+import {
+  ArmadaClient,
+  ArmadaError,
+  BasicAuth,
+  BearerTokenAuth,
+  GrpcChannelArgs,
+  jobToKubernetes,
+} from "../../src/client/index.js";
 import { JobState } from "../../src/gen/armada/submit.js";
 import { type DevServer, ManualClock, startDevServer } from "../../src/testing/index.js";
 import { sleepUntil } from "../support/sleep-until.js";
+import { makeTestCerts } from "./support/certs.js";
 
 const ITEM = `
 priority: 1
@@ -133,5 +141,40 @@ describe("ArmadaClient against the dev server", () => {
       "jobRequestItems[0] at podSpec.containers[0].resources.requests.memory",
     );
     expect(dev.callCounts()["SubmitJobs"] ?? 0).toBe(before);
+  });
+});
+
+describe("ArmadaClient against the dev server with TLS and auth", () => {
+  it("authenticates with bearer and basic credentials, and refuses a wrong token with a hint", async () => {
+    const certs = makeTestCerts();
+    const dev = await startDevServer({
+      tls: { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile },
+      auth: { bearerTokens: ["dev-token-1234567"], basic: [{ username: "alice", password: "alice-pw" }] },
+    });
+    const tls = { caFile: certs.caFile };
+    const clients = [
+      new ArmadaClient(
+        new GrpcChannelArgs({ target: dev.grpcTarget, tls, auth: new BearerTokenAuth("dev-token-1234567") }),
+      ),
+      new ArmadaClient(
+        new GrpcChannelArgs({ target: dev.grpcTarget, tls, auth: new BasicAuth("alice", "alice-pw") }),
+      ),
+      new ArmadaClient(
+        new GrpcChannelArgs({ target: dev.grpcTarget, tls, auth: new BearerTokenAuth("not-the-token-999") }),
+      ),
+    ];
+    try {
+      expect((await clients[0]!.getQueue({ name: "default" })).name).toBe("default");
+      expect((await clients[1]!.getQueue({ name: "default" })).name).toBe("default");
+      const e = await clients[2]!.getQueue({ name: "default" }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ArmadaError);
+      expect((e as ArmadaError).code).toBe(status.UNAUTHENTICATED);
+      expect((e as ArmadaError).message).toMatch(/rejected the credentials/);
+      expect((e as ArmadaError).message).not.toContain("not-the-token-999");
+    } finally {
+      for (const c of clients) c.close();
+      await dev.stop();
+      certs.cleanup();
+    }
   });
 });
