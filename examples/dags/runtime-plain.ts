@@ -2,7 +2,13 @@
  * Plain operators: a templated extract, a transform reading its XCom, a load.
  * Run: armada-airflow dags test examples/dags/runtime-plain.ts --conf '{"name": "Ada"}'
  */
-import { BaseOperator, DAG, type BaseOperatorOptions, type Context } from "armada-airflow";
+import { BaseOperator, DAG, type BaseOperatorOptions, type Context, type OperatorLink } from "armada-airflow";
+
+/** An extra link read from the XCom the task pushed (shown by `runs show`). */
+const sourceLink: OperatorLink = {
+  name: "Source",
+  getLink: async (_operator, { xcomPull }) => (await xcomPull("source_url")) as string | undefined,
+};
 
 /** Returns a templated greeting and some numbers. */
 class ExtractOperator extends BaseOperator {
@@ -10,10 +16,12 @@ class ExtractOperator extends BaseOperator {
   constructor(options: BaseOperatorOptions & { greeting: string }) {
     super(options);
     this.templateFields = ["greeting"];
+    this.operatorExtraLinks = [sourceLink];
     this.greeting = options.greeting;
   }
-  async execute(): Promise<unknown> {
+  async execute(context: Context): Promise<unknown> {
     this.log.info("extracting: %s", this.greeting);
+    await context.ti.xcomPush("source_url", `https://example.com/data/${context.ds}`);
     return { greeting: this.greeting, numbers: [1, 2, 3] };
   }
 }

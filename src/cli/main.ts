@@ -10,7 +10,8 @@ import { Runner } from "../runtime/runner.js";
 import { deserializeValue } from "../runtime/serde.js";
 import { openStore } from "../runtime/store/open-store.js";
 import type { KyselyStore } from "../runtime/store/kysely-store.js";
-import type { DagRunRow, TiKey } from "../runtime/store/store.js";
+import type { DagRunRow, TaskInstanceRow, TiKey } from "../runtime/store/store.js";
+import { pullXCom } from "../runtime/runtime-task-instance.js";
 import { markTaskFailed, requestTaskKill } from "../runtime/task-commands.js";
 import { isoOrEmpty, table } from "./format.js";
 import { ProgressReporter, type CliStreams } from "./progress.js";
@@ -95,10 +96,37 @@ async function drive(
   }
 }
 
+/** Each task instance's operator extra links (`name -> url`), when the DAG file can be loaded. */
+async function extraLinks(store: KyselyStore, run: DagRunRow, tis: TaskInstanceRow[]): Promise<Map<string, Record<string, string>>> {
+  const out = new Map<string, Record<string, string>>();
+  let dag: DAG;
+  try {
+    dag = await loadDag(run.dagFile, run.dagId);
+  } catch {
+    return out;
+  }
+  for (const t of tis) {
+    if (!dag.hasTask(t.taskId)) continue;
+    const task = dag.getTask(t.taskId);
+    const tiKey = { dagId: t.dagId, runId: t.runId, taskId: t.taskId, mapIndex: t.mapIndex };
+    const links: Record<string, string> = {};
+    for (const link of task.operatorExtraLinks) {
+      const url = await link.getLink(task, {
+        tiKey,
+        xcomPull: (key) => pullXCom(store, tiKey, { taskIds: t.taskId, key, mapIndexes: t.mapIndex }),
+      });
+      if (url) links[link.name] = url;
+    }
+    if (Object.keys(links).length > 0) out.set(`${t.taskId}\u0000${t.mapIndex}`, links);
+  }
+  return out;
+}
+
 async function runReport(store: KyselyStore, dagId: string, runId: string) {
   const run = await store.getDagRun(dagId, runId);
   if (!run) throw new RuntimeError("not_found", `no DAG run ${dagId}/${runId}; see runs list`);
   const tis = await store.listTaskInstances(dagId, runId);
+  const links = await extraLinks(store, run, tis);
   return {
     dagId,
     runId,
@@ -114,6 +142,7 @@ async function runReport(store: KyselyStore, dagId: string, runId: string) {
       maxTries: t.maxTries,
       startDate: isoOrEmpty(t.startMs),
       endDate: isoOrEmpty(t.endMs),
+      links: links.get(`${t.taskId}\u0000${t.mapIndex}`) ?? {},
     })),
   };
 }
@@ -130,6 +159,11 @@ function printRun(ctx: Ctx, report: Awaited<ReturnType<typeof runReport>>, json:
       report.taskInstances.map((t) => [t.taskId, t.mapIndex, t.state, t.tryNumber, t.maxTries, t.endDate]),
     ),
   );
+  for (const t of report.taskInstances) {
+    for (const [name, url] of Object.entries(t.links)) {
+      ctx.out(`link ${t.mapIndex >= 0 ? `${t.taskId}[${t.mapIndex}]` : t.taskId} ${name}: ${url}\n`);
+    }
+  }
 }
 
 function exitFor(states: string[]): number {

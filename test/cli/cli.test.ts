@@ -36,6 +36,7 @@ describe("armada-airflow CLI (in-process)", () => {
     const show = await sb.run(["runs", "show", "runtime_plain", run!.runId, "--logs"]);
     expect(show.stdout).toContain("DAG run runtime_plain manual__2024-05-06T00:00:00+00:00: success");
     expect(show.stdout).toContain("[load #1] loaded total 6");
+    expect(show.stdout).toContain("link extract Source: https://example.com/data/2024-05-06");
   });
 
   it("dags test of the deferring example defers and resumes on the same try", async () => {
