@@ -3,10 +3,10 @@ import {
   type ArmadaAuth,
   type AuthCallContext,
   type SerializedAuth,
-  SecretSource,
   literalSecretNotRestorable,
   registerAuthType,
 } from "./armada-auth.js";
+import { SecretSource } from "./secret-source.js";
 
 /**
  * A static bearer token sent as `authorization: Bearer <token>`. Prefer

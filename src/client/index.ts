@@ -28,10 +28,10 @@ export {
   type ArmadaAuth,
   type AuthCallContext,
   type SerializedAuth,
-  SecretSource,
   registerAuthType,
   deserializeAuth,
 } from "./armada-auth.js";
+export { SecretSource } from "./secret-source.js";
 export { BearerTokenAuth } from "./bearer-token-auth.js";
 export { BasicAuth } from "./basic-auth.js";
 export { TokenRetrieverAuth } from "./token-retriever-auth.js";

@@ -4,10 +4,10 @@ import {
   type ArmadaAuth,
   type AuthCallContext,
   type SerializedAuth,
-  SecretSource,
   literalSecretNotRestorable,
   registerAuthType,
 } from "./armada-auth.js";
+import { SecretSource } from "./secret-source.js";
 
 /** Options of {@link OidcClientCredentialsAuth}. */
 export interface OidcClientCredentialsOptions {
