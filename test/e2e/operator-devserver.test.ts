@@ -214,37 +214,32 @@ describe("killing a task cancels its Armada job", () => {
       // trigger firing and its resume, so that moment is avoided here.
       const key = { dagId: "killme", runId: "test_run_1", taskId: "k", mapIndex: -1 };
       const waiting = deferrable ? "deferred" : "running";
-      let killed = false;
-      let checking = false;
-      const watcher = setInterval(() => {
-        if (killed || checking || e.server.jobs()[0]?.state !== "RUNNING") return;
-        checking = true;
-        // Time stands still while we look and ask, so no trigger fires in between.
-        e.flowing = false;
-        const settled = async () => {
-          // Let a trigger event already in flight land before looking.
-          for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
-          return (await e.store.getTaskInstance(key))?.state;
-        };
-        void settled()
-          .then(async (state) => {
-            if (killed || state !== waiting || (await settled()) !== waiting) return;
-            killed = true;
-            await requestTaskKill(e.store, key);
-            // The runner notices the request at its next pass; keep time
-            // still until it has acted, so the trigger cannot fire first.
-            await sleepUntil(async () => (await e.store.getTaskInstance(key))?.state !== waiting, "kill handled");
-          })
-          .finally(() => {
-            checking = false;
+      const settled = async () => {
+        // Let a trigger event already in flight land before looking.
+        for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+        return (await e.store.getTaskInstance(key))?.state;
+      };
+      const killer = (async () => {
+        for (;;) {
+          await sleepUntil(() => e.server.jobs()[0]?.state === "RUNNING", "job running");
+          // Time stands still while we look and ask, so no trigger fires in between.
+          e.flowing = false;
+          try {
+            if ((await settled()) === waiting && (await settled()) === waiting) {
+              await requestTaskKill(e.store, key);
+              // The runner notices the request at its next pass; keep time
+              // still until it has acted, so the trigger cannot fire first.
+              await sleepUntil(async () => (await e.store.getTaskInstance(key))?.state !== waiting, "kill handled");
+              return;
+            }
+          } finally {
             e.flowing = true;
-          });
-      }, 1);
-      try {
-        expect(await e.run(dag)).toBe("failed");
-      } finally {
-        clearInterval(watcher);
-      }
+          }
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      })();
+      const [state] = await Promise.all([e.run(dag), killer]);
+      expect(state).toBe("failed");
       const jobs = e.server.jobs();
       expect(jobs).toHaveLength(1);
       expect(jobs[0]!.state, e.logLines("k").join("\n")).toBe("CANCELLED");
@@ -305,10 +300,13 @@ describe("credentials that expire", () => {
       },
     });
     let killed = false;
+    let killError: unknown;
     const watcher = setInterval(() => {
       if (!killed && e.clock.nowMs() - start > 40_000) {
         killed = true;
-        void requestTaskKill(e.store, { dagId: "tokens", runId: "test_run_1", taskId: "tok", mapIndex: -1 });
+        requestTaskKill(e.store, { dagId: "tokens", runId: "test_run_1", taskId: "tok", mapIndex: -1 }).catch((err: unknown) => {
+          killError = err;
+        });
       }
     }, 1);
     try {
@@ -316,6 +314,7 @@ describe("credentials that expire", () => {
     } finally {
       clearInterval(watcher);
     }
+    expect(killError).toBeUndefined();
     const [job] = e.server.jobs();
     expect(job!.owner).toBe("token-1");
     expect(job!.state).toBe("CANCELLED");
