@@ -18,6 +18,13 @@ const label = (e: { taskId: string; mapIndex: number }) => (e.mapIndex >= 0 ? `$
 export class ProgressReporter {
   private readonly states = new Map<string, { state: TaskInstanceState; tryNumber: number }>();
   private onChange: (() => void) | undefined;
+  /** Set while a listr2 task renders: lines go to its output instead of stderr. */
+  private sink: ((line: string) => void) | undefined;
+
+  private line(text: string): void {
+    if (this.sink) this.sink(text);
+    else this.streams.stderr.write(`${text}\n`);
+  }
 
   constructor(
     private readonly streams: CliStreams,
@@ -29,14 +36,14 @@ export class ProgressReporter {
     if (e.type === "log") {
       if (!this.quietLogs) {
         const level = e.level === "info" ? "" : `${e.level.toUpperCase()} `;
-        for (const line of e.message.split("\n")) this.streams.stderr.write(`[${label(e)} #${e.tryNumber}] ${level}${line}\n`);
+        for (const line of e.message.split("\n")) this.line(`[${label(e)} #${e.tryNumber}] ${level}${line}`);
       }
     } else if (e.type === "ti") {
       this.states.set(`${e.dagId}\u0000${e.runId}\u0000${label(e)}`, { state: e.state, tryNumber: e.tryNumber });
-      this.streams.stderr.write(`--> ${e.dagId} ${label(e)} try ${e.tryNumber}: ${e.state}   (${this.summary()})\n`);
+      this.line(`--> ${e.dagId} ${label(e)} try ${e.tryNumber}: ${e.state}   (${this.summary()})`);
       this.onChange?.();
     } else {
-      this.streams.stderr.write(`==> DAG run ${e.dagId} ${e.runId}: ${e.state}\n`);
+      this.line(`==> DAG run ${e.dagId} ${e.runId}: ${e.state}`);
     }
   };
 
@@ -55,14 +62,25 @@ export class ProgressReporter {
       [
         {
           title,
+          rendererOptions: { bottomBar: 20, persistentOutput: true },
           task: async (_ctx, task) => {
             this.onChange = () => (task.title = `${title}: ${this.summary()}`);
-            result = await work();
+            this.sink = (line) => (task.output = line);
+            try {
+              result = await work();
+            } finally {
+              this.sink = undefined;
+            }
             task.title = `${title}: ${this.summary()}`;
           },
         },
       ],
-      { renderer: "default", fallbackRenderer: "simple", exitOnError: true, rendererOptions: { lazy: false } },
+      {
+        renderer: "default",
+        fallbackRenderer: "simple",
+        exitOnError: true,
+        rendererOptions: { lazy: false },
+      },
     );
     await list.run();
     return result as T;
