@@ -16,14 +16,12 @@ export class UnknownMessageIdError extends Error {}
 /** All job sets' events, keyed by queue and job set id. */
 export class EventLog {
   private readonly sets = new Map<string, JobSetStream>();
-  private appended = 0;
 
   /** Appends an event and hands it to the job set's watchers; returns the stored message. */
   append(queue: string, jobSetId: string, message: EventMessage): EventStreamMessage {
     const set = this.set(queue, jobSetId);
     const msg: EventStreamMessage = { id: formatId(set.events.length + 1), message };
     set.events.push(msg);
-    this.appended++;
     for (const w of set.watchers) w(msg);
     return msg;
   }
@@ -36,18 +34,6 @@ export class EventLog {
   /** Whether the job set has any event. */
   has(queue: string, jobSetId: string): boolean {
     return (this.sets.get(key(queue, jobSetId))?.events.length ?? 0) > 0;
-  }
-
-  /** Total events stored. */
-  get size(): number {
-    let n = 0;
-    for (const s of this.sets.values()) n += s.events.length;
-    return n;
-  }
-
-  /** Events appended since start (restored ones not counted). */
-  get appendedCount(): number {
-    return this.appended;
   }
 
   /**
@@ -71,12 +57,6 @@ export class EventLog {
     const set = this.set(queue, jobSetId);
     set.watchers.add(fn);
     return () => set.watchers.delete(fn);
-  }
-
-  /** Job sets of a queue that have events. */
-  jobSetsOf(queue: string): string[] {
-    const prefix = `${queue}\u0000`;
-    return [...this.sets.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
   }
 
   private set(queue: string, jobSetId: string): JobSetStream {

@@ -80,11 +80,6 @@ export class PodLogStore {
     pod.open.clear();
     for (const l of pod.listeners) l();
   }
-
-  /** Every pod. */
-  all(): IterableIterator<PodLogs> {
-    return this.pods.values();
-  }
 }
 
 function key(namespace: string, podName: string): string {

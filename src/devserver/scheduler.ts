@@ -152,13 +152,6 @@ export class Scheduler {
     }
   }
 
-  /** Number of jobs waiting in lines (lazily deleted ones included). */
-  waiting(): number {
-    let n = 0;
-    for (const line of this.lines.values()) n += line.heap.size;
-    return n;
-  }
-
   /** Spread load: the node with the most free CPU that fits the job. */
   private fit(job: JobRecord): SchedulerNode | undefined {
     let best: SchedulerNode | undefined;

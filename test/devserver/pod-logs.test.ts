@@ -121,6 +121,35 @@ describe("Kubernetes pod-log API, read with @kubernetes/client-node", () => {
     ).rejects.toMatchObject({ code: 404 });
   });
 
+  it("answers 400 while the container waits to start, honours tailLines, and needs a container name for a multi-container pod", async () => {
+    const id = await submitScript("echo a && echo b && echo c");
+    const pod = `armada-${id}-0`;
+    const api = kube("cluster-1").makeApiClient(CoreV1Api);
+    clock.advance(200); // leased at 100, pending at 200
+    await sleepUntil(() => stateOf(id) === "PENDING", "PENDING");
+    await expect(
+      api.readNamespacedPodLog({ name: pod, namespace: "ns-1", container: "main" }),
+    ).rejects.toMatchObject({
+      code: 400,
+      body: expect.stringContaining("is waiting to start: ContainerCreating"),
+    });
+    clock.advance(1200);
+    await sleepUntil(() => stateOf(id) === "SUCCEEDED", "SUCCEEDED");
+    const tail = await api.readNamespacedPodLog({
+      name: pod,
+      namespace: "ns-1",
+      container: "main",
+      tailLines: 2,
+    });
+    expect(tail).toBe("c\ncontainer main exited with code 0\n");
+    await expect(api.readNamespacedPodLog({ name: pod, namespace: "ns-1" })).rejects.toMatchObject({
+      code: 400,
+      body: expect.stringContaining(
+        `a container name must be specified for pod ${pod}, choose one of: [main side]`,
+      ),
+    });
+  });
+
   it("refuses a request without the right bearer token", async () => {
     const kc = new KubeConfig();
     kc.loadFromString(server.kubeconfig().replace(server.kubeToken, "wrong-token"));
