@@ -359,7 +359,7 @@ function readMessage(typeName: string, value: unknown, ctx: Ctx, path: string): 
     const key = ctx.form === "kubernetes" ? f.json : f.prop;
     claimed.add(key);
     const v = Object.prototype.hasOwnProperty.call(src, key) ? src[key] : undefined;
-    out[f.prop] = readField(f, v, ctx, join(path, key), proto2);
+    out[f.prop] = readField(f, v, ctx, join(path, key), proto2 || f.optional === true);
   }
   for (const f of inline) {
     // Go always encodes an embedded struct, so the field is set even when none of its keys is given.
@@ -525,7 +525,7 @@ function writeMessage(typeName: string, msg: unknown, into?: Record<string, unkn
       else out[f.json] = writeMessage(f.type!, v);
     } else {
       // proto2 keeps presence (a set 0 or "" is written); proto3 omits defaults.
-      if (proto2 ? v === undefined || v === null : isDefault(f.kind, v)) continue;
+      if (proto2 || f.optional ? v === undefined || v === null : isDefault(f.kind, v)) continue;
       out[f.json] = writeScalar(f, v);
     }
   }

@@ -55,6 +55,7 @@ interface FieldOut {
   repeated?: true;
   map?: { key: string; kind: string; type?: string };
   oneof?: string;
+  optional?: true;
 }
 
 function kindOf(f: FieldDescriptorProto): { kind: string; type?: string } {
@@ -146,6 +147,8 @@ export interface SchemaField {
   repeated?: true;
   map?: { key: string; kind: string; type?: string };
   oneof?: string;
+  /** A proto3 \`optional\` field: it has presence, like a proto2 field. */
+  optional?: true;
 }
 
 /** A message: its syntax (proto2 fields have presence) and fields. */

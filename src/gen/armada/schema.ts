@@ -12,6 +12,8 @@ export interface SchemaField {
   repeated?: true;
   map?: { key: string; kind: string; type?: string };
   oneof?: string;
+  /** A proto3 `optional` field: it has presence, like a proto2 field. */
+  optional?: true;
 }
 
 /** A message: its syntax (proto2 fields have presence) and fields. */
