@@ -75,9 +75,9 @@ async function drive(
   ctx: Ctx,
   store: KyselyStore,
   runs: { dag: DAG; runId: string; onlyTaskIds?: string[] }[],
-  quietLogs = false,
-): Promise<("success" | "failed" | "running" | "queued" | "interrupted")[]> {
-  const progress = new ProgressReporter(ctx.streams, quietLogs);
+  options: { skipConflicts?: boolean } = {},
+): Promise<("success" | "failed" | "running" | "queued" | "interrupted" | "claimed_elsewhere")[]> {
+  const progress = new ProgressReporter(ctx.streams);
   const runner = new Runner({ store, onEvent: progress.onEvent });
   const onAbort = () => {
     const reason = ctx.signal?.reason;
@@ -88,7 +88,19 @@ async function drive(
     if (ctx.signal?.aborted) return runs.map(() => "interrupted" as const);
     return await progress.track(
       runs.map((r) => `${r.dag.dagId} ${r.runId}`).join(", "),
-      () => Promise.all(runs.map((r) => runner.runDagRun(r.dag, r.runId, { onlyTaskIds: r.onlyTaskIds }))),
+      () =>
+        Promise.all(
+          runs.map((r) =>
+            runner.runDagRun(r.dag, r.runId, { onlyTaskIds: r.onlyTaskIds }).catch((err: unknown) => {
+              // Several runner processes may resume at once (PostgreSQL): a run another one claimed is its job.
+              if (options.skipConflicts && RuntimeError.is(err) && err.code === "conflict") {
+                ctx.err(`Skipping ${r.dag.dagId} ${r.runId}: ${err.message}\n`);
+                return "claimed_elsewhere" as const;
+              }
+              throw err;
+            }),
+          ),
+        ),
     );
   } finally {
     ctx.signal?.removeEventListener("abort", onAbort);
@@ -375,8 +387,10 @@ function build(ctx: Ctx): Command {
           if (o.json) ctx.out("[]\n");
           return;
         }
-        const states = await drive(ctx, store, todo);
-        const reports = await Promise.all(todo.map((t) => runReport(store, t.dag.dagId, t.runId)));
+        const all = await drive(ctx, store, todo, { skipConflicts: true });
+        const mine = todo.filter((_, i) => all[i] !== "claimed_elsewhere");
+        const states = all.filter((s) => s !== "claimed_elsewhere");
+        const reports = await Promise.all(mine.map((t) => runReport(store, t.dag.dagId, t.runId)));
         if (o.json) ctx.out(JSON.stringify(reports, null, 2) + "\n");
         else for (const r of reports) printRun(ctx, r, false);
         ctx.exitCode = exitFor(states);

@@ -16,6 +16,7 @@ export type RuntimeErrorCode =
   | "store_too_new"
   | "timeout"
   | "killed"
+  | "conflict"
   | "not_found"
   | "invalid_argument";
 

@@ -170,7 +170,9 @@ export class Runner {
   }
 
   /**
-   * Drives a DAG run until it finishes (or this runner is shut down). A run
+   * Drives a DAG run until it finishes (or this runner is shut down). When
+   * another live runner drives it, or claims it first, this fails with a
+   * RuntimeError of code `conflict`. A run
    * left by a dead runner is recovered first: its running tries are failed
    * into their next try; deferred tasks get their triggers back.
    * `onlyTaskIds` runs just those tasks, ignoring their dependencies (`tasks test`).
@@ -183,12 +185,12 @@ export class Runner {
     if (run.state === "success" || run.state === "failed") return run.state;
     if (run.runnerId && run.runnerId !== this.id && (await this.isRunnerAlive(run.runnerId))) {
       throw new RuntimeError(
-        "invalid_argument",
+        "conflict",
         `DAG run ${dag.dagId}/${runId} is being run by live runner ${run.runnerId}; wait for it or kill that process first`,
       );
     }
     const claimed = await this.store.updateDagRun(dag.dagId, runId, { runnerId: this.id, state: "running" }, { runnerId: run.runnerId });
-    if (!claimed) throw new RuntimeError("invalid_argument", `DAG run ${dag.dagId}/${runId} was claimed by another runner`);
+    if (!claimed) throw new RuntimeError("conflict", `DAG run ${dag.dagId}/${runId} was claimed by another runner`);
     const driver = new RunDriver(this, dag, run, options.onlyTaskIds, this.templateEnv, this.onEvent);
     this.drivers.add(driver);
     try {
