@@ -106,7 +106,7 @@ const isPlainObject = (v: unknown) =>
   typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 /** The JSON keys a message accepts in `form`, inlined fields expanded. */
-function acceptedKeys(typeName: string, form: ObjectForm): string[] {
+export function acceptedKeys(typeName: string, form: ObjectForm): string[] {
   return messageSchema(typeName).fields.flatMap((f) =>
     form === "kubernetes" && isInlineField(typeName, f)
       ? acceptedKeys(f.type!, form)
