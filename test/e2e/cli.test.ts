@@ -152,7 +152,7 @@ describe("runner killed mid-wait, then resume", () => {
 
   for (const deferrable of [true, false]) {
     it(`reattaches without a second submit (${deferrable ? "deferred" : "polling"})`, async () => {
-      const env = await useServer({ FIXTURE_DEFERRABLE: deferrable ? "1" : "0", FIXTURE_SLEEP: "3" });
+      const env = await useServer({ FIXTURE_DEFERRABLE: deferrable ? "1" : "0", FIXTURE_SLEEP: "8" });
       const runId = `crash_${deferrable}`;
       child = spawn(
         process.execPath,
@@ -166,7 +166,7 @@ describe("runner killed mid-wait, then resume", () => {
           const job = jobsOf(runId)[0];
           const [ti] = await store.listTaskInstances("long_job", runId);
           return job?.state === "RUNNING" && ti?.state === waiting;
-        }, `job running and task ${waiting}`, 20_000);
+        }, `job running and task ${waiting}`, 40_000);
       } finally {
         await store.close();
       }
@@ -179,7 +179,7 @@ describe("runner killed mid-wait, then resume", () => {
       expect(jobs[0]!.state).toBe("SUCCEEDED");
       expect(out).toContain("[main] finished");
       expect(out).not.toContain("Submitted job to Armada");
-    }, 40_000);
+    }, 90_000);
   }
 });
 
