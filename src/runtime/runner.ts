@@ -406,6 +406,14 @@ class RunDriver {
     const byTask = new Map<string, TaskInstanceRow[]>();
     for (const t of tis) byTask.set(t.taskId, [...(byTask.get(t.taskId) ?? []), t]);
     const taskIds = this.dag.topologicalOrder().filter((id) => !this.only || this.only.has(id));
+    // Tasks no longer in the DAG file (it changed before a resume) end REMOVED, as in Airflow.
+    for (const t of tis) {
+      if (!this.dag.hasTask(t.taskId) && !FINISHED_STATES.has(t.state) && !this.running.has(keyOf(t))) {
+        if (await this.store.updateTaskInstance(t, { state: "removed", endMs: now, updatedMs: now }, { states: [t.state] })) {
+          this.emitTi(t, t.tryNumber, "removed");
+        }
+      }
+    }
 
     for (const taskId of taskIds) {
       const task = this.dag.getTask(taskId);

@@ -114,6 +114,19 @@ describe("Runner", () => {
     expect(await tiState("fail", run.runId, "cleanup")).toBe("success");
   });
 
+  it("task instances of tasks no longer in the DAG end REMOVED", async () => {
+    const dag = new DAG({ dagId: "changed" });
+    new FnOperator({ taskId: "kept", dag }, () => 1);
+    const { runner } = testRunner(store);
+    const run = await runner.createDagRun(dag);
+    await store.insertTaskInstances([
+      { dagId: "changed", runId: run.runId, taskId: "gone", mapIndex: -1, state: "none", tryNumber: 0, maxTries: 0, nextMethod: null, nextKwargs: null, nextRetryMs: null, startMs: null, endMs: null, runnerId: null, killRequested: false, updatedMs: 0 },
+    ]);
+    expect(await runner.runDagRun(dag, run.runId)).toBe("success");
+    await runner.stop();
+    expect(await tiState("changed", run.runId, "gone")).toBe("removed");
+  });
+
   it("a TaskFatalError (recognised by brand, also from a subclass) is not retried", async () => {
     class MyFatal extends TaskFatalError {}
     const dag = new DAG({ dagId: "fatal", defaultArgs: { retries: 3, retryDelay: 0 } });
