@@ -114,6 +114,24 @@ describe("Runner", () => {
     expect(await tiState("fail", run.runId, "cleanup")).toBe("success");
   });
 
+  it("a template error fails the try, naming the template field path and the variable", async () => {
+    class Templated extends BaseOperator {
+      command: unknown = { args: ["run", "{{ params.missing }}"] };
+      override templateFields = ["command"];
+      async execute(): Promise<unknown> {
+        return this.command;
+      }
+    }
+    const dag = new DAG({ dagId: "bad-template" });
+    new Templated({ taskId: "t", dag });
+    const { runner } = testRunner(store);
+    const run = await runner.createDagRun(dag);
+    expect(await runner.runDagRun(dag, run.runId)).toBe("failed");
+    await runner.stop();
+    const [attempt] = await store.listTaskTries({ dagId: "bad-template", runId: run.runId, taskId: "t", mapIndex: -1 });
+    expect(attempt!.error).toContain("Cannot render template field 'command.args[1]': 'params.missing' is undefined");
+  });
+
   it("task instances of tasks no longer in the DAG end REMOVED", async () => {
     const dag = new DAG({ dagId: "changed" });
     new FnOperator({ taskId: "kept", dag }, () => 1);
