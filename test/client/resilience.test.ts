@@ -381,6 +381,23 @@ describe("job-set event stream", () => {
     await sleepUntil(() => server.openWatchers === 0, "server stream closed");
   });
 
+  it("bounds a watch stream by its deadline", async () => {
+    addEvents(1);
+    const got: EventStreamMessage[] = [];
+    const e = await errorOf(
+      (async () => {
+        for await (const ev of client().getJobSetEvents(
+          { queue: "q", id: "s", watch: true },
+          { deadlineMs: 300 },
+        ))
+          got.push(ev);
+      })(),
+    );
+    expect(e.code).toBe(status.DEADLINE_EXCEEDED);
+    expect(e.message).toContain("300 ms");
+    expect(ids(got)).toEqual(["msg-1"]);
+  });
+
   it("does not resume on a non-transient error", async () => {
     const e = await errorOf(
       (async () => {
