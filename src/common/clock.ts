@@ -18,6 +18,9 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("The operation was aborted", "AbortError");
 }
 
+/** Node fires a longer setTimeout after 1 ms, so long sleeps are taken in steps of this size. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The wall clock. */
 export const systemClock: Clock = {
   nowMs: () => Date.now(),
@@ -25,15 +28,23 @@ export const systemClock: Clock = {
   sleep(ms, signal) {
     return new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(abortReason(signal));
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, Math.max(0, ms));
+      const wakeAt = Date.now() + Math.max(0, ms);
+      let timer: ReturnType<typeof setTimeout>;
       const onAbort = () => {
         clearTimeout(timer);
         reject(abortReason(signal!));
       };
+      const arm = () => {
+        const left = wakeAt - Date.now();
+        if (left <= 0) {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+          return;
+        }
+        timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      };
       signal?.addEventListener("abort", onAbort, { once: true });
+      timer = setTimeout(arm, Math.min(Math.max(0, ms), MAX_TIMER_MS));
     });
   },
 };
