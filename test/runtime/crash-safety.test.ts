@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, it } from "vitest";
@@ -12,10 +12,14 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), "aa-crash-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** The CLI from source in a subprocess. */
-function cli(args: string[], home: string): ChildProcess & { output: () => string; exited: Promise<number | null> } {
+function cli(
+  args: string[],
+  home: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+): ChildProcess & { output: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "src/cli/main.ts", ...args], {
     cwd: root,
-    env: { ...process.env, ARMADA_AIRFLOW_HOME: home, ARMADA_AIRFLOW__CORE__RUNNER_HEARTBEAT_MS: "50" },
+    env: { ...process.env, ARMADA_AIRFLOW_HOME: home, ARMADA_AIRFLOW__CORE__RUNNER_HEARTBEAT_MS: "50", ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -28,14 +32,18 @@ function cli(args: string[], home: string): ChildProcess & { output: () => strin
 type Snapshot = Map<string, TaskInstanceRow>;
 const key = (t: TaskInstanceRow) => `${t.taskId}[${t.mapIndex}]`;
 
-/** Kill points: conditions on the stored state at which the runner gets SIGKILL. */
-const killPoints: [string, (tis: TaskInstanceRow[]) => boolean][] = [
-  ["first task running", (tis) => tis.some((t) => t.taskId === "first" && t.state === "running")],
+/**
+ * Kill points: conditions on the stored state at which the runner gets
+ * SIGKILL, and the DAG phase held open (see crash-dag.ts) when the state is
+ * only passing through.
+ */
+const killPoints: [string, (tis: TaskInstanceRow[]) => boolean, string?][] = [
+  ["first task running", (tis) => tis.some((t) => t.taskId === "first" && t.state === "running"), "first"],
   ["first task done", (tis) => tis.some((t) => t.taskId === "first" && t.state === "success")],
-  ["mapped tasks running", (tis) => tis.filter((t) => t.taskId === "mapped" && t.state === "running").length >= 2],
+  ["mapped tasks running", (tis) => tis.filter((t) => t.taskId === "mapped" && t.state === "running").length >= 2, "mapped"],
   ["task deferred", (tis) => tis.some((t) => t.taskId === "wait" && t.state === "deferred")],
   ["some mapped done", (tis) => tis.some((t) => t.taskId === "mapped" && t.state === "success")],
-  ["trigger fired", (tis) => tis.some((t) => t.taskId === "wait" && (t.state === "scheduled" || (t.state === "running" && t.nextMethod !== null)))],
+  ["trigger fired", (tis) => tis.some((t) => t.taskId === "wait" && (t.state === "scheduled" || (t.state === "running" && t.nextMethod !== null))), "done"],
   ["sum started", (tis) => tis.some((t) => t.taskId === "sum" && t.state !== "none")],
 ];
 
@@ -43,9 +51,11 @@ describe.concurrent("crash safety: kill -9 of the runner, then resume", () => {
   it.for(killPoints)(
     "loses nothing when killed at: %s",
     { timeout: 60_000 },
-    async ([name, when], { expect }) => {
+    async ([name, when, hold], { expect }) => {
       const home = path.join(tmp, name.replace(/\W+/g, "-"));
-      const runner = cli(["dags", "test", dagFile, "--run-id", "r1"], home);
+      const release = path.join(tmp, `${name.replace(/\W+/g, "-")}.release`);
+      const holdEnv = hold ? { CRASH_HOLD: hold, CRASH_RELEASE_FILE: release } : {};
+      const runner = cli(["dags", "test", dagFile, "--run-id", "r1"], home, holdEnv);
       let store: KyselyStore | undefined;
       await sleepUntil(async () => {
         try {
@@ -59,7 +69,8 @@ describe.concurrent("crash safety: kill -9 of the runner, then resume", () => {
       expect(await runner.exited).toBeNull();
       const before: Snapshot = new Map((await store!.listTaskInstances("crash", "r1")).map((t) => [key(t), t]));
 
-      const resume = cli(["resume", "--json"], home);
+      writeFileSync(release, "");
+      const resume = cli(["resume", "--json"], home, holdEnv);
       const code = await resume.exited;
       expect(code, resume.output()).toBe(0);
       const after: Snapshot = new Map((await store!.listTaskInstances("crash", "r1")).map((t) => [key(t), t]));
