@@ -17,11 +17,20 @@ function cli(
   home: string,
   extraEnv: NodeJS.ProcessEnv = {},
 ): ChildProcess & { output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "src/cli/main.ts", ...args], {
-    cwd: root,
-    env: { ...process.env, ARMADA_AIRFLOW_HOME: home, ARMADA_AIRFLOW__CORE__RUNNER_HEARTBEAT_MS: "50", ...extraEnv },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--conditions=source", "--import", "tsx", "src/cli/main.ts", ...args],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        ARMADA_AIRFLOW_HOME: home,
+        ARMADA_AIRFLOW__CORE__RUNNER_HEARTBEAT_MS: "50",
+        ...extraEnv,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
@@ -40,10 +49,23 @@ const key = (t: TaskInstanceRow) => `${t.taskId}[${t.mapIndex}]`;
 const killPoints: [string, (tis: TaskInstanceRow[]) => boolean, string?][] = [
   ["first task running", (tis) => tis.some((t) => t.taskId === "first" && t.state === "running"), "first"],
   ["first task done", (tis) => tis.some((t) => t.taskId === "first" && t.state === "success")],
-  ["mapped tasks running", (tis) => tis.filter((t) => t.taskId === "mapped" && t.state === "running").length >= 2, "mapped"],
+  [
+    "mapped tasks running",
+    (tis) => tis.filter((t) => t.taskId === "mapped" && t.state === "running").length >= 2,
+    "mapped",
+  ],
   ["task deferred", (tis) => tis.some((t) => t.taskId === "wait" && t.state === "deferred")],
   ["some mapped done", (tis) => tis.some((t) => t.taskId === "mapped" && t.state === "success")],
-  ["trigger fired", (tis) => tis.some((t) => t.taskId === "wait" && (t.state === "scheduled" || (t.state === "running" && t.nextMethod !== null))), "done"],
+  [
+    "trigger fired",
+    (tis) =>
+      tis.some(
+        (t) =>
+          t.taskId === "wait" &&
+          (t.state === "scheduled" || (t.state === "running" && t.nextMethod !== null)),
+      ),
+    "done",
+  ],
   ["sum started", (tis) => tis.some((t) => t.taskId === "sum" && t.state !== "none")],
 ];
 
@@ -57,25 +79,41 @@ describe.concurrent("crash safety: kill -9 of the runner, then resume", () => {
       const holdEnv = hold ? { CRASH_HOLD: hold, CRASH_RELEASE_FILE: release } : {};
       const runner = cli(["dags", "test", dagFile, "--run-id", "r1"], home, holdEnv);
       let store: KyselyStore | undefined;
-      await sleepUntil(async () => {
-        try {
-          store ??= await KyselyStore.open({ home });
-          return when(await store.listTaskInstances("crash", "r1"));
-        } catch {
-          return false;
-        }
-      }, `kill point "${name}"\n${runner.output()}`, 30_000);
+      await sleepUntil(
+        async () => {
+          try {
+            store ??= await KyselyStore.open({ home });
+            return when(await store.listTaskInstances("crash", "r1"));
+          } catch {
+            return false;
+          }
+        },
+        `kill point "${name}"\n${runner.output()}`,
+        30_000,
+      );
       runner.kill("SIGKILL");
       expect(await runner.exited).toBeNull();
-      const before: Snapshot = new Map((await store!.listTaskInstances("crash", "r1")).map((t) => [key(t), t]));
+      const before: Snapshot = new Map(
+        (await store!.listTaskInstances("crash", "r1")).map((t) => [key(t), t]),
+      );
 
       writeFileSync(release, "");
       const resume = cli(["resume", "--json"], home, holdEnv);
       const code = await resume.exited;
       expect(code, resume.output()).toBe(0);
-      const after: Snapshot = new Map((await store!.listTaskInstances("crash", "r1")).map((t) => [key(t), t]));
+      const after: Snapshot = new Map(
+        (await store!.listTaskInstances("crash", "r1")).map((t) => [key(t), t]),
+      );
       expect((await store!.getDagRun("crash", "r1"))!.state).toBe("success");
-      expect([...after.keys()].sort()).toEqual(["first[-1]", "mapped[0]", "mapped[1]", "mapped[2]", "mapped[3]", "sum[-1]", "wait[-1]"]);
+      expect([...after.keys()].sort()).toEqual([
+        "first[-1]",
+        "mapped[0]",
+        "mapped[1]",
+        "mapped[2]",
+        "mapped[3]",
+        "sum[-1]",
+        "wait[-1]",
+      ]);
       for (const [k, t] of after) {
         expect(t.state, k).toBe("success");
         const b = before.get(k);
@@ -94,13 +132,23 @@ describe.concurrent("crash safety: kill -9 of the runner, then resume", () => {
           expect(t.tryNumber, k).toBe(b.tryNumber);
         }
       }
-      const wait = await store!.listXComs({ dagId: "crash", runId: "r1", taskIds: ["wait"], key: "return_value" });
+      const wait = await store!.listXComs({
+        dagId: "crash",
+        runId: "r1",
+        taskIds: ["wait"],
+        key: "return_value",
+      });
       const waitTi = after.get("wait[-1]")!;
       expect(JSON.parse(wait.find((x) => x.tryNumber === waitTi.tryNumber)!.value)).toEqual({
         resumedOnTry: waitTi.tryNumber,
         before: waitTi.tryNumber,
       });
-      const sum = await store!.listXComs({ dagId: "crash", runId: "r1", taskIds: ["sum"], key: "return_value" });
+      const sum = await store!.listXComs({
+        dagId: "crash",
+        runId: "r1",
+        taskIds: ["sum"],
+        key: "return_value",
+      });
       expect(sum.at(-1)!.value).toBe("10");
       expect(await store!.listTriggers()).toEqual([]);
       await store!.close();
