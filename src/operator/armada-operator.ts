@@ -37,7 +37,7 @@ import {
 import { isTerminalJobState, JobState, jobStateName } from "./job-states.js";
 import { linkXComKey, lookoutUrl, LOOKOUT_URL_XCOM_KEY, UrlFromLogsExtractor, type ExtraLinks } from "./links.js";
 import { armadaPodName, KubernetesPodLogManager } from "./pod-log-manager.js";
-import { ArmadaPollJobTrigger, forgetDeferredJob, rememberDeferredJob } from "./poll-job-trigger.js";
+import { ArmadaPollJobTrigger } from "./poll-job-trigger.js";
 import {
   externalJobUri,
   resolveReattachPolicy,
@@ -407,7 +407,6 @@ export class ArmadaOperator extends BaseOperator {
       throw new Error(`Resumed without an XCom job_context for task ${ti.taskId}; cannot tell which Armada job to follow`);
     }
     const jobContext = RunningJobContext.fromXCom(stored);
-    forgetDeferredJob(ti);
     this.hook.trackJob?.(jobContext.jobId);
     return this.pollForTermination(context, jobContext);
   }
@@ -488,7 +487,6 @@ export class ArmadaOperator extends BaseOperator {
       ctx = await this.checkJobStatusAndFetchLogs(context, ctx);
       if (isTerminalJobState(ctx.state)) return this.terminated(context, ctx);
       if (this.deferrable) {
-        rememberDeferredJob(context.ti, { jobContext: ctx.toXCom(), channelArgs: this.channelArgs.serialize() });
         this.defer({
           trigger: new ArmadaPollJobTrigger(this.clock.nowMs() + this.pollInterval * 1000),
           methodName: "_trigger_reentry",
@@ -628,7 +626,11 @@ export class ArmadaOperator extends BaseOperator {
    * `job_context`). A failure to cancel is logged, not thrown.
    */
   override async onKill(): Promise<void> {
-    const ti = this.taskInstance ?? tryGetCurrentContext()?.ti;
+    // Killed before this copy ran (e.g. after its trigger fired, before the
+    // resume): the runner calls onKill in the try's context; use its clock too.
+    const current = tryGetCurrentContext();
+    if (!this.taskInstance && current?.task === this) this.attach(current);
+    const ti = this.taskInstance ?? current?.ti;
     if (!ti) return;
     // onKill may run outside the task's context; write to its log all the same.
     const log = ti.log;

@@ -15,41 +15,15 @@ import type { LogSink } from "./task-log.js";
 /** The class path the trigger serializes under (the reference's). */
 export const POLL_JOB_TRIGGER_CLASSPATH = "armada.triggers.ArmadaPollJobTrigger";
 
-/** A trigger's task instance that can also read its XComs. */
-export interface XComReadableTaskInstance extends TriggerTaskInstance {
-  xcomPull(options: { key: string }): Promise<unknown>;
-}
+/**
+ * A trigger's task instance that can read its XComs.
+ * @deprecated every {@link TriggerTaskInstance} can now; use that.
+ */
+export type XComReadableTaskInstance = TriggerTaskInstance;
 
-/** What cleanup needs to cancel a deferred task's job. */
-interface DeferredJob {
-  jobContext: unknown;
-  channelArgs: unknown;
-}
-
-const DEFERRED_KEY = Symbol.for("armada-airflow.operator.deferred-jobs");
-// The triggerer's task instance may not offer XCom reads; the deferring
-// operator leaves what cleanup needs here (same process only).
-const deferredJobs: Map<string, DeferredJob> = ((globalThis as Record<symbol, unknown>)[DEFERRED_KEY] ??= new Map<
-  string,
-  DeferredJob
->()) as Map<string, DeferredJob>;
-
-function deferredKey(ti: { dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number }): string {
-  return [ti.dagId, ti.runId, ti.taskId, ti.mapIndex, ti.tryNumber].join("\u0000");
-}
-
-/** Records the job a task defers on, for trigger cleanup in this process. */
-export function rememberDeferredJob(
-  ti: { dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number },
-  job: DeferredJob,
-): void {
-  deferredJobs.set(deferredKey(ti), job);
-}
-
-/** Forgets it once the task resumed or finished. */
-export function forgetDeferredJob(ti: { dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number }): void {
-  deferredJobs.delete(deferredKey(ti));
-}
+/** XCom keys the deferring operator pushes and cleanup reads (the operator's XCOM_KEYS). */
+const JOB_CONTEXT_KEY = "job_context";
+const CHANNEL_ARGS_KEY = "channel_args";
 
 /** Options not part of the serialized form. */
 export interface ArmadaPollJobTriggerOptions {
@@ -110,25 +84,15 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     if (!ti) return;
     const state = await ti.currentState();
     if (!CANCEL_ON.has(state)) return;
-    const reader = ti as Partial<XComReadableTaskInstance>;
-    const remembered = deferredJobs.get(deferredKey(ti));
-    let rawContext: unknown;
-    let rawArgs: unknown;
-    if (typeof reader.xcomPull === "function") {
-      rawContext = await reader.xcomPull({ key: "job_context" });
-      rawArgs = await reader.xcomPull({ key: "channel_args" });
-    } else if (remembered) {
-      rawContext = remembered.jobContext;
-      rawArgs = remembered.channelArgs;
-    } else {
-      this.options.log?.warn(
-        `Task ${ti.taskId} ended ${state} while deferred, but its XComs cannot be read here; the Armada job was not cancelled.`,
-      );
+    // Read from the store, not from memory: after a restart (`resume`) this
+    // runs in a process that never saw the task defer.
+    const rawContext = await ti.xcomPull({ key: JOB_CONTEXT_KEY });
+    if (!rawContext) {
+      this.options.log?.info(`Task ${ti.taskId} is ${state}; no Armada job in XCom ${JOB_CONTEXT_KEY}, nothing to cancel`);
       return;
     }
-    forgetDeferredJob(ti);
-    if (!rawContext) return;
     const context = RunningJobContext.fromXCom(rawContext);
+    const rawArgs = await ti.xcomPull({ key: CHANNEL_ARGS_KEY });
     if (!rawArgs) {
       this.options.log?.warn(`No channel_args in XCom for ${ti.taskId}; cannot cancel Armada job ${context.jobId}.`);
       return;

@@ -36,6 +36,7 @@ export {
   BaseTrigger,
   TriggerEvent,
   type TriggerTaskInstance,
+  type TriggerXComPullOptions,
   type TriggerFactory,
   registerTrigger,
   createTrigger,

@@ -23,7 +23,7 @@ import type { DagRunRow, LogRow, Store, TaskInstanceRow, TiKey, TriggerRow } fro
 import { createTaskLogger, type LogLevel, type TaskLogger } from "./task-logger.js";
 import { defaultTemplateEnv, type TemplateEnv } from "./template.js";
 import { evaluateTriggerRule } from "./trigger-rules.js";
-import { createTrigger, type BaseTrigger, type TriggerEvent } from "./trigger.js";
+import { createTrigger, type BaseTrigger, type TriggerEvent, type TriggerTaskInstance } from "./trigger.js";
 
 /** What a runner reports while it works (the CLI prints these). */
 export type RunnerEvent =
@@ -562,7 +562,11 @@ class RunDriver {
     if (row.killRequested) {
       const log = this.loggerFor(row.taskId, row.mapIndex, row.tryNumber);
       log.warn("Kill requested (tasks kill) before the task could resume");
-      await this.handleFailure(row, new TaskKilledError("kill requested (tasks kill)"), false, [row.state], log);
+      const err = new TaskKilledError("kill requested (tasks kill)");
+      // The trigger fired, so its cleanup left the external work to the
+      // resuming try; that try will not run, so the operator must release it.
+      if (resume) await this.killBeforeResume(row, err, log);
+      await this.handleFailure(row, err, false, [row.state], log);
       return;
     }
     const tryNumber = resume ? row.tryNumber : row.tryNumber + 1;
@@ -590,6 +594,67 @@ class RunDriver {
     void this.executeTry(rt, resume ? row : undefined);
   }
 
+  /** The context a task instance's code runs in (execute, resume methods, onKill). */
+  private taskContext(task: BaseOperator, row: TaskInstanceRow, tryNumber: number, log: TaskLogger, signal: AbortSignal): Context {
+    const ti = new RuntimeTaskInstance({
+      ...this.tiKey(row.taskId, row.mapIndex),
+      tryNumber,
+      maxTries: row.maxTries,
+      task,
+      log,
+      store: this.store,
+      nowMs: () => this.clock.nowMs(),
+    });
+    const logicalDate = new Date(this.run.logicalDateMs);
+    const dagRun: DagRunInfo = {
+      dagId: this.run.dagId,
+      runId: this.run.runId,
+      logicalDate,
+      conf: this.conf,
+      runType: this.run.runType,
+      state: "running",
+    };
+    return {
+      dag: this.dag,
+      task,
+      ti,
+      taskInstance: ti,
+      runId: this.run.runId,
+      logicalDate,
+      dataIntervalStart: logicalDate,
+      dataIntervalEnd: logicalDate,
+      ...dateStrings(logicalDate),
+      params: { ...this.dag.params, ...task.params, ...this.conf },
+      conf: this.conf,
+      dagRun,
+      signal,
+      clock: this.clock,
+    };
+  }
+
+  /**
+   * Gives the operator of a task instance whose trigger fired but that was
+   * killed before resuming its `onKill()`, in the try's context (so it can
+   * read the try's XComs, e.g. the job to cancel). Failures are logged only:
+   * the try fails either way.
+   */
+  private async killBeforeResume(row: TaskInstanceRow, reason: TaskKilledError, log: TaskLogger): Promise<void> {
+    if (!this.dag.hasTask(row.taskId)) return;
+    const abort = new AbortController();
+    abort.abort(reason);
+    try {
+      const task = this.dag.getTask(row.taskId).copyForTaskInstance();
+      await this.applyMapping(task, row.mapIndex);
+      const context = this.taskContext(task, row, row.tryNumber, log, abort.signal);
+      log.warn(`Killing ${tiLabel(row)} try ${row.tryNumber}: ${reason.message}`);
+      await runWithContext(context, async () => {
+        await task.onKill();
+      });
+    } catch (e) {
+      log.error(`onKill failed: ${errorText(e)}`);
+    }
+  }
+
   private async executeTry(rt: RunningTry, resumeFrom: TaskInstanceRow | undefined): Promise<void> {
     const row = rt.row;
     let timeout: AbortController | undefined;
@@ -597,40 +662,8 @@ class RunDriver {
       const task = this.dag.getTask(row.taskId).copyForTaskInstance();
       rt.task = task;
       await this.applyMapping(task, row.mapIndex);
-      const ti = new RuntimeTaskInstance({
-        ...this.tiKey(row.taskId, row.mapIndex),
-        tryNumber: rt.tryNumber,
-        maxTries: row.maxTries,
-        task,
-        log: rt.log,
-        store: this.store,
-        nowMs: () => this.clock.nowMs(),
-      });
-      const logicalDate = new Date(this.run.logicalDateMs);
-      const dagRun: DagRunInfo = {
-        dagId: this.run.dagId,
-        runId: this.run.runId,
-        logicalDate,
-        conf: this.conf,
-        runType: this.run.runType,
-        state: "running",
-      };
-      const context: Context = {
-        dag: this.dag,
-        task,
-        ti,
-        taskInstance: ti,
-        runId: this.run.runId,
-        logicalDate,
-        dataIntervalStart: logicalDate,
-        dataIntervalEnd: logicalDate,
-        ...dateStrings(logicalDate),
-        params: { ...this.dag.params, ...task.params, ...this.conf },
-        conf: this.conf,
-        dagRun,
-        signal: rt.abort.signal,
-        clock: this.clock,
-      };
+      const context = this.taskContext(task, row, rt.tryNumber, rt.log, rt.abort.signal);
+      const ti = context.ti;
       if (task.executionTimeout !== undefined) {
         timeout = new AbortController();
         const seconds = task.executionTimeout;
@@ -813,6 +846,22 @@ class RunDriver {
     this.wake();
   }
 
+  /** What a trigger sees of its task instance: state and XComs, read from the store (any process). */
+  private triggerTaskInstance(taskId: string, mapIndex: number, tryNumber: number): TriggerTaskInstance {
+    const key = this.tiKey(taskId, mapIndex);
+    return {
+      ...key,
+      tryNumber,
+      currentState: async () => (await this.store.getTaskInstance(key))?.state ?? "none",
+      xcomPull: async (options) => {
+        if (typeof options?.key !== "string" || options.key === "") {
+          throw new RuntimeError("invalid_argument", `trigger xcomPull: key must be a non-empty string, e.g. { key: "job_context" }`);
+        }
+        return pullXCom(this.store, key, options, tryNumber);
+      },
+    };
+  }
+
   private startTrigger(trow: TriggerRow, ti: TaskInstanceRow): void {
     const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
     let trigger: BaseTrigger;
@@ -826,12 +875,7 @@ class RunDriver {
     const abort = new AbortController();
     trigger.signal = abort.signal;
     trigger.clock = this.clock;
-    const key = this.tiKey(ti.taskId, ti.mapIndex);
-    trigger.taskInstance = {
-      ...key,
-      tryNumber: ti.tryNumber,
-      currentState: async () => (await this.store.getTaskInstance(key))?.state ?? "none",
-    };
+    trigger.taskInstance = this.triggerTaskInstance(ti.taskId, ti.mapIndex, ti.tryNumber);
     const active: ActiveTrigger = { row: trow, trigger, abort, removed: false };
     this.triggers.set(trow.id, active);
     const firstEvent = async (): Promise<TriggerEvent | undefined> => {
@@ -900,11 +944,7 @@ class RunDriver {
       const trigger = createTrigger(trow.classpath, JSON.parse(trow.kwargs) as Record<string, unknown>);
       const ti = await this.store.getTaskInstance(key);
       trigger.clock = this.clock;
-      trigger.taskInstance = {
-        ...key,
-        tryNumber: ti?.tryNumber ?? 0,
-        currentState: async () => (await this.store.getTaskInstance(key))?.state ?? "none",
-      };
+      trigger.taskInstance = this.triggerTaskInstance(key.taskId, key.mapIndex, ti?.tryNumber ?? 0);
       await trigger.cleanup();
     } catch (err) {
       this.loggerFor(trow.taskId, trow.mapIndex, 0).error(`Trigger cleanup failed: ${errorText(err)}`);

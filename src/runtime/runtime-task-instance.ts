@@ -73,11 +73,14 @@ export class RuntimeTaskInstance implements TaskInstance {
 /**
  * XCom pull with Airflow 3's defaults, reading each task instance's current
  * try only (a new try starts with no XComs, as Airflow clears them).
+ * `selfTryNumber` pins the try read for `self` (a trigger reads its own
+ * try's XComs even when the task instance has moved on).
  */
 export async function pullXCom(
   store: Store,
   self: { dagId: string; runId: string; taskId: string; mapIndex: number },
   options: XComPullOptions,
+  selfTryNumber?: number,
 ): Promise<unknown> {
   const key = options.key ?? "return_value";
   const taskIds = options.taskIds === undefined ? [self.taskId] : typeof options.taskIds === "string" ? [options.taskIds] : options.taskIds;
@@ -88,6 +91,7 @@ export async function pullXCom(
   const rows = await store.listXComs({ dagId: self.dagId, runId: self.runId, taskIds, key, mapIndexes: mapList });
   const tis = await store.listTaskInstances(self.dagId, self.runId);
   const currentTry = new Map(tis.map((t) => [`${t.taskId}\u0000${t.mapIndex}`, t.tryNumber]));
+  if (selfTryNumber !== undefined) currentTry.set(`${self.taskId}\u0000${self.mapIndex}`, selfTryNumber);
   const current = rows.filter((r) => currentTry.get(`${r.taskId}\u0000${r.mapIndex}`) === r.tryNumber);
   const valueOf = (taskId: string, mapIndex: number) => {
     const r = current.find((x) => x.taskId === taskId && x.mapIndex === mapIndex);

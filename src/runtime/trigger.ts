@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from "../common/clock.js";
 import { brandSymbol, hasBrand } from "./brand.js";
+import type { XComPullOptions } from "./context.js";
 import { RuntimeError } from "./errors.js";
 import type { TaskInstanceState } from "./state.js";
 
@@ -20,6 +21,11 @@ export class TriggerEvent<T = unknown> {
   }
 }
 
+/** Which XComs a trigger reads: as {@link XComPullOptions}, but `key` must be given. */
+export interface TriggerXComPullOptions extends XComPullOptions {
+  key: string;
+}
+
 /** The task instance a trigger fires for, as the triggerer exposes it to the trigger. */
 export interface TriggerTaskInstance {
   readonly dagId: string;
@@ -29,6 +35,13 @@ export interface TriggerTaskInstance {
   readonly tryNumber: number;
   /** The task instance's state as stored now (read it in `cleanup()`: DEFERRED means a hand-over). */
   currentState(): Promise<TaskInstanceState>;
+  /**
+   * Reads XComs from the store, as `TaskInstance.xcomPull` does, with this
+   * task instance's XComs read at the trigger's own try. Works in any
+   * process (after `resume` too), so `cleanup()` can find what the deferring
+   * task left, e.g. the external job to cancel.
+   */
+  xcomPull(options: TriggerXComPullOptions): Promise<unknown>;
 }
 
 /**

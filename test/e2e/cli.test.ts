@@ -181,6 +181,38 @@ describe("runner killed mid-wait, then resume", () => {
       expect(out).not.toContain("Submitted job to Armada");
     }, 90_000);
   }
+
+  it("a deferred task marked failed while no runner runs: resume cancels its job from XCom (fresh process)", async () => {
+    const env = await useServer({ FIXTURE_DEFERRABLE: "1", FIXTURE_SLEEP: "600" });
+    const runId = "crash_mark_failed";
+    child = spawn(
+      process.execPath,
+      ["--conditions=source", "--import", "tsx", "src/cli/main.ts", "dags", "test", fixture("long-job.ts"), "--run-id", runId],
+      { cwd: root, env, stdio: "ignore" },
+    );
+    const store = await KyselyStore.open({ home });
+    try {
+      await sleepUntil(async () => {
+        const [ti] = await store.listTaskInstances("long_job", runId);
+        return jobsOf(runId)[0]?.state === "RUNNING" && ti?.state === "deferred";
+      }, "job running and task deferred", 40_000);
+    } finally {
+      await store.close();
+    }
+    // The runner dies without cleaning up: the trigger row stays behind.
+    child.kill("SIGKILL");
+    await new Promise((r) => child!.once("exit", r));
+    const marked = await cli(["tasks", "mark-failed", "long_job", runId, "long"]);
+    expect(marked.code, marked.out).toBe(0);
+    expect(jobsOf(runId)[0]!.state).toBe("RUNNING");
+    // This process never ran the task: the trigger's cleanup can only know the job from the store.
+    const { code, out } = await cli(["resume", "--run-id", runId]);
+    expect(code, out).toBe(1);
+    const jobs = jobsOf(runId);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.state, out).toBe("CANCELLED");
+    expect(out).not.toContain("Submitted job to Armada");
+  }, 90_000);
 });
 
 describe("the hello example with no Armada configured", () => {

@@ -5,7 +5,10 @@
 import { status } from "@grpc/grpc-js";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { closeArmadaHookClients } from "../../src/operator/hook.js";
+import { ArmadaPollJobTrigger, POLL_JOB_TRIGGER_CLASSPATH } from "../../src/operator/poll-job-trigger.js";
 import { DAG } from "../../src/runtime/dag.js";
+import { requestTaskKill } from "../../src/runtime/task-commands.js";
+import { registerTrigger, type TriggerEvent } from "../../src/runtime/trigger.js";
 import { sleepUntil } from "../support/sleep-until.js";
 import { startEnv, type Env } from "./harness.js";
 
@@ -209,9 +212,8 @@ describe("killing a task cancels its Armada job", () => {
       const dag = new DAG({ dagId: "killme" });
       e.operator("k", dag, { jobRequest: longJob, deferrable });
       const { requestTaskKill } = await import("../../src/runtime/task-commands.js");
-      // Killed while the task waits (deferred in its trigger, or polling):
-      // the runtime does not call onKill for a task killed between its
-      // trigger firing and its resume, so that moment is avoided here.
+      // Killed while the task waits (deferred in its trigger, or polling);
+      // a kill between the trigger firing and the resume has its own test below.
       const key = { dagId: "killme", runId: "test_run_1", taskId: "k", mapIndex: -1 };
       const waiting = deferrable ? "deferred" : "running";
       const settled = async () => {
@@ -248,6 +250,46 @@ describe("killing a task cancels its Armada job", () => {
       }
     });
   }
+});
+
+describe("killed after its trigger fired, before it resumed", () => {
+  it("the runner calls the operator's onKill once and the job ends CANCELLED on the server", async () => {
+    const e = (env = await startEnv());
+    const key = { dagId: "kill_fired", runId: "test_run_1", taskId: "k", mapIndex: -1 };
+    // The poll trigger, but once the job runs, `tasks kill` lands as it
+    // fires: after the trigger is done, before the task resumes. Deterministic,
+    // unlike racing the runner from outside.
+    class KillAsItFires extends ArmadaPollJobTrigger {
+      override async *run(): AsyncIterable<TriggerEvent> {
+        for await (const event of super.run()) {
+          if (e.server.jobs()[0]?.state === "RUNNING") await requestTaskKill(e.store, key);
+          yield event;
+        }
+      }
+    }
+    registerTrigger(POLL_JOB_TRIGGER_CLASSPATH, (kwargs) => new KillAsItFires(String(kwargs.moment)));
+    try {
+      const dag = new DAG({ dagId: "kill_fired" });
+      e.operator("k", dag, {
+        deferrable: true,
+        jobRequest: {
+          podSpec: {
+            containers: [{ name: "main", image: "busybox", args: ["sleep", "3600"], resources: { requests: { cpu: "100m", memory: "64Mi" } } }],
+          },
+        },
+      });
+      expect(await e.run(dag)).toBe("failed");
+    } finally {
+      registerTrigger(POLL_JOB_TRIGGER_CLASSPATH, (kwargs) => new ArmadaPollJobTrigger(String(kwargs.moment)));
+    }
+    const jobs = e.server.jobs();
+    expect(jobs).toHaveLength(1);
+    const lines = e.logLines("k");
+    expect(jobs[0]!.state, lines.join("\n")).toBe("CANCELLED");
+    expect(lines.filter((l) => l.startsWith(`on_kill called, cancelling Armada job with job-id ${jobs[0]!.id}`))).toHaveLength(1);
+    expect(lines).toContain("Kill requested (tasks kill) before the task could resume");
+    expect((await e.store.getTaskInstance(key))?.state).toBe("failed");
+  });
 });
 
 describe("credentials that expire", () => {

@@ -96,20 +96,38 @@ describe("ArmadaPollJobTrigger", () => {
     expect(retry.hook.cancels).toHaveLength(0);
   });
 
-  it("cleanup uses the job the operator remembered when the task instance cannot read XComs", async () => {
-    const { rememberDeferredJob } = await import("../../src/operator/poll-job-trigger.js");
+  it("cleanup reads job_context and channel_args through taskInstance.xcomPull (no in-process state)", async () => {
     const hook = new FakeHook([]);
-    const trigger = new ArmadaPollJobTrigger(moment, { hookFactory: () => hook });
-    const key = { dagId: "d2", taskId: "t", runId: "r", mapIndex: -1, tryNumber: 1 };
-    trigger.taskInstance = { ...key, currentState: async () => "failed" };
+    const args: GrpcChannelArgs[] = [];
+    const trigger = new ArmadaPollJobTrigger(moment, {
+      hookFactory: (a) => {
+        args.push(a);
+        return hook;
+      },
+    });
+    const xcom: Record<string, unknown> = {};
+    const pulls: unknown[] = [];
+    trigger.taskInstance = {
+      dagId: "d2",
+      taskId: "t",
+      runId: "r",
+      mapIndex: -1,
+      tryNumber: 1,
+      currentState: async () => "failed",
+      xcomPull: async (options) => {
+        pulls.push(options);
+        return xcom[options.key];
+      },
+    };
+    // No job submitted yet: nothing to cancel.
     await trigger.cleanup();
     expect(hook.cancels).toHaveLength(0);
-    rememberDeferredJob(key, {
-      jobContext: new RunningJobContext({ armadaQueue: "q", jobId: "j9", jobSetId: "s", submitTime: new Date(0) }).toXCom(),
-      channelArgs: new GrpcChannelArgs({ target: "127.0.0.1:1" }).serialize(),
-    });
+    xcom.job_context = new RunningJobContext({ armadaQueue: "q", jobId: "j9", jobSetId: "s", submitTime: new Date(0) }).toXCom();
+    xcom.channel_args = new GrpcChannelArgs({ target: "127.0.0.1:7" }).serialize();
     await trigger.cleanup();
     expect(hook.cancels.map((c) => c.jobId)).toEqual(["j9"]);
+    expect(args.map((a) => a.target)).toEqual(["127.0.0.1:7"]);
+    expect(pulls).toEqual([{ key: "job_context" }, { key: "job_context" }, { key: "channel_args" }]);
   });
 
   it("cleanup propagates a failing state lookup and cancels nothing (case 21)", async () => {
