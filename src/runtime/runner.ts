@@ -367,6 +367,16 @@ class RunDriver {
       }
     }
 
+    // Marked FAILED after its trigger fired, before it resumed (markTaskFailed
+    // flags these): no try or trigger is left to release its external work.
+    for (const row of tis) {
+      if (row.state !== "failed" || !row.killRequested || this.running.has(keyOf(row))) continue;
+      const log = this.loggerFor(row.taskId, row.mapIndex, row.tryNumber);
+      await this.killBeforeResume(row, new TaskKilledError("marked failed (tasks mark-failed) before the task could resume"), log);
+      await this.store.updateTaskInstance(row, { killRequested: false, updatedMs: this.clock.nowMs() }, { states: ["failed"], tryNumber: row.tryNumber });
+      await this.flushLogs();
+    }
+
     // Triggers: start new ones, remove those whose task is no longer deferred, enforce timeouts.
     const triggerRows = await this.store.listTriggers({ dagId: this.run.dagId, runId: this.run.runId });
     for (const trow of triggerRows) {

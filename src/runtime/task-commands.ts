@@ -8,7 +8,9 @@ const ACTIVE: TaskInstanceState[] = ["running", "deferred", "scheduled", "queued
  * `tasks mark-failed`: sets the task instance FAILED (no retry, as Airflow's
  * "mark failed"). The runner that owns it notices within one heartbeat: a
  * running try gets `onKill()`, a deferred one has its trigger removed (its
- * `cleanup()` sees FAILED). Returns the previous state.
+ * `cleanup()` sees FAILED). One whose trigger already fired (SCHEDULED, about
+ * to resume) has neither, so it is also flagged for the runner (now or at
+ * `resume`) to call its operator's `onKill()`. Returns the previous state.
  */
 export async function markTaskFailed(store: Store, key: TiKey, nowMs = Date.now()): Promise<TaskInstanceState> {
   const ti = await store.getTaskInstance(key);
@@ -17,7 +19,12 @@ export async function markTaskFailed(store: Store, key: TiKey, nowMs = Date.now(
   if (ti.state === "success" || ti.state === "skipped") {
     throw new RuntimeError("invalid_argument", `task instance ${key.taskId} already finished as ${ti.state}; only unfinished tasks can be marked failed`);
   }
-  const ok = await store.updateTaskInstance(key, { state: "failed", endMs: nowMs, nextRetryMs: null, updatedMs: nowMs }, { states: [ti.state] });
+  const ok = await store.updateTaskInstance(
+    key,
+    // The flag then means exactly "owes onKill"; a running try or a trigger is released its own way.
+    { state: "failed", endMs: nowMs, nextRetryMs: null, updatedMs: nowMs, killRequested: ti.state === "scheduled" },
+    { states: [ti.state] },
+  );
   if (!ok) return markTaskFailed(store, key, nowMs);
   return ti.state;
 }

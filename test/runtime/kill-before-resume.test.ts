@@ -10,6 +10,7 @@ import {
   DAG,
   TriggerEvent,
   getCurrentContext,
+  markTaskFailed,
   registerTrigger,
   requestTaskKill,
   type Context,
@@ -47,6 +48,22 @@ class KillThenFire extends BaseTrigger {
 const triggers: { state: string; resource: unknown }[] = [];
 registerTrigger(KillThenFire.classpath, () => new KillThenFire());
 
+/** Fires at once; its cleanup (task now SCHEDULED) runs `onCleanup` first thing, before the task can resume. */
+class FireThenHook extends BaseTrigger {
+  static readonly classpath = "tests.FireThenHook";
+  static onCleanup: (() => void) | undefined;
+  serialize(): [string, Record<string, unknown>] {
+    return [FireThenHook.classpath, {}];
+  }
+  async *run(): AsyncIterable<TriggerEvent> {
+    yield new TriggerEvent("fired");
+  }
+  override async cleanup(): Promise<void> {
+    FireThenHook.onCleanup?.();
+  }
+}
+registerTrigger(FireThenHook.classpath, () => new FireThenHook());
+
 interface KillCall {
   taskId: string;
   tryNumber: number;
@@ -59,9 +76,10 @@ class Holder extends BaseOperator {
   static kills: KillCall[] = [];
   static resumes = 0;
   failKill = false;
+  trigger: () => BaseTrigger = () => new KillThenFire();
   async execute(ctx: Context): Promise<unknown> {
     await ctx.ti.xcomPush("resource", `res-${ctx.ti.taskId}-${ctx.ti.tryNumber}`);
-    this.defer({ trigger: new KillThenFire(), methodName: "resume" });
+    this.defer({ trigger: this.trigger(), methodName: "resume" });
   }
   async resume(): Promise<unknown> {
     Holder.resumes++;
@@ -129,5 +147,64 @@ describe("kill requested after the trigger fired, before the resume", () => {
     ]);
     const logs = events.flatMap((e) => (e.type === "log" && e.taskId === "h" ? [e.message] : []));
     expect(logs.filter((l) => l.startsWith("onKill failed: Error: release failed"))).toHaveLength(2);
+  });
+
+  it("tasks mark-failed after the trigger fired, while no runner runs: the next runner calls onKill once", async () => {
+    const dag = new DAG({ dagId: "kbr3" });
+    const h = new Holder({ taskId: "h", dag, retries: 2 });
+    h.trigger = () => new FireThenHook();
+    const key = { dagId: "kbr3", runId: "", taskId: "h", mapIndex: -1 };
+    // Runner A goes away just after the trigger fired: the task is left SCHEDULED, with no trigger.
+    const a = testRunner(store);
+    const run = await a.runner.createDagRun(dag);
+    key.runId = run.runId;
+    FireThenHook.onCleanup = () => void a.runner.shutdown("runner going away");
+    try {
+      expect(await a.runner.runDagRun(dag, run.runId)).toBe("interrupted");
+    } finally {
+      FireThenHook.onCleanup = undefined;
+      await a.runner.stop();
+    }
+    expect(await store.getTaskInstance(key)).toMatchObject({ state: "scheduled", tryNumber: 1 });
+    expect(await store.listTriggers()).toHaveLength(0);
+    expect(Holder.kills).toHaveLength(0);
+    expect(await markTaskFailed(store, key)).toBe("scheduled");
+    // A new runner (as `resume`) gives the operator its onKill; FAILED stays (no retry), nothing resumes.
+    const b = testRunner(store);
+    expect(await b.runner.runDagRun(dag, run.runId)).toBe("failed");
+    expect(await b.runner.runDagRun(dag, run.runId)).toBe("failed");
+    await b.runner.stop();
+    expect(Holder.kills).toEqual([{ taskId: "h", tryNumber: 1, resource: "res-h-1", aborted: true }]);
+    expect(Holder.resumes).toBe(0);
+    expect(await store.getTaskInstance(key)).toMatchObject({ state: "failed", tryNumber: 1, killRequested: false });
+  });
+
+  it("a pending kill request on a deferred task marked failed is dropped: its trigger cleanup releases the work, not onKill", async () => {
+    const dag = new DAG({ dagId: "kbr4" });
+    new Holder({ taskId: "h", dag });
+    const a = testRunner(store);
+    const run = await a.runner.createDagRun(dag);
+    const key = { dagId: "kbr4", runId: run.runId, taskId: "h", mapIndex: -1 };
+    await store.insertTaskInstances([
+      {
+        ...key,
+        state: "deferred",
+        tryNumber: 1,
+        maxTries: 0,
+        nextMethod: "resume",
+        nextKwargs: null,
+        nextRetryMs: null,
+        startMs: 0,
+        endMs: null,
+        runnerId: null,
+        killRequested: true,
+        updatedMs: 0,
+      },
+    ]);
+    expect(await markTaskFailed(store, key)).toBe("deferred");
+    expect(await store.getTaskInstance(key)).toMatchObject({ state: "failed", killRequested: false });
+    expect(await a.runner.runDagRun(dag, run.runId)).toBe("failed");
+    await a.runner.stop();
+    expect(Holder.kills).toHaveLength(0);
   });
 });
