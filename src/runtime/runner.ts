@@ -77,6 +77,8 @@ interface RunningTry {
   tryNumber: number;
   abort: AbortController;
   task: BaseOperator | undefined;
+  /** The try's context once built (onKill runs in it). */
+  context: Context | undefined;
   log: TaskLogger;
   killed: boolean;
 }
@@ -581,12 +583,14 @@ class RunDriver {
     }
     const tryNumber = resume ? row.tryNumber : row.tryNumber + 1;
     const log = this.loggerFor(row.taskId, row.mapIndex, tryNumber);
-    const rt: RunningTry = { key, row: { ...row, tryNumber, state: "running" }, tryNumber, abort: new AbortController(), task: undefined, log, killed: false };
+    const rt: RunningTry = { key, row: { ...row, tryNumber, state: "running" }, tryNumber, abort: new AbortController(), task: undefined, context: undefined, log, killed: false };
     this.running.set(key, rt);
     const now = this.clock.nowMs();
+    // killRequested is left as stored: a kill requested after `row` was read
+    // then reaches the running try (onKill) instead of being lost.
     const ok = await this.store.updateTaskInstance(
       row,
-      { state: "running", tryNumber, startMs: now, endMs: null, runnerId: this.runner.id, nextRetryMs: null, killRequested: false, updatedMs: now },
+      { state: "running", tryNumber, startMs: now, endMs: null, runnerId: this.runner.id, nextRetryMs: null, updatedMs: now },
       { states: [row.state], tryNumber: row.tryNumber },
     );
     if (!ok) {
@@ -673,6 +677,7 @@ class RunDriver {
       rt.task = task;
       await this.applyMapping(task, row.mapIndex);
       const context = this.taskContext(task, row, rt.tryNumber, rt.log, rt.abort.signal);
+      rt.context = context;
       const ti = context.ti;
       if (task.executionTimeout !== undefined) {
         timeout = new AbortController();
@@ -838,7 +843,10 @@ class RunDriver {
     rt.abort.abort(err);
     rt.log.warn(`Killing ${tiLabel(rt.row)} try ${rt.tryNumber}: ${reason}`);
     try {
-      await rt.task?.onKill();
+      const task = rt.task;
+      // In the try's context, as during execute: onKill may read the try's XComs.
+      if (task && rt.context) await runWithContext(rt.context, async () => task.onKill());
+      else await task?.onKill();
     } catch (e) {
       rt.log.error(`onKill failed: ${errorText(e)}`);
     }

@@ -15,7 +15,9 @@ import {
   requestTaskKill,
   type Context,
   type KyselyStore,
+  type Store,
 } from "armada-airflow";
+import { sleepUntil } from "../support/sleep-until.js";
 import { tempSqliteStore, testRunner } from "./support.js";
 
 let env: Awaited<ReturnType<typeof tempSqliteStore>>;
@@ -206,5 +208,54 @@ describe("kill requested after the trigger fired, before the resume", () => {
     expect(await a.runner.runDagRun(dag, run.runId)).toBe("failed");
     await a.runner.stop();
     expect(Holder.kills).toHaveLength(0);
+  });
+
+  it("a kill requested just after the runner read the SCHEDULED row still reaches the resumed try (onKill once)", async () => {
+    /** Resumes and then waits until killed (so only a kill can end it). */
+    class Waiter extends Holder {
+      override async resume(): Promise<unknown> {
+        Holder.resumes++;
+        const { signal } = getCurrentContext();
+        return new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true }));
+      }
+    }
+    const dag = new DAG({ dagId: "kbr5" });
+    const w = new Waiter({ taskId: "h", dag });
+    w.trigger = () => new FireThenHook();
+    let injected = false;
+    // The request lands between the runner's read of the row and its update to RUNNING.
+    const racy = new Proxy(store, {
+      get(target, prop) {
+        if (prop === "updateTaskInstance") {
+          const update: Store["updateTaskInstance"] = async (key, patch, expect) => {
+            if (!injected && patch.state === "running" && expect?.states?.includes("scheduled")) {
+              injected = true;
+              await requestTaskKill(target, key);
+            }
+            return target.updateTaskInstance(key, patch, expect);
+          };
+          return update;
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const { runner } = testRunner(racy);
+    const run = await runner.createDagRun(dag);
+    const done = runner.runDagRun(dag, run.runId);
+    try {
+      await sleepUntil(() => Holder.kills.length > 0, "onKill of the resumed try", 5_000);
+    } finally {
+      void runner.shutdown("test over");
+    }
+    expect(await done).toBe("failed");
+    await runner.stop();
+    expect(injected).toBe(true);
+    expect(Holder.resumes).toBe(1);
+    expect(Holder.kills).toEqual([{ taskId: "h", tryNumber: 1, resource: "res-h-1", aborted: true }]);
+    expect(await store.getTaskInstance({ dagId: "kbr5", runId: run.runId, taskId: "h", mapIndex: -1 })).toMatchObject({
+      state: "failed",
+      killRequested: false,
+    });
   });
 });
