@@ -369,12 +369,15 @@ class RunDriver {
       }
     }
 
-    // Marked FAILED after its trigger fired, before it resumed (markTaskFailed
-    // flags these): no try or trigger is left to release its external work.
-    for (const row of tis) {
-      if (row.state !== "failed" || !row.killRequested || this.running.has(keyOf(row))) continue;
+    // Marked FAILED with no try running here to kill (its trigger had fired,
+    // or its runner died): markTaskFailed flags these as owing onKill.
+    for (const snap of tis) {
+      if (snap.state !== "failed" || !snap.killRequested || this.running.has(keyOf(snap))) continue;
+      // Re-read: a try killed above has just had its onKill and cleared the flag.
+      const row = await this.store.getTaskInstance(snap);
+      if (!row || row.state !== "failed" || !row.killRequested) continue;
       const log = this.loggerFor(row.taskId, row.mapIndex, row.tryNumber);
-      await this.killBeforeResume(row, new TaskKilledError("marked failed (tasks mark-failed) before the task could resume"), log);
+      await this.killWithoutTry(row, new TaskKilledError("marked failed (tasks mark-failed) with no try running"), log);
       await this.store.updateTaskInstance(row, { killRequested: false, updatedMs: this.clock.nowMs() }, { states: ["failed"], tryNumber: row.tryNumber });
       await this.flushLogs();
     }
@@ -577,7 +580,7 @@ class RunDriver {
       const err = new TaskKilledError("kill requested (tasks kill)");
       // The trigger fired, so its cleanup left the external work to the
       // resuming try; that try will not run, so the operator must release it.
-      if (resume) await this.killBeforeResume(row, err, log);
+      if (resume) await this.killWithoutTry(row, err, log);
       await this.handleFailure(row, err, false, [row.state], log);
       return;
     }
@@ -647,12 +650,12 @@ class RunDriver {
   }
 
   /**
-   * Gives the operator of a task instance whose trigger fired but that was
-   * killed before resuming its `onKill()`, in the try's context (so it can
-   * read the try's XComs, e.g. the job to cancel). Failures are logged only:
-   * the try fails either way.
+   * Gives the operator of a task instance killed while no try of it runs here
+   * (its trigger fired and it had not resumed, or its runner died) its
+   * `onKill()`, in the try's context (so it can read the try's XComs, e.g.
+   * the job to cancel). Failures are logged only: the try fails either way.
    */
-  private async killBeforeResume(row: TaskInstanceRow, reason: TaskKilledError, log: TaskLogger): Promise<void> {
+  private async killWithoutTry(row: TaskInstanceRow, reason: TaskKilledError, log: TaskLogger): Promise<void> {
     if (!this.dag.hasTask(row.taskId)) return;
     const abort = new AbortController();
     abort.abort(reason);
@@ -853,6 +856,10 @@ class RunDriver {
     if (mode === "external") {
       const row = await this.store.getTaskInstance(rt.row);
       const now = this.clock.nowMs();
+      // onKill ran: the flag markTaskFailed set is settled.
+      if (row?.killRequested) {
+        await this.store.updateTaskInstance(rt.row, { killRequested: false, updatedMs: now }, { states: [row.state], tryNumber: rt.tryNumber });
+      }
       const state = row?.state ?? "failed";
       await this.flushLogs();
       await this.store.upsertTaskTry({ ...this.tiKey(rt.row.taskId, rt.row.mapIndex), tryNumber: rt.tryNumber, state, startMs: rt.row.startMs ?? now, endMs: now, error: reason });

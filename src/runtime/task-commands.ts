@@ -3,14 +3,18 @@ import type { TaskInstanceState } from "./state.js";
 import type { Store, TiKey } from "./store/store.js";
 
 const ACTIVE: TaskInstanceState[] = ["running", "deferred", "scheduled", "queued"];
+/** States whose external work no trigger cleanup will release once marked failed. */
+const OWES_ON_KILL: TaskInstanceState[] = ["running", "queued", "scheduled"];
 
 /**
  * `tasks mark-failed`: sets the task instance FAILED (no retry, as Airflow's
  * "mark failed"). The runner that owns it notices within one heartbeat: a
  * running try gets `onKill()`, a deferred one has its trigger removed (its
- * `cleanup()` sees FAILED). One whose trigger already fired (SCHEDULED, about
- * to resume) has neither, so it is also flagged for the runner (now or at
- * `resume`) to call its operator's `onKill()`. Returns the previous state.
+ * `cleanup()` sees FAILED). A task instance with no trigger left (RUNNING,
+ * QUEUED, or SCHEDULED: its trigger fired, it had not resumed) is also flagged
+ * so that its operator's `onKill()` is called exactly once: by the runner
+ * running the try, or else by the runner that drives the run next (a live
+ * one, or `resume` after the runner died). Returns the previous state.
  */
 export async function markTaskFailed(store: Store, key: TiKey, nowMs = Date.now()): Promise<TaskInstanceState> {
   const ti = await store.getTaskInstance(key);
@@ -21,8 +25,8 @@ export async function markTaskFailed(store: Store, key: TiKey, nowMs = Date.now(
   }
   const ok = await store.updateTaskInstance(
     key,
-    // The flag then means exactly "owes onKill"; a running try or a trigger is released its own way.
-    { state: "failed", endMs: nowMs, nextRetryMs: null, updatedMs: nowMs, killRequested: ti.state === "scheduled" },
+    // On a FAILED row the flag means "owes onKill"; a deferred task's trigger cleanup releases its work instead.
+    { state: "failed", endMs: nowMs, nextRetryMs: null, updatedMs: nowMs, killRequested: OWES_ON_KILL.includes(ti.state) },
     { states: [ti.state] },
   );
   if (!ok) return markTaskFailed(store, key, nowMs);

@@ -1,7 +1,9 @@
 /**
- * A task killed after its trigger fired but before it resumed: no try runs
- * and the trigger's cleanup saw a task about to resume, so the runner must
- * give the operator its `onKill()`, in the try's context.
+ * Kills with no try running to receive them: a task killed (or marked
+ * failed) after its trigger fired but before it resumed, or marked failed
+ * after its runner died. The trigger's cleanup saw a task about to resume (or
+ * there is no trigger), so the runner must give the operator its `onKill()`,
+ * exactly once, in the try's context.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -13,6 +15,7 @@ import {
   markTaskFailed,
   registerTrigger,
   requestTaskKill,
+  serializeValue,
   type Context,
   type KyselyStore,
   type Store,
@@ -257,5 +260,57 @@ describe("kill requested after the trigger fired, before the resume", () => {
       state: "failed",
       killRequested: false,
     });
+  });
+
+  it("tasks mark-failed on a task whose runner died while it ran: the next runner (resume) calls onKill once", async () => {
+    const dag = new DAG({ dagId: "kbr6" });
+    new Holder({ taskId: "h", dag, retries: 3 });
+    const { runner } = testRunner(store);
+    const run = await runner.createDagRun(dag);
+    const key = { dagId: "kbr6", runId: run.runId, taskId: "h", mapIndex: -1 };
+    // What a runner killed with -9 mid-try leaves behind.
+    await store.insertTaskInstances([
+      {
+        ...key,
+        state: "running",
+        tryNumber: 1,
+        maxTries: 3,
+        nextMethod: null,
+        nextKwargs: null,
+        nextRetryMs: null,
+        startMs: 0,
+        endMs: null,
+        runnerId: "gone-host:1:dead",
+        killRequested: false,
+        updatedMs: 0,
+      },
+    ]);
+    await store.setXCom({ ...key, tryNumber: 1, key: "resource", value: serializeValue("res-h-1", "test"), createdMs: 0 });
+    expect(await markTaskFailed(store, key)).toBe("running");
+    expect(await runner.runDagRun(dag, run.runId)).toBe("failed");
+    await runner.stop();
+    expect(Holder.kills).toEqual([{ taskId: "h", tryNumber: 1, resource: "res-h-1", aborted: true }]);
+    expect(await store.getTaskInstance(key)).toMatchObject({ state: "failed", tryNumber: 1, killRequested: false });
+  });
+
+  it("tasks mark-failed on a try running here: onKill exactly once", async () => {
+    class Hanger extends Holder {
+      override async execute(ctx: Context): Promise<unknown> {
+        await ctx.ti.xcomPush("resource", "res-run");
+        return new Promise((_resolve, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error), { once: true }));
+      }
+    }
+    const dag = new DAG({ dagId: "kbr7" });
+    new Hanger({ taskId: "h", dag });
+    const { runner } = testRunner(store);
+    const run = await runner.createDagRun(dag);
+    const key = { dagId: "kbr7", runId: run.runId, taskId: "h", mapIndex: -1 };
+    const done = runner.runDagRun(dag, run.runId);
+    await sleepUntil(async () => (await store.listXComs({ dagId: "kbr7", runId: run.runId, key: "resource" })).length === 1, "running");
+    expect(await markTaskFailed(store, key)).toBe("running");
+    expect(await done).toBe("failed");
+    await runner.stop();
+    expect(Holder.kills).toEqual([{ taskId: "h", tryNumber: 1, resource: "res-run", aborted: true }]);
+    expect(await store.getTaskInstance(key)).toMatchObject({ state: "failed", killRequested: false });
   });
 });
