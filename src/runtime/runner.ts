@@ -176,7 +176,9 @@ export class Runner {
    * another live runner drives it, or claims it first, this fails with a
    * RuntimeError of code `conflict`. A run
    * left by a dead runner is recovered first: its running tries are failed
-   * into their next try; deferred tasks get their triggers back.
+   * into their next try (after `onKill()` when `tasks kill` asked for it);
+   * deferred tasks get their triggers back; task instances marked failed
+   * while no try ran get their `onKill()`.
    * `onlyTaskIds` runs just those tasks, ignoring their dependencies (`tasks test`).
    */
   async runDagRun(dag: DAG, runId: string, options: { onlyTaskIds?: string[] } = {}): Promise<DagRunState | "interrupted"> {
@@ -293,6 +295,8 @@ class RunDriver {
         const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
         const msg = `The runner executing try ${ti.tryNumber} stopped (crash or kill -9) before the try finished`;
         log.error(msg);
+        // Without a kill request the work is left for the next try to reattach to.
+        if (ti.killRequested) await this.killWithoutTry(ti, new TaskKilledError("kill requested (tasks kill)"), log);
         await this.handleFailure(ti, new TaskKilledError(msg), false, [ti.state], log);
       }
     }

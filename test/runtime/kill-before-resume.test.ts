@@ -293,6 +293,36 @@ describe("kill requested after the trigger fired, before the resume", () => {
     expect(await store.getTaskInstance(key)).toMatchObject({ state: "failed", tryNumber: 1, killRequested: false });
   });
 
+  it("tasks kill on a task whose runner died while it ran: resume calls onKill once, then fails the try", async () => {
+    const dag = new DAG({ dagId: "kbr8" });
+    new Holder({ taskId: "h", dag });
+    const { runner } = testRunner(store);
+    const run = await runner.createDagRun(dag);
+    const key = { dagId: "kbr8", runId: run.runId, taskId: "h", mapIndex: -1 };
+    await store.insertTaskInstances([
+      {
+        ...key,
+        state: "running",
+        tryNumber: 1,
+        maxTries: 0,
+        nextMethod: null,
+        nextKwargs: null,
+        nextRetryMs: null,
+        startMs: 0,
+        endMs: null,
+        runnerId: "gone-host:1:dead",
+        killRequested: false,
+        updatedMs: 0,
+      },
+    ]);
+    await store.setXCom({ ...key, tryNumber: 1, key: "resource", value: serializeValue("res-h-1", "test"), createdMs: 0 });
+    expect(await requestTaskKill(store, key)).toBe("running");
+    expect(await runner.runDagRun(dag, run.runId)).toBe("failed");
+    await runner.stop();
+    expect(Holder.kills).toEqual([{ taskId: "h", tryNumber: 1, resource: "res-h-1", aborted: true }]);
+    expect(await store.getTaskInstance(key)).toMatchObject({ state: "failed", tryNumber: 1, killRequested: false });
+  });
+
   it("tasks mark-failed on a try running here: onKill exactly once", async () => {
     class Hanger extends Holder {
       override async execute(ctx: Context): Promise<unknown> {
