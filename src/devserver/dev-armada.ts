@@ -88,6 +88,8 @@ export class DevArmada {
   private readonly jobList: JobRecord[] = [];
   private readonly byExternalUri = new Map<string, JobRecord[]>();
   private readonly byJobSet = new Map<string, JobRecord[]>();
+  /** Queue + client id -> the job that id created; Armada answers a repeated client id with that job. */
+  private readonly byClientId = new Map<string, JobRecord>();
   private readonly runsById = new Map<string, RunRecord>();
   private readonly pods = new Map<string, RunningPod>();
   private readonly ids = new JobIdFactory();
@@ -187,6 +189,14 @@ export class DevArmada {
     const largest = this.scheduler.largestNode();
     const ids: string[] = [];
     for (const item of items) {
+      // As Armada does: a client id seen before in this queue names the job it
+      // created, so a client that resubmits after an unknown outcome gets that
+      // job back instead of a second one.
+      const earlier = item.clientId ? this.byClientId.get(clientKey(queue, item.clientId)) : undefined;
+      if (earlier) {
+        ids.push(earlier.id);
+        continue;
+      }
       const id = this.ids.next(now);
       ids.push(id);
       let check = validateJob(item, queue, queueState, largest);
@@ -676,6 +686,7 @@ export class DevArmada {
     const set = this.byJobSet.get(k);
     if (set) set.push(job);
     else this.byJobSet.set(k, [job]);
+    if (job.clientId) this.byClientId.set(clientKey(job.queue, job.clientId), job);
   }
 
   private containerNames(job: JobRecord): string[] {
@@ -742,6 +753,10 @@ export class DevArmada {
       retryable: false,
     };
   }
+}
+
+function clientKey(queue: string, clientId: string): string {
+  return `${queue}\u0000${clientId}`;
 }
 
 function uriKey(queue: string, jobSetId: string, uri: string): string {
