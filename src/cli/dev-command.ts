@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { startDevServer, type DevServer } from "../devserver/dev-server.js";
+import type { DevServerOptions } from "../devserver/options.js";
 
 function integer(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -19,6 +20,57 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
+/**
+ * Reads a secret from the environment variable a flag names. Secrets are passed
+ * by variable name so they never appear on a command line (visible in `ps`).
+ */
+function secretFromEnv(flag: string, name: string, env: NodeJS.ProcessEnv): string {
+  const value = env[name];
+  if (!value) {
+    throw new InvalidArgumentError(
+      `${flag} names the environment variable ${name}, which is not set or empty; export ${name}=<secret> first.`,
+    );
+  }
+  return value;
+}
+
+/** Auth and TLS settings from the flags; secrets come from the environment. */
+export function devSecurityOptions(
+  opts: {
+    bearerTokenEnv?: string[];
+    basicAuthEnv?: string[];
+    tlsCert?: string;
+    tlsKey?: string;
+    tlsCa?: string;
+  },
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<DevServerOptions, "auth" | "tls"> {
+  const bearerTokens = (opts.bearerTokenEnv ?? []).map((v) => secretFromEnv("--bearer-token-env", v, env));
+  const basic = (opts.basicAuthEnv ?? []).map((v) => {
+    const pair = secretFromEnv("--basic-auth-env", v, env);
+    const colon = pair.indexOf(":");
+    if (colon <= 0) {
+      throw new InvalidArgumentError(
+        `--basic-auth-env: ${v} must hold "username:password" (the value is not shown here).`,
+      );
+    }
+    return { username: pair.slice(0, colon), password: pair.slice(colon + 1) };
+  });
+  if (!opts.tlsCert !== !opts.tlsKey) {
+    throw new InvalidArgumentError("--tls-cert and --tls-key go together: give both, or neither.");
+  }
+  if (opts.tlsCa && !opts.tlsCert) {
+    throw new InvalidArgumentError("--tls-ca (client certificates) needs --tls-cert and --tls-key.");
+  }
+  return {
+    auth: bearerTokens.length || basic.length ? { bearerTokens, basic } : undefined,
+    tls:
+      opts.tlsCert && opts.tlsKey
+        ? { certFile: opts.tlsCert, keyFile: opts.tlsKey, caFile: opts.tlsCa }
+        : undefined,
+  };
+}
+
 /** Options of `armada-airflow dev` after parsing. */
 export interface DevCommandOptions {
   host: string;
@@ -29,6 +81,11 @@ export interface DevCommandOptions {
   writeKubeconfig?: string;
   ingestionDelay: number;
   queue?: string[];
+  bearerTokenEnv?: string[];
+  basicAuthEnv?: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
 }
 
 /** The text `armada-airflow dev` prints once it listens. */
@@ -74,12 +131,34 @@ function configureDevCommand(cmd: Command): void {
       0,
     )
     .option("--queue <name>", "queue to create at start (repeatable; default: default)", collect)
+    .option(
+      "--bearer-token-env <var>",
+      "require gRPC calls to carry the bearer token held in env var <var> (repeatable)",
+      collect,
+    )
+    .option(
+      "--basic-auth-env <var>",
+      'accept basic credentials "user:password" held in env var <var> (repeatable)',
+      collect,
+    )
+    .option("--tls-cert <file>", "serve gRPC over TLS with this certificate (PEM)")
+    .option("--tls-key <file>", "private key of --tls-cert (PEM)")
+    .option("--tls-ca <file>", "require client certificates signed by this CA (mutual TLS)")
     .action(async (opts, self) => {
       // The CLI may route output elsewhere (runCli in tests); fall back to the process's stdout.
       const writeOut = self.configureOutput().writeOut ?? ((text: string) => process.stdout.write(text));
       const started = Date.now();
       const queues = opts.queue ?? ["default"];
+      let security: ReturnType<typeof devSecurityOptions>;
+      try {
+        security = devSecurityOptions(opts);
+      } catch (err) {
+        // Printed like any other usage error (exit code 2).
+        self.error(`error: ${(err as Error).message}`);
+        return; // not reached: error() throws
+      }
       const server = await startDevServer({
+        ...security,
         host: opts.host,
         grpcPort: opts.grpcPort,
         httpPort: opts.httpPort,
