@@ -8,13 +8,9 @@
  */
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { enums as armadaEnums, messages as armadaMessages } from "../gen/armada/schema.js";
-import {
-  enums as k8sEnums,
-  messages as k8sMessages,
-  type SchemaField,
-  type SchemaMessage,
-} from "../gen/k8s.io/schema.js";
+import { enums as k8sEnums, messages as k8sMessages } from "../gen/k8s.io/schema.js";
 import { ArmadaError } from "./armada-error.js";
+import type { SchemaField, SchemaMessage } from "./proto-schema.js";
 
 const MESSAGES: Record<string, SchemaMessage> = { ...k8sMessages, ...armadaMessages };
 const ENUMS: Record<string, Record<string, number>> = { ...k8sEnums, ...armadaEnums };
