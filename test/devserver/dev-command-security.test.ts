@@ -3,14 +3,13 @@
  * driven by our client, so the client's auth paths can be tried against a
  * server a user starts by hand. Secrets travel by environment variable name.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
 import { ArmadaClient, BasicAuth, BearerTokenAuth, GrpcChannelArgs } from "armada-airflow/client";
 import { sleepUntil } from "../support/sleep-until.js";
+import { repoRoot, sourceCliArgs, spawnSourceCli } from "../support/source-cli.js";
 
-const root = path.resolve(import.meta.dirname, "../..");
-const cli = ["--conditions=source", "--import", "tsx", path.join(root, "src", "cli", "main.ts")];
 const tlsDir = path.join(import.meta.dirname, "fixtures", "tls");
 
 let child: ChildProcess | undefined;
@@ -33,10 +32,8 @@ function client(target: string, auth: ConstructorParameters<typeof GrpcChannelAr
 }
 
 it("serves gRPC over TLS and accepts only the bearer token and basic user named by env vars", async () => {
-  child = spawn(
-    process.execPath,
+  const dev = spawnSourceCli(
     [
-      ...cli,
       "dev",
       "--grpc-port",
       "0",
@@ -51,16 +48,11 @@ it("serves gRPC over TLS and accepts only the bearer token and basic user named 
       "--basic-auth-env",
       "DEV_BASIC",
     ],
-    {
-      cwd: root,
-      env: { ...process.env, DEV_TOKEN: "s3cret-token", DEV_BASIC: "ada:pa55word" },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
+    { ...process.env, DEV_TOKEN: "s3cret-token", DEV_BASIC: "ada:pa55word" },
   );
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  await sleepUntil(() => out.includes("Press Ctrl+C"), "ready line", 20_000);
+  child = dev;
+  await sleepUntil(() => dev.output().includes("Press Ctrl+C"), "ready line", 20_000);
+  const out = dev.output();
   // The certificate is issued for localhost.
   const target = /gRPC:\s+(\S+)/.exec(out)![1]!.replace("127.0.0.1", "localhost");
   expect(out).not.toContain("s3cret-token");
@@ -75,8 +67,8 @@ it("serves gRPC over TLS and accepts only the bearer token and basic user named 
 
 it("refuses to start when a secret's env var is unset, or a TLS flag lacks its pair, naming the flag", () => {
   const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    spawnSync(process.execPath, [...cli, "dev", "--grpc-port", "0", "--http-port", "0", ...args], {
-      cwd: root,
+    spawnSync(process.execPath, sourceCliArgs(["dev", "--grpc-port", "0", "--http-port", "0", ...args]), {
+      cwd: repoRoot,
       encoding: "utf8",
       env: { ...process.env, ...env },
     });

@@ -6,11 +6,8 @@ import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JobSubmitResponse } from "../../src/gen/armada/submit.js";
 import { sleepUntil } from "../support/sleep-until.js";
+import { repoRoot, sourceCliArgs } from "../support/source-cli.js";
 import { call, clients, jobItem } from "./helpers.js";
-
-const root = path.resolve(import.meta.dirname, "../..");
-// The real `armada-airflow` entry point, run from source.
-const cli = ["--conditions=source", "--import", "tsx", path.join(root, "src", "cli", "main.ts")];
 
 describe("armada-airflow dev", () => {
   let child: ChildProcess | undefined;
@@ -25,8 +22,8 @@ describe("armada-airflow dev", () => {
   // Runs first: besides its own check it leaves tsx's transpile cache warm, so the start-up timing
   // below measures the server, not compiling TypeScript (the published package runs compiled JS).
   it("rejects a bad port with a message naming the flag", () => {
-    const r = spawnSync(process.execPath, [...cli, "dev", "--grpc-port", "http"], {
-      cwd: root,
+    const r = spawnSync(process.execPath, sourceCliArgs(["dev", "--grpc-port", "http"]), {
+      cwd: repoRoot,
       encoding: "utf8",
     });
     expect(r.status).not.toBe(0);
@@ -37,10 +34,10 @@ describe("armada-airflow dev", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "dev-cli-"));
     const kubeconfig = path.join(dir, "kubeconfig");
     const spawnedAt = Date.now();
+    // Its own stdout listener times the ready line from the spawn.
     child = spawn(
       process.execPath,
-      [
-        ...cli,
+      sourceCliArgs([
         "dev",
         "--grpc-port",
         "0",
@@ -52,8 +49,8 @@ describe("armada-airflow dev", () => {
         "cli-q",
         "--state",
         path.join(dir, "state.db"),
-      ],
-      { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+      ]),
+      { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
     );
     let out = "";
     let readyAt = 0;

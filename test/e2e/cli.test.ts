@@ -3,13 +3,14 @@
  * dev server: what a user runs. These use real time (the CLI runs on the
  * system clock), with short jobs and no fixed sleeps.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main.js";
+import { spawnSourceCli } from "../support/source-cli.js";
 import { closeArmadaHookClients } from "../../src/operator/hook.js";
 import { KyselyStore } from "../../src/runtime/store/kysely-store.js";
 import { startDevServer, type DevServer } from "../../src/testing/index.js";
@@ -85,7 +86,9 @@ describe("armada-airflow dags test", () => {
     const [job] = jobsOf("cli_bad");
     expect(job?.state).toBe("FAILED");
     expect(out).toContain("[main] about to fail");
-    expect(out).toContain(`ArmadaOperator job '${job!.id}' in queue 'default' terminated with state 'Failed'.`);
+    expect(out).toContain(
+      `ArmadaOperator job '${job!.id}' in queue 'default' terminated with state 'Failed'.`,
+    );
     const store = await KyselyStore.open({ home });
     const rows = await store.listXComs({ dagId: "bad_job", runId: "cli_bad", key: "job_context" });
     await store.close();
@@ -110,7 +113,9 @@ describe("armada-airflow dags test", () => {
     expect(code).toBe(0);
     const store = await KyselyStore.open({ home });
     const value = async (key: string) =>
-      JSON.parse((await store.listXComs({ dagId: "log_link", runId: "cli_link", key })).at(-1)!.value) as unknown;
+      JSON.parse(
+        (await store.listXComs({ dagId: "log_link", runId: "cli_link", key })).at(-1)!.value,
+      ) as unknown;
     try {
       expect(await value("armada_dashboard_url")).toBe("https://dashboard.example.com/runs/log_link-42");
       expect(await value("armada_runbook_url")).toBe("https://runbooks.example.com/log_link/cli_link");
@@ -154,19 +159,19 @@ describe("runner killed mid-wait, then resume", () => {
     it(`reattaches without a second submit (${deferrable ? "deferred" : "polling"})`, async () => {
       const env = await useServer({ FIXTURE_DEFERRABLE: deferrable ? "1" : "0", FIXTURE_SLEEP: "8" });
       const runId = `crash_${deferrable}`;
-      child = spawn(
-        process.execPath,
-        ["--conditions=source", "--import", "tsx", "src/cli/main.ts", "dags", "test", fixture("long-job.ts"), "--run-id", runId],
-        { cwd: root, env, stdio: "ignore" },
-      );
+      child = spawnSourceCli(["dags", "test", fixture("long-job.ts"), "--run-id", runId], env);
       const store = await KyselyStore.open({ home });
       try {
         const waiting = deferrable ? "deferred" : "running";
-        await sleepUntil(async () => {
-          const job = jobsOf(runId)[0];
-          const [ti] = await store.listTaskInstances("long_job", runId);
-          return job?.state === "RUNNING" && ti?.state === waiting;
-        }, `job running and task ${waiting}`, 40_000);
+        await sleepUntil(
+          async () => {
+            const job = jobsOf(runId)[0];
+            const [ti] = await store.listTaskInstances("long_job", runId);
+            return job?.state === "RUNNING" && ti?.state === waiting;
+          },
+          `job running and task ${waiting}`,
+          40_000,
+        );
       } finally {
         await store.close();
       }
@@ -185,17 +190,17 @@ describe("runner killed mid-wait, then resume", () => {
   it("a deferred task marked failed while no runner runs: resume cancels its job from XCom (fresh process)", async () => {
     const env = await useServer({ FIXTURE_DEFERRABLE: "1", FIXTURE_SLEEP: "600" });
     const runId = "crash_mark_failed";
-    child = spawn(
-      process.execPath,
-      ["--conditions=source", "--import", "tsx", "src/cli/main.ts", "dags", "test", fixture("long-job.ts"), "--run-id", runId],
-      { cwd: root, env, stdio: "ignore" },
-    );
+    child = spawnSourceCli(["dags", "test", fixture("long-job.ts"), "--run-id", runId], env);
     const store = await KyselyStore.open({ home });
     try {
-      await sleepUntil(async () => {
-        const [ti] = await store.listTaskInstances("long_job", runId);
-        return jobsOf(runId)[0]?.state === "RUNNING" && ti?.state === "deferred";
-      }, "job running and task deferred", 40_000);
+      await sleepUntil(
+        async () => {
+          const [ti] = await store.listTaskInstances("long_job", runId);
+          return jobsOf(runId)[0]?.state === "RUNNING" && ti?.state === "deferred";
+        },
+        "job running and task deferred",
+        40_000,
+      );
     } finally {
       await store.close();
     }
@@ -220,21 +225,14 @@ describe("the hello example with no Armada configured", () => {
     const h = mkdtempSync(path.join(os.tmpdir(), "aa-embedded-"));
     const env: NodeJS.ProcessEnv = { ...savedEnv, ARMADA_AIRFLOW_HOME: h };
     delete env.ARMADA_TARGET;
-    const out: string[] = [];
-    const code = await new Promise<number | null>((resolve) => {
-      const p = spawn(
-        process.execPath,
-        ["--conditions=source", "--import", "tsx", "src/cli/main.ts", "dags", "test", "examples/dags/hello.ts"],
-        { cwd: root, env },
-      );
-      p.stdout.on("data", (d: Buffer) => out.push(d.toString()));
-      p.stderr.on("data", (d: Buffer) => out.push(d.toString()));
-      p.on("exit", resolve);
-    });
+    const p = spawnSourceCli(["dags", "test", "examples/dags/hello.ts"], env);
+    const code = await p.exited;
     rmSync(h, { recursive: true, force: true });
-    const text = out.join("");
+    const text = p.output();
     expect(code, text).toBe(0);
-    expect(text).toMatch(/Submitted job to Armada with job-id \S+\. Job details available at http:\/\/127\.0\.0\.1:\d+\/jobs\//);
+    expect(text).toMatch(
+      /Submitted job to Armada with job-id \S+\. Job details available at http:\/\/127\.0\.0\.1:\d+\/jobs\//,
+    );
     expect(text).toContain("is in state: RUNNING.");
     expect(text).toMatch(/\[main\] Hello from hello in run manual__/);
     expect(text).toMatch(/hello\s+-1\s+success/);

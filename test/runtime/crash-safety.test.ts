@@ -1,41 +1,23 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, it } from "vitest";
 import { KyselyStore, type TaskInstanceRow } from "armada-airflow";
 import { sleepUntil } from "../support/sleep-until.js";
+import { spawnSourceCli, type SourceCliProcess } from "../support/source-cli.js";
 
-const root = path.resolve(import.meta.dirname, "../..");
 const dagFile = path.join(import.meta.dirname, "fixtures/crash-dag.ts");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "aa-crash-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** The CLI from source in a subprocess. */
-function cli(
-  args: string[],
-  home: string,
-  extraEnv: NodeJS.ProcessEnv = {},
-): ChildProcess & { output: () => string; exited: Promise<number | null> } {
-  const child = spawn(
-    process.execPath,
-    ["--conditions=source", "--import", "tsx", "src/cli/main.ts", ...args],
-    {
-      cwd: root,
-      env: {
-        ...process.env,
-        ARMADA_AIRFLOW_HOME: home,
-        ARMADA_AIRFLOW__CORE__RUNNER_HEARTBEAT_MS: "50",
-        ...extraEnv,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return Object.assign(child, { output: () => out, exited });
+/** The CLI from source in a subprocess, with its own home. */
+function cli(args: string[], home: string, extraEnv: NodeJS.ProcessEnv = {}): SourceCliProcess {
+  return spawnSourceCli(args, {
+    ...process.env,
+    ARMADA_AIRFLOW_HOME: home,
+    ARMADA_AIRFLOW__CORE__RUNNER_HEARTBEAT_MS: "50",
+    ...extraEnv,
+  });
 }
 
 type Snapshot = Map<string, TaskInstanceRow>;

@@ -1,58 +1,66 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, it } from "vitest";
 import { KyselyStore, type TaskInstanceState } from "armada-airflow";
 import { sleepUntil } from "../support/sleep-until.js";
+import { spawnSourceCli } from "../support/source-cli.js";
 
-const root = path.resolve(import.meta.dirname, "../..");
 const dagFile = path.join(import.meta.dirname, "fixtures/kill-dag.ts");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "aa-kill-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cli(args: string[], home: string, marker: string) {
-  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "src/cli/main.ts", ...args], {
-    cwd: root,
-    env: { ...process.env, ARMADA_AIRFLOW_HOME: home, KILL_MARKER: marker, ARMADA_AIRFLOW__CORE__RUNNER_HEARTBEAT_MS: "50" },
-    stdio: ["ignore", "pipe", "pipe"],
+  return spawnSourceCli(args, {
+    ...process.env,
+    ARMADA_AIRFLOW_HOME: home,
+    KILL_MARKER: marker,
+    ARMADA_AIRFLOW__CORE__RUNNER_HEARTBEAT_MS: "50",
   });
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return Object.assign(child, { output: () => out, exited });
 }
 
 async function states(store: KyselyStore): Promise<Record<string, TaskInstanceState>> {
   return Object.fromEntries((await store.listTaskInstances("killme", "r")).map((t) => [t.taskId, t.state]));
 }
 
-const markers = (file: string) => (existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").sort() : []);
+const markers = (file: string) =>
+  existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").sort() : [];
 
 describe.concurrent("killing from outside the runner process", () => {
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
-    it(`${sig} to the runner: onKill for running tasks, trigger cleanup for deferred; FAILED or UP_FOR_RETRY, never success`, { timeout: 60_000 }, async ({ expect }) => {
-      const home = path.join(tmp, sig);
-      const marker = path.join(tmp, `${sig}.marks`);
-      const runner = cli(["dags", "test", dagFile, "--run-id", "r"], home, marker);
-      let store: KyselyStore | undefined;
-      await sleepUntil(async () => {
-        try {
-          store ??= await KyselyStore.open({ home });
-          const s = await states(store);
-          return s.hang === "running" && s.hang_retry === "running" && s.deferred === "deferred";
-        } catch {
-          return false;
-        }
-      }, "tasks started", 30_000);
-      runner.kill(sig);
-      expect(await runner.exited).toBe(sig === "SIGINT" ? 130 : 143);
-      expect(markers(marker)).toEqual(["cleanup deferred failed", "onKill hang", "onKill hang_retry"]);
-      expect(await states(store!)).toEqual({ hang: "failed", hang_retry: "up_for_retry", deferred: "failed" });
-      expect(runner.output()).toContain(`received ${sig}`);
-      await store!.close();
-    });
+    it(
+      `${sig} to the runner: onKill for running tasks, trigger cleanup for deferred; FAILED or UP_FOR_RETRY, never success`,
+      { timeout: 60_000 },
+      async ({ expect }) => {
+        const home = path.join(tmp, sig);
+        const marker = path.join(tmp, `${sig}.marks`);
+        const runner = cli(["dags", "test", dagFile, "--run-id", "r"], home, marker);
+        let store: KyselyStore | undefined;
+        await sleepUntil(
+          async () => {
+            try {
+              store ??= await KyselyStore.open({ home });
+              const s = await states(store);
+              return s.hang === "running" && s.hang_retry === "running" && s.deferred === "deferred";
+            } catch {
+              return false;
+            }
+          },
+          "tasks started",
+          30_000,
+        );
+        runner.kill(sig);
+        expect(await runner.exited).toBe(sig === "SIGINT" ? 130 : 143);
+        expect(markers(marker)).toEqual(["cleanup deferred failed", "onKill hang", "onKill hang_retry"]);
+        expect(await states(store!)).toEqual({
+          hang: "failed",
+          hang_retry: "up_for_retry",
+          deferred: "failed",
+        });
+        expect(runner.output()).toContain(`received ${sig}`);
+        await store!.close();
+      },
+    );
   }
 
   it("tasks mark-failed and tasks kill from another process", { timeout: 60_000 }, async ({ expect }) => {
@@ -60,15 +68,19 @@ describe.concurrent("killing from outside the runner process", () => {
     const marker = path.join(tmp, "cli.marks");
     const runner = cli(["dags", "test", dagFile, "--run-id", "r"], home, marker);
     let store: KyselyStore | undefined;
-    await sleepUntil(async () => {
-      try {
-        store ??= await KyselyStore.open({ home });
-        const s = await states(store);
-        return s.hang === "running" && s.hang_retry === "running" && s.deferred === "deferred";
-      } catch {
-        return false;
-      }
-    }, "tasks started", 30_000);
+    await sleepUntil(
+      async () => {
+        try {
+          store ??= await KyselyStore.open({ home });
+          const s = await states(store);
+          return s.hang === "running" && s.hang_retry === "running" && s.deferred === "deferred";
+        } catch {
+          return false;
+        }
+      },
+      "tasks started",
+      30_000,
+    );
     const c1 = cli(["tasks", "mark-failed", "killme", "r", "hang"], home, marker);
     const c2 = cli(["tasks", "kill", "killme", "r", "deferred"], home, marker);
     const c3 = cli(["tasks", "kill", "killme", "r", "hang_retry"], home, marker);
