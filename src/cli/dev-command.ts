@@ -35,7 +35,7 @@ function secretFromEnv(flag: string, name: string, env: NodeJS.ProcessEnv): stri
 }
 
 /** Auth and TLS settings from the flags; secrets come from the environment. */
-export function devSecurityOptions(
+function devSecurityOptions(
   opts: {
     bearerTokenEnv?: string[];
     basicAuthEnv?: string[];
@@ -69,23 +69,6 @@ export function devSecurityOptions(
         ? { certFile: opts.tlsCert, keyFile: opts.tlsKey, caFile: opts.tlsCa }
         : undefined,
   };
-}
-
-/** Options of `armada-airflow dev` after parsing. */
-export interface DevCommandOptions {
-  host: string;
-  grpcPort: number;
-  httpPort: number;
-  executor: "simulate" | "process";
-  state?: string;
-  writeKubeconfig?: string;
-  ingestionDelay: number;
-  queue?: string[];
-  bearerTokenEnv?: string[];
-  basicAuthEnv?: string[];
-  tlsCert?: string;
-  tlsKey?: string;
-  tlsCa?: string;
 }
 
 /** The text `armada-airflow dev` prints once it listens. */
