@@ -107,15 +107,16 @@ export function createTrigger(classpath: string, kwargs: Record<string, unknown>
   return factory(kwargs);
 }
 
-/** Longest single timer Node supports; longer waits are split. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** Sleeps on `clock` until `targetMs` (epoch ms), in timer-sized steps, honouring `signal`. */
+/**
+ * Sleeps on `clock` until `targetMs` (epoch ms), honouring `signal`. Loops in
+ * case the clock wakes early; waits past Node's timer limit are the clock's
+ * concern (see systemClock).
+ */
 export async function sleepUntilTime(clock: Clock, targetMs: number, signal?: AbortSignal): Promise<void> {
   for (;;) {
     const remaining = targetMs - clock.nowMs();
     if (remaining <= 0) return;
-    await clock.sleep(Math.min(remaining, MAX_TIMER_MS), signal);
+    await clock.sleep(remaining, signal);
   }
 }
 
