@@ -398,19 +398,22 @@ function readField(f: SchemaField, v: unknown, ctx: Ctx, path: string, proto2: b
     if (typeof v !== "object" || Array.isArray(v) || v instanceof Date) {
       invalid(ctx.root, path, `expected a mapping, got ${describe(v)}`, "Write key: value pairs.");
     }
-    const out: Record<string, unknown> = {};
+    // Entries, then fromEntries: a "__proto__" key stays a key instead of setting the prototype.
+    const out: [string, unknown][] = [];
     for (const [k, mv] of Object.entries(v as Record<string, unknown>)) {
       if (f.map!.key !== "string" && !/^-?\d+$/.test(k))
         invalid(ctx.root, join(path, k), `map key "${k}" is not an integer`, "Use integer keys.");
       const vpath = join(path, k);
       if (mv === undefined || mv === null)
         invalid(ctx.root, vpath, "a map value cannot be null", "Give a value or remove the key.");
-      out[k] =
+      out.push([
+        k,
         f.map!.kind === "message"
           ? readMessage(f.map!.type!, mv, ctx, vpath)
-          : readScalar(f.map!, mv, ctx, vpath);
+          : readScalar(f.map!, mv, ctx, vpath),
+      ]);
     }
-    return out;
+    return Object.fromEntries(out);
   }
   if (f.repeated) {
     if (v === undefined || v === null) return [];

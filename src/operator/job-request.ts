@@ -5,10 +5,13 @@
  * Armada message that is submitted.
  */
 import { toJobSubmitRequestItem, type JobRequestItemInput } from "../client/job-request-item-input.js";
-import { jobRequestItemToKubernetes, parseKubernetesDocument } from "../client/kubernetes-job-request-item.js";
+import {
+  jobRequestItemToKubernetes,
+  parseKubernetesDocument,
+} from "../client/kubernetes-job-request-item.js";
 import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
 import type { Context } from "../runtime/context.js";
-import type { TemplateEnv } from "../runtime/template.js";
+import { childFieldPath, type TemplateEnv } from "../runtime/template.js";
 import { ArmadaOperatorInputError } from "./errors.js";
 
 /** A job request item: Kubernetes-style pod specs (`cpu: "500m"`), or the proto form. */
@@ -31,12 +34,12 @@ function toPlainJson(value: unknown, path: string): unknown {
   if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
   if (Array.isArray(value)) return value.map((v, i) => toPlainJson(v, `${path}[${i}]`));
   if (typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      if (v === undefined) continue;
-      out[k] = toPlainJson(v, `${path}.${k}`);
-    }
-    return out;
+    // fromEntries keeps a "__proto__" key as data; assignment would set the prototype.
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, toPlainJson(v, `${path}.${k}`)]),
+    );
   }
   throw new ArmadaOperatorInputError(path, `a ${typeof value} cannot be part of a job request`);
 }
@@ -53,11 +56,7 @@ export function renderJobRequestJson(
     if (typeof value === "string") return render(value, path);
     if (Array.isArray(value)) return value.map((v, i) => walk(v, `${path}[${i}]`));
     if (value !== null && typeof value === "object") {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) {
-        out[k] = walk(v, /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`);
-      }
-      return out;
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, childFieldPath(path, k))]));
     }
     return value;
   };
@@ -75,7 +74,10 @@ function pathKeys(path: string): (string | number)[] {
   return re.lastIndex === path.length || path.length === 0 ? keys : [];
 }
 
-function lookup(root: unknown, keys: (string | number)[]): { parent: Record<string | number, unknown>; key: string | number } | undefined {
+function lookup(
+  root: unknown,
+  keys: (string | number)[],
+): { parent: Record<string | number, unknown>; key: string | number } | undefined {
   let node = root;
   for (let i = 0; i < keys.length - 1; i++) {
     if (node === null || typeof node !== "object") return undefined;
@@ -91,7 +93,10 @@ function lookup(root: unknown, keys: (string | number)[]): { parent: Record<stri
  * number in a string field (an arg, an env value) is turned back into the
  * string the template wrote, as Airflow's string rendering would give.
  */
-export function parseRenderedJobRequest(rendered: JobRequestJson, template: JobRequestJson): JobSubmitRequestItem {
+export function parseRenderedJobRequest(
+  rendered: JobRequestJson,
+  template: JobRequestJson,
+): JobSubmitRequestItem {
   const json = structuredClone(rendered);
   for (let attempt = 0; ; attempt++) {
     try {
@@ -126,7 +131,9 @@ export function jobRequestToJson(request: unknown): JobRequestJson {
   }
   if (typeof request === "object" && request !== null && !Array.isArray(request)) {
     try {
-      return jobRequestItemToKubernetes(toJobSubmitRequestItem(request as JobRequestItemInput, "job_request"));
+      return jobRequestItemToKubernetes(
+        toJobSubmitRequestItem(request as JobRequestItemInput, "job_request"),
+      );
     } catch {
       // Not parseable before rendering (a templated number, say): keep it as written.
     }
@@ -153,7 +160,9 @@ export function jobRequestFromJson(json: JobRequestJson): JobSubmitRequestItem {
     const msg = err instanceof Error ? err.message : String(err);
     const inner = (err as { field?: unknown }).field;
     const field = typeof inner === "string" && inner ? `job_request.${inner}` : "job_request";
-    throw new ArmadaOperatorInputError(field, msg.replace(/^Invalid job_request at [^:]*:\s*/, ""), { cause: err });
+    throw new ArmadaOperatorInputError(field, msg.replace(/^Invalid job_request at [^:]*:\s*/, ""), {
+      cause: err,
+    });
   }
   validateJobRequest(item);
   return item;
@@ -176,9 +185,13 @@ export function validateJobRequest(item: JobSubmitRequestItem): void {
       throw new ArmadaOperatorInputError(`${path}.containers`, "a pod spec needs at least one container");
     }
     spec.containers.forEach((c, i) => {
-      if (!c.name) throw new ArmadaOperatorInputError(`${path}.containers[${i}].name`, "every container needs a name");
+      if (!c.name)
+        throw new ArmadaOperatorInputError(`${path}.containers[${i}].name`, "every container needs a name");
       if (!c.image) {
-        throw new ArmadaOperatorInputError(`${path}.containers[${i}].image`, `container '${c.name}' needs an image`);
+        throw new ArmadaOperatorInputError(
+          `${path}.containers[${i}].image`,
+          `container '${c.name}' needs an image`,
+        );
       }
     });
   }

@@ -47,13 +47,18 @@ function toJsonable(value: unknown, where: string): unknown {
   if (value === null || value === undefined) return null;
   if (typeof value === "string") return redactSecrets(value);
   if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new RuntimeError("serde", `${where}: cannot store non-finite number ${value}`);
+    if (!Number.isFinite(value))
+      throw new RuntimeError("serde", `${where}: cannot store non-finite number ${value}`);
     return value;
   }
   if (typeof value === "boolean") return value;
   if (typeof value === "bigint") return value.toString();
   if (value instanceof Date || Object.prototype.toString.call(value) === "[object Date]") {
-    return { [CLASSNAME]: DATE_CLASSNAME, [VERSION]: 2, [DATA]: { timestamp: (value as Date).getTime() / 1000, tz: "UTC" } };
+    return {
+      [CLASSNAME]: DATE_CLASSNAME,
+      [VERSION]: 2,
+      [DATA]: { timestamp: (value as Date).getTime() / 1000, tz: "UTC" },
+    };
   }
   for (const r of registry.values()) {
     if (r.serializer.is(value)) {
@@ -74,12 +79,12 @@ function toJsonable(value: unknown, where: string): unknown {
         `${where}: cannot store an instance of ${name}; register it with registerSerializable(classname, version, serializer)`,
       );
     }
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      if (v === undefined) continue;
-      out[k] = toJsonable(v, `${where}.${k}`);
-    }
-    return out;
+    // fromEntries keeps a "__proto__" key as data; assignment would set the prototype.
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, toJsonable(v, `${where}.${k}`)]),
+    );
   }
   throw new RuntimeError("serde", `${where}: cannot store a value of type ${typeof value}`);
 }
@@ -114,9 +119,7 @@ function fromJsonable(value: unknown): unknown {
     }
     return r.serializer.deserialize(fromJsonable(obj[DATA]), version);
   }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) out[k] = fromJsonable(v);
-  return out;
+  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, fromJsonable(v)]));
 }
 
 /** The value stored by {@link serializeValue}, with registered classes rebuilt. */

@@ -15,14 +15,22 @@ export interface TemplateEnvOptions {
 function pyFormat(fmt: unknown, ...args: unknown[]): string {
   let i = 0;
   const named = args.length === 1 && typeof args[0] === "object" && args[0] !== null ? args[0] : undefined;
-  return String(fmt).replace(/%(\(([^)]+)\))?([sdifr%])/g, (_m, _n, name: string | undefined, conv: string) => {
-    if (conv === "%") return "%";
-    const v = name !== undefined && named ? (named as Record<string, unknown>)[name] : args[i++];
-    if (conv === "d" || conv === "i") return String(Math.trunc(Number(v)));
-    if (conv === "f") return Number(v).toFixed(6);
-    if (conv === "r") return JSON.stringify(v);
-    return typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
-  });
+  return String(fmt).replace(
+    /%(\(([^)]+)\))?([sdifr%])/g,
+    (_m, _n, name: string | undefined, conv: string) => {
+      if (conv === "%") return "%";
+      const v = name !== undefined && named ? (named as Record<string, unknown>)[name] : args[i++];
+      if (conv === "d" || conv === "i") return String(Math.trunc(Number(v)));
+      if (conv === "f") return Number(v).toFixed(6);
+      if (conv === "r") return JSON.stringify(v);
+      return typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
+    },
+  );
+}
+
+/** How errors name `key` inside `parent`: `a.b` for identifiers, `a["x-y"]` otherwise. */
+export function childFieldPath(parent: string, key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
 }
 
 /**
@@ -105,11 +113,10 @@ export class TemplateEnv {
     if (typeof value === "string") return this.renderString(value, ns, fieldPath);
     if (Array.isArray(value)) return value.map((v, i) => this.renderWith(v, ns, `${fieldPath}[${i}]`));
     if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) {
-        out[k] = this.renderWith(v, ns, /^[A-Za-z_$][\w$]*$/.test(k) ? `${fieldPath}.${k}` : `${fieldPath}[${JSON.stringify(k)}]`);
-      }
-      return out;
+      // fromEntries keeps a "__proto__" key (JSON.parse makes one) as data; assignment would set the prototype.
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, this.renderWith(v, ns, childFieldPath(fieldPath, k))]),
+      );
     }
     return value;
   }
@@ -124,7 +131,10 @@ export class TemplateEnv {
           captured = { value: v };
           return "";
         };
-        this.nunjucks.renderString(`{{ __armada_native__((${single[1]})) }}`, { ...ns, __armada_native__: capture });
+        this.nunjucks.renderString(`{{ __armada_native__((${single[1]})) }}`, {
+          ...ns,
+          __armada_native__: capture,
+        });
         if (!captured || captured.value === undefined) {
           throw new Error("attempted to output null or undefined value");
         }
@@ -136,7 +146,12 @@ export class TemplateEnv {
       const detail = variable
         ? `'${variable}' is undefined`
         : redactSecrets(err instanceof Error ? err.message.replace(/\s+/g, " ").trim() : String(err));
-      throw new TemplateRenderError(fieldPath, `${detail} (template: ${JSON.stringify(redactSecrets(template))})`, variable, err);
+      throw new TemplateRenderError(
+        fieldPath,
+        `${detail} (template: ${JSON.stringify(redactSecrets(template))})`,
+        variable,
+        err,
+      );
     }
   }
 }
@@ -160,7 +175,11 @@ function chainOf(node: NjNode): (string | number)[] | undefined {
   return undefined;
 }
 
-function findUndefinedVariable(template: string, ns: Record<string, unknown>, env: nunjucks.Environment): string | undefined {
+function findUndefinedVariable(
+  template: string,
+  ns: Record<string, unknown>,
+  env: nunjucks.Environment,
+): string | undefined {
   let ast: NjNode;
   try {
     ast = (nunjucks as unknown as { parser: { parse(s: string): NjNode } }).parser.parse(template);
@@ -173,7 +192,9 @@ function findUndefinedVariable(template: string, ns: Record<string, unknown>, en
     if (!node || typeof node !== "object") return;
     const n = node as NjNode;
     if (typeof n.typename !== "string") return;
-    if (n.typename === "Set") for (const t of (n.targets as NjNode[]) ?? []) if (t.typename === "Symbol") assigned.add(t.value as string);
+    if (n.typename === "Set")
+      for (const t of (n.targets as NjNode[]) ?? [])
+        if (t.typename === "Symbol") assigned.add(t.value as string);
     if (n.typename === "For" || n.typename === "AsyncEach" || n.typename === "AsyncAll") {
       const name = n.name as NjNode;
       if (name.typename === "Symbol") assigned.add(name.value as string);
@@ -199,9 +220,17 @@ function findUndefinedVariable(template: string, ns: Record<string, unknown>, en
     let current: unknown = root in ns ? ns[root] : globals[root];
     if (current === undefined) return root;
     for (let i = 1; i < chain.length; i++) {
-      current = current === null || current === undefined ? undefined : (current as Record<string | number, unknown>)[chain[i]!];
+      current =
+        current === null || current === undefined
+          ? undefined
+          : (current as Record<string | number, unknown>)[chain[i]!];
       if (current === undefined) {
-        return chain.slice(0, i + 1).reduce<string>((acc, p, j) => (j === 0 ? String(p) : typeof p === "number" ? `${acc}[${p}]` : `${acc}.${p}`), "");
+        return chain
+          .slice(0, i + 1)
+          .reduce<string>(
+            (acc, p, j) => (j === 0 ? String(p) : typeof p === "number" ? `${acc}[${p}]` : `${acc}.${p}`),
+            "",
+          );
       }
     }
   }
@@ -216,6 +245,10 @@ export function defaultTemplateEnv(): TemplateEnv {
 }
 
 /** Renders `value` (see {@link TemplateEnv.render}) with `env` or the default environment. */
-export function renderTemplate(value: unknown, context: Context, options: { env?: TemplateEnv; fieldPath?: string } = {}): unknown {
+export function renderTemplate(
+  value: unknown,
+  context: Context,
+  options: { env?: TemplateEnv; fieldPath?: string } = {},
+): unknown {
   return (options.env ?? defaultTemplateEnv()).render(value, context, options.fieldPath ?? "value");
 }
