@@ -37,7 +37,7 @@ it("the operator's job request JSON walk and rendering keep a __proto__ key", ()
 
 it("Kubernetes-native conversion keeps a __proto__ annotation key", () => {
   const item = jobRequestItemFromKubernetes(
-    JSON.parse('{"namespace": "ns", "annotations": {"__proto__": "x", "b": "y"}}') as object,
+    JSON.parse('{"namespace": "ns", "annotations": {"__proto__": "x", "b": "y"}}') as Record<string, unknown>,
   );
   expect(Object.getPrototypeOf(item.annotations)).toBe(Object.prototype);
   expect(Object.entries(item.annotations)).toEqual([
