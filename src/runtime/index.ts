@@ -73,5 +73,14 @@ export type {
   RunnerRow,
   TiKey,
   TaskInstancePatch,
+  TaskTransition,
+  TransitionKind,
 } from "./store/store.js";
+export {
+  applyOutcome,
+  transitionFor,
+  decideFailure,
+  type TaskOutcome,
+  type FailureDecision,
+} from "./outcome.js";
 export { markTaskFailed, requestTaskKill } from "./task-commands.js";

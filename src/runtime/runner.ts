@@ -14,20 +14,28 @@ import {
   isTaskSkipped,
   type TaskDeferred,
 } from "./errors.js";
-import { retryDelaySeconds } from "./retry-delay.js";
+import { applyOutcome, decideFailure, type TaskOutcome } from "./outcome.js";
 import { RuntimeTaskInstance, pullXCom } from "./runtime-task-instance.js";
 import { redactSecrets } from "./secrets-masker.js";
 import { deserializeValue, serializeValue } from "./serde.js";
 import { FINISHED_STATES, type DagRunState, type TaskInstanceState } from "./state.js";
 import type { DagRunRow, LogRow, Store, TaskInstanceRow, TiKey, TriggerRow } from "./store/store.js";
-import { createTaskLogger, type LogLevel, type TaskLogger } from "./task-logger.js";
+import { createTaskLogger, stderrLogger, type LogLevel, type TaskLogger } from "./task-logger.js";
 import { defaultTemplateEnv, type TemplateEnv } from "./template.js";
 import { evaluateTriggerRule } from "./trigger-rules.js";
 import { createTrigger, type BaseTrigger, type TriggerEvent, type TriggerTaskInstance } from "./trigger.js";
 
 /** What a runner reports while it works (the CLI prints these). */
 export type RunnerEvent =
-  | { type: "ti"; dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number; state: TaskInstanceState }
+  | {
+      type: "ti";
+      dagId: string;
+      runId: string;
+      taskId: string;
+      mapIndex: number;
+      tryNumber: number;
+      state: TaskInstanceState;
+    }
   | {
       type: "log";
       dagId: string;
@@ -91,7 +99,8 @@ interface ActiveTrigger {
 }
 
 const keyOf = (k: TiKey) => `${k.taskId}\u0000${k.mapIndex}`;
-const tiLabel = (k: { taskId: string; mapIndex: number }) => (k.mapIndex >= 0 ? `${k.taskId}[${k.mapIndex}]` : k.taskId);
+const tiLabel = (k: { taskId: string; mapIndex: number }) =>
+  k.mapIndex >= 0 ? `${k.taskId}[${k.mapIndex}]` : k.taskId;
 
 function errorText(err: unknown): string {
   if (err instanceof Error) return redactSecrets(err.stack ?? `${err.name}: ${err.message}`);
@@ -129,13 +138,41 @@ export class Runner {
     if (this.started) return;
     this.started = true;
     await this.beat();
-    this.heartbeat = setInterval(() => void this.beat().catch(() => {}), this.heartbeatMs);
+    this.heartbeat = setInterval(() => void this.beatSupervised(), this.heartbeatMs);
     this.heartbeat.unref();
+  }
+
+  private heartbeatFailing = false;
+
+  /**
+   * A heartbeat that cannot be written (database locked or down) is said once
+   * per streak, and again when it recovers: other processes may then take
+   * this runner for dead, so the user must know.
+   */
+  private async beatSupervised(): Promise<void> {
+    try {
+      await this.beat();
+      if (this.heartbeatFailing) stderrLogger.info(`Runner ${this.id}: heartbeat written again`);
+      this.heartbeatFailing = false;
+    } catch (err) {
+      if (!this.heartbeatFailing) {
+        stderrLogger.warn(
+          `Runner ${this.id}: cannot write its heartbeat (${errorText(err)}); other processes may take this runner for dead`,
+        );
+      }
+      this.heartbeatFailing = true;
+    }
   }
 
   private async beat(): Promise<void> {
     const now = Date.now();
-    await this.store.upsertRunner({ id: this.id, pid: process.pid, hostname: os.hostname(), startedMs: now, heartbeatMs: now });
+    await this.store.upsertRunner({
+      id: this.id,
+      pid: process.pid,
+      hostname: os.hostname(),
+      startedMs: now,
+      heartbeatMs: now,
+    });
     for (const d of this.drivers) d.wake();
   }
 
@@ -143,7 +180,14 @@ export class Runner {
   async stop(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
-    if (this.started) await this.store.deleteRunner(this.id).catch(() => {});
+    if (this.started) {
+      await this.store.deleteRunner(this.id).catch((err: unknown) => {
+        // Harmless for correctness (liveness is checked by pid or heartbeat age), but say so.
+        stderrLogger.warn(
+          `Runner ${this.id}: cannot unregister (${errorText(err)}); it will be seen as stale`,
+        );
+      });
+    }
     this.started = false;
   }
 
@@ -153,7 +197,7 @@ export class Runner {
     const logicalDate = options.logicalDate ?? this.clock.now();
     const conf = options.conf ?? {};
     if (typeof conf !== "object" || conf === null || Array.isArray(conf)) {
-      throw new RuntimeError("invalid_argument", "conf must be a JSON object, e.g. {\"key\": \"value\"}");
+      throw new RuntimeError("invalid_argument", 'conf must be a JSON object, e.g. {"key": "value"}');
     }
     const row: DagRunRow = {
       dagId: dag.dagId,
@@ -181,11 +225,19 @@ export class Runner {
    * while no try ran get their `onKill()`.
    * `onlyTaskIds` runs just those tasks, ignoring their dependencies (`tasks test`).
    */
-  async runDagRun(dag: DAG, runId: string, options: { onlyTaskIds?: string[] } = {}): Promise<DagRunState | "interrupted"> {
+  async runDagRun(
+    dag: DAG,
+    runId: string,
+    options: { onlyTaskIds?: string[] } = {},
+  ): Promise<DagRunState | "interrupted"> {
     await this.start();
     dag.validate();
     const run = await this.store.getDagRun(dag.dagId, runId);
-    if (!run) throw new RuntimeError("not_found", `DAG run ${dag.dagId}/${runId} does not exist; create it with dags trigger`);
+    if (!run)
+      throw new RuntimeError(
+        "not_found",
+        `DAG run ${dag.dagId}/${runId} does not exist; create it with dags trigger`,
+      );
     if (run.state === "success" || run.state === "failed") return run.state;
     if (run.runnerId && run.runnerId !== this.id && (await this.isRunnerAlive(run.runnerId))) {
       throw new RuntimeError(
@@ -193,8 +245,14 @@ export class Runner {
         `DAG run ${dag.dagId}/${runId} is being run by live runner ${run.runnerId}; wait for it or kill that process first`,
       );
     }
-    const claimed = await this.store.updateDagRun(dag.dagId, runId, { runnerId: this.id, state: "running" }, { runnerId: run.runnerId });
-    if (!claimed) throw new RuntimeError("conflict", `DAG run ${dag.dagId}/${runId} was claimed by another runner`);
+    const claimed = await this.store.updateDagRun(
+      dag.dagId,
+      runId,
+      { runnerId: this.id, state: "running" },
+      { runnerId: run.runnerId },
+    );
+    if (!claimed)
+      throw new RuntimeError("conflict", `DAG run ${dag.dagId}/${runId} was claimed by another runner`);
     const driver = new RunDriver(this, dag, run, options.onlyTaskIds, this.templateEnv, this.onEvent);
     this.drivers.add(driver);
     try {
@@ -202,8 +260,17 @@ export class Runner {
       return await driver.drive();
     } finally {
       this.drivers.delete(driver);
-      await driver.flushLogs().catch(() => {});
-      await this.store.updateDagRun(dag.dagId, runId, { runnerId: null }, { runnerId: this.id }).catch(() => {});
+      await driver.flushLogs().catch((err: unknown) => {
+        stderrLogger.error(
+          `DAG run ${dag.dagId}/${runId}: the last task log lines could not be stored: ${errorText(err)}`,
+        );
+      });
+      await this.store
+        .updateDagRun(dag.dagId, runId, { runnerId: null }, { runnerId: this.id })
+        .catch((err: unknown) => {
+          // The claim stays until this process is gone; the next runner sees it dead and takes the run.
+          stderrLogger.warn(`DAG run ${dag.dagId}/${runId}: cannot release the run (${errorText(err)})`);
+        });
     }
   }
 
@@ -241,6 +308,8 @@ class RunDriver {
   private dirty = true;
   private wakeResolve: (() => void) | undefined;
   private stopped = false;
+  /** A background failure that could not even be recorded as a failed try: ends the run loudly. */
+  private fatal: unknown;
   private readonly store: Store;
   private readonly clock: Clock;
   private readonly conf: Record<string, unknown>;
@@ -266,17 +335,66 @@ class RunDriver {
     this.wakeResolve?.();
   }
 
+  /**
+   * Runs background work of a task instance (a try, a trigger, a timeout)
+   * under supervision: an error is logged with the task's key and fails the
+   * try; when even that cannot be stored, the run ends with the error
+   * instead of an unhandled rejection.
+   */
+  private supervise(
+    what: string,
+    row: TaskInstanceRow,
+    expectStates: TaskInstanceState[],
+    work: () => Promise<void>,
+  ): void {
+    work().catch(async (err: unknown) => {
+      const log = this.loggerFor(row.taskId, row.mapIndex, row.tryNumber);
+      log.error(`${what} of ${tiLabel(row)} failed: ${errorText(err)}`);
+      try {
+        const current = await this.store.getTaskInstance(row);
+        if (current && expectStates.includes(current.state))
+          await this.handleFailure(current, err, false, expectStates, log);
+      } catch (err2) {
+        stderrLogger.error(
+          `${what} of ${this.run.dagId}/${this.run.runId}/${tiLabel(row)}: cannot record the failure: ${errorText(err2)}`,
+        );
+        this.fatal ??= err2;
+      } finally {
+        this.running.delete(keyOf(row));
+        this.wake();
+      }
+    });
+  }
+
   private tiKey(taskId: string, mapIndex: number): TiKey {
     return { dagId: this.run.dagId, runId: this.run.runId, taskId, mapIndex };
   }
 
-  private emitTi(row: { taskId: string; mapIndex: number }, tryNumber: number, state: TaskInstanceState): void {
-    this.emit({ type: "ti", dagId: this.run.dagId, runId: this.run.runId, taskId: row.taskId, mapIndex: row.mapIndex, tryNumber, state });
+  private emitTi(
+    row: { taskId: string; mapIndex: number },
+    tryNumber: number,
+    state: TaskInstanceState,
+  ): void {
+    this.emit({
+      type: "ti",
+      dagId: this.run.dagId,
+      runId: this.run.runId,
+      taskId: row.taskId,
+      mapIndex: row.mapIndex,
+      tryNumber,
+      state,
+    });
   }
 
   private loggerFor(taskId: string, mapIndex: number, tryNumber: number): TaskLogger {
     return createTaskLogger((level, message) => {
-      const row: LogRow = { ...this.tiKey(taskId, mapIndex), tryNumber, tsMs: this.clock.nowMs(), level, message };
+      const row: LogRow = {
+        ...this.tiKey(taskId, mapIndex),
+        tryNumber,
+        tsMs: this.clock.nowMs(),
+        level,
+        message,
+      };
       this.logQueue.push(row);
       this.emit({ type: "log", ...row, level });
     });
@@ -296,7 +414,8 @@ class RunDriver {
         const msg = `The runner executing try ${ti.tryNumber} stopped (crash or kill -9) before the try finished`;
         log.error(msg);
         // Without a kill request the work is left for the next try to reattach to.
-        if (ti.killRequested) await this.killWithoutTry(ti, new TaskKilledError("kill requested (tasks kill)"), log);
+        if (ti.killRequested)
+          await this.killWithoutTry(ti, new TaskKilledError("kill requested (tasks kill)"), log);
         await this.handleFailure(ti, new TaskKilledError(msg), false, [ti.state], log);
       }
     }
@@ -318,6 +437,7 @@ class RunDriver {
 
   async drive(): Promise<DagRunState | "interrupted"> {
     for (;;) {
+      if (this.fatal !== undefined) throw this.fatal;
       const deadline = await this.tick();
       if (deadline === "done") break;
       if (this.stopped && this.running.size === 0 && this.triggers.size === 0) {
@@ -339,7 +459,8 @@ class RunDriver {
     }
     const ac = new AbortController();
     const waits: Promise<unknown>[] = [new Promise<void>((r) => (this.wakeResolve = r))];
-    if (deadlineMs !== undefined) waits.push(this.clock.sleep(Math.max(0, deadlineMs - this.clock.nowMs()), ac.signal).catch(() => {}));
+    if (deadlineMs !== undefined)
+      waits.push(this.clock.sleep(Math.max(0, deadlineMs - this.clock.nowMs()), ac.signal).catch(() => {}));
     waits.push(
       new Promise<void>((r) => {
         const t = setTimeout(r, this.runner.heartbeatMs);
@@ -381,9 +502,13 @@ class RunDriver {
       const row = await this.store.getTaskInstance(snap);
       if (!row || row.state !== "failed" || !row.killRequested) continue;
       const log = this.loggerFor(row.taskId, row.mapIndex, row.tryNumber);
-      await this.killWithoutTry(row, new TaskKilledError("marked failed (tasks mark-failed) with no try running"), log);
-      await this.store.updateTaskInstance(row, { killRequested: false, updatedMs: this.clock.nowMs() }, { states: ["failed"], tryNumber: row.tryNumber });
+      await this.killWithoutTry(
+        row,
+        new TaskKilledError("marked failed (tasks mark-failed) with no try running"),
+        log,
+      );
       await this.flushLogs();
+      await applyOutcome(this.store, { kind: "settle", row, nowMs: this.clock.nowMs() });
     }
 
     // Triggers: start new ones, remove those whose task is no longer deferred, enforce timeouts.
@@ -394,7 +519,8 @@ class RunDriver {
       if (!active && ti?.state !== "deferred") {
         // The snapshot may be stale: a try here stores its trigger just before it becomes DEFERRED.
         ti = await this.store.getTaskInstance(trow);
-        if (ti && (this.running.has(keyOf(ti)) || (ti.state === "running" && ti.runnerId === this.runner.id))) continue;
+        if (ti && (this.running.has(keyOf(ti)) || (ti.state === "running" && ti.runnerId === this.runner.id)))
+          continue;
       }
       if (!ti || ti.state !== "deferred") {
         if (active) await this.removeTrigger(trow.id);
@@ -404,12 +530,20 @@ class RunDriver {
       const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
       if (ti.killRequested) {
         log.warn("Kill requested (tasks kill) while deferred");
-        await this.handleFailure(ti, new TaskKilledError("kill requested (tasks kill) while deferred"), false, ["deferred"], log);
+        await this.handleFailure(
+          ti,
+          new TaskKilledError("kill requested (tasks kill) while deferred"),
+          false,
+          ["deferred"],
+          log,
+        );
         await this.removeTriggerOrOrphan(trow);
         continue;
       }
       if (trow.timeoutMs !== null && trow.timeoutMs <= now) {
-        const err = new TaskTimeoutError(`Trigger timeout: the deferral of ${tiLabel(ti)} exceeded its timeout`);
+        const err = new TaskTimeoutError(
+          `Trigger timeout: the deferral of ${tiLabel(ti)} exceeded its timeout`,
+        );
         log.error(err.message);
         await this.handleFailure(ti, err, false, ["deferred"], log);
         await this.removeTriggerOrOrphan(trow);
@@ -428,7 +562,13 @@ class RunDriver {
     // Tasks no longer in the DAG file (it changed before a resume) end REMOVED, as in Airflow.
     for (const t of tis) {
       if (!this.dag.hasTask(t.taskId) && !FINISHED_STATES.has(t.state) && !this.running.has(keyOf(t))) {
-        if (await this.store.updateTaskInstance(t, { state: "removed", endMs: now, updatedMs: now }, { states: [t.state] })) {
+        if (
+          await this.store.updateTaskInstance(
+            t,
+            { state: "removed", endMs: now, updatedMs: now },
+            { states: [t.state] },
+          )
+        ) {
           this.emitTi(t, t.tryNumber, "removed");
         }
       }
@@ -458,7 +598,13 @@ class RunDriver {
           if (decision === "run") await this.startTry(row, false);
           else if (decision === "skip" || decision === "upstream_failed") {
             const state = decision === "skip" ? "skipped" : "upstream_failed";
-            if (await this.store.updateTaskInstance(row, { state, endMs: now, updatedMs: now }, { states: ["none"] })) {
+            if (
+              await this.store.updateTaskInstance(
+                row,
+                { state, endMs: now, updatedMs: now },
+                { states: ["none"] },
+              )
+            ) {
               this.emitTi(row, row.tryNumber, state);
               this.wake();
             }
@@ -481,7 +627,9 @@ class RunDriver {
         const leaves = new Set(
           this.only ? taskIds : taskIds.filter((id) => this.dag.getTask(id).downstreamTaskIds.size === 0),
         );
-        const failed = relevant.some((t) => leaves.has(t.taskId) && (t.state === "failed" || t.state === "upstream_failed"));
+        const failed = relevant.some(
+          (t) => leaves.has(t.taskId) && (t.state === "failed" || t.state === "upstream_failed"),
+        );
         const state: DagRunState = failed ? "failed" : "success";
         await this.flushLogs();
         await this.store.updateDagRun(this.run.dagId, this.run.runId, { state, endMs: this.clock.nowMs() });
@@ -491,7 +639,10 @@ class RunDriver {
     return deadline;
   }
 
-  private async createTaskInstances(task: BaseOperator, upstream: (TaskInstanceState | undefined)[]): Promise<void> {
+  private async createTaskInstances(
+    task: BaseOperator,
+    upstream: (TaskInstanceState | undefined)[],
+  ): Promise<void> {
     const now = this.clock.nowMs();
     const base = (mapIndex: number, state: TaskInstanceState): TaskInstanceRow => ({
       ...this.tiKey(task.taskId, mapIndex),
@@ -590,33 +741,53 @@ class RunDriver {
     }
     const tryNumber = resume ? row.tryNumber : row.tryNumber + 1;
     const log = this.loggerFor(row.taskId, row.mapIndex, tryNumber);
-    const rt: RunningTry = { key, row: { ...row, tryNumber, state: "running" }, tryNumber, abort: new AbortController(), task: undefined, context: undefined, log, killed: false };
+    const rt: RunningTry = {
+      key,
+      row: { ...row, tryNumber, state: "running" },
+      tryNumber,
+      abort: new AbortController(),
+      task: undefined,
+      context: undefined,
+      log,
+      killed: false,
+    };
     this.running.set(key, rt);
     const now = this.clock.nowMs();
-    // killRequested is left as stored: a kill requested after `row` was read
-    // then reaches the running try (onKill) instead of being lost.
-    const ok = await this.store.updateTaskInstance(
-      row,
-      { state: "running", tryNumber, startMs: now, endMs: null, runnerId: this.runner.id, nextRetryMs: null, updatedMs: now },
-      { states: [row.state], tryNumber: row.tryNumber },
-    );
+    let ok: boolean;
+    try {
+      ok = await applyOutcome(this.store, {
+        kind: resume ? "resume" : "start",
+        row,
+        runnerId: this.runner.id,
+        nowMs: now,
+      });
+    } catch (err) {
+      this.running.delete(key);
+      throw err;
+    }
     if (!ok) {
       this.running.delete(key);
       this.wake();
       return;
     }
-    if (!resume) {
-      await this.store.upsertTaskTry({ ...this.tiKey(row.taskId, row.mapIndex), tryNumber, state: "running", startMs: now, endMs: null, error: null });
-    } else {
-      await this.store.upsertTaskTry({ ...this.tiKey(row.taskId, row.mapIndex), tryNumber, state: "running", startMs: row.startMs ?? now, endMs: null, error: null });
-    }
+    rt.row.startMs = resume ? (row.startMs ?? now) : now;
     this.emitTi(row, tryNumber, "running");
-    log.info(resume ? `Resuming ${tiLabel(row)} after deferral (try ${tryNumber})` : `Starting try ${tryNumber} of ${row.maxTries + 1}`);
-    void this.executeTry(rt, resume ? row : undefined);
+    log.info(
+      resume
+        ? `Resuming ${tiLabel(row)} after deferral (try ${tryNumber})`
+        : `Starting try ${tryNumber} of ${row.maxTries + 1}`,
+    );
+    this.supervise("The try", rt.row, ["running"], () => this.executeTry(rt, resume ? row : undefined));
   }
 
   /** The context a task instance's code runs in (execute, resume methods, onKill). */
-  private taskContext(task: BaseOperator, row: TaskInstanceRow, tryNumber: number, log: TaskLogger, signal: AbortSignal): Context {
+  private taskContext(
+    task: BaseOperator,
+    row: TaskInstanceRow,
+    tryNumber: number,
+    log: TaskLogger,
+    signal: AbortSignal,
+  ): Context {
     const ti = new RuntimeTaskInstance({
       ...this.tiKey(row.taskId, row.mapIndex),
       tryNumber,
@@ -659,7 +830,11 @@ class RunDriver {
    * `onKill()`, in the try's context (so it can read the try's XComs, e.g.
    * the job to cancel). Failures are logged only: the try fails either way.
    */
-  private async killWithoutTry(row: TaskInstanceRow, reason: TaskKilledError, log: TaskLogger): Promise<void> {
+  private async killWithoutTry(
+    row: TaskInstanceRow,
+    reason: TaskKilledError,
+    log: TaskLogger,
+  ): Promise<void> {
     if (!this.dag.hasTask(row.taskId)) return;
     const abort = new AbortController();
     abort.abort(reason);
@@ -689,10 +864,14 @@ class RunDriver {
       if (task.executionTimeout !== undefined) {
         timeout = new AbortController();
         const seconds = task.executionTimeout;
-        this.clock.sleep(seconds * 1000, timeout.signal).then(
-          () => void this.killTry(rt, "timeout", `Task timed out after ${seconds} seconds (executionTimeout)`),
-          () => {},
+        const fire = this.clock.sleep(seconds * 1000, timeout.signal).then(
+          () => true,
+          () => false, // aborted: the try ended first
         );
+        this.supervise("The execution timeout", row, ["running"], async () => {
+          if (await fire)
+            await this.killTry(rt, "timeout", `Task timed out after ${seconds} seconds (executionTimeout)`);
+        });
       }
       const result = await runWithContext(context, async () => {
         await task.renderTemplateFields(context, this.env);
@@ -703,7 +882,10 @@ class RunDriver {
           };
           const method = (task as unknown as Record<string, unknown>)[resumeFrom.nextMethod];
           if (typeof method !== "function") {
-            throw new RuntimeError("dag", `task "${task.taskId}" deferred to method "${resumeFrom.nextMethod}", which it does not have`);
+            throw new RuntimeError(
+              "dag",
+              `task "${task.taskId}" deferred to method "${resumeFrom.nextMethod}", which it does not have`,
+            );
           }
           return (await (method as (c: Context, e: unknown, k: Record<string, unknown>) => unknown).call(
             task,
@@ -716,13 +898,13 @@ class RunDriver {
       });
       if (rt.killed) return;
       if (result !== undefined && task.doXcomPush) await ti.xcomPush("return_value", result);
-      await this.finish(rt, "success", null);
+      await this.finish(rt, "success");
     } catch (err) {
       if (rt.killed) return;
       if (isTaskDeferred(err)) await this.deferTry(rt, err);
       else if (isTaskSkipped(err)) {
         rt.log.info(`Skipping: ${err.message}`);
-        await this.finish(rt, "skipped", null);
+        await this.finish(rt, "skipped");
       } else {
         rt.log.error(`Task failed: ${errorText(err)}`);
         await this.flushLogs();
@@ -737,16 +919,10 @@ class RunDriver {
     }
   }
 
-  private async finish(rt: RunningTry, state: "success" | "skipped", error: string | null): Promise<void> {
+  private async finish(rt: RunningTry, state: "success" | "skipped"): Promise<void> {
     await this.flushLogs();
-    const now = this.clock.nowMs();
-    const ok = await this.store.updateTaskInstance(
-      rt.row,
-      { state, endMs: now, nextMethod: null, nextKwargs: null, runnerId: null, updatedMs: now },
-      { states: ["running"], tryNumber: rt.tryNumber },
-    );
+    const ok = await applyOutcome(this.store, { kind: state, row: rt.row, nowMs: this.clock.nowMs() });
     if (!ok) return;
-    await this.store.upsertTaskTry({ ...this.tiKey(rt.row.taskId, rt.row.mapIndex), tryNumber: rt.tryNumber, state, startMs: rt.row.startMs ?? now, endMs: now, error });
     rt.log.info(`Marking task as ${state.toUpperCase()}`);
     this.emitTi(rt.row, rt.tryNumber, state);
   }
@@ -774,17 +950,15 @@ class RunDriver {
       timeoutMs: deferral.timeout !== undefined ? now + deferral.timeout * 1000 : null,
     };
     await this.flushLogs();
-    await this.store.insertTrigger(trigger);
-    const ok = await this.store.updateTaskInstance(
+    const ok = await applyOutcome(this.store, {
+      kind: "defer",
       row,
-      { state: "deferred", nextMethod: deferral.methodName, nextKwargs: serializeValue({ kwargs: deferral.kwargs }, "defer kwargs"), updatedMs: now },
-      { states: ["running"], tryNumber: rt.tryNumber },
-    );
-    if (!ok) {
-      await this.store.deleteTrigger(trigger.id);
-      return;
-    }
-    await this.store.upsertTaskTry({ ...this.tiKey(row.taskId, row.mapIndex), tryNumber: rt.tryNumber, state: "deferred", startMs: row.startMs ?? now, endMs: null, error: null });
+      trigger,
+      nextMethod: deferral.methodName,
+      nextKwargs: serializeValue({ kwargs: deferral.kwargs }, "defer kwargs"),
+      nowMs: now,
+    });
+    if (!ok) return;
     rt.log.info(`Pausing task as DEFERRED (trigger ${classpath}, resume in ${deferral.methodName})`);
     this.emitTi(row, rt.tryNumber, "deferred");
   }
@@ -797,53 +971,33 @@ class RunDriver {
     expectStates: TaskInstanceState[],
     log: TaskLogger,
   ): Promise<void> {
-    const now = this.clock.nowMs();
-    const eligible = !fatal && row.maxTries > 0 && row.tryNumber <= row.maxTries;
     const task = this.dag.hasTask(row.taskId) ? this.dag.getTask(row.taskId) : undefined;
-    const delay = task
-      ? retryDelaySeconds({
-          retryDelay: task.retryDelay,
-          retryExponentialBackoff: task.retryExponentialBackoff,
-          maxRetryDelay: task.maxRetryDelay,
-          tryNumber: row.tryNumber,
-          key: `${row.dagId}#${row.taskId}#${row.runId}#${row.mapIndex}`,
-        })
-      : 0;
-    const state: TaskInstanceState = eligible ? "up_for_retry" : "failed";
-    const ok = await this.store.updateTaskInstance(
+    const decision = decideFailure(row, task, fatal);
+    const outcome: TaskOutcome = {
+      kind: "failure",
       row,
-      {
-        state,
-        endMs: now,
-        nextMethod: null,
-        nextKwargs: null,
-        nextRetryMs: eligible ? now + delay * 1000 : null,
-        runnerId: null,
-        killRequested: false,
-        updatedMs: now,
-      },
-      { states: expectStates, tryNumber: row.tryNumber },
-    );
-    if (!ok) return;
+      task,
+      error: errorText(err),
+      fatal,
+      expectStates,
+      nowMs: this.clock.nowMs(),
+    };
+    await this.flushLogs();
+    if (!(await applyOutcome(this.store, outcome))) return;
     log.info(
-      eligible
-        ? `Marking task as UP_FOR_RETRY (try ${row.tryNumber} failed; next try in ${delay}s)`
+      decision.state === "up_for_retry"
+        ? `Marking task as UP_FOR_RETRY (try ${row.tryNumber} failed; next try in ${decision.delaySeconds}s)`
         : `Marking task as FAILED${fatal ? " (fatal error: no retry)" : ""}`,
     );
-    await this.flushLogs();
-    await this.store.upsertTaskTry({
-      ...this.tiKey(row.taskId, row.mapIndex),
-      tryNumber: row.tryNumber,
-      state,
-      startMs: row.startMs ?? now,
-      endMs: now,
-      error: errorText(err).slice(0, 8000),
-    });
-    this.emitTi(row, row.tryNumber, state);
+    this.emitTi(row, row.tryNumber, decision.state);
     this.wake();
   }
 
-  private async killTry(rt: RunningTry, mode: "external" | "kill" | "timeout", reason: string): Promise<void> {
+  private async killTry(
+    rt: RunningTry,
+    mode: "external" | "kill" | "timeout",
+    reason: string,
+  ): Promise<void> {
     if (rt.killed) return;
     rt.killed = true;
     const err = mode === "timeout" ? new TaskTimeoutError(reason) : new TaskKilledError(reason);
@@ -858,16 +1012,18 @@ class RunDriver {
       rt.log.error(`onKill failed: ${errorText(e)}`);
     }
     if (mode === "external") {
-      const row = await this.store.getTaskInstance(rt.row);
-      const now = this.clock.nowMs();
-      // onKill ran: the flag markTaskFailed set is settled.
-      if (row?.killRequested) {
-        await this.store.updateTaskInstance(rt.row, { killRequested: false, updatedMs: now }, { states: [row.state], tryNumber: rt.tryNumber });
-      }
-      const state = row?.state ?? "failed";
       await this.flushLogs();
-      await this.store.upsertTaskTry({ ...this.tiKey(rt.row.taskId, rt.row.mapIndex), tryNumber: rt.tryNumber, state, startMs: rt.row.startMs ?? now, endMs: now, error: reason });
-      this.emitTi(rt.row, rt.tryNumber, state);
+      const current = await this.store.getTaskInstance(rt.row);
+      if (current) {
+        await applyOutcome(this.store, {
+          kind: "external",
+          row: rt.row,
+          current,
+          error: reason,
+          nowMs: this.clock.nowMs(),
+        });
+        this.emitTi(rt.row, rt.tryNumber, current.tryNumber === rt.tryNumber ? current.state : "failed");
+      }
     } else {
       await this.handleFailure(rt.row, err, false, ["running"], rt.log);
     }
@@ -884,7 +1040,10 @@ class RunDriver {
       currentState: async () => (await this.store.getTaskInstance(key))?.state ?? "none",
       xcomPull: async (options) => {
         if (typeof options?.key !== "string" || options.key === "") {
-          throw new RuntimeError("invalid_argument", `trigger xcomPull: key must be a non-empty string, e.g. { key: "job_context" }`);
+          throw new RuntimeError(
+            "invalid_argument",
+            `trigger xcomPull: key must be a non-empty string, e.g. { key: "job_context" }`,
+          );
         }
         return pullXCom(this.store, key, options, tryNumber);
       },
@@ -898,7 +1057,10 @@ class RunDriver {
       trigger = createTrigger(trow.classpath, JSON.parse(trow.kwargs) as Record<string, unknown>);
     } catch (err) {
       log.error(`Cannot re-create trigger: ${errorText(err)}`);
-      void this.handleFailure(ti, err, false, ["deferred"], log).then(() => this.store.deleteTrigger(trow.id));
+      this.supervise("Failing the deferral", ti, ["deferred"], async () => {
+        await this.handleFailure(ti, err, false, ["deferred"], log);
+        await this.store.deleteTrigger(trow.id);
+      });
       return;
     }
     const abort = new AbortController();
@@ -911,23 +1073,31 @@ class RunDriver {
       for await (const ev of trigger.run()) return ev;
       return undefined;
     };
-    firstEvent().then(
-      (ev) => void this.onTriggerEvent(active, ti, ev),
-      (err) => void this.onTriggerError(active, ti, err),
+    this.supervise("The trigger", ti, ["deferred"], () =>
+      firstEvent().then(
+        (ev) => this.onTriggerEvent(active, ti, ev),
+        (err: unknown) => this.onTriggerError(active, ti, err),
+      ),
     );
   }
 
-  private async onTriggerEvent(active: ActiveTrigger, ti: TaskInstanceRow, ev: TriggerEvent | undefined): Promise<void> {
+  private async onTriggerEvent(
+    active: ActiveTrigger,
+    ti: TaskInstanceRow,
+    ev: TriggerEvent | undefined,
+  ): Promise<void> {
     if (active.removed) return;
     const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
     if (!ev) return this.onTriggerError(active, ti, new Error("trigger ended without an event"));
     const current = await this.store.getTaskInstance(ti);
     const next = current?.nextKwargs ? (deserializeValue(current.nextKwargs) as Record<string, unknown>) : {};
-    const ok = await this.store.updateTaskInstance(
-      ti,
-      { state: "scheduled", nextKwargs: serializeValue({ ...next, event: ev.payload }, "trigger event"), updatedMs: this.clock.nowMs() },
-      { states: ["deferred"], tryNumber: ti.tryNumber },
-    );
+    const ok = await applyOutcome(this.store, {
+      kind: "fire",
+      row: ti,
+      triggerId: active.row.id,
+      nextKwargs: serializeValue({ ...next, event: ev.payload }, "trigger event"),
+      nowMs: this.clock.nowMs(),
+    });
     if (ok) {
       log.info(`Trigger fired: resuming task`);
       this.emitTi(ti, ti.tryNumber, "scheduled");
@@ -957,9 +1127,11 @@ class RunDriver {
     try {
       await active.trigger.cleanup();
     } catch (err) {
-      this.loggerFor(active.row.taskId, active.row.mapIndex, active.trigger.taskInstance?.tryNumber ?? 0).error(
-        `Trigger cleanup failed: ${errorText(err)}`,
-      );
+      this.loggerFor(
+        active.row.taskId,
+        active.row.mapIndex,
+        active.trigger.taskInstance?.tryNumber ?? 0,
+      ).error(`Trigger cleanup failed: ${errorText(err)}`);
     }
     await this.store.deleteTrigger(id);
     this.triggers.delete(id);

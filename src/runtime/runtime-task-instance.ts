@@ -61,7 +61,11 @@ export class RuntimeTaskInstance implements TaskInstance {
   }
 
   async xcomPull(options: XComPullOptions = {}): Promise<unknown> {
-    return pullXCom(this.store, { dagId: this.dagId, runId: this.runId, taskId: this.taskId, mapIndex: this.mapIndex }, options);
+    return pullXCom(
+      this.store,
+      { dagId: this.dagId, runId: this.runId, taskId: this.taskId, mapIndex: this.mapIndex },
+      options,
+    );
   }
 
   async currentState(): Promise<TaskInstanceState> {
@@ -83,18 +87,35 @@ export async function pullXCom(
   selfTryNumber?: number,
 ): Promise<unknown> {
   const key = options.key ?? "return_value";
-  const taskIds = options.taskIds === undefined ? [self.taskId] : typeof options.taskIds === "string" ? [options.taskIds] : options.taskIds;
+  const taskIds =
+    options.taskIds === undefined
+      ? [self.taskId]
+      : typeof options.taskIds === "string"
+        ? [options.taskIds]
+        : options.taskIds;
   const singleTask = options.taskIds === undefined || typeof options.taskIds === "string";
   let mapIndexes = options.mapIndexes;
   if (options.taskIds === undefined && mapIndexes === undefined) mapIndexes = self.mapIndex;
-  const mapList = mapIndexes === undefined ? undefined : Array.isArray(mapIndexes) ? mapIndexes : [mapIndexes];
-  const rows = await store.listXComs({ dagId: self.dagId, runId: self.runId, taskIds, key, mapIndexes: mapList });
-  const tis = await store.listTaskInstances(self.dagId, self.runId);
+  const mapList =
+    mapIndexes === undefined ? undefined : Array.isArray(mapIndexes) ? mapIndexes : [mapIndexes];
+  const rows = await store.listXComs({
+    dagId: self.dagId,
+    runId: self.runId,
+    taskIds,
+    key,
+    mapIndexes: mapList,
+  });
+  // Only the task instances pulled from are read (never the whole run): a pull costs O(what it returns).
+  const tis = await tryNumbersOf(store, self, taskIds, mapList);
   const currentTry = new Map(tis.map((t) => [`${t.taskId}\u0000${t.mapIndex}`, t.tryNumber]));
   if (selfTryNumber !== undefined) currentTry.set(`${self.taskId}\u0000${self.mapIndex}`, selfTryNumber);
-  const current = rows.filter((r) => currentTry.get(`${r.taskId}\u0000${r.mapIndex}`) === r.tryNumber);
+  const current = new Map(
+    rows
+      .filter((r) => currentTry.get(`${r.taskId}\u0000${r.mapIndex}`) === r.tryNumber)
+      .map((r) => [`${r.taskId}\u0000${r.mapIndex}`, r]),
+  );
   const valueOf = (taskId: string, mapIndex: number) => {
-    const r = current.find((x) => x.taskId === taskId && x.mapIndex === mapIndex);
+    const r = current.get(`${taskId}\u0000${mapIndex}`);
     return r ? deserializeValue(r.value) : undefined;
   };
   if (singleTask && typeof mapIndexes === "number") return valueOf(taskIds[0]!, mapIndexes);
@@ -102,15 +123,45 @@ export async function pullXCom(
     const indexes = tis.filter((t) => t.taskId === taskIds[0]).map((t) => t.mapIndex);
     const mapped = indexes.some((i) => i >= 0);
     if (!mapped) return valueOf(taskIds[0]!, -1);
-    return indexes.filter((i) => i >= 0).sort((a, b) => a - b).map((i) => valueOf(taskIds[0]!, i));
+    return indexes
+      .filter((i) => i >= 0)
+      .sort((a, b) => a - b)
+      .map((i) => valueOf(taskIds[0]!, i));
   }
   const out: unknown[] = [];
   for (const id of taskIds) {
-    const indexes = mapList ?? tis.filter((t) => t.taskId === id).map((t) => t.mapIndex).sort((a, b) => a - b);
+    const indexes =
+      mapList ??
+      tis
+        .filter((t) => t.taskId === id)
+        .map((t) => t.mapIndex)
+        .sort((a, b) => a - b);
     for (const i of indexes) {
       const v = valueOf(id, i);
       if (v !== undefined || mapList) out.push(v);
     }
   }
   return out;
+}
+
+/** Keyed reads up to this many task instances; beyond it one range read of the tasks pulled from. */
+const KEYED_READ_LIMIT = 32;
+
+async function tryNumbersOf(
+  store: Store,
+  self: { dagId: string; runId: string },
+  taskIds: string[],
+  mapList: number[] | undefined,
+): Promise<{ taskId: string; mapIndex: number; tryNumber: number }[]> {
+  if (mapList && taskIds.length * mapList.length <= KEYED_READ_LIMIT) {
+    const out: { taskId: string; mapIndex: number; tryNumber: number }[] = [];
+    for (const taskId of taskIds) {
+      for (const mapIndex of mapList) {
+        const ti = await store.getTaskInstance({ dagId: self.dagId, runId: self.runId, taskId, mapIndex });
+        if (ti) out.push({ taskId, mapIndex, tryNumber: ti.tryNumber });
+      }
+    }
+    return out;
+  }
+  return store.listTryNumbers(self.dagId, self.runId, taskIds);
 }

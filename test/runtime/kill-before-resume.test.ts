@@ -42,7 +42,12 @@ class KillThenFire extends BaseTrigger {
   }
   async *run(): AsyncIterable<TriggerEvent> {
     const ti = this.taskInstance!;
-    await requestTaskKill(store, { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex });
+    await requestTaskKill(store, {
+      dagId: ti.dagId,
+      runId: ti.runId,
+      taskId: ti.taskId,
+      mapIndex: ti.mapIndex,
+    });
     yield new TriggerEvent("fired");
   }
   override async cleanup(): Promise<void> {
@@ -122,7 +127,12 @@ describe("kill requested after the trigger fired, before the resume", () => {
     expect(triggers).toEqual([{ state: "scheduled", resource: "res-h-1" }]);
     const ti = await store.getTaskInstance({ dagId: "kbr", runId: run.runId, taskId: "h", mapIndex: -1 });
     expect(ti).toMatchObject({ state: "failed", tryNumber: 1, killRequested: false });
-    const [attempt] = await store.listTaskTries({ dagId: "kbr", runId: run.runId, taskId: "h", mapIndex: -1 });
+    const [attempt] = await store.listTaskTries({
+      dagId: "kbr",
+      runId: run.runId,
+      taskId: "h",
+      mapIndex: -1,
+    });
     expect(attempt).toMatchObject({ tryNumber: 1, state: "failed" });
     expect(attempt!.error).toContain("kill requested (tasks kill)");
     const logs = events.flatMap((e) => (e.type === "log" && e.taskId === "h" ? [e.message] : []));
@@ -181,7 +191,11 @@ describe("kill requested after the trigger fired, before the resume", () => {
     await b.runner.stop();
     expect(Holder.kills).toEqual([{ taskId: "h", tryNumber: 1, resource: "res-h-1", aborted: true }]);
     expect(Holder.resumes).toBe(0);
-    expect(await store.getTaskInstance(key)).toMatchObject({ state: "failed", tryNumber: 1, killRequested: false });
+    expect(await store.getTaskInstance(key)).toMatchObject({
+      state: "failed",
+      tryNumber: 1,
+      killRequested: false,
+    });
   });
 
   it("a pending kill request on a deferred task marked failed is dropped: its trigger cleanup releases the work, not onKill", async () => {
@@ -219,7 +233,9 @@ describe("kill requested after the trigger fired, before the resume", () => {
       override async resume(): Promise<unknown> {
         Holder.resumes++;
         const { signal } = getCurrentContext();
-        return new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true }));
+        return new Promise((_resolve, reject) =>
+          signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true }),
+        );
       }
     }
     const dag = new DAG({ dagId: "kbr5" });
@@ -229,15 +245,16 @@ describe("kill requested after the trigger fired, before the resume", () => {
     // The request lands between the runner's read of the row and its update to RUNNING.
     const racy = new Proxy(store, {
       get(target, prop) {
-        if (prop === "updateTaskInstance") {
-          const update: Store["updateTaskInstance"] = async (key, patch, expect) => {
-            if (!injected && patch.state === "running" && expect?.states?.includes("scheduled")) {
+        if (prop === "transition") {
+          // The resume is one atomic transition; the kill lands just before it.
+          const transition: Store["transition"] = async (t) => {
+            if (!injected && t.patch.state === "running" && t.expected.states.includes("scheduled")) {
               injected = true;
-              await requestTaskKill(target, key);
+              await requestTaskKill(target, t.key);
             }
-            return target.updateTaskInstance(key, patch, expect);
+            return target.transition(t);
           };
-          return update;
+          return transition;
         }
         const value: unknown = Reflect.get(target, prop, target);
         return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
@@ -256,7 +273,9 @@ describe("kill requested after the trigger fired, before the resume", () => {
     expect(injected).toBe(true);
     expect(Holder.resumes).toBe(1);
     expect(Holder.kills).toEqual([{ taskId: "h", tryNumber: 1, resource: "res-h-1", aborted: true }]);
-    expect(await store.getTaskInstance({ dagId: "kbr5", runId: run.runId, taskId: "h", mapIndex: -1 })).toMatchObject({
+    expect(
+      await store.getTaskInstance({ dagId: "kbr5", runId: run.runId, taskId: "h", mapIndex: -1 }),
+    ).toMatchObject({
       state: "failed",
       killRequested: false,
     });
@@ -285,12 +304,22 @@ describe("kill requested after the trigger fired, before the resume", () => {
         updatedMs: 0,
       },
     ]);
-    await store.setXCom({ ...key, tryNumber: 1, key: "resource", value: serializeValue("res-h-1", "test"), createdMs: 0 });
+    await store.setXCom({
+      ...key,
+      tryNumber: 1,
+      key: "resource",
+      value: serializeValue("res-h-1", "test"),
+      createdMs: 0,
+    });
     expect(await markTaskFailed(store, key)).toBe("running");
     expect(await runner.runDagRun(dag, run.runId)).toBe("failed");
     await runner.stop();
     expect(Holder.kills).toEqual([{ taskId: "h", tryNumber: 1, resource: "res-h-1", aborted: true }]);
-    expect(await store.getTaskInstance(key)).toMatchObject({ state: "failed", tryNumber: 1, killRequested: false });
+    expect(await store.getTaskInstance(key)).toMatchObject({
+      state: "failed",
+      tryNumber: 1,
+      killRequested: false,
+    });
   });
 
   it("tasks kill on a task whose runner died while it ran: resume calls onKill once, then fails the try", async () => {
@@ -315,19 +344,31 @@ describe("kill requested after the trigger fired, before the resume", () => {
         updatedMs: 0,
       },
     ]);
-    await store.setXCom({ ...key, tryNumber: 1, key: "resource", value: serializeValue("res-h-1", "test"), createdMs: 0 });
+    await store.setXCom({
+      ...key,
+      tryNumber: 1,
+      key: "resource",
+      value: serializeValue("res-h-1", "test"),
+      createdMs: 0,
+    });
     expect(await requestTaskKill(store, key)).toBe("running");
     expect(await runner.runDagRun(dag, run.runId)).toBe("failed");
     await runner.stop();
     expect(Holder.kills).toEqual([{ taskId: "h", tryNumber: 1, resource: "res-h-1", aborted: true }]);
-    expect(await store.getTaskInstance(key)).toMatchObject({ state: "failed", tryNumber: 1, killRequested: false });
+    expect(await store.getTaskInstance(key)).toMatchObject({
+      state: "failed",
+      tryNumber: 1,
+      killRequested: false,
+    });
   });
 
   it("tasks mark-failed on a try running here: onKill exactly once", async () => {
     class Hanger extends Holder {
       override async execute(ctx: Context): Promise<unknown> {
         await ctx.ti.xcomPush("resource", "res-run");
-        return new Promise((_resolve, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error), { once: true }));
+        return new Promise((_resolve, reject) =>
+          ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error), { once: true }),
+        );
       }
     }
     const dag = new DAG({ dagId: "kbr7" });
@@ -336,7 +377,10 @@ describe("kill requested after the trigger fired, before the resume", () => {
     const run = await runner.createDagRun(dag);
     const key = { dagId: "kbr7", runId: run.runId, taskId: "h", mapIndex: -1 };
     const done = runner.runDagRun(dag, run.runId);
-    await sleepUntil(async () => (await store.listXComs({ dagId: "kbr7", runId: run.runId, key: "resource" })).length === 1, "running");
+    await sleepUntil(
+      async () => (await store.listXComs({ dagId: "kbr7", runId: run.runId, key: "resource" })).length === 1,
+      "running",
+    );
     expect(await markTaskFailed(store, key)).toBe("running");
     expect(await done).toBe("failed");
     await runner.stop();

@@ -1,7 +1,16 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from "kysely";
+import {
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type Migration,
+  type MigrationProvider,
+  type Transaction,
+} from "kysely";
 import pg from "pg";
 import { RuntimeError } from "../errors.js";
 import type { DagRunState, TaskInstanceState } from "../state.js";
@@ -13,8 +22,10 @@ import type {
   Store,
   TaskInstancePatch,
   TaskInstanceRow,
+  TaskTransition,
   TaskTryRow,
   TiKey,
+  TransitionKind,
   TriggerRow,
   XComRow,
 } from "./store.js";
@@ -89,6 +100,7 @@ interface LogTable {
   ts_ms: number;
   level: string;
   message: string;
+  seq: number;
 }
 interface RunnerTable {
   id: string;
@@ -164,12 +176,84 @@ function tiPatch(patch: TaskInstancePatch): Partial<TaskInstanceTable> {
   return out;
 }
 
+/**
+ * Rows per bulk statement: SQLite allows 32,766 bound variables per statement
+ * and PostgreSQL 65,535; 500 rows of at most 15 columns stay far below both.
+ */
+export const BULK_CHUNK_ROWS = 500;
+
+function* chunks<T>(rows: readonly T[], size = BULK_CHUNK_ROWS): Generator<T[]> {
+  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
+}
+
+const tiValues = (r: TaskInstanceRow): TaskInstanceTable => ({
+  dag_id: r.dagId,
+  run_id: r.runId,
+  task_id: r.taskId,
+  map_index: r.mapIndex,
+  state: r.state,
+  try_number: r.tryNumber,
+  max_tries: r.maxTries,
+  next_method: r.nextMethod,
+  next_kwargs: r.nextKwargs,
+  next_retry_ms: r.nextRetryMs,
+  start_ms: r.startMs,
+  end_ms: r.endMs,
+  runner_id: r.runnerId,
+  kill_requested: r.killRequested ? 1 : 0,
+  updated_ms: r.updatedMs,
+});
+
+const triggerValues = (r: TriggerRow): TriggerTable => ({
+  id: r.id,
+  dag_id: r.dagId,
+  run_id: r.runId,
+  task_id: r.taskId,
+  map_index: r.mapIndex,
+  classpath: r.classpath,
+  kwargs: r.kwargs,
+  created_ms: r.createdMs,
+  timeout_ms: r.timeoutMs,
+});
+
+const toTrigger = (r: TriggerTable): TriggerRow => ({
+  id: r.id,
+  dagId: r.dag_id,
+  runId: r.run_id,
+  taskId: r.task_id,
+  mapIndex: r.map_index,
+  classpath: r.classpath,
+  kwargs: r.kwargs,
+  createdMs: Number(r.created_ms),
+  timeoutMs: num(r.timeout_ms),
+});
+
+/**
+ * A test-only fault: the process kills itself with SIGKILL inside the
+ * transaction of the `nth` transition of `kind`, after its first statement,
+ * to prove that a crash there commits nothing.
+ */
+export interface TransitionKillPoint {
+  kind: TransitionKind;
+  /** @default 1 */
+  nth?: number;
+}
+
+/** Parses `ARMADA_AIRFLOW_TEST_KILL_IN_TRANSITION` (`kind` or `kind:nth`). */
+export function parseTransitionKillPoint(text: string | undefined): TransitionKillPoint | undefined {
+  if (!text) return undefined;
+  const [kind, nth] = text.split(":");
+  return { kind: kind as TransitionKind, nth: nth ? Number(nth) : 1 };
+}
+
 /** Where a store lives. */
 export interface StoreLocation {
   /** `postgres://...`/`postgresql://...`, `sqlite:<file>`, or a file path; default SQLite under `home`. */
   url?: string;
   /** Directory of the default SQLite file (`<home>/armada-airflow.db`). */
   home: string;
+  /** Test-only: see {@link TransitionKillPoint}. */
+  killInTransition?: TransitionKillPoint;
 }
 
 /** The store implementation for SQLite and PostgreSQL (one schema, Kysely). */
@@ -178,6 +262,10 @@ export class KyselyStore implements Store {
   /** Where the store is, secrets removed (for messages). */
   readonly description: string;
   private readonly db: Kysely<Schema>;
+  private killPoint: TransitionKillPoint | undefined;
+  private readonly transitionsSeen = new Map<TransitionKind, number>();
+  /** Assigns `seq` to log lines that come without one, in append order. */
+  private logSeq = 0;
 
   private constructor(db: Kysely<Schema>, dialect: "sqlite" | "postgres", description: string) {
     this.db = db;
@@ -192,16 +280,26 @@ export class KyselyStore implements Store {
     if (url && /^postgres(ql)?:\/\//.test(url)) {
       const pool = new pg.Pool({ connectionString: url, max: 8 });
       const safe = url.replace(/\/\/([^:@/]*):([^@/]*)@/, "//$1:***@");
-      store = new KyselyStore(new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) }), "postgres", safe);
+      store = new KyselyStore(
+        new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) }),
+        "postgres",
+        safe,
+      );
     } else {
-      const file = url ? path.resolve(url.replace(/^sqlite:(\/\/)?/, "")) : path.join(location.home, "armada-airflow.db");
+      const file = url
+        ? path.resolve(url.replace(/^sqlite:(\/\/)?/, ""))
+        : path.join(location.home, "armada-airflow.db");
       mkdirSync(path.dirname(file), { recursive: true });
       const database = new Database(file);
       // WAL lets the CLI read and mark tasks while a runner writes; busy_timeout waits for the writer lock.
       database.pragma("journal_mode = WAL");
       database.pragma("busy_timeout = 10000");
       database.pragma("synchronous = NORMAL");
-      store = new KyselyStore(new Kysely<Schema>({ dialect: new SqliteDialect({ database }) }), "sqlite", file);
+      store = new KyselyStore(
+        new Kysely<Schema>({ dialect: new SqliteDialect({ database }) }),
+        "sqlite",
+        file,
+      );
     }
     try {
       await store.migrate();
@@ -209,16 +307,16 @@ export class KyselyStore implements Store {
       await store.close();
       throw err;
     }
+    store.killPoint = location.killInTransition;
     return store;
   }
 
   private async appliedMigrations(): Promise<string[]> {
-    try {
-      const rows = await sql<{ name: string }>`select name from ${sql.table(MIGRATION_TABLE)}`.execute(this.db);
-      return rows.rows.map((r) => r.name);
-    } catch {
-      return [];
-    }
+    // Only a missing migration table means "nothing applied"; any other error (locked, no permission, ...) is real.
+    const tables = await this.db.introspection.getTables();
+    if (!tables.some((t) => t.name === MIGRATION_TABLE)) return [];
+    const rows = await sql<{ name: string }>`select name from ${sql.table(MIGRATION_TABLE)}`.execute(this.db);
+    return rows.rows.map((r) => r.name);
   }
 
   private async migrate(): Promise<void> {
@@ -233,7 +331,9 @@ export class KyselyStore implements Store {
           `upgrade armada-airflow or point ARMADA_AIRFLOW_HOME / --db at another database`,
       );
     }
-    const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS as Record<string, Migration> };
+    const provider: MigrationProvider = {
+      getMigrations: async () => MIGRATIONS as Record<string, Migration>,
+    };
     const migrator = new Migrator({
       db: this.db,
       provider,
@@ -241,7 +341,10 @@ export class KyselyStore implements Store {
       migrationLockTableName: `${MIGRATION_TABLE}_lock`,
     });
     const { error } = await migrator.migrateToLatest();
-    if (error) throw new RuntimeError("store", `migrating ${this.description} failed: ${String(error)}`, { cause: error });
+    if (error)
+      throw new RuntimeError("store", `migrating ${this.description} failed: ${String(error)}`, {
+        cause: error,
+      });
   }
 
   async schemaVersion(): Promise<number> {
@@ -266,14 +369,23 @@ export class KyselyStore implements Store {
         })
         .execute();
     } catch (err) {
-      throw new RuntimeError("store", `cannot create DAG run ${r.dagId}/${r.runId} (does it exist already? use another run id)`, {
-        cause: err,
-      });
+      throw new RuntimeError(
+        "store",
+        `cannot create DAG run ${r.dagId}/${r.runId} (does it exist already? use another run id)`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
   async getDagRun(dagId: string, runId: string): Promise<DagRunRow | undefined> {
-    const r = await this.db.selectFrom("dag_run").selectAll().where("dag_id", "=", dagId).where("run_id", "=", runId).executeTakeFirst();
+    const r = await this.db
+      .selectFrom("dag_run")
+      .selectAll()
+      .where("dag_id", "=", dagId)
+      .where("run_id", "=", runId)
+      .executeTakeFirst();
     return r ? toDagRun(r) : undefined;
   }
 
@@ -294,9 +406,16 @@ export class KyselyStore implements Store {
     if (patch.state !== undefined) values.state = patch.state;
     if (patch.runnerId !== undefined) values.runner_id = patch.runnerId;
     if (patch.endMs !== undefined) values.end_ms = patch.endMs;
-    let q = this.db.updateTable("dag_run").set(values).where("dag_id", "=", dagId).where("run_id", "=", runId);
+    let q = this.db
+      .updateTable("dag_run")
+      .set(values)
+      .where("dag_id", "=", dagId)
+      .where("run_id", "=", runId);
     if (expect.runnerId !== undefined) {
-      q = expect.runnerId === null ? q.where("runner_id", "is", null) : q.where("runner_id", "=", expect.runnerId);
+      q =
+        expect.runnerId === null
+          ? q.where("runner_id", "is", null)
+          : q.where("runner_id", "=", expect.runnerId);
     }
     const res = await q.executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
@@ -304,29 +423,16 @@ export class KyselyStore implements Store {
 
   async insertTaskInstances(rows: TaskInstanceRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.db
-      .insertInto("task_instance")
-      .values(
-        rows.map((r) => ({
-          dag_id: r.dagId,
-          run_id: r.runId,
-          task_id: r.taskId,
-          map_index: r.mapIndex,
-          state: r.state,
-          try_number: r.tryNumber,
-          max_tries: r.maxTries,
-          next_method: r.nextMethod,
-          next_kwargs: r.nextKwargs,
-          next_retry_ms: r.nextRetryMs,
-          start_ms: r.startMs,
-          end_ms: r.endMs,
-          runner_id: r.runnerId,
-          kill_requested: r.killRequested ? 1 : 0,
-          updated_ms: r.updatedMs,
-        })),
-      )
-      .onConflict((oc) => oc.columns(["dag_id", "run_id", "task_id", "map_index"]).doNothing())
-      .execute();
+    // One transaction, chunked statements: all or none of a mapped task's instances appear.
+    await this.db.transaction().execute(async (trx) => {
+      for (const part of chunks(rows)) {
+        await trx
+          .insertInto("task_instance")
+          .values(part.map(tiValues))
+          .onConflict((oc) => oc.columns(["dag_id", "run_id", "task_id", "map_index"]).doNothing())
+          .execute();
+      }
+    });
   }
 
   async getTaskInstance(k: TiKey): Promise<TaskInstanceRow | undefined> {
@@ -339,6 +445,89 @@ export class KyselyStore implements Store {
       .where("map_index", "=", k.mapIndex)
       .executeTakeFirst();
     return r ? toTi(r) : undefined;
+  }
+
+  async listTaskInstancesInStates(
+    dagId: string,
+    runId: string,
+    states: TaskInstanceState[],
+  ): Promise<TaskInstanceRow[]> {
+    if (states.length === 0) return [];
+    const rows = await this.db
+      .selectFrom("task_instance")
+      .selectAll()
+      .where("dag_id", "=", dagId)
+      .where("run_id", "=", runId)
+      .where("state", "in", states)
+      .orderBy("task_id")
+      .orderBy("map_index")
+      .execute();
+    return rows.map(toTi);
+  }
+
+  async listTryNumbers(
+    dagId: string,
+    runId: string,
+    taskIds?: string[],
+  ): Promise<{ taskId: string; mapIndex: number; tryNumber: number }[]> {
+    const read = async (ids: string[] | undefined) => {
+      let q = this.db
+        .selectFrom("task_instance")
+        .select(["task_id", "map_index", "try_number"])
+        .where("dag_id", "=", dagId)
+        .where("run_id", "=", runId);
+      if (ids) q = q.where("task_id", "in", ids);
+      return (await q.execute()).map((r) => ({
+        taskId: r.task_id,
+        mapIndex: r.map_index,
+        tryNumber: r.try_number,
+      }));
+    };
+    if (!taskIds) return read(undefined);
+    const out: { taskId: string; mapIndex: number; tryNumber: number }[] = [];
+    for (const part of chunks(taskIds)) out.push(...(await read(part)));
+    return out;
+  }
+
+  async transition(t: TaskTransition): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const changed = await this.casTaskInstance(trx, t.key, t.patch, t.expected);
+      if (!changed) return false;
+      this.maybeKillInTransition(t.kind);
+      if (t.tryRow) await this.upsertTaskTryIn(trx, t.tryRow);
+      if (t.trigger && "insert" in t.trigger)
+        await trx.insertInto("trigger").values(triggerValues(t.trigger.insert)).execute();
+      if (t.trigger && "deleteId" in t.trigger)
+        await trx.deleteFrom("trigger").where("id", "=", t.trigger.deleteId).execute();
+      return true;
+    });
+  }
+
+  private maybeKillInTransition(kind: TransitionKind): void {
+    const point = this.killPoint;
+    if (!point || point.kind !== kind) return;
+    const seen = (this.transitionsSeen.get(kind) ?? 0) + 1;
+    this.transitionsSeen.set(kind, seen);
+    if (seen === (point.nth ?? 1)) process.kill(process.pid, "SIGKILL");
+  }
+
+  private async casTaskInstance(
+    db: Kysely<Schema> | Transaction<Schema>,
+    k: TiKey,
+    patch: TaskInstancePatch,
+    expect: { states?: TaskInstanceState[]; tryNumber?: number },
+  ): Promise<boolean> {
+    let q = db
+      .updateTable("task_instance")
+      .set(tiPatch(patch))
+      .where("dag_id", "=", k.dagId)
+      .where("run_id", "=", k.runId)
+      .where("task_id", "=", k.taskId)
+      .where("map_index", "=", k.mapIndex);
+    if (expect.states) q = q.where("state", "in", expect.states);
+    if (expect.tryNumber !== undefined) q = q.where("try_number", "=", expect.tryNumber);
+    const res = await q.executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
   }
 
   async listTaskInstances(dagId: string, runId: string): Promise<TaskInstanceRow[]> {
@@ -358,21 +547,15 @@ export class KyselyStore implements Store {
     patch: TaskInstancePatch,
     expect: { states?: TaskInstanceState[]; tryNumber?: number } = {},
   ): Promise<boolean> {
-    let q = this.db
-      .updateTable("task_instance")
-      .set(tiPatch(patch))
-      .where("dag_id", "=", k.dagId)
-      .where("run_id", "=", k.runId)
-      .where("task_id", "=", k.taskId)
-      .where("map_index", "=", k.mapIndex);
-    if (expect.states) q = q.where("state", "in", expect.states);
-    if (expect.tryNumber !== undefined) q = q.where("try_number", "=", expect.tryNumber);
-    const res = await q.executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    return this.casTaskInstance(this.db, k, patch, expect);
   }
 
   async upsertTaskTry(r: TaskTryRow): Promise<void> {
-    await this.db
+    await this.upsertTaskTryIn(this.db, r);
+  }
+
+  private async upsertTaskTryIn(db: Kysely<Schema> | Transaction<Schema>, r: TaskTryRow): Promise<void> {
+    await db
       .insertInto("task_try")
       .values({
         dag_id: r.dagId,
@@ -430,17 +613,34 @@ export class KyselyStore implements Store {
         created_ms: r.createdMs,
       })
       .onConflict((oc) =>
-        oc.columns(["dag_id", "run_id", "task_id", "map_index", "try_number", "key"]).doUpdateSet({ value: r.value, created_ms: r.createdMs }),
+        oc
+          .columns(["dag_id", "run_id", "task_id", "map_index", "try_number", "key"])
+          .doUpdateSet({ value: r.value, created_ms: r.createdMs }),
       )
       .execute();
   }
 
-  async listXComs(f: { dagId: string; runId: string; taskIds?: string[]; key?: string; mapIndexes?: number[] }): Promise<XComRow[]> {
-    let q = this.db.selectFrom("xcom").selectAll().where("dag_id", "=", f.dagId).where("run_id", "=", f.runId);
+  async listXComs(f: {
+    dagId: string;
+    runId: string;
+    taskIds?: string[];
+    key?: string;
+    mapIndexes?: number[];
+  }): Promise<XComRow[]> {
+    let q = this.db
+      .selectFrom("xcom")
+      .selectAll()
+      .where("dag_id", "=", f.dagId)
+      .where("run_id", "=", f.runId);
     if (f.taskIds) q = q.where("task_id", "in", f.taskIds.length ? f.taskIds : [""]);
     if (f.key !== undefined) q = q.where("key", "=", f.key);
     if (f.mapIndexes) q = q.where("map_index", "in", f.mapIndexes.length ? f.mapIndexes : [-2]);
-    const rows = await q.orderBy("task_id").orderBy("map_index").orderBy("try_number").orderBy("key").execute();
+    const rows = await q
+      .orderBy("task_id")
+      .orderBy("map_index")
+      .orderBy("try_number")
+      .orderBy("key")
+      .execute();
     return rows.map((r) => ({
       dagId: r.dag_id,
       runId: r.run_id,
@@ -454,20 +654,7 @@ export class KyselyStore implements Store {
   }
 
   async insertTrigger(r: TriggerRow): Promise<void> {
-    await this.db
-      .insertInto("trigger")
-      .values({
-        id: r.id,
-        dag_id: r.dagId,
-        run_id: r.runId,
-        task_id: r.taskId,
-        map_index: r.mapIndex,
-        classpath: r.classpath,
-        kwargs: r.kwargs,
-        created_ms: r.createdMs,
-        timeout_ms: r.timeoutMs,
-      })
-      .execute();
+    await this.db.insertInto("trigger").values(triggerValues(r)).execute();
   }
 
   async deleteTrigger(id: string): Promise<void> {
@@ -479,44 +666,57 @@ export class KyselyStore implements Store {
     if (f.dagId) q = q.where("dag_id", "=", f.dagId);
     if (f.runId) q = q.where("run_id", "=", f.runId);
     const rows = await q.orderBy("created_ms").orderBy("id").execute();
-    return rows.map((r) => ({
-      id: r.id,
-      dagId: r.dag_id,
-      runId: r.run_id,
-      taskId: r.task_id,
-      mapIndex: r.map_index,
-      classpath: r.classpath,
-      kwargs: r.kwargs,
-      createdMs: Number(r.created_ms),
-      timeoutMs: num(r.timeout_ms),
-    }));
+    return rows.map(toTrigger);
+  }
+
+  async listTriggersOf(k: TiKey): Promise<TriggerRow[]> {
+    const rows = await this.db
+      .selectFrom("trigger")
+      .selectAll()
+      .where("dag_id", "=", k.dagId)
+      .where("run_id", "=", k.runId)
+      .where("task_id", "=", k.taskId)
+      .where("map_index", "=", k.mapIndex)
+      .orderBy("created_ms")
+      .orderBy("id")
+      .execute();
+    return rows.map(toTrigger);
   }
 
   async appendLogs(rows: LogRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.db
-      .insertInto("task_log")
-      .values(
-        rows.map((r) => ({
-          dag_id: r.dagId,
-          run_id: r.runId,
-          task_id: r.taskId,
-          map_index: r.mapIndex,
-          try_number: r.tryNumber,
-          ts_ms: r.tsMs,
-          level: r.level,
-          message: r.message,
-        })),
-      )
-      .execute();
+    const values = rows.map((r) => ({
+      dag_id: r.dagId,
+      run_id: r.runId,
+      task_id: r.taskId,
+      map_index: r.mapIndex,
+      try_number: r.tryNumber,
+      ts_ms: r.tsMs,
+      level: r.level,
+      message: r.message,
+      seq: r.seq ?? ++this.logSeq,
+    }));
+    await this.db.transaction().execute(async (trx) => {
+      for (const part of chunks(values)) await trx.insertInto("task_log").values(part).execute();
+    });
   }
 
-  async listLogs(f: { dagId: string; runId: string; taskId?: string; mapIndex?: number; tryNumber?: number }): Promise<LogRow[]> {
-    let q = this.db.selectFrom("task_log").selectAll().where("dag_id", "=", f.dagId).where("run_id", "=", f.runId);
+  async listLogs(f: {
+    dagId: string;
+    runId: string;
+    taskId?: string;
+    mapIndex?: number;
+    tryNumber?: number;
+  }): Promise<LogRow[]> {
+    let q = this.db
+      .selectFrom("task_log")
+      .selectAll()
+      .where("dag_id", "=", f.dagId)
+      .where("run_id", "=", f.runId);
     if (f.taskId !== undefined) q = q.where("task_id", "=", f.taskId);
     if (f.mapIndex !== undefined) q = q.where("map_index", "=", f.mapIndex);
     if (f.tryNumber !== undefined) q = q.where("try_number", "=", f.tryNumber);
-    const rows = await q.orderBy("ts_ms").execute();
+    const rows = await q.orderBy("ts_ms").orderBy("seq").execute();
     return rows.map((r) => ({
       dagId: r.dag_id,
       runId: r.run_id,
@@ -526,13 +726,20 @@ export class KyselyStore implements Store {
       tsMs: Number(r.ts_ms),
       level: r.level,
       message: r.message,
+      seq: Number(r.seq),
     }));
   }
 
   async upsertRunner(r: RunnerRow): Promise<void> {
     await this.db
       .insertInto("runner")
-      .values({ id: r.id, pid: r.pid, hostname: r.hostname, started_ms: r.startedMs, heartbeat_ms: r.heartbeatMs })
+      .values({
+        id: r.id,
+        pid: r.pid,
+        hostname: r.hostname,
+        started_ms: r.startedMs,
+        heartbeat_ms: r.heartbeatMs,
+      })
       .onConflict((oc) => oc.column("id").doUpdateSet({ heartbeat_ms: r.heartbeatMs }))
       .execute();
   }
@@ -540,7 +747,13 @@ export class KyselyStore implements Store {
   async getRunner(id: string): Promise<RunnerRow | undefined> {
     const r = await this.db.selectFrom("runner").selectAll().where("id", "=", id).executeTakeFirst();
     return r
-      ? { id: r.id, pid: r.pid, hostname: r.hostname, startedMs: Number(r.started_ms), heartbeatMs: Number(r.heartbeat_ms) }
+      ? {
+          id: r.id,
+          pid: r.pid,
+          hostname: r.hostname,
+          startedMs: Number(r.started_ms),
+          heartbeatMs: Number(r.heartbeat_ms),
+        }
       : undefined;
   }
 

@@ -105,4 +105,34 @@ export const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  "0002_log_seq_and_scale_indexes": {
+    async up(db: Kysely<unknown>) {
+      // Lines logged in the same millisecond keep their order (PostgreSQL has no rowid order).
+      await db.schema
+        .alterTable("task_log")
+        .addColumn("seq", "double precision", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createIndex("task_log_order_idx")
+        .on("task_log")
+        .columns(["dag_id", "run_id", "ts_ms", "seq"])
+        .execute();
+      // Scheduling and XCom reads at scale touch only the rows they need.
+      await db.schema
+        .createIndex("task_instance_state_idx")
+        .on("task_instance")
+        .columns(["dag_id", "run_id", "state"])
+        .execute();
+      await db.schema
+        .createIndex("trigger_ti_idx")
+        .on("trigger")
+        .columns(["dag_id", "run_id", "task_id", "map_index"])
+        .execute();
+      await db.schema
+        .createIndex("xcom_key_idx")
+        .on("xcom")
+        .columns(["dag_id", "run_id", "key", "task_id"])
+        .execute();
+    },
+  },
 };

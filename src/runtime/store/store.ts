@@ -91,6 +91,11 @@ export interface LogRow {
   tsMs: number;
   level: string;
   message: string;
+  /**
+   * Orders lines logged in the same millisecond (the runner's counter); the
+   * store assigns one when omitted.
+   */
+  seq?: number;
 }
 
 /** A runner process (for ownership and liveness). */
@@ -112,6 +117,32 @@ export interface TiKey {
 
 /** Fields of a task instance that can change. */
 export type TaskInstancePatch = Partial<Omit<TaskInstanceRow, keyof TiKey>>;
+
+/** What a {@link TaskTransition} is, for logs and fault injection. */
+export type TransitionKind =
+  "start" | "resume" | "success" | "skipped" | "defer" | "fire" | "retry" | "fail" | "external" | "settle";
+
+/**
+ * One change of a task instance, written atomically: the compare-and-set on
+ * the task instance, its try's history row and its trigger commit together or
+ * not at all, so a crash can never leave a try RUNNING under a finished task
+ * instance, or a deferral without its trigger.
+ */
+export interface TaskTransition {
+  kind: TransitionKind;
+  key: TiKey;
+  /** The change applies only while the row is in one of these states (and at this try, when given). */
+  expected: { states: TaskInstanceState[]; tryNumber?: number };
+  patch: TaskInstancePatch;
+  /** The try's history row, upserted with the change. */
+  tryRow?: TaskTryRow;
+  /**
+   * A deferral's trigger to insert, or a fired trigger to delete, with the
+   * change. A trigger whose task leaves DEFERRED any other way is deleted
+   * only after its `cleanup()` ran (the row is the record that cleanup is owed).
+   */
+  trigger?: { insert: TriggerRow } | { deleteId: string };
+}
 
 /**
  * Everything the runtime persists, behind one interface with a SQLite and a
@@ -140,21 +171,58 @@ export interface Store {
    * Updates a task instance. With `expectStates`, only when its state is one
    * of them (compare-and-set); returns whether a row changed.
    */
-  updateTaskInstance(key: TiKey, patch: TaskInstancePatch, expect?: { states?: TaskInstanceState[]; tryNumber?: number }): Promise<boolean>;
+  updateTaskInstance(
+    key: TiKey,
+    patch: TaskInstancePatch,
+    expect?: { states?: TaskInstanceState[]; tryNumber?: number },
+  ): Promise<boolean>;
+
+  /**
+   * Applies a {@link TaskTransition} in one transaction; returns false (and
+   * writes nothing) when the expected state no longer holds.
+   */
+  transition(t: TaskTransition): Promise<boolean>;
+
+  /** Task instances of a run in the given states only (uses an index; for scheduling at scale). */
+  listTaskInstancesInStates(
+    dagId: string,
+    runId: string,
+    states: TaskInstanceState[],
+  ): Promise<TaskInstanceRow[]>;
+  /** Try numbers of a run's task instances, optionally of some tasks only (what XCom pulls need). */
+  listTryNumbers(
+    dagId: string,
+    runId: string,
+    taskIds?: string[],
+  ): Promise<{ taskId: string; mapIndex: number; tryNumber: number }[]>;
 
   upsertTaskTry(row: TaskTryRow): Promise<void>;
   listTaskTries(key: TiKey): Promise<TaskTryRow[]>;
 
   setXCom(row: XComRow): Promise<void>;
   /** XComs of a run, optionally narrowed. */
-  listXComs(filter: { dagId: string; runId: string; taskIds?: string[]; key?: string; mapIndexes?: number[] }): Promise<XComRow[]>;
+  listXComs(filter: {
+    dagId: string;
+    runId: string;
+    taskIds?: string[];
+    key?: string;
+    mapIndexes?: number[];
+  }): Promise<XComRow[]>;
 
   insertTrigger(row: TriggerRow): Promise<void>;
   deleteTrigger(id: string): Promise<void>;
   listTriggers(filter?: { dagId?: string; runId?: string }): Promise<TriggerRow[]>;
+  /** Triggers of one task instance. */
+  listTriggersOf(key: TiKey): Promise<TriggerRow[]>;
 
   appendLogs(rows: LogRow[]): Promise<void>;
-  listLogs(filter: { dagId: string; runId: string; taskId?: string; mapIndex?: number; tryNumber?: number }): Promise<LogRow[]>;
+  listLogs(filter: {
+    dagId: string;
+    runId: string;
+    taskId?: string;
+    mapIndex?: number;
+    tryNumber?: number;
+  }): Promise<LogRow[]>;
 
   upsertRunner(row: RunnerRow): Promise<void>;
   getRunner(id: string): Promise<RunnerRow | undefined>;

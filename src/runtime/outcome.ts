@@ -1,0 +1,201 @@
+/**
+ * Task outcomes as atomic store transitions. Every change of a task
+ * instance's state that the runner makes is one of these, built here as a
+ * pure value and written by {@link applyOutcome} in one transaction (the task
+ * instance's compare-and-set, its try row and its trigger together).
+ */
+import type { BaseOperator } from "./base-operator.js";
+import { retryDelaySeconds } from "./retry-delay.js";
+import type { TaskInstanceState } from "./state.js";
+import type { Store, TaskInstanceRow, TaskTransition, TriggerRow } from "./store/store.js";
+
+/** How long the error text of a failed try may be in its try row. */
+const TRY_ERROR_MAX_CHARS = 8000;
+
+/** What happened to a task instance; each becomes one {@link TaskTransition}. */
+export type TaskOutcome =
+  /** A new try starts (from NONE, UP_FOR_RETRY): try number + 1. */
+  | { kind: "start"; row: TaskInstanceRow; runnerId: string; nowMs: number }
+  /** A deferred try resumes after its trigger fired (SCHEDULED), same try. */
+  | { kind: "resume"; row: TaskInstanceRow; runnerId: string; nowMs: number }
+  /** The try ended well. `row` is the running row (its try number). */
+  | { kind: "success" | "skipped"; row: TaskInstanceRow; nowMs: number }
+  /** The try deferred: its trigger is stored with the state. */
+  | {
+      kind: "defer";
+      row: TaskInstanceRow;
+      trigger: TriggerRow;
+      nextMethod: string;
+      nextKwargs: string;
+      nowMs: number;
+    }
+  /** The trigger fired: the task is SCHEDULED to resume, the trigger row goes. */
+  | { kind: "fire"; row: TaskInstanceRow; triggerId: string; nextKwargs: string; nowMs: number }
+  /**
+   * The try failed (Airflow's handle_failure): UP_FOR_RETRY while retries
+   * remain and the error is not fatal, else FAILED.
+   */
+  | {
+      kind: "failure";
+      row: TaskInstanceRow;
+      task: BaseOperator | undefined;
+      error: string;
+      fatal: boolean;
+      expectStates: TaskInstanceState[];
+      nowMs: number;
+    }
+  /** Another process changed the task instance under a running try (mark-failed, clear): record the try's end. */
+  | { kind: "external"; row: TaskInstanceRow; current: TaskInstanceRow; error: string; nowMs: number }
+  /** A kill owed by a FAILED task instance was delivered (onKill ran): clear the flag. */
+  | { kind: "settle"; row: TaskInstanceRow; nowMs: number };
+
+/** The result of {@link failureTransition}'s decision, for the log line. */
+export interface FailureDecision {
+  state: "up_for_retry" | "failed";
+  /** Seconds until the next try (UP_FOR_RETRY). */
+  delaySeconds: number;
+}
+
+/** Airflow's retry rule: a next try while `tryNumber <= maxTries` and the error is not fatal. */
+export function decideFailure(
+  row: TaskInstanceRow,
+  task: BaseOperator | undefined,
+  fatal: boolean,
+): FailureDecision {
+  const eligible = !fatal && row.maxTries > 0 && row.tryNumber <= row.maxTries;
+  const delaySeconds = task
+    ? retryDelaySeconds({
+        retryDelay: task.retryDelay,
+        retryExponentialBackoff: task.retryExponentialBackoff,
+        maxRetryDelay: task.maxRetryDelay,
+        tryNumber: row.tryNumber,
+        key: `${row.dagId}#${row.taskId}#${row.runId}#${row.mapIndex}`,
+      })
+    : 0;
+  return { state: eligible ? "up_for_retry" : "failed", delaySeconds };
+}
+
+const keyOf = (row: TaskInstanceRow) => ({
+  dagId: row.dagId,
+  runId: row.runId,
+  taskId: row.taskId,
+  mapIndex: row.mapIndex,
+});
+
+/** The store transition of an outcome (pure). */
+export function transitionFor(o: TaskOutcome): TaskTransition {
+  const key = keyOf(o.row);
+  const tryBase = { ...key, startMs: o.row.startMs ?? o.nowMs };
+  switch (o.kind) {
+    case "start":
+    case "resume": {
+      const tryNumber = o.kind === "start" ? o.row.tryNumber + 1 : o.row.tryNumber;
+      const startMs = o.kind === "start" ? o.nowMs : (o.row.startMs ?? o.nowMs);
+      // killRequested is left as stored: a kill requested after `row` was read
+      // then reaches the running try (onKill) instead of being lost.
+      return {
+        kind: o.kind,
+        key,
+        expected: { states: [o.row.state], tryNumber: o.row.tryNumber },
+        patch: {
+          state: "running",
+          tryNumber,
+          startMs,
+          endMs: null,
+          runnerId: o.runnerId,
+          nextRetryMs: null,
+          updatedMs: o.nowMs,
+        },
+        tryRow: { ...key, tryNumber, state: "running", startMs, endMs: null, error: null },
+      };
+    }
+    case "success":
+    case "skipped":
+      return {
+        kind: o.kind,
+        key,
+        expected: { states: ["running"], tryNumber: o.row.tryNumber },
+        patch: {
+          state: o.kind,
+          endMs: o.nowMs,
+          nextMethod: null,
+          nextKwargs: null,
+          runnerId: null,
+          updatedMs: o.nowMs,
+        },
+        tryRow: { ...tryBase, tryNumber: o.row.tryNumber, state: o.kind, endMs: o.nowMs, error: null },
+      };
+    case "defer":
+      return {
+        kind: "defer",
+        key,
+        expected: { states: ["running"], tryNumber: o.row.tryNumber },
+        patch: { state: "deferred", nextMethod: o.nextMethod, nextKwargs: o.nextKwargs, updatedMs: o.nowMs },
+        tryRow: { ...tryBase, tryNumber: o.row.tryNumber, state: "deferred", endMs: null, error: null },
+        trigger: { insert: o.trigger },
+      };
+    case "fire":
+      return {
+        kind: "fire",
+        key,
+        expected: { states: ["deferred"], tryNumber: o.row.tryNumber },
+        patch: { state: "scheduled", nextKwargs: o.nextKwargs, updatedMs: o.nowMs },
+        trigger: { deleteId: o.triggerId },
+      };
+    case "failure": {
+      const d = decideFailure(o.row, o.task, o.fatal);
+      return {
+        kind: d.state === "up_for_retry" ? "retry" : "fail",
+        key,
+        expected: { states: o.expectStates, tryNumber: o.row.tryNumber },
+        patch: {
+          state: d.state,
+          endMs: o.nowMs,
+          nextMethod: null,
+          nextKwargs: null,
+          nextRetryMs: d.state === "up_for_retry" ? o.nowMs + d.delaySeconds * 1000 : null,
+          runnerId: null,
+          killRequested: false,
+          updatedMs: o.nowMs,
+        },
+        tryRow: {
+          ...tryBase,
+          tryNumber: o.row.tryNumber,
+          state: d.state,
+          endMs: o.nowMs,
+          error: o.error.slice(0, TRY_ERROR_MAX_CHARS),
+        },
+      };
+    }
+    case "external":
+      // onKill ran: the flag markTaskFailed set is settled. The try row takes the state set from outside.
+      return {
+        kind: "external",
+        key,
+        expected: { states: [o.current.state], tryNumber: o.current.tryNumber },
+        patch: { killRequested: false, updatedMs: o.nowMs },
+        tryRow: {
+          ...tryBase,
+          tryNumber: o.row.tryNumber,
+          state: o.current.tryNumber === o.row.tryNumber ? o.current.state : "failed",
+          endMs: o.nowMs,
+          error: o.error,
+        },
+      };
+    case "settle":
+      return {
+        kind: "settle",
+        key,
+        expected: { states: ["failed"], tryNumber: o.row.tryNumber },
+        patch: { killRequested: false, updatedMs: o.nowMs },
+      };
+  }
+}
+
+/**
+ * Writes an outcome atomically; false when the task instance was no longer in
+ * the expected state (another process or an earlier outcome won).
+ */
+export async function applyOutcome(store: Store, outcome: TaskOutcome): Promise<boolean> {
+  return store.transition(transitionFor(outcome));
+}
