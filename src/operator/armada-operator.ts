@@ -447,6 +447,9 @@ export class ArmadaOperator extends BaseOperator {
         );
       }
     }
+    // A retry, a clear or a declined reattach: no earlier job of this task
+    // instance may go on running unfollowed beside the new one.
+    if (ti.tryNumber > 1 || this.renderedBefore) await this.cancelEarlierJobs(jobSetId, uri);
     const jobId = await this.hook.submitJob({
       queue: this.armadaQueue,
       jobSetId,
@@ -458,6 +461,32 @@ export class ArmadaOperator extends BaseOperator {
     const ctx = new RunningJobContext({ armadaQueue: this.armadaQueue, jobId, jobSetId, submitTime: this.clock.now() });
     await this.publishSubmitted(ti, ctx);
     return ctx;
+  }
+
+  /** Cancels every live job carrying this task instance's external job URI, saying so in the log. */
+  private async cancelEarlierJobs(jobSetId: string, uri: string): Promise<void> {
+    const jobs = this.hook.jobsByExternalJobUri
+      ? await this.hook.jobsByExternalJobUri(this.armadaQueue, jobSetId, uri)
+      : [await this.hook.jobByExternalJobUri(this.armadaQueue, jobSetId, uri)].filter((j) => j !== undefined);
+    for (const job of jobs) {
+      if (isTerminalJobState(job.state)) continue;
+      this.log.info(
+        `Cancelling earlier Armada job ${job.jobId} of this task instance (state ${jobStateName(job.state)}) before submitting a new one.`,
+      );
+      const ctx = new RunningJobContext({
+        armadaQueue: this.armadaQueue,
+        jobId: job.jobId,
+        jobSetId,
+        submitTime: job.submittedAt ?? this.clock.now(),
+        jobState: jobStateName(job.state),
+      });
+      await this.hook.cancelJob(ctx, this.log);
+    }
+  }
+
+  /** Its job lives in Armada, not in the runner: a try whose runner died is followed to its end in the same try. */
+  override get resumesAfterCrash(): boolean {
+    return !this.dryRun;
   }
 
   private async findOwnJob(ti: TaskInstance, jobSetId: string, uri: string): Promise<RunningJobContext | undefined> {

@@ -52,6 +52,8 @@ export interface ArmadaHookApi {
   getJobTerminationReason(jobId: string): Promise<string>;
   cancelJob(context: RunningJobContext, log?: LogSink): Promise<RunningJobContext>;
   jobByExternalJobUri(queue: string, jobSetId: string, externalJobUri: string): Promise<ExistingJob | undefined>;
+  /** Every job of the job set carrying `externalJobUri` (all tries of a task instance); optional. */
+  jobsByExternalJobUri?(queue: string, jobSetId: string, externalJobUri: string): Promise<ExistingJob[]>;
   /**
    * The job of the job set with this URI and client id, waiting up to the
    * submit lookup grace for the query API to ingest it; undefined if none.
@@ -263,11 +265,16 @@ export class ArmadaHook implements ArmadaHookApi {
 
   /** The most recently submitted job of the job set carrying `externalJobUri`, if any. */
   async jobByExternalJobUri(queue: string, jobSetId: string, externalJobUri: string): Promise<ExistingJob | undefined> {
+    return latest(await this.jobsByExternalJobUri(queue, jobSetId, externalJobUri));
+  }
+
+  /** Every job of the job set carrying `externalJobUri`, with its state. */
+  async jobsByExternalJobUri(queue: string, jobSetId: string, externalJobUri: string): Promise<ExistingJob[]> {
     const res = await this.client.getJobStatusUsingExternalJobUri({ queue, jobset: jobSetId, externalJobUri });
     const ids = Object.keys(res.jobStates);
-    if (ids.length === 0) return undefined;
+    if (ids.length === 0) return [];
     const details = await this.client.getJobDetails({ jobIds: ids });
-    const found = ids.map((id) => {
+    return ids.map((id) => {
       const d = details.jobDetails[id];
       return {
         jobId: id,
@@ -276,7 +283,6 @@ export class ArmadaHook implements ArmadaHookApi {
         namespace: d?.namespace ?? "",
       };
     });
-    return latest(found);
   }
 
   /** Starts batching this job's status with the others on the channel. */

@@ -148,6 +148,18 @@ export abstract class BaseOperator {
   /** Called when a running try is killed (signal, timeout, `tasks kill`); release external resources here. */
   onKill(): void | Promise<void> {}
 
+  /**
+   * Whether a try whose runner died (crash, kill -9) is run again as the same
+   * try by the next runner, instead of being failed into the next try as
+   * Airflow fails a zombie. Operators whose work lives outside the runner
+   * (an Armada job) return true and, run again, find and follow the work the
+   * try started (by XCom of the same try, or a look-up) rather than start it
+   * twice. @default false
+   */
+  get resumesAfterCrash(): boolean {
+    return false;
+  }
+
   /** The running task instance's log, or stderr outside a task. */
   get log(): TaskLogger {
     const ctx = tryGetCurrentContext();

@@ -18,6 +18,8 @@ export type TaskOutcome =
   | { kind: "start"; row: TaskInstanceRow; runnerId: string; nowMs: number }
   /** A deferred try resumes after its trigger fired (SCHEDULED), same try. */
   | { kind: "resume"; row: TaskInstanceRow; runnerId: string; nowMs: number }
+  /** A try whose runner died is taken over by this runner and run again as the same try. */
+  | { kind: "reclaim"; row: TaskInstanceRow; runnerId: string; nowMs: number }
   /** The try ended well. `row` is the running row (its try number). */
   | { kind: "success" | "skipped"; row: TaskInstanceRow; nowMs: number }
   /** The try deferred: its trigger is stored with the state. */
@@ -87,6 +89,14 @@ export function transitionFor(o: TaskOutcome): TaskTransition {
   const key = keyOf(o.row);
   const tryBase = { ...key, startMs: o.row.startMs ?? o.nowMs };
   switch (o.kind) {
+    case "reclaim":
+      return {
+        kind: "reclaim",
+        key,
+        expected: { states: [o.row.state], tryNumber: o.row.tryNumber },
+        patch: { state: "running", runnerId: o.runnerId, updatedMs: o.nowMs },
+        tryRow: { ...tryBase, tryNumber: o.row.tryNumber, state: "running", endMs: null, error: null },
+      };
     case "start":
     case "resume": {
       const tryNumber = o.kind === "start" ? o.row.tryNumber + 1 : o.row.tryNumber;

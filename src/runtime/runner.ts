@@ -102,6 +102,17 @@ const keyOf = (k: TiKey) => `${k.taskId}\u0000${k.mapIndex}`;
 const tiLabel = (k: { taskId: string; mapIndex: number }) =>
   k.mapIndex >= 0 ? `${k.taskId}[${k.mapIndex}]` : k.taskId;
 
+/** When a try started at `startMs` times out (its `executionTimeout` counted from its start). */
+function executionDeadlineMs(task: BaseOperator | undefined, startMs: number | null): number | undefined {
+  if (task?.executionTimeout === undefined || startMs === null) return undefined;
+  return startMs + task.executionTimeout * 1000;
+}
+
+const earliest = (...times: (number | undefined)[]): number | null => {
+  const defined = times.filter((t): t is number => t !== undefined);
+  return defined.length ? Math.min(...defined) : null;
+};
+
 function errorText(err: unknown): string {
   if (err instanceof Error) return redactSecrets(err.stack ?? `${err.name}: ${err.message}`);
   return redactSecrets(String(err));
@@ -407,17 +418,31 @@ class RunDriver {
   }
 
   /** Fails tries left running by a dead runner into their next try. */
+  /**
+   * Takes over the tries a dead runner left RUNNING: a task whose work
+   * outlives the runner ({@link BaseOperator.resumesAfterCrash}, e.g. an
+   * Armada job) runs the same try again and follows that work; any other try
+   * is failed into its next try, as Airflow fails a zombie.
+   */
   async recover(): Promise<void> {
-    for (const ti of await this.store.listTaskInstances(this.run.dagId, this.run.runId)) {
-      if (ti.state === "running" || ti.state === "queued") {
-        const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
-        const msg = `The runner executing try ${ti.tryNumber} stopped (crash or kill -9) before the try finished`;
-        log.error(msg);
-        // Without a kill request the work is left for the next try to reattach to.
-        if (ti.killRequested)
-          await this.killWithoutTry(ti, new TaskKilledError("kill requested (tasks kill)"), log);
-        await this.handleFailure(ti, new TaskKilledError(msg), false, [ti.state], log);
+    for (const ti of await this.store.listTaskInstancesInStates(this.run.dagId, this.run.runId, [
+      "running",
+      "queued",
+    ])) {
+      const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
+      const stopped = `The runner executing try ${ti.tryNumber} stopped (crash or kill -9) before the try finished`;
+      const task = this.dag.hasTask(ti.taskId) ? this.dag.getTask(ti.taskId) : undefined;
+      const inScope = !this.only || this.only.has(ti.taskId);
+      if (!ti.killRequested && inScope && task?.resumesAfterCrash) {
+        log.warn(`${stopped}; its work outlives the runner, so this runner follows it in the same try`);
+        await this.startTry(ti, "reclaim");
+        continue;
       }
+      log.error(stopped);
+      // Without a kill request the work is left for the next try to reattach to.
+      if (ti.killRequested)
+        await this.killWithoutTry(ti, new TaskKilledError("kill requested (tasks kill)"), log);
+      await this.handleFailure(ti, new TaskKilledError(stopped), false, [ti.state], log);
     }
   }
 
@@ -541,6 +566,20 @@ class RunDriver {
         continue;
       }
       if (trow.timeoutMs !== null && trow.timeoutMs <= now) {
+        const task = this.dag.hasTask(ti.taskId) ? this.dag.getTask(ti.taskId) : undefined;
+        const execDeadline = executionDeadlineMs(task, ti.startMs);
+        if (execDeadline !== undefined && execDeadline <= trow.timeoutMs) {
+          // The try's one deadline (from its start, across deferrals and restarts), not the deferral's own.
+          const err = new TaskTimeoutError(
+            `Task timed out after ${task!.executionTimeout} seconds (executionTimeout, counted from the start of try ${ti.tryNumber}) while deferred`,
+          );
+          log.error(err.message);
+          // The work (an Armada job) must not outlive the try: onKill releases it even when a retry follows.
+          await this.killWithoutTry(ti, err, log);
+          await this.handleFailure(ti, err, false, ["deferred"], log);
+          await this.removeTriggerOrOrphan(trow);
+          continue;
+        }
         const err = new TaskTimeoutError(
           `Trigger timeout: the deferral of ${tiLabel(ti)} exceeded its timeout`,
         );
@@ -595,7 +634,7 @@ class RunDriver {
         if (this.running.has(keyOf(row))) continue;
         if (row.state === "none") {
           const decision = evaluateTriggerRule(task.triggerRule, upstreamStates());
-          if (decision === "run") await this.startTry(row, false);
+          if (decision === "run") await this.startTry(row, "start");
           else if (decision === "skip" || decision === "upstream_failed") {
             const state = decision === "skip" ? "skipped" : "upstream_failed";
             if (
@@ -610,10 +649,10 @@ class RunDriver {
             }
           }
         } else if (row.state === "up_for_retry") {
-          if ((row.nextRetryMs ?? 0) <= now) await this.startTry(row, false);
+          if ((row.nextRetryMs ?? 0) <= now) await this.startTry(row, "start");
           else soon(row.nextRetryMs!);
         } else if (row.state === "scheduled") {
-          await this.startTry(row, true);
+          await this.startTry(row, "resume");
         }
       }
     }
@@ -726,7 +765,12 @@ class RunDriver {
     }
   }
 
-  private async startTry(row: TaskInstanceRow, resume: boolean): Promise<void> {
+  /**
+   * Starts a try: a new one (`start`), a deferred one resuming (`resume`),
+   * or one a dead runner left running, run again (`reclaim`).
+   */
+  private async startTry(row: TaskInstanceRow, mode: "start" | "resume" | "reclaim"): Promise<void> {
+    const resume = mode === "resume";
     const key = keyOf(row);
     if (this.running.has(key) || this.stopped) return;
     if (row.killRequested) {
@@ -739,7 +783,7 @@ class RunDriver {
       await this.handleFailure(row, err, false, [row.state], log);
       return;
     }
-    const tryNumber = resume ? row.tryNumber : row.tryNumber + 1;
+    const tryNumber = mode === "start" ? row.tryNumber + 1 : row.tryNumber;
     const log = this.loggerFor(row.taskId, row.mapIndex, tryNumber);
     const rt: RunningTry = {
       key,
@@ -756,7 +800,7 @@ class RunDriver {
     let ok: boolean;
     try {
       ok = await applyOutcome(this.store, {
-        kind: resume ? "resume" : "start",
+        kind: mode,
         row,
         runnerId: this.runner.id,
         nowMs: now,
@@ -770,14 +814,18 @@ class RunDriver {
       this.wake();
       return;
     }
-    rt.row.startMs = resume ? (row.startMs ?? now) : now;
+    rt.row.startMs = mode === "start" ? now : (row.startMs ?? now);
     this.emitTi(row, tryNumber, "running");
     log.info(
-      resume
+      mode === "resume"
         ? `Resuming ${tiLabel(row)} after deferral (try ${tryNumber})`
-        : `Starting try ${tryNumber} of ${row.maxTries + 1}`,
+        : mode === "reclaim"
+          ? `Running try ${tryNumber} of ${row.maxTries + 1} again after its runner stopped`
+          : `Starting try ${tryNumber} of ${row.maxTries + 1}`,
     );
-    this.supervise("The try", rt.row, ["running"], () => this.executeTry(rt, resume ? row : undefined));
+    // A reclaimed try that had resumed from a deferral resumes again (same method and event).
+    const resumeFrom = resume || (mode === "reclaim" && row.nextMethod) ? row : undefined;
+    this.supervise("The try", rt.row, ["running"], () => this.executeTry(rt, resumeFrom));
   }
 
   /** The context a task instance's code runs in (execute, resume methods, onKill). */
@@ -864,7 +912,9 @@ class RunDriver {
       if (task.executionTimeout !== undefined) {
         timeout = new AbortController();
         const seconds = task.executionTimeout;
-        const fire = this.clock.sleep(seconds * 1000, timeout.signal).then(
+        // One deadline per try, from its start: a resume or a reclaim gets only what is left.
+        const leftMs = Math.max(0, executionDeadlineMs(task, row.startMs)! - this.clock.nowMs());
+        const fire = this.clock.sleep(leftMs, timeout.signal).then(
           () => true,
           () => false, // aborted: the try ended first
         );
@@ -947,7 +997,10 @@ class RunDriver {
       classpath,
       kwargs: JSON.stringify(kwargs),
       createdMs: now,
-      timeoutMs: deferral.timeout !== undefined ? now + deferral.timeout * 1000 : null,
+      timeoutMs: earliest(
+        deferral.timeout !== undefined ? now + deferral.timeout * 1000 : undefined,
+        executionDeadlineMs(this.dag.getTask(row.taskId), row.startMs),
+      ),
     };
     await this.flushLogs();
     const ok = await applyOutcome(this.store, {

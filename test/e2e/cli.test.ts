@@ -155,10 +155,23 @@ describe("runner killed mid-wait, then resume", () => {
     child = undefined;
   });
 
-  for (const deferrable of [true, false]) {
-    it(`reattaches without a second submit (${deferrable ? "deferred" : "polling"})`, async () => {
-      const env = await useServer({ FIXTURE_DEFERRABLE: deferrable ? "1" : "0", FIXTURE_SLEEP: "8" });
-      const runId = `crash_${deferrable}`;
+  const cases: { deferrable: boolean; reattach: string; retries: string }[] = [
+    { deferrable: true, reattach: "running_or_succeeded", retries: "1" },
+    { deferrable: false, reattach: "running_or_succeeded", retries: "1" },
+    // The runner's death is not the job's: the same try follows its job whatever the policy and retries.
+    { deferrable: false, reattach: "never", retries: "1" },
+    { deferrable: false, reattach: "never", retries: "0" },
+    { deferrable: true, reattach: "never", retries: "0" },
+  ];
+  for (const { deferrable, reattach, retries } of cases) {
+    it(`follows the same job in the same try, no second submit (${deferrable ? "deferred" : "polling"}, reattach ${reattach}, retries ${retries})`, async () => {
+      const env = await useServer({
+        FIXTURE_DEFERRABLE: deferrable ? "1" : "0",
+        FIXTURE_SLEEP: "8",
+        FIXTURE_REATTACH: reattach,
+        FIXTURE_RETRIES: retries,
+      });
+      const runId = `crash_${deferrable}_${reattach}_${retries}`;
       child = spawnSourceCli(["dags", "test", fixture("long-job.ts"), "--run-id", runId], env);
       const store = await KyselyStore.open({ home });
       try {
@@ -184,6 +197,13 @@ describe("runner killed mid-wait, then resume", () => {
       expect(jobs[0]!.state).toBe("SUCCEEDED");
       expect(out).toContain("[main] finished");
       expect(out).not.toContain("Submitted job to Armada");
+      const after = await KyselyStore.open({ home });
+      try {
+        const [ti] = await after.listTaskInstances("long_job", runId);
+        expect([ti?.state, ti?.tryNumber], out).toEqual(["success", 1]);
+      } finally {
+        await after.close();
+      }
     }, 90_000);
   }
 

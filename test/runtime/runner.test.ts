@@ -28,7 +28,12 @@ afterEach(async () => {
   await env.dispose();
 });
 
-async function tiState(dagId: string, runId: string, taskId: string, mapIndex = -1): Promise<TaskInstanceState | undefined> {
+async function tiState(
+  dagId: string,
+  runId: string,
+  taskId: string,
+  mapIndex = -1,
+): Promise<TaskInstanceState | undefined> {
   return (await store.getTaskInstance({ dagId, runId, taskId, mapIndex }))?.state;
 }
 
@@ -55,10 +60,22 @@ describe("Runner", () => {
     expect(await runner.runDagRun(dag, run.runId)).toBe("success");
     await runner.stop();
     expect(order).toEqual(["a", "b"]);
-    const xb = await store.listXComs({ dagId: "plain", runId: run.runId, taskIds: ["b"], key: "return_value" });
+    const xb = await store.listXComs({
+      dagId: "plain",
+      runId: run.runId,
+      taskIds: ["b"],
+      key: "return_value",
+    });
     expect(JSON.parse(xb[0]!.value)).toEqual({
       fromA: { v: 42 },
-      extra: { n: 1, when: { __classname__: "pendulum.datetime.DateTime", __version__: 2, __data__: { timestamp: 1704153600, tz: "UTC" } } },
+      extra: {
+        n: 1,
+        when: {
+          __classname__: "pendulum.datetime.DateTime",
+          __version__: 2,
+          __data__: { timestamp: 1704153600, tz: "UTC" },
+        },
+      },
       who: "conf",
       conf: { who: "conf" },
       mapIndex: -1,
@@ -85,7 +102,12 @@ describe("Runner", () => {
       [2, 2],
       [3, 2],
     ]);
-    const tries = await store.listTaskTries({ dagId: "retry", runId: run.runId, taskId: "flaky", mapIndex: -1 });
+    const tries = await store.listTaskTries({
+      dagId: "retry",
+      runId: run.runId,
+      taskId: "flaky",
+      mapIndex: -1,
+    });
     expect(tries.map((t) => [t.tryNumber, t.state])).toEqual([
       [1, "up_for_retry"],
       [2, "up_for_retry"],
@@ -102,7 +124,10 @@ describe("Runner", () => {
       throw new Error("always");
     });
     const after = new FnOperator({ taskId: "after", dag }, async () => "never");
-    const cleanup = new FnOperator({ taskId: "cleanup", dag, triggerRule: "all_done" }, async () => "cleaned");
+    const cleanup = new FnOperator(
+      { taskId: "cleanup", dag, triggerRule: "all_done" },
+      async () => "cleaned",
+    );
     bad.then([after, cleanup]);
     const { runner } = testRunner(store);
     const run = await runner.createDagRun(dag);
@@ -128,8 +153,15 @@ describe("Runner", () => {
     const run = await runner.createDagRun(dag);
     expect(await runner.runDagRun(dag, run.runId)).toBe("failed");
     await runner.stop();
-    const [attempt] = await store.listTaskTries({ dagId: "bad-template", runId: run.runId, taskId: "t", mapIndex: -1 });
-    expect(attempt!.error).toContain("Cannot render template field 'command.args[1]': 'params.missing' is undefined");
+    const [attempt] = await store.listTaskTries({
+      dagId: "bad-template",
+      runId: run.runId,
+      taskId: "t",
+      mapIndex: -1,
+    });
+    expect(attempt!.error).toContain(
+      "Cannot render template field 'command.args[1]': 'params.missing' is undefined",
+    );
   });
 
   it("task instances of tasks no longer in the DAG end REMOVED", async () => {
@@ -138,7 +170,23 @@ describe("Runner", () => {
     const { runner } = testRunner(store);
     const run = await runner.createDagRun(dag);
     await store.insertTaskInstances([
-      { dagId: "changed", runId: run.runId, taskId: "gone", mapIndex: -1, state: "none", tryNumber: 0, maxTries: 0, nextMethod: null, nextKwargs: null, nextRetryMs: null, startMs: null, endMs: null, runnerId: null, killRequested: false, updatedMs: 0 },
+      {
+        dagId: "changed",
+        runId: run.runId,
+        taskId: "gone",
+        mapIndex: -1,
+        state: "none",
+        tryNumber: 0,
+        maxTries: 0,
+        nextMethod: null,
+        nextKwargs: null,
+        nextRetryMs: null,
+        startMs: null,
+        endMs: null,
+        runnerId: null,
+        killRequested: false,
+        updatedMs: 0,
+      },
     ]);
     expect(await runner.runDagRun(dag, run.runId)).toBe("success");
     await runner.stop();
@@ -164,16 +212,27 @@ describe("Runner", () => {
     const clock = new ManualClock();
     const dag = new DAG({ dagId: "delay" });
     const starts: number[] = [];
-    new FnOperator({ taskId: "t", dag, retries: 2, retryDelay: 60, retryExponentialBackoff: true, maxRetryDelay: 100 }, async (ctx) => {
-      starts.push(ctx.clock.nowMs());
-      if (ctx.ti.tryNumber < 3) throw new Error("again");
-    });
+    new FnOperator(
+      { taskId: "t", dag, retries: 2, retryDelay: 60, retryExponentialBackoff: true, maxRetryDelay: 100 },
+      async (ctx) => {
+        starts.push(ctx.clock.nowMs());
+        if (ctx.ti.tryNumber < 3) throw new Error("again");
+      },
+    );
     const { runner } = testRunner(store, clock);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
     const t0 = clock.nowMs();
-    await sleepUntil(async () => (await tiState("delay", run.runId, "t")) === "up_for_retry", "first failure");
-    const ti = (await store.getTaskInstance({ dagId: "delay", runId: run.runId, taskId: "t", mapIndex: -1 }))!;
+    await sleepUntil(
+      async () => (await tiState("delay", run.runId, "t")) === "up_for_retry",
+      "first failure",
+    );
+    const ti = (await store.getTaskInstance({
+      dagId: "delay",
+      runId: run.runId,
+      taskId: "t",
+      mapIndex: -1,
+    }))!;
     // try 1: 60 * 2^0 = 60 plus jitter in [0, 60): between 60 and 100 (the cap).
     const firstDelay = ti.nextRetryMs! - t0;
     expect(firstDelay).toBeGreaterThanOrEqual(60_000);
@@ -182,7 +241,10 @@ describe("Runner", () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(starts).toHaveLength(1);
     clock.advance(1);
-    await sleepUntil(async () => starts.length === 2 && (await tiState("delay", run.runId, "t")) === "up_for_retry", "second failure");
+    await sleepUntil(
+      async () => starts.length === 2 && (await tiState("delay", run.runId, "t")) === "up_for_retry",
+      "second failure",
+    );
     // try 2: 120 + jitter, capped at 100.
     clock.advance(100_000);
     expect(await done).toBe("success");
@@ -195,10 +257,19 @@ describe("Runner", () => {
     class Waiter extends BaseOperator {
       async execute(ctx: Context): Promise<unknown> {
         await ctx.ti.xcomPush("before", "x");
-        this.defer({ trigger: new DateTimeTrigger(clock.nowMs() + 10_000), methodName: "resumeHere", kwargs: { k: 1 } });
+        this.defer({
+          trigger: new DateTimeTrigger(clock.nowMs() + 10_000),
+          methodName: "resumeHere",
+          kwargs: { k: 1 },
+        });
       }
       async resumeHere(ctx: Context, event: unknown, kwargs: Record<string, unknown>): Promise<unknown> {
-        return { event, kwargs, tryNumber: ctx.ti.tryNumber, before: await ctx.ti.xcomPull({ key: "before" }) };
+        return {
+          event,
+          kwargs,
+          tryNumber: ctx.ti.tryNumber,
+          before: await ctx.ti.xcomPull({ key: "before" }),
+        };
       }
     }
     const dag = new DAG({ dagId: "defer" });
@@ -206,12 +277,20 @@ describe("Runner", () => {
     const { runner } = testRunner(store, clock);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
-    await sleepUntil(async () => (await tiState("defer", run.runId, "w")) === "deferred" && clock.pendingSleepers > 0, "deferred");
+    await sleepUntil(
+      async () => (await tiState("defer", run.runId, "w")) === "deferred" && clock.pendingSleepers > 0,
+      "deferred",
+    );
     expect(await store.listTriggers()).toHaveLength(1);
     clock.advance(10_000);
     expect(await done).toBe("success");
     await runner.stop();
-    const rv = await store.listXComs({ dagId: "defer", runId: run.runId, taskIds: ["w"], key: "return_value" });
+    const rv = await store.listXComs({
+      dagId: "defer",
+      runId: run.runId,
+      taskIds: ["w"],
+      key: "return_value",
+    });
     expect(JSON.parse(rv[0]!.value)).toEqual({
       event: new Date(Date.UTC(2024, 0, 1) + 10_000).toISOString(),
       kwargs: { k: 1 },
@@ -238,16 +317,26 @@ describe("Runner", () => {
     }
     registerTrigger("tests.Never", () => new Never());
     const dag = new DAG({ dagId: "timeout" });
-    new FnOperator({ taskId: "t", dag }, async (_ctx, self) => self.defer({ trigger: new Never(), methodName: "execute", timeout: 30 }));
+    new FnOperator({ taskId: "t", dag }, async (_ctx, self) =>
+      self.defer({ trigger: new Never(), methodName: "execute", timeout: 30 }),
+    );
     const { runner } = testRunner(store, clock);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
-    await sleepUntil(async () => (await tiState("timeout", run.runId, "t")) === "deferred" && clock.pendingSleepers >= 2, "deferred");
+    await sleepUntil(
+      async () => (await tiState("timeout", run.runId, "t")) === "deferred" && clock.pendingSleepers >= 2,
+      "deferred",
+    );
     clock.advance(30_000);
     expect(await done).toBe("failed");
     await runner.stop();
     expect(cleanups).toEqual(["failed"]);
-    const tries = await store.listTaskTries({ dagId: "timeout", runId: run.runId, taskId: "t", mapIndex: -1 });
+    const tries = await store.listTaskTries({
+      dagId: "timeout",
+      runId: run.runId,
+      taskId: "t",
+      mapIndex: -1,
+    });
     expect(tries[0]!.error).toContain("Trigger timeout");
   });
 
@@ -273,7 +362,12 @@ describe("Runner", () => {
     const run = await runner.createDagRun(dag);
     expect(await runner.runDagRun(dag, run.runId)).toBe("success");
     await runner.stop();
-    const rv = await store.listXComs({ dagId: "mapped", runId: run.runId, taskIds: ["sum"], key: "return_value" });
+    const rv = await store.listXComs({
+      dagId: "mapped",
+      runId: run.runId,
+      taskIds: ["sum"],
+      key: "return_value",
+    });
     expect(JSON.parse(rv[0]!.value)).toEqual({
       lit: [
         { x: 1, mapIndex: 0 },
@@ -294,23 +388,106 @@ describe("Runner", () => {
     let killed = 0;
     new FnOperator(
       { taskId: "slow", dag, executionTimeout: 5, retries: 1, retryDelay: 0 },
-      (ctx) => new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error))),
+      (ctx) =>
+        new Promise((_r, reject) =>
+          ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error)),
+        ),
       () => killed++,
     );
     const { runner } = testRunner(store, clock);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
-    await sleepUntil(async () => (await tiState("exec-timeout", run.runId, "slow")) === "running" && clock.pendingSleepers > 0, "running");
+    await sleepUntil(
+      async () =>
+        (await tiState("exec-timeout", run.runId, "slow")) === "running" && clock.pendingSleepers > 0,
+      "running",
+    );
     clock.advance(5_000);
-    await sleepUntil(async () => killed === 1 && (await store.listTaskTries({ dagId: "exec-timeout", runId: run.runId, taskId: "slow", mapIndex: -1 })).length === 2, "retry");
+    await sleepUntil(
+      async () =>
+        killed === 1 &&
+        (await store.listTaskTries({ dagId: "exec-timeout", runId: run.runId, taskId: "slow", mapIndex: -1 }))
+          .length === 2,
+      "retry",
+    );
     await sleepUntil(() => clock.pendingSleepers > 0, "second try sleeping");
     clock.advance(5_000);
     expect(await done).toBe("failed");
     await runner.stop();
     expect(killed).toBe(2);
-    const tries = await store.listTaskTries({ dagId: "exec-timeout", runId: run.runId, taskId: "slow", mapIndex: -1 });
+    const tries = await store.listTaskTries({
+      dagId: "exec-timeout",
+      runId: run.runId,
+      taskId: "slow",
+      mapIndex: -1,
+    });
     expect(tries.map((t) => t.state)).toEqual(["up_for_retry", "failed"]);
     expect(tries[0]!.error).toContain("timed out after 5 seconds");
+  });
+
+  it("executionTimeout is one deadline from the try's start across deferrals: onKill, then a retryable timeout", async () => {
+    const clock = new ManualClock();
+    let kills = 0;
+    let resumes = 0;
+    /** Defers every 10 s for ever, as a deferrable operator waiting on a job stuck in QUEUED does. */
+    class Poller extends BaseOperator {
+      async execute(): Promise<unknown> {
+        this.defer({
+          trigger: new DateTimeTrigger(clock.nowMs() + 10_000),
+          methodName: "again",
+          timeout: 3600,
+        });
+      }
+      async again(): Promise<unknown> {
+        resumes++;
+        this.defer({
+          trigger: new DateTimeTrigger(clock.nowMs() + 10_000),
+          methodName: "again",
+          timeout: 3600,
+        });
+      }
+      override onKill(): void {
+        kills++;
+      }
+    }
+    const dag = new DAG({ dagId: "exec-deadline" });
+    new Poller({ taskId: "p", dag, executionTimeout: 25, retries: 1, retryDelay: 3600 });
+    const { runner } = testRunner(store, clock);
+    const run = await runner.createDagRun(dag);
+    const key = { dagId: "exec-deadline", runId: run.runId, taskId: "p", mapIndex: -1 };
+    const done = runner.runDagRun(dag, run.runId);
+    const deferredAgain = async (n: number) =>
+      sleepUntil(
+        async () =>
+          resumes === n &&
+          (await tiState("exec-deadline", run.runId, "p")) === "deferred" &&
+          clock.pendingSleepers > 0,
+        `deferral ${n + 1}`,
+      );
+    await deferredAgain(0);
+    clock.advance(10_000);
+    await deferredAgain(1);
+    clock.advance(10_000);
+    await deferredAgain(2);
+    // 20 s into the try; its deadline is at 25 s, although each deferral asked for an hour.
+    expect((await store.listTriggers())[0]!.timeoutMs).toBe(
+      (await store.getTaskInstance(key))!.startMs! + 25_000,
+    );
+    clock.advance(5_000);
+    await sleepUntil(
+      async () => (await tiState("exec-deadline", run.runId, "p")) === "up_for_retry",
+      "timed out",
+    );
+    expect(kills).toBe(1);
+    const tries = await store.listTaskTries(key);
+    expect(tries.map((t) => t.state)).toEqual(["up_for_retry"]);
+    expect(tries[0]!.error).toContain(
+      "timed out after 25 seconds (executionTimeout, counted from the start of try 1)",
+    );
+    expect(await store.listTriggers()).toHaveLength(0);
+    void runner.shutdown("test over");
+    await done;
+    await runner.stop();
   });
 
   it("tasks kill / mark-failed from outside: onKill for running, trigger cleanup for deferred; never success", async () => {
@@ -330,11 +507,18 @@ describe("Runner", () => {
       }
     }
     registerTrigger("tests.Forever", () => new Forever());
-    const hang = (ctx: Context) => new Promise<never>((_r, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("aborted"))));
+    const hang = (ctx: Context) =>
+      new Promise<never>((_r, reject) =>
+        ctx.signal.addEventListener("abort", () => reject(new Error("aborted"))),
+      );
     new FnOperator({ taskId: "run-kill", dag }, hang, () => kills.push("run-kill"));
     new FnOperator({ taskId: "run-fail", dag }, hang, () => kills.push("run-fail"));
-    new FnOperator({ taskId: "def-kill", dag }, async (_c, self) => self.defer({ trigger: new Forever(), methodName: "execute" }));
-    new FnOperator({ taskId: "def-fail", dag }, async (_c, self) => self.defer({ trigger: new Forever(), methodName: "execute" }));
+    new FnOperator({ taskId: "def-kill", dag }, async (_c, self) =>
+      self.defer({ trigger: new Forever(), methodName: "execute" }),
+    );
+    new FnOperator({ taskId: "def-fail", dag }, async (_c, self) =>
+      self.defer({ trigger: new Forever(), methodName: "execute" }),
+    );
     const { runner } = testRunner(store);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
@@ -381,15 +565,20 @@ describe("Runner", () => {
     registerTrigger("tests.Forever2", () => new Forever());
     new FnOperator(
       { taskId: "r", dag },
-      (ctx) => new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("x")))),
+      (ctx) =>
+        new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("x")))),
       () => seen.push("onKill"),
     );
-    new FnOperator({ taskId: "d", dag }, async (_c, self) => self.defer({ trigger: new Forever(), methodName: "execute" }));
+    new FnOperator({ taskId: "d", dag }, async (_c, self) =>
+      self.defer({ trigger: new Forever(), methodName: "execute" }),
+    );
     const { runner } = testRunner(store);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
     await sleepUntil(
-      async () => (await tiState("shutdown", run.runId, "r")) === "running" && (await tiState("shutdown", run.runId, "d")) === "deferred",
+      async () =>
+        (await tiState("shutdown", run.runId, "r")) === "running" &&
+        (await tiState("shutdown", run.runId, "d")) === "deferred",
       "started",
     );
     await runner.shutdown("SIGTERM");
@@ -416,12 +605,23 @@ describe("Runner", () => {
     const { runner } = testRunner(store, clock);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
-    await sleepUntil(async () => (await store.listTriggers()).length === 100 && clock.pendingSleepers >= 100, "100 deferred", 20_000);
+    await sleepUntil(
+      async () => (await store.listTriggers()).length === 100 && clock.pendingSleepers >= 100,
+      "100 deferred",
+      20_000,
+    );
     expect(clock.pendingSleepers).toBe(100);
     clock.advance(1000);
     expect(await done).toBe("success");
     await runner.stop();
-    const rv = await store.listXComs({ dagId: "many", runId: run.runId, taskIds: ["w"], key: "return_value" });
-    expect(rv.map((r) => Number(r.value)).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    const rv = await store.listXComs({
+      dagId: "many",
+      runId: run.runId,
+      taskIds: ["w"],
+      key: "return_value",
+    });
+    expect(rv.map((r) => Number(r.value)).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 100 }, (_, i) => i),
+    );
   });
 });

@@ -120,7 +120,17 @@ export type TaskInstancePatch = Partial<Omit<TaskInstanceRow, keyof TiKey>>;
 
 /** What a {@link TaskTransition} is, for logs and fault injection. */
 export type TransitionKind =
-  "start" | "resume" | "success" | "skipped" | "defer" | "fire" | "retry" | "fail" | "external" | "settle";
+  | "start"
+  | "resume"
+  | "reclaim"
+  | "success"
+  | "skipped"
+  | "defer"
+  | "fire"
+  | "retry"
+  | "fail"
+  | "external"
+  | "settle";
 
 /**
  * One change of a task instance, written atomically: the compare-and-set on
