@@ -368,16 +368,41 @@ function build(ctx: Ctx): Command {
     .option("--dag-id <id>", "only this DAG")
     .option("--run-id <id>", "only this run")
     .option("--json", "print the final run reports as JSON on stdout")
+    .option(
+      "--wait <seconds>",
+      "how long to wait for the runner of a run to stop or go stale (a runner just killed may still look alive); 0: skip such runs",
+      "60",
+    )
     .addOption(dbOption())
     .action(async (o) => {
+      const waitS = Number(o.wait);
+      if (!Number.isFinite(waitS) || waitS < 0) {
+        throw new RuntimeError("invalid_argument", `--wait must be a number of seconds >= 0, got ${JSON.stringify(o.wait)}`);
+      }
       await withStore(ctx, o.db, async (store) => {
         const probe = new Runner({ store });
         const candidates = (await store.listDagRuns({ dagId: o.dagId, states: ["queued", "running"] })).filter((r) => !o.runId || r.runId === o.runId);
         const todo: { dag: DAG; runId: string }[] = [];
+        let stillOwned = 0;
         for (const r of candidates) {
           if (r.runnerId && (await probe.isRunnerAlive(r.runnerId))) {
-            ctx.err(`Skipping ${r.dagId} ${r.runId}: runner ${r.runnerId} is still alive\n`);
-            continue;
+            if (waitS === 0) {
+              ctx.err(`Skipping ${r.dagId} ${r.runId}: runner ${r.runnerId} is still alive\n`);
+              continue;
+            }
+            ctx.err(`Waiting up to ${waitS}s for runner ${r.runnerId} of ${r.dagId} ${r.runId} to stop or go stale...\n`);
+            const deadline = Date.now() + waitS * 1000;
+            while (Date.now() < deadline && (await probe.isRunnerAlive(r.runnerId))) {
+              await new Promise((done) => setTimeout(done, Math.min(500, probe.heartbeatMs)));
+            }
+            if (await probe.isRunnerAlive(r.runnerId)) {
+              ctx.err(
+                `Not resuming ${r.dagId} ${r.runId}: runner ${r.runnerId} is still alive after ${waitS}s and drives it; ` +
+                  `let it finish, or stop that process and run resume again (--wait sets how long to wait)\n`,
+              );
+              stillOwned++;
+              continue;
+            }
           }
           if (!r.dagFile) throw new RuntimeError("dag", `DAG run ${r.dagId}/${r.runId} has no DAG file recorded; cannot resume it`);
           todo.push({ dag: await loadDag(r.dagFile, r.dagId), runId: r.runId });
@@ -385,6 +410,7 @@ function build(ctx: Ctx): Command {
         if (todo.length === 0) {
           ctx.err("Nothing to resume\n");
           if (o.json) ctx.out("[]\n");
+          if (stillOwned > 0) ctx.exitCode = 1;
           return;
         }
         const all = await drive(ctx, store, todo, { skipConflicts: true });
@@ -393,7 +419,7 @@ function build(ctx: Ctx): Command {
         const reports = await Promise.all(mine.map((t) => runReport(store, t.dag.dagId, t.runId)));
         if (o.json) ctx.out(JSON.stringify(reports, null, 2) + "\n");
         else for (const r of reports) printRun(ctx, r, false);
-        ctx.exitCode = exitFor(states);
+        ctx.exitCode = stillOwned > 0 ? Math.max(1, exitFor(states)) : exitFor(states);
       });
     });
 

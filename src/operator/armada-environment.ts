@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
 import { BearerTokenAuth } from "../client/bearer-token-auth.js";
 import { GrpcChannelArgs } from "../client/channel-args.js";
+import { armadaAirflowHome } from "../runtime/config.js";
 
 /** What an ArmadaOperator needs to reach Armada. */
 export interface ArmadaEnvironment {
@@ -48,11 +49,12 @@ function childCommand(): string[] {
   return [fileURLToPath(new URL("./embedded-dev-server-main.js", import.meta.url))];
 }
 
-function startEmbedded(queues: string[]): Promise<EmbeddedInfo> {
+function startEmbedded(queues: string[], home: string): Promise<EmbeddedInfo> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, childCommand(), {
       stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, ARMADA_AIRFLOW_EMBEDDED_QUEUES: queues.join(",") },
+      // Its jobs and ports are kept under the runtime's home, so `resume` after a crash finds them.
+      env: { ...process.env, ARMADA_AIRFLOW_EMBEDDED_QUEUES: queues.join(","), ARMADA_AIRFLOW_EMBEDDED_HOME: home },
     });
     let out = "";
     let err = "";
@@ -88,7 +90,9 @@ function lookoutTemplate(value: string | undefined): string | undefined {
 /**
  * Reads where Armada is from the environment:
  * - `ARMADA_TARGET`: gRPC target (`host:port`). When unset, an embedded dev
- *   server is started once per process and used instead.
+ *   server is started once per process and used instead; it keeps its jobs
+ *   (SQLite) and its ports under the runtime's home (`ARMADA_AIRFLOW_HOME`),
+ *   so a run resumed after a crash finds its jobs.
  * - `ARMADA_QUEUE`: queue (default `default`).
  * - `ARMADA_LOOKOUT_URL`: Lookout job link template with `<job_id>`, or the
  *   Lookout base URL (then `/jobs/<job_id>` is appended, Lookout's job page).
@@ -112,7 +116,7 @@ export async function armadaEnvironment(options: ArmadaEnvironmentOptions = {}):
     };
   }
   const cache = globalThis as Record<symbol, Promise<EmbeddedInfo> | undefined>;
-  const info = await (cache[EMBEDDED_KEY] ??= startEmbedded([armadaQueue]));
+  const info = await (cache[EMBEDDED_KEY] ??= startEmbedded([armadaQueue], armadaAirflowHome({ env })));
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromString(info.kubeconfig);
   return {

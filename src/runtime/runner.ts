@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import { systemClock, type Clock } from "../common/clock.js";
 import { XComArg, type BaseOperator } from "./base-operator.js";
@@ -101,6 +102,17 @@ interface ActiveTrigger {
 const keyOf = (k: TiKey) => `${k.taskId}\u0000${k.mapIndex}`;
 const tiLabel = (k: { taskId: string; mapIndex: number }) =>
   k.mapIndex >= 0 ? `${k.taskId}[${k.mapIndex}]` : k.taskId;
+
+/** True when `pid` has exited but is not yet reaped (Linux `/proc`; elsewhere false). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The state follows the parenthesised command name, which may itself contain ")".
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return false;
+  }
+}
 
 /** When a try started at `startMs` times out (its `executionTimeout` counted from its start). */
 function executionDeadlineMs(task: BaseOperator | undefined, startMs: number | null): number | undefined {
@@ -302,7 +314,8 @@ export class Runner {
     if (r.hostname === os.hostname()) {
       try {
         process.kill(r.pid, 0);
-        return true;
+        // A runner killed with -9 stays a zombie until its parent reaps it: it runs nothing.
+        return !isZombie(r.pid);
       } catch (err) {
         return (err as NodeJS.ErrnoException).code === "EPERM";
       }

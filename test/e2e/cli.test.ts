@@ -240,6 +240,52 @@ describe("runner killed mid-wait, then resume", () => {
   }, 90_000);
 });
 
+describe("embedded dev server: kill -9 of the runner, then resume", () => {
+  it("comes back with its jobs on the same ports; the same try follows the same job", async () => {
+    const h = mkdtempSync(path.join(os.tmpdir(), "aa-embedded-crash-"));
+    const env: NodeJS.ProcessEnv = {
+      ...savedEnv,
+      ARMADA_AIRFLOW_HOME: h,
+      FIXTURE_DEFERRABLE: "1",
+      FIXTURE_SLEEP: "6",
+    };
+    delete env.ARMADA_TARGET;
+    delete env.ARMADA_LOOKOUT_URL;
+    delete env.KUBECONFIG;
+    const first = spawnSourceCli(["dags", "test", fixture("long-job.ts"), "--run-id", "embedded_crash"], env);
+    const store = await KyselyStore.open({ home: h });
+    try {
+      await sleepUntil(
+        async () => (await store.listTaskInstances("long_job", "embedded_crash"))[0]?.state === "deferred",
+        `task deferred\n${first.output()}`,
+        40_000,
+      );
+      first.kill("SIGKILL");
+      await first.exited;
+      const link = /Job details available at (\S+)/.exec(first.output())?.[1];
+      expect(link, first.output()).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/jobs\//);
+      const resume = spawnSourceCli(["resume", "--run-id", "embedded_crash"], env);
+      try {
+        const code = await resume.exited;
+        const out = resume.output();
+        expect(code, out).toBe(0);
+        expect(out).not.toContain("Submitted job to Armada");
+        expect(out).toContain("[main] finished");
+        // The same job, at the same Lookout address as before the crash.
+        expect(out).toContain(link);
+      } finally {
+        resume.kill("SIGKILL");
+      }
+      const [ti] = await store.listTaskInstances("long_job", "embedded_crash");
+      expect([ti?.state, ti?.tryNumber]).toEqual(["success", 1]);
+    } finally {
+      first.kill("SIGKILL");
+      await store.close();
+      rmSync(h, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
 describe("the hello example with no Armada configured", () => {
   it("starts an embedded dev server and succeeds (what `npm start` runs)", async () => {
     const h = mkdtempSync(path.join(os.tmpdir(), "aa-embedded-"));
