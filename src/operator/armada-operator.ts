@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { systemClock, type Clock } from "../common/clock.js";
+import { crashPoint } from "../common/crash-point.js";
 import { ArmadaError } from "../client/armada-error.js";
 import { GrpcChannelArgs, type GrpcChannelArgsInit } from "../client/channel-args.js";
 import type { TokenRetriever } from "../client/token-retriever.js";
@@ -401,6 +402,7 @@ export class ArmadaOperator extends BaseOperator {
 
   /** Resumes after the trigger fired: reads the job context from XCom and polls again. */
   async _trigger_reentry(context: Context, _event?: unknown): Promise<ArmadaOperatorResult> {
+    crashPoint("armada.resumed");
     const ti = this.attach(context);
     const stored = await ti.xcomPull({ key: XCOM_KEYS.jobContext });
     if (!stored) {
@@ -450,6 +452,7 @@ export class ArmadaOperator extends BaseOperator {
     // A retry, a clear or a declined reattach: no earlier job of this task
     // instance may go on running unfollowed beside the new one.
     if (ti.tryNumber > 1 || this.renderedBefore) await this.cancelEarlierJobs(jobSetId, uri);
+    crashPoint("armada.before-submit");
     const jobId = await this.hook.submitJob({
       queue: this.armadaQueue,
       jobSetId,
@@ -457,6 +460,7 @@ export class ArmadaOperator extends BaseOperator {
       externalJobUri: uri,
       log: this.log,
     });
+    crashPoint("armada.after-submit");
     this.log.info(`Submitted job to Armada with job-id ${jobId}.${this.trackingMessage(jobId)}`);
     const ctx = new RunningJobContext({ armadaQueue: this.armadaQueue, jobId, jobSetId, submitTime: this.clock.now() });
     await this.publishSubmitted(ti, ctx);
@@ -514,6 +518,7 @@ export class ArmadaOperator extends BaseOperator {
     let ctx = start;
     for (;;) {
       ctx = await this.checkJobStatusAndFetchLogs(context, ctx);
+      if (!isTerminalJobState(ctx.state)) crashPoint("armada.polling");
       if (isTerminalJobState(ctx.state)) return this.terminated(context, ctx);
       if (this.deferrable) {
         this.defer({

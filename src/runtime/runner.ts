@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { systemClock, type Clock } from "../common/clock.js";
+import { crashPoint } from "../common/crash-point.js";
 import { XComArg, type BaseOperator } from "./base-operator.js";
 import { getConfigNumber } from "./config.js";
 import { dateStrings, runWithContext, type Context, type DagRunInfo } from "./context.js";
@@ -1025,6 +1026,7 @@ class RunDriver {
       nowMs: now,
     });
     if (!ok) return;
+    crashPoint("runner.deferred");
     rt.log.info(`Pausing task as DEFERRED (trigger ${classpath}, resume in ${deferral.methodName})`);
     this.emitTi(row, rt.tryNumber, "deferred");
   }
@@ -1165,6 +1167,7 @@ class RunDriver {
       nowMs: this.clock.nowMs(),
     });
     if (ok) {
+      crashPoint("runner.fired");
       log.info(`Trigger fired: resuming task`);
       this.emitTi(ti, ti.tryNumber, "scheduled");
     }
