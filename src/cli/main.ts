@@ -16,6 +16,7 @@ import { markTaskFailed, requestTaskKill } from "../runtime/task-commands.js";
 import { isoOrEmpty, table } from "./format.js";
 import { ProgressReporter, type CliStreams } from "./progress.js";
 import { registerDevCommand } from "./dev-command.js";
+import { sweepOrphanJobs } from "../operator/orphan-sweep.js";
 
 /** What {@link runCli} runs against; defaults are the process's own. */
 export interface CliIo extends Partial<CliStreams> {
@@ -420,6 +421,37 @@ function build(ctx: Ctx): Command {
         if (o.json) ctx.out(JSON.stringify(reports, null, 2) + "\n");
         else for (const r of reports) printRun(ctx, r, false);
         ctx.exitCode = stillOwned > 0 ? Math.max(1, exitFor(states)) : exitFor(states);
+      });
+    });
+
+  program
+    .command("armada")
+    .description("Armada jobs of this store's task instances")
+    .command("sweep")
+    .description(
+      "cancel live Armada jobs that no task instance follows (finished, unknown to this store, or superseded by another job)",
+    )
+    .option("--dag-id <id>", "only this DAG's runs")
+    .option("--run-id <id>", "only this run")
+    .option("--dry-run", "list what would be cancelled; cancel nothing")
+    .option("--json", "print the jobs as JSON on stdout")
+    .addOption(dbOption())
+    .action(async (o) => {
+      await withStore(ctx, o.db, async (store) => {
+        const jobs = await sweepOrphanJobs({
+          store,
+          dagId: o.dagId,
+          runId: o.runId,
+          dryRun: Boolean(o.dryRun),
+          loadDag: (run) => {
+            if (!run.dagFile) throw new RuntimeError("dag", `DAG run ${run.dagId}/${run.runId} has no DAG file recorded; cannot find its Armada tasks`);
+            return loadDag(run.dagFile, run.dagId);
+          },
+        });
+        if (o.json) ctx.out(JSON.stringify(jobs, null, 2) + "\n");
+        else if (jobs.length === 0) ctx.out("No live Armada jobs of this store's task instances\n");
+        else ctx.out(table(["job_id", "state", "task_instance", "task_state", "action", "reason"], jobs.map((j) => [j.jobId, j.state, j.taskInstance, j.taskState, j.action, j.reason])));
+        if (jobs.some((j) => j.action === "cancel failed")) ctx.exitCode = 1;
       });
     });
 

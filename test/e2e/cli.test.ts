@@ -240,6 +240,52 @@ describe("runner killed mid-wait, then resume", () => {
   }, 90_000);
 });
 
+describe("armada-airflow armada sweep", () => {
+  it("cancels a live job whose task instance finished without following it (runner killed between submit and store write)", async () => {
+    const env = await useServer({ FAULT_SLEEP: "600", FAULT_RETRIES: "0" });
+    const runId = "sweep_after_crash";
+    const runner = spawnSourceCli(["dags", "test", fixture("fault-dag.ts"), "--run-id", runId], {
+      ...env,
+      ARMADA_AIRFLOW_TEST_CRASH_AT: "armada.after-submit",
+    });
+    await runner.exited;
+    expect(runner.signalCode, runner.output()).toBe("SIGKILL");
+    const [job] = jobsOf(runId);
+    expect(job, "the submit reached the server").toBeDefined();
+    // Nobody resumes: the task is marked failed by hand; its job was never written to the store.
+    expect((await cli(["tasks", "mark-failed", "faults", runId, "job"])).code).toBe(0);
+
+    const dry = await cli(["armada", "sweep", "--dry-run", "--json"]);
+    expect(dry.code, dry.out).toBe(0);
+    const listed = JSON.parse(dry.out) as {
+      jobId: string;
+      action: string;
+      taskInstance: string;
+      reason: string;
+    }[];
+    expect(listed).toEqual([
+      expect.objectContaining({
+        jobId: job!.id,
+        action: "would cancel",
+        taskInstance: `faults/${runId}/job[-1]`,
+        reason: "its task instance is failed",
+      }),
+    ]);
+    expect(server.jobs().find((j) => j.id === job!.id)!.state).not.toBe("CANCELLED");
+
+    const swept = await cli(["armada", "sweep"]);
+    expect(swept.code, swept.out).toBe(0);
+    expect(swept.out).toMatch(new RegExp(`${job!.id}.*cancelled`));
+    await sleepUntil(
+      () => server.jobs().find((j) => j.id === job!.id)!.state === "CANCELLED",
+      "job cancelled",
+      20_000,
+    );
+    const again = await cli(["armada", "sweep"]);
+    expect(again.out).toContain("No live Armada jobs");
+  }, 120_000);
+});
+
 describe("embedded dev server: kill -9 of the runner, then resume", () => {
   it("comes back with its jobs on the same ports; the same try follows the same job", async () => {
     const h = mkdtempSync(path.join(os.tmpdir(), "aa-embedded-crash-"));
