@@ -345,6 +345,7 @@ export class TemplateEnv {
     const compiler = new nj.compiler.Compiler(undefined, env.opts.throwOnUndefined ?? false);
     compiler.compile(transformer.transform(ast, env.asyncFilters));
     type Root = (env: unknown, context: unknown, frame: unknown, runtime: unknown, cb: unknown) => void;
+    // As nunjucks loads its own compiled templates; the code is generated from the checked AST, never from user text directly.
     const props = new Function(compiler.getCode())() as Record<string, unknown> & { root: Root };
     const budget = new RenderBudget({
       timeoutMs: this.renderTimeoutS * 1000,
