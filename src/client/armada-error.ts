@@ -1,4 +1,5 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
+import { redactSecrets } from "../common/secrets-masker.js";
 
 /** Where a failed call was going; used to write an actionable message. */
 export interface ArmadaErrorContext {
@@ -37,16 +38,9 @@ export function grpcCodeName(code: number): string {
   return codeNames[code] ?? `CODE_${code}`;
 }
 
-/** Replaces every secret (and its base64 form, as sent in Basic auth) in `text`. */
-export function redactSecrets(text: string, secrets: readonly string[] | undefined): string {
-  let out = text;
-  for (const s of secrets ?? []) {
-    // Redacting a tiny value would mangle ordinary words; echoed headers are still caught below.
-    if (s.length < 4) continue;
-    out = out.split(s).join("[REDACTED]");
-  }
-  // Whatever the list holds, never let an Authorization value through.
-  return out.replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{4,}/g, "$1 [REDACTED]");
+/** `text` without any secret: the registered ones, `secrets`, and any echoed Authorization value. */
+function scrub(text: string, secrets: readonly string[] | undefined): string {
+  return redactSecrets(text, { also: secrets, authorizationValues: true });
 }
 
 function hint(code: number, ctx: ArmadaErrorContext): string {
@@ -98,16 +92,14 @@ export class ArmadaError extends Error {
 
   constructor(init: ArmadaErrorInit) {
     const codeName = grpcCodeName(init.code);
-    const details = redactSecrets(init.details ?? "", init.secrets);
+    const details = scrub(init.details ?? "", init.secrets);
     const where = init.method ? `${init.method}` : "Armada call";
     const parts = [`${where} failed: ${codeName}`];
     if (details) parts[0] += `: ${details}`;
     const h = hint(init.code, init);
     if (h) parts.push(h);
     const message =
-      init.message !== undefined
-        ? redactSecrets(init.message, init.secrets)
-        : parts.join(". ").replace(/\.\./g, ".");
+      init.message !== undefined ? scrub(init.message, init.secrets) : parts.join(". ").replace(/\.\./g, ".");
     super(message, { cause: init.cause });
     this.name = "ArmadaError";
     this.code = init.code;

@@ -7,6 +7,7 @@ import {
   registerAuthType,
 } from "./armada-auth.js";
 import { SecretSource } from "./secret-source.js";
+import { maskSecret } from "../common/secrets-masker.js";
 
 /**
  * HTTP Basic credentials sent as `authorization: Basic base64(user:password)`
@@ -26,6 +27,8 @@ export class BasicAuth implements ArmadaAuth {
     this.username = username;
     this.#password =
       password instanceof SecretSource ? password : SecretSource.literal(password, "BasicAuth password");
+    if (typeof password === "string")
+      maskSecret(Buffer.from(`${username}:${password}`, "utf8").toString("base64"));
   }
 
   /** Password read from environment variable `passwordEnv` at each call. */
@@ -35,7 +38,10 @@ export class BasicAuth implements ArmadaAuth {
 
   async getRequestMetadata(_call: AuthCallContext): Promise<Record<string, string>> {
     const pw = this.#password.reveal("BasicAuth password");
-    return { authorization: `Basic ${Buffer.from(`${this.username}:${pw}`, "utf8").toString("base64")}` };
+    const credential = Buffer.from(`${this.username}:${pw}`, "utf8").toString("base64");
+    // The header form is as secret as the password: base64 hides nothing.
+    maskSecret(credential);
+    return { authorization: `Basic ${credential}` };
   }
 
   serialize(): SerializedAuth {

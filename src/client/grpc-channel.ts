@@ -7,7 +7,7 @@ import {
   type ChannelOptions,
 } from "@grpc/grpc-js";
 import type { GrpcChannelArgs } from "./channel-args.js";
-import { redactSecrets } from "./armada-error.js";
+import { redactSecrets } from "../common/secrets-masker.js";
 import { readTlsMaterial } from "./tls-config.js";
 
 const COMPRESSION_ALGORITHM = { none: 0, deflate: 1, gzip: 2 } as const;
@@ -61,7 +61,10 @@ function channelCredentials(args: GrpcChannelArgs, secrets: SecretRecorder): Cha
         callback(null, md);
       },
       (e: unknown) => {
-        const msg = redactSecrets(e instanceof Error ? e.message : String(e), secrets.list());
+        const msg = redactSecrets(e instanceof Error ? e.message : String(e), {
+          also: secrets.list(),
+          authorizationValues: true,
+        });
         // UNAUTHENTICATED rather than grpc-js's UNKNOWN: the call was refused for want of credentials.
         callback(Object.assign(new Error(msg), { code: GrpcStatus.UNAUTHENTICATED }));
       },

@@ -8,6 +8,7 @@ import {
   registerAuthType,
 } from "./armada-auth.js";
 import { SecretSource } from "./secret-source.js";
+import { maskSecret } from "../common/secrets-masker.js";
 
 /** Options of {@link OidcClientCredentialsAuth}. */
 export interface OidcClientCredentialsOptions {
@@ -120,7 +121,9 @@ export class OidcClientCredentialsAuth implements ArmadaAuth {
     };
     if (this.clientAuthMethod === "client_secret_basic") {
       const enc = (s: string) => encodeURIComponent(s);
-      headers.authorization = `Basic ${Buffer.from(`${enc(this.clientId)}:${enc(secret)}`).toString("base64")}`;
+      const credential = Buffer.from(`${enc(this.clientId)}:${enc(secret)}`).toString("base64");
+      maskSecret(credential);
+      headers.authorization = `Basic ${credential}`;
     } else {
       body.set("client_id", this.clientId);
       body.set("client_secret", secret);
@@ -162,6 +165,8 @@ export class OidcClientCredentialsAuth implements ArmadaAuth {
     if (typeof token !== "string" || token.length === 0) {
       throw new Error(`OIDC token endpoint ${this.tokenUrl} answered without an access_token`);
     }
+    // The access token is a credential too: mask it wherever it might be printed.
+    maskSecret(token);
     const expiresInS = typeof json.expires_in === "number" ? json.expires_in : Number(json.expires_in ?? NaN);
     const lifetimeMs = Number.isFinite(expiresInS) && expiresInS > 0 ? expiresInS * 1000 : 300_000;
     const margin = Math.min(this.#refreshBeforeMs, lifetimeMs / 2);

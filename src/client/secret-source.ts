@@ -1,9 +1,12 @@
 import { inspect } from "node:util";
+import { maskSecret } from "../common/secrets-masker.js";
 
 /**
  * A secret that is either held in memory (never serialized) or read from an
  * environment variable each time it is needed (serialized by name).
- * Printing it shows only where it comes from.
+ * Printing it shows only where it comes from. Every value it holds or reads is
+ * registered with the process-wide secrets masker, so it is masked wherever
+ * it would be printed (task logs, XCom, errors).
  */
 export class SecretSource {
   readonly #literal: string | undefined;
@@ -20,6 +23,7 @@ export class SecretSource {
     if (typeof value !== "string" || value.length === 0) {
       throw new TypeError(`${what} must be a non-empty string`);
     }
+    maskSecret(value);
     return new SecretSource(value, undefined);
   }
 
@@ -30,6 +34,8 @@ export class SecretSource {
         `${what}: environment variable name must look like MY_VAR, got ${JSON.stringify(name)}`,
       );
     }
+    // Masked from now on, not only from the first call: a task may print its environment before any RPC.
+    maskSecret(process.env[name]);
     return new SecretSource(undefined, name);
   }
 
@@ -47,6 +53,8 @@ export class SecretSource {
         `${what}: environment variable ${this.envVar} is not set (or empty); set it where the client runs.`,
       );
     }
+    // The variable may have changed since construction (a rotated token).
+    maskSecret(v);
     return v;
   }
 

@@ -6,6 +6,7 @@ import {
   registerAuthType,
 } from "./armada-auth.js";
 import { type TokenRetriever, createTokenRetriever, isTokenRetriever } from "./token-retriever.js";
+import { maskSecret } from "../common/secrets-masker.js";
 
 /**
  * Bearer tokens from a {@link TokenRetriever}, asked for each call, so a
@@ -37,6 +38,7 @@ export class TokenRetrieverAuth implements ArmadaAuth {
     if (typeof token !== "string" || token.length === 0) {
       throw new Error(`TokenRetriever.getToken() must return a non-empty string, got ${typeof token}`);
     }
+    maskSecret(token);
     return { authorization: `Bearer ${token}` };
   }
 

@@ -1,10 +1,48 @@
 import { randomUUID } from "node:crypto";
 import { RuntimeError } from "./errors.js";
 
-function parseDs(ds: string, fn: string): Date {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ds);
-  if (!m) throw new RuntimeError("template", `macros.${fn}: expected a date stamp YYYY-MM-DD, got "${ds}"`);
-  return new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+/** How a macro argument is shown in an error. */
+function shown(v: unknown): string {
+  return typeof v === "string"
+    ? JSON.stringify(v)
+    : typeof v === "function"
+      ? "a function"
+      : (JSON.stringify(v) ?? String(v));
+}
+
+function parseDs(ds: unknown, fn: string): Date {
+  const m = typeof ds === "string" ? /^(\d{4})-(\d{2})-(\d{2})$/.exec(ds) : null;
+  if (!m)
+    throw new RuntimeError("template", `macros.${fn}: expected a date stamp YYYY-MM-DD, got ${shown(ds)}`);
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  // Date.UTC rolls 2024-02-30 over to March; Python's strptime refuses it, and so do we.
+  if (d.getUTCMonth() !== Number(m[2]) - 1 || d.getUTCDate() !== Number(m[3])) {
+    throw new RuntimeError("template", `macros.${fn}: ${shown(ds)} is not a valid date`);
+  }
+  return d;
+}
+
+function requireString(v: unknown, fn: string, what: string): string {
+  if (typeof v !== "string")
+    throw new RuntimeError("template", `macros.${fn}: ${what} must be a string, got ${shown(v)}`);
+  return v;
+}
+
+/**
+ * `days` of `ds_add` as a number: a number, or a string holding one (as a
+ * DAG's `params` often have), or null/"" for none (Airflow returns `ds` as it
+ * is for a falsy `days`).
+ */
+function daysArg(days: unknown): number {
+  if (days === null || days === "") return 0;
+  const n = typeof days === "number" ? days : typeof days === "string" ? Number(days.trim()) : NaN;
+  if (!Number.isFinite(n)) {
+    throw new RuntimeError(
+      "template",
+      `macros.ds_add: days must be a number of days, got ${days === undefined ? "nothing" : shown(days)}; e.g. macros.ds_add(ds, 5)`,
+    );
+  }
+  return n;
 }
 
 function pad(n: number, w = 2): string {
@@ -63,12 +101,16 @@ export const macros = {
   /** `ds_add("2015-01-01", 5)` -> `"2015-01-06"`. */
   ds_add(ds: string, days: number): string {
     const d = parseDs(ds, "ds_add");
-    d.setUTCDate(d.getUTCDate() + Number(days));
-    return strftime(d, "%Y-%m-%d");
+    const n = daysArg(days);
+    // As Python's `date + timedelta(days=n)`: a fraction of a day counts from midnight.
+    return strftime(new Date(d.getTime() + Math.round(n * 86_400_000)), "%Y-%m-%d");
   },
   /** `ds_format("2015-01-01", "%Y-%m-%d", "%m-%d-%y")` -> `"01-01-15"`. */
   ds_format(ds: string, inputFormat: string, outputFormat: string): string {
-    return strftime(strptimeDs(ds, inputFormat), outputFormat);
+    const value = requireString(ds, "ds_format", "ds");
+    const input = requireString(inputFormat, "ds_format", "input_format");
+    const output = requireString(outputFormat, "ds_format", "output_format");
+    return strftime(strptimeDs(value, input), output);
   },
   /** A random UUID (Python's `uuid.uuid4()`). */
   uuid4(): string {
@@ -81,6 +123,15 @@ export const macros = {
   /** `json.dumps` / `json.loads`. */
   json: {
     dumps: (v: unknown) => JSON.stringify(v),
-    loads: (s: string) => JSON.parse(s) as unknown,
+    loads: (s: string) => {
+      try {
+        return JSON.parse(requireString(s, "json.loads", "the argument")) as unknown;
+      } catch (err) {
+        if (err instanceof RuntimeError) throw err;
+        throw new RuntimeError("template", `macros.json.loads: not JSON (${(err as Error).message})`, {
+          cause: err,
+        });
+      }
+    },
   },
 };

@@ -1,15 +1,89 @@
+import { createRequire } from "node:module";
 import nunjucks from "nunjucks";
+import type { Clock } from "../common/clock.js";
+import { getConfigNumber } from "./config.js";
 import { dateStrings, type Context } from "./context.js";
 import { RuntimeError, TemplateRenderError } from "./errors.js";
 import { macros, strftime } from "./macros.js";
 import { redactSecrets } from "./secrets-masker.js";
+import {
+  RenderBudget,
+  boundedRange,
+  checkTemplateAst,
+  guardFilter,
+  instrumentForBudget,
+  sandboxRuntime,
+  sandboxViolationOf,
+} from "./template-sandbox.js";
 
 let jinjaCompatInstalled = false;
 
-/** Extra globals and filters for templates (Airflow's `user_defined_macros` / `user_defined_filters`). */
+/** Options of {@link TemplateEnv}: extra globals and filters (Airflow's `user_defined_macros` / `user_defined_filters`) and the render bounds. */
 export interface TemplateEnvOptions {
   globals?: Record<string, unknown>;
   filters?: Record<string, (value: unknown, ...args: unknown[]) => unknown>;
+  /**
+   * Seconds one template field may take to render; a longer render is stopped
+   * with an error naming the field.
+   * @default config `[core] template_render_timeout_s`, else 10
+   */
+  renderTimeoutS?: number;
+  /**
+   * Bytes of text one template field may render; more is stopped with an
+   * error naming the field.
+   * @default config `[core] template_max_output_bytes`, else 4 MiB
+   */
+  maxOutputBytes?: number;
+  /** Time source of the render timeout. @default the wall clock */
+  clock?: Pick<Clock, "nowMs">;
+}
+
+const DEFAULT_RENDER_TIMEOUT_S = 10;
+const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+/** The variable the native-value rendering hands the expression's value to (not a dunder: those are refused). */
+const NATIVE_CAPTURE = "_armada_native_capture";
+
+interface NjParser {
+  parseAsRoot(): NjNode;
+  extensions: unknown[];
+  tokens: { lineno: number; colno: number; index: number; len: number };
+}
+interface NjModule {
+  parser: { Parser: new (tokens: unknown) => NjParser };
+  lexer: { lex(src: string, opts: unknown): unknown };
+  compiler: {
+    Compiler: new (
+      name: string | undefined,
+      throwOnUndefined: boolean,
+    ) => { compile(ast: unknown): void; getCode(): string };
+  };
+  nodes: Record<string, new (lineno: number, colno: number, ...rest: unknown[]) => NjNode>;
+}
+const nj = nunjucks as unknown as NjModule;
+// Not re-exported by nunjucks' index; it only lifts `super()` and async constructs, as nunjucks' own compile does.
+const transformer = createRequire(import.meta.url)("nunjucks/src/transformer.js") as {
+  transform(ast: unknown, asyncFilters: string[], name?: string): unknown;
+};
+
+/** A template that does not parse: the message and its 1-based position. */
+class TemplateSyntaxProblem extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+    readonly column: number,
+  ) {
+    super(message);
+  }
+}
+
+function positiveOption(name: string, value: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new RuntimeError(
+      "invalid_argument",
+      `TemplateEnv option ${name} must be a positive number, got ${String(value)}`,
+    );
+  }
+  return value;
 }
 
 function pyFormat(fmt: unknown, ...args: unknown[]): string {
@@ -19,9 +93,19 @@ function pyFormat(fmt: unknown, ...args: unknown[]): string {
     /%(\(([^)]+)\))?([sdifr%])/g,
     (_m, _n, name: string | undefined, conv: string) => {
       if (conv === "%") return "%";
+      if (name === undefined && i >= args.length) {
+        throw new RuntimeError("template", `format: not enough arguments for ${JSON.stringify(String(fmt))}`);
+      }
       const v = name !== undefined && named ? (named as Record<string, unknown>)[name] : args[i++];
-      if (conv === "d" || conv === "i") return String(Math.trunc(Number(v)));
-      if (conv === "f") return Number(v).toFixed(6);
+      const n = Number(v);
+      if ((conv === "d" || conv === "i" || conv === "f") && (typeof v === "object" || !Number.isFinite(n))) {
+        throw new RuntimeError(
+          "template",
+          `format: %${conv} needs a number, got ${JSON.stringify(v) ?? String(v)}`,
+        );
+      }
+      if (conv === "d" || conv === "i") return String(Math.trunc(n));
+      if (conv === "f") return n.toFixed(6);
       if (conv === "r") return JSON.stringify(v);
       return typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
     },
@@ -39,20 +123,65 @@ export function childFieldPath(parent: string, key: string): string {
  * `macros`.
  */
 export class TemplateEnv {
-  /** The underlying nunjucks environment (add filters or globals here). */
+  /**
+   * The underlying nunjucks environment (add filters or globals here). Render
+   * through {@link TemplateEnv.render}: rendering with nunjucks directly
+   * bypasses the sandbox.
+   */
   readonly nunjucks: nunjucks.Environment;
+  /** Seconds one template field may take to render. */
+  readonly renderTimeoutS: number;
+  /** Bytes of text one template field may render. */
+  readonly maxOutputBytes: number;
+  readonly #clock: Pick<Clock, "nowMs">;
+  /** The budget of the render in progress (renders are synchronous; a nested one saves and restores it). */
+  #active: RenderBudget | undefined;
 
   constructor(options: TemplateEnvOptions = {}) {
     if (!jinjaCompatInstalled) {
       nunjucks.installJinjaCompat();
       jinjaCompatInstalled = true;
     }
-    this.nunjucks = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: true });
+    // dev: keep the error thrown inside a render as the cause (nunjucks otherwise re-creates it from its message).
+    this.nunjucks = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: true, dev: true });
     this.nunjucks.addFilter("tojson", (v: unknown, indent?: number) => JSON.stringify(v, null, indent));
     this.nunjucks.addFilter("format", pyFormat);
-    this.nunjucks.addFilter("strftime", (v: unknown, fmt: string) => strftime(new Date(v as string), fmt));
+    this.nunjucks.addFilter("strftime", (v: unknown, fmt: string) => {
+      const d = v instanceof Date ? v : new Date(v as string);
+      if (Number.isNaN(d.getTime())) {
+        throw new RuntimeError(
+          "template",
+          `strftime: ${JSON.stringify(v) ?? String(v)} is not a date or timestamp`,
+        );
+      }
+      if (typeof fmt !== "string")
+        throw new RuntimeError("template", "strftime: the format must be a string");
+      return strftime(d, fmt);
+    });
     for (const [name, fn] of Object.entries(options.filters ?? {})) this.nunjucks.addFilter(name, fn);
+    const njGlobals = (this.nunjucks as unknown as { globals: Record<string, unknown> }).globals;
+    this.nunjucks.addGlobal("range", boundedRange(njGlobals.range as (...a: unknown[]) => unknown));
     for (const [name, value] of Object.entries(options.globals ?? {})) this.nunjucks.addGlobal(name, value);
+    // Every filter, also one added later through `nunjucks.addFilter`, is checked against the render in progress.
+    const getFilter = this.nunjucks.getFilter.bind(this.nunjucks);
+    const guarded = new WeakMap<object, (...a: unknown[]) => unknown>();
+    this.nunjucks.getFilter = (name: string) => {
+      const f = getFilter(name) as (...a: unknown[]) => unknown;
+      let g = guarded.get(f);
+      if (!g) guarded.set(f, (g = guardFilter(name, f, () => this.#active)));
+      return g as ReturnType<nunjucks.Environment["getFilter"]>;
+    };
+    this.renderTimeoutS = positiveOption(
+      "renderTimeoutS",
+      options.renderTimeoutS ??
+        getConfigNumber("core", "template_render_timeout_s", DEFAULT_RENDER_TIMEOUT_S),
+    );
+    this.maxOutputBytes = positiveOption(
+      "maxOutputBytes",
+      options.maxOutputBytes ??
+        getConfigNumber("core", "template_max_output_bytes", DEFAULT_MAX_OUTPUT_BYTES),
+    );
+    this.#clock = options.clock ?? { nowMs: () => Date.now() };
   }
 
   /** The variables a template sees for `context`, with Airflow's snake_case names. */
@@ -123,41 +252,146 @@ export class TemplateEnv {
 
   private renderString(template: string, ns: Record<string, unknown>, fieldPath: string): unknown {
     if (!template.includes("{{") && !template.includes("{%") && !template.includes("{#")) return template;
-    const single = /^\{\{([\s\S]*)\}\}$/.exec(template);
+    const quoted = () => JSON.stringify(redactSecrets(template));
+    let ast: NjNode;
     try {
-      if (single && !single[1]!.includes("{{") && !single[1]!.includes("}}")) {
+      ast = this.parse(template);
+      checkTemplateAst(ast);
+    } catch (err) {
+      if (err instanceof TemplateSyntaxProblem) {
+        throw new TemplateRenderError(
+          fieldPath,
+          `template syntax error at line ${err.line}, column ${err.column}: ${redactSecrets(err.message)} (template: ${quoted()})`,
+          undefined,
+          err,
+        );
+      }
+      const violation = sandboxViolationOf(err);
+      if (violation)
+        throw new TemplateRenderError(
+          fieldPath,
+          `${violation.message} (template: ${quoted()})`,
+          undefined,
+          err,
+        );
+      throw err;
+    }
+    const single = /^\{\{([\s\S]*)\}\}$/.exec(template);
+    const nativeExpr =
+      single && !single[1]!.includes("{{") && !single[1]!.includes("}}") ? singleExpression(ast) : undefined;
+    try {
+      if (nativeExpr) {
         let captured: { value: unknown } | undefined;
         const capture = (v: unknown) => {
           captured = { value: v };
           return "";
         };
-        this.nunjucks.renderString(`{{ __armada_native__((${single[1]})) }}`, {
-          ...ns,
-          __armada_native__: capture,
-        });
+        const { Root, Output, FunCall, Symbol: Sym, NodeList } = nj.nodes;
+        const at = [nativeExpr.lineno, nativeExpr.colno] as const;
+        const call = new FunCall!(...at, new Sym!(...at, NATIVE_CAPTURE), new NodeList!(...at, [nativeExpr]));
+        this.run(new Root!(0, 0, [new Output!(...at, [call])]), { ...ns, [NATIVE_CAPTURE]: capture });
         if (!captured || captured.value === undefined) {
           throw new Error("attempted to output null or undefined value");
         }
         return captured.value;
       }
-      return this.nunjucks.renderString(template, ns);
+      return this.run(ast, ns);
     } catch (err) {
+      const violation = sandboxViolationOf(err);
+      if (violation)
+        throw new TemplateRenderError(
+          fieldPath,
+          `${violation.message} (template: ${quoted()})`,
+          undefined,
+          err,
+        );
       const variable = findUndefinedVariable(template, ns, this.nunjucks);
+      const own = templateErrorOf(err);
       const detail = variable
         ? `'${variable}' is undefined`
-        : redactSecrets(err instanceof Error ? err.message.replace(/\s+/g, " ").trim() : String(err));
-      throw new TemplateRenderError(
-        fieldPath,
-        `${detail} (template: ${JSON.stringify(redactSecrets(template))})`,
-        variable,
-        err,
-      );
+        : redactSecrets(
+            own ? own.message : err instanceof Error ? err.message.replace(/\s+/g, " ").trim() : String(err),
+          );
+      throw new TemplateRenderError(fieldPath, `${detail} (template: ${quoted()})`, variable, err);
+    }
+  }
+
+  /** Parses `template`, turning any parser failure (some are plain TypeErrors) into a positioned {@link TemplateSyntaxProblem}. */
+  private parse(template: string): NjNode {
+    const opts = (this.nunjucks as unknown as { opts: unknown }).opts;
+    const parser = new nj.parser.Parser(nj.lexer.lex(template, opts));
+    parser.extensions = (this.nunjucks as unknown as { extensionsList: unknown[] }).extensionsList;
+    try {
+      return parser.parseAsRoot();
+    } catch (err) {
+      const e = err as { lineno?: number; colno?: number; message?: string; name?: string };
+      const atEnd = parser.tokens.index >= parser.tokens.len;
+      const line = typeof e.lineno === "number" ? e.lineno : parser.tokens.lineno + 1;
+      const column = typeof e.colno === "number" ? e.colno : parser.tokens.colno + 1;
+      const message =
+        e.name === "Template render error" && e.message
+          ? e.message
+          : atEnd
+            ? "unexpected end of template (an expression, bracket or tag is not closed)"
+            : "invalid syntax";
+      throw new TemplateSyntaxProblem(message, line, column);
+    }
+  }
+
+  /** Compiles `ast` and renders it with the sandboxed runtime and a fresh budget. */
+  private run(ast: NjNode, ctx: Record<string, unknown>): string {
+    instrumentForBudget(ast);
+    const env = this.nunjucks as unknown as { opts: { throwOnUndefined?: boolean }; asyncFilters: string[] };
+    const compiler = new nj.compiler.Compiler(undefined, env.opts.throwOnUndefined ?? false);
+    compiler.compile(transformer.transform(ast, env.asyncFilters));
+    type Root = (env: unknown, context: unknown, frame: unknown, runtime: unknown, cb: unknown) => void;
+    // As nunjucks loads its own compiled templates; the code is generated from the checked AST, never from user text directly.
+    const props = new Function(compiler.getCode())() as Record<string, unknown> & { root: Root };
+    const budget = new RenderBudget({
+      timeoutMs: this.renderTimeoutS * 1000,
+      maxOutputBytes: this.maxOutputBytes,
+      nowMs: () => this.#clock.nowMs(),
+      timeoutName: "[core] template_render_timeout_s",
+      outputName: "[core] template_max_output_bytes",
+    });
+    const runtime = sandboxRuntime(budget);
+    const root: Root = (e, context, frame, _runtime, cb) => props.root(e, context, frame, runtime, cb);
+    const tmpl = new nunjucks.Template({ type: "code", obj: { ...props, root } } as never, this.nunjucks);
+    const outer = this.#active;
+    this.#active = budget;
+    try {
+      const out = tmpl.render(ctx);
+      // The budget counts UTF-16 units as text is produced; the bound is in bytes.
+      budget.checkSize(Buffer.byteLength(out, "utf8"));
+      return out;
+    } finally {
+      this.#active = outer;
     }
   }
 }
 
+/** A macro's or filter's own error (a RuntimeError "template") under nunjucks' wrapping, if that was the cause. */
+function templateErrorOf(err: unknown): RuntimeError | undefined {
+  for (let e = err, depth = 0; e && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
+    if (RuntimeError.is(e) && e.code === "template") return e;
+  }
+  return undefined;
+}
+
+/** The expression of a template that is exactly one `{{ expr }}`, else undefined. */
+function singleExpression(ast: NjNode): NjNode | undefined {
+  const children = ast.children ?? [];
+  if (children.length !== 1 || children[0]!.typename !== "Output") return undefined;
+  const parts = (children[0]!.children ?? []).filter(
+    (c) => !(c.typename === "TemplateData" && c.value === ""),
+  );
+  return parts.length === 1 && parts[0]!.typename !== "TemplateData" ? parts[0] : undefined;
+}
+
 interface NjNode {
   typename: string;
+  lineno: number;
+  colno: number;
   fields?: string[];
   children?: NjNode[];
   [k: string]: unknown;
@@ -199,6 +433,11 @@ function findUndefinedVariable(
       const name = n.name as NjNode;
       if (name.typename === "Symbol") assigned.add(name.value as string);
       for (const c of name.children ?? []) if (c.typename === "Symbol") assigned.add(c.value as string);
+    }
+    if (n.typename === "Filter") {
+      // The filter's name is not a variable: only its arguments (the piped value first) are looked at.
+      walk(n.args);
+      return;
     }
     const chain = chainOf(n);
     if (chain) {

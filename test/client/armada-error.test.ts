@@ -49,7 +49,7 @@ describe("ArmadaError", () => {
     );
     expect(e.message).not.toContain(token);
     expect(e.message).not.toContain("YWxpY2U6cHc=");
-    expect(e.details).toContain("[REDACTED]");
+    expect(e.details).toContain("***");
     expect(e.message).toMatch(/rejected the credentials/);
   });
 
