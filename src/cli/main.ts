@@ -110,13 +110,18 @@ async function drive(
 }
 
 /** Each task instance's operator extra links (`name -> url`), when the DAG file can be loaded. */
-async function extraLinks(store: KyselyStore, run: DagRunRow, tis: TaskInstanceRow[]): Promise<Map<string, Record<string, string>>> {
+async function extraLinks(
+  store: KyselyStore,
+  run: DagRunRow,
+  tis: TaskInstanceRow[],
+): Promise<{ links: Map<string, Record<string, string>>; error?: string }> {
   const out = new Map<string, Record<string, string>>();
   let dag: DAG;
   try {
     dag = await loadDag(run.dagFile, run.dagId);
-  } catch {
-    return out;
+  } catch (err) {
+    // The report stands without links; say why they are missing instead of hiding it.
+    return { links: out, error: `cannot load the DAG file ${run.dagFile || "(none recorded)"}: ${err instanceof Error ? err.message : String(err)}` };
   }
   for (const t of tis) {
     if (!dag.hasTask(t.taskId)) continue;
@@ -132,14 +137,14 @@ async function extraLinks(store: KyselyStore, run: DagRunRow, tis: TaskInstanceR
     }
     if (Object.keys(links).length > 0) out.set(`${t.taskId}\u0000${t.mapIndex}`, links);
   }
-  return out;
+  return { links: out };
 }
 
 async function runReport(store: KyselyStore, dagId: string, runId: string) {
   const run = await store.getDagRun(dagId, runId);
   if (!run) throw new RuntimeError("not_found", `no DAG run ${dagId}/${runId}; see runs list`);
   const tis = await store.listTaskInstances(dagId, runId);
-  const links = await extraLinks(store, run, tis);
+  const { links, error: linksError } = await extraLinks(store, run, tis);
   return {
     dagId,
     runId,
@@ -147,6 +152,7 @@ async function runReport(store: KyselyStore, dagId: string, runId: string) {
     logicalDate: isoOrEmpty(run.logicalDateMs),
     conf: deserializeValue(run.conf),
     dagFile: run.dagFile,
+    ...(linksError ? { linksError } : {}),
     taskInstances: tis.map((t) => ({
       taskId: t.taskId,
       mapIndex: t.mapIndex,
@@ -166,6 +172,7 @@ function printRun(ctx: Ctx, report: Awaited<ReturnType<typeof runReport>>, json:
     return;
   }
   ctx.out(`DAG run ${report.dagId} ${report.runId}: ${report.state}\n`);
+  if (report.linksError) ctx.err(`Extra links not shown: ${report.linksError}\n`);
   ctx.out(
     table(
       ["task_id", "map_index", "state", "try_number", "max_tries", "end_date"],
