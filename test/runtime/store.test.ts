@@ -4,7 +4,15 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { DAG, DateTimeTrigger, KyselyStore, ManualClock, RuntimeError, Runner, type TaskInstanceRow } from "armada-airflow";
+import {
+  DAG,
+  DateTimeTrigger,
+  KyselyStore,
+  ManualClock,
+  RuntimeError,
+  Runner,
+  type TaskInstanceRow,
+} from "armada-airflow";
 import { sleepUntil } from "../support/sleep-until.js";
 import { startPostgres, type PostgresServer } from "./postgres-server.js";
 import { FnOperator } from "./support.js";
@@ -26,7 +34,10 @@ const sqlite: Backend = {
   },
   async addFutureMigration(url) {
     const db = new Database(url.slice("sqlite:".length));
-    db.prepare("insert into armada_airflow_migration (name, timestamp) values (?, ?)").run("9999_future", new Date().toISOString());
+    db.prepare("insert into armada_airflow_migration (name, timestamp) values (?, ?)").run(
+      "9999_future",
+      new Date().toISOString(),
+    );
     db.close();
   },
 };
@@ -38,7 +49,10 @@ const postgres: Backend = {
   async addFutureMigration(url) {
     const c = new pg.Client({ connectionString: url });
     await c.connect();
-    await c.query("insert into armada_airflow_migration (name, timestamp) values ($1, $2)", ["9999_future", new Date().toISOString()]);
+    await c.query("insert into armada_airflow_migration (name, timestamp) values ($1, $2)", [
+      "9999_future",
+      new Date().toISOString(),
+    ]);
     await c.end();
   },
 };
@@ -91,30 +105,155 @@ for (const [name, backend] of [
       expect((err as Error).message).toMatch(/newer than this armada-airflow.*upgrade armada-airflow/);
     });
 
+    it("transition(): task instance, try row and trigger commit together, or nothing when the expected state is gone", async () => {
+      const store = await KyselyStore.open({ url: await backend.fresh(), home: tmp });
+      try {
+        const k = { dagId: "d", runId: "r", taskId: "a", mapIndex: -1 };
+        await store.insertTaskInstances([ti({ taskId: "a", state: "running", tryNumber: 1, startMs: 10 })]);
+        const trigger = { id: "t1", ...k, classpath: "c", kwargs: "{}", createdMs: 1, timeoutMs: null };
+        const defer = {
+          kind: "defer" as const,
+          key: k,
+          expected: { states: ["running" as const], tryNumber: 1 },
+          patch: { state: "deferred" as const, nextMethod: "m", updatedMs: 2 },
+          tryRow: { ...k, tryNumber: 1, state: "deferred" as const, startMs: 10, endMs: null, error: null },
+          trigger: { insert: trigger },
+        };
+        expect(await store.transition(defer)).toBe(true);
+        expect((await store.getTaskInstance(k))!.state).toBe("deferred");
+        expect((await store.listTaskTries(k)).map((t) => t.state)).toEqual(["deferred"]);
+        expect((await store.listTriggersOf(k)).map((t) => t.id)).toEqual(["t1"]);
+        // The same transition again: its expected state no longer holds, so nothing is written (no second trigger).
+        expect(await store.transition({ ...defer, trigger: { insert: { ...trigger, id: "t2" } } })).toBe(
+          false,
+        );
+        expect((await store.listTriggersOf(k)).map((t) => t.id)).toEqual(["t1"]);
+        // A failing statement after the compare-and-set rolls the whole transition back.
+        await expect(
+          store.transition({
+            kind: "fire",
+            key: k,
+            expected: { states: ["deferred"], tryNumber: 1 },
+            patch: { state: "scheduled", updatedMs: 3 },
+            trigger: { insert: trigger }, // duplicate primary key
+          }),
+        ).rejects.toThrow();
+        expect((await store.getTaskInstance(k))!.state).toBe("deferred");
+        expect(
+          await store.transition({
+            kind: "fire",
+            key: k,
+            expected: { states: ["deferred"], tryNumber: 1 },
+            patch: { state: "scheduled", updatedMs: 3 },
+            trigger: { deleteId: "t1" },
+          }),
+        ).toBe(true);
+        expect([(await store.getTaskInstance(k))!.state, (await store.listTriggersOf(k)).length]).toEqual([
+          "scheduled",
+          0,
+        ]);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("bulk writes are chunked under the parameter limit: 50,000 mapped task instances and log lines", async () => {
+      const store = await KyselyStore.open({ url: await backend.fresh(), home: tmp });
+      try {
+        const n = 50_000;
+        await store.insertTaskInstances(
+          Array.from({ length: n }, (_, i) => ti({ taskId: "m", mapIndex: i })),
+        );
+        expect((await store.listTryNumbers("d", "r", ["m"])).length).toBe(n);
+        await store.appendLogs(
+          Array.from({ length: n }, (_, i) => ({
+            dagId: "d",
+            runId: "r",
+            taskId: "m",
+            mapIndex: 0,
+            tryNumber: 1,
+            tsMs: 5,
+            level: "info",
+            message: `line ${i}`,
+          })),
+        );
+        const logs = await store.listLogs({ dagId: "d", runId: "r", taskId: "m", mapIndex: 0 });
+        // Lines of the same millisecond keep the order they were logged in.
+        expect(logs.map((l) => l.message)).toEqual(Array.from({ length: n }, (_, i) => `line ${i}`));
+      } finally {
+        await store.close();
+      }
+    }, 120_000);
+
     it("stores runs, task instances (compare-and-set), tries, XCom per try, triggers, logs and runners", async () => {
       const store = await KyselyStore.open({ url: await backend.fresh(), home: tmp });
       try {
-        const run = { dagId: "d", runId: "r", logicalDateMs: 1000, conf: "{}", dagFile: "/x.ts", state: "queued" as const, runType: "manual", runnerId: null, createdMs: 5, endMs: null };
+        const run = {
+          dagId: "d",
+          runId: "r",
+          logicalDateMs: 1000,
+          conf: "{}",
+          dagFile: "/x.ts",
+          state: "queued" as const,
+          runType: "manual",
+          runnerId: null,
+          createdMs: 5,
+          endMs: null,
+        };
         await store.createDagRun(run);
         await expect(store.createDagRun(run)).rejects.toThrow(/use another run id/);
         expect(await store.getDagRun("d", "r")).toEqual(run);
-        expect(await store.updateDagRun("d", "r", { runnerId: "A", state: "running" }, { runnerId: null })).toBe(true);
+        expect(
+          await store.updateDagRun("d", "r", { runnerId: "A", state: "running" }, { runnerId: null }),
+        ).toBe(true);
         expect(await store.updateDagRun("d", "r", { runnerId: "B" }, { runnerId: null })).toBe(false);
         expect((await store.listDagRuns({ states: ["running"] })).map((r) => r.runnerId)).toEqual(["A"]);
 
-        await store.insertTaskInstances([ti({ taskId: "a" }), ti({ taskId: "b", mapIndex: 0 }), ti({ taskId: "b", mapIndex: 1 })]);
+        await store.insertTaskInstances([
+          ti({ taskId: "a" }),
+          ti({ taskId: "b", mapIndex: 0 }),
+          ti({ taskId: "b", mapIndex: 1 }),
+        ]);
         await store.insertTaskInstances([ti({ taskId: "a", state: "failed" })]); // existing rows are kept
         const k = { dagId: "d", runId: "r", taskId: "a", mapIndex: -1 };
         expect((await store.getTaskInstance(k))!.state).toBe("none");
-        expect(await store.updateTaskInstance(k, { state: "running", tryNumber: 1, killRequested: true }, { states: ["none"], tryNumber: 0 })).toBe(true);
-        expect(await store.updateTaskInstance(k, { state: "running", tryNumber: 2 }, { states: ["none"] })).toBe(false);
+        expect(
+          await store.updateTaskInstance(
+            k,
+            { state: "running", tryNumber: 1, killRequested: true },
+            { states: ["none"], tryNumber: 0 },
+          ),
+        ).toBe(true);
+        expect(
+          await store.updateTaskInstance(k, { state: "running", tryNumber: 2 }, { states: ["none"] }),
+        ).toBe(false);
         const a = (await store.getTaskInstance(k))!;
         expect([a.state, a.tryNumber, a.killRequested]).toEqual(["running", 1, true]);
-        expect((await store.listTaskInstances("d", "r")).map((t) => `${t.taskId}${t.mapIndex}`)).toEqual(["a-1", "b0", "b1"]);
+        expect((await store.listTaskInstances("d", "r")).map((t) => `${t.taskId}${t.mapIndex}`)).toEqual([
+          "a-1",
+          "b0",
+          "b1",
+        ]);
 
-        await store.upsertTaskTry({ ...k, tryNumber: 1, state: "running", startMs: 1, endMs: null, error: null });
-        await store.upsertTaskTry({ ...k, tryNumber: 1, state: "up_for_retry", startMs: 1, endMs: 2, error: "boom" });
-        expect(await store.listTaskTries(k)).toEqual([{ ...k, tryNumber: 1, state: "up_for_retry", startMs: 1, endMs: 2, error: "boom" }]);
+        await store.upsertTaskTry({
+          ...k,
+          tryNumber: 1,
+          state: "running",
+          startMs: 1,
+          endMs: null,
+          error: null,
+        });
+        await store.upsertTaskTry({
+          ...k,
+          tryNumber: 1,
+          state: "up_for_retry",
+          startMs: 1,
+          endMs: 2,
+          error: "boom",
+        });
+        expect(await store.listTaskTries(k)).toEqual([
+          { ...k, tryNumber: 1, state: "up_for_retry", startMs: 1, endMs: 2, error: "boom" },
+        ]);
 
         await store.setXCom({ ...k, tryNumber: 1, key: "return_value", value: "1", createdMs: 1 });
         await store.setXCom({ ...k, tryNumber: 1, key: "return_value", value: "2", createdMs: 2 });
@@ -125,7 +264,14 @@ for (const [name, backend] of [
           [2, "3"],
         ]);
 
-        await store.insertTrigger({ id: "t1", ...k, classpath: "c", kwargs: "{}", createdMs: 1, timeoutMs: 9 });
+        await store.insertTrigger({
+          id: "t1",
+          ...k,
+          classpath: "c",
+          kwargs: "{}",
+          createdMs: 1,
+          timeoutMs: 9,
+        });
         expect((await store.listTriggers({ runId: "r" }))[0]!.timeoutMs).toBe(9);
         await store.deleteTrigger("t1");
         expect(await store.listTriggers()).toEqual([]);
@@ -152,12 +298,20 @@ for (const [name, backend] of [
           self.defer({ trigger: new DateTimeTrigger(clock.nowMs() + 5000), methodName: "resume" }),
         );
         Object.assign(a, { resume: async () => "resumed" });
-        const b = new FnOperator({ taskId: "b", dag }, async (ctx) => `b saw ${String(await ctx.ti.xcomPull({ taskIds: "a" }))}`);
+        const b = new FnOperator(
+          { taskId: "b", dag },
+          async (ctx) => `b saw ${String(await ctx.ti.xcomPull({ taskIds: "a" }))}`,
+        );
         a.then(b);
         const r1 = new Runner({ store, clock, heartbeatMs: 15 });
         const run = await r1.createDagRun(dag);
         const done = r1.runDagRun(dag, run.runId);
-        await sleepUntil(async () => (await store.getTaskInstance({ dagId: dag.dagId, runId: run.runId, taskId: "a", mapIndex: -1 }))?.state === "deferred" && clock.pendingSleepers > 0, "deferred");
+        await sleepUntil(
+          async () =>
+            (await store.getTaskInstance({ dagId: dag.dagId, runId: run.runId, taskId: "a", mapIndex: -1 }))
+              ?.state === "deferred" && clock.pendingSleepers > 0,
+          "deferred",
+        );
         const r2 = new Runner({ store, clock, heartbeatMs: 15 });
         await expect(r2.runDagRun(dag, run.runId)).rejects.toThrow(/being run by live runner/);
         await r2.stop();
