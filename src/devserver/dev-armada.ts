@@ -17,6 +17,8 @@ import {
   type RunStateName,
 } from "./job-record.js";
 import { validateJob } from "./job-validation.js";
+import { DevRequestError } from "./request-error.js";
+import { DEFAULT_PRIORITY_CLASSES, refuseSubmitRequest } from "./submit-refusals.js";
 import { containersOf, type Executor, type RunResult, type RunningPod } from "./executor.js";
 import { invalidImageReason } from "./image-reference.js";
 import { JobIdFactory, newRunId } from "./ids.js";
@@ -62,17 +64,11 @@ export interface DevArmadaOptions {
   timing: LifecycleTiming;
   sink?: StateSink;
   onError?: (err: unknown) => void;
+  /** Priority class names a pod spec may name. @default {@link DEFAULT_PRIORITY_CLASSES} */
+  priorityClasses?: readonly string[];
 }
 
-/** A request-level error (the whole gRPC call fails) with the gRPC status name to use. */
-export class DevRequestError extends Error {
-  constructor(
-    readonly code: "INVALID_ARGUMENT" | "NOT_FOUND" | "ALREADY_EXISTS" | "FAILED_PRECONDITION",
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { DevRequestError } from "./request-error.js";
 
 /** The in-process Armada. */
 export class DevArmada {
@@ -96,6 +92,7 @@ export class DevArmada {
   private readonly executor: Executor;
   private readonly timing: LifecycleTiming;
   private readonly sink: StateSink | undefined;
+  private readonly priorityClasses: ReadonlySet<string>;
   private scheduleAt = Infinity;
 
   constructor(options: DevArmadaOptions) {
@@ -104,8 +101,14 @@ export class DevArmada {
     this.timing = options.timing;
     this.ingestionDelayMs = options.ingestionDelayMs;
     this.sink = options.sink;
+    this.priorityClasses = new Set(options.priorityClasses ?? DEFAULT_PRIORITY_CLASSES);
     this.timers = new TimerQueue(this.clock, options.onError ?? ((err) => console.error("dev server:", err)));
-    this.scheduler = new Scheduler(options.clusters, (q) => this.queues.get(q)?.priorityFactor || 1);
+    this.scheduler = new Scheduler(
+      options.clusters,
+      (q) => this.queues.get(q)?.priorityFactor || 1,
+      // As in Armada, a cordoned queue keeps its jobs queued; they are scheduled once it is uncordoned.
+      (q) => !this.queues.get(q)?.cordoned,
+    );
   }
 
   // ---------------------------------------------------------------- queues
@@ -156,8 +159,10 @@ export class DevArmada {
   }
 
   private putQueue(queue: Queue): void {
+    const wasCordoned = this.queues.get(queue.name)?.cordoned ?? false;
     this.queues.set(queue.name, queue);
     this.sink?.queueChanged(queue.name, queue);
+    if (wasCordoned && !queue.cordoned) this.requestSchedule(this.clock.nowMs());
   }
 
   private checkQueue(queue: Queue): void {
@@ -173,19 +178,19 @@ export class DevArmada {
   // ---------------------------------------------------------------- submit
 
   /**
-   * Accepts a batch of jobs into a job set. Request-level problems (no queue
-   * or job set named) throw {@link DevRequestError}; a job the server refuses
-   * still gets an id and ends REJECTED with its reason.
+   * Accepts a batch of jobs into a job set. A request the real server refuses
+   * as a whole (unknown queue, no job set id, an item without exactly one pod
+   * spec, an unknown priority class) throws {@link DevRequestError} and stores
+   * nothing; a job that passes those checks but cannot run still gets an id
+   * and ends REJECTED with its reason.
    */
   submit(queue: string, jobSetId: string, items: JobSubmitRequestItem[], owner = "anonymous"): string[] {
-    if (!queue) throw new DevRequestError("INVALID_ARGUMENT", "queue is a required field");
-    if (!jobSetId) throw new DevRequestError("INVALID_ARGUMENT", "job_set_id is a required field");
-    if (items.length === 0)
-      throw new DevRequestError("INVALID_ARGUMENT", "job_request_items must not be empty");
+    refuseSubmitRequest(queue, jobSetId, items, {
+      queueExists: (name) => this.queues.has(name),
+      priorityClasses: this.priorityClasses,
+    });
     const now = this.clock.nowMs();
     const created = new Date(now);
-    const q = this.queues.get(queue);
-    const queueState = !q ? "missing" : q.cordoned ? "cordoned" : "open";
     const largest = this.scheduler.largestNode();
     const ids: string[] = [];
     for (const item of items) {
@@ -199,7 +204,7 @@ export class DevArmada {
       }
       const id = this.ids.next(now);
       ids.push(id);
-      let check = validateJob(item, queue, queueState, largest);
+      let check = validateJob(item, largest);
       const duration = item.annotations[DURATION_ANNOTATION];
       if (check.ok && duration !== undefined) {
         try {
@@ -285,7 +290,7 @@ export class DevArmada {
       }
       this.enqueue(job, now);
     }
-    this.requestSchedule(now);
+    if (ids.length > 0) this.requestSchedule(now);
     return ids;
   }
 

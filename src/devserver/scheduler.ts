@@ -59,6 +59,8 @@ export class Scheduler {
   constructor(
     clusters: ClusterConfig[],
     private readonly priorityFactor: (queue: string) => number,
+    /** Whether a queue's jobs may be placed now (false while it is cordoned). */
+    private readonly schedulable: (queue: string) => boolean = () => true,
   ) {
     this.nodes = clusters.flatMap((c) =>
       c.nodes.map((n) => {
@@ -125,7 +127,7 @@ export class Scheduler {
       let best: string | undefined;
       let bestShare = Infinity;
       for (const [queue, line] of this.lines) {
-        if (blocked.has(queue)) continue;
+        if (blocked.has(queue) || !this.schedulable(queue)) continue;
         while (line.heap.size > 0 && !live(line.heap.peek()!)) line.heap.pop();
         if (line.heap.size === 0) continue;
         const share = line.usedCpuMillis / Math.max(this.priorityFactor(queue), 1e-9);

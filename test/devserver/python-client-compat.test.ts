@@ -71,6 +71,12 @@ bad = client.submit_jobs("py-queue", "py-set", [client.create_job_request_item(p
 wait_state(bad, "REJECTED")
 out["rejected_error"] = client.get_job_errors([bad]).job_errors[bad]
 
+try:
+    client.submit_jobs("no-such-queue", "py-set", [item("true")])
+    out["missing_queue"] = "accepted"
+except grpc.RpcError as e:
+    out["missing_queue"] = [e.code().name, e.details()]
+
 long_id = client.submit_jobs("py-queue", "py-cancel", [item("sleep 600")]).job_response_items[0].job_id
 out["cancelled_ids"] = list(client.cancel_jobs("py-queue", "py-cancel", long_id).cancelled_ids) == [long_id]
 out["cancelled_state"] = wait_state(long_id, "CANCELLED")
@@ -97,7 +103,7 @@ describe("compatibility with the official Python client (armada-client)", () => 
     await server.stop();
   });
 
-  it("create queue, submit, status, details, run details, errors, events stream, cancel, job-set cancel, queue listing", async () => {
+  it("create queue, submit, status, details, run details, errors, missing-queue refusal, events stream, cancel, job-set cancel, queue listing", async () => {
     const out = JSON.parse(await runPython(SCRIPT, "", { TARGET: server.grpcTarget })) as Record<
       string,
       unknown
@@ -118,6 +124,7 @@ describe("compatibility with the official Python client (armada-client)", () => 
       },
       run_cluster: expect.stringMatching(/^cluster-[12]$/),
       rejected_error: "pod spec has no containers",
+      missing_queue: ["PERMISSION_DENIED", 'could not find queue "no-such-queue"'],
       cancelled_ids: true,
       cancelled_state: "CANCELLED",
       jobset_cancelled: ["CANCELLED", "CANCELLED"],
