@@ -21,6 +21,13 @@ import { DevRequestError } from "./request-error.js";
 import { DEFAULT_PRIORITY_CLASSES, refuseSubmitRequest } from "./submit-refusals.js";
 import { containersOf, type Executor, type RunResult, type RunningPod } from "./executor.js";
 import { invalidImageReason } from "./image-reference.js";
+import { DEFAULT_NAMESPACES, ImagePolicy, missingNamespaceReason } from "./cluster-objects.js";
+import {
+  FailureCategorizer,
+  INTERNAL_FAILURE_CATEGORY,
+  type Categorized,
+  type FailureCategory,
+} from "./failure-categories.js";
 import { JobIdFactory, newRunId } from "./ids.js";
 import { PodLogStore, podNameOf, type PodLogs } from "./pod-logs.js";
 import { Scheduler, type ClusterConfig } from "./scheduler.js";
@@ -66,6 +73,19 @@ export interface DevArmadaOptions {
   onError?: (err: unknown) => void;
   /** Priority class names a pod spec may name. @default {@link DEFAULT_PRIORITY_CLASSES} */
   priorityClasses?: readonly string[];
+  /** Namespaces that exist on every cluster. @default {@link DEFAULT_NAMESPACES} */
+  namespaces?: readonly string[];
+  /** Glob patterns of pullable images; empty accepts every image. @default [] */
+  images?: readonly string[];
+  /** Failure categories tried before the built-in ones. @default [] */
+  failureCategories?: readonly FailureCategory[];
+}
+
+/** How a run failed, beyond its reason text. */
+interface FailureDetails {
+  exitCodes: Record<string, number>;
+  /** Kubelet termination reason per container (`OOMKilled`, `Error`). */
+  terminationReasons: Record<string, string>;
 }
 
 export { DevRequestError } from "./request-error.js";
@@ -93,6 +113,9 @@ export class DevArmada {
   private readonly timing: LifecycleTiming;
   private readonly sink: StateSink | undefined;
   private readonly priorityClasses: ReadonlySet<string>;
+  private readonly namespaces: ReadonlySet<string>;
+  private readonly images: ImagePolicy;
+  private readonly categorizer: FailureCategorizer;
   private scheduleAt = Infinity;
 
   constructor(options: DevArmadaOptions) {
@@ -102,6 +125,9 @@ export class DevArmada {
     this.ingestionDelayMs = options.ingestionDelayMs;
     this.sink = options.sink;
     this.priorityClasses = new Set(options.priorityClasses ?? DEFAULT_PRIORITY_CLASSES);
+    this.namespaces = new Set(options.namespaces ?? DEFAULT_NAMESPACES);
+    this.images = new ImagePolicy(options.images ?? []);
+    this.categorizer = new FailureCategorizer(options.failureCategories ?? []);
     this.timers = new TimerQueue(this.clock, options.onError ?? ((err) => console.error("dev server:", err)));
     this.scheduler = new Scheduler(
       options.clusters,
@@ -280,8 +306,9 @@ export class DevArmada {
             podNamespace: "",
             containerStatuses: [],
             cause: Cause.Rejected,
-            failureCategory: "",
-            failureSubcategory: "",
+            // Armada's scheduler stamps the rejections it decides with its own fixed category.
+            failureCategory: INTERNAL_FAILURE_CATEGORY,
+            failureSubcategory: "job_rejected",
             retryable: false,
           },
         });
@@ -339,6 +366,12 @@ export class DevArmada {
 
   private toPending(job: JobRecord, run: RunRecord, at: number): void {
     if (job.state !== "LEASED" || this.latestRun(job) !== run) return;
+    const noNamespace = missingNamespaceReason(podNameOf(job.id), job.namespace, this.namespaces);
+    if (noNamespace) {
+      // The executor's pod creation is refused by the API server: the job fails before any pod exists.
+      this.failRun(job, noNamespace, at, { exitCodes: {}, terminationReasons: {} });
+      return;
+    }
     run.state = "PENDING";
     run.pendingAt = new Date(at);
     this.transition(job, "PENDING", at);
@@ -355,11 +388,13 @@ export class DevArmada {
   private toRunning(job: JobRecord, run: RunRecord, pod: PodLogs, at: number): void {
     if (job.state !== "PENDING" || this.latestRun(job) !== run) return;
     const badImage = containersOf(job)
-      .map((c) => invalidImageReason(c.name ?? "", c.image))
+      .map(
+        (c) => invalidImageReason(c.name ?? "", c.image) ?? this.images.pullFailure(c.name ?? "", c.image!),
+      )
       .find((r) => r !== undefined);
     if (badImage) {
       // The container never starts: the pod fails while still pending, as with a kubelet.
-      this.fail(job.id, badImage, at);
+      this.failRun(job, badImage, at, { exitCodes: {}, terminationReasons: {} });
       return;
     }
     run.state = "RUNNING";
@@ -407,7 +442,10 @@ export class DevArmada {
       this.transition(job, "FAILED", at);
       this.emit(job, {
         $case: "failed",
-        value: this.failedEvent(job, run, at, result.reason, result.exitCodes),
+        value: this.failedEvent(job, run, at, result.reason, {
+          exitCodes: result.exitCodes,
+          terminationReasons: result.terminationReasons ?? {},
+        }),
       });
     }
     this.changed(job);
@@ -489,14 +527,18 @@ export class DevArmada {
   fail(jobId: string, reason: string, now = this.clock.nowMs()): boolean {
     const job = this.jobsById.get(jobId);
     if (!job || TERMINAL_JOB_STATES.has(job.state)) return false;
+    this.failRun(job, reason, now, { exitCodes: {}, terminationReasons: {} });
+    return true;
+  }
+
+  private failRun(job: JobRecord, reason: string, now: number, details: FailureDetails): void {
     const run = this.latestRun(job);
     this.stopRun(job, "FAILED", now, reason);
     job.error = reason;
     this.transition(job, "FAILED", now);
-    this.emit(job, { $case: "failed", value: this.failedEvent(job, run, now, reason, {}) });
+    this.emit(job, { $case: "failed", value: this.failedEvent(job, run, now, reason, details) });
     this.changed(job);
     this.requestSchedule(now);
-    return true;
   }
 
   /** Changes the priority of jobs; returns an error message per job that could not be changed. */
@@ -728,13 +770,21 @@ export class DevArmada {
     };
   }
 
+  /** The failed event of a run, with the category the error categorizer gives it (also kept on the run). */
   private failedEvent(
     job: JobRecord,
     run: RunRecord | undefined,
     at: number,
     reason: string,
-    exitCodes: Record<string, number>,
+    details: FailureDetails,
   ) {
+    const { exitCodes, terminationReasons } = details;
+    const conditions = Object.values(terminationReasons).includes("OOMKilled") ? ["OOMKilled"] : [];
+    const category: Categorized = this.categorizer.classify({ exitCodes, conditions, message: reason });
+    if (run) {
+      run.failureCategory = category.category;
+      run.failureSubcategory = category.subcategory;
+    }
     return {
       ...this.base(job, at),
       clusterId: run?.cluster ?? "",
@@ -749,12 +799,12 @@ export class DevArmada {
         name,
         exitCode,
         message: exitCode === 0 ? "" : reason,
-        reason: exitCode === 0 ? "Completed" : "Error",
-        cause: Cause.Error,
+        reason: terminationReasons[name] ?? (exitCode === 0 ? "Completed" : "Error"),
+        cause: terminationReasons[name] === "OOMKilled" ? Cause.OOM : Cause.Error,
       })),
-      cause: Cause.Error,
-      failureCategory: "",
-      failureSubcategory: "",
+      cause: conditions.includes("OOMKilled") ? Cause.OOM : Cause.Error,
+      failureCategory: category.category,
+      failureSubcategory: category.subcategory,
       retryable: false,
     };
   }

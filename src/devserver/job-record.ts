@@ -48,6 +48,10 @@ export interface RunRecord {
   exitCodes?: Record<string, number>;
   /** Why the run ended, when it did not succeed. */
   reason?: string;
+  /** The error categorizer's category of a failed run (also on its failed event). */
+  failureCategory?: string;
+  /** The matching rule's subcategory ("" when it has none). */
+  failureSubcategory?: string;
 }
 
 /** A job the server accepted (rejected jobs included). */
