@@ -21,6 +21,7 @@ import { DevRequestError } from "./request-error.js";
 import { DEFAULT_PRIORITY_CLASSES, refuseSubmitRequest } from "./submit-refusals.js";
 import { containersOf, type Executor, type RunResult, type RunningPod } from "./executor.js";
 import { invalidImageReason } from "./image-reference.js";
+import { gangOf } from "./gangs.js";
 import { DEFAULT_NAMESPACES, ImagePolicy, missingNamespaceReason } from "./cluster-objects.js";
 import {
   FailureCategorizer,
@@ -280,6 +281,7 @@ export class DevArmada {
         runs: [],
         spec,
         resources: check.ok ? check.resources : { cpuMillis: 0, memoryBytes: 0 },
+        gang: gangOf(item.annotations),
       };
       this.index(job);
       if (externalJobUri) {
@@ -290,35 +292,40 @@ export class DevArmada {
       }
       this.emit(job, { $case: "submitted", value: { ...this.base(job, now), job: spec } });
       if (!check.ok) {
-        this.transition(job, "REJECTED", now);
-        job.error = check.reason;
-        this.emit(job, {
-          $case: "failed",
-          value: {
-            ...this.base(job, now),
-            clusterId: "",
-            reason: check.reason,
-            exitCodes: {},
-            kubernetesId: "",
-            nodeName: "",
-            podNumber: 0,
-            podName: "",
-            podNamespace: "",
-            containerStatuses: [],
-            cause: Cause.Rejected,
-            // Armada's scheduler stamps the rejections it decides with its own fixed category.
-            failureCategory: INTERNAL_FAILURE_CATEGORY,
-            failureSubcategory: "job_rejected",
-            retryable: false,
-          },
-        });
-        this.changed(job);
+        this.reject(job, check.reason, now);
         continue;
       }
       this.enqueue(job, now);
     }
     if (ids.length > 0) this.requestSchedule(now);
     return ids;
+  }
+
+  /** Ends a job REJECTED with `reason` (it never ran). */
+  private reject(job: JobRecord, reason: string, now: number): void {
+    this.transition(job, "REJECTED", now);
+    job.error = reason;
+    this.emit(job, {
+      $case: "failed",
+      value: {
+        ...this.base(job, now),
+        clusterId: "",
+        reason,
+        exitCodes: {},
+        kubernetesId: "",
+        nodeName: "",
+        podNumber: 0,
+        podName: "",
+        podNamespace: "",
+        containerStatuses: [],
+        cause: Cause.Rejected,
+        // Armada's scheduler stamps the rejections it decides with its own fixed category.
+        failureCategory: INTERNAL_FAILURE_CATEGORY,
+        failureSubcategory: "job_rejected",
+        retryable: false,
+      },
+    });
+    this.changed(job);
   }
 
   private enqueue(job: JobRecord, at: number): void {
@@ -343,7 +350,14 @@ export class DevArmada {
   }
 
   private scheduleRound(at: number): void {
-    for (const { job, node } of this.scheduler.schedule((j) => j.state === "QUEUED")) {
+    const placements = this.scheduler.schedule(
+      (j) => j.state === "QUEUED",
+      (members, reason) => {
+        // As Armada's submit check does, a gang that can never fit is rejected, not left queued.
+        for (const m of members) this.reject(m, reason, at);
+      },
+    );
+    for (const { job, node } of placements) {
       const run: RunRecord = {
         runId: newRunId(),
         jobId: job.id,

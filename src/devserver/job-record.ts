@@ -3,6 +3,7 @@
  * tests through `DevServer.jobs()` so they can assert on what the server saw.
  */
 import type { Job } from "../gen/armada/submit.js";
+import type { GangInfo } from "./gangs.js";
 
 /** Job state names, as the `JobState` enum spells them. */
 export type JobStateName =
@@ -79,4 +80,6 @@ export interface JobRecord {
   spec: Job;
   /** Total requests of the pod, used by the scheduler. */
   resources: { cpuMillis: number; memoryBytes: number };
+  /** The gang the job belongs to, if any. */
+  gang?: GangInfo;
 }

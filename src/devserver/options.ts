@@ -142,7 +142,16 @@ const schema = z.object({
     .array(
       z.object({
         id: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a lowercase name like cluster-1"),
-        nodes: z.array(z.object({ name: z.string().min(1), cpu: quantity, memory: quantity })).min(1),
+        nodes: z
+          .array(
+            z.object({
+              name: z.string().min(1),
+              cpu: quantity,
+              memory: quantity,
+              labels: z.record(z.string(), z.string()).optional(),
+            }),
+          )
+          .min(1),
       }),
     )
     .min(1)

@@ -7,6 +7,7 @@
  * against both.
  */
 import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
+import { checkGangs } from "./gangs.js";
 import { DevRequestError } from "./request-error.js";
 
 /** Priority classes a default Armada installation accepts. */
@@ -39,6 +40,7 @@ export function refuseSubmitRequest(
   if (!ctx.queueExists(queue)) {
     throw new DevRequestError("PERMISSION_DENIED", `could not find queue ${goQuote(queue)}`);
   }
+  checkGangs(items);
   if (!jobSetId) throw new DevRequestError("INVALID_ARGUMENT", "job set id is a required field");
   if (jobSetId.length >= MAX_JOB_SET_ID_CHARS) {
     throw new DevRequestError(
