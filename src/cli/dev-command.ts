@@ -5,6 +5,8 @@
 import { Command, InvalidArgumentError, Option, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { startDevServer, type DevServer } from "../devserver/dev-server.js";
 import type { DevServerOptions } from "../devserver/options.js";
+import { DEFAULT_NAMESPACES } from "../devserver/cluster-objects.js";
+import { parseFailureCategoryRule } from "../devserver/failure-categories.js";
 
 function integer(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -18,6 +20,16 @@ function integer(name: string, min: number, max: number) {
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+/** Collects `--failure-category` values, checking each as it is read so a bad rule is a usage error. */
+function collectRule(value: string, previous: string[] | undefined): string[] {
+  try {
+    parseFailureCategoryRule(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return collect(value, previous);
 }
 
 /**
@@ -115,6 +127,21 @@ function configureDevCommand(cmd: Command): void {
     )
     .option("--queue <name>", "queue to create at start (repeatable; default: default)", collect)
     .option(
+      "--namespace <name>",
+      `namespace that exists besides ${DEFAULT_NAMESPACES.join(" and ")} (repeatable); jobs in others fail`,
+      collect,
+    )
+    .option(
+      "--image <pattern>",
+      "image (glob, e.g. busybox:* or python:3.*) that can be pulled (repeatable; default: every image)",
+      collect,
+    )
+    .option(
+      "--failure-category <rule>",
+      "failure category rule NAME[/SUB]=exit-code:1,2|condition:OOMKilled|message:REGEX, tried before oom and user_error (repeatable)",
+      collectRule,
+    )
+    .option(
       "--bearer-token-env <var>",
       "require gRPC calls to carry the bearer token held in env var <var> (repeatable)",
       collect,
@@ -149,6 +176,9 @@ function configureDevCommand(cmd: Command): void {
         statePath: opts.state,
         ingestionDelayMs: opts.ingestionDelay,
         queues,
+        namespaces: [...new Set([...DEFAULT_NAMESPACES, ...(opts.namespace ?? [])])],
+        images: opts.image ?? [],
+        failureCategories: opts.failureCategory ?? [],
       });
       if (opts.writeKubeconfig) await server.writeKubeconfig(opts.writeKubeconfig);
       writeOut(

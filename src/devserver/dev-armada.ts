@@ -17,8 +17,18 @@ import {
   type RunStateName,
 } from "./job-record.js";
 import { validateJob } from "./job-validation.js";
+import { DevRequestError } from "./request-error.js";
+import { DEFAULT_PRIORITY_CLASSES, refuseSubmitRequest } from "./submit-refusals.js";
 import { containersOf, type Executor, type RunResult, type RunningPod } from "./executor.js";
 import { invalidImageReason } from "./image-reference.js";
+import { gangOf } from "./gangs.js";
+import { DEFAULT_NAMESPACES, ImagePolicy, missingNamespaceReason } from "./cluster-objects.js";
+import {
+  FailureCategorizer,
+  INTERNAL_FAILURE_CATEGORY,
+  type Categorized,
+  type FailureCategory,
+} from "./failure-categories.js";
 import { JobIdFactory, newRunId } from "./ids.js";
 import { PodLogStore, podNameOf, type PodLogs } from "./pod-logs.js";
 import { Scheduler, type ClusterConfig } from "./scheduler.js";
@@ -62,17 +72,24 @@ export interface DevArmadaOptions {
   timing: LifecycleTiming;
   sink?: StateSink;
   onError?: (err: unknown) => void;
+  /** Priority class names a pod spec may name. @default {@link DEFAULT_PRIORITY_CLASSES} */
+  priorityClasses?: readonly string[];
+  /** Namespaces that exist on every cluster. @default {@link DEFAULT_NAMESPACES} */
+  namespaces?: readonly string[];
+  /** Glob patterns of pullable images; empty accepts every image. @default [] */
+  images?: readonly string[];
+  /** Failure categories tried before the built-in ones. @default [] */
+  failureCategories?: readonly FailureCategory[];
 }
 
-/** A request-level error (the whole gRPC call fails) with the gRPC status name to use. */
-export class DevRequestError extends Error {
-  constructor(
-    readonly code: "INVALID_ARGUMENT" | "NOT_FOUND" | "ALREADY_EXISTS" | "FAILED_PRECONDITION",
-    message: string,
-  ) {
-    super(message);
-  }
+/** How a run failed, beyond its reason text. */
+interface FailureDetails {
+  exitCodes: Record<string, number>;
+  /** Kubelet termination reason per container (`OOMKilled`, `Error`). */
+  terminationReasons: Record<string, string>;
 }
+
+export { DevRequestError } from "./request-error.js";
 
 /** The in-process Armada. */
 export class DevArmada {
@@ -96,6 +113,10 @@ export class DevArmada {
   private readonly executor: Executor;
   private readonly timing: LifecycleTiming;
   private readonly sink: StateSink | undefined;
+  private readonly priorityClasses: ReadonlySet<string>;
+  private readonly namespaces: ReadonlySet<string>;
+  private readonly images: ImagePolicy;
+  private readonly categorizer: FailureCategorizer;
   private scheduleAt = Infinity;
 
   constructor(options: DevArmadaOptions) {
@@ -104,8 +125,17 @@ export class DevArmada {
     this.timing = options.timing;
     this.ingestionDelayMs = options.ingestionDelayMs;
     this.sink = options.sink;
+    this.priorityClasses = new Set(options.priorityClasses ?? DEFAULT_PRIORITY_CLASSES);
+    this.namespaces = new Set(options.namespaces ?? DEFAULT_NAMESPACES);
+    this.images = new ImagePolicy(options.images ?? []);
+    this.categorizer = new FailureCategorizer(options.failureCategories ?? []);
     this.timers = new TimerQueue(this.clock, options.onError ?? ((err) => console.error("dev server:", err)));
-    this.scheduler = new Scheduler(options.clusters, (q) => this.queues.get(q)?.priorityFactor || 1);
+    this.scheduler = new Scheduler(
+      options.clusters,
+      (q) => this.queues.get(q)?.priorityFactor || 1,
+      // As in Armada, a cordoned queue keeps its jobs queued; they are scheduled once it is uncordoned.
+      (q) => !this.queues.get(q)?.cordoned,
+    );
   }
 
   // ---------------------------------------------------------------- queues
@@ -156,8 +186,10 @@ export class DevArmada {
   }
 
   private putQueue(queue: Queue): void {
+    const wasCordoned = this.queues.get(queue.name)?.cordoned ?? false;
     this.queues.set(queue.name, queue);
     this.sink?.queueChanged(queue.name, queue);
+    if (wasCordoned && !queue.cordoned) this.requestSchedule(this.clock.nowMs());
   }
 
   private checkQueue(queue: Queue): void {
@@ -173,19 +205,19 @@ export class DevArmada {
   // ---------------------------------------------------------------- submit
 
   /**
-   * Accepts a batch of jobs into a job set. Request-level problems (no queue
-   * or job set named) throw {@link DevRequestError}; a job the server refuses
-   * still gets an id and ends REJECTED with its reason.
+   * Accepts a batch of jobs into a job set. A request the real server refuses
+   * as a whole (unknown queue, no job set id, an item without exactly one pod
+   * spec, an unknown priority class) throws {@link DevRequestError} and stores
+   * nothing; a job that passes those checks but cannot run still gets an id
+   * and ends REJECTED with its reason.
    */
   submit(queue: string, jobSetId: string, items: JobSubmitRequestItem[], owner = "anonymous"): string[] {
-    if (!queue) throw new DevRequestError("INVALID_ARGUMENT", "queue is a required field");
-    if (!jobSetId) throw new DevRequestError("INVALID_ARGUMENT", "job_set_id is a required field");
-    if (items.length === 0)
-      throw new DevRequestError("INVALID_ARGUMENT", "job_request_items must not be empty");
+    refuseSubmitRequest(queue, jobSetId, items, {
+      queueExists: (name) => this.queues.has(name),
+      priorityClasses: this.priorityClasses,
+    });
     const now = this.clock.nowMs();
     const created = new Date(now);
-    const q = this.queues.get(queue);
-    const queueState = !q ? "missing" : q.cordoned ? "cordoned" : "open";
     const largest = this.scheduler.largestNode();
     const ids: string[] = [];
     for (const item of items) {
@@ -199,7 +231,7 @@ export class DevArmada {
       }
       const id = this.ids.next(now);
       ids.push(id);
-      let check = validateJob(item, queue, queueState, largest);
+      let check = validateJob(item, largest);
       const duration = item.annotations[DURATION_ANNOTATION];
       if (check.ok && duration !== undefined) {
         try {
@@ -249,6 +281,7 @@ export class DevArmada {
         runs: [],
         spec,
         resources: check.ok ? check.resources : { cpuMillis: 0, memoryBytes: 0 },
+        gang: gangOf(item.annotations),
       };
       this.index(job);
       if (externalJobUri) {
@@ -259,34 +292,40 @@ export class DevArmada {
       }
       this.emit(job, { $case: "submitted", value: { ...this.base(job, now), job: spec } });
       if (!check.ok) {
-        this.transition(job, "REJECTED", now);
-        job.error = check.reason;
-        this.emit(job, {
-          $case: "failed",
-          value: {
-            ...this.base(job, now),
-            clusterId: "",
-            reason: check.reason,
-            exitCodes: {},
-            kubernetesId: "",
-            nodeName: "",
-            podNumber: 0,
-            podName: "",
-            podNamespace: "",
-            containerStatuses: [],
-            cause: Cause.Rejected,
-            failureCategory: "",
-            failureSubcategory: "",
-            retryable: false,
-          },
-        });
-        this.changed(job);
+        this.reject(job, check.reason, now);
         continue;
       }
       this.enqueue(job, now);
     }
-    this.requestSchedule(now);
+    if (ids.length > 0) this.requestSchedule(now);
     return ids;
+  }
+
+  /** Ends a job REJECTED with `reason` (it never ran). */
+  private reject(job: JobRecord, reason: string, now: number): void {
+    this.transition(job, "REJECTED", now);
+    job.error = reason;
+    this.emit(job, {
+      $case: "failed",
+      value: {
+        ...this.base(job, now),
+        clusterId: "",
+        reason,
+        exitCodes: {},
+        kubernetesId: "",
+        nodeName: "",
+        podNumber: 0,
+        podName: "",
+        podNamespace: "",
+        containerStatuses: [],
+        cause: Cause.Rejected,
+        // Armada's scheduler stamps the rejections it decides with its own fixed category.
+        failureCategory: INTERNAL_FAILURE_CATEGORY,
+        failureSubcategory: "job_rejected",
+        retryable: false,
+      },
+    });
+    this.changed(job);
   }
 
   private enqueue(job: JobRecord, at: number): void {
@@ -311,7 +350,14 @@ export class DevArmada {
   }
 
   private scheduleRound(at: number): void {
-    for (const { job, node } of this.scheduler.schedule((j) => j.state === "QUEUED")) {
+    const placements = this.scheduler.schedule(
+      (j) => j.state === "QUEUED",
+      (members, reason) => {
+        // As Armada's submit check does, a gang that can never fit is rejected, not left queued.
+        for (const m of members) this.reject(m, reason, at);
+      },
+    );
+    for (const { job, node } of placements) {
       const run: RunRecord = {
         runId: newRunId(),
         jobId: job.id,
@@ -334,6 +380,12 @@ export class DevArmada {
 
   private toPending(job: JobRecord, run: RunRecord, at: number): void {
     if (job.state !== "LEASED" || this.latestRun(job) !== run) return;
+    const noNamespace = missingNamespaceReason(podNameOf(job.id), job.namespace, this.namespaces);
+    if (noNamespace) {
+      // The executor's pod creation is refused by the API server: the job fails before any pod exists.
+      this.failRun(job, noNamespace, at, { exitCodes: {}, terminationReasons: {} });
+      return;
+    }
     run.state = "PENDING";
     run.pendingAt = new Date(at);
     this.transition(job, "PENDING", at);
@@ -350,11 +402,13 @@ export class DevArmada {
   private toRunning(job: JobRecord, run: RunRecord, pod: PodLogs, at: number): void {
     if (job.state !== "PENDING" || this.latestRun(job) !== run) return;
     const badImage = containersOf(job)
-      .map((c) => invalidImageReason(c.name ?? "", c.image))
+      .map(
+        (c) => invalidImageReason(c.name ?? "", c.image) ?? this.images.pullFailure(c.name ?? "", c.image!),
+      )
       .find((r) => r !== undefined);
     if (badImage) {
       // The container never starts: the pod fails while still pending, as with a kubelet.
-      this.fail(job.id, badImage, at);
+      this.failRun(job, badImage, at, { exitCodes: {}, terminationReasons: {} });
       return;
     }
     run.state = "RUNNING";
@@ -402,7 +456,10 @@ export class DevArmada {
       this.transition(job, "FAILED", at);
       this.emit(job, {
         $case: "failed",
-        value: this.failedEvent(job, run, at, result.reason, result.exitCodes),
+        value: this.failedEvent(job, run, at, result.reason, {
+          exitCodes: result.exitCodes,
+          terminationReasons: result.terminationReasons ?? {},
+        }),
       });
     }
     this.changed(job);
@@ -484,14 +541,18 @@ export class DevArmada {
   fail(jobId: string, reason: string, now = this.clock.nowMs()): boolean {
     const job = this.jobsById.get(jobId);
     if (!job || TERMINAL_JOB_STATES.has(job.state)) return false;
+    this.failRun(job, reason, now, { exitCodes: {}, terminationReasons: {} });
+    return true;
+  }
+
+  private failRun(job: JobRecord, reason: string, now: number, details: FailureDetails): void {
     const run = this.latestRun(job);
     this.stopRun(job, "FAILED", now, reason);
     job.error = reason;
     this.transition(job, "FAILED", now);
-    this.emit(job, { $case: "failed", value: this.failedEvent(job, run, now, reason, {}) });
+    this.emit(job, { $case: "failed", value: this.failedEvent(job, run, now, reason, details) });
     this.changed(job);
     this.requestSchedule(now);
-    return true;
   }
 
   /** Changes the priority of jobs; returns an error message per job that could not be changed. */
@@ -723,13 +784,21 @@ export class DevArmada {
     };
   }
 
+  /** The failed event of a run, with the category the error categorizer gives it (also kept on the run). */
   private failedEvent(
     job: JobRecord,
     run: RunRecord | undefined,
     at: number,
     reason: string,
-    exitCodes: Record<string, number>,
+    details: FailureDetails,
   ) {
+    const { exitCodes, terminationReasons } = details;
+    const conditions = Object.values(terminationReasons).includes("OOMKilled") ? ["OOMKilled"] : [];
+    const category: Categorized = this.categorizer.classify({ exitCodes, conditions, message: reason });
+    if (run) {
+      run.failureCategory = category.category;
+      run.failureSubcategory = category.subcategory;
+    }
     return {
       ...this.base(job, at),
       clusterId: run?.cluster ?? "",
@@ -744,12 +813,12 @@ export class DevArmada {
         name,
         exitCode,
         message: exitCode === 0 ? "" : reason,
-        reason: exitCode === 0 ? "Completed" : "Error",
-        cause: Cause.Error,
+        reason: terminationReasons[name] ?? (exitCode === 0 ? "Completed" : "Error"),
+        cause: terminationReasons[name] === "OOMKilled" ? Cause.OOM : Cause.Error,
       })),
-      cause: Cause.Error,
-      failureCategory: "",
-      failureSubcategory: "",
+      cause: conditions.includes("OOMKilled") ? Cause.OOM : Cause.Error,
+      failureCategory: category.category,
+      failureSubcategory: category.subcategory,
       retryable: false,
     };
   }

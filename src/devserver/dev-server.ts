@@ -99,6 +99,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       ingestionDelayMs: o.ingestionDelayMs,
       timing: o.timing,
       sink: store,
+      namespaces: o.namespaces,
+      images: o.images,
+      priorityClasses: o.priorityClasses,
+      failureCategories: o.failureCategories,
     });
     store?.load(armada);
     for (const q of o.queues) armada.ensureQueue(q);

@@ -12,6 +12,8 @@ export interface RunResult {
   exitCodes: Record<string, number>;
   /** Why it failed, when a container exited non-zero. */
   reason?: string;
+  /** Kubelet termination reason of containers that did not just exit (`OOMKilled`). */
+  terminationReasons?: Record<string, string>;
 }
 
 /** What an executor gets to run one job's pod. */
@@ -47,11 +49,4 @@ export interface Executor {
 /** The containers of a job's (only) pod. */
 export function containersOf(job: JobRecord): Container[] {
   return podSpecsOf(job.spec)[0]?.containers ?? [];
-}
-
-/** The failure reason for a set of exit codes, or undefined when all are zero. */
-export function failureReason(exitCodes: Record<string, number>): string | undefined {
-  const failed = Object.entries(exitCodes).filter(([, code]) => code !== 0);
-  if (failed.length === 0) return undefined;
-  return failed.map(([name, code]) => `container ${name} failed with exit code ${code}`).join("; ");
 }

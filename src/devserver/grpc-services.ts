@@ -50,6 +50,7 @@ const CODE: Record<DevRequestError["code"], status> = {
   NOT_FOUND: status.NOT_FOUND,
   ALREADY_EXISTS: status.ALREADY_EXISTS,
   FAILED_PRECONDITION: status.FAILED_PRECONDITION,
+  PERMISSION_DENIED: status.PERMISSION_DENIED,
 };
 
 function toStatus(err: unknown): Partial<StatusObject> {

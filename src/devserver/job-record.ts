@@ -3,6 +3,7 @@
  * tests through `DevServer.jobs()` so they can assert on what the server saw.
  */
 import type { Job } from "../gen/armada/submit.js";
+import type { GangInfo } from "./gangs.js";
 
 /** Job state names, as the `JobState` enum spells them. */
 export type JobStateName =
@@ -48,6 +49,10 @@ export interface RunRecord {
   exitCodes?: Record<string, number>;
   /** Why the run ended, when it did not succeed. */
   reason?: string;
+  /** The error categorizer's category of a failed run (also on its failed event). */
+  failureCategory?: string;
+  /** The matching rule's subcategory ("" when it has none). */
+  failureSubcategory?: string;
 }
 
 /** A job the server accepted (rejected jobs included). */
@@ -75,4 +80,6 @@ export interface JobRecord {
   spec: Job;
   /** Total requests of the pod, used by the scheduler. */
   resources: { cpuMillis: number; memoryBytes: number };
+  /** The gang the job belongs to, if any. */
+  gang?: GangInfo;
 }

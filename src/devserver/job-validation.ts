@@ -24,17 +24,13 @@ export function podSpecsOf(item: Pick<JobSubmitRequestItem, "podSpec" | "podSpec
 }
 
 /**
- * Validates an item submitted to `queue`. `queueState` tells whether the
- * queue is known and open; `largestNode` is the biggest node capacity of any cluster.
+ * Validates an item that passed the whole-call checks of `submit-refusals.ts`
+ * (so it has exactly one pod spec); `largestNode` is the biggest node capacity of any cluster.
  */
 export function validateJob(
   item: JobSubmitRequestItem,
-  queue: string,
-  queueState: "missing" | "cordoned" | "open",
   largestNode: { cpuMillis: number; memoryBytes: number },
 ): JobValidation {
-  if (queueState === "missing") return { ok: false, reason: `queue "${queue}" does not exist` };
-  if (queueState === "cordoned") return { ok: false, reason: `queue "${queue}" is cordoned` };
   const specs = podSpecsOf(item);
   if (specs.length === 0) return { ok: false, reason: "job has no pod spec" };
   if (specs.length > 1) return { ok: false, reason: "jobs with multiple pod specs are not supported" };

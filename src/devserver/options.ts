@@ -10,6 +10,13 @@ import { methodName, type GrpcMethodName } from "./faults.js";
 import { DEFAULT_TIMING, type LifecycleTiming } from "./dev-armada.js";
 import { parseQuantity } from "./quantity.js";
 import type { ClusterConfig } from "./scheduler.js";
+import { DEFAULT_NAMESPACES } from "./cluster-objects.js";
+import {
+  mergeFailureCategories,
+  parseFailureCategoryRule,
+  type FailureCategory,
+} from "./failure-categories.js";
+import { DEFAULT_PRIORITY_CLASSES } from "./submit-refusals.js";
 
 /** TLS for the gRPC port (PEM files). With `caFile`, clients must present a certificate signed by it (mTLS). */
 export interface DevTlsOptions {
@@ -50,6 +57,18 @@ export interface DevServerOptions {
   timing?: Partial<LifecycleTiming>;
   /** Faults active from the start (the same as calling {@link FaultInjector} methods). @default none */
   faults?: DevFaultOptions;
+  /** Namespaces that exist; a job in any other fails with `namespaces "x" not found`. @default ["default", "personal-anonymous"] */
+  namespaces?: string[];
+  /** Glob patterns (`*`, `?`) of images that can be pulled; others fail as ImagePullBackOff. @default [] (every image) */
+  images?: string[];
+  /** Priority classes a pod spec may name; others refuse the submit. @default ["armada-default", "armada-preemptible"] */
+  priorityClasses?: string[];
+  /**
+   * Failure categories tried before the built-in `oom` and `user_error`: objects, or
+   * `NAME[/SUBCATEGORY]=exit-code:1,2 | condition:OOMKilled | message:REGEX` strings as `--failure-category` takes.
+   * @default []
+   */
+  failureCategories?: (string | FailureCategory)[];
 }
 
 /** Faults configured at start. */
@@ -64,10 +83,14 @@ export interface DevFaultOptions {
 
 /** Options after defaults are applied. */
 export type ResolvedDevServerOptions = Required<
-  Omit<DevServerOptions, "auth" | "tls" | "statePath" | "kubeToken" | "timing" | "faults">
+  Omit<
+    DevServerOptions,
+    "auth" | "tls" | "statePath" | "kubeToken" | "timing" | "faults" | "failureCategories"
+  >
 > &
   Pick<DevServerOptions, "auth" | "tls" | "statePath" | "kubeToken"> & {
     timing: LifecycleTiming;
+    failureCategories: FailureCategory[];
     faults: {
       failNext: { method: GrpcMethodName; n: number; code: status; message?: string }[];
       latency: [GrpcMethodName, number][];
@@ -101,6 +124,10 @@ const grpcMethod = z.string().transform((v, ctx) => {
   }
 });
 const ms = z.number().finite().min(0);
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a lowercase RFC 1123 label such as team-a")
+  .max(63);
 
 const schema = z.object({
   host: z.string().min(1).optional(),
@@ -115,7 +142,16 @@ const schema = z.object({
     .array(
       z.object({
         id: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a lowercase name like cluster-1"),
-        nodes: z.array(z.object({ name: z.string().min(1), cpu: quantity, memory: quantity })).min(1),
+        nodes: z
+          .array(
+            z.object({
+              name: z.string().min(1),
+              cpu: quantity,
+              memory: quantity,
+              labels: z.record(z.string(), z.string()).optional(),
+            }),
+          )
+          .min(1),
       }),
     )
     .min(1)
@@ -164,6 +200,32 @@ const schema = z.object({
       dropEventStreamAfter: z.number().int().min(0).optional(),
     })
     .optional(),
+  namespaces: z.array(dnsLabel).min(1).optional(),
+  images: z
+    .array(z.string().min(1, "must be a non-empty image pattern such as busybox:* or python:3.*"))
+    .optional(),
+  priorityClasses: z.array(z.string().min(1)).optional(),
+  failureCategories: z
+    .array(
+      z.unknown().transform((v, ctx): FailureCategory => {
+        if (typeof v === "string") {
+          try {
+            return parseFailureCategoryRule(v);
+          } catch (err) {
+            ctx.addIssue({ code: "custom", message: (err as Error).message });
+            return z.NEVER;
+          }
+        }
+        const c = v as FailureCategory;
+        if (typeof c?.name === "string" && Array.isArray(c.rules)) return c;
+        ctx.addIssue({
+          code: "custom",
+          message: "must be a rule string (NAME=KIND:VALUE) or { name, rules: [...] }",
+        });
+        return z.NEVER;
+      }),
+    )
+    .optional(),
 });
 
 /** Validates options and applies defaults; throws an Error naming each bad field. */
@@ -193,6 +255,10 @@ export function resolveDevServerOptions(options: DevServerOptions = {}): Resolve
     kubeToken: o.kubeToken,
     defaultRunMs: o.defaultRunMs ?? 1000,
     timing: { ...DEFAULT_TIMING, ...o.timing },
+    namespaces: o.namespaces ?? [...DEFAULT_NAMESPACES],
+    images: o.images ?? [],
+    priorityClasses: o.priorityClasses ?? [...DEFAULT_PRIORITY_CLASSES],
+    failureCategories: mergeFailureCategories(o.failureCategories ?? []),
     faults: {
       failNext: o.faults?.failNext ?? [],
       latency: Object.entries(o.faults?.latency ?? {}).map(([m, v]) => {

@@ -2,7 +2,9 @@
  * A small Armada-like scheduler: nodes with CPU/memory capacity in several
  * clusters, per-queue waiting lines ordered by priority (lower value first)
  * then submission, and fair share between queues (the queue using the least
- * CPU relative to its priority factor goes next).
+ * CPU relative to its priority factor goes next). A gang is placed whole —
+ * every member at once, on nodes sharing its uniformity label's value — or
+ * not at all; one that could not fit even on empty nodes is reported.
  */
 import type { JobRecord } from "./job-record.js";
 import { MinHeap } from "./min-heap.js";
@@ -13,6 +15,8 @@ export interface NodeConfig {
   name: string;
   cpu: string;
   memory: string;
+  /** Node labels (for a gang's `gangNodeUniformityLabel`). @default {} */
+  labels?: Record<string, string>;
 }
 
 /** A cluster as configured. */
@@ -29,6 +33,7 @@ export interface SchedulerNode {
   memoryBytes: number;
   freeCpuMillis: number;
   freeMemoryBytes: number;
+  labels: Record<string, string>;
 }
 
 /** Where a job was placed. */
@@ -54,11 +59,15 @@ export class Scheduler {
   readonly nodes: SchedulerNode[];
   private readonly lines = new Map<string, QueueLine>();
   private readonly nodeByKey = new Map<string, SchedulerNode>();
+  /** Queued members of each gang, by queue and gang id. */
+  private readonly gangs = new Map<string, Set<JobRecord>>();
   private seq = 0;
 
   constructor(
     clusters: ClusterConfig[],
     private readonly priorityFactor: (queue: string) => number,
+    /** Whether a queue's jobs may be placed now (false while it is cordoned). */
+    private readonly schedulable: (queue: string) => boolean = () => true,
   ) {
     this.nodes = clusters.flatMap((c) =>
       c.nodes.map((n) => {
@@ -71,6 +80,7 @@ export class Scheduler {
           memoryBytes: memory,
           freeCpuMillis: cpu,
           freeMemoryBytes: memory,
+          labels: n.labels ?? {},
         };
       }),
     );
@@ -91,6 +101,12 @@ export class Scheduler {
   /** Puts a queued job in its queue's line. */
   enqueue(job: JobRecord): void {
     this.line(job.queue).heap.push({ job, priority: job.priority, seq: this.seq++ });
+    if (job.gang) {
+      const key = `${job.queue}\u0000${job.gang.id}`;
+      const members = this.gangs.get(key) ?? new Set<JobRecord>();
+      members.add(job);
+      this.gangs.set(key, members);
+    }
   }
 
   /** Marks capacity as used by a job placed (or re-placed after a restart) on a node. */
@@ -113,54 +129,124 @@ export class Scheduler {
 
   /**
    * Places as many waiting jobs as fit. `stillQueued` lets cancelled jobs be
-   * dropped lazily instead of searched for in the heaps.
+   * dropped lazily instead of searched for in the heaps. A gang member waits,
+   * without holding up its queue, until its whole gang is queued; a complete
+   * gang that could never fit is passed to `impossibleGang` and not placed.
    */
-  schedule(stillQueued: (job: JobRecord) => boolean): Placement[] {
+  schedule(
+    stillQueued: (job: JobRecord) => boolean,
+    impossibleGang: (members: JobRecord[], reason: string) => void = () => {},
+  ): Placement[] {
     const placed: Placement[] = [];
     const placedIds = new Set<string>();
     const blocked = new Set<string>();
+    /** Entries taken off a heap because their gang is incomplete; put back at the end. */
+    const setAside: [QueueLine, Waiting][] = [];
     const live = (w: Waiting) =>
       w.priority === w.job.priority && !placedIds.has(w.job.id) && stillQueued(w.job);
-    for (;;) {
-      let best: string | undefined;
-      let bestShare = Infinity;
-      for (const [queue, line] of this.lines) {
-        if (blocked.has(queue)) continue;
-        while (line.heap.size > 0 && !live(line.heap.peek()!)) line.heap.pop();
-        if (line.heap.size === 0) continue;
-        const share = line.usedCpuMillis / Math.max(this.priorityFactor(queue), 1e-9);
-        if (share < bestShare) {
-          bestShare = share;
-          best = queue;
+    try {
+      for (;;) {
+        let best: string | undefined;
+        let bestShare = Infinity;
+        for (const [queue, line] of this.lines) {
+          if (blocked.has(queue) || !this.schedulable(queue)) continue;
+          while (line.heap.size > 0 && !live(line.heap.peek()!)) line.heap.pop();
+          if (line.heap.size === 0) continue;
+          const share = line.usedCpuMillis / Math.max(this.priorityFactor(queue), 1e-9);
+          if (share < bestShare) {
+            bestShare = share;
+            best = queue;
+          }
         }
+        if (best === undefined) return placed;
+        const line = this.lines.get(best)!;
+        const job = line.heap.peek()!.job;
+        const members = job.gang ? this.queuedGang(job, stillQueued) : [job];
+        if (members.length < (job.gang?.cardinality ?? 1)) {
+          setAside.push([line, line.heap.pop()!]);
+          continue;
+        }
+        const nodes = this.fitAll(members, this.nodes, (n) => [n.freeCpuMillis, n.freeMemoryBytes]);
+        if (!nodes) {
+          if (job.gang && !this.fitAll(members, this.nodes, (n) => [n.cpuMillis, n.memoryBytes])) {
+            for (const m of members) placedIds.add(m.id);
+            impossibleGang(members, this.neverFits(members));
+            continue;
+          }
+          // The head of this line waits for capacity; lower-priority jobs behind it must not overtake it.
+          blocked.add(best);
+          continue;
+        }
+        line.heap.pop();
+        members.forEach((m, i) => {
+          const node = nodes[i];
+          node.freeCpuMillis -= m.resources.cpuMillis;
+          node.freeMemoryBytes -= m.resources.memoryBytes;
+          this.line(m.queue).usedCpuMillis += m.resources.cpuMillis;
+          placedIds.add(m.id);
+          placed.push({ job: m, node });
+        });
+        if (job.gang) this.gangs.delete(`${job.queue}\u0000${job.gang.id}`);
       }
-      if (best === undefined) return placed;
-      const line = this.lines.get(best)!;
-      const job = line.heap.peek()!.job;
-      const node = this.fit(job);
-      if (!node) {
-        // The head of this line waits for capacity; lower-priority jobs behind it must not overtake it.
-        blocked.add(best);
-        continue;
-      }
-      line.heap.pop();
-      node.freeCpuMillis -= job.resources.cpuMillis;
-      node.freeMemoryBytes -= job.resources.memoryBytes;
-      line.usedCpuMillis += job.resources.cpuMillis;
-      placedIds.add(job.id);
-      placed.push({ job, node });
+    } finally {
+      for (const [line, w] of setAside) line.heap.push(w);
     }
   }
 
-  /** Spread load: the node with the most free CPU that fits the job. */
-  private fit(job: JobRecord): SchedulerNode | undefined {
-    let best: SchedulerNode | undefined;
-    for (const n of this.nodes) {
-      if (n.freeCpuMillis < job.resources.cpuMillis || n.freeMemoryBytes < job.resources.memoryBytes)
-        continue;
-      if (!best || n.freeCpuMillis > best.freeCpuMillis) best = n;
+  /** The queued members of a job's gang (the job first). */
+  private queuedGang(job: JobRecord, stillQueued: (job: JobRecord) => boolean): JobRecord[] {
+    const key = `${job.queue}\u0000${job.gang!.id}`;
+    const members = [...(this.gangs.get(key) ?? [])].filter(stillQueued);
+    return [job, ...members.filter((m) => m !== job)].slice(0, job.gang!.cardinality);
+  }
+
+  /**
+   * Nodes for every job at once (index by index), given each node's capacity
+   * as `room` says; a gang's nodes all share its uniformity label's value.
+   */
+  private fitAll(
+    jobs: JobRecord[],
+    nodes: SchedulerNode[],
+    room: (n: SchedulerNode) => [number, number],
+  ): SchedulerNode[] | undefined {
+    const label = jobs[0].gang?.nodeUniformityLabel ?? "";
+    const groups = new Map<string, SchedulerNode[]>();
+    for (const n of nodes) {
+      if (label && n.labels[label] === undefined) continue;
+      const v = label ? n.labels[label] : "";
+      groups.set(v, [...(groups.get(v) ?? []), n]);
     }
-    return best;
+    for (const group of groups.values()) {
+      const free = new Map(group.map((n) => [n, room(n)]));
+      const chosen: SchedulerNode[] = [];
+      for (const job of jobs) {
+        let best: SchedulerNode | undefined;
+        for (const n of group) {
+          const [cpu, mem] = free.get(n)!;
+          if (cpu < job.resources.cpuMillis || mem < job.resources.memoryBytes) continue;
+          if (!best || cpu > free.get(best)![0]) best = n;
+        }
+        if (!best) break;
+        const [cpu, mem] = free.get(best)!;
+        free.set(best, [cpu - job.resources.cpuMillis, mem - job.resources.memoryBytes]);
+        chosen.push(best);
+      }
+      if (chosen.length === jobs.length) return chosen;
+    }
+    return undefined;
+  }
+
+  private neverFits(members: JobRecord[]): string {
+    const gang = members[0].gang!;
+    const cpu = members.reduce((a, m) => a + m.resources.cpuMillis, 0);
+    const memory = members.reduce((a, m) => a + m.resources.memoryBytes, 0);
+    const where = gang.nodeUniformityLabel
+      ? `on any set of nodes sharing a value of node label ${gang.nodeUniformityLabel}`
+      : "on the clusters' nodes";
+    return (
+      `gang ${gang.id} of ${gang.cardinality} jobs can never be scheduled: together they request cpu ${cpu}m and ` +
+      `memory ${memory} bytes, which do not fit ${where} even when they are empty`
+    );
   }
 
   private line(queue: string): QueueLine {

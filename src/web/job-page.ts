@@ -6,7 +6,16 @@ import { page, stateBadge, time } from "./layout.js";
 
 function eventSummary(value: Record<string, unknown>): string {
   const parts: string[] = [];
-  for (const key of ["clusterId", "nodeName", "podName", "reason", "requestor", "newPriority"]) {
+  for (const key of [
+    "clusterId",
+    "nodeName",
+    "podName",
+    "reason",
+    "failureCategory",
+    "failureSubcategory",
+    "requestor",
+    "newPriority",
+  ]) {
     const v = value[key];
     if (v !== undefined && v !== "" && v !== 0) parts.push(`${key}=${String(v)}`);
   }
@@ -63,6 +72,7 @@ export function jobPage(source: LookoutSource, job: JobRecord) {
                 <th>Started</th>
                 <th>Finished</th>
                 <th>Reason</th>
+                <th>Failure category</th>
               </tr>
               ${job.runs.map(
                 (r) =>
@@ -75,6 +85,9 @@ export function jobPage(source: LookoutSource, job: JobRecord) {
                     <td>${time(r.startedAt)}</td>
                     <td>${time(r.finishedAt)}</td>
                     <td>${r.reason ?? ""}</td>
+                    <td class="failure-category">
+                      ${r.failureCategory ?? ""}${r.failureSubcategory ? `/${r.failureSubcategory}` : ""}
+                    </td>
                   </tr>`,
               )}
             </table>`

@@ -4,10 +4,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import type { JobSubmitResponse } from "../../src/gen/armada/submit.js";
+import type { JobFailedEvent } from "../../src/gen/armada/event.js";
+import type { JobErrorsResponse, JobStatusResponse } from "../../src/gen/armada/job.js";
+import { JobState, type JobSubmitResponse } from "../../src/gen/armada/submit.js";
 import { sleepUntil } from "../support/sleep-until.js";
 import { repoRoot, sourceCliArgs } from "../support/source-cli.js";
-import { call, clients, jobItem } from "./helpers.js";
+import { call, clients, container, jobItem, readEvents } from "./helpers.js";
 
 describe("armada-airflow dev", () => {
   let child: ChildProcess | undefined;
@@ -91,6 +93,82 @@ describe("armada-airflow dev", () => {
         .makeApiClient(CoreV1Api)
         .readNamespacedPodLog({ name: `armada-${id}-0`, namespace: "default" });
       expect(logs).toContain("hello");
+    } finally {
+      c.close();
+    }
+  });
+
+  it("refuses a malformed --failure-category with the expected form", () => {
+    const r = spawnSync(process.execPath, sourceCliArgs(["dev", "--failure-category", "gpu=exit-code:x"]), {
+      cwd: repoRoot,
+      encoding: "utf8",
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(
+      '"gpu=exit-code:x": exit-code needs a comma-separated list of exit codes 0-255',
+    );
+  });
+
+  it("--namespace, --image and --failure-category shape what a job meets", async () => {
+    child = spawn(
+      process.execPath,
+      sourceCliArgs([
+        "dev",
+        "--grpc-port",
+        "0",
+        "--http-port",
+        "0",
+        "--namespace",
+        "team-a",
+        "--image",
+        "busybox:*",
+        "--failure-category",
+        "infra/pull=message:ImagePullBackOff",
+      ]),
+      { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    await sleepUntil(() => out.includes("Press Ctrl+C"), "ready line", 20_000);
+    const c = clients(/gRPC:\s+(\S+)/.exec(out)![1]);
+    try {
+      const quick = { "armada-airflow.dev/duration": "50ms" };
+      const items = [
+        jobItem({ namespace: "team-a", annotations: quick }),
+        jobItem({ namespace: "personal-anonymous", annotations: quick }, [
+          container("main", ["true"], { image: "python:3.12" }),
+        ]),
+        jobItem({ namespace: "team-b", annotations: quick }),
+      ];
+      const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+        queue: "default",
+        jobSetId: "flags",
+        jobRequestItems: items,
+      });
+      const ids = res.jobResponseItems.map((i) => i.jobId);
+      let states: Record<string, JobState> = {};
+      await sleepUntil(
+        async () => {
+          states = (await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: ids }))
+            .jobStates;
+          return ids.every((id) => states[id] === JobState.SUCCEEDED || states[id] === JobState.FAILED);
+        },
+        "jobs end",
+        10_000,
+      );
+      expect(ids.map((id) => states[id])).toEqual([JobState.SUCCEEDED, JobState.FAILED, JobState.FAILED]);
+      const errors = (await call<unknown, JobErrorsResponse>(c.jobs, "getJobErrors", { jobIds: ids }))
+        .jobErrors;
+      expect(errors[ids[1]]).toContain('ImagePullBackOff: Back-off pulling image "python:3.12"');
+      expect(errors[ids[2]]).toContain('namespaces "team-b" not found');
+      const events = await readEvents(c.events, { queue: "default", id: "flags" });
+      const failed = events
+        .map((e) => e.message?.events)
+        .filter((e) => e?.$case === "failed")
+        .map((e) => e!.value as JobFailedEvent);
+      expect(failed.find((f) => f.jobId === ids[1])?.failureCategory).toBe("infra");
+      expect(failed.find((f) => f.jobId === ids[1])?.failureSubcategory).toBe("pull");
+      expect(failed.find((f) => f.jobId === ids[2])?.failureCategory).toBe("uncategorized");
     } finally {
       c.close();
     }

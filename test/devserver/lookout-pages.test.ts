@@ -110,6 +110,9 @@ describe("Lookout pages served by a dev server", () => {
     const html = await (await fetch(url)).text();
     expect(html).toContain('data-state="FAILED"');
     expect(html).toContain("container main failed with exit code 4");
+    // Exit code 4 matches no built-in rule: the categorizer's default category, on the run and the failed event.
+    expect(html).toMatch(/<td class="failure-category">\s*uncategorized\s*<\/td>/);
+    expect(html).toContain("failureCategory=uncategorized");
     for (const ev of ["submitted", "queued", "leased", "pending", "running", "failed"])
       expect(html).toContain(`<td>${ev}</td>`);
     expect(html).toMatch(/<td>cluster-\d<\/td>\s*<td>cluster-\d-node-\d<\/td>/);

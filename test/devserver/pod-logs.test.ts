@@ -17,7 +17,13 @@ describe("Kubernetes pod-log API, read with @kubernetes/client-node", () => {
 
   beforeEach(async () => {
     clock = new ManualClock();
-    server = await startDevServer({ clock, queues: ["q"], timing: { podRetentionMs: 60_000 } });
+    // ns-1 must exist on the pretend clusters, as on a real one.
+    server = await startDevServer({
+      clock,
+      queues: ["q"],
+      namespaces: ["default", "ns-1"],
+      timing: { podRetentionMs: 60_000 },
+    });
     c = clients(server.grpcTarget);
   });
   afterEach(async () => {

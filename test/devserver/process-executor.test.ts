@@ -6,7 +6,8 @@ import type { JobErrorsResponse } from "../../src/gen/armada/job.js";
 import type { JobSubmitResponse } from "../../src/gen/armada/submit.js";
 import { startDevServer, type DevServer } from "armada-airflow/testing";
 import { sleepUntil } from "../support/sleep-until.js";
-import { call, clients, container, jobItem } from "./helpers.js";
+import type { JobFailedEvent } from "../../src/gen/armada/event.js";
+import { call, clients, container, jobItem, readEvents } from "./helpers.js";
 
 function groupAlive(pid: number): boolean {
   try {
@@ -98,6 +99,43 @@ describe("process executor: real local processes as pods", () => {
     await sleepUntil(() => !groupAlive(pa) && !groupAlive(pb), "process groups gone");
     expect(job(a).state).toBe("CANCELLED");
     expect(job(b).state).toBe("PREEMPTED");
+  });
+
+  it("kills a container that goes over limits.memory as OOMKilled, exit code 137; one under its limit runs", async () => {
+    const limited = (name: string, script: string) =>
+      container(name, ["sh", "-c", script], {
+        resources: {
+          requests: { cpu: { string: "100m" }, memory: { string: "64Mi" } },
+          limits: { cpu: { string: "100m" }, memory: { string: "64Mi" } },
+        },
+      });
+    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+      queue: "q",
+      jobSetId: "oom",
+      jobRequestItems: [
+        jobItem({}, [limited("main", "echo filling; tail /dev/zero")]),
+        jobItem({}, [limited("main", "head -c 8000000 /dev/zero | tail -c 1 | wc -c")]),
+      ],
+    });
+    const [hog, small] = res.jobResponseItems.map((i) => i.jobId);
+    clock.advance(400);
+    await sleepUntil(
+      () => job(hog).state === "FAILED" && job(small).state === "SUCCEEDED",
+      "hog killed",
+      15_000,
+    );
+    const errors = await call<unknown, JobErrorsResponse>(c.jobs, "getJobErrors", { jobIds: [hog] });
+    expect(errors.jobErrors[hog]).toBe(
+      "container main was OOMKilled (exit code 137): its memory use went over limits.memory 64Mi",
+    );
+    expect(job(hog).runs[0].exitCodes).toEqual({ main: 137 });
+    expect(job(hog).runs[0].failureCategory).toBe("oom");
+    const events = await readEvents(c.events, { queue: "q", id: "oom" });
+    const failed = events.find((e) => e.message?.events?.$case === "failed")?.message?.events?.value as
+      JobFailedEvent | undefined;
+    expect(failed?.containerStatuses[0]).toMatchObject({ name: "main", exitCode: 137, reason: "OOMKilled" });
+    expect(failed?.failureCategory).toBe("oom");
+    expect(await logText(hog)).toContain("filling");
   });
 
   it("fails a container without a command (an image entrypoint cannot run locally)", async () => {

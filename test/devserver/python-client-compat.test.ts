@@ -71,6 +71,30 @@ bad = client.submit_jobs("py-queue", "py-set", [client.create_job_request_item(p
 wait_state(bad, "REJECTED")
 out["rejected_error"] = client.get_job_errors([bad]).job_errors[bad]
 
+try:
+    client.submit_jobs("no-such-queue", "py-set", [item("true")])
+    out["missing_queue"] = "accepted"
+except grpc.RpcError as e:
+    out["missing_queue"] = [e.code().name, e.details()]
+
+oom_id = client.submit_jobs("py-queue", "py-oom", [client.create_job_request_item(
+    priority=1, namespace="default", pod_spec=pod("sleep 0.1"),
+    annotations={"armada-airflow.dev/oom": "true"})]).job_response_items[0].job_id
+wait_state(oom_id, "FAILED")
+stream = client.get_job_events_stream("py-queue", "py-oom")
+for message in stream:
+    if message.message.WhichOneof("events") == "failed":
+        f = message.message.failed
+        out["oom"] = {"category": f.failure_category, "exit_codes": dict(f.exit_codes),
+                      "container_reason": f.container_statuses[0].reason, "error": client.get_job_errors([oom_id]).job_errors[oom_id]}
+        break
+client.unwatch_events(stream)
+
+nowhere = client.submit_jobs("py-queue", "py-ns", [client.create_job_request_item(
+    priority=1, namespace="nowhere", pod_spec=pod("true"))]).job_response_items[0].job_id
+wait_state(nowhere, "FAILED")
+out["namespace_error"] = client.get_job_errors([nowhere]).job_errors[nowhere]
+
 long_id = client.submit_jobs("py-queue", "py-cancel", [item("sleep 600")]).job_response_items[0].job_id
 out["cancelled_ids"] = list(client.cancel_jobs("py-queue", "py-cancel", long_id).cancelled_ids) == [long_id]
 out["cancelled_state"] = wait_state(long_id, "CANCELLED")
@@ -97,7 +121,7 @@ describe("compatibility with the official Python client (armada-client)", () => 
     await server.stop();
   });
 
-  it("create queue, submit, status, details, run details, errors, events stream, cancel, job-set cancel, queue listing", async () => {
+  it("create queue, submit, status, details, run details, errors, missing-queue refusal, OOM with its failure category, missing namespace, events stream, cancel, job-set cancel, queue listing", async () => {
     const out = JSON.parse(await runPython(SCRIPT, "", { TARGET: server.grpcTarget })) as Record<
       string,
       unknown
@@ -118,6 +142,16 @@ describe("compatibility with the official Python client (armada-client)", () => 
       },
       run_cluster: expect.stringMatching(/^cluster-[12]$/),
       rejected_error: "pod spec has no containers",
+      missing_queue: ["PERMISSION_DENIED", 'could not find queue "no-such-queue"'],
+      oom: {
+        category: "oom",
+        exit_codes: { main: 137 },
+        container_reason: "OOMKilled",
+        error: "container main was OOMKilled (exit code 137): its memory use went over limits.memory 64Mi",
+      },
+      namespace_error: expect.stringMatching(
+        /^failed to create pod armada-[0-9a-z]+-0: namespaces "nowhere" not found/,
+      ),
       cancelled_ids: true,
       cancelled_state: "CANCELLED",
       jobset_cancelled: ["CANCELLED", "CANCELLED"],

@@ -1,4 +1,6 @@
+import { status, type ServiceError } from "@grpc/grpc-js";
 import { afterEach, beforeAll, afterAll, describe, expect, it } from "vitest";
+import { ArmadaClient, ArmadaError, GrpcChannelArgs } from "armada-airflow/client";
 import { ManualClock } from "../../src/common/clock.js";
 import type { JobErrorsResponse, JobStatusResponse } from "../../src/gen/armada/job.js";
 import {
@@ -7,10 +9,11 @@ import {
   type JobSubmitResponse,
   type JobSubmitRequestItem,
 } from "../../src/gen/armada/submit.js";
+import { PodSpec } from "../../src/gen/k8s.io/api/core/v1/generated.js";
 import { startDevServer, type DevServer } from "armada-airflow/testing";
 import { call, clients, container, jobItem, kinds, readEvents } from "./helpers.js";
 
-describe("jobs the server refuses end REJECTED with a real server's reason", () => {
+describe("jobs the server accepts but cannot run end REJECTED with a real server's reason", () => {
   const clock = new ManualClock();
   let server: DevServer;
   let c: ReturnType<typeof clients>;
@@ -37,21 +40,8 @@ describe("jobs the server refuses end REJECTED with a real server's reason", () 
     return errs.jobErrors[id];
   };
 
-  it("unknown queue", async () => {
-    expect(await rejectWith("no-such-queue", jobItem())).toBe('queue "no-such-queue" does not exist');
-  });
-
-  it("cordoned queue", async () => {
-    await call(c.queues, "createQueue", Queue.fromPartial({ name: "closed", cordoned: true }));
-    expect(await rejectWith("closed", jobItem())).toBe('queue "closed" is cordoned');
-  });
-
   it("no containers", async () => {
     expect(await rejectWith("q", jobItem({}, []))).toBe("pod spec has no containers");
-  });
-
-  it("no pod spec at all", async () => {
-    expect(await rejectWith("q", jobItem({ podSpecs: [] }))).toBe("job has no pod spec");
   });
 
   it("missing resource requests", async () => {
@@ -106,13 +96,159 @@ describe("jobs the server refuses end REJECTED with a real server's reason", () 
       "failed",
     ]);
   });
+});
 
-  it("fails the whole request when queue or job set is missing", async () => {
-    await expect(
-      call(c.submit, "submitJobs", { queue: "", jobSetId: "x", jobRequestItems: [jobItem()] }),
-    ).rejects.toThrow(/queue is a required field/);
-    await expect(
-      call(c.submit, "submitJobs", { queue: "q", jobSetId: "", jobRequestItems: [jobItem()] }),
-    ).rejects.toThrow(/job_set_id is a required field/);
+describe("requests the real server refuses as a whole fail the call and store nothing", () => {
+  const clock = new ManualClock();
+  let server: DevServer;
+  let c: ReturnType<typeof clients>;
+  beforeAll(async () => {
+    server = await startDevServer({ clock, queues: ["q"] });
+    c = clients(server.grpcTarget);
+  });
+  afterAll(async () => {
+    c.close();
+    await server.stop();
+  });
+
+  /** Submits and expects the call to fail; returns the gRPC code and message, and checks nothing was stored. */
+  const refused = async (queue: string, jobSetId: string, items: JobSubmitRequestItem[]) => {
+    const before = server.jobs().length;
+    const err = await call(c.submit, "submitJobs", { queue, jobSetId, jobRequestItems: items }).then(
+      () => undefined,
+      (e: ServiceError) => e,
+    );
+    expect(err, "the call must fail").toBeDefined();
+    expect(server.jobs()).toHaveLength(before);
+    const events = await readEvents(c.events, { queue: queue || "q", id: jobSetId || "x" });
+    expect(events).toEqual([]);
+    return { code: err!.code, details: err!.details };
+  };
+
+  it("a queue that does not exist: PERMISSION_DENIED, could not find queue", async () => {
+    expect(await refused("no-such-queue", "s1", [jobItem()])).toEqual({
+      code: status.PERMISSION_DENIED,
+      details: 'could not find queue "no-such-queue"',
+    });
+  });
+
+  it("an empty queue name: the queue lookup comes first, so also PERMISSION_DENIED", async () => {
+    expect(await refused("", "s2", [jobItem()])).toEqual({
+      code: status.PERMISSION_DENIED,
+      details: 'could not find queue ""',
+    });
+  });
+
+  it("an empty or too long job set id", async () => {
+    expect(await refused("q", "", [jobItem()])).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: "job set id is a required field",
+    });
+    expect(await refused("q", "x".repeat(1024), [jobItem()])).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: "job set id of length 1024 must be less than max character length 1024",
+    });
+  });
+
+  it("an item without a pod spec fails the whole batch, the good item included", async () => {
+    expect(await refused("q", "s3", [jobItem(), jobItem({ podSpecs: [] })])).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: "Job must contain at least one PodSpec",
+    });
+  });
+
+  it("pod_spec and pod_specs together, and more than one pod spec", async () => {
+    const pod = PodSpec.fromPartial({ containers: [container("main", ["true"])] });
+    expect(await refused("q", "s4", [jobItem({ podSpec: pod })])).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: "PodSpec must be nil if PodSpecs is provided (i.e., these are exclusive)",
+    });
+    expect(await refused("q", "s4", [jobItem({ podSpecs: [pod, pod] })])).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: "Jobs with multiple pods are not supported",
+    });
+  });
+
+  it("a priority class the server does not know; the default ones are accepted", async () => {
+    const withClass = (name: string) =>
+      jobItem({
+        podSpecs: [
+          PodSpec.fromPartial({ priorityClassName: name, containers: [container("main", ["true"])] }),
+        ],
+      });
+    expect(await refused("q", "s5", [withClass("gold")])).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: "priority class gold is not supported",
+    });
+    const ok = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+      queue: "q",
+      jobSetId: "s5",
+      jobRequestItems: [withClass("armada-default"), withClass("armada-preemptible")],
+    });
+    expect(ok.jobResponseItems.map((i) => i.error)).toEqual(["", ""]);
+  });
+
+  it("a client id longer than 100 characters", async () => {
+    expect(await refused("q", "s6", [jobItem({ clientId: "c".repeat(101) })])).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: "client id of length 101 is greater than max allowed length of  100",
+    });
+  });
+
+  it("an empty batch is answered with no items, as the real server does", async () => {
+    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+      queue: "q",
+      jobSetId: "s7",
+      jobRequestItems: [],
+    });
+    expect(res.jobResponseItems).toEqual([]);
+  });
+
+  it("our ArmadaClient reports the missing queue as PERMISSION_DENIED with the server's words", async () => {
+    const client = new ArmadaClient(new GrpcChannelArgs({ target: server.grpcTarget }));
+    try {
+      const err = await client
+        .submitJobs({ queue: "ghost", jobSetId: "s8", jobRequestItems: [jobItem()] })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(err).toBeInstanceOf(ArmadaError);
+      expect((err as ArmadaError).codeName).toBe("PERMISSION_DENIED");
+      expect((err as ArmadaError).details).toBe('could not find queue "ghost"');
+    } finally {
+      client.close();
+    }
+  });
+});
+
+describe("a cordoned queue accepts jobs and keeps them queued until it is uncordoned, as Armada does", () => {
+  const clock = new ManualClock();
+  let server: DevServer;
+  let c: ReturnType<typeof clients>;
+  beforeAll(async () => {
+    server = await startDevServer({ clock, queues: ["q"] });
+    c = clients(server.grpcTarget);
+  });
+  afterAll(async () => {
+    c.close();
+    await server.stop();
+  });
+
+  it("queued while cordoned, leased after uncordon", async () => {
+    await call(c.queues, "createQueue", Queue.fromPartial({ name: "closed", cordoned: true }));
+    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+      queue: "closed",
+      jobSetId: "cordon",
+      jobRequestItems: [jobItem()],
+    });
+    const id = res.jobResponseItems[0].jobId;
+    clock.advance(5_000);
+    const status1 = await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [id] });
+    expect(status1.jobStates[id]).toBe(JobState.QUEUED);
+    await call(c.queues, "uncordonQueue", { name: "closed" });
+    clock.advance(150);
+    const status2 = await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [id] });
+    expect(status2.jobStates[id]).toBe(JobState.LEASED);
   });
 });

@@ -5,7 +5,8 @@ import { EventLog, UnknownMessageIdError } from "../../src/devserver/event-log.j
 import { JobIdFactory } from "../../src/devserver/ids.js";
 import { MinHeap } from "../../src/devserver/min-heap.js";
 import { bytes, cpuMillis } from "../../src/devserver/quantity.js";
-import { parseDuration, stepsOf } from "../../src/devserver/simulate-executor.js";
+import { parseDuration } from "../../src/devserver/simulate-executor.js";
+import { readCommand } from "../../src/devserver/command-reading.js";
 import { rfc3339Nano } from "../../src/devserver/pod-logs.js";
 import { invalidImageReason } from "../../src/devserver/image-reference.js";
 
@@ -20,23 +21,52 @@ describe("dev server building blocks", () => {
     expect(() => cpuMillis("lots")).toThrow(/"lots" is not a Kubernetes quantity/);
   });
 
-  it("reads echo, sleep and exit from a container command", () => {
+  it("reads plain echo, sleep, exit, true and false joined by ; && || from a container command", () => {
     const c = Container.fromPartial({
       command: ["sh", "-c"],
-      args: ["echo 'a b' && sleep 1.5; echo \"c\"; exit 3; echo never"],
+      args: ["echo 'a b' && sleep 1.5; echo \"c\"\nfalse || exit 3; echo never"],
     });
-    expect(stepsOf(c)).toEqual([
-      { kind: "echo", text: "a b" },
-      { kind: "sleep", ms: 1500 },
-      { kind: "echo", text: "c" },
-      { kind: "exit", code: 3 },
-    ]);
-    expect(stepsOf(Container.fromPartial({ command: ["sleep", "2m"] }))).toEqual([
-      { kind: "sleep", ms: 120_000 },
-    ]);
+    expect(readCommand(c)).toEqual({
+      interpreted: true,
+      list: [
+        { after: ";", command: { kind: "echo", text: "a b" } },
+        { after: "&&", command: { kind: "sleep", ms: 1500 } },
+        { after: ";", command: { kind: "echo", text: "c" } },
+        { after: ";", command: { kind: "status", code: 1 } },
+        { after: "||", command: { kind: "exit", code: 3 } },
+        { after: ";", command: { kind: "echo", text: "never" } },
+      ],
+    });
+    expect(readCommand(Container.fromPartial({ command: ["sleep", "2m"] }))).toEqual({
+      interpreted: true,
+      list: [{ after: ";", command: { kind: "sleep", ms: 120_000 } }],
+    });
     expect(parseDuration("1500ms")).toBe(1500);
     expect(parseDuration("30")).toBe(30_000);
     expect(() => parseDuration("soon")).toThrow(/not a duration/);
+  });
+
+  it("does not half-read a command with control flow, pipes, variables or unknown programs", () => {
+    const why = (script: string) => {
+      const r = readCommand(Container.fromPartial({ command: ["sh", "-c", script] }));
+      return r.interpreted ? "interpreted" : r.why;
+    };
+    expect(why("if true; then exit 1; fi")).toMatch(/control flow \('if'\)/);
+    expect(why("for i in 1 2; do echo x; done")).toMatch(/control flow \('for'\)/);
+    expect(why("while true; do sleep 1; done")).toMatch(/control flow \('while'\)/);
+    expect(why("f() { exit 2; }; f")).toMatch(/subshell or a function/);
+    expect(why("echo hi | grep h")).toMatch(/pipe/);
+    expect(why('echo "$HOME"')).toMatch(/expands variables/);
+    expect(why("echo hi > /tmp/x")).toMatch(/redirects/);
+    expect(why("X=1 echo hi")).toMatch(/assigns a variable/);
+    expect(why("python train.py")).toMatch(/does not run 'python'/);
+    expect(why("&& echo hi")).toMatch(/'&&' with no command before it/);
+    expect(readCommand(Container.fromPartial({ command: ["python", "-c", "print(1)"] }))).toEqual({
+      interpreted: false,
+      why: "simulate mode does not run 'python'",
+    });
+    expect(why("echo a &&\n  echo b")).toBe("interpreted");
+    expect(why("tail /dev/zero")).toBe("interpreted");
   });
 
   it("makes unique lowercase ULIDs that sort in submission order", () => {
