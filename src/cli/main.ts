@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { realpathSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "@commander-js/extra-typings";
@@ -34,6 +34,12 @@ interface Ctx {
   env: NodeJS.ProcessEnv;
   signal: AbortSignal | undefined;
   exitCode: number;
+}
+
+/** This package's version, from its package.json (two folders up from src/cli and dist/cli alike). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+  return pkg.version ?? "unknown";
 }
 
 function parseConf(raw: string | undefined): Record<string, unknown> {
@@ -194,6 +200,7 @@ function build(ctx: Ctx): Command {
   const program = new Command()
     .name("armada-airflow")
     .description("Run and inspect Airflow-style DAGs written in TypeScript")
+    .version(packageVersion(), "-V, --version", "print the armada-airflow version")
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: ctx.out, writeErr: ctx.err });
@@ -281,6 +288,10 @@ function build(ctx: Ctx): Command {
     .option("--json", "machine-readable output")
     .addOption(dbOption())
     .action(async (o) => {
+      const states = ["queued", "running", "success", "failed"];
+      if (o.state !== undefined && !states.includes(o.state)) {
+        throw new RuntimeError("invalid_argument", `--state must be one of ${states.join(", ")}; got ${JSON.stringify(o.state)}`);
+      }
       await withStore(ctx, o.db, async (store) => {
         const list = await store.listDagRuns({ dagId: o.dagId, states: o.state ? [o.state as DagRunRow["state"]] : undefined });
         const rows = list.map((r) => ({ dagId: r.dagId, runId: r.runId, state: r.state, runType: r.runType, logicalDate: isoOrEmpty(r.logicalDateMs), endDate: isoOrEmpty(r.endMs) }));
@@ -363,6 +374,7 @@ function build(ctx: Ctx): Command {
     .addOption(dbOption())
     .action(async (dagId, runId, o) => {
       await withStore(ctx, o.db, async (store) => {
+        if (!(await store.getDagRun(dagId, runId))) throw new RuntimeError("not_found", `no DAG run ${dagId}/${runId}; see runs list`);
         const rows = await store.listXComs({ dagId, runId, taskIds: o.taskId ? [o.taskId] : undefined, key: o.key });
         const out = rows.map((r) => ({ taskId: r.taskId, mapIndex: r.mapIndex, tryNumber: r.tryNumber, key: r.key, value: JSON.parse(r.value) as unknown }));
         if (o.json) ctx.out(JSON.stringify(out, null, 2) + "\n");

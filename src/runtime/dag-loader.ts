@@ -2,6 +2,7 @@ import { stat, readdir } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { collectDags, DAG } from "./dag.js";
+import { getConfigNumber } from "./config.js";
 import { RuntimeError } from "./errors.js";
 
 /** Imports a module by absolute path. */
@@ -25,6 +26,34 @@ export const defaultImporter: ModuleImporter = async (file) => {
 const cache = new Map<string, DAG[]>();
 
 /** The DAGs a file defines (exported or just constructed), each with `fileloc` set. */
+/**
+ * A DAG file whose top-level code never settles (an await on something that
+ * never comes) is stopped after `[core] dagbag_import_timeout` seconds
+ * (Airflow's name; default 30) with an error naming the file, instead of the
+ * process exiting silently when nothing else is left to run.
+ */
+async function withLoadTimeout<T>(load: Promise<T>, file: string): Promise<T> {
+  const seconds = getConfigNumber("core", "dagbag_import_timeout", 30);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new RuntimeError(
+            "dag",
+            `loading did not finish within ${seconds}s ([core] dagbag_import_timeout): does a top-level await in ${file} never settle?`,
+          ),
+        ),
+      seconds * 1000,
+    );
+  });
+  try {
+    return await Promise.race([load, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function loadDagFile(file: string, importer: ModuleImporter = defaultImporter): Promise<DAG[]> {
   const abs = path.resolve(file);
   const cached = cache.get(abs);
@@ -37,7 +66,7 @@ export async function loadDagFile(file: string, importer: ModuleImporter = defau
   let mod: Record<string, unknown>;
   let created: DAG[];
   try {
-    const r = await collectDags(() => importer(abs));
+    const r = await collectDags(() => withLoadTimeout(importer(abs), abs));
     mod = r.result as Record<string, unknown>;
     created = r.created;
   } catch (err) {

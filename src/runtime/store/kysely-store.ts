@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import {
@@ -286,10 +286,38 @@ export class KyselyStore implements Store {
         safe,
       );
     } else {
+      const scheme = url ? /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1] : undefined;
+      if (scheme && scheme.toLowerCase() !== "sqlite") {
+        throw new RuntimeError(
+          "invalid_argument",
+          `database URL scheme "${scheme}:" is not supported (--db / [database] url); use postgres://user@host/db, sqlite:<file> or a file path`,
+        );
+      }
       const file = url
         ? path.resolve(url.replace(/^sqlite:(\/\/)?/, ""))
         : path.join(location.home, "armada-airflow.db");
-      mkdirSync(path.dirname(file), { recursive: true });
+      if (url) {
+        // A path the user gave: a missing folder is a typo more often than a wish, so it is not created.
+        if (!existsSync(path.dirname(file))) {
+          throw new RuntimeError(
+            "invalid_argument",
+            `the folder ${path.dirname(file)} of the SQLite database ${file} (--db / [database] url) does not exist; create it or choose another path`,
+          );
+        }
+      } else {
+        try {
+          mkdirSync(location.home, { recursive: true });
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          throw new RuntimeError(
+            "invalid_argument",
+            code === "EEXIST" || code === "ENOTDIR"
+              ? `ARMADA_AIRFLOW_HOME (${location.home}) is a file, not a folder; point it at a folder`
+              : `cannot create the runtime home ${location.home} (ARMADA_AIRFLOW_HOME): ${(err as Error).message}`,
+            { cause: err },
+          );
+        }
+      }
       const database = new Database(file);
       // WAL lets the CLI read and mark tasks while a runner writes; busy_timeout waits for the writer lock.
       database.pragma("journal_mode = WAL");
