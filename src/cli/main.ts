@@ -98,7 +98,7 @@ async function drive(
       () =>
         Promise.all(
           runs.map((r) =>
-            runner.runDagRun(r.dag, r.runId, { onlyTaskIds: r.onlyTaskIds }).catch((err: unknown) => {
+            runner.runDagRun(r.dag, r.runId, { onlyTaskIds: r.onlyTaskIds, unfinishedOnly: options.skipConflicts }).catch((err: unknown) => {
               // Several runner processes may resume at once (PostgreSQL): a run another one claimed is its job.
               if (options.skipConflicts && RuntimeError.is(err) && err.code === "conflict") {
                 ctx.err(`Skipping ${r.dag.dagId} ${r.runId}: ${err.message}\n`);
@@ -415,6 +415,10 @@ function build(ctx: Ctx): Command {
             while (Date.now() < deadline && (await probe.isRunnerAlive(r.runnerId))) {
               await new Promise((done) => setTimeout(done, Math.min(500, probe.heartbeatMs)));
             }
+            // While waiting the runner may have finished the run, or another resume taken it: that is not ours.
+            const now = await store.getDagRun(r.dagId, r.runId);
+            if (!now || (now.state !== "queued" && now.state !== "running")) continue;
+            if (now.runnerId && now.runnerId !== r.runnerId && (await probe.isRunnerAlive(now.runnerId))) continue;
             if (await probe.isRunnerAlive(r.runnerId)) {
               ctx.err(
                 `Not resuming ${r.dagId} ${r.runId}: runner ${r.runnerId} is still alive after ${waitS}s and drives it; ` +

@@ -252,7 +252,11 @@ export class Runner {
   async runDagRun(
     dag: DAG,
     runId: string,
-    options: { onlyTaskIds?: string[] } = {},
+    options: {
+      onlyTaskIds?: string[];
+      /** A run found finished is a `conflict` (another runner finished it) rather than its state (`resume`). */
+      unfinishedOnly?: boolean;
+    } = {},
   ): Promise<DagRunState | "interrupted"> {
     await this.start();
     dag.validate();
@@ -262,7 +266,12 @@ export class Runner {
         "not_found",
         `DAG run ${dag.dagId}/${runId} does not exist; create it with dags trigger`,
       );
-    if (run.state === "success" || run.state === "failed") return run.state;
+    if (run.state === "success" || run.state === "failed") {
+      if (options.unfinishedOnly) {
+        throw new RuntimeError("conflict", `DAG run ${dag.dagId}/${runId} was finished (${run.state}) by another runner`);
+      }
+      return run.state;
+    }
     if (run.runnerId && run.runnerId !== this.id && (await this.isRunnerAlive(run.runnerId))) {
       throw new RuntimeError(
         "conflict",
