@@ -112,11 +112,6 @@ export interface ArmadaOperatorResult {
   links: Record<string, string>;
 }
 
-/** Why the status check failed in a way worth waiting out (server briefly away or slow). */
-function isTransient(err: unknown): boolean {
-  return err instanceof ArmadaError && [4, 8, 14].includes(err.code); // DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE
-}
-
 let warnedMissingToken = false;
 
 const STATES_WITH_POD: ReadonlySet<JobState> = new Set([JobState.RUNNING, JobState.FAILED, JobState.SUCCEEDED]);
@@ -505,7 +500,8 @@ export class ArmadaOperator extends BaseOperator {
       this.statusFailures = 0;
     } catch (err) {
       this.statusFailures++;
-      if (!isTransient(err) || this.statusFailures >= MAX_CONSECUTIVE_STATUS_FAILURES) throw err;
+      // Worth waiting out only when the server is briefly away or slow.
+      if (!ArmadaError.isTransient(err) || this.statusFailures >= MAX_CONSECUTIVE_STATUS_FAILURES) throw err;
       this.log.warn(
         `Status check of Armada job ${previous.jobId} failed (${(err as Error).message}); trying again at the next poll`,
       );
@@ -522,6 +518,16 @@ export class ArmadaOperator extends BaseOperator {
       );
       ctx = await this.hook.cancelJob(ctx, this.log);
       await ti.xcomPush(XCOM_KEYS.jobContext, ctx.toXCom());
+      if (!isTerminalJobState(ctx.state)) {
+        // Armada had nothing to cancel and still does not know the job: there
+        // is no job to follow, and waiting longer would not change that.
+        throw new ArmadaOperatorJobFailedError(
+          ctx.armadaQueue,
+          ctx.jobId,
+          ctx.state,
+          `not acknowledged by Armada within ${this.jobAcknowledgementTimeout}s, and Armada had nothing to cancel`,
+        );
+      }
       return ctx;
     }
 
@@ -623,7 +629,8 @@ export class ArmadaOperator extends BaseOperator {
 
   /**
    * Cancels the job this task instance is following (read from XCom
-   * `job_context`). A failure to cancel is logged, not thrown.
+   * `job_context`). A failure to cancel (after the hook's retries) is logged
+   * as an error saying the job may still run, not thrown.
    */
   override async onKill(): Promise<void> {
     // Killed before this copy ran (e.g. after its trigger fired, before the
@@ -645,6 +652,10 @@ export class ArmadaOperator extends BaseOperator {
     const ctx = RunningJobContext.fromXCom(stored);
     if (isTerminalJobState(ctx.state)) return;
     log.info(`on_kill called, cancelling Armada job with job-id ${ctx.jobId} in queue ${ctx.armadaQueue}`);
-    await this.hook.cancelJob(ctx, log);
+    try {
+      await this.hook.cancelJob(ctx, log);
+    } catch (err) {
+      log.error((err as Error).message);
+    }
   }
 }
