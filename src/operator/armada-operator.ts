@@ -12,6 +12,7 @@ import { ArmadaError } from "../client/armada-error.js";
 import { GrpcChannelArgs, type GrpcChannelArgsInit } from "../client/channel-args.js";
 import type { TokenRetriever } from "../client/token-retriever.js";
 import { jobRequestItemToKubernetes } from "../client/kubernetes-job-request-item.js";
+import { qualifiedNameProblem, validateSubmitItem } from "../client/submit-validation.js";
 import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
 import { BaseOperator, type BaseOperatorOptions, type OperatorLink } from "../runtime/base-operator.js";
 import { getConfig, getConfigBoolean, getConfigNumber } from "../runtime/config.js";
@@ -131,6 +132,22 @@ function nonEmptyString(field: string, value: unknown, example: string): string 
     throw new ArmadaOperatorInputError(field, `must be a non-empty string, e.g. ${example}; got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+/**
+ * Refuses an item Armada or Kubernetes would refuse (see
+ * {@link validateSubmitItem}), naming the first field at fault and listing
+ * the others, so nothing doomed is submitted.
+ */
+function assertSubmittable(item: JobSubmitRequestItem): void {
+  // More than one pod spec is left to Armada (it rejects the job): the
+  // operator has long accepted podSpecs lists, and its container-log option
+  // is checked against all of them.
+  const issues = validateSubmitItem(item, { except: ["pod-spec-count"] });
+  if (issues.length === 0) return;
+  const [first, ...rest] = issues;
+  const more = rest.length > 0 ? ` (also: ${rest.map((i) => `job_request.${i.path}: ${i.message}`).join("; ")})` : "";
+  throw new ArmadaOperatorInputError(`job_request.${first!.path}`, `${first!.message}${more}`);
 }
 
 /** See the module comment. Options and defaults: {@link ArmadaOperatorOptions}. */
@@ -320,9 +337,13 @@ export class ArmadaOperator extends BaseOperator {
       const ns = e.namespace(context);
       const template = jobRequestToJson(source);
       const rendered = renderJobRequestJson(template, (v, path) => e.renderWith(v, ns, path));
-      // Parse before storing so an invalid job never reaches XCom or Armada;
-      // the stored form is the normalized one that parses as it is.
-      json = jobRequestItemToKubernetes(parseRenderedJobRequest(rendered, template));
+      // Parse and check before storing so an invalid job never reaches XCom or
+      // Armada; the stored form is the normalized one that parses as it is.
+      const parsed = parseRenderedJobRequest(rendered, template);
+      const probe = structuredClone(parsed);
+      this.annotate(context, probe);
+      assertSubmittable(probe);
+      json = jobRequestItemToKubernetes(parsed);
       await ti.xcomPush(XCOM_KEYS.jobRequest, json);
     }
     this.renderedLinks = {};
@@ -336,6 +357,7 @@ export class ArmadaOperator extends BaseOperator {
     this.jobRequest = json;
     const item = jobRequestFromJson(json);
     this.annotate(context, item);
+    assertSubmittable(item);
     this.renderedItem = item;
     if (this.containerLogs) {
       const names = containerNames(item);
@@ -351,6 +373,14 @@ export class ArmadaOperator extends BaseOperator {
 
   private annotate(context: Context, item: JobSubmitRequestItem): void {
     const prefix = process.env.ANNOTATION_KEY_PREFIX ?? DEFAULT_ANNOTATION_KEY_PREFIX;
+    const problem = qualifiedNameProblem(`${prefix}taskId`.toLowerCase());
+    if (problem) {
+      throw new ArmadaOperatorInputError(
+        "ANNOTATION_KEY_PREFIX",
+        `${JSON.stringify(prefix)} does not make valid annotation keys (e.g. ${JSON.stringify(`${prefix}taskId`)}): ${problem}. ` +
+          `Use a DNS subdomain followed by '/', like the default ${JSON.stringify(DEFAULT_ANNOTATION_KEY_PREFIX)}, or unset it.`,
+      );
+    }
     const uri = this.externalJobUri(context);
     item.annotations = {
       ...item.annotations,
