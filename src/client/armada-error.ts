@@ -111,6 +111,23 @@ export class ArmadaError extends Error {
   }
 
   /**
+   * Whether the same call may well succeed if made again a little later:
+   * the server was unreachable (UNAVAILABLE), slow (DEADLINE_EXCEEDED) or
+   * rate limiting (RESOURCE_EXHAUSTED, but not a message over the size limit,
+   * which stays over it). Says nothing about whether a write took effect; see
+   * {@link isAmbiguousSubmitFailure} for that.
+   */
+  get isTransient(): boolean {
+    if (this.code === GrpcStatus.RESOURCE_EXHAUSTED) return !/larger than max/i.test(this.details);
+    return this.code === GrpcStatus.UNAVAILABLE || this.code === GrpcStatus.DEADLINE_EXCEEDED;
+  }
+
+  /** {@link ArmadaError.isTransient} of `err` when it is an ArmadaError; false for anything else. */
+  static isTransient(err: unknown): boolean {
+    return err instanceof ArmadaError && err.isTransient;
+  }
+
+  /**
    * Converts anything thrown by the transport into an ArmadaError. An
    * ArmadaError passes through unchanged; a gRPC status error keeps its code;
    * an abort becomes CANCELLED; anything else becomes UNKNOWN.

@@ -13,6 +13,7 @@ import { ArmadaError } from "../client/armada-error.js";
 import { GrpcChannelArgs, type GrpcChannelArgsInit } from "../client/channel-args.js";
 import type { TokenRetriever } from "../client/token-retriever.js";
 import { jobRequestItemToKubernetes } from "../client/kubernetes-job-request-item.js";
+import { qualifiedNameProblem, validateSubmitItem } from "../client/submit-validation.js";
 import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
 import { BaseOperator, type BaseOperatorOptions, type OperatorLink } from "../runtime/base-operator.js";
 import { getConfig, getConfigBoolean, getConfigNumber } from "../runtime/config.js";
@@ -113,11 +114,6 @@ export interface ArmadaOperatorResult {
   links: Record<string, string>;
 }
 
-/** Why the status check failed in a way worth waiting out (server briefly away or slow). */
-function isTransient(err: unknown): boolean {
-  return err instanceof ArmadaError && [4, 8, 14].includes(err.code); // DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE
-}
-
 let warnedMissingToken = false;
 
 const STATES_WITH_POD: ReadonlySet<JobState> = new Set([JobState.RUNNING, JobState.FAILED, JobState.SUCCEEDED]);
@@ -137,6 +133,22 @@ function nonEmptyString(field: string, value: unknown, example: string): string 
     throw new ArmadaOperatorInputError(field, `must be a non-empty string, e.g. ${example}; got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+/**
+ * Refuses an item Armada or Kubernetes would refuse (see
+ * {@link validateSubmitItem}), naming the first field at fault and listing
+ * the others, so nothing doomed is submitted.
+ */
+function assertSubmittable(item: JobSubmitRequestItem): void {
+  // More than one pod spec is left to Armada (it rejects the job): the
+  // operator has long accepted podSpecs lists, and its container-log option
+  // is checked against all of them.
+  const issues = validateSubmitItem(item, { except: ["pod-spec-count"] });
+  if (issues.length === 0) return;
+  const [first, ...rest] = issues;
+  const more = rest.length > 0 ? ` (also: ${rest.map((i) => `job_request.${i.path}: ${i.message}`).join("; ")})` : "";
+  throw new ArmadaOperatorInputError(`job_request.${first!.path}`, `${first!.message}${more}`);
 }
 
 /** See the module comment. Options and defaults: {@link ArmadaOperatorOptions}. */
@@ -326,9 +338,13 @@ export class ArmadaOperator extends BaseOperator {
       const ns = e.namespace(context);
       const template = jobRequestToJson(source);
       const rendered = renderJobRequestJson(template, (v, path) => e.renderWith(v, ns, path));
-      // Parse before storing so an invalid job never reaches XCom or Armada;
-      // the stored form is the normalized one that parses as it is.
-      json = jobRequestItemToKubernetes(parseRenderedJobRequest(rendered, template));
+      // Parse and check before storing so an invalid job never reaches XCom or
+      // Armada; the stored form is the normalized one that parses as it is.
+      const parsed = parseRenderedJobRequest(rendered, template);
+      const probe = structuredClone(parsed);
+      this.annotate(context, probe);
+      assertSubmittable(probe);
+      json = jobRequestItemToKubernetes(parsed);
       await ti.xcomPush(XCOM_KEYS.jobRequest, json);
     }
     this.renderedLinks = {};
@@ -342,6 +358,7 @@ export class ArmadaOperator extends BaseOperator {
     this.jobRequest = json;
     const item = jobRequestFromJson(json);
     this.annotate(context, item);
+    assertSubmittable(item);
     this.renderedItem = item;
     if (this.containerLogs) {
       const names = containerNames(item);
@@ -357,6 +374,14 @@ export class ArmadaOperator extends BaseOperator {
 
   private annotate(context: Context, item: JobSubmitRequestItem): void {
     const prefix = process.env.ANNOTATION_KEY_PREFIX ?? DEFAULT_ANNOTATION_KEY_PREFIX;
+    const problem = qualifiedNameProblem(`${prefix}taskId`.toLowerCase());
+    if (problem) {
+      throw new ArmadaOperatorInputError(
+        "ANNOTATION_KEY_PREFIX",
+        `${JSON.stringify(prefix)} does not make valid annotation keys (e.g. ${JSON.stringify(`${prefix}taskId`)}): ${problem}. ` +
+          `Use a DNS subdomain followed by '/', like the default ${JSON.stringify(DEFAULT_ANNOTATION_KEY_PREFIX)}, or unset it.`,
+      );
+    }
     const uri = this.externalJobUri(context);
     item.annotations = {
       ...item.annotations,
@@ -539,7 +564,8 @@ export class ArmadaOperator extends BaseOperator {
       this.statusFailures = 0;
     } catch (err) {
       this.statusFailures++;
-      if (!isTransient(err) || this.statusFailures >= MAX_CONSECUTIVE_STATUS_FAILURES) throw err;
+      // Worth waiting out only when the server is briefly away or slow.
+      if (!ArmadaError.isTransient(err) || this.statusFailures >= MAX_CONSECUTIVE_STATUS_FAILURES) throw err;
       this.log.warn(
         `Status check of Armada job ${previous.jobId} failed (${(err as Error).message}); trying again at the next poll`,
       );
@@ -556,6 +582,16 @@ export class ArmadaOperator extends BaseOperator {
       );
       ctx = await this.hook.cancelJob(ctx, this.log);
       await ti.xcomPush(XCOM_KEYS.jobContext, ctx.toXCom());
+      if (!isTerminalJobState(ctx.state)) {
+        // Armada had nothing to cancel and still does not know the job: there
+        // is no job to follow, and waiting longer would not change that.
+        throw new ArmadaOperatorJobFailedError(
+          ctx.armadaQueue,
+          ctx.jobId,
+          ctx.state,
+          `not acknowledged by Armada within ${this.jobAcknowledgementTimeout}s, and Armada had nothing to cancel`,
+        );
+      }
       return ctx;
     }
 
@@ -657,7 +693,8 @@ export class ArmadaOperator extends BaseOperator {
 
   /**
    * Cancels the job this task instance is following (read from XCom
-   * `job_context`). A failure to cancel is logged, not thrown.
+   * `job_context`). A failure to cancel (after the hook's retries) is logged
+   * as an error saying the job may still run, not thrown.
    */
   override async onKill(): Promise<void> {
     // Killed before this copy ran (e.g. after its trigger fired, before the
@@ -679,6 +716,10 @@ export class ArmadaOperator extends BaseOperator {
     const ctx = RunningJobContext.fromXCom(stored);
     if (isTerminalJobState(ctx.state)) return;
     log.info(`on_kill called, cancelling Armada job with job-id ${ctx.jobId} in queue ${ctx.armadaQueue}`);
-    await this.hook.cancelJob(ctx, log);
+    try {
+      await this.hook.cancelJob(ctx, log);
+    } catch (err) {
+      log.error((err as Error).message);
+    }
   }
 }

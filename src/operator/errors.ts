@@ -115,3 +115,77 @@ export class ArmadaOperatorInputError extends Error {
     Object.defineProperty(this, TASK_FATAL, { value: true });
   }
 }
+
+/**
+ * Armada gave a definite answer to SubmitJobs that is not a job: it refused
+ * the item (`itemIndex`, with Armada's `reason`), or answered in a shape no
+ * Armada answers. The same request would be refused again, so the task fails
+ * without retry.
+ */
+export class ArmadaOperatorSubmitError extends Error {
+  constructor(
+    /** The queue the job was submitted to. */
+    readonly queue: string,
+    /** The job set the job was submitted into. */
+    readonly jobSetId: string,
+    /** Index of the refused item in the request (0: the operator submits one item). */
+    readonly itemIndex: number,
+    /** Armada's own words. */
+    readonly reason: string,
+    options?: { cause?: unknown; message?: string },
+  ) {
+    super(
+      options?.message ??
+        `Error submitting job to Armada: ${reason} (job_request_items[${itemIndex}] in queue '${queue}', job set '${jobSetId}'; ` +
+          "the request would be refused again, so the task is not retried)",
+      options?.cause !== undefined ? { cause: options.cause } : undefined,
+    );
+    this.name = new.target.name;
+    Object.defineProperty(this, TASK_FATAL, { value: true });
+  }
+}
+
+/**
+ * SubmitJobs was refused because the queue does not exist (Armada answers
+ * PERMISSION_DENIED `could not find queue "<name>"`). Says how to create it;
+ * never retried, since waiting does not create a queue.
+ */
+export class ArmadaOperatorQueueNotFoundError extends ArmadaOperatorSubmitError {
+  constructor(queue: string, jobSetId: string, options?: { cause?: unknown }) {
+    super(queue, jobSetId, 0, `could not find queue "${queue}"`, {
+      ...options,
+      message:
+        `Armada queue '${queue}' does not exist, so nothing was submitted. Create it first ` +
+        `(armadactl create queue ${queue}, or the QueueService CreateQueue call; the dev server takes ` +
+        `queues: ["${queue}"] or \`dev --queue ${queue}\`), or set armadaQueue to an existing queue.`,
+    });
+  }
+}
+
+/**
+ * The job could not be cancelled: the cancel call kept failing (after
+ * retries, the cancel being idempotent) or was refused. The job may still be
+ * running; `lastKnownState` is what the task last saw. Retryable: a later
+ * try may reattach to the job or cancel it.
+ */
+export class ArmadaOperatorCancelError extends Error {
+  constructor(
+    /** The Armada queue of the job. */
+    readonly queue: string,
+    /** The Armada job id. */
+    readonly jobId: string,
+    /** The job's state when the cancel was attempted (name, e.g. `RUNNING`). */
+    readonly lastKnownState: string,
+    /** Cancel attempts made. */
+    readonly attempts: number,
+    options?: { cause?: unknown },
+  ) {
+    const why = options?.cause instanceof Error ? `: ${options.cause.message}` : "";
+    super(
+      `Could not cancel Armada job '${jobId}' in queue '${queue}' after ${attempts} attempt(s)${why}. ` +
+        `The job may still be running (last seen ${lastKnownState}); cancel it with armadactl cancel or in Lookout.`,
+      options?.cause !== undefined ? { cause: options.cause } : undefined,
+    );
+    this.name = "ArmadaOperatorCancelError";
+  }
+}

@@ -6,9 +6,11 @@
 import { randomUUID } from "node:crypto";
 import { type Clock, systemClock } from "../common/clock.js";
 import { ArmadaClient } from "../client/armada-client.js";
-import { isAmbiguousSubmitFailure } from "../client/armada-error.js";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import { ArmadaError, isAmbiguousSubmitFailure } from "../client/armada-error.js";
 import { GrpcChannelArgs } from "../client/channel-args.js";
 import type { JobSubmitRequestItem, JobSubmitResponse } from "../gen/armada/submit.js";
+import { ArmadaOperatorCancelError, ArmadaOperatorQueueNotFoundError, ArmadaOperatorSubmitError } from "./errors.js";
 import { JobState, isTerminalJobState, jobStateName } from "./job-states.js";
 import { RunningJobContext } from "./running-job-context.js";
 import { StatusBatcher } from "./status-batcher.js";
@@ -81,6 +83,32 @@ export interface ArmadaHookOptions {
   submitLookupIntervalMs?: number;
   /** Submissions in all, the first included, while failures stay ambiguous. @default 3 */
   maxSubmitAttempts?: number;
+  /** Cancel calls in all, the first included, while they fail transiently. @default 4 */
+  maxCancelAttempts?: number;
+  /**
+   * Pause before the second cancel call; each later pause doubles. The first
+   * retry is immediate, the rest back off. @default 1000
+   */
+  cancelBackoffMs?: number;
+}
+
+/** Armada's answer to SubmitJobs for a queue that does not exist (PERMISSION_DENIED). */
+const QUEUE_NOT_FOUND = /could not find queue "([^"]*)"/;
+
+/**
+ * Whether a failed cancel is worth sending again. Cancelling is idempotent,
+ * so besides the transient failures an unknown outcome (UNKNOWN, INTERNAL)
+ * is safe to retry too; a refusal (permission, bad argument) is not.
+ */
+function isRetryableCancelFailure(err: ArmadaError): boolean {
+  return err.isTransient || err.code === GrpcStatus.UNKNOWN || err.code === GrpcStatus.INTERNAL;
+}
+
+function positiveOption(name: string, value: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`ArmadaHook option ${name} must be a number > 0, got ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 interface SharedChannel {
@@ -137,11 +165,15 @@ export class ArmadaHook implements ArmadaHookApi {
     }
     this.channelArgs = channelArgs;
     this.clock = options.clock ?? systemClock;
+    // Checked here, before any call: a deadline of 0 would make every call
+    // time out at once, and a submit whose outcome is unknown loops on look-ups.
     this.options = {
-      deadlineMs: options.deadlineMs ?? 30_000,
+      deadlineMs: positiveOption("deadlineMs", options.deadlineMs ?? 30_000),
       submitLookupGraceMs: options.submitLookupGraceMs ?? 30_000,
       submitLookupIntervalMs: options.submitLookupIntervalMs ?? 1000,
       maxSubmitAttempts: options.maxSubmitAttempts ?? 3,
+      maxCancelAttempts: Math.floor(positiveOption("maxCancelAttempts", options.maxCancelAttempts ?? 4)),
+      cancelBackoffMs: options.cancelBackoffMs ?? 1000,
     };
   }
 
@@ -169,12 +201,17 @@ export class ArmadaHook implements ArmadaHookApi {
     // The client id identifies this submission among jobs with the same URI
     // (an earlier try's job, say); Armada also de-duplicates on it.
     const item: JobSubmitRequestItem = { ...request.item, clientId: request.item.clientId || randomUUID() };
+    // Outside the try: a channel that cannot be built (an unreadable TLS
+    // file, say) sent nothing, so it is an error, never an unknown outcome.
+    const client = this.client;
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.options.maxSubmitAttempts; attempt++) {
       let res: JobSubmitResponse;
       try {
-        res = await this.client.submitJobs({ queue: request.queue, jobSetId: request.jobSetId, jobRequestItems: [item] });
+        res = await client.submitJobs({ queue: request.queue, jobSetId: request.jobSetId, jobRequestItems: [item] });
       } catch (err) {
+        const missing = err instanceof ArmadaError && err.code === GrpcStatus.PERMISSION_DENIED && QUEUE_NOT_FOUND.exec(err.details);
+        if (missing) throw new ArmadaOperatorQueueNotFoundError(missing[1] || request.queue, request.jobSetId, { cause: err });
         if (!isAmbiguousSubmitFailure(err)) throw err;
         lastError = err;
         request.log?.warn(
@@ -190,10 +227,15 @@ export class ArmadaHook implements ArmadaHookApi {
       }
       // An answer is definite: Armada created the job, or said why not.
       if (res.jobResponseItems.length !== 1) {
-        throw new Error(`Armada answered SubmitJobs with ${res.jobResponseItems.length} items; expected exactly 1`);
+        throw new ArmadaOperatorSubmitError(
+          request.queue,
+          request.jobSetId,
+          0,
+          `Armada answered SubmitJobs with ${res.jobResponseItems.length} items; expected exactly 1`,
+        );
       }
       const [one] = res.jobResponseItems;
-      if (one!.error) throw new Error(`Error submitting job to Armada: ${one!.error}`);
+      if (one!.error) throw new ArmadaOperatorSubmitError(request.queue, request.jobSetId, 0, one!.error);
       return one!.jobId;
     }
     throw lastError;
@@ -246,21 +288,65 @@ export class ArmadaHook implements ArmadaHookApi {
     return res.jobErrors[jobId] ?? "";
   }
 
-  /** Cancels the job; returns the context marked CANCELLED. A failure is logged, not thrown. */
+  /**
+   * Cancels the job and returns its context with the state that is true
+   * afterwards: CANCELLED once Armada accepted the cancel; the job's own
+   * state when Armada cancelled nothing (it had already ended). A failing
+   * cancel call is retried while the failure is transient (cancelling is
+   * idempotent), up to `maxCancelAttempts`; then, or when Armada refuses it,
+   * {@link ArmadaOperatorCancelError} is thrown: the job may still be running.
+   */
   async cancelJob(context: RunningJobContext, log?: LogSink): Promise<RunningJobContext> {
-    try {
-      const res = await this.client.cancelJobs({
-        queue: context.armadaQueue,
-        jobSetId: context.jobSetId,
-        jobId: context.jobId,
-      });
-      if (res.cancelledIds.length > 0) log?.info(`Cancelled Armada job(s) ${res.cancelledIds.join(", ")}`);
-      else log?.warn(`Armada cancelled nothing for job ${context.jobId} (already finished?)`);
-    } catch (err) {
-      log?.warn(`Failed to cancel Armada job ${context.jobId}: ${err instanceof Error ? err.message : String(err)}`);
+    const max = this.options.maxCancelAttempts;
+    for (let attempt = 1; ; attempt++) {
+      let cancelled: string[];
+      try {
+        const res = await this.client.cancelJobs({
+          queue: context.armadaQueue,
+          jobSetId: context.jobSetId,
+          jobId: context.jobId,
+        });
+        cancelled = res.cancelledIds;
+      } catch (raw) {
+        const err = ArmadaError.from(raw);
+        const retry = attempt < max && isRetryableCancelFailure(err);
+        // The first retry is immediate; later ones back off (1x, 2x, 4x ...).
+        const waitMs = attempt === 1 ? 0 : this.options.cancelBackoffMs * 2 ** (attempt - 2);
+        log?.warn(
+          `Failed to cancel Armada job ${context.jobId} (attempt ${attempt} of ${max}): ${err.message.replace(/\.$/, "")}` +
+            (retry ? `; trying again${waitMs > 0 ? ` in ${waitMs / 1000}s` : ""}` : ""),
+        );
+        if (!retry) {
+          throw new ArmadaOperatorCancelError(context.armadaQueue, context.jobId, context.jobState, attempt, { cause: err });
+        }
+        if (waitMs > 0) await this.clock.sleep(waitMs);
+        continue;
+      }
+      if (cancelled.includes(context.jobId)) {
+        log?.info(`Cancelled Armada job(s) ${cancelled.join(", ")}`);
+        this.statusBatcher.untrack(context.jobId);
+        return context.with({ jobState: JobState.CANCELLED });
+      }
+      return this.afterNothingCancelled(context, log);
     }
-    this.statusBatcher.untrack(context.jobId);
-    return context.with({ jobState: jobStateName(JobState.CANCELLED) });
+  }
+
+  /** Armada cancelled nothing: the job has ended (or is unknown); report the state it is in. */
+  private async afterNothingCancelled(context: RunningJobContext, log?: LogSink): Promise<RunningJobContext> {
+    let state: JobState;
+    try {
+      const res = await this.client.getJobStatus({ jobIds: [context.jobId] });
+      state = (res.jobStates[context.jobId] ?? JobState.UNKNOWN) as JobState;
+    } catch (err) {
+      log?.warn(
+        `Armada cancelled nothing for job ${context.jobId}, and its state could not be read ` +
+          `(${err instanceof Error ? err.message : String(err)}); keeping the last known state ${context.jobState}`,
+      );
+      return context;
+    }
+    log?.warn(`Armada cancelled nothing for job ${context.jobId}: it is in state ${jobStateName(state)}`);
+    if (isTerminalJobState(state)) this.statusBatcher.untrack(context.jobId);
+    return context.with({ jobState: state });
   }
 
   /** The most recently submitted job of the job set carrying `externalJobUri`, if any. */

@@ -57,4 +57,24 @@ describe("ArmadaError", () => {
     expect(grpcCodeName(status.RESOURCE_EXHAUSTED)).toBe("RESOURCE_EXHAUSTED");
     expect(grpcCodeName(42)).toBe("CODE_42");
   });
+
+  it.each([
+    [status.UNAVAILABLE, "connection reset", true],
+    [status.DEADLINE_EXCEEDED, "Deadline exceeded", true],
+    [status.RESOURCE_EXHAUSTED, "rate limited", true],
+    [status.RESOURCE_EXHAUSTED, "Received message larger than max (5000000 vs. 4194304)", false],
+    [status.INVALID_ARGUMENT, "bad", false],
+    [status.PERMISSION_DENIED, 'could not find queue "q"', false],
+    [status.INTERNAL, "boom", false],
+    [status.UNKNOWN, "?", false],
+  ])("isTransient of code %i (%s) is %s", (code, details, transient) => {
+    const e = new ArmadaError({ code, details });
+    expect(e.isTransient).toBe(transient);
+    expect(ArmadaError.isTransient(e)).toBe(transient);
+  });
+
+  it("isTransient is false for anything that is not an ArmadaError", () => {
+    expect(ArmadaError.isTransient(Object.assign(new Error("x"), { code: status.UNAVAILABLE }))).toBe(false);
+    expect(ArmadaError.isTransient(undefined)).toBe(false);
+  });
 });

@@ -111,7 +111,14 @@ describe("ArmadaOperator end to end against the dev server", () => {
     env.operator("rej", dag, {
       retries: 2,
       retryDelay: 1,
-      jobRequest: { podSpec: { containers: [{ name: "Not_A_Dns_Name", image: "busybox" }] } },
+      // An invalid container name is refused before submitting now; a duration
+      // the dev server cannot parse is a refusal only the server makes.
+      jobRequest: {
+        annotations: { "armada-airflow.dev/duration": "Not_A_Dns_Name" },
+        podSpec: {
+          containers: [{ name: "main", image: "busybox", resources: { requests: { cpu: "100m" }, limits: { cpu: "100m" } } }],
+        },
+      },
     });
     expect(await env.run(dag)).toBe("failed");
     const jobs = env.server.jobs();

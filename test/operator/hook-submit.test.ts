@@ -4,7 +4,9 @@ import { ArmadaError } from "../../src/client/armada-error.js";
 import { GrpcChannelArgs } from "../../src/client/channel-args.js";
 import { ManualClock } from "../../src/common/clock.js";
 import { JobSubmitRequestItem } from "../../src/gen/armada/submit.js";
+import { ArmadaOperatorSubmitError } from "../../src/operator/errors.js";
 import { ArmadaHook } from "../../src/operator/hook.js";
+import { isTaskFatalError } from "../../src/runtime/errors.js";
 
 type Answer = { error?: ArmadaError; items?: { jobId: string; error: string }[] };
 
@@ -52,6 +54,24 @@ describe("ArmadaHook.submitJob", () => {
   it("reports Armada's per-item error once, without looking up or submitting again", async () => {
     const { hook, calls } = hookWith([{ items: [{ jobId: "", error: "queue q does not exist" }] }], { ids: [], clientIds: {} });
     await expect(hook.submitJob(request())).rejects.toThrow("Error submitting job to Armada: queue q does not exist");
+    expect(calls).toEqual({ submit: 1, lookup: 0 });
+  });
+
+  it("makes a per-item refusal a typed, fatal error naming the item and Armada's reason", async () => {
+    const { hook, calls } = hookWith([{ items: [{ jobId: "", error: "pod spec too large" }] }], { ids: [], clientIds: {} });
+    const err = await hook.submitJob(request()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ArmadaOperatorSubmitError);
+    expect(err).toMatchObject({ queue: "q", jobSetId: "s", itemIndex: 0, reason: "pod spec too large" });
+    expect((err as Error).message).toMatch(/job_request_items\[0\] in queue 'q'/);
+    expect(isTaskFatalError(err)).toBe(true);
+    expect(calls).toEqual({ submit: 1, lookup: 0 });
+  });
+
+  it("makes an answer with the wrong number of items a fatal error, not a retry", async () => {
+    const { hook, calls } = hookWith([{ items: [] }], { ids: [], clientIds: {} });
+    const err = await hook.submitJob(request()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ArmadaOperatorSubmitError);
+    expect(isTaskFatalError(err)).toBe(true);
     expect(calls).toEqual({ submit: 1, lookup: 0 });
   });
 
