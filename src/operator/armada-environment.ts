@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
 import { BearerTokenAuth } from "../client/bearer-token-auth.js";
 import { GrpcChannelArgs } from "../client/channel-args.js";
+import { ArmadaOperatorInputError } from "./errors.js";
 
 /** What an ArmadaOperator needs to reach Armada. */
 export interface ArmadaEnvironment {
@@ -100,6 +101,15 @@ export async function armadaEnvironment(options: ArmadaEnvironmentOptions = {}):
   const armadaQueue = env.ARMADA_QUEUE || options.defaultQueue || "default";
   if (env.ARMADA_TARGET) {
     const tokenEnv = env.ARMADA_TOKEN_ENV;
+    // Said here, by name: left to the first call, an unset variable ends in a
+    // TLS or UNAUTHENTICATED error that does not say which variable it was.
+    if (tokenEnv && !env[tokenEnv]) {
+      throw new ArmadaOperatorInputError(
+        "ARMADA_TOKEN_ENV",
+        `names the environment variable ${tokenEnv}, which is not set (or empty); set ${tokenEnv} to the bearer ` +
+          "token, or unset ARMADA_TOKEN_ENV to connect without a token",
+      );
+    }
     return {
       channelArgs: new GrpcChannelArgs({
         target: env.ARMADA_TARGET,

@@ -10,6 +10,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { systemClock, type Clock } from "../common/clock.js";
 import { ArmadaError } from "../client/armada-error.js";
 import { GrpcChannelArgs, type GrpcChannelArgsInit } from "../client/channel-args.js";
+import { checkChannelArgs, ChannelConfigError } from "../client/channel-preflight.js";
 import type { TokenRetriever } from "../client/token-retriever.js";
 import { jobRequestItemToKubernetes } from "../client/kubernetes-job-request-item.js";
 import { qualifiedNameProblem, validateSubmitItem } from "../client/submit-validation.js";
@@ -419,9 +420,42 @@ export class ArmadaOperator extends BaseOperator {
       this.log.info(`Running in dry_run mode. job_set_id: ${jobSetId}\n${JSON.stringify(this.renderedJson, null, 2)}`);
       return {};
     }
+    this.preflight();
     if (this.deferrable) await ti.xcomPush(XCOM_KEYS.channelArgs, this.channelArgs.serialize());
     const jobContext = await this.reattachOrSubmit(context, jobSetId);
     return this.pollForTermination(context, jobContext);
+  }
+
+  /**
+   * Checks the configuration and channel before the first call, so that a
+   * setting that would make every call fail (a deadline of 0, an unreadable
+   * TLS file, an unset token variable) fails the task at once, naming the
+   * setting, instead of surfacing as unknown submit outcomes or TLS errors.
+   */
+  private preflight(): void {
+    if (!this.hookFactory) {
+      const deadline = getConfigNumber("armada_operator", "rpc_deadline_s", 30);
+      if (!(deadline > 0)) {
+        throw new ArmadaOperatorInputError(
+          "armada_operator.rpc_deadline_s",
+          `must be a number of seconds > 0, got ${deadline}: every call would time out at once. ` +
+            "Set it to the longest an Armada call may take (default 30), or remove it.",
+        );
+      }
+      const grace = getConfigNumber("armada_operator", "submit_lookup_grace_s", 30);
+      if (!(grace >= 0)) {
+        throw new ArmadaOperatorInputError(
+          "armada_operator.submit_lookup_grace_s",
+          `must be a number of seconds >= 0, got ${grace} (default 30)`,
+        );
+      }
+    }
+    try {
+      checkChannelArgs(this.channelArgs);
+    } catch (err) {
+      if (!(err instanceof ChannelConfigError)) throw err;
+      throw new ArmadaOperatorInputError(err.field, err.message.slice(err.field.length + 2), { cause: err });
+    }
   }
 
   /** Resumes after the trigger fired: reads the job context from XCom and polls again. */
