@@ -65,7 +65,9 @@ function startEmbedded(queues: string[]): Promise<EmbeddedInfo> {
       try {
         resolve(JSON.parse(out.slice(0, nl)) as EmbeddedInfo);
       } catch (e) {
-        reject(new Error(`embedded dev server printed something unexpected: ${out.slice(0, 200)}`, { cause: e }));
+        reject(
+          new Error(`embedded dev server printed something unexpected: ${out.slice(0, 200)}`, { cause: e }),
+        );
       }
       // The child lives as long as this process does, without keeping it alive.
       child.stdout.removeAllListeners("data");
@@ -76,7 +78,11 @@ function startEmbedded(queues: string[]): Promise<EmbeddedInfo> {
     });
     child.once("error", reject);
     child.once("exit", (code) =>
-      reject(new Error(`the embedded Armada dev server exited (code ${code}) before it was ready: ${err.trim().slice(-2000)}`)),
+      reject(
+        new Error(
+          `the embedded Armada dev server exited (code ${code}) before it was ready: ${err.trim().slice(-2000)}`,
+        ),
+      ),
     );
   });
 }

@@ -37,7 +37,13 @@ import {
   type JobRequestJson,
 } from "./job-request.js";
 import { isTerminalJobState, JobState, jobStateName } from "./job-states.js";
-import { linkXComKey, lookoutUrl, LOOKOUT_URL_XCOM_KEY, UrlFromLogsExtractor, type ExtraLinks } from "./links.js";
+import {
+  linkXComKey,
+  lookoutUrl,
+  LOOKOUT_URL_XCOM_KEY,
+  UrlFromLogsExtractor,
+  type ExtraLinks,
+} from "./links.js";
 import { armadaPodName, KubernetesPodLogManager } from "./pod-log-manager.js";
 import { ArmadaPollJobTrigger } from "./poll-job-trigger.js";
 import {
@@ -116,21 +122,35 @@ export interface ArmadaOperatorResult {
 
 let warnedMissingToken = false;
 
-const STATES_WITH_POD: ReadonlySet<JobState> = new Set([JobState.RUNNING, JobState.FAILED, JobState.SUCCEEDED]);
-const STATES_WITH_REASON: ReadonlySet<JobState> = new Set([JobState.FAILED, JobState.PREEMPTED, JobState.REJECTED]);
+const STATES_WITH_POD: ReadonlySet<JobState> = new Set([
+  JobState.RUNNING,
+  JobState.FAILED,
+  JobState.SUCCEEDED,
+]);
+const STATES_WITH_REASON: ReadonlySet<JobState> = new Set([
+  JobState.FAILED,
+  JobState.PREEMPTED,
+  JobState.REJECTED,
+]);
 /** Status checks that may fail in a row (server away) before the try fails. */
 const MAX_CONSECUTIVE_STATUS_FAILURES = 10;
 
 function positiveNumber(field: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new ArmadaOperatorInputError(field, `must be a number of seconds > 0, got ${JSON.stringify(value)}`);
+    throw new ArmadaOperatorInputError(
+      field,
+      `must be a number of seconds > 0, got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
 
 function nonEmptyString(field: string, value: unknown, example: string): string {
   if (typeof value !== "string" || value.trim() === "") {
-    throw new ArmadaOperatorInputError(field, `must be a non-empty string, e.g. ${example}; got ${JSON.stringify(value)}`);
+    throw new ArmadaOperatorInputError(
+      field,
+      `must be a non-empty string, e.g. ${example}; got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -147,7 +167,8 @@ function assertSubmittable(item: JobSubmitRequestItem): void {
   const issues = validateSubmitItem(item, { except: ["pod-spec-count"] });
   if (issues.length === 0) return;
   const [first, ...rest] = issues;
-  const more = rest.length > 0 ? ` (also: ${rest.map((i) => `job_request.${i.path}: ${i.message}`).join("; ")})` : "";
+  const more =
+    rest.length > 0 ? ` (also: ${rest.map((i) => `job_request.${i.path}: ${i.message}`).join("; ")})` : "";
   throw new ArmadaOperatorInputError(`job_request.${first!.path}`, `${first!.message}${more}`);
 }
 
@@ -202,7 +223,8 @@ export class ArmadaOperator extends BaseOperator {
     }
     this.jobRequest = o.jobRequest;
     this.jobSetPrefix = o.jobSetPrefix ?? "";
-    if (typeof this.jobSetPrefix !== "string") throw new ArmadaOperatorInputError("jobSetPrefix", "must be a string");
+    if (typeof this.jobSetPrefix !== "string")
+      throw new ArmadaOperatorInputError("jobSetPrefix", "must be a string");
     this.lookoutUrlTemplate = o.lookoutUrlTemplate || undefined;
     this.pollInterval = positiveNumber(
       "pollInterval",
@@ -211,14 +233,22 @@ export class ArmadaOperator extends BaseOperator {
     this.containerLogs = o.containerLogs || undefined;
     this.k8sTokenRetriever = o.k8sTokenRetriever;
     this.deferrable = o.deferrable ?? getConfigBoolean("operators", "default_deferrable", false);
-    const ack = o.jobAcknowledgementTimeout ?? getConfigNumber("armada_operator", "default_job_acknowledgement_timeout_s", 300);
+    const ack =
+      o.jobAcknowledgementTimeout ??
+      getConfigNumber("armada_operator", "default_job_acknowledgement_timeout_s", 300);
     if (typeof ack !== "number" || !Number.isFinite(ack)) {
-      throw new ArmadaOperatorInputError("jobAcknowledgementTimeout", `must be a number of seconds, got ${JSON.stringify(ack)}`);
+      throw new ArmadaOperatorInputError(
+        "jobAcknowledgementTimeout",
+        `must be a number of seconds, got ${JSON.stringify(ack)}`,
+      );
     }
     this.jobAcknowledgementTimeout = ack;
     this.dryRun = o.dryRun ?? getConfigBoolean("armada_operator", "default_dry_run", false);
     try {
-      this.reattachPolicy = resolveReattachPolicy(o.reattachPolicy, getConfig("armada_operator", "reattach_policy"));
+      this.reattachPolicy = resolveReattachPolicy(
+        o.reattachPolicy,
+        getConfig("armada_operator", "reattach_policy"),
+      );
     } catch (err) {
       throw new ArmadaOperatorInputError(
         "reattachPolicy",
@@ -267,10 +297,16 @@ export class ArmadaOperator extends BaseOperator {
   private buildOperatorLinks(): OperatorLink[] {
     const links: OperatorLink[] = [];
     if (this.lookoutUrlTemplate) {
-      links.push({ name: "Lookout", getLink: async (_op, t) => (await t.xcomPull(LOOKOUT_URL_XCOM_KEY)) as string | undefined });
+      links.push({
+        name: "Lookout",
+        getLink: async (_op, t) => (await t.xcomPull(LOOKOUT_URL_XCOM_KEY)) as string | undefined,
+      });
     }
     for (const name of Object.keys(this.extraLinks)) {
-      links.push({ name, getLink: async (_op, t) => (await t.xcomPull(linkXComKey(name))) as string | undefined });
+      links.push({
+        name,
+        getLink: async (_op, t) => (await t.xcomPull(linkXComKey(name))) as string | undefined,
+      });
     }
     return links;
   }
@@ -334,7 +370,8 @@ export class ArmadaOperator extends BaseOperator {
       json = stored;
       this.renderedBefore = true;
     } else {
-      const source = typeof this.jobRequest === "function" ? await this.jobRequest(context, e) : this.jobRequest;
+      const source =
+        typeof this.jobRequest === "function" ? await this.jobRequest(context, e) : this.jobRequest;
       const ns = e.namespace(context);
       const template = jobRequestToJson(source);
       const rendered = renderJobRequestJson(template, (v, path) => e.renderWith(v, ns, path));
@@ -417,7 +454,9 @@ export class ArmadaOperator extends BaseOperator {
     );
     const jobSetId = this.jobSetId(context);
     if (this.dryRun) {
-      this.log.info(`Running in dry_run mode. job_set_id: ${jobSetId}\n${JSON.stringify(this.renderedJson, null, 2)}`);
+      this.log.info(
+        `Running in dry_run mode. job_set_id: ${jobSetId}\n${JSON.stringify(this.renderedJson, null, 2)}`,
+      );
       return {};
     }
     this.preflight();
@@ -463,7 +502,9 @@ export class ArmadaOperator extends BaseOperator {
     const ti = this.attach(context);
     const stored = await ti.xcomPull({ key: XCOM_KEYS.jobContext });
     if (!stored) {
-      throw new Error(`Resumed without an XCom job_context for task ${ti.taskId}; cannot tell which Armada job to follow`);
+      throw new Error(
+        `Resumed without an XCom job_context for task ${ti.taskId}; cannot tell which Armada job to follow`,
+      );
     }
     const jobContext = RunningJobContext.fromXCom(stored);
     this.hook.trackJob?.(jobContext.jobId);
@@ -490,7 +531,9 @@ export class ArmadaOperator extends BaseOperator {
           ? await this.hook.getJobTerminationReason(existing.jobId)
           : "";
         if (this.reattachPolicy(existing.state, reason)) {
-          this.log.info(`Attached to existing Armada job with job-id ${existing.jobId}.${this.trackingMessage(existing.jobId)}`);
+          this.log.info(
+            `Attached to existing Armada job with job-id ${existing.jobId}.${this.trackingMessage(existing.jobId)}`,
+          );
           const ctx = new RunningJobContext({
             armadaQueue: this.armadaQueue,
             jobId: existing.jobId,
@@ -514,22 +557,45 @@ export class ArmadaOperator extends BaseOperator {
       log: this.log,
     });
     this.log.info(`Submitted job to Armada with job-id ${jobId}.${this.trackingMessage(jobId)}`);
-    const ctx = new RunningJobContext({ armadaQueue: this.armadaQueue, jobId, jobSetId, submitTime: this.clock.now() });
+    const ctx = new RunningJobContext({
+      armadaQueue: this.armadaQueue,
+      jobId,
+      jobSetId,
+      submitTime: this.clock.now(),
+    });
     await this.publishSubmitted(ti, ctx);
     return ctx;
   }
 
-  private async findOwnJob(ti: TaskInstance, jobSetId: string, uri: string): Promise<RunningJobContext | undefined> {
+  private async findOwnJob(
+    ti: TaskInstance,
+    jobSetId: string,
+    uri: string,
+  ): Promise<RunningJobContext | undefined> {
     const stored = await ti.xcomPull({ key: XCOM_KEYS.jobContext });
     if (stored) {
       const ctx = RunningJobContext.fromXCom(stored);
-      this.log.info(`Resuming Armada job with job-id ${ctx.jobId} submitted earlier by this try.${this.trackingMessage(ctx.jobId)}`);
+      this.log.info(
+        `Resuming Armada job with job-id ${ctx.jobId} submitted earlier by this try.${this.trackingMessage(ctx.jobId)}`,
+      );
       return ctx;
     }
-    const jobId = await this.hook.findSubmittedJob(this.armadaQueue, jobSetId, uri, this.renderedItem!.clientId);
+    const jobId = await this.hook.findSubmittedJob(
+      this.armadaQueue,
+      jobSetId,
+      uri,
+      this.renderedItem!.clientId,
+    );
     if (!jobId) return undefined;
-    this.log.info(`Found Armada job with job-id ${jobId} submitted earlier by this try.${this.trackingMessage(jobId)}`);
-    const ctx = new RunningJobContext({ armadaQueue: this.armadaQueue, jobId, jobSetId, submitTime: this.clock.now() });
+    this.log.info(
+      `Found Armada job with job-id ${jobId} submitted earlier by this try.${this.trackingMessage(jobId)}`,
+    );
+    const ctx = new RunningJobContext({
+      armadaQueue: this.armadaQueue,
+      jobId,
+      jobSetId,
+      submitTime: this.clock.now(),
+    });
     await this.publishSubmitted(ti, ctx);
     return ctx;
   }
@@ -540,7 +606,10 @@ export class ArmadaOperator extends BaseOperator {
     await ti.xcomPush(XCOM_KEYS.jobContext, ctx.toXCom());
   }
 
-  private async pollForTermination(context: Context, start: RunningJobContext): Promise<ArmadaOperatorResult> {
+  private async pollForTermination(
+    context: Context,
+    start: RunningJobContext,
+  ): Promise<ArmadaOperatorResult> {
     let ctx = start;
     for (;;) {
       ctx = await this.checkJobStatusAndFetchLogs(context, ctx);
@@ -556,7 +625,10 @@ export class ArmadaOperator extends BaseOperator {
     }
   }
 
-  private async checkJobStatusAndFetchLogs(context: Context, previous: RunningJobContext): Promise<RunningJobContext> {
+  private async checkJobStatusAndFetchLogs(
+    context: Context,
+    previous: RunningJobContext,
+  ): Promise<RunningJobContext> {
     const ti = context.ti;
     let state: JobState;
     try {
@@ -572,11 +644,16 @@ export class ArmadaOperator extends BaseOperator {
       return previous;
     }
     if (state !== previous.state) {
-      this.log.info(`Armada job ${previous.jobId} is in state: ${jobStateName(state)}.${this.trackingMessage(previous.jobId)}`);
+      this.log.info(
+        `Armada job ${previous.jobId} is in state: ${jobStateName(state)}.${this.trackingMessage(previous.jobId)}`,
+      );
     }
     let ctx = previous.with({ jobState: state });
 
-    if (state === JobState.UNKNOWN && this.clock.nowMs() - ctx.submitTime.getTime() > this.jobAcknowledgementTimeout * 1000) {
+    if (
+      state === JobState.UNKNOWN &&
+      this.clock.nowMs() - ctx.submitTime.getTime() > this.jobAcknowledgementTimeout * 1000
+    ) {
       this.log.info(
         `Armada job with job-id: ${ctx.jobId} not acknowledged within timeout (${this.jobAcknowledgementTimeout}), terminating`,
       );
@@ -679,7 +756,10 @@ export class ArmadaOperator extends BaseOperator {
     const lookout = this.lookoutUrl(ctx.jobId);
     if (lookout) links.lookout = lookout;
     for (const [name, link] of Object.entries(this.extraLinks)) {
-      const url = typeof link === "string" ? this.renderedLinks[name] : ((await ti.xcomPull({ key: linkXComKey(name) })) as string | undefined);
+      const url =
+        typeof link === "string"
+          ? this.renderedLinks[name]
+          : ((await ti.xcomPull({ key: linkXComKey(name) })) as string | undefined);
       if (url) links[name] = url;
     }
     return {
