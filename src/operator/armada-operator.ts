@@ -93,6 +93,14 @@ export interface ArmadaOperatorOptions extends BaseOperatorOptions {
   deferrable?: boolean;
   /** Seconds the job may stay unknown to Armada's query API before it is cancelled. @default config `armada_operator.default_job_acknowledgement_timeout_s`, else 300 */
   jobAcknowledgementTimeout?: number;
+  /**
+   * Seconds the job may wait for capacity (QUEUED or LEASED, counted from its
+   * submission) before the task cancels it and fails retryably; a RUNNING job
+   * is never stopped by it. Waiting for capacity and running too long are
+   * different failures: `executionTimeout` is the other one.
+   * @default none (wait as long as it takes)
+   */
+  queueTimeout?: number;
   /** Render and log the job request, submit nothing. @default config `armada_operator.default_dry_run`, else false */
   dryRun?: boolean;
   /**
@@ -132,6 +140,8 @@ const STATES_WITH_REASON: ReadonlySet<JobState> = new Set([
   JobState.PREEMPTED,
   JobState.REJECTED,
 ]);
+/** States of a job waiting for capacity, which `queueTimeout` bounds. */
+const WAITING_FOR_CAPACITY: ReadonlySet<JobState> = new Set([JobState.QUEUED, JobState.LEASED]);
 /** Status checks that may fail in a row (server away) before the try fails. */
 const MAX_CONSECUTIVE_STATUS_FAILURES = 10;
 
@@ -188,6 +198,7 @@ export class ArmadaOperator extends BaseOperator {
   readonly k8sTokenRetriever: TokenRetriever | undefined;
   readonly deferrable: boolean;
   readonly jobAcknowledgementTimeout: number;
+  readonly queueTimeout: number | undefined;
   readonly dryRun: boolean;
   readonly reattachPolicy: ReattachPolicyFunction;
   readonly extraLinks: ExtraLinks;
@@ -243,6 +254,8 @@ export class ArmadaOperator extends BaseOperator {
       );
     }
     this.jobAcknowledgementTimeout = ack;
+    this.queueTimeout =
+      o.queueTimeout === undefined ? undefined : positiveNumber("queueTimeout", o.queueTimeout);
     this.dryRun = o.dryRun ?? getConfigBoolean("armada_operator", "default_dry_run", false);
     try {
       this.reattachPolicy = resolveReattachPolicy(
@@ -672,11 +685,37 @@ export class ArmadaOperator extends BaseOperator {
       return ctx;
     }
 
+    const waited = this.clock.nowMs() - ctx.submitTime.getTime();
+    if (
+      this.queueTimeout !== undefined &&
+      WAITING_FOR_CAPACITY.has(state) &&
+      waited > this.queueTimeout * 1000
+    ) {
+      return this.queueTimedOut(ti, ctx, waited);
+    }
+
     if (this.containerLogs && (state === JobState.RUNNING || isTerminalJobState(state))) {
       ctx = await this.fetchLogs(context, ctx);
     }
     await ti.xcomPush(XCOM_KEYS.jobContext, ctx.toXCom());
     return ctx;
+  }
+
+  /** The job waited for capacity longer than `queueTimeout`: cancel it and fail the try (retryably). */
+  private async queueTimedOut(
+    ti: TaskInstance,
+    start: RunningJobContext,
+    waitedMs: number,
+  ): Promise<RunningJobContext> {
+    const reason =
+      `queueTimeout fired: Armada job ${start.jobId} was still ${jobStateName(start.state)} ` +
+      `${Math.round(waitedMs / 1000)}s after submission (queueTimeout ${this.queueTimeout}s)`;
+    this.log.warn(`${reason}; cancelling it`);
+    const ctx = await this.hook.cancelJob(start, this.log);
+    await ti.xcomPush(XCOM_KEYS.jobContext, ctx.toXCom());
+    // It started or ended in the meantime: follow what it really did.
+    if (isTerminalJobState(ctx.state) && ctx.state !== JobState.CANCELLED) return ctx;
+    throw new ArmadaOperatorJobFailedError(ctx.armadaQueue, ctx.jobId, ctx.state, reason);
   }
 
   private async fetchLogs(context: Context, start: RunningJobContext): Promise<RunningJobContext> {
