@@ -19,6 +19,7 @@ export type SubmitRule =
   | "pod-spec-count"
   | "containers"
   | "container-name"
+  | "container-name-unique"
   | "namespace"
   | "priority"
   | "client-id"
@@ -306,7 +307,7 @@ function checkPodSpec(out: Collector, path: string, spec: PodSpec, maxBytes: num
         );
       } else if (names.has(name)) {
         out.add(
-          "container-name",
+          "container-name-unique",
           `${at}.name`,
           `container name ${JSON.stringify(name)} is already used by ${names.get(name)}`,
         );

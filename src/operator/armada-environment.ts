@@ -10,6 +10,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { BearerTokenAuth } from "../client/bearer-token-auth.js";
 import { GrpcChannelArgs } from "../client/channel-args.js";
 import { armadaAirflowHome } from "../runtime/config.js";
+import { ArmadaOperatorInputError } from "./errors.js";
 
 /** What an ArmadaOperator needs to reach Armada. */
 export interface ArmadaEnvironment {
@@ -66,7 +67,9 @@ function startEmbedded(queues: string[], home: string): Promise<EmbeddedInfo> {
       try {
         resolve(JSON.parse(out.slice(0, nl)) as EmbeddedInfo);
       } catch (e) {
-        reject(new Error(`embedded dev server printed something unexpected: ${out.slice(0, 200)}`, { cause: e }));
+        reject(
+          new Error(`embedded dev server printed something unexpected: ${out.slice(0, 200)}`, { cause: e }),
+        );
       }
       // The child lives as long as this process does, without keeping it alive.
       child.stdout.removeAllListeners("data");
@@ -77,7 +80,11 @@ function startEmbedded(queues: string[], home: string): Promise<EmbeddedInfo> {
     });
     child.once("error", reject);
     child.once("exit", (code) =>
-      reject(new Error(`the embedded Armada dev server exited (code ${code}) before it was ready: ${err.trim().slice(-2000)}`)),
+      reject(
+        new Error(
+          `the embedded Armada dev server exited (code ${code}) before it was ready: ${err.trim().slice(-2000)}`,
+        ),
+      ),
     );
   });
 }
@@ -104,6 +111,15 @@ export async function armadaEnvironment(options: ArmadaEnvironmentOptions = {}):
   const armadaQueue = env.ARMADA_QUEUE || options.defaultQueue || "default";
   if (env.ARMADA_TARGET) {
     const tokenEnv = env.ARMADA_TOKEN_ENV;
+    // Said here, by name: left to the first call, an unset variable ends in a
+    // TLS or UNAUTHENTICATED error that does not say which variable it was.
+    if (tokenEnv && !env[tokenEnv]) {
+      throw new ArmadaOperatorInputError(
+        "ARMADA_TOKEN_ENV",
+        `names the environment variable ${tokenEnv}, which is not set (or empty); set ${tokenEnv} to the bearer ` +
+          "token, or unset ARMADA_TOKEN_ENV to connect without a token",
+      );
+    }
     return {
       channelArgs: new GrpcChannelArgs({
         target: env.ARMADA_TARGET,

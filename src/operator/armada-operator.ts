@@ -11,6 +11,7 @@ import { systemClock, type Clock } from "../common/clock.js";
 import { crashPoint } from "../common/crash-point.js";
 import { ArmadaError } from "../client/armada-error.js";
 import { GrpcChannelArgs, type GrpcChannelArgsInit } from "../client/channel-args.js";
+import { checkChannelArgs, ChannelConfigError } from "../client/channel-preflight.js";
 import type { TokenRetriever } from "../client/token-retriever.js";
 import { jobRequestItemToKubernetes } from "../client/kubernetes-job-request-item.js";
 import { qualifiedNameProblem, validateSubmitItem } from "../client/submit-validation.js";
@@ -37,7 +38,13 @@ import {
   type JobRequestJson,
 } from "./job-request.js";
 import { isTerminalJobState, JobState, jobStateName } from "./job-states.js";
-import { linkXComKey, lookoutUrl, LOOKOUT_URL_XCOM_KEY, UrlFromLogsExtractor, type ExtraLinks } from "./links.js";
+import {
+  linkXComKey,
+  lookoutUrl,
+  LOOKOUT_URL_XCOM_KEY,
+  UrlFromLogsExtractor,
+  type ExtraLinks,
+} from "./links.js";
 import { armadaPodName, KubernetesPodLogManager } from "./pod-log-manager.js";
 import { ArmadaPollJobTrigger } from "./poll-job-trigger.js";
 import {
@@ -87,6 +94,14 @@ export interface ArmadaOperatorOptions extends BaseOperatorOptions {
   deferrable?: boolean;
   /** Seconds the job may stay unknown to Armada's query API before it is cancelled. @default config `armada_operator.default_job_acknowledgement_timeout_s`, else 300 */
   jobAcknowledgementTimeout?: number;
+  /**
+   * Seconds the job may wait for capacity (QUEUED or LEASED, counted from its
+   * submission) before the task cancels it and fails retryably; a RUNNING job
+   * is never stopped by it. Waiting for capacity and running too long are
+   * different failures: `executionTimeout` is the other one.
+   * @default none (wait as long as it takes)
+   */
+  queueTimeout?: number;
   /** Render and log the job request, submit nothing. @default config `armada_operator.default_dry_run`, else false */
   dryRun?: boolean;
   /**
@@ -116,21 +131,37 @@ export interface ArmadaOperatorResult {
 
 let warnedMissingToken = false;
 
-const STATES_WITH_POD: ReadonlySet<JobState> = new Set([JobState.RUNNING, JobState.FAILED, JobState.SUCCEEDED]);
-const STATES_WITH_REASON: ReadonlySet<JobState> = new Set([JobState.FAILED, JobState.PREEMPTED, JobState.REJECTED]);
+const STATES_WITH_POD: ReadonlySet<JobState> = new Set([
+  JobState.RUNNING,
+  JobState.FAILED,
+  JobState.SUCCEEDED,
+]);
+const STATES_WITH_REASON: ReadonlySet<JobState> = new Set([
+  JobState.FAILED,
+  JobState.PREEMPTED,
+  JobState.REJECTED,
+]);
+/** States of a job waiting for capacity, which `queueTimeout` bounds. */
+const WAITING_FOR_CAPACITY: ReadonlySet<JobState> = new Set([JobState.QUEUED, JobState.LEASED]);
 /** Status checks that may fail in a row (server away) before the try fails. */
 const MAX_CONSECUTIVE_STATUS_FAILURES = 10;
 
 function positiveNumber(field: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new ArmadaOperatorInputError(field, `must be a number of seconds > 0, got ${JSON.stringify(value)}`);
+    throw new ArmadaOperatorInputError(
+      field,
+      `must be a number of seconds > 0, got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
 
 function nonEmptyString(field: string, value: unknown, example: string): string {
   if (typeof value !== "string" || value.trim() === "") {
-    throw new ArmadaOperatorInputError(field, `must be a non-empty string, e.g. ${example}; got ${JSON.stringify(value)}`);
+    throw new ArmadaOperatorInputError(
+      field,
+      `must be a non-empty string, e.g. ${example}; got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -147,7 +178,8 @@ function assertSubmittable(item: JobSubmitRequestItem): void {
   const issues = validateSubmitItem(item, { except: ["pod-spec-count"] });
   if (issues.length === 0) return;
   const [first, ...rest] = issues;
-  const more = rest.length > 0 ? ` (also: ${rest.map((i) => `job_request.${i.path}: ${i.message}`).join("; ")})` : "";
+  const more =
+    rest.length > 0 ? ` (also: ${rest.map((i) => `job_request.${i.path}: ${i.message}`).join("; ")})` : "";
   throw new ArmadaOperatorInputError(`job_request.${first!.path}`, `${first!.message}${more}`);
 }
 
@@ -167,6 +199,7 @@ export class ArmadaOperator extends BaseOperator {
   readonly k8sTokenRetriever: TokenRetriever | undefined;
   readonly deferrable: boolean;
   readonly jobAcknowledgementTimeout: number;
+  readonly queueTimeout: number | undefined;
   readonly dryRun: boolean;
   readonly reattachPolicy: ReattachPolicyFunction;
   readonly extraLinks: ExtraLinks;
@@ -202,7 +235,8 @@ export class ArmadaOperator extends BaseOperator {
     }
     this.jobRequest = o.jobRequest;
     this.jobSetPrefix = o.jobSetPrefix ?? "";
-    if (typeof this.jobSetPrefix !== "string") throw new ArmadaOperatorInputError("jobSetPrefix", "must be a string");
+    if (typeof this.jobSetPrefix !== "string")
+      throw new ArmadaOperatorInputError("jobSetPrefix", "must be a string");
     this.lookoutUrlTemplate = o.lookoutUrlTemplate || undefined;
     this.pollInterval = positiveNumber(
       "pollInterval",
@@ -211,14 +245,24 @@ export class ArmadaOperator extends BaseOperator {
     this.containerLogs = o.containerLogs || undefined;
     this.k8sTokenRetriever = o.k8sTokenRetriever;
     this.deferrable = o.deferrable ?? getConfigBoolean("operators", "default_deferrable", false);
-    const ack = o.jobAcknowledgementTimeout ?? getConfigNumber("armada_operator", "default_job_acknowledgement_timeout_s", 300);
+    const ack =
+      o.jobAcknowledgementTimeout ??
+      getConfigNumber("armada_operator", "default_job_acknowledgement_timeout_s", 300);
     if (typeof ack !== "number" || !Number.isFinite(ack)) {
-      throw new ArmadaOperatorInputError("jobAcknowledgementTimeout", `must be a number of seconds, got ${JSON.stringify(ack)}`);
+      throw new ArmadaOperatorInputError(
+        "jobAcknowledgementTimeout",
+        `must be a number of seconds, got ${JSON.stringify(ack)}`,
+      );
     }
     this.jobAcknowledgementTimeout = ack;
+    this.queueTimeout =
+      o.queueTimeout === undefined ? undefined : positiveNumber("queueTimeout", o.queueTimeout);
     this.dryRun = o.dryRun ?? getConfigBoolean("armada_operator", "default_dry_run", false);
     try {
-      this.reattachPolicy = resolveReattachPolicy(o.reattachPolicy, getConfig("armada_operator", "reattach_policy"));
+      this.reattachPolicy = resolveReattachPolicy(
+        o.reattachPolicy,
+        getConfig("armada_operator", "reattach_policy"),
+      );
     } catch (err) {
       throw new ArmadaOperatorInputError(
         "reattachPolicy",
@@ -267,10 +311,16 @@ export class ArmadaOperator extends BaseOperator {
   private buildOperatorLinks(): OperatorLink[] {
     const links: OperatorLink[] = [];
     if (this.lookoutUrlTemplate) {
-      links.push({ name: "Lookout", getLink: async (_op, t) => (await t.xcomPull(LOOKOUT_URL_XCOM_KEY)) as string | undefined });
+      links.push({
+        name: "Lookout",
+        getLink: async (_op, t) => (await t.xcomPull(LOOKOUT_URL_XCOM_KEY)) as string | undefined,
+      });
     }
     for (const name of Object.keys(this.extraLinks)) {
-      links.push({ name, getLink: async (_op, t) => (await t.xcomPull(linkXComKey(name))) as string | undefined });
+      links.push({
+        name,
+        getLink: async (_op, t) => (await t.xcomPull(linkXComKey(name))) as string | undefined,
+      });
     }
     return links;
   }
@@ -334,7 +384,8 @@ export class ArmadaOperator extends BaseOperator {
       json = stored;
       this.renderedBefore = true;
     } else {
-      const source = typeof this.jobRequest === "function" ? await this.jobRequest(context, e) : this.jobRequest;
+      const source =
+        typeof this.jobRequest === "function" ? await this.jobRequest(context, e) : this.jobRequest;
       const ns = e.namespace(context);
       const template = jobRequestToJson(source);
       const rendered = renderJobRequestJson(template, (v, path) => e.renderWith(v, ns, path));
@@ -417,12 +468,47 @@ export class ArmadaOperator extends BaseOperator {
     );
     const jobSetId = this.jobSetId(context);
     if (this.dryRun) {
-      this.log.info(`Running in dry_run mode. job_set_id: ${jobSetId}\n${JSON.stringify(this.renderedJson, null, 2)}`);
+      this.log.info(
+        `Running in dry_run mode. job_set_id: ${jobSetId}\n${JSON.stringify(this.renderedJson, null, 2)}`,
+      );
       return {};
     }
+    this.preflight();
     if (this.deferrable) await ti.xcomPush(XCOM_KEYS.channelArgs, this.channelArgs.serialize());
     const jobContext = await this.reattachOrSubmit(context, jobSetId);
     return this.pollForTermination(context, jobContext);
+  }
+
+  /**
+   * Checks the configuration and channel before the first call, so that a
+   * setting that would make every call fail (a deadline of 0, an unreadable
+   * TLS file, an unset token variable) fails the task at once, naming the
+   * setting, instead of surfacing as unknown submit outcomes or TLS errors.
+   */
+  private preflight(): void {
+    if (!this.hookFactory) {
+      const deadline = getConfigNumber("armada_operator", "rpc_deadline_s", 30);
+      if (!(deadline > 0)) {
+        throw new ArmadaOperatorInputError(
+          "armada_operator.rpc_deadline_s",
+          `must be a number of seconds > 0, got ${deadline}: every call would time out at once. ` +
+            "Set it to the longest an Armada call may take (default 30), or remove it.",
+        );
+      }
+      const grace = getConfigNumber("armada_operator", "submit_lookup_grace_s", 30);
+      if (!(grace >= 0)) {
+        throw new ArmadaOperatorInputError(
+          "armada_operator.submit_lookup_grace_s",
+          `must be a number of seconds >= 0, got ${grace} (default 30)`,
+        );
+      }
+    }
+    try {
+      checkChannelArgs(this.channelArgs);
+    } catch (err) {
+      if (!(err instanceof ChannelConfigError)) throw err;
+      throw new ArmadaOperatorInputError(err.field, err.message.slice(err.field.length + 2), { cause: err });
+    }
   }
 
   /** Resumes after the trigger fired: reads the job context from XCom and polls again. */
@@ -431,7 +517,9 @@ export class ArmadaOperator extends BaseOperator {
     const ti = this.attach(context);
     const stored = await ti.xcomPull({ key: XCOM_KEYS.jobContext });
     if (!stored) {
-      throw new Error(`Resumed without an XCom job_context for task ${ti.taskId}; cannot tell which Armada job to follow`);
+      throw new Error(
+        `Resumed without an XCom job_context for task ${ti.taskId}; cannot tell which Armada job to follow`,
+      );
     }
     const jobContext = RunningJobContext.fromXCom(stored);
     this.hook.trackJob?.(jobContext.jobId);
@@ -458,7 +546,9 @@ export class ArmadaOperator extends BaseOperator {
           ? await this.hook.getJobTerminationReason(existing.jobId)
           : "";
         if (this.reattachPolicy(existing.state, reason)) {
-          this.log.info(`Attached to existing Armada job with job-id ${existing.jobId}.${this.trackingMessage(existing.jobId)}`);
+          this.log.info(
+            `Attached to existing Armada job with job-id ${existing.jobId}.${this.trackingMessage(existing.jobId)}`,
+          );
           const ctx = new RunningJobContext({
             armadaQueue: this.armadaQueue,
             jobId: existing.jobId,
@@ -487,7 +577,12 @@ export class ArmadaOperator extends BaseOperator {
     });
     crashPoint("armada.after-submit");
     this.log.info(`Submitted job to Armada with job-id ${jobId}.${this.trackingMessage(jobId)}`);
-    const ctx = new RunningJobContext({ armadaQueue: this.armadaQueue, jobId, jobSetId, submitTime: this.clock.now() });
+    const ctx = new RunningJobContext({
+      armadaQueue: this.armadaQueue,
+      jobId,
+      jobSetId,
+      submitTime: this.clock.now(),
+    });
     await this.publishSubmitted(ti, ctx);
     return ctx;
   }
@@ -518,17 +613,35 @@ export class ArmadaOperator extends BaseOperator {
     return !this.dryRun;
   }
 
-  private async findOwnJob(ti: TaskInstance, jobSetId: string, uri: string): Promise<RunningJobContext | undefined> {
+  private async findOwnJob(
+    ti: TaskInstance,
+    jobSetId: string,
+    uri: string,
+  ): Promise<RunningJobContext | undefined> {
     const stored = await ti.xcomPull({ key: XCOM_KEYS.jobContext });
     if (stored) {
       const ctx = RunningJobContext.fromXCom(stored);
-      this.log.info(`Resuming Armada job with job-id ${ctx.jobId} submitted earlier by this try.${this.trackingMessage(ctx.jobId)}`);
+      this.log.info(
+        `Resuming Armada job with job-id ${ctx.jobId} submitted earlier by this try.${this.trackingMessage(ctx.jobId)}`,
+      );
       return ctx;
     }
-    const jobId = await this.hook.findSubmittedJob(this.armadaQueue, jobSetId, uri, this.renderedItem!.clientId);
+    const jobId = await this.hook.findSubmittedJob(
+      this.armadaQueue,
+      jobSetId,
+      uri,
+      this.renderedItem!.clientId,
+    );
     if (!jobId) return undefined;
-    this.log.info(`Found Armada job with job-id ${jobId} submitted earlier by this try.${this.trackingMessage(jobId)}`);
-    const ctx = new RunningJobContext({ armadaQueue: this.armadaQueue, jobId, jobSetId, submitTime: this.clock.now() });
+    this.log.info(
+      `Found Armada job with job-id ${jobId} submitted earlier by this try.${this.trackingMessage(jobId)}`,
+    );
+    const ctx = new RunningJobContext({
+      armadaQueue: this.armadaQueue,
+      jobId,
+      jobSetId,
+      submitTime: this.clock.now(),
+    });
     await this.publishSubmitted(ti, ctx);
     return ctx;
   }
@@ -539,7 +652,10 @@ export class ArmadaOperator extends BaseOperator {
     await ti.xcomPush(XCOM_KEYS.jobContext, ctx.toXCom());
   }
 
-  private async pollForTermination(context: Context, start: RunningJobContext): Promise<ArmadaOperatorResult> {
+  private async pollForTermination(
+    context: Context,
+    start: RunningJobContext,
+  ): Promise<ArmadaOperatorResult> {
     let ctx = start;
     for (;;) {
       ctx = await this.checkJobStatusAndFetchLogs(context, ctx);
@@ -556,7 +672,10 @@ export class ArmadaOperator extends BaseOperator {
     }
   }
 
-  private async checkJobStatusAndFetchLogs(context: Context, previous: RunningJobContext): Promise<RunningJobContext> {
+  private async checkJobStatusAndFetchLogs(
+    context: Context,
+    previous: RunningJobContext,
+  ): Promise<RunningJobContext> {
     const ti = context.ti;
     let state: JobState;
     try {
@@ -572,11 +691,16 @@ export class ArmadaOperator extends BaseOperator {
       return previous;
     }
     if (state !== previous.state) {
-      this.log.info(`Armada job ${previous.jobId} is in state: ${jobStateName(state)}.${this.trackingMessage(previous.jobId)}`);
+      this.log.info(
+        `Armada job ${previous.jobId} is in state: ${jobStateName(state)}.${this.trackingMessage(previous.jobId)}`,
+      );
     }
     let ctx = previous.with({ jobState: state });
 
-    if (state === JobState.UNKNOWN && this.clock.nowMs() - ctx.submitTime.getTime() > this.jobAcknowledgementTimeout * 1000) {
+    if (
+      state === JobState.UNKNOWN &&
+      this.clock.nowMs() - ctx.submitTime.getTime() > this.jobAcknowledgementTimeout * 1000
+    ) {
       this.log.info(
         `Armada job with job-id: ${ctx.jobId} not acknowledged within timeout (${this.jobAcknowledgementTimeout}), terminating`,
       );
@@ -595,11 +719,37 @@ export class ArmadaOperator extends BaseOperator {
       return ctx;
     }
 
+    const waited = this.clock.nowMs() - ctx.submitTime.getTime();
+    if (
+      this.queueTimeout !== undefined &&
+      WAITING_FOR_CAPACITY.has(state) &&
+      waited > this.queueTimeout * 1000
+    ) {
+      return this.queueTimedOut(ti, ctx, waited);
+    }
+
     if (this.containerLogs && (state === JobState.RUNNING || isTerminalJobState(state))) {
       ctx = await this.fetchLogs(context, ctx);
     }
     await ti.xcomPush(XCOM_KEYS.jobContext, ctx.toXCom());
     return ctx;
+  }
+
+  /** The job waited for capacity longer than `queueTimeout`: cancel it and fail the try (retryably). */
+  private async queueTimedOut(
+    ti: TaskInstance,
+    start: RunningJobContext,
+    waitedMs: number,
+  ): Promise<RunningJobContext> {
+    const reason =
+      `queueTimeout fired: Armada job ${start.jobId} was still ${jobStateName(start.state)} ` +
+      `${Math.round(waitedMs / 1000)}s after submission (queueTimeout ${this.queueTimeout}s)`;
+    this.log.warn(`${reason}; cancelling it`);
+    const ctx = await this.hook.cancelJob(start, this.log);
+    await ti.xcomPush(XCOM_KEYS.jobContext, ctx.toXCom());
+    // It started or ended in the meantime: follow what it really did.
+    if (isTerminalJobState(ctx.state) && ctx.state !== JobState.CANCELLED) return ctx;
+    throw new ArmadaOperatorJobFailedError(ctx.armadaQueue, ctx.jobId, ctx.state, reason);
   }
 
   private async fetchLogs(context: Context, start: RunningJobContext): Promise<RunningJobContext> {
@@ -679,7 +829,10 @@ export class ArmadaOperator extends BaseOperator {
     const lookout = this.lookoutUrl(ctx.jobId);
     if (lookout) links.lookout = lookout;
     for (const [name, link] of Object.entries(this.extraLinks)) {
-      const url = typeof link === "string" ? this.renderedLinks[name] : ((await ti.xcomPull({ key: linkXComKey(name) })) as string | undefined);
+      const url =
+        typeof link === "string"
+          ? this.renderedLinks[name]
+          : ((await ti.xcomPull({ key: linkXComKey(name) })) as string | undefined);
       if (url) links[name] = url;
     }
     return {
