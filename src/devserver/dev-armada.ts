@@ -16,6 +16,7 @@ import {
   type RunRecord,
   type RunStateName,
 } from "./job-record.js";
+import { invalidItemsMessage } from "../client/submit-validation.js";
 import { validateJob } from "./job-validation.js";
 import { DevRequestError } from "./request-error.js";
 import { DEFAULT_PRIORITY_CLASSES, refuseSubmitRequest } from "./submit-refusals.js";
@@ -216,6 +217,13 @@ export class DevArmada {
       queueExists: (name) => this.queues.has(name),
       priorityClasses: this.priorityClasses,
     });
+    // Then the field rules, refused whole as Armada's submit validation does
+    // (after the queue and request checks above, in the real server's order);
+    // the rules left out here end the job REJECTED with its reason instead (job-validation.ts).
+    const invalid = invalidItemsMessage(items, {
+      except: ["pod-spec-missing", "pod-spec-count", "containers", "container-name", "namespace"],
+    });
+    if (invalid) throw new DevRequestError("INVALID_ARGUMENT", invalid);
     const now = this.clock.nowMs();
     const created = new Date(now);
     const largest = this.scheduler.largestNode();

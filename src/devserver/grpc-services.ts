@@ -26,7 +26,6 @@ import {
   type StreamingQueueMessage,
   type SubmitServer,
 } from "../gen/armada/submit.js";
-import { invalidItemsMessage } from "../client/submit-validation.js";
 import { checkAuthorization, type DevAuthOptions } from "./auth.js";
 import { DevRequestError, type DevArmada } from "./dev-armada.js";
 import { UnknownMessageIdError } from "./event-log.js";
@@ -186,12 +185,6 @@ export function addArmadaServices(server: Server, ctx: GrpcContext): void {
 
   const submitHandlers: SubmitServer = {
     submitJobs: unary("SubmitJobs", (req, principal) => {
-      // Refused whole, as Armada's submit checks do; the rules left out here
-      // end the job REJECTED with its reason instead (job-validation.ts).
-      const invalid = invalidItemsMessage(req.jobRequestItems, {
-        except: ["pod-spec-missing", "pod-spec-count", "containers", "container-name", "namespace"],
-      });
-      if (invalid) throw new DevRequestError("INVALID_ARGUMENT", invalid);
       const ids = ctx.armada().submit(req.queue, req.jobSetId, req.jobRequestItems, principal);
       return { jobResponseItems: ids.map((jobId) => ({ jobId, error: "" })) };
     }),
