@@ -3,14 +3,14 @@
  * dev server: what a user runs. These use real time (the CLI runs on the
  * system clock), with short jobs and no fixed sleeps.
  */
-import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main.js";
-import { spawnSourceCli } from "../support/source-cli.js";
+import { killProcesses } from "../support/child-processes.js";
+import { spawnSourceCli, type SourceCliProcess } from "../support/source-cli.js";
 import { closeArmadaHookClients } from "../../src/operator/hook.js";
 import { KyselyStore } from "../../src/runtime/store/kysely-store.js";
 import { startDevServer, type DevServer } from "../../src/testing/index.js";
@@ -30,7 +30,9 @@ afterAll(async () => {
   closeArmadaHookClients();
   await server.stop();
 });
-afterEach(() => {
+afterEach(async () => {
+  // Whatever the outcome, no CLI process (or anything it started) outlives its test.
+  await killProcesses();
   process.env = { ...savedEnv };
   if (home) rmSync(home, { recursive: true, force: true });
 });
@@ -149,11 +151,7 @@ describe("armada-airflow dags test", () => {
 });
 
 describe("runner killed mid-wait, then resume", () => {
-  let child: ChildProcess | undefined;
-  afterEach(() => {
-    child?.kill("SIGKILL");
-    child = undefined;
-  });
+  let child: SourceCliProcess;
 
   for (const deferrable of [true, false]) {
     it(`reattaches without a second submit (${deferrable ? "deferred" : "polling"})`, async () => {
@@ -176,7 +174,7 @@ describe("runner killed mid-wait, then resume", () => {
         await store.close();
       }
       child.kill("SIGKILL");
-      await new Promise((r) => child!.once("exit", r));
+      await child.exited;
       const { code, out } = await cli(["resume", "--run-id", runId]);
       expect(code, out).toBe(0);
       const jobs = jobsOf(runId);
@@ -206,7 +204,7 @@ describe("runner killed mid-wait, then resume", () => {
     }
     // The runner dies without cleaning up: the trigger row stays behind.
     child.kill("SIGKILL");
-    await new Promise((r) => child!.once("exit", r));
+    await child.exited;
     const marked = await cli(["tasks", "mark-failed", "long_job", runId, "long"]);
     expect(marked.code, marked.out).toBe(0);
     expect(jobsOf(runId)[0]!.state).toBe("RUNNING");
