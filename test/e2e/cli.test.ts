@@ -14,7 +14,7 @@ import { spawnSourceCli, type SourceCliProcess } from "../support/source-cli.js"
 import { closeArmadaHookClients } from "../../src/operator/hook.js";
 import { KyselyStore } from "../../src/runtime/store/kysely-store.js";
 import { startDevServer, type DevServer } from "../../src/testing/index.js";
-import { sleepUntil } from "../support/sleep-until.js";
+import { waitWhileRunning } from "../support/wait-while-running.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const fixture = (name: string) => path.join(root, "test/e2e/fixtures", name);
@@ -161,14 +161,15 @@ describe("runner killed mid-wait, then resume", () => {
       const store = await KyselyStore.open({ home });
       try {
         const waiting = deferrable ? "deferred" : "running";
-        await sleepUntil(
+        // Ends when the runner has got there; fails at once if it exited first.
+        await waitWhileRunning(
+          child,
           async () => {
             const job = jobsOf(runId)[0];
             const [ti] = await store.listTaskInstances("long_job", runId);
             return job?.state === "RUNNING" && ti?.state === waiting;
           },
-          `job running and task ${waiting}`,
-          40_000,
+          { what: `job running and task ${waiting}`, budgetMs: 60_000 },
         );
       } finally {
         await store.close();
@@ -191,13 +192,13 @@ describe("runner killed mid-wait, then resume", () => {
     child = spawnSourceCli(["dags", "test", fixture("long-job.ts"), "--run-id", runId], env);
     const store = await KyselyStore.open({ home });
     try {
-      await sleepUntil(
+      await waitWhileRunning(
+        child,
         async () => {
           const [ti] = await store.listTaskInstances("long_job", runId);
           return jobsOf(runId)[0]?.state === "RUNNING" && ti?.state === "deferred";
         },
-        "job running and task deferred",
-        40_000,
+        { what: "job running and task deferred", budgetMs: 60_000 },
       );
     } finally {
       await store.close();

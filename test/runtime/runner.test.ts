@@ -28,7 +28,12 @@ afterEach(async () => {
   await env.dispose();
 });
 
-async function tiState(dagId: string, runId: string, taskId: string, mapIndex = -1): Promise<TaskInstanceState | undefined> {
+async function tiState(
+  dagId: string,
+  runId: string,
+  taskId: string,
+  mapIndex = -1,
+): Promise<TaskInstanceState | undefined> {
   return (await store.getTaskInstance({ dagId, runId, taskId, mapIndex }))?.state;
 }
 
@@ -55,10 +60,22 @@ describe("Runner", () => {
     expect(await runner.runDagRun(dag, run.runId)).toBe("success");
     await runner.stop();
     expect(order).toEqual(["a", "b"]);
-    const xb = await store.listXComs({ dagId: "plain", runId: run.runId, taskIds: ["b"], key: "return_value" });
+    const xb = await store.listXComs({
+      dagId: "plain",
+      runId: run.runId,
+      taskIds: ["b"],
+      key: "return_value",
+    });
     expect(JSON.parse(xb[0]!.value)).toEqual({
       fromA: { v: 42 },
-      extra: { n: 1, when: { __classname__: "pendulum.datetime.DateTime", __version__: 2, __data__: { timestamp: 1704153600, tz: "UTC" } } },
+      extra: {
+        n: 1,
+        when: {
+          __classname__: "pendulum.datetime.DateTime",
+          __version__: 2,
+          __data__: { timestamp: 1704153600, tz: "UTC" },
+        },
+      },
       who: "conf",
       conf: { who: "conf" },
       mapIndex: -1,
@@ -85,7 +102,12 @@ describe("Runner", () => {
       [2, 2],
       [3, 2],
     ]);
-    const tries = await store.listTaskTries({ dagId: "retry", runId: run.runId, taskId: "flaky", mapIndex: -1 });
+    const tries = await store.listTaskTries({
+      dagId: "retry",
+      runId: run.runId,
+      taskId: "flaky",
+      mapIndex: -1,
+    });
     expect(tries.map((t) => [t.tryNumber, t.state])).toEqual([
       [1, "up_for_retry"],
       [2, "up_for_retry"],
@@ -102,7 +124,10 @@ describe("Runner", () => {
       throw new Error("always");
     });
     const after = new FnOperator({ taskId: "after", dag }, async () => "never");
-    const cleanup = new FnOperator({ taskId: "cleanup", dag, triggerRule: "all_done" }, async () => "cleaned");
+    const cleanup = new FnOperator(
+      { taskId: "cleanup", dag, triggerRule: "all_done" },
+      async () => "cleaned",
+    );
     bad.then([after, cleanup]);
     const { runner } = testRunner(store);
     const run = await runner.createDagRun(dag);
@@ -128,8 +153,15 @@ describe("Runner", () => {
     const run = await runner.createDagRun(dag);
     expect(await runner.runDagRun(dag, run.runId)).toBe("failed");
     await runner.stop();
-    const [attempt] = await store.listTaskTries({ dagId: "bad-template", runId: run.runId, taskId: "t", mapIndex: -1 });
-    expect(attempt!.error).toContain("Cannot render template field 'command.args[1]': 'params.missing' is undefined");
+    const [attempt] = await store.listTaskTries({
+      dagId: "bad-template",
+      runId: run.runId,
+      taskId: "t",
+      mapIndex: -1,
+    });
+    expect(attempt!.error).toContain(
+      "Cannot render template field 'command.args[1]': 'params.missing' is undefined",
+    );
   });
 
   it("task instances of tasks no longer in the DAG end REMOVED", async () => {
@@ -138,7 +170,23 @@ describe("Runner", () => {
     const { runner } = testRunner(store);
     const run = await runner.createDagRun(dag);
     await store.insertTaskInstances([
-      { dagId: "changed", runId: run.runId, taskId: "gone", mapIndex: -1, state: "none", tryNumber: 0, maxTries: 0, nextMethod: null, nextKwargs: null, nextRetryMs: null, startMs: null, endMs: null, runnerId: null, killRequested: false, updatedMs: 0 },
+      {
+        dagId: "changed",
+        runId: run.runId,
+        taskId: "gone",
+        mapIndex: -1,
+        state: "none",
+        tryNumber: 0,
+        maxTries: 0,
+        nextMethod: null,
+        nextKwargs: null,
+        nextRetryMs: null,
+        startMs: null,
+        endMs: null,
+        runnerId: null,
+        killRequested: false,
+        updatedMs: 0,
+      },
     ]);
     expect(await runner.runDagRun(dag, run.runId)).toBe("success");
     await runner.stop();
@@ -164,25 +212,56 @@ describe("Runner", () => {
     const clock = new ManualClock();
     const dag = new DAG({ dagId: "delay" });
     const starts: number[] = [];
-    new FnOperator({ taskId: "t", dag, retries: 2, retryDelay: 60, retryExponentialBackoff: true, maxRetryDelay: 100 }, async (ctx) => {
-      starts.push(ctx.clock.nowMs());
-      if (ctx.ti.tryNumber < 3) throw new Error("again");
+    new FnOperator(
+      { taskId: "t", dag, retries: 2, retryDelay: 60, retryExponentialBackoff: true, maxRetryDelay: 100 },
+      async (ctx) => {
+        starts.push(ctx.clock.nowMs());
+        if (ctx.ti.tryNumber < 3) throw new Error("again");
+      },
+    );
+    // Counts the runner's reads of the task instances: each scheduling pass makes one or two.
+    let reads = 0;
+    const counted = new Proxy(store, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        const fn = (value as (...a: unknown[]) => unknown).bind(target);
+        if (prop !== "listTaskInstances") return fn;
+        return (...a: unknown[]) => {
+          reads++;
+          return fn(...a);
+        };
+      },
     });
-    const { runner } = testRunner(store, clock);
+    const { runner } = testRunner(counted, clock);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
     const t0 = clock.nowMs();
-    await sleepUntil(async () => (await tiState("delay", run.runId, "t")) === "up_for_retry", "first failure");
-    const ti = (await store.getTaskInstance({ dagId: "delay", runId: run.runId, taskId: "t", mapIndex: -1 }))!;
+    await sleepUntil(
+      async () => (await tiState("delay", run.runId, "t")) === "up_for_retry",
+      "first failure",
+    );
+    const ti = (await store.getTaskInstance({
+      dagId: "delay",
+      runId: run.runId,
+      taskId: "t",
+      mapIndex: -1,
+    }))!;
     // try 1: 60 * 2^0 = 60 plus jitter in [0, 60): between 60 and 100 (the cap).
     const firstDelay = ti.nextRetryMs! - t0;
     expect(firstDelay).toBeGreaterThanOrEqual(60_000);
     expect(firstDelay).toBeLessThanOrEqual(100_000);
     clock.advance(firstDelay - 1);
-    await new Promise((r) => setTimeout(r, 50));
+    // Instead of a fixed pause: six reads after the move span at least two whole scheduling
+    // passes that saw the time 1 ms short of the retry, and neither started the try.
+    const seen = reads;
+    await sleepUntil(() => reads >= seen + 6, "two scheduling passes after the clock moved");
     expect(starts).toHaveLength(1);
     clock.advance(1);
-    await sleepUntil(async () => starts.length === 2 && (await tiState("delay", run.runId, "t")) === "up_for_retry", "second failure");
+    await sleepUntil(
+      async () => starts.length === 2 && (await tiState("delay", run.runId, "t")) === "up_for_retry",
+      "second failure",
+    );
     // try 2: 120 + jitter, capped at 100.
     clock.advance(100_000);
     expect(await done).toBe("success");
@@ -195,10 +274,19 @@ describe("Runner", () => {
     class Waiter extends BaseOperator {
       async execute(ctx: Context): Promise<unknown> {
         await ctx.ti.xcomPush("before", "x");
-        this.defer({ trigger: new DateTimeTrigger(clock.nowMs() + 10_000), methodName: "resumeHere", kwargs: { k: 1 } });
+        this.defer({
+          trigger: new DateTimeTrigger(clock.nowMs() + 10_000),
+          methodName: "resumeHere",
+          kwargs: { k: 1 },
+        });
       }
       async resumeHere(ctx: Context, event: unknown, kwargs: Record<string, unknown>): Promise<unknown> {
-        return { event, kwargs, tryNumber: ctx.ti.tryNumber, before: await ctx.ti.xcomPull({ key: "before" }) };
+        return {
+          event,
+          kwargs,
+          tryNumber: ctx.ti.tryNumber,
+          before: await ctx.ti.xcomPull({ key: "before" }),
+        };
       }
     }
     const dag = new DAG({ dagId: "defer" });
@@ -206,12 +294,20 @@ describe("Runner", () => {
     const { runner } = testRunner(store, clock);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
-    await sleepUntil(async () => (await tiState("defer", run.runId, "w")) === "deferred" && clock.pendingSleepers > 0, "deferred");
+    await sleepUntil(
+      async () => (await tiState("defer", run.runId, "w")) === "deferred" && clock.pendingSleepers > 0,
+      "deferred",
+    );
     expect(await store.listTriggers()).toHaveLength(1);
     clock.advance(10_000);
     expect(await done).toBe("success");
     await runner.stop();
-    const rv = await store.listXComs({ dagId: "defer", runId: run.runId, taskIds: ["w"], key: "return_value" });
+    const rv = await store.listXComs({
+      dagId: "defer",
+      runId: run.runId,
+      taskIds: ["w"],
+      key: "return_value",
+    });
     expect(JSON.parse(rv[0]!.value)).toEqual({
       event: new Date(Date.UTC(2024, 0, 1) + 10_000).toISOString(),
       kwargs: { k: 1 },
@@ -238,16 +334,26 @@ describe("Runner", () => {
     }
     registerTrigger("tests.Never", () => new Never());
     const dag = new DAG({ dagId: "timeout" });
-    new FnOperator({ taskId: "t", dag }, async (_ctx, self) => self.defer({ trigger: new Never(), methodName: "execute", timeout: 30 }));
+    new FnOperator({ taskId: "t", dag }, async (_ctx, self) =>
+      self.defer({ trigger: new Never(), methodName: "execute", timeout: 30 }),
+    );
     const { runner } = testRunner(store, clock);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
-    await sleepUntil(async () => (await tiState("timeout", run.runId, "t")) === "deferred" && clock.pendingSleepers >= 2, "deferred");
+    await sleepUntil(
+      async () => (await tiState("timeout", run.runId, "t")) === "deferred" && clock.pendingSleepers >= 2,
+      "deferred",
+    );
     clock.advance(30_000);
     expect(await done).toBe("failed");
     await runner.stop();
     expect(cleanups).toEqual(["failed"]);
-    const tries = await store.listTaskTries({ dagId: "timeout", runId: run.runId, taskId: "t", mapIndex: -1 });
+    const tries = await store.listTaskTries({
+      dagId: "timeout",
+      runId: run.runId,
+      taskId: "t",
+      mapIndex: -1,
+    });
     expect(tries[0]!.error).toContain("Trigger timeout");
   });
 
@@ -273,7 +379,12 @@ describe("Runner", () => {
     const run = await runner.createDagRun(dag);
     expect(await runner.runDagRun(dag, run.runId)).toBe("success");
     await runner.stop();
-    const rv = await store.listXComs({ dagId: "mapped", runId: run.runId, taskIds: ["sum"], key: "return_value" });
+    const rv = await store.listXComs({
+      dagId: "mapped",
+      runId: run.runId,
+      taskIds: ["sum"],
+      key: "return_value",
+    });
     expect(JSON.parse(rv[0]!.value)).toEqual({
       lit: [
         { x: 1, mapIndex: 0 },
@@ -294,21 +405,39 @@ describe("Runner", () => {
     let killed = 0;
     new FnOperator(
       { taskId: "slow", dag, executionTimeout: 5, retries: 1, retryDelay: 0 },
-      (ctx) => new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error))),
+      (ctx) =>
+        new Promise((_r, reject) =>
+          ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error)),
+        ),
       () => killed++,
     );
     const { runner } = testRunner(store, clock);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
-    await sleepUntil(async () => (await tiState("exec-timeout", run.runId, "slow")) === "running" && clock.pendingSleepers > 0, "running");
+    await sleepUntil(
+      async () =>
+        (await tiState("exec-timeout", run.runId, "slow")) === "running" && clock.pendingSleepers > 0,
+      "running",
+    );
     clock.advance(5_000);
-    await sleepUntil(async () => killed === 1 && (await store.listTaskTries({ dagId: "exec-timeout", runId: run.runId, taskId: "slow", mapIndex: -1 })).length === 2, "retry");
+    await sleepUntil(
+      async () =>
+        killed === 1 &&
+        (await store.listTaskTries({ dagId: "exec-timeout", runId: run.runId, taskId: "slow", mapIndex: -1 }))
+          .length === 2,
+      "retry",
+    );
     await sleepUntil(() => clock.pendingSleepers > 0, "second try sleeping");
     clock.advance(5_000);
     expect(await done).toBe("failed");
     await runner.stop();
     expect(killed).toBe(2);
-    const tries = await store.listTaskTries({ dagId: "exec-timeout", runId: run.runId, taskId: "slow", mapIndex: -1 });
+    const tries = await store.listTaskTries({
+      dagId: "exec-timeout",
+      runId: run.runId,
+      taskId: "slow",
+      mapIndex: -1,
+    });
     expect(tries.map((t) => t.state)).toEqual(["up_for_retry", "failed"]);
     expect(tries[0]!.error).toContain("timed out after 5 seconds");
   });
@@ -330,11 +459,18 @@ describe("Runner", () => {
       }
     }
     registerTrigger("tests.Forever", () => new Forever());
-    const hang = (ctx: Context) => new Promise<never>((_r, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("aborted"))));
+    const hang = (ctx: Context) =>
+      new Promise<never>((_r, reject) =>
+        ctx.signal.addEventListener("abort", () => reject(new Error("aborted"))),
+      );
     new FnOperator({ taskId: "run-kill", dag }, hang, () => kills.push("run-kill"));
     new FnOperator({ taskId: "run-fail", dag }, hang, () => kills.push("run-fail"));
-    new FnOperator({ taskId: "def-kill", dag }, async (_c, self) => self.defer({ trigger: new Forever(), methodName: "execute" }));
-    new FnOperator({ taskId: "def-fail", dag }, async (_c, self) => self.defer({ trigger: new Forever(), methodName: "execute" }));
+    new FnOperator({ taskId: "def-kill", dag }, async (_c, self) =>
+      self.defer({ trigger: new Forever(), methodName: "execute" }),
+    );
+    new FnOperator({ taskId: "def-fail", dag }, async (_c, self) =>
+      self.defer({ trigger: new Forever(), methodName: "execute" }),
+    );
     const { runner } = testRunner(store);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
@@ -381,15 +517,20 @@ describe("Runner", () => {
     registerTrigger("tests.Forever2", () => new Forever());
     new FnOperator(
       { taskId: "r", dag },
-      (ctx) => new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("x")))),
+      (ctx) =>
+        new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("x")))),
       () => seen.push("onKill"),
     );
-    new FnOperator({ taskId: "d", dag }, async (_c, self) => self.defer({ trigger: new Forever(), methodName: "execute" }));
+    new FnOperator({ taskId: "d", dag }, async (_c, self) =>
+      self.defer({ trigger: new Forever(), methodName: "execute" }),
+    );
     const { runner } = testRunner(store);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
     await sleepUntil(
-      async () => (await tiState("shutdown", run.runId, "r")) === "running" && (await tiState("shutdown", run.runId, "d")) === "deferred",
+      async () =>
+        (await tiState("shutdown", run.runId, "r")) === "running" &&
+        (await tiState("shutdown", run.runId, "d")) === "deferred",
       "started",
     );
     await runner.shutdown("SIGTERM");
@@ -416,12 +557,23 @@ describe("Runner", () => {
     const { runner } = testRunner(store, clock);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
-    await sleepUntil(async () => (await store.listTriggers()).length === 100 && clock.pendingSleepers >= 100, "100 deferred", 20_000);
+    await sleepUntil(
+      async () => (await store.listTriggers()).length === 100 && clock.pendingSleepers >= 100,
+      "100 deferred",
+      20_000,
+    );
     expect(clock.pendingSleepers).toBe(100);
     clock.advance(1000);
     expect(await done).toBe("success");
     await runner.stop();
-    const rv = await store.listXComs({ dagId: "many", runId: run.runId, taskIds: ["w"], key: "return_value" });
-    expect(rv.map((r) => Number(r.value)).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    const rv = await store.listXComs({
+      dagId: "many",
+      runId: run.runId,
+      taskIds: ["w"],
+      key: "return_value",
+    });
+    expect(rv.map((r) => Number(r.value)).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 100 }, (_, i) => i),
+    );
   });
 });
