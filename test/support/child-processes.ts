@@ -35,9 +35,15 @@ export interface TrackedChild extends ChildProcess {
  * (and be installed once, not once per file).
  */
 const registry = Symbol.for("armada-airflow.test.tracked-processes");
-const globals = globalThis as typeof globalThis & { [registry]?: Set<TrackedChild> };
+interface Registry {
+  /** Children not yet killed by {@link killProcesses}. */
+  live: Set<TrackedChild>;
+  /** Children whose leader has exited and whose group was killed then. */
+  reaped: WeakSet<ChildProcess>;
+}
+const globals = globalThis as typeof globalThis & { [registry]?: Registry };
 const firstCopy = globals[registry] === undefined;
-const live: Set<TrackedChild> = (globals[registry] ??= new Set<TrackedChild>());
+const { live, reaped } = (globals[registry] ??= { live: new Set(), reaped: new WeakSet() });
 
 /**
  * Starts `command` with `args` as the leader of a new process group, with
@@ -67,6 +73,17 @@ export function spawnTracked(command: string, args: string[], options: SpawnOpti
     out += d.toString();
     stderr += d.toString();
     wake();
+  });
+  // When the leader exits, whatever it left in its group goes too, straight away: such
+  // leftovers are leaks, and a group signalled only much later could by then be a
+  // stranger's reused process-group id.
+  child.once("exit", () => {
+    try {
+      signalGroup(child, "SIGKILL");
+    } catch {
+      // A group we may not signal is not ours.
+    }
+    reaped.add(child);
   });
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) => {
@@ -131,25 +148,17 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals | 0): boolean {
 /**
  * Kills the process groups of `children` (default: every tracked child) with
  * SIGKILL and waits until each leader has exited. Safe to call for processes
- * that have exited already: their group may still hold something they started.
+ * that have exited already (their group was killed when they exited).
  */
 export async function killProcesses(children: Iterable<TrackedChild> = live): Promise<void> {
   const list = [...children];
   for (const child of list) {
-    signalGroup(child, "SIGKILL");
+    // The leader directly as well, should its group be gone (it left it, or never led one).
+    if (!reaped.has(child) && !signalGroup(child, "SIGKILL") && child.exitCode === null)
+      child.kill("SIGKILL");
     live.delete(child);
   }
   await Promise.all(list.map((c) => c.exited));
-}
-
-/** Whether the process group led by `child` still has a member. */
-export function groupAlive(child: ChildProcess): boolean {
-  return signalGroup(child, 0);
-}
-
-/** The tracked children not yet killed by {@link killProcesses}. */
-export function trackedProcesses(): readonly TrackedChild[] {
-  return [...live];
 }
 
 /**
@@ -174,6 +183,7 @@ export async function runTracked(
 if (firstCopy) {
   process.once("exit", () => {
     for (const child of live) {
+      if (reaped.has(child)) continue;
       try {
         signalGroup(child, "SIGKILL");
       } catch {
