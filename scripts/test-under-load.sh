@@ -4,11 +4,12 @@
 # readiness signals, not on wall-clock bounds a slow machine misses.
 #
 #   scripts/test-under-load.sh [-n RUNS] [-- FILE...]
-#   npm run test:load -- -n 2 -- test/runtime/crash-safety.test.ts test/cli
+#   npm run test:load -- -n 2 -- test/runtime/crash-safety.test.ts test/cli/
 #
 # RUNS (default 3, or TEST_LOAD_RUNS) is how many times `npm test` runs, one
 # after the other. FILE... (or TEST_LOAD_FILES, space-separated) limits each
-# run to those test files or folders, as `vitest run FILE...` does. Each run's
+# run to those test files or folders, as `vitest run FILE...` does (a filter
+# matches any path containing it: "test/cli" also matches test/client). Each run's
 # result is reported; after each run, any CLI process of this checkout still
 # running (a test that did not kill its child) counts as a failure too.
 # Exits non-zero if any run failed. The busy loops are killed on exit,
@@ -29,7 +30,7 @@ while [[ $# -gt 0 ]]; do
       break
       ;;
     -h | --help)
-      sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
