@@ -10,5 +10,7 @@ export default defineConfig({
     hookTimeout: 180_000,
     // Made once per run and shared by many files (Python reference client venv).
     globalSetup: ["test/support/global-setup.ts"],
+    // No process a test file started outlives the file (each test also kills its own).
+    setupFiles: ["test/support/process-cleanup.ts"],
   },
 });

@@ -2,7 +2,8 @@
  * Dev server benchmark (`npm run bench`): submits 100,000 jobs over gRPC in
  * batches, then checks the server still answers queries quickly while holding
  * them all. Client and server share this one Node process, so the figures are
- * a lower bound for the server alone.
+ * a lower bound for the server alone. Then times `armada-airflow dev` from
+ * spawn to ready (a figure here, not a test bound: see dev-startup.ts).
  */
 import { credentials } from "@grpc/grpc-js";
 import { performance } from "node:perf_hooks";
@@ -12,11 +13,15 @@ import { startDevServer } from "../src/devserver/dev-server.js";
 import { JobsClient, type JobStatusResponse } from "../src/gen/armada/job.js";
 import { JobSubmitRequestItem, SubmitClient, type JobSubmitResponse } from "../src/gen/armada/submit.js";
 import { Container, PodSpec } from "../src/gen/k8s.io/api/core/v1/generated.js";
+import { measureDevStartup, median } from "./dev-startup.js";
 
 const TOTAL = Number(process.env.BENCH_JOBS ?? 100_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 4);
 const TARGET_RATE = 10_000;
+const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 5);
+/** `armada-airflow dev` should be ready this soon after it is spawned (median, quiet machine). */
+const TARGET_STARTUP_MS = 2000;
 
 function item(i: number): JobSubmitRequestItem {
   return JobSubmitRequestItem.fromPartial({
@@ -120,6 +125,24 @@ async function main(): Promise<void> {
   await server.stop();
   if (held < TOTAL || rate < TARGET_RATE) {
     console.error(`FAILED: expected >= ${TOTAL} jobs held and >= ${TARGET_RATE} jobs/s`);
+    process.exitCode = 1;
+  }
+
+  const starts = await measureDevStartup(STARTUP_RUNS);
+  const spawnToReady = starts.map((s) => s.spawnToReadyMs);
+  const reported = starts.map((s) => s.reportedReadyMs);
+  const startupMs = median(spawnToReady);
+  console.log(
+    [
+      `armada-airflow dev start-up (from source with tsx, warm cache; ${STARTUP_RUNS} starts)`,
+      `  spawn to ready line:  median ${startupMs.toFixed(0)} ms, max ${Math.max(...spawnToReady).toFixed(0)} ms`,
+      `  server "ready in":    median ${median(reported).toFixed(0)} ms, max ${Math.max(...reported)} ms`,
+    ].join("\n"),
+  );
+  if (startupMs >= TARGET_STARTUP_MS) {
+    console.error(
+      `FAILED: expected armada-airflow dev ready within ${TARGET_STARTUP_MS} ms of spawn (median)`,
+    );
     process.exitCode = 1;
   }
 }

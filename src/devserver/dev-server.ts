@@ -172,10 +172,17 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     for (const call of [...streams])
       call.emit("error", { code: status.UNAVAILABLE, details: "dev server stopping" });
     streams.clear();
+    // This server, not the variable: restart() puts a new server in `grpc`, which the
+    // grace timer below must not shut down when it fires after the new one listens.
+    const closing = grpc;
     await new Promise<void>((resolve) => {
-      grpc.tryShutdown(() => resolve());
       // Streams a client keeps open must not hold the shutdown up.
-      setTimeout(() => grpc.forceShutdown(), 200).unref();
+      const grace = setTimeout(() => closing.forceShutdown(), 200);
+      grace.unref();
+      closing.tryShutdown(() => {
+        clearTimeout(grace);
+        resolve();
+      });
     });
     await new Promise<void>((resolve) => {
       httpServer.close(() => resolve());

@@ -1,4 +1,3 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -7,64 +6,42 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { JobFailedEvent } from "../../src/gen/armada/event.js";
 import type { JobErrorsResponse, JobStatusResponse } from "../../src/gen/armada/job.js";
 import { JobState, type JobSubmitResponse } from "../../src/gen/armada/submit.js";
+import { killProcesses } from "../support/child-processes.js";
 import { sleepUntil } from "../support/sleep-until.js";
-import { repoRoot, sourceCliArgs } from "../support/source-cli.js";
+import { runSourceCli, spawnSourceCli } from "../support/source-cli.js";
 import { call, clients, container, jobItem, readEvents } from "./helpers.js";
 
 describe("armada-airflow dev", () => {
-  let child: ChildProcess | undefined;
-  afterEach(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    }
-  });
+  // Whatever the outcome, the server process (and its group) is gone after each test.
+  afterEach(() => killProcesses());
 
-  // Runs first: besides its own check it leaves tsx's transpile cache warm, so the start-up timing
-  // below measures the server, not compiling TypeScript (the published package runs compiled JS).
-  it("rejects a bad port with a message naming the flag", () => {
-    const r = spawnSync(process.execPath, sourceCliArgs(["dev", "--grpc-port", "http"]), {
-      cwd: repoRoot,
-      encoding: "utf8",
-    });
-    expect(r.status).not.toBe(0);
+  it("rejects a bad port with a message naming the flag", async () => {
+    const r = await runSourceCli(["dev", "--grpc-port", "http"]);
+    expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('--grpc-port must be an integer from 0 to 65535, got "http"');
   });
 
-  it("starts in under 2 s, prints its gRPC, Lookout and Kubernetes addresses, and serves a job end to end", async () => {
+  // How fast it starts is a figure of `npm run bench`, not a bound here: on a loaded machine
+  // start-up takes what it takes, and the test waits for the server to say it is ready.
+  it("starts and says it is ready, prints its gRPC, Lookout and Kubernetes addresses, and serves a job end to end", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "dev-cli-"));
     const kubeconfig = path.join(dir, "kubeconfig");
-    const spawnedAt = Date.now();
-    // Its own stdout listener times the ready line from the spawn.
-    child = spawn(
-      process.execPath,
-      sourceCliArgs([
-        "dev",
-        "--grpc-port",
-        "0",
-        "--http-port",
-        "0",
-        "--write-kubeconfig",
-        kubeconfig,
-        "--queue",
-        "cli-q",
-        "--state",
-        path.join(dir, "state.db"),
-      ]),
-      { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    let readyAt = 0;
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (!readyAt && out.includes("Press Ctrl+C")) readyAt = Date.now();
-    });
-    await sleepUntil(() => readyAt > 0, "ready line", 20_000);
-    const ms = Number(/ready in (\d+) ms/.exec(out)![1]);
-    expect(ms).toBeLessThan(2000);
-    // From process spawn (node + TypeScript loader) to listening.
-    expect(readyAt - spawnedAt).toBeLessThan(2000);
+    const child = spawnSourceCli([
+      "dev",
+      "--grpc-port",
+      "0",
+      "--http-port",
+      "0",
+      "--write-kubeconfig",
+      kubeconfig,
+      "--queue",
+      "cli-q",
+      "--state",
+      path.join(dir, "state.db"),
+    ]);
+    // The readiness line comes last, after the addresses and the kubeconfig are written.
+    const out = await child.waitForOutput("Press Ctrl+C");
+    expect(out).toMatch(/Armada dev server ready in \d+ ms/);
     const grpc = /gRPC:\s+(\S+)/.exec(out)![1];
     const lookout = /Lookout:\s+(\S+)/.exec(out)![1];
     const kube = /Kubernetes:\s+(\S+)/.exec(out)![1];
@@ -98,21 +75,16 @@ describe("armada-airflow dev", () => {
     }
   });
 
-  it("refuses a malformed --failure-category with the expected form", () => {
-    const r = spawnSync(process.execPath, sourceCliArgs(["dev", "--failure-category", "gpu=exit-code:x"]), {
-      cwd: repoRoot,
-      encoding: "utf8",
-    });
-    expect(r.status).not.toBe(0);
+  it("refuses a malformed --failure-category with the expected form", async () => {
+    const r = await runSourceCli(["dev", "--failure-category", "gpu=exit-code:x"]);
+    expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(
       '"gpu=exit-code:x": exit-code needs a comma-separated list of exit codes 0-255',
     );
   });
 
   it("--namespace, --image and --failure-category shape what a job meets", async () => {
-    child = spawn(
-      process.execPath,
-      sourceCliArgs([
+    const child = spawnSourceCli([
         "dev",
         "--grpc-port",
         "0",
@@ -124,12 +96,8 @@ describe("armada-airflow dev", () => {
         "busybox:*",
         "--failure-category",
         "infra/pull=message:ImagePullBackOff",
-      ]),
-      { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    await sleepUntil(() => out.includes("Press Ctrl+C"), "ready line", 20_000);
+      ]);
+    const out = await child.waitForOutput("Press Ctrl+C");
     const c = clients(/gRPC:\s+(\S+)/.exec(out)![1]);
     try {
       const quick = { "armada-airflow.dev/duration": "50ms" };

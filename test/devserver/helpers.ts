@@ -1,10 +1,6 @@
 /** Shared helpers of the dev server tests: raw generated gRPC clients and job builders. */
-import {
-  credentials,
-  type ChannelCredentials,
-  type ClientReadableStream,
-  type Metadata,
-} from "@grpc/grpc-js";
+import { credentials, Metadata, type ChannelCredentials, type ClientReadableStream } from "@grpc/grpc-js";
+import type { HealthCheckResponse } from "../../src/gen/armada/health.js";
 import { EventClient, type EventStreamMessage, type JobSetRequest } from "../../src/gen/armada/event.js";
 import { JobsClient } from "../../src/gen/armada/job.js";
 import {
@@ -43,6 +39,28 @@ export function clients(target: string, creds: ChannelCredentials = credentials.
       queues.close();
     },
   };
+}
+
+/**
+ * Resolves once the server behind `c` answers a Health call: the readiness
+ * signal to wait for after a (re)start, before the calls a test makes. The
+ * call waits for the channel to connect (`waitForReady`) instead of failing
+ * fast, so a channel still backing off from the restart gap reconnects first.
+ * The deadline is only a safety net for a server that never comes up.
+ */
+export function untilServing(
+  c: ReturnType<typeof clients>,
+  safetyNetMs = 60_000,
+): Promise<HealthCheckResponse> {
+  return new Promise((resolve, reject) =>
+    c.submit.health(
+      {},
+      // grpc-js takes waitForReady as a metadata option, not a call option.
+      new Metadata({ waitForReady: true }),
+      { deadline: Date.now() + safetyNetMs },
+      (err: Error | null, res: HealthCheckResponse) => (err ? reject(err) : resolve(res)),
+    ),
+  );
 }
 
 /** A container spec in the proto form (1 CPU, 1Gi requested unless overridden). */

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startDevServer, type DevServer } from "armada-airflow/testing";
+import { killProcesses } from "../support/child-processes.js";
 import { runPython } from "../support/python.js";
 
 // Drives the dev server with the official Python client (armada-client from PyPI), to prove
@@ -117,6 +118,7 @@ describe("compatibility with the official Python client (armada-client)", () => 
       timing: { scheduleDelayMs: 10, pendingDelayMs: 10, startDelayMs: 10 },
     });
   });
+  afterEach(() => killProcesses());
   afterAll(async () => {
     await server.stop();
   });

@@ -1,13 +1,13 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../../src/common/clock.js";
 import type { JobStatusResponse } from "../../src/gen/armada/job.js";
 import { JobState, type JobSubmitResponse, type Queue } from "../../src/gen/armada/submit.js";
 import { startDevServer, type DevServer } from "armada-airflow/testing";
 import { sleepUntil } from "../support/sleep-until.js";
-import { call, clients, container, jobItem, kinds, readEvents } from "./helpers.js";
+import { call, clients, container, jobItem, kinds, readEvents, untilServing } from "./helpers.js";
 
 describe("restart keeps state", () => {
   let server: DevServer | undefined;
@@ -33,6 +33,8 @@ describe("restart keeps state", () => {
     const id = res.jobResponseItems[0].jobId;
     await server.restart();
     expect(server.grpcTarget).toBe(target);
+    // The restarted server says it serves before the test asks it anything.
+    await untilServing(c);
     await sleepUntil(async () => {
       try {
         return (await statusOf(id)) === JobState.QUEUED;
@@ -42,6 +44,28 @@ describe("restart keeps state", () => {
     }, "reconnected");
     clock.advance(5400);
     await sleepUntil(async () => (await statusOf(id)) === JobState.SUCCEEDED, "SUCCEEDED");
+  });
+
+  it("the restarted server still serves once the old one's shutdown grace has run out", async () => {
+    server = await startDevServer({ clock: new ManualClock(), queues: ["q"] });
+    c = clients(server.grpcTarget);
+    await untilServing(c);
+    // The grace timers the shutdown sets during restart() run on fake time, so
+    // "after the grace period" is a step of this test, not a wait.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      await server.restart();
+      vi.advanceTimersByTime(10_000);
+    } finally {
+      vi.useRealTimers();
+    }
+    // Before the fix the old server's grace timer shut the new one down: nothing answered.
+    await untilServing(c, 20_000);
+    expect(
+      (await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: ["x"] })).jobStates,
+    ).toEqual({
+      x: JobState.UNKNOWN,
+    });
   });
 
   it("with statePath: a new server on the same file finds queues, jobs, runs, events and logs; a running simulation resumes", async () => {
@@ -80,6 +104,7 @@ describe("restart keeps state", () => {
     await server.restart();
     c.close();
     c = clients(server.grpcTarget);
+    await untilServing(c);
     expect(await statusOf(short)).toBe(JobState.SUCCEEDED);
     expect(await statusOf(long)).toBe(JobState.RUNNING);
     const q = await call<unknown, Queue>(c.queues, "getQueue", { name: "kept" });
@@ -110,6 +135,7 @@ describe("restart keeps state", () => {
     c.close();
     server = await startDevServer({ clock, statePath: file, queues: [] });
     c = clients(server.grpcTarget);
+    await untilServing(c);
     expect(await statusOf(long)).toBe(JobState.SUCCEEDED);
     expect(server.jobs().map((j) => j.id)).toEqual([long, short]);
   });
@@ -142,6 +168,7 @@ describe("restart with the process executor", () => {
       );
       const c2 = clients(server.grpcTarget);
       try {
+        await untilServing(c2);
         const events = await readEvents(c2.events, { queue: "q", id: "p" });
         expect(kinds(events)).toEqual([
           "submitted",

@@ -3,17 +3,18 @@
  * dev server: what a user runs. These use real time (the CLI runs on the
  * system clock), with short jobs and no fixed sleeps.
  */
-import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main.js";
-import { spawnSourceCli } from "../support/source-cli.js";
+import { killProcesses } from "../support/child-processes.js";
+import { spawnSourceCli, type SourceCliProcess } from "../support/source-cli.js";
 import { closeArmadaHookClients } from "../../src/operator/hook.js";
 import { KyselyStore } from "../../src/runtime/store/kysely-store.js";
 import { startDevServer, type DevServer } from "../../src/testing/index.js";
+import { waitWhileRunning } from "../support/wait-while-running.js";
 import { sleepUntil } from "../support/sleep-until.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -30,7 +31,9 @@ afterAll(async () => {
   closeArmadaHookClients();
   await server.stop();
 });
-afterEach(() => {
+afterEach(async () => {
+  // Whatever the outcome, no CLI process (or anything it started) outlives its test.
+  await killProcesses();
   process.env = { ...savedEnv };
   if (home) rmSync(home, { recursive: true, force: true });
 });
@@ -149,11 +152,7 @@ describe("armada-airflow dags test", () => {
 });
 
 describe("runner killed mid-wait, then resume", () => {
-  let child: ChildProcess | undefined;
-  afterEach(() => {
-    child?.kill("SIGKILL");
-    child = undefined;
-  });
+  let child: SourceCliProcess;
 
   const cases: { deferrable: boolean; reattach: string; retries: string }[] = [
     { deferrable: true, reattach: "running_or_succeeded", retries: "1" },
@@ -176,20 +175,21 @@ describe("runner killed mid-wait, then resume", () => {
       const store = await KyselyStore.open({ home });
       try {
         const waiting = deferrable ? "deferred" : "running";
-        await sleepUntil(
+        // Ends when the runner has got there; fails at once if it exited first.
+        await waitWhileRunning(
+          child,
           async () => {
             const job = jobsOf(runId)[0];
             const [ti] = await store.listTaskInstances("long_job", runId);
             return job?.state === "RUNNING" && ti?.state === waiting;
           },
-          `job running and task ${waiting}`,
-          40_000,
+          { what: `job running and task ${waiting}`, budgetMs: 60_000 },
         );
       } finally {
         await store.close();
       }
       child.kill("SIGKILL");
-      await new Promise((r) => child!.once("exit", r));
+      await child.exited;
       const { code, out } = await cli(["resume", "--run-id", runId]);
       expect(code, out).toBe(0);
       const jobs = jobsOf(runId);
@@ -213,20 +213,20 @@ describe("runner killed mid-wait, then resume", () => {
     child = spawnSourceCli(["dags", "test", fixture("long-job.ts"), "--run-id", runId], env);
     const store = await KyselyStore.open({ home });
     try {
-      await sleepUntil(
+      await waitWhileRunning(
+        child,
         async () => {
           const [ti] = await store.listTaskInstances("long_job", runId);
           return jobsOf(runId)[0]?.state === "RUNNING" && ti?.state === "deferred";
         },
-        "job running and task deferred",
-        40_000,
+        { what: "job running and task deferred", budgetMs: 60_000 },
       );
     } finally {
       await store.close();
     }
     // The runner dies without cleaning up: the trigger row stays behind.
     child.kill("SIGKILL");
-    await new Promise((r) => child!.once("exit", r));
+    await child.exited;
     const marked = await cli(["tasks", "mark-failed", "long_job", runId, "long"]);
     expect(marked.code, marked.out).toBe(0);
     expect(jobsOf(runId)[0]!.state).toBe("RUNNING");

@@ -3,8 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, it } from "vitest";
 import { KyselyStore, type TaskInstanceRow } from "armada-airflow";
-import { sleepUntil } from "../support/sleep-until.js";
+import { killProcesses } from "../support/child-processes.js";
 import { spawnSourceCli, type SourceCliProcess } from "../support/source-cli.js";
+import { waitWhileRunning } from "../support/wait-while-running.js";
 
 const dagFile = path.join(import.meta.dirname, "fixtures/crash-dag.ts");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "aa-crash-"));
@@ -54,24 +55,28 @@ const killPoints: [string, (tis: TaskInstanceRow[]) => boolean, string?][] = [
 describe.concurrent("crash safety: kill -9 of the runner, then resume", () => {
   it.for(killPoints)(
     "loses nothing when killed at: %s",
-    { timeout: 60_000 },
-    async ([name, when, hold], { expect }) => {
+    // Generous: on a loaded machine start-up alone can take many seconds. The waits
+    // below end on the runner's own signals (its stored state, its exit), not on time.
+    { timeout: 180_000 },
+    async ([name, when, hold], { expect, onTestFinished }) => {
       const home = path.join(tmp, name.replace(/\W+/g, "-"));
       const release = path.join(tmp, `${name.replace(/\W+/g, "-")}.release`);
       const holdEnv = hold ? { CRASH_HOLD: hold, CRASH_RELEASE_FILE: release } : {};
       const runner = cli(["dags", "test", dagFile, "--run-id", "r1"], home, holdEnv);
       let store: KyselyStore | undefined;
-      await sleepUntil(
+      const children = [runner];
+      // Concurrent tests: each kills its own processes (and their groups), whatever the outcome.
+      onTestFinished(async () => {
+        await killProcesses(children);
+        await store?.close();
+      });
+      await waitWhileRunning(
+        runner,
         async () => {
-          try {
-            store ??= await KyselyStore.open({ home });
-            return when(await store.listTaskInstances("crash", "r1"));
-          } catch {
-            return false;
-          }
+          store ??= await KyselyStore.open({ home });
+          return when(await store.listTaskInstances("crash", "r1"));
         },
-        `kill point "${name}"\n${runner.output()}`,
-        30_000,
+        { what: `kill point "${name}"`, budgetMs: 120_000 },
       );
       runner.kill("SIGKILL");
       expect(await runner.exited).toBeNull();
@@ -81,6 +86,7 @@ describe.concurrent("crash safety: kill -9 of the runner, then resume", () => {
 
       writeFileSync(release, "");
       const resume = cli(["resume", "--json"], home, holdEnv);
+      children.push(resume);
       const code = await resume.exited;
       expect(code, resume.output()).toBe(0);
       const after: Snapshot = new Map(
@@ -133,7 +139,6 @@ describe.concurrent("crash safety: kill -9 of the runner, then resume", () => {
       });
       expect(sum.at(-1)!.value).toBe("10");
       expect(await store!.listTriggers()).toEqual([]);
-      await store!.close();
     },
   );
 });

@@ -3,14 +3,15 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, it } from "vitest";
 import { KyselyStore, type TaskInstanceState } from "armada-airflow";
-import { sleepUntil } from "../support/sleep-until.js";
-import { spawnSourceCli } from "../support/source-cli.js";
+import { killProcesses } from "../support/child-processes.js";
+import { spawnSourceCli, type SourceCliProcess } from "../support/source-cli.js";
+import { waitWhileRunning } from "../support/wait-while-running.js";
 
 const dagFile = path.join(import.meta.dirname, "fixtures/kill-dag.ts");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "aa-kill-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function cli(args: string[], home: string, marker: string) {
+function cli(args: string[], home: string, marker: string): SourceCliProcess {
   return spawnSourceCli(args, {
     ...process.env,
     ARMADA_AIRFLOW_HOME: home,
@@ -30,24 +31,26 @@ describe.concurrent("killing from outside the runner process", () => {
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
     it(
       `${sig} to the runner: onKill for running tasks, trigger cleanup for deferred; FAILED or UP_FOR_RETRY, never success`,
-      { timeout: 60_000 },
-      async ({ expect }) => {
+      // Generous for a loaded machine; the waits end on the runner's signals, not on time.
+      { timeout: 180_000 },
+      async ({ expect, onTestFinished }) => {
         const home = path.join(tmp, sig);
         const marker = path.join(tmp, `${sig}.marks`);
         const runner = cli(["dags", "test", dagFile, "--run-id", "r"], home, marker);
         let store: KyselyStore | undefined;
-        await sleepUntil(
+        // Concurrent tests: each kills its own processes (and their groups), whatever the outcome.
+        onTestFinished(async () => {
+          await killProcesses([runner]);
+          await store?.close();
+        });
+        await waitWhileRunning(
+          runner,
           async () => {
-            try {
-              store ??= await KyselyStore.open({ home });
-              const s = await states(store);
-              return s.hang === "running" && s.hang_retry === "running" && s.deferred === "deferred";
-            } catch {
-              return false;
-            }
+            store ??= await KyselyStore.open({ home });
+            const s = await states(store);
+            return s.hang === "running" && s.hang_retry === "running" && s.deferred === "deferred";
           },
-          "tasks started",
-          30_000,
+          { what: "tasks started" },
         );
         runner.kill(sig);
         expect(await runner.exited).toBe(sig === "SIGINT" ? 130 : 143);
@@ -58,40 +61,44 @@ describe.concurrent("killing from outside the runner process", () => {
           deferred: "failed",
         });
         expect(runner.output()).toContain(`received ${sig}`);
-        await store!.close();
       },
     );
   }
 
-  it("tasks mark-failed and tasks kill from another process", { timeout: 60_000 }, async ({ expect }) => {
-    const home = path.join(tmp, "cli");
-    const marker = path.join(tmp, "cli.marks");
-    const runner = cli(["dags", "test", dagFile, "--run-id", "r"], home, marker);
-    let store: KyselyStore | undefined;
-    await sleepUntil(
-      async () => {
-        try {
+  it(
+    "tasks mark-failed and tasks kill from another process",
+    { timeout: 180_000 },
+    async ({ expect, onTestFinished }) => {
+      const home = path.join(tmp, "cli");
+      const marker = path.join(tmp, "cli.marks");
+      const runner = cli(["dags", "test", dagFile, "--run-id", "r"], home, marker);
+      const children = [runner];
+      let store: KyselyStore | undefined;
+      onTestFinished(async () => {
+        await killProcesses(children);
+        await store?.close();
+      });
+      await waitWhileRunning(
+        runner,
+        async () => {
           store ??= await KyselyStore.open({ home });
           const s = await states(store);
           return s.hang === "running" && s.hang_retry === "running" && s.deferred === "deferred";
-        } catch {
-          return false;
-        }
-      },
-      "tasks started",
-      30_000,
-    );
-    const c1 = cli(["tasks", "mark-failed", "killme", "r", "hang"], home, marker);
-    const c2 = cli(["tasks", "kill", "killme", "r", "deferred"], home, marker);
-    const c3 = cli(["tasks", "kill", "killme", "r", "hang_retry"], home, marker);
-    expect([await c1.exited, await c2.exited, await c3.exited]).toEqual([0, 0, 0]);
-    expect(c1.output()).toContain("Marked hang failed (was running)");
-    await sleepUntil(async () => markers(marker).length === 3, "kills handled", 20_000);
-    expect(markers(marker)).toEqual(["cleanup deferred failed", "onKill hang", "onKill hang_retry"]);
-    const s = await states(store!);
-    expect([s.hang, s.deferred, s.hang_retry]).toEqual(["failed", "failed", "up_for_retry"]);
-    runner.kill("SIGTERM");
-    expect(await runner.exited).toBe(143);
-    await store!.close();
-  });
+        },
+        { what: "tasks started" },
+      );
+      const c1 = cli(["tasks", "mark-failed", "killme", "r", "hang"], home, marker);
+      const c2 = cli(["tasks", "kill", "killme", "r", "deferred"], home, marker);
+      const c3 = cli(["tasks", "kill", "killme", "r", "hang_retry"], home, marker);
+      children.push(c1, c2, c3);
+      expect([await c1.exited, await c2.exited, await c3.exited]).toEqual([0, 0, 0]);
+      expect(c1.output()).toContain("Marked hang failed (was running)");
+      await waitWhileRunning(runner, () => markers(marker).length === 3, { what: "kills handled" });
+      expect(markers(marker)).toEqual(["cleanup deferred failed", "onKill hang", "onKill hang_retry"]);
+      const s = await states(store!);
+      expect([s.hang, s.deferred, s.hang_retry]).toEqual(["failed", "failed", "up_for_retry"]);
+      runner.kill("SIGTERM");
+      expect(await runner.exited).toBe(143);
+    },
+  );
 });

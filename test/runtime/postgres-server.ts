@@ -13,7 +13,9 @@ export interface PostgresServer {
 }
 
 function findBinDir(): string {
-  const fromPath = (process.env.PATH ?? "").split(path.delimiter).find((d) => d && existsSync(path.join(d, "initdb")) && existsSync(path.join(d, "pg_ctl")));
+  const fromPath = (process.env.PATH ?? "")
+    .split(path.delimiter)
+    .find((d) => d && existsSync(path.join(d, "initdb")) && existsSync(path.join(d, "pg_ctl")));
   if (fromPath) return fromPath;
   const root = "/usr/lib/postgresql";
   if (existsSync(root)) {
@@ -50,7 +52,8 @@ export async function startPostgres(): Promise<PostgresServer> {
     const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
     chownSync(dir, uid, gid);
     chmodSync(dir, 0o700);
-    run = (cmd, args) => spawnSync("runuser", ["-u", "postgres", "--", path.join(bin, cmd), ...args], { encoding: "utf8" });
+    run = (cmd, args) =>
+      spawnSync("runuser", ["-u", "postgres", "--", path.join(bin, cmd), ...args], { encoding: "utf8" });
   }
   const data = path.join(dir, "data");
   const init = run("initdb", ["-D", data, "-U", "test", "--auth=trust", "-E", "UTF8", "--no-sync"]);
@@ -66,7 +69,13 @@ export async function startPostgres(): Promise<PostgresServer> {
     `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
     "start",
   ]);
-  if (start.status !== 0) throw new Error(`pg_ctl start failed: ${start.stderr || start.stdout}`);
+  if (start.status !== 0) {
+    // pg_ctl may have started the server and only failed its wait: stop it, so a failed
+    // start leaves no postgres behind (the tests' afterAll has nothing to stop yet).
+    run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`pg_ctl start failed: ${start.stderr || start.stdout}`);
+  }
   const base = `postgres://test@127.0.0.1:${port}`;
   return {
     async createDatabase(name) {

@@ -219,7 +219,21 @@ describe("Runner", () => {
         if (ctx.ti.tryNumber < 3) throw new Error("again");
       },
     );
-    const { runner } = testRunner(store, clock);
+    // Counts the runner's reads of the task instances: each scheduling pass makes one or two.
+    let reads = 0;
+    const counted = new Proxy(store, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        const fn = (value as (...a: unknown[]) => unknown).bind(target);
+        if (prop !== "listTaskInstances") return fn;
+        return (...a: unknown[]) => {
+          reads++;
+          return fn(...a);
+        };
+      },
+    });
+    const { runner } = testRunner(counted, clock);
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
     const t0 = clock.nowMs();
@@ -238,7 +252,10 @@ describe("Runner", () => {
     expect(firstDelay).toBeGreaterThanOrEqual(60_000);
     expect(firstDelay).toBeLessThanOrEqual(100_000);
     clock.advance(firstDelay - 1);
-    await new Promise((r) => setTimeout(r, 50));
+    // Instead of a fixed pause: six reads after the move span at least two whole scheduling
+    // passes that saw the time 1 ms short of the retry, and neither started the try.
+    const seen = reads;
+    await sleepUntil(() => reads >= seen + 6, "two scheduling passes after the clock moved");
     expect(starts).toHaveLength(1);
     clock.advance(1);
     await sleepUntil(

@@ -4,9 +4,10 @@
  * Created once per test run by the global set-up; if PyPI cannot be reached
  * the set-up fails with that reason (the tests that need it are never skipped).
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { killProcesses, spawnTracked } from "./child-processes.js";
 
 /** The pinned reference client version the conformance tests compare against. */
 export const ARMADA_CLIENT_VERSION = "0.5.1";
@@ -42,18 +43,15 @@ export function ensurePythonClient(): void {
  * Runs a Python script in the venv with `input` on stdin; resolves to stdout.
  * Rejects with stderr when the script exits non-zero.
  */
-export function runPython(script: string, input = "", env: NodeJS.ProcessEnv = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(pythonBin, ["-c", script], { env: { ...process.env, ...env } });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (d: Buffer) => out.push(d));
-    child.stderr.on("data", (d: Buffer) => err.push(d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code === 0) resolve(Buffer.concat(out).toString("utf8"));
-      else reject(new Error(`python exited ${code}: ${Buffer.concat(err).toString("utf8")}`));
-    });
-    child.stdin.end(input);
+export async function runPython(script: string, input = "", env: NodeJS.ProcessEnv = {}): Promise<string> {
+  // Tracked, so a script still running when its test fails or times out is killed with the rest.
+  const child = spawnTracked(pythonBin, ["-c", script], {
+    env: { ...process.env, ...env },
+    stdio: ["pipe", "pipe", "pipe"],
   });
+  child.stdin!.end(input);
+  const code = await child.exited;
+  await killProcesses([child]);
+  if (code === 0) return child.stdoutText();
+  throw new Error(`python exited ${code}: ${child.stderrText()}`);
 }

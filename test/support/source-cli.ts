@@ -1,10 +1,12 @@
 /**
  * The `armada-airflow` command run from source in a subprocess, with
  * `armada-airflow` imports resolving to src/ (the `source` export condition).
- * For tests that need a real process: kill -9, signals, start-up time.
+ * For tests that need a real process: kill -9, signals, start-up.
+ * The process is tracked (see child-processes.ts): the test kills it with
+ * `killProcesses` in `afterEach` / `onTestFinished`, whatever the outcome.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
+import { runTracked, spawnTracked, type TrackedChild } from "./child-processes.js";
 
 /** The repository root; the CLI runs with it as the working directory. */
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
@@ -15,21 +17,17 @@ export function sourceCliArgs(args: string[]): string[] {
 }
 
 /** A running CLI process with its combined stdout and stderr so far, and its exit code. */
-export interface SourceCliProcess extends ChildProcess {
-  output(): string;
-  exited: Promise<number | null>;
-}
+export type SourceCliProcess = TrackedChild;
 
 /** Starts the CLI from source with `args` and `env` (default: this process's). */
 export function spawnSourceCli(args: string[], env: NodeJS.ProcessEnv = process.env): SourceCliProcess {
-  const child = spawn(process.execPath, sourceCliArgs(args), {
-    cwd: repoRoot,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return Object.assign(child, { output: () => out, exited });
+  return spawnTracked(process.execPath, sourceCliArgs(args), { cwd: repoRoot, env });
+}
+
+/** Runs the CLI from source with `args` to its exit; resolves with its exit code and output. */
+export function runSourceCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ReturnType<typeof runTracked> {
+  return runTracked(process.execPath, sourceCliArgs(args), { cwd: repoRoot, env });
 }
