@@ -481,16 +481,22 @@ export class KyselyStore implements Store {
     states: TaskInstanceState[],
   ): Promise<TaskInstanceRow[]> {
     if (states.length === 0) return [];
-    const rows = await this.db
+    return this.selectTaskInstances(dagId, runId, states);
+  }
+
+  /** A run's task instances in key order, optionally in some states only. */
+  private async selectTaskInstances(
+    dagId: string,
+    runId: string,
+    states?: TaskInstanceState[],
+  ): Promise<TaskInstanceRow[]> {
+    let q = this.db
       .selectFrom("task_instance")
       .selectAll()
       .where("dag_id", "=", dagId)
-      .where("run_id", "=", runId)
-      .where("state", "in", states)
-      .orderBy("task_id")
-      .orderBy("map_index")
-      .execute();
-    return rows.map(toTi);
+      .where("run_id", "=", runId);
+    if (states) q = q.where("state", "in", states);
+    return (await q.orderBy("task_id").orderBy("map_index").execute()).map(toTi);
   }
 
   async listTryNumbers(
@@ -559,15 +565,7 @@ export class KyselyStore implements Store {
   }
 
   async listTaskInstances(dagId: string, runId: string): Promise<TaskInstanceRow[]> {
-    const rows = await this.db
-      .selectFrom("task_instance")
-      .selectAll()
-      .where("dag_id", "=", dagId)
-      .where("run_id", "=", runId)
-      .orderBy("task_id")
-      .orderBy("map_index")
-      .execute();
-    return rows.map(toTi);
+    return this.selectTaskInstances(dagId, runId);
   }
 
   async updateTaskInstance(
