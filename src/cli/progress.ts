@@ -39,7 +39,11 @@ export class ProgressReporter {
         for (const line of e.message.split("\n")) this.line(`[${label(e)} #${e.tryNumber}] ${level}${line}`);
       }
     } else if (e.type === "ti") {
-      this.states.set(`${e.dagId}\u0000${e.runId}\u0000${label(e)}`, { state: e.state, tryNumber: e.tryNumber });
+      const key = `${e.dagId}\u0000${e.runId}\u0000${label(e)}`;
+      const old = this.states.get(key);
+      if (old) this.count(old.state, -1);
+      this.count(e.state, 1);
+      this.states.set(key, { state: e.state, tryNumber: e.tryNumber });
       this.line(`--> ${e.dagId} ${label(e)} try ${e.tryNumber}: ${e.state}   (${this.summary()})`);
       this.onChange?.();
     } else {
@@ -47,11 +51,18 @@ export class ProgressReporter {
     }
   };
 
+  /** Task instances per state, kept as events arrive (a summary per event must not cost O(tasks)). */
+  private readonly counts = new Map<TaskInstanceState, number>();
+
+  private count(state: TaskInstanceState, delta: number): void {
+    const n = (this.counts.get(state) ?? 0) + delta;
+    if (n > 0) this.counts.set(state, n);
+    else this.counts.delete(state);
+  }
+
   /** `3 success, 1 running, 2 deferred`. */
   summary(): string {
-    const counts = new Map<string, number>();
-    for (const { state } of this.states.values()) counts.set(state, (counts.get(state) ?? 0) + 1);
-    return [...counts.entries()].map(([s, n]) => `${n} ${s}`).join(", ") || "starting";
+    return [...this.counts.entries()].map(([s, n]) => `${n} ${s}`).join(", ") || "starting";
   }
 
   /** Runs `work`, showing a listr2 progress line on a TTY stderr; plain lines otherwise. */

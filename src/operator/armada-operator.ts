@@ -46,7 +46,7 @@ import {
   type ExtraLinks,
 } from "./links.js";
 import { armadaPodName, KubernetesPodLogManager } from "./pod-log-manager.js";
-import { ArmadaPollJobTrigger } from "./poll-job-trigger.js";
+import { ArmadaPollJobTrigger, type ArmadaJobWatch } from "./poll-job-trigger.js";
 import {
   externalJobUri,
   resolveReattachPolicy,
@@ -662,14 +662,40 @@ export class ArmadaOperator extends BaseOperator {
       if (!isTerminalJobState(ctx.state)) crashPoint("armada.polling");
       if (isTerminalJobState(ctx.state)) return this.terminated(context, ctx);
       if (this.deferrable) {
+        const now = this.clock.nowMs();
         this.defer({
-          trigger: new ArmadaPollJobTrigger(this.clock.nowMs() + this.pollInterval * 1000),
+          trigger: new ArmadaPollJobTrigger(now + this.pollInterval * 1000, {}, this.watchFor(ctx, now)),
           methodName: "_trigger_reentry",
           ...(this.executionTimeout !== undefined ? { timeout: this.executionTimeout } : {}),
         });
       }
       await this.clock.sleep(this.pollInterval * 1000, context.signal);
     }
+  }
+
+  /**
+   * What the deferral's trigger watches for, so that the task resumes only
+   * when there is something to do: the job's state changed or became final,
+   * or one of this operator's deadlines (acknowledgement, `queueTimeout`)
+   * came, or `armada_operator.max_quiet_s` (default 300) passed, which gives
+   * a progress line now and then. Undefined, so the trigger fires at its
+   * moment and the task resumes every poll, while a running job's container
+   * log is being streamed: reading it needs the task.
+   */
+  private watchFor(ctx: RunningJobContext, now: number): ArmadaJobWatch | undefined {
+    if (this.containerLogs && ctx.state === JobState.RUNNING) return undefined;
+    const quietMs = getConfigNumber("armada_operator", "max_quiet_s", 300) * 1000;
+    const submitted = ctx.submitTime.getTime();
+    let until = now + quietMs;
+    if (ctx.state === JobState.UNKNOWN) until = Math.min(until, submitted + this.jobAcknowledgementTimeout * 1000 + 1);
+    if (this.queueTimeout !== undefined && WAITING_FOR_CAPACITY.has(ctx.state))
+      until = Math.min(until, submitted + this.queueTimeout * 1000 + 1);
+    return {
+      jobId: ctx.jobId,
+      lastState: jobStateName(ctx.state),
+      pollIntervalS: this.pollInterval,
+      untilMs: Math.max(until, now + this.pollInterval * 1000),
+    };
   }
 
   private async checkJobStatusAndFetchLogs(

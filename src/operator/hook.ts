@@ -264,7 +264,7 @@ export class ArmadaHook implements ArmadaHookApi {
   /** The job's state; checks of all jobs on this channel are batched into one GetJobStatus call. */
   async getJobState(jobId: string): Promise<JobState> {
     const state = await this.statusBatcher.getState(jobId);
-    if (isTerminalJobState(state)) this.statusBatcher.untrack(jobId);
+    if (isTerminalJobState(state)) this.statusBatcher.finished(jobId);
     return state;
   }
 

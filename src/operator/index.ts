@@ -13,6 +13,7 @@ export {
 export {
   ArmadaPollJobTrigger,
   type ArmadaPollJobTriggerOptions,
+  type ArmadaJobWatch,
   type XComReadableTaskInstance,
   POLL_JOB_TRIGGER_CLASSPATH,
 } from "./poll-job-trigger.js";

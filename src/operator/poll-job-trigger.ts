@@ -1,8 +1,12 @@
 /**
- * ArmadaPollJobTrigger: what a deferred ArmadaOperator waits on. It fires
- * one event at the next poll moment; the task then resumes, checks its job
- * and defers again. It holds no job data itself (that lives in XCom), so
- * its serialized form is just the moment.
+ * ArmadaPollJobTrigger: what a deferred ArmadaOperator waits on. The
+ * reference's fires one event at the next poll moment; the task then
+ * resumes, checks its job and defers again, once per poll. Given a
+ * {@link ArmadaJobWatch} (the operator always gives one, except while it
+ * streams a running job's log), it instead checks the job itself, batched
+ * with every other waiting job, and fires only when the task has something
+ * to do. Job data lives in XCom, so the serialized form is the moment and
+ * the watch.
  */
 import { GrpcChannelArgs } from "../client/channel-args.js";
 import { BaseTrigger, registerTrigger, TriggerEvent, type TriggerTaskInstance } from "../runtime/trigger.js";
@@ -10,6 +14,7 @@ import { TaskInstanceState } from "../runtime/state.js";
 import { stderrLogger } from "../runtime/task-logger.js";
 import { ArmadaHook, type ArmadaHookApi } from "./hook.js";
 import { RunningJobContext } from "./running-job-context.js";
+import { TERMINAL_JOB_STATES, jobStateName } from "./job-states.js";
 import type { LogSink } from "./task-log.js";
 
 /** The class path the trigger serializes under (the reference's). */
@@ -24,6 +29,25 @@ export type XComReadableTaskInstance = TriggerTaskInstance;
 /** XCom keys the deferring operator pushes and cleanup reads (the operator's XCOM_KEYS). */
 const JOB_CONTEXT_KEY = "job_context";
 const CHANNEL_ARGS_KEY = "channel_args";
+
+/**
+ * What a watching trigger waits for (serialized with the trigger, under
+ * `watch`; a trigger without it fires at its moment, as the reference's).
+ * From its moment on, it checks the job's state once per poll interval
+ * through the channel's shared status batcher (one `GetJobStatus` for every
+ * job the process waits on) and fires only when the state differs from
+ * `lastState`, is final, or `untilMs` has come. So a job that waits or runs
+ * for an hour costs its task one resume per state change, not one per poll.
+ */
+export interface ArmadaJobWatch {
+  jobId: string;
+  /** The state the operator last saw (a JobState name, e.g. `RUNNING`). */
+  lastState: string;
+  /** Seconds between checks. */
+  pollIntervalS: number;
+  /** Fire by then whatever the state (the operator's own deadlines, and a progress line now and then). */
+  untilMs: number;
+}
 
 /** Options not part of the serialized form. */
 export interface ArmadaPollJobTriggerOptions {
@@ -51,25 +75,74 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
   /** Serialization class path. */
   static readonly classpath = POLL_JOB_TRIGGER_CLASSPATH;
   readonly moment: Date;
+  /** Set when the trigger watches the job instead of firing at its moment. */
+  readonly watch: ArmadaJobWatch | undefined;
   private readonly options: ArmadaPollJobTriggerOptions;
 
-  constructor(moment: Date | string | number, options: ArmadaPollJobTriggerOptions = {}) {
+  constructor(
+    moment: Date | string | number,
+    options: ArmadaPollJobTriggerOptions = {},
+    watch?: ArmadaJobWatch,
+  ) {
     super();
     this.moment = new Date(moment);
     if (Number.isNaN(this.moment.getTime())) {
       throw new TypeError(`ArmadaPollJobTrigger moment must be a valid time, got ${JSON.stringify(moment)}`);
     }
+    if (watch !== undefined) checkWatch(watch);
+    this.watch = watch;
     this.options = { log: stderrLogger, ...options };
   }
 
   serialize(): [string, Record<string, unknown>] {
-    return [POLL_JOB_TRIGGER_CLASSPATH, { moment: this.moment.toISOString() }];
+    return [
+      POLL_JOB_TRIGGER_CLASSPATH,
+      { moment: this.moment.toISOString(), ...(this.watch ? { watch: { ...this.watch } } : {}) },
+    ];
   }
 
   async *run(): AsyncIterable<TriggerEvent> {
     const wait = this.moment.getTime() - this.clock.nowMs();
     if (wait > 0) await this.clock.sleep(wait, this.signal);
+    const hook = this.watch ? await this.watchHook() : undefined;
+    if (this.watch && hook) {
+      const state = await this.watchJob(this.watch, hook);
+      yield new TriggerEvent({ moment: this.moment.toISOString(), job_state: state });
+      return;
+    }
     yield new TriggerEvent({ moment: this.moment.toISOString() });
+  }
+
+  /** The hook of the task's channel (XCom `channel_args`), or undefined when it cannot be read. */
+  private async watchHook(): Promise<ArmadaHookApi | undefined> {
+    const rawArgs = await this.taskInstance?.xcomPull({ key: CHANNEL_ARGS_KEY });
+    if (!rawArgs) return undefined; // the task resumes and checks the job itself
+    const args = rawArgs instanceof GrpcChannelArgs ? rawArgs : GrpcChannelArgs.deserialize(rawArgs, 1);
+    return this.options.hookFactory ? this.options.hookFactory(args) : new ArmadaHook(args, { clock: this.clock });
+  }
+
+  /**
+   * Checks the job once per poll interval until its state is worth a resume;
+   * returns that state's name. Poll moments are aligned on multiples of the
+   * interval, so every trigger of a process checks in the same instant and
+   * the batcher makes one call for all of them. A failed check resumes the
+   * task, whose own status check decides (it retries transient errors).
+   */
+  private async watchJob(watch: ArmadaJobWatch, hook: ArmadaHookApi): Promise<string> {
+    const intervalMs = watch.pollIntervalS * 1000;
+    hook.trackJob?.(watch.jobId);
+    for (;;) {
+      let state: string;
+      try {
+        state = jobStateName(await hook.getJobState(watch.jobId));
+      } catch {
+        return watch.lastState;
+      }
+      const now = this.clock.nowMs();
+      if (state !== watch.lastState || FINAL_JOB_STATES.has(state) || now >= watch.untilMs) return state;
+      const next = Math.min((Math.floor(now / intervalMs) + 1) * intervalMs, watch.untilMs);
+      await this.clock.sleep(Math.max(0, next - now), this.signal);
+    }
   }
 
   /**
@@ -105,10 +178,37 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     await hook.cancelJob(context, this.options.log);
   }
 
-  /** Equal when the moments are equal. */
+  /** Equal when the moments (and watches) are equal. */
   equals(other: unknown): boolean {
-    return other instanceof ArmadaPollJobTrigger && other.moment.getTime() === this.moment.getTime();
+    return (
+      other instanceof ArmadaPollJobTrigger &&
+      other.moment.getTime() === this.moment.getTime() &&
+      JSON.stringify(other.watch) === JSON.stringify(this.watch)
+    );
   }
 }
 
-registerTrigger(POLL_JOB_TRIGGER_CLASSPATH, (kwargs) => new ArmadaPollJobTrigger(String(kwargs.moment)));
+const FINAL_JOB_STATES: ReadonlySet<string> = new Set(
+  [...TERMINAL_JOB_STATES].map((s) => jobStateName(s)),
+);
+
+function checkWatch(w: ArmadaJobWatch): void {
+  const bad = (field: string, want: string) => {
+    throw new TypeError(`ArmadaPollJobTrigger watch.${field} must be ${want}, got ${JSON.stringify(w)}`);
+  };
+  if (typeof w !== "object" || w === null) bad("", "an object");
+  if (typeof w.jobId !== "string" || w.jobId === "") bad("jobId", "a non-empty string");
+  if (typeof w.lastState !== "string") bad("lastState", "a job state name");
+  if (!(typeof w.pollIntervalS === "number" && w.pollIntervalS > 0)) bad("pollIntervalS", "a number > 0");
+  if (!Number.isFinite(w.untilMs)) bad("untilMs", "a time in epoch milliseconds");
+}
+
+registerTrigger(
+  POLL_JOB_TRIGGER_CLASSPATH,
+  (kwargs) =>
+    new ArmadaPollJobTrigger(
+      String(kwargs.moment),
+      {},
+      kwargs.watch === undefined ? undefined : (kwargs.watch as ArmadaJobWatch),
+    ),
+);

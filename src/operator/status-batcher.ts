@@ -81,6 +81,15 @@ export class StatusBatcher {
     this.known.delete(jobId);
   }
 
+  /**
+   * Stops including `jobId` (seen in a final state) in batched calls, but
+   * keeps its last answer for a check made at once (the trigger saw the end;
+   * its task's own check follows).
+   */
+  finished(jobId: string): void {
+    this.tracked.delete(jobId);
+  }
+
   /** The job's state, fetched together with every other tracked job's. */
   getState(jobId: string): Promise<JobState> {
     const now = this.clock.nowMs();
@@ -112,6 +121,9 @@ export class StatusBatcher {
     for (const [id, lastAsked] of this.tracked) {
       if (now - lastAsked > this.forgetAfterMs) this.tracked.delete(id);
     }
+    for (const [id, k] of this.known) {
+      if (now - k.fetchedAt > this.maxStalenessMs) this.known.delete(id);
+    }
     const wanted = new Set(waiters.map((w) => w.jobId));
     const ids = [...wanted, ...[...this.tracked.keys()].filter((id) => !wanted.has(id))];
     const results = new Map<string, JobState>();
@@ -129,8 +141,10 @@ export class StatusBatcher {
       return;
     }
     const fetchedAt = this.clock.nowMs();
+    // Kept for the next check too, even of the jobs asked for: a watching trigger that fires is
+    // followed at once by its task's own check, which this answer serves without a second call.
     for (const [id, state] of results) {
-      if (!wanted.has(id) && this.tracked.has(id)) this.known.set(id, { state, fetchedAt });
+      if (this.tracked.has(id)) this.known.set(id, { state, fetchedAt });
     }
     for (const w of waiters) w.resolve(results.get(w.jobId) ?? JobState.UNKNOWN);
   }

@@ -51,6 +51,10 @@ function parseIni(text: string, file: string): Map<string, string> {
   return values;
 }
 
+/** Config files found missing, until when that answer holds. */
+const missingUntil = new Map<string, number>();
+const MISSING_FILE_RECHECK_MS = 2000;
+
 function fileValues(source: ConfigSource): Map<string, string> {
   const env = source.env ?? process.env;
   const explicit = env.ARMADA_AIRFLOW_CONFIG;
@@ -59,6 +63,7 @@ function fileValues(source: ConfigSource): Map<string, string> {
     : path.join(armadaAirflowHome(source), "armada-airflow.cfg");
   const cached = fileCache.get(file);
   if (cached) return cached;
+  if ((missingUntil.get(file) ?? 0) > Date.now()) return new Map();
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -68,7 +73,9 @@ function fileValues(source: ConfigSource): Map<string, string> {
         cause: err,
       });
     }
-    // No file is the normal case; do not cache so a file created later is seen.
+    // No file is the normal case. Remember that only briefly, so a file created later is seen, but a
+    // busy runner asking for settings thousands of times a second does not fail a read each time.
+    missingUntil.set(file, Date.now() + MISSING_FILE_RECHECK_MS);
     return new Map();
   }
   const values = parseIni(text, file);
@@ -79,6 +86,7 @@ function fileValues(source: ConfigSource): Map<string, string> {
 /** Forgets parsed config files (tests that rewrite a config file call this). */
 export function clearConfigCache(): void {
   fileCache.clear();
+  missingUntil.clear();
 }
 
 /** The raw string for `section.key`, or `undefined` when not configured. */

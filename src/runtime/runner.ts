@@ -596,13 +596,11 @@ class RunDriver {
       }
     } else {
       for (const [key, row] of changed) {
-        const ids = this.triggersByKey.get(key);
-        const trows = ids
-          ? [...ids].map((id) => this.triggers.get(id)!.row)
-          : row.state === "deferred"
-            ? await this.store.listTriggersOf(row)
-            : [];
-        for (const trow of trows) await this.examineTrigger(trow, now);
+        // Active ones (to remove when the task left DEFERRED) and stored ones (a new deferral's).
+        const trows = new Map<string, TriggerRow>();
+        for (const id of this.triggersByKey.get(key) ?? []) trows.set(id, this.triggers.get(id)!.row);
+        if (row.state === "deferred") for (const t of await this.store.listTriggersOf(row)) trows.set(t.id, t);
+        for (const trow of trows.values()) await this.examineTrigger(trow, now);
         await pace.step();
       }
     }
@@ -1296,6 +1294,8 @@ class RunDriver {
     const ids = this.triggersByKey.get(key);
     ids?.delete(id);
     if (ids?.size === 0) this.triggersByKey.delete(key);
+    // The task may have deferred again meanwhile: its new trigger is looked at in the next pass.
+    this.recheck.add(key);
     this.wake();
   }
 

@@ -99,8 +99,15 @@ describe("ArmadaOperator execute (upstream cases 1-10)", () => {
     const deferred = err as TaskDeferred;
     expect(deferred.methodName).toBe("_trigger_reentry");
     expect(deferred.timeout).toBe(600);
-    const expected = new ArmadaPollJobTrigger(s.clock.nowMs() + 5000);
-    expect((deferred.trigger as ArmadaPollJobTrigger).equals(expected)).toBe(true);
+    const trigger = deferred.trigger as ArmadaPollJobTrigger;
+    expect(trigger.moment.getTime()).toBe(s.clock.nowMs() + 5000);
+    // It watches the job from there: the task resumes when its state changes, not every poll.
+    expect(trigger.watch).toEqual({
+      jobId: "test_job",
+      lastState: "QUEUED",
+      pollIntervalS: 5,
+      untilMs: s.clock.nowMs() + 300_000,
+    });
     expect(s.hook.statusChecks).toHaveLength(1);
     // channel args go to XCom for the trigger, serialized.
     expect(s.ti.pushed("channel_args")).toEqual([channelArgs.serialize()]);

@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/common/clock.js";
 import { GrpcChannelArgs } from "../../src/client/channel-args.js";
-import { ArmadaPollJobTrigger, POLL_JOB_TRIGGER_CLASSPATH } from "../../src/operator/poll-job-trigger.js";
+import {
+  ArmadaPollJobTrigger,
+  POLL_JOB_TRIGGER_CLASSPATH,
+  type ArmadaJobWatch,
+} from "../../src/operator/poll-job-trigger.js";
+import { JobState } from "../../src/operator/job-states.js";
 import { RunningJobContext } from "../../src/operator/running-job-context.js";
 import { createTrigger, TriggerEvent } from "../../src/runtime/trigger.js";
 import type { TaskInstanceState } from "../../src/runtime/state.js";
@@ -9,15 +14,19 @@ import { FakeHook } from "./support.js";
 
 const moment = new Date("2024-01-01T00:00:30Z");
 
-function triggerFor(state: TaskInstanceState | Error) {
-  const hook = new FakeHook([]);
+function triggerFor(state: TaskInstanceState | Error, watch?: ArmadaJobWatch, jobStates: JobState[] = []) {
+  const hook = new FakeHook(jobStates);
   const args: GrpcChannelArgs[] = [];
-  const trigger = new ArmadaPollJobTrigger(moment, {
-    hookFactory: (a) => {
-      args.push(a);
-      return hook;
+  const trigger = new ArmadaPollJobTrigger(
+    moment,
+    {
+      hookFactory: (a) => {
+        args.push(a);
+        return hook;
+      },
     },
-  });
+    watch,
+  );
   const ctx = new RunningJobContext({
     armadaQueue: "test_queue_1",
     jobId: "test_job",
@@ -71,6 +80,78 @@ describe("ArmadaPollJobTrigger", () => {
     clock.advance(1);
     await done;
     expect(events.map((e) => e.payload)).toEqual([{ moment: "2024-01-01T00:00:30.000Z" }]);
+  });
+
+  describe("watching its job", () => {
+    const start = new Date("2024-01-01T00:00:00Z");
+    const watch: ArmadaJobWatch = {
+      jobId: "test_job",
+      lastState: "RUNNING",
+      pollIntervalS: 10,
+      untilMs: start.getTime() + 300_000,
+    };
+
+    /** Runs the trigger on a manual clock, advancing it 10 s at a time until it fires. */
+    async function fire(jobStates: JobState[], w = watch) {
+      const { trigger, hook } = triggerFor("deferred", w, jobStates);
+      const clock = new ManualClock(start);
+      trigger.clock = clock;
+      let event: TriggerEvent | undefined;
+      const done = (async () => {
+        for await (const e of trigger.run()) event = e;
+      })();
+      const checksAt: number[] = [];
+      let seen = 0;
+      for (let i = 0; i < 100 && !event; i++) {
+        await new Promise((r) => setImmediate(r));
+        while (hook.statusChecks.length > seen) {
+          seen++;
+          checksAt.push(clock.nowMs() - start.getTime());
+        }
+        if (!event) clock.advance(10_000);
+      }
+      await done;
+      return { event: event!, checksAt, firedAt: clock.nowMs() - start.getTime() };
+    }
+
+    it("serializes its watch and comes back equal", () => {
+      const t = new ArmadaPollJobTrigger(moment, {}, watch);
+      const [classpath, kwargs] = t.serialize();
+      expect(kwargs).toEqual({ moment: "2024-01-01T00:00:30.000Z", watch });
+      const back = createTrigger(classpath, JSON.parse(JSON.stringify(kwargs))) as ArmadaPollJobTrigger;
+      expect(back.equals(t)).toBe(true);
+      expect(back.equals(new ArmadaPollJobTrigger(moment))).toBe(false);
+    });
+
+    it("fires when the job's state changes, checking once per poll from its moment", async () => {
+      const { event, checksAt } = await fire([JobState.RUNNING, JobState.RUNNING, JobState.SUCCEEDED]);
+      expect(checksAt).toEqual([30_000, 40_000, 50_000]);
+      expect(event.payload).toEqual({ moment: "2024-01-01T00:00:30.000Z", job_state: "SUCCEEDED" });
+    });
+
+    it("fires at untilMs whatever the state (the operator's deadlines, a progress line)", async () => {
+      const { event, firedAt } = await fire([JobState.RUNNING], { ...watch, untilMs: start.getTime() + 60_000 });
+      expect(firedAt).toBe(60_000);
+      expect(event.payload).toMatchObject({ job_state: "RUNNING" });
+    });
+
+    it("fires when a status check fails: the task's own check decides", async () => {
+      const { trigger, hook } = triggerFor("deferred", watch, [JobState.RUNNING]);
+      hook.getJobState = async () => {
+        throw new Error("unavailable");
+      };
+      trigger.clock = new ManualClock(moment);
+      const events: TriggerEvent[] = [];
+      for await (const e of trigger.run()) events.push(e);
+      expect(events.map((e) => e.payload)).toEqual([{ moment: "2024-01-01T00:00:30.000Z", job_state: "RUNNING" }]);
+    });
+
+    it("refuses a malformed watch, naming the field", () => {
+      expect(() => new ArmadaPollJobTrigger(moment, {}, { ...watch, pollIntervalS: 0 })).toThrow(
+        /watch\.pollIntervalS must be a number > 0/,
+      );
+      expect(() => new ArmadaPollJobTrigger(moment, {}, { ...watch, jobId: "" })).toThrow(/watch\.jobId/);
+    });
   });
 
   it("cleanup cancels once for SUCCESS and once for FAILED; never for DEFERRED (case 21)", async () => {

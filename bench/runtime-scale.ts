@@ -1,0 +1,196 @@
+/**
+ * Runtime scale benchmark (`npm run bench:runtime`, and part of `npm run bench`):
+ * one DAG run of N deferrable ArmadaOperator tasks (mapped), each job running
+ * several poll intervals on a dev server in this process, driven by a runner
+ * in its own process (`armada-airflow dags test`), whose own CPU time, peak
+ * RSS and event-loop stalls are measured (a preload writes them at exit).
+ *
+ * Reports: wall time, runner CPU (whole run, and cores used while only
+ * tracking), peak RSS, detection latency (job finished on the server -> task
+ * SUCCESS in the store) p50/p95, gRPC calls, and checks that every task
+ * succeeded with exactly one job. Figures, not assertions: a loaded machine
+ * changes them, so no test depends on them.
+ *
+ * Environment: BENCH_TASKS (1000), BENCH_JOB_S (60), BENCH_POLL_S (5); BENCH_CPU_PROF=<dir>
+ * writes a CPU profile of the runner there.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { spawn } from "node:child_process";
+import { startDevServer } from "../src/devserver/dev-server.js";
+import { DURATION_ANNOTATION } from "../src/devserver/index.js";
+import { KyselyStore } from "../src/runtime/store/kysely-store.js";
+import { median } from "./dev-startup.js";
+
+const N = Number(process.env.BENCH_TASKS ?? 1000);
+const JOB_S = Number(process.env.BENCH_JOB_S ?? 60);
+const POLL_S = Number(process.env.BENCH_POLL_S ?? 5);
+const repoRoot = path.resolve(import.meta.dirname, "..");
+
+interface Usage {
+  userCpuS: number;
+  systemCpuS: number;
+  maxRssMiB: number;
+  maxEventLoopStallMs: number;
+  p99EventLoopStallMs: number;
+}
+
+const dagSource = (n: number, jobS: number, pollS: number) => `
+import { ArmadaOperator, DAG, armadaEnvironment } from "armada-airflow";
+const armada = await armadaEnvironment();
+export const dag = new DAG({ dagId: "runtime_scale" });
+new ArmadaOperator({
+  dag,
+  taskId: "job",
+  name: "job",
+  channelArgs: armada.channelArgs,
+  armadaQueue: armada.armadaQueue,
+  deferrable: true,
+  pollInterval: ${pollS},
+  jobRequest: {
+    namespace: "default",
+    annotations: { "${DURATION_ANNOTATION}": "${jobS}s" },
+    podSpec: {
+      containers: [
+        {
+          name: "main",
+          image: "busybox:1.36",
+          command: ["sh", "-c", "echo hi"],
+          resources: { requests: { cpu: "1m", memory: "1Mi" }, limits: { cpu: "1m", memory: "1Mi" } },
+        },
+      ],
+    },
+  },
+}).expand({ name: Array.from({ length: ${n} }, (_, i) => "job-" + i) });
+`;
+
+/** CPU seconds used so far by `pid` (Linux /proc; utime + stime). */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
+
+/** Runs the benchmark once; prints and returns its figures. */
+export async function runtimeScaleBench(n = N): Promise<Record<string, number | string>> {
+  // Inside the repository, so the DAG file's `armada-airflow` import resolves to this package.
+  const dir = mkdtempSync(path.join(repoRoot, ".bench-runtime-"));
+  // Nodes large enough that no job waits for capacity: the figure is the runtime's, not the scheduler's.
+  const server = await startDevServer({
+    queues: ["bench"],
+    clusters: [{ id: "cluster-1", nodes: [{ name: "big-1", cpu: "100000", memory: "1000Ti" }] }],
+  });
+  try {
+    const dagFile = path.join(dir, "runtime_scale.ts");
+    writeFileSync(dagFile, dagSource(n, JOB_S, POLL_S));
+    const usageFile = path.join(dir, "usage.json");
+    const t0 = Date.now();
+    const child = spawn(
+      process.execPath,
+      [
+        "--conditions=source",
+        "--import",
+        "tsx",
+        "--import",
+        path.join(repoRoot, "bench", "runtime-usage-preload.mjs"),
+        // BENCH_CPU_PROF=<dir>: a CPU profile of the runner, to see where its time goes.
+        ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+        path.join(repoRoot, "src", "cli", "main.ts"),
+        "dags",
+        "test",
+        dagFile,
+      ],
+      {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          ARMADA_TARGET: server.grpcTarget,
+          ARMADA_QUEUE: "bench",
+          ARMADA_AIRFLOW_HOME: dir,
+          BENCH_USAGE_FILE: usageFile,
+        },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
+    // Tracking window: from every job submitted to the first job finished (the runner only waits then).
+    let trackStart: { t: number; cpu: number } | undefined;
+    let trackEnd: { t: number; cpu: number } | undefined;
+    const sampler = setInterval(() => {
+      const cpu = cpuSeconds(child.pid!);
+      if (cpu === undefined) return;
+      const jobs = server.jobs();
+      const anyFinished = jobs.some((j) => j.runs.some((r) => r.finishedAt));
+      if (!trackStart && jobs.length >= n && !anyFinished) trackStart = { t: Date.now(), cpu };
+      if (trackStart && !trackEnd && anyFinished) trackEnd = { t: Date.now(), cpu };
+    }, 250);
+    const code = await exited;
+    clearInterval(sampler);
+    const wallS = (Date.now() - t0) / 1000;
+    if (code !== 0) throw new Error(`the runner exited ${code}: ${stderr}`);
+    const usage = JSON.parse(readFileSync(usageFile, "utf8")) as Usage;
+
+    const store = await KyselyStore.open({ home: dir });
+    const run = (await store.listDagRuns({ dagId: "runtime_scale" }))[0]!;
+    const tis = await store.listTaskInstances("runtime_scale", run.runId);
+    await store.close();
+    const jobsByUri = new Map<string, ReturnType<typeof server.jobs>>();
+    for (const j of server.jobs()) jobsByUri.set(j.externalJobUri, [...(jobsByUri.get(j.externalJobUri) ?? []), j]);
+    const latencies: number[] = [];
+    let notSuccess = 0;
+    let jobMismatch = 0;
+    for (const ti of tis) {
+      if (ti.state !== "success") notSuccess++;
+      const jobs = jobsByUri.get(`airflow://runtime_scale/job/${run.runId}/${ti.mapIndex}`) ?? [];
+      if (jobs.length !== ti.tryNumber) jobMismatch++;
+      const finished = jobs.at(-1)?.runs.at(-1)?.finishedAt;
+      if (finished && ti.endMs) latencies.push((ti.endMs - finished.getTime()) / 1000);
+    }
+    latencies.sort((a, b) => a - b);
+    const calls = server.callCounts();
+    const trackingCores =
+      trackStart && trackEnd && trackEnd.t > trackStart.t
+        ? (trackEnd.cpu - trackStart.cpu) / ((trackEnd.t - trackStart.t) / 1000)
+        : NaN;
+    const figures = {
+      tasks: n,
+      jobSeconds: JOB_S,
+      pollSeconds: POLL_S,
+      wallS: round(wallS),
+      runnerCpuS: round(usage.userCpuS + usage.systemCpuS),
+      trackingCores: round(trackingCores, 3),
+      trackingWindowS: trackStart && trackEnd ? round((trackEnd.t - trackStart.t) / 1000) : "n/a",
+      peakRssMiB: round(usage.maxRssMiB),
+      maxEventLoopStallMs: round(usage.maxEventLoopStallMs),
+      p99EventLoopStallMs: round(usage.p99EventLoopStallMs),
+      detectionP50S: round(median(latencies)),
+      detectionP95S: round(percentile(latencies, 95)),
+      getJobStatusCalls: calls.GetJobStatus ?? 0,
+      submitJobsCalls: calls.SubmitJobs ?? 0,
+      tasksNotSuccess: notSuccess,
+      tasksWithoutExactlyOneJobPerTry: jobMismatch,
+    };
+    console.log(`runtime scale (${n} deferrable Armada tasks, ${JOB_S} s jobs, ${POLL_S} s poll):`);
+    for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(34)} ${v}`);
+    if (notSuccess || jobMismatch) throw new Error(`wrong outcome: ${notSuccess} tasks not SUCCESS, ${jobMismatch} without one job per try`);
+    return figures;
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const round = (v: number, digits = 1) => (Number.isFinite(v) ? Number(v.toFixed(digits)) : NaN);
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await runtimeScaleBench();
+}
