@@ -6,7 +6,7 @@
  */
 import type { Clock } from "../common/clock.js";
 import { Cause, type EventMessage } from "../gen/armada/event.js";
-import type { Job, JobSubmitRequestItem, Queue } from "../gen/armada/submit.js";
+import type { Job, JobSubmitRequestItem, Queue, RetryPolicy, RetryRule } from "../gen/armada/submit.js";
 import { EventLog } from "./event-log.js";
 import {
   ACTIVE_RUN_JOB_STATES,
@@ -35,6 +35,8 @@ import { PodLogStore, podNameOf, type PodLogs } from "./pod-logs.js";
 import { Scheduler, type ClusterConfig } from "./scheduler.js";
 import { DURATION_ANNOTATION, parseDuration } from "./simulate-executor.js";
 import { TimerQueue } from "./timer-queue.js";
+import { FAIL_FAST_ANNOTATION, RetryPolicyRegistry, decideRetry } from "./retry-policies.js";
+import { bumpMemory, fitsSomeNode } from "./retry-mutations.js";
 
 /** Delays between lifecycle steps, in clock milliseconds. */
 export interface LifecycleTiming {
@@ -62,6 +64,8 @@ export interface StateSink {
   eventAppended(queue: string, jobSetId: string, id: string, message: EventMessage): void;
   queueChanged(name: string, queue: Queue | undefined): void;
   logAppended(jobId: string, namespace: string, container: string, timeMs: number, text: string): void;
+  /** A retry policy was created, updated (or deleted: undefined). Optional for older sinks. */
+  retryPolicyChanged?(name: string, policy: RetryPolicy | undefined): void;
 }
 
 /** Options of {@link DevArmada}. */
@@ -81,7 +85,12 @@ export interface DevArmadaOptions {
   images?: readonly string[];
   /** Failure categories tried before the built-in ones. @default [] */
   failureCategories?: readonly FailureCategory[];
+  /** Scheduler-wide cap on retries per job, on top of every retry policy (0 disables retries). @default 5 */
+  globalMaxRetries?: number;
 }
+
+/** Default of {@link DevArmadaOptions.globalMaxRetries}. */
+export const DEFAULT_GLOBAL_MAX_RETRIES = 5;
 
 /** How a run failed, beyond its reason text. */
 interface FailureDetails {
@@ -118,6 +127,9 @@ export class DevArmada {
   private readonly namespaces: ReadonlySet<string>;
   private readonly images: ImagePolicy;
   private readonly categorizer: FailureCategorizer;
+  private readonly globalMaxRetries: number;
+  /** The retry policies (`RetryPolicyService`), applied to failed runs of jobs in queues that name one. */
+  readonly retryPolicies: RetryPolicyRegistry;
   private scheduleAt = Infinity;
 
   constructor(options: DevArmadaOptions) {
@@ -130,6 +142,8 @@ export class DevArmada {
     this.namespaces = new Set(options.namespaces ?? DEFAULT_NAMESPACES);
     this.images = new ImagePolicy(options.images ?? []);
     this.categorizer = new FailureCategorizer(options.failureCategories ?? []);
+    this.globalMaxRetries = options.globalMaxRetries ?? DEFAULT_GLOBAL_MAX_RETRIES;
+    this.retryPolicies = new RetryPolicyRegistry((name, p) => this.sink?.retryPolicyChanged?.(name, p));
     this.timers = new TimerQueue(this.clock, options.onError ?? ((err) => console.error("dev server:", err)));
     this.scheduler = new Scheduler(
       options.clusters,
@@ -201,6 +215,12 @@ export class DevArmada {
         `queue "${queue.name}": priority_factor must not be negative`,
       );
     }
+  }
+
+  /** Deletes a retry policy; refused while a queue names it. */
+  deleteRetryPolicy(name: string): void {
+    const usedBy = [...this.queues.values()].filter((q) => q.retryPolicies.includes(name)).map((q) => q.name);
+    this.retryPolicies.delete(name, usedBy);
   }
 
   // ---------------------------------------------------------------- submit
@@ -397,11 +417,7 @@ export class DevArmada {
     run.state = "PENDING";
     run.pendingAt = new Date(at);
     this.transition(job, "PENDING", at);
-    const pod = this.logs.create(
-      job.id,
-      job.namespace,
-      (job.spec.podSpecs[0] ?? job.spec.podSpec)?.containers.map((c) => c.name ?? "") ?? [],
-    );
+    const pod = this.logs.create(job.id, job.namespace, this.containerNames(job), run.cluster);
     this.emit(job, { $case: "pending", value: { ...this.podFields(job, run, at), pool: "default" } });
     this.changed(job);
     this.timers.at(at + this.timing.startDelayMs, (t) => this.toRunning(job, run, pod, t));
@@ -460,18 +476,74 @@ export class DevArmada {
     } else {
       run.state = "FAILED";
       run.reason = result.reason;
-      job.error = result.reason;
-      this.transition(job, "FAILED", at);
-      this.emit(job, {
-        $case: "failed",
-        value: this.failedEvent(job, run, at, result.reason, {
-          exitCodes: result.exitCodes,
-          terminationReasons: result.terminationReasons ?? {},
-        }),
+      this.runFailed(job, run, result.reason, at, {
+        exitCodes: result.exitCodes,
+        terminationReasons: result.terminationReasons ?? {},
       });
+      return;
     }
     this.changed(job);
     this.requestSchedule(at);
+  }
+
+  /**
+   * A run has failed (its pod already stopped): the queue's retry policy
+   * decides whether the job runs again, as Armada's retry engine does. A
+   * retry emits the failed event with `retryable: true` and queues the job
+   * for a new run (new run id, maybe another node or cluster); otherwise the
+   * job ends FAILED.
+   */
+  private runFailed(job: JobRecord, run: RunRecord | undefined, reason: string, at: number, details: FailureDetails): void {
+    const event = this.failedEvent(job, run, at, reason, details);
+    const queue = this.queues.get(job.queue);
+    // Armada evaluates only the first policy a queue lists; one that does not exist means no retries.
+    const policyName = queue?.retryPolicies[0];
+    // Only a run can be retried: a job failed before it ever had one (fault injection) just fails.
+    const policy = policyName && run ? this.retryPolicies.find(policyName) : undefined;
+    const decision = decideRetry(
+      policy,
+      {
+        category: event.failureCategory,
+        subcategory: event.failureSubcategory,
+        failedRuns: job.runs.filter((r) => r.state === "FAILED").length,
+        failFast: job.annotations[FAIL_FAST_ANNOTATION] === "true",
+        gangCardinality: job.gang?.cardinality ?? 1,
+      },
+      this.globalMaxRetries,
+    );
+    let why = decision.retry ? "" : decision.why;
+    if (decision.retry) why = this.prepareRetry(job, decision.rule);
+    if (!why && decision.retry) {
+      this.emit(job, { $case: "failed", value: { ...event, retryable: true } });
+      this.transition(job, "QUEUED", at);
+      this.scheduler.enqueue(job);
+    } else {
+      job.error = why ? `${reason}; ${why}` : reason;
+      this.transition(job, "FAILED", at);
+      this.emit(job, { $case: "failed", value: event });
+    }
+    this.changed(job);
+    this.requestSchedule(at);
+  }
+
+  /** Applies a retry rule's mutations before the new run; returns why the job cannot be retried ("" when it can). */
+  private prepareRetry(job: JobRecord, rule: RetryRule | undefined): string {
+    const memory = rule?.mutate?.resources?.memory;
+    if (memory) bumpMemory(job, memory);
+    if (rule?.mutate?.affinity?.avoidSameNode) {
+      for (const r of job.runs) {
+        const key = `${r.cluster}/${r.node}`;
+        if (r.node && !(job.avoidNodes ?? []).includes(key)) job.avoidNodes = [...(job.avoidNodes ?? []), key];
+      }
+    }
+    if (!fitsSomeNode(job, this.scheduler.nodes)) {
+      return (
+        `Retry policy: the retry of job ${job.id} fits no node` +
+        (job.avoidNodes?.length ? ` once the nodes of earlier runs (${job.avoidNodes.join(", ")}) are avoided` : "") +
+        ` (it requests cpu ${job.resources.cpuMillis}m and memory ${job.resources.memoryBytes} bytes)`
+      );
+    }
+    return "";
   }
 
   private retirePod(pod: PodLogs, atMs: number): void {
@@ -555,12 +627,9 @@ export class DevArmada {
 
   private failRun(job: JobRecord, reason: string, now: number, details: FailureDetails): void {
     const run = this.latestRun(job);
+    const hadRun = ACTIVE_RUN_JOB_STATES.has(job.state) && run !== undefined;
     this.stopRun(job, "FAILED", now, reason);
-    job.error = reason;
-    this.transition(job, "FAILED", now);
-    this.emit(job, { $case: "failed", value: this.failedEvent(job, run, now, reason, details) });
-    this.changed(job);
-    this.requestSchedule(now);
+    this.runFailed(job, hadRun ? run : undefined, reason, now, details);
   }
 
   /** Changes the priority of jobs; returns an error message per job that could not be changed. */
@@ -694,7 +763,7 @@ export class DevArmada {
       } else {
         const pod =
           this.logs.ofJob(job.id, job.namespace) ??
-          this.logs.create(job.id, job.namespace, this.containerNames(job));
+          this.logs.create(job.id, job.namespace, this.containerNames(job), run.cluster);
         if (job.state === "PENDING") {
           const due = (run.pendingAt?.getTime() ?? now) + this.timing.startDelayMs;
           this.timers.at(Math.max(now, due), (t) => this.toRunning(job, run, pod, t));

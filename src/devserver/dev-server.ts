@@ -103,6 +103,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       images: o.images,
       priorityClasses: o.priorityClasses,
       failureCategories: o.failureCategories,
+      globalMaxRetries: o.globalMaxRetries,
     });
     store?.load(armada);
     for (const q of o.queues) armada.ensureQueue(q);

@@ -82,4 +82,6 @@ export interface JobRecord {
   resources: { cpuMillis: number; memoryBytes: number };
   /** The gang the job belongs to, if any. */
   gang?: GangInfo;
+  /** Nodes (`cluster/node`) a retry must not use (a retry rule's `avoidSameNode`). */
+  avoidNodes?: string[];
 }

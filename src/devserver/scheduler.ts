@@ -222,6 +222,8 @@ export class Scheduler {
       for (const job of jobs) {
         let best: SchedulerNode | undefined;
         for (const n of group) {
+          // A retry that must avoid the nodes of its earlier runs (retry policy `avoidSameNode`).
+          if (job.avoidNodes?.includes(`${n.cluster}/${n.name}`)) continue;
           const [cpu, mem] = free.get(n)!;
           if (cpu < job.resources.cpuMillis || mem < job.resources.memoryBytes) continue;
           if (!best || cpu > free.get(best)![0]) best = n;
