@@ -493,7 +493,13 @@ export class DevArmada {
    * for a new run (new run id, maybe another node or cluster); otherwise the
    * job ends FAILED.
    */
-  private runFailed(job: JobRecord, run: RunRecord | undefined, reason: string, at: number, details: FailureDetails): void {
+  private runFailed(
+    job: JobRecord,
+    run: RunRecord | undefined,
+    reason: string,
+    at: number,
+    details: FailureDetails,
+  ): void {
     const event = this.failedEvent(job, run, at, reason, details);
     const queue = this.queues.get(job.queue);
     // Armada evaluates only the first policy a queue lists; one that does not exist means no retries.
@@ -533,13 +539,16 @@ export class DevArmada {
     if (rule?.mutate?.affinity?.avoidSameNode) {
       for (const r of job.runs) {
         const key = `${r.cluster}/${r.node}`;
-        if (r.node && !(job.avoidNodes ?? []).includes(key)) job.avoidNodes = [...(job.avoidNodes ?? []), key];
+        if (r.node && !(job.avoidNodes ?? []).includes(key))
+          job.avoidNodes = [...(job.avoidNodes ?? []), key];
       }
     }
     if (!fitsSomeNode(job, this.scheduler.nodes)) {
       return (
         `Retry policy: the retry of job ${job.id} fits no node` +
-        (job.avoidNodes?.length ? ` once the nodes of earlier runs (${job.avoidNodes.join(", ")}) are avoided` : "") +
+        (job.avoidNodes?.length
+          ? ` once the nodes of earlier runs (${job.avoidNodes.join(", ")}) are avoided`
+          : "") +
         ` (it requests cpu ${job.resources.cpuMillis}m and memory ${job.resources.memoryBytes} bytes)`
       );
     }

@@ -48,7 +48,8 @@ export function podLogRoutes(armada: () => DevArmada, tokens: () => string[]): H
   };
   app.use("/api/*", auth);
   app.use("/clusters/:cluster/api/*", auth);
-  const versions = (c: Context) => c.json({ kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [] });
+  const versions = (c: Context) =>
+    c.json({ kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [] });
   app.get("/api", versions);
   app.get("/clusters/:cluster/api", versions);
   const podLog = (c: Context, cluster: string | undefined) => {
