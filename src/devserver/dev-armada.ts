@@ -35,6 +35,8 @@ import { PodLogStore, podNameOf, type PodLogs } from "./pod-logs.js";
 import { Scheduler, type ClusterConfig } from "./scheduler.js";
 import { DURATION_ANNOTATION, parseDuration } from "./simulate-executor.js";
 import { TimerQueue } from "./timer-queue.js";
+import { containerEnv, type PodIdentity } from "./downward-api.js";
+import { podSpecsOf } from "./job-validation.js";
 import { FAIL_FAST_ANNOTATION, RetryPolicyRegistry, decideRetry } from "./retry-policies.js";
 import { bumpMemory, fitsSomeNode } from "./retry-mutations.js";
 
@@ -414,6 +416,12 @@ export class DevArmada {
       this.failRun(job, noNamespace, at, { exitCodes: {}, terminationReasons: {} });
       return;
     }
+    const badEnv = this.environmentFailure(job, run);
+    if (badEnv) {
+      // The API server refuses the pod, or the kubelet cannot build a container's environment.
+      this.failRun(job, badEnv, at, { exitCodes: {}, terminationReasons: {} });
+      return;
+    }
     run.state = "PENDING";
     run.pendingAt = new Date(at);
     this.transition(job, "PENDING", at);
@@ -446,6 +454,7 @@ export class DevArmada {
     const running = this.executor.start({
       job,
       run,
+      pod: this.podIdentity(job, run),
       startAtMs: at,
       at: (t, fn) => this.timers.at(t, fn),
       nowMs: () => this.clock.nowMs(),
@@ -801,6 +810,7 @@ export class DevArmada {
     const running = this.executor.start({
       job,
       run,
+      pod: this.podIdentity(job, run),
       startAtMs: startedAt,
       at: (t, fn) => this.timers.at(Math.max(t, this.clock.nowMs()), () => fn(t)),
       nowMs: () => this.clock.nowMs(),
@@ -825,6 +835,41 @@ export class DevArmada {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** The pod Armada's executor would create for this run, as the downward API shows it. */
+  podIdentity(job: JobRecord, run: RunRecord): PodIdentity {
+    const node = this.scheduler.nodes.find((n) => n.cluster === run.cluster && n.name === run.node);
+    const spec = podSpecsOf(job.spec)[0];
+    return {
+      name: podNameOf(job.id),
+      namespace: job.namespace,
+      uid: run.runId,
+      nodeName: run.node,
+      // Every pod of the dev server lives on this machine: process-mode pods listen on loopback.
+      podIP: "127.0.0.1",
+      hostIP: "127.0.0.1",
+      serviceAccountName: spec?.serviceAccountName || "default",
+      labels: { ...job.labels, armada_job_id: job.id, armada_pod_number: "0", armada_queue_id: job.queue },
+      annotations: { ...job.annotations, armada_jobset_id: job.jobSetId, armada_owner: job.owner },
+      node: { cpu: (node?.cpuMillis ?? 0) / 1000, memory: node?.memoryBytes ?? 0 },
+    };
+  }
+
+  /** Why the containers' environments cannot be built (a bad downward API reference), or undefined. */
+  private environmentFailure(job: JobRecord, run: RunRecord): string | undefined {
+    const spec = podSpecsOf(job.spec)[0];
+    if (!spec) return undefined;
+    const pod = this.podIdentity(job, run);
+    const all = [
+      ...spec.initContainers.map((c, i) => [c, `spec.initContainers[${i}]`] as const),
+      ...spec.containers.map((c, i) => [c, `spec.containers[${i}]`] as const),
+    ];
+    for (const [c, where] of all) {
+      const env = containerEnv(c, spec, pod, where);
+      if (!env.ok) return env.reason;
+    }
+    return undefined;
+  }
 
   private index(job: JobRecord): void {
     this.jobsById.set(job.id, job);
