@@ -6,7 +6,14 @@
  */
 import type { Clock } from "../common/clock.js";
 import { Cause, type EventMessage } from "../gen/armada/event.js";
-import type { Job, JobSubmitRequestItem, Queue, RetryPolicy, RetryRule } from "../gen/armada/submit.js";
+import {
+  ServiceType,
+  type Job,
+  type JobSubmitRequestItem,
+  type Queue,
+  type RetryPolicy,
+  type RetryRule,
+} from "../gen/armada/submit.js";
 import { EventLog } from "./event-log.js";
 import {
   ACTIVE_RUN_JOB_STATES,
@@ -386,8 +393,14 @@ export class DevArmada {
         // As Armada's submit check does, a gang that can never fit is rejected, not left queued.
         for (const m of members) this.reject(m, reason, at);
       },
+      (job, reason) => {
+        if (job.schedulingReason === reason) return;
+        job.schedulingReason = reason;
+        this.changed(job);
+      },
     );
     for (const { job, node } of placements) {
+      job.schedulingReason = undefined;
       const run: RunRecord = {
         runId: newRunId(),
         jobId: job.id,
@@ -450,6 +463,7 @@ export class DevArmada {
       $case: "running",
       value: { ...this.podFields(job, run, at), nodeName: run.node, pool: "default" },
     });
+    this.announceIngress(job, run, at);
     this.changed(job);
     const running = this.executor.start({
       job,
@@ -853,6 +867,29 @@ export class DevArmada {
       annotations: { ...job.annotations, armada_jobset_id: job.jobSetId, armada_owner: job.owner },
       node: { cpu: (node?.cpuMillis ?? 0) / 1000, memory: node?.memoryBytes ?? 0 },
     };
+  }
+
+  /**
+   * Once the pod runs, the executor creates the job's services and ingresses
+   * and reports where they are (the `ingressInfo` event, and the run's
+   * ingress addresses). Here every pod is on this machine, so a port is
+   * reached on loopback: in process mode, whatever the container listens on
+   * at that port.
+   */
+  private announceIngress(job: JobRecord, run: RunRecord, at: number): void {
+    const ports = new Set<number>();
+    for (const i of job.spec.ingress) for (const p of i.ports) ports.add(p);
+    // A headless service has no address of its own to reach from outside the cluster.
+    for (const s of job.spec.services)
+      if (s.type === ServiceType.NodePort) for (const p of s.ports) ports.add(p);
+    if (ports.size === 0) return;
+    const addresses: Record<number, string> = {};
+    for (const p of [...ports].sort((a, b) => a - b)) addresses[p] = `127.0.0.1:${p}`;
+    run.ingressAddresses = addresses;
+    this.emit(job, {
+      $case: "ingressInfo",
+      value: { ...this.podFields(job, run, at), nodeName: run.node, ingressAddresses: addresses },
+    });
   }
 
   /** Why the containers' environments cannot be built (a bad downward API reference), or undefined. */

@@ -154,6 +154,7 @@ const schema = z.object({
               cpu: quantity,
               memory: quantity,
               labels: z.record(z.string(), z.string()).optional(),
+              gpus: z.number().int().min(0).optional(),
             }),
           )
           .min(1),

@@ -40,6 +40,7 @@ export function fitsSomeNode(job: JobRecord, nodes: readonly SchedulerNode[]): b
     (n) =>
       !avoid.has(`${n.cluster}/${n.name}`) &&
       n.cpuMillis >= job.resources.cpuMillis &&
-      n.memoryBytes >= job.resources.memoryBytes,
+      n.memoryBytes >= job.resources.memoryBytes &&
+      n.gpus >= (job.resources.gpus ?? 0),
   );
 }
