@@ -162,7 +162,7 @@ export class SqliteStateStore implements StateSink {
     this.queues = new Map();
     const upsertJob = this.db.prepare(
       `INSERT INTO jobs (id, seq, data, spec) VALUES (?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET data = excluded.data`,
+       ON CONFLICT (id) DO UPDATE SET data = excluded.data, spec = excluded.spec`,
     );
     const insertEvent = this.db.prepare(
       `INSERT OR REPLACE INTO events (queue, job_set, seq, data) VALUES (?, ?, ?, ?)`,

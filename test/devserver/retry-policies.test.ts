@@ -215,6 +215,29 @@ describe("RetryPolicyService on the dev server", () => {
     expect((await runToEnd(env, "plain", item("exit 1"), "s3")).details.jobRuns).toHaveLength(1);
   });
 
+  it("a gang of two is not retried, as Armada's engine leaves gangs alone", async () => {
+    const env = await start();
+    await env.client.createRetryPolicy(retryUserErrors);
+    await env.client.createQueue({ name: "rq", priorityFactor: 1, retryPolicies: ["retry-user-errors"] });
+    const gang = { "armadaproject.io/gangId": "g1", "armadaproject.io/gangCardinality": "2" };
+    const res = await env.client.submitJobs({
+      queue: "rq",
+      jobSetId: "gang",
+      jobRequestItems: [item("exit 1", "64Mi", gang), item("exit 1", "64Mi", gang)],
+    });
+    const ids = res.jobResponseItems.map((r) => r.jobId);
+    await sleepUntil(async () => {
+      env.clock.advance(250);
+      const s = (await env.client.getJobStatus({ jobIds: ids })).jobStates;
+      return ids.every((id) => TERMINAL.has(s[id]!));
+    }, "gang ends");
+    const d = (await env.client.getJobDetails({ jobIds: ids, expandJobRun: true })).jobDetails;
+    expect(ids.map((id) => [d[id]!.state, d[id]!.jobRuns.length])).toEqual([
+      [JobState.FAILED, 1],
+      [JobState.FAILED, 1],
+    ]);
+  });
+
   it("globalMaxRetries 0 turns every retry off", async () => {
     const env = await start({ globalMaxRetries: 0 });
     await env.client.createRetryPolicy(retryUserErrors);
