@@ -95,6 +95,7 @@ export function describeDevServer(
     `  Lookout:     ${server.httpUrl}/  (job pages: ${server.lookoutUrlTemplate})`,
     `  Kubernetes:  ${server.httpUrl}  (pod logs; ${opts.kubeconfigPath ? `kubeconfig written to ${opts.kubeconfigPath}` : "use --write-kubeconfig PATH for a kubeconfig"})`,
     `  Queues:      ${opts.queues.join(", ") || "(none)"}`,
+    ...server.notes.map((n) => `  Note:        ${n}`),
     "Press Ctrl+C to stop.",
   ];
   return lines.join("\n");

@@ -35,6 +35,12 @@ import {
   QueueGetRequest,
   QueueList,
   QueueServiceService,
+  RetryPolicy as ArmadaRetryPolicy,
+  RetryPolicyDeleteRequest,
+  RetryPolicyGetRequest,
+  RetryPolicyListRequest,
+  RetryPolicyServiceService,
+  type RetryPolicyList,
   StreamingQueueGetRequest,
   SubmitService,
 } from "../gen/armada/submit.js";
@@ -92,7 +98,7 @@ interface MethodDef<Req, Res> {
 const METHOD_NAME = (path: string) => path.slice(path.lastIndexOf("/") + 1);
 
 /**
- * Client of the Armada gRPC API (Submit, QueueService, Jobs, Event): one
+ * Client of the Armada gRPC API (Submit, QueueService, RetryPolicyService, Jobs, Event): one
  * channel, promise methods with per-call deadline and AbortSignal, async
  * iterators for streams. Reads retry transient failures with backoff; writes
  * never retry (see {@link isAmbiguousSubmitFailure}). Every failure is an
@@ -252,6 +258,67 @@ export class ArmadaClient {
         call.cancel();
       }
     }
+  }
+
+  // ---- RetryPolicyService ----
+
+  /**
+   * Creates a retry policy (Armada's retry engine; attach it to a queue through
+   * the queue's `retryPolicies`). ALREADY_EXISTS when the name is taken. Not retried.
+   */
+  async createRetryPolicy(policy: DeepPartial<ArmadaRetryPolicy>, opts?: CallOptions): Promise<Empty> {
+    return this.#unary(
+      RetryPolicyServiceService.createRetryPolicy,
+      ArmadaRetryPolicy.fromPartial(policy),
+      opts,
+      false,
+    );
+  }
+
+  /** Replaces a retry policy; NOT_FOUND when there is none of that name. Not retried. */
+  async updateRetryPolicy(policy: DeepPartial<ArmadaRetryPolicy>, opts?: CallOptions): Promise<Empty> {
+    return this.#unary(
+      RetryPolicyServiceService.updateRetryPolicy,
+      ArmadaRetryPolicy.fromPartial(policy),
+      opts,
+      false,
+    );
+  }
+
+  /** Deletes a retry policy; refused while a queue still names it. Not retried. */
+  async deleteRetryPolicy(
+    request: DeepPartial<RetryPolicyDeleteRequest>,
+    opts?: CallOptions,
+  ): Promise<Empty> {
+    return this.#unary(
+      RetryPolicyServiceService.deleteRetryPolicy,
+      RetryPolicyDeleteRequest.fromPartial(request),
+      opts,
+      false,
+    );
+  }
+
+  /** One retry policy by name. Retried. */
+  async getRetryPolicy(
+    request: DeepPartial<RetryPolicyGetRequest>,
+    opts?: CallOptions,
+  ): Promise<ArmadaRetryPolicy> {
+    return this.#unary(
+      RetryPolicyServiceService.getRetryPolicy,
+      RetryPolicyGetRequest.fromPartial(request),
+      opts,
+      true,
+    );
+  }
+
+  /** Every retry policy. Retried. */
+  async getRetryPolicies(opts?: CallOptions): Promise<RetryPolicyList> {
+    return this.#unary(
+      RetryPolicyServiceService.getRetryPolicies,
+      RetryPolicyListRequest.fromPartial({}),
+      opts,
+      true,
+    );
   }
 
   // ---- Jobs (query API) ----

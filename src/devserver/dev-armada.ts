@@ -6,7 +6,14 @@
  */
 import type { Clock } from "../common/clock.js";
 import { Cause, type EventMessage } from "../gen/armada/event.js";
-import type { Job, JobSubmitRequestItem, Queue } from "../gen/armada/submit.js";
+import {
+  ServiceType,
+  type Job,
+  type JobSubmitRequestItem,
+  type Queue,
+  type RetryPolicy,
+  type RetryRule,
+} from "../gen/armada/submit.js";
 import { EventLog } from "./event-log.js";
 import {
   ACTIVE_RUN_JOB_STATES,
@@ -35,6 +42,10 @@ import { PodLogStore, podNameOf, type PodLogs } from "./pod-logs.js";
 import { Scheduler, type ClusterConfig } from "./scheduler.js";
 import { DURATION_ANNOTATION, parseDuration } from "./simulate-executor.js";
 import { TimerQueue } from "./timer-queue.js";
+import { containerEnv, type PodIdentity } from "./downward-api.js";
+import { podSpecsOf } from "./job-validation.js";
+import { FAIL_FAST_ANNOTATION, RetryPolicyRegistry, decideRetry } from "./retry-policies.js";
+import { bumpMemory, fitsSomeNode } from "./retry-mutations.js";
 
 /** Delays between lifecycle steps, in clock milliseconds. */
 export interface LifecycleTiming {
@@ -62,6 +73,8 @@ export interface StateSink {
   eventAppended(queue: string, jobSetId: string, id: string, message: EventMessage): void;
   queueChanged(name: string, queue: Queue | undefined): void;
   logAppended(jobId: string, namespace: string, container: string, timeMs: number, text: string): void;
+  /** A retry policy was created, updated (or deleted: undefined). Optional for older sinks. */
+  retryPolicyChanged?(name: string, policy: RetryPolicy | undefined): void;
 }
 
 /** Options of {@link DevArmada}. */
@@ -81,7 +94,12 @@ export interface DevArmadaOptions {
   images?: readonly string[];
   /** Failure categories tried before the built-in ones. @default [] */
   failureCategories?: readonly FailureCategory[];
+  /** Scheduler-wide cap on retries per job, on top of every retry policy (0 disables retries). @default 5 */
+  globalMaxRetries?: number;
 }
+
+/** Default of {@link DevArmadaOptions.globalMaxRetries}. */
+export const DEFAULT_GLOBAL_MAX_RETRIES = 5;
 
 /** How a run failed, beyond its reason text. */
 interface FailureDetails {
@@ -118,6 +136,9 @@ export class DevArmada {
   private readonly namespaces: ReadonlySet<string>;
   private readonly images: ImagePolicy;
   private readonly categorizer: FailureCategorizer;
+  private readonly globalMaxRetries: number;
+  /** The retry policies (`RetryPolicyService`), applied to failed runs of jobs in queues that name one. */
+  readonly retryPolicies: RetryPolicyRegistry;
   private scheduleAt = Infinity;
 
   constructor(options: DevArmadaOptions) {
@@ -130,6 +151,8 @@ export class DevArmada {
     this.namespaces = new Set(options.namespaces ?? DEFAULT_NAMESPACES);
     this.images = new ImagePolicy(options.images ?? []);
     this.categorizer = new FailureCategorizer(options.failureCategories ?? []);
+    this.globalMaxRetries = options.globalMaxRetries ?? DEFAULT_GLOBAL_MAX_RETRIES;
+    this.retryPolicies = new RetryPolicyRegistry((name, p) => this.sink?.retryPolicyChanged?.(name, p));
     this.timers = new TimerQueue(this.clock, options.onError ?? ((err) => console.error("dev server:", err)));
     this.scheduler = new Scheduler(
       options.clusters,
@@ -201,6 +224,12 @@ export class DevArmada {
         `queue "${queue.name}": priority_factor must not be negative`,
       );
     }
+  }
+
+  /** Deletes a retry policy; refused while a queue names it. */
+  deleteRetryPolicy(name: string): void {
+    const usedBy = [...this.queues.values()].filter((q) => q.retryPolicies.includes(name)).map((q) => q.name);
+    this.retryPolicies.delete(name, usedBy);
   }
 
   // ---------------------------------------------------------------- submit
@@ -364,8 +393,14 @@ export class DevArmada {
         // As Armada's submit check does, a gang that can never fit is rejected, not left queued.
         for (const m of members) this.reject(m, reason, at);
       },
+      (job, reason) => {
+        if (job.schedulingReason === reason) return;
+        job.schedulingReason = reason;
+        this.changed(job);
+      },
     );
     for (const { job, node } of placements) {
+      job.schedulingReason = undefined;
       const run: RunRecord = {
         runId: newRunId(),
         jobId: job.id,
@@ -394,14 +429,16 @@ export class DevArmada {
       this.failRun(job, noNamespace, at, { exitCodes: {}, terminationReasons: {} });
       return;
     }
+    const badEnv = this.environmentFailure(job, run);
+    if (badEnv) {
+      // The API server refuses the pod, or the kubelet cannot build a container's environment.
+      this.failRun(job, badEnv, at, { exitCodes: {}, terminationReasons: {} });
+      return;
+    }
     run.state = "PENDING";
     run.pendingAt = new Date(at);
     this.transition(job, "PENDING", at);
-    const pod = this.logs.create(
-      job.id,
-      job.namespace,
-      (job.spec.podSpecs[0] ?? job.spec.podSpec)?.containers.map((c) => c.name ?? "") ?? [],
-    );
+    const pod = this.logs.create(job.id, job.namespace, this.containerNames(job), run.cluster);
     this.emit(job, { $case: "pending", value: { ...this.podFields(job, run, at), pool: "default" } });
     this.changed(job);
     this.timers.at(at + this.timing.startDelayMs, (t) => this.toRunning(job, run, pod, t));
@@ -426,10 +463,12 @@ export class DevArmada {
       $case: "running",
       value: { ...this.podFields(job, run, at), nodeName: run.node, pool: "default" },
     });
+    this.announceIngress(job, run, at);
     this.changed(job);
     const running = this.executor.start({
       job,
       run,
+      pod: this.podIdentity(job, run),
       startAtMs: at,
       at: (t, fn) => this.timers.at(t, fn),
       nowMs: () => this.clock.nowMs(),
@@ -460,18 +499,83 @@ export class DevArmada {
     } else {
       run.state = "FAILED";
       run.reason = result.reason;
-      job.error = result.reason;
-      this.transition(job, "FAILED", at);
-      this.emit(job, {
-        $case: "failed",
-        value: this.failedEvent(job, run, at, result.reason, {
-          exitCodes: result.exitCodes,
-          terminationReasons: result.terminationReasons ?? {},
-        }),
+      this.runFailed(job, run, result.reason, at, {
+        exitCodes: result.exitCodes,
+        terminationReasons: result.terminationReasons ?? {},
       });
+      return;
     }
     this.changed(job);
     this.requestSchedule(at);
+  }
+
+  /**
+   * A run has failed (its pod already stopped): the queue's retry policy
+   * decides whether the job runs again, as Armada's retry engine does. A
+   * retry emits the failed event with `retryable: true` and queues the job
+   * for a new run (new run id, maybe another node or cluster); otherwise the
+   * job ends FAILED.
+   */
+  private runFailed(
+    job: JobRecord,
+    run: RunRecord | undefined,
+    reason: string,
+    at: number,
+    details: FailureDetails,
+  ): void {
+    const event = this.failedEvent(job, run, at, reason, details);
+    const queue = this.queues.get(job.queue);
+    // Armada evaluates only the first policy a queue lists; one that does not exist means no retries.
+    const policyName = queue?.retryPolicies[0];
+    // Only a run can be retried: a job failed before it ever had one (fault injection) just fails.
+    const policy = policyName && run ? this.retryPolicies.find(policyName) : undefined;
+    const decision = decideRetry(
+      policy,
+      {
+        category: event.failureCategory,
+        subcategory: event.failureSubcategory,
+        failedRuns: job.runs.filter((r) => r.state === "FAILED").length,
+        failFast: job.annotations[FAIL_FAST_ANNOTATION] === "true",
+        gangCardinality: job.gang?.cardinality ?? 1,
+      },
+      this.globalMaxRetries,
+    );
+    let why = decision.retry ? "" : decision.why;
+    if (decision.retry) why = this.prepareRetry(job, decision.rule);
+    if (!why && decision.retry) {
+      this.emit(job, { $case: "failed", value: { ...event, retryable: true } });
+      this.transition(job, "QUEUED", at);
+      this.scheduler.enqueue(job);
+    } else {
+      job.error = why ? `${reason}; ${why}` : reason;
+      this.transition(job, "FAILED", at);
+      this.emit(job, { $case: "failed", value: event });
+    }
+    this.changed(job);
+    this.requestSchedule(at);
+  }
+
+  /** Applies a retry rule's mutations before the new run; returns why the job cannot be retried ("" when it can). */
+  private prepareRetry(job: JobRecord, rule: RetryRule | undefined): string {
+    const memory = rule?.mutate?.resources?.memory;
+    if (memory) bumpMemory(job, memory);
+    if (rule?.mutate?.affinity?.avoidSameNode) {
+      for (const r of job.runs) {
+        const key = `${r.cluster}/${r.node}`;
+        if (r.node && !(job.avoidNodes ?? []).includes(key))
+          job.avoidNodes = [...(job.avoidNodes ?? []), key];
+      }
+    }
+    if (!fitsSomeNode(job, this.scheduler.nodes)) {
+      return (
+        `Retry policy: the retry of job ${job.id} fits no node` +
+        (job.avoidNodes?.length
+          ? ` once the nodes of earlier runs (${job.avoidNodes.join(", ")}) are avoided`
+          : "") +
+        ` (it requests cpu ${job.resources.cpuMillis}m and memory ${job.resources.memoryBytes} bytes)`
+      );
+    }
+    return "";
   }
 
   private retirePod(pod: PodLogs, atMs: number): void {
@@ -555,12 +659,9 @@ export class DevArmada {
 
   private failRun(job: JobRecord, reason: string, now: number, details: FailureDetails): void {
     const run = this.latestRun(job);
+    const hadRun = ACTIVE_RUN_JOB_STATES.has(job.state) && run !== undefined;
     this.stopRun(job, "FAILED", now, reason);
-    job.error = reason;
-    this.transition(job, "FAILED", now);
-    this.emit(job, { $case: "failed", value: this.failedEvent(job, run, now, reason, details) });
-    this.changed(job);
-    this.requestSchedule(now);
+    this.runFailed(job, hadRun ? run : undefined, reason, now, details);
   }
 
   /** Changes the priority of jobs; returns an error message per job that could not be changed. */
@@ -694,7 +795,7 @@ export class DevArmada {
       } else {
         const pod =
           this.logs.ofJob(job.id, job.namespace) ??
-          this.logs.create(job.id, job.namespace, this.containerNames(job));
+          this.logs.create(job.id, job.namespace, this.containerNames(job), run.cluster);
         if (job.state === "PENDING") {
           const due = (run.pendingAt?.getTime() ?? now) + this.timing.startDelayMs;
           this.timers.at(Math.max(now, due), (t) => this.toRunning(job, run, pod, t));
@@ -723,6 +824,7 @@ export class DevArmada {
     const running = this.executor.start({
       job,
       run,
+      pod: this.podIdentity(job, run),
       startAtMs: startedAt,
       at: (t, fn) => this.timers.at(Math.max(t, this.clock.nowMs()), () => fn(t)),
       nowMs: () => this.clock.nowMs(),
@@ -747,6 +849,64 @@ export class DevArmada {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** The pod Armada's executor would create for this run, as the downward API shows it. */
+  podIdentity(job: JobRecord, run: RunRecord): PodIdentity {
+    const node = this.scheduler.nodes.find((n) => n.cluster === run.cluster && n.name === run.node);
+    const spec = podSpecsOf(job.spec)[0];
+    return {
+      name: podNameOf(job.id),
+      namespace: job.namespace,
+      uid: run.runId,
+      nodeName: run.node,
+      // Every pod of the dev server lives on this machine: process-mode pods listen on loopback.
+      podIP: "127.0.0.1",
+      hostIP: "127.0.0.1",
+      serviceAccountName: spec?.serviceAccountName || "default",
+      labels: { ...job.labels, armada_job_id: job.id, armada_pod_number: "0", armada_queue_id: job.queue },
+      annotations: { ...job.annotations, armada_jobset_id: job.jobSetId, armada_owner: job.owner },
+      node: { cpu: (node?.cpuMillis ?? 0) / 1000, memory: node?.memoryBytes ?? 0 },
+    };
+  }
+
+  /**
+   * Once the pod runs, the executor creates the job's services and ingresses
+   * and reports where they are (the `ingressInfo` event, and the run's
+   * ingress addresses). Here every pod is on this machine, so a port is
+   * reached on loopback: in process mode, whatever the container listens on
+   * at that port.
+   */
+  private announceIngress(job: JobRecord, run: RunRecord, at: number): void {
+    const ports = new Set<number>();
+    for (const i of job.spec.ingress) for (const p of i.ports) ports.add(p);
+    // A headless service has no address of its own to reach from outside the cluster.
+    for (const s of job.spec.services)
+      if (s.type === ServiceType.NodePort) for (const p of s.ports) ports.add(p);
+    if (ports.size === 0) return;
+    const addresses: Record<number, string> = {};
+    for (const p of [...ports].sort((a, b) => a - b)) addresses[p] = `127.0.0.1:${p}`;
+    run.ingressAddresses = addresses;
+    this.emit(job, {
+      $case: "ingressInfo",
+      value: { ...this.podFields(job, run, at), nodeName: run.node, ingressAddresses: addresses },
+    });
+  }
+
+  /** Why the containers' environments cannot be built (a bad downward API reference), or undefined. */
+  private environmentFailure(job: JobRecord, run: RunRecord): string | undefined {
+    const spec = podSpecsOf(job.spec)[0];
+    if (!spec) return undefined;
+    const pod = this.podIdentity(job, run);
+    const all = [
+      ...spec.initContainers.map((c, i) => [c, `spec.initContainers[${i}]`] as const),
+      ...spec.containers.map((c, i) => [c, `spec.containers[${i}]`] as const),
+    ];
+    for (const [c, where] of all) {
+      const env = containerEnv(c, spec, pod, where);
+      if (!env.ok) return env.reason;
+    }
+    return undefined;
+  }
 
   private index(job: JobRecord): void {
     this.jobsById.set(job.id, job);

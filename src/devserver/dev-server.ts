@@ -18,6 +18,7 @@ import { CallFaults, type FaultInjector } from "./faults.js";
 import { addArmadaServices } from "./grpc-services.js";
 import type { JobRecord } from "./job-record.js";
 import { renderKubeconfig } from "./kubeconfig.js";
+import { mountNamespaceSupport } from "./pod-volumes.js";
 import { resolveDevServerOptions, type DevServerOptions, type ResolvedDevServerOptions } from "./options.js";
 import { podLogRoutes } from "./pod-log-api.js";
 import { ProcessExecutor } from "./process-executor.js";
@@ -34,6 +35,8 @@ export interface DevServer {
   readonly lookoutUrlTemplate: string;
   /** Bearer token the pod-log API accepts (also in the kubeconfig). */
   readonly kubeToken: string;
+  /** What this machine cannot emulate, said at start (e.g. no mount namespaces for emptyDir volumes). */
+  readonly notes: readonly string[];
   /** Kubeconfig YAML: one context per cluster id, all pointing at this server's pod-log API. */
   kubeconfig(): string;
   /** Writes {@link DevServer.kubeconfig} to `path` (mode 0600: it holds a token). */
@@ -81,6 +84,12 @@ function grpcCredentials(o: ResolvedDevServerOptions): ServerCredentials {
 /** Starts a dev server. Resolves once both ports listen. */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const o = resolveDevServerOptions(options);
+  const notes: string[] = [];
+  if (o.executor === "process") {
+    const ns = mountNamespaceSupport();
+    if ("problem" in ns)
+      notes.push(`emptyDir volumes: ${ns.problem}; a job that mounts a volume fails, saying so`);
+  }
   const creds = grpcCredentials(o);
   const kubeToken = o.kubeToken ?? randomBytes(24).toString("base64url");
   const faults = new CallFaults();
@@ -103,6 +112,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       images: o.images,
       priorityClasses: o.priorityClasses,
       failureCategories: o.failureCategories,
+      globalMaxRetries: o.globalMaxRetries,
     });
     store?.load(armada);
     for (const q of o.queues) armada.ensureQueue(q);
@@ -211,6 +221,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       return `http://${hostForUrl}:${httpPort}/jobs/<job_id>`;
     },
     kubeToken,
+    notes,
     kubeconfig: () =>
       renderKubeconfig({
         server: `http://${hostForUrl}:${httpPort}`,

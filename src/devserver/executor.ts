@@ -3,6 +3,7 @@
  * a simulation (default) or real local processes.
  */
 import type { Container } from "../gen/k8s.io/api/core/v1/generated.js";
+import type { PodIdentity } from "./downward-api.js";
 import type { JobRecord, RunRecord } from "./job-record.js";
 import { podSpecsOf } from "./job-validation.js";
 
@@ -20,6 +21,8 @@ export interface RunResult {
 export interface RunContext {
   job: JobRecord;
   run: RunRecord;
+  /** The pod as Kubernetes would show it (name, uid, labels, node, IP) for the downward API. */
+  pod: PodIdentity;
   /** Clock time the pod starts running. */
   startAtMs: number;
   /** Calls `fn` at clock time `atMs` (simulation steps). */

@@ -31,6 +31,11 @@ export const GRPC_METHODS = [
   "GetActiveQueues",
   "GetJobSetEvents",
   "Watch",
+  "CreateRetryPolicy",
+  "UpdateRetryPolicy",
+  "DeleteRetryPolicy",
+  "GetRetryPolicy",
+  "GetRetryPolicies",
 ] as const;
 
 /** A gRPC method name, short form. */

@@ -1,5 +1,5 @@
 /**
- * The dev server's gRPC surface: Submit, QueueService, Jobs, Event and Health,
+ * The dev server's gRPC surface: Submit, QueueService, RetryPolicyService, Jobs, Event and Health,
  * implemented on the generated grpc-js service definitions. Every handler goes
  * through one wrapper that counts the call, checks credentials and applies
  * injected faults before the real work.
@@ -21,8 +21,10 @@ import { JobsService, type JobDetails, type JobRunDetails, type JobsServer } fro
 import {
   JobState,
   QueueServiceService,
+  RetryPolicyServiceService,
   SubmitService,
   type QueueServiceServer,
+  type RetryPolicyServiceServer,
   type StreamingQueueMessage,
   type SubmitServer,
 } from "../gen/armada/submit.js";
@@ -377,7 +379,16 @@ export function addArmadaServices(server: Server, ctx: GrpcContext): void {
     health,
   };
 
+  const retryPolicyHandlers: RetryPolicyServiceServer = {
+    createRetryPolicy: unary("CreateRetryPolicy", (p) => (ctx.armada().retryPolicies.create(p), {})),
+    updateRetryPolicy: unary("UpdateRetryPolicy", (p) => (ctx.armada().retryPolicies.update(p), {})),
+    deleteRetryPolicy: unary("DeleteRetryPolicy", (req) => (ctx.armada().deleteRetryPolicy(req.name), {})),
+    getRetryPolicy: unary("GetRetryPolicy", (req) => ctx.armada().retryPolicies.get(req.name)),
+    getRetryPolicies: unary("GetRetryPolicies", () => ({ retryPolicies: ctx.armada().retryPolicies.list() })),
+  };
+
   server.addService(SubmitService, submitHandlers);
+  server.addService(RetryPolicyServiceService, retryPolicyHandlers);
   server.addService(QueueServiceService, queueHandlers);
   server.addService(JobsService, jobsHandlers);
   server.addService(EventService, eventHandlers);

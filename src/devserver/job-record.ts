@@ -53,6 +53,8 @@ export interface RunRecord {
   failureCategory?: string;
   /** The matching rule's subcategory ("" when it has none). */
   failureSubcategory?: string;
+  /** Port -> address a local user reaches it at, for the job's ingress and NodePort service ports. */
+  ingressAddresses?: Record<number, string>;
 }
 
 /** A job the server accepted (rejected jobs included). */
@@ -78,8 +80,12 @@ export interface JobRecord {
   runs: RunRecord[];
   /** The job as the server stored it (pod specs, resources, ...). */
   spec: Job;
-  /** Total requests of the pod, used by the scheduler. */
-  resources: { cpuMillis: number; memoryBytes: number };
+  /** Total requests of the pod, used by the scheduler (`gpus`: `nvidia.com/gpu`, absent for none). */
+  resources: { cpuMillis: number; memoryBytes: number; gpus?: number };
+  /** Why the scheduler cannot place the job now (shown on its Lookout page while it waits). */
+  schedulingReason?: string;
   /** The gang the job belongs to, if any. */
   gang?: GangInfo;
+  /** Nodes (`cluster/node`) a retry must not use (a retry rule's `avoidSameNode`). */
+  avoidNodes?: string[];
 }

@@ -5,7 +5,7 @@
  */
 import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
 import type { PodSpec } from "../gen/k8s.io/api/core/v1/generated.js";
-import { bytes, cpuMillis } from "./quantity.js";
+import { bytes, cpuMillis, parseQuantity } from "./quantity.js";
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_LABEL_HELP =
@@ -15,7 +15,11 @@ const DNS1123_LABEL_HELP =
 
 /** Result of validating one job: either its total resource requests or the rejection reason. */
 export type JobValidation =
-  { ok: true; resources: { cpuMillis: number; memoryBytes: number } } | { ok: false; reason: string };
+  | { ok: true; resources: { cpuMillis: number; memoryBytes: number; gpus?: number } }
+  | { ok: false; reason: string };
+
+/** The extended resource name of NVIDIA GPUs. */
+export const GPU_RESOURCE = "nvidia.com/gpu";
 
 /** The pod specs of an item: `pod_specs` when given, else the deprecated `pod_spec`. */
 export function podSpecsOf(item: Pick<JobSubmitRequestItem, "podSpec" | "podSpecs">): PodSpec[] {
@@ -47,6 +51,7 @@ export function validateJob(
   if (spec.containers.length === 0) return { ok: false, reason: "pod spec has no containers" };
   let cpu = 0;
   let memory = 0;
+  let gpus = 0;
   const names = new Set<string>();
   for (const c of spec.containers) {
     const name = c.name ?? "";
@@ -63,6 +68,14 @@ export function validateJob(
     try {
       if (requests.cpu?.string) cpu += cpuMillis(requests.cpu.string);
       if (requests.memory?.string) memory += bytes(requests.memory.string);
+      // An extended resource is given in limits; its request, when absent, is the limit (as Kubernetes defaults it).
+      const gpu = c.resources?.limits[GPU_RESOURCE]?.string ?? requests[GPU_RESOURCE]?.string;
+      if (gpu) {
+        const n = parseQuantity(gpu);
+        if (!Number.isInteger(n) || n < 0)
+          throw new Error(`${GPU_RESOURCE} must be a whole number, got "${gpu}"`);
+        gpus += n;
+      }
     } catch (err) {
       return {
         ok: false,
@@ -78,5 +91,6 @@ export function validateJob(
         `has cpu ${largestNode.cpuMillis}m and memory ${largestNode.memoryBytes} bytes`,
     };
   }
-  return { ok: true, resources: { cpuMillis: cpu, memoryBytes: memory } };
+  // GPUs are left to the scheduler: a job no node can give its GPUs waits, queued, as on a real cluster.
+  return { ok: true, resources: { cpuMillis: cpu, memoryBytes: memory, ...(gpus > 0 ? { gpus } : {}) } };
 }

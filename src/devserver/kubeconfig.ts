@@ -5,6 +5,7 @@
 
 /** Inputs of {@link renderKubeconfig}. */
 export interface KubeconfigInput {
+  /** Base URL; each cluster's API server is `<server>/clusters/<id>`. */
   server: string;
   token: string;
   clusters: string[];
@@ -22,7 +23,8 @@ export function renderKubeconfig(input: KubeconfigInput): string {
   ];
   lines.push("clusters:");
   for (const id of input.clusters) {
-    lines.push(`- name: ${q(id)}`, "  cluster:", `    server: ${q(input.server)}`);
+    // One API server per cluster, so a pod is only found through the context of the cluster it runs on.
+    lines.push(`- name: ${q(id)}`, "  cluster:", `    server: ${q(`${input.server}/clusters/${id}`)}`);
     // @kubernetes/client-node refuses plain http unless TLS verification is explicitly off.
     if (input.server.startsWith("http:")) lines.push("    insecure-skip-tls-verify: true");
   }

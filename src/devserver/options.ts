@@ -7,7 +7,7 @@ import { z } from "zod";
 import { systemClock, type Clock } from "../common/clock.js";
 import type { DevAuthOptions } from "./auth.js";
 import { methodName, type GrpcMethodName } from "./faults.js";
-import { DEFAULT_TIMING, type LifecycleTiming } from "./dev-armada.js";
+import { DEFAULT_GLOBAL_MAX_RETRIES, DEFAULT_TIMING, type LifecycleTiming } from "./dev-armada.js";
 import { parseQuantity } from "./quantity.js";
 import type { ClusterConfig } from "./scheduler.js";
 import { DEFAULT_NAMESPACES } from "./cluster-objects.js";
@@ -69,6 +69,11 @@ export interface DevServerOptions {
    * @default []
    */
   failureCategories?: (string | FailureCategory)[];
+  /**
+   * Cap on retries per job across every retry policy, as Armada's `scheduling.retryPolicy.globalMaxRetries`;
+   * 0 turns every retry off. @default 5
+   */
+  globalMaxRetries?: number;
 }
 
 /** Faults configured at start. */
@@ -149,6 +154,7 @@ const schema = z.object({
               cpu: quantity,
               memory: quantity,
               labels: z.record(z.string(), z.string()).optional(),
+              gpus: z.number().int().min(0).optional(),
             }),
           )
           .min(1),
@@ -205,6 +211,7 @@ const schema = z.object({
     .array(z.string().min(1, "must be a non-empty image pattern such as busybox:* or python:3.*"))
     .optional(),
   priorityClasses: z.array(z.string().min(1)).optional(),
+  globalMaxRetries: z.number().int().min(0).optional(),
   failureCategories: z
     .array(
       z.unknown().transform((v, ctx): FailureCategory => {
@@ -259,6 +266,7 @@ export function resolveDevServerOptions(options: DevServerOptions = {}): Resolve
     images: o.images ?? [],
     priorityClasses: o.priorityClasses ?? [...DEFAULT_PRIORITY_CLASSES],
     failureCategories: mergeFailureCategories(o.failureCategories ?? []),
+    globalMaxRetries: o.globalMaxRetries ?? DEFAULT_GLOBAL_MAX_RETRIES,
     faults: {
       failNext: o.faults?.failNext ?? [],
       latency: Object.entries(o.faults?.latency ?? {}).map(([m, v]) => {

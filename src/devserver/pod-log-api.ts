@@ -2,9 +2,12 @@
  * The slice of the Kubernetes API the operator's log fetching uses:
  * `GET /api/v1/namespaces/{ns}/pods/{pod}/log` with `container`, `timestamps`,
  * `sinceSeconds`/`sinceTime`, `tailLines` and `follow`, answering errors with
- * Kubernetes `Status` bodies, behind a bearer-token check.
+ * Kubernetes `Status` bodies, behind a bearer-token check. Each cluster has
+ * its own API under `/clusters/{id}` (the kubeconfig's per-cluster server),
+ * which sees only the pods on that cluster; the unprefixed API sees the
+ * latest pod of each name on any cluster.
  */
-import { Hono } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { stream } from "hono/streaming";
 import { timingSafeEqual } from "node:crypto";
 import type { DevArmada } from "./dev-armada.js";
@@ -37,18 +40,24 @@ function tokenOk(accepted: string[], header: string | undefined): boolean {
 /** Routes of the pod-log API. `tokens` are the bearer tokens accepted. */
 export function podLogRoutes(armada: () => DevArmada, tokens: () => string[]): Hono {
   const app = new Hono();
-  app.use("/api/*", async (c, next) => {
+  const auth: MiddlewareHandler = async (c, next) => {
     if (!tokenOk(tokens(), c.req.header("authorization"))) {
       return c.json(k8sStatus(401, "Unauthorized", "Unauthorized"), 401);
     }
     await next();
-  });
-  app.get("/api", (c) => c.json({ kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [] }));
-  app.get("/api/v1/namespaces/:ns/pods/:pod/log", (c) => {
+  };
+  app.use("/api/*", auth);
+  app.use("/clusters/:cluster/api/*", auth);
+  const versions = (c: Context) =>
+    c.json({ kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [] });
+  app.get("/api", versions);
+  app.get("/clusters/:cluster/api", versions);
+  const podLog = (c: Context, cluster: string | undefined) => {
     const a = armada();
-    const { ns, pod: podName } = c.req.param();
+    const ns = c.req.param("ns")!;
+    const podName = c.req.param("pod")!;
     const now = a.clock.nowMs();
-    const pod = a.logs.get(ns, podName);
+    const pod = a.logs.get(ns, podName, cluster);
     if (!pod || (pod.deletedAtMs !== undefined && pod.deletedAtMs <= now)) {
       return c.json(
         k8sStatus(404, "NotFound", `pods "${podName}" not found`, { name: podName, kind: "pods" }),
@@ -76,7 +85,8 @@ export function podLogRoutes(armada: () => DevArmada, tokens: () => string[]): H
         400,
       );
     }
-    if (a.job(pod.jobId)?.state === "PENDING") {
+    // Only the job's latest pod can be the one still starting (an earlier run's pod has ended).
+    if (a.job(pod.jobId)?.state === "PENDING" && a.logs.get(ns, podName) === pod) {
       return c.json(
         k8sStatus(
           400,
@@ -126,7 +136,9 @@ export function podLogRoutes(armada: () => DevArmada, tokens: () => string[]): H
         return chunk.map(format).join("");
       });
     });
-  });
+  };
+  app.get("/api/v1/namespaces/:ns/pods/:pod/log", (c) => podLog(c, undefined));
+  app.get("/clusters/:cluster/api/v1/namespaces/:ns/pods/:pod/log", (c) => podLog(c, c.req.param("cluster")));
   return app;
 }
 

@@ -15,6 +15,8 @@ export interface PodLogs {
   jobId: string;
   namespace: string;
   podName: string;
+  /** The cluster the pod runs on ("" when unknown). */
+  cluster: string;
   containers: Map<string, LogLine[]>;
   /** Containers still writing (a follow request waits for these). */
   open: Set<string>;
@@ -28,30 +30,39 @@ export function podNameOf(jobId: string): string {
   return `armada-${jobId}-0`;
 }
 
-/** Logs of every pod, by namespace and pod name. */
+/**
+ * Logs of every pod, by cluster, namespace and pod name. A job run again
+ * (a retry) gets a new pod of the same name, maybe on another cluster; the
+ * earlier run's pod stays readable on its own cluster until it is deleted.
+ */
 export class PodLogStore {
+  /** The latest pod of each namespace and name, whatever its cluster. */
   private readonly pods = new Map<string, PodLogs>();
+  private readonly onCluster = new Map<string, PodLogs>();
 
   /** Creates the pod's log (when it starts PENDING); containers start empty and open. */
-  create(jobId: string, namespace: string, containers: string[]): PodLogs {
+  create(jobId: string, namespace: string, containers: string[], cluster = ""): PodLogs {
     const pod: PodLogs = {
       jobId,
       namespace,
       podName: podNameOf(jobId),
+      cluster,
       containers: new Map(containers.map((c) => [c, []])),
       open: new Set(containers),
       listeners: new Set(),
     };
     this.pods.set(key(namespace, pod.podName), pod);
+    this.onCluster.set(`${cluster}/${key(namespace, pod.podName)}`, pod);
     return pod;
   }
 
-  /** The pod, if it was ever created (deleted ones included). */
-  get(namespace: string, podName: string): PodLogs | undefined {
-    return this.pods.get(key(namespace, podName));
+  /** The pod, if it was ever created (deleted ones included): on `cluster` when given, else the latest. */
+  get(namespace: string, podName: string, cluster?: string): PodLogs | undefined {
+    if (cluster === undefined) return this.pods.get(key(namespace, podName));
+    return this.onCluster.get(`${cluster}/${key(namespace, podName)}`);
   }
 
-  /** The pod of a job, if any. */
+  /** The latest pod of a job, if any. */
   ofJob(jobId: string, namespace: string): PodLogs | undefined {
     return this.get(namespace, podNameOf(jobId));
   }

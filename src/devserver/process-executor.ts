@@ -1,16 +1,22 @@
 /**
  * Opt-in executor that runs each container's command and args as a local
  * process (the image is recorded, not pulled) in a fresh temporary directory
- * with the container's env. stdout/stderr become the pod log; exit codes decide
+ * with the environment Kubernetes would give it (see `downward-api.ts`):
+ * init containers first, one at a time, then the containers together;
+ * `emptyDir` volumes are shared folders (see `pod-volumes.ts`). stdout/stderr become the pod log; exit codes decide
  * the outcome; cancel and preempt kill the whole process group. A container
  * with `limits.memory` is held to it (see `memory-limit.ts`) and ends
  * OOMKilled with exit code 137 when it goes over.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { Container } from "../gen/k8s.io/api/core/v1/generated.js";
+import { containerEnv, expandVariables } from "./downward-api.js";
 import { containersOf, type Executor, type RunContext, type RunningPod } from "./executor.js";
+import { podSpecsOf } from "./job-validation.js";
+import { bindsOf, createMountPoints, removeMountPoints, volumeProblem, withBinds } from "./pod-volumes.js";
 import { watchMemory, withAddressSpaceLimit, type MemoryWatch } from "./memory-limit.js";
 import { OOM_EXIT_CODE, oomReason, podFailureReason } from "./oom.js";
 import { memoryLimitOf } from "./simulate-executor.js";
@@ -21,35 +27,33 @@ export class ProcessExecutor implements Executor {
   private readonly live = new Set<() => void>();
 
   start(ctx: RunContext): RunningPod {
+    const spec = podSpecsOf(ctx.job.spec)[0];
     const containers = containersOf(ctx.job);
+    const inits = spec?.initContainers ?? [];
     const dir = mkdtempSync(path.join(tmpdir(), `armada-${ctx.job.id}-`));
     const children: ChildProcess[] = [];
     const exitCodes: Record<string, number> = {};
     const terminationReasons: Record<string, string> = {};
     const watches: MemoryWatch[] = [];
-    let remaining = containers.length;
+    const mountPoints: string[] = [];
     let killed = false;
+    let ended = false;
 
-    const done = () => {
-      if (--remaining > 0 || killed) return;
+    const cleanUp = () => {
       this.live.delete(kill);
+      removeMountPoints(mountPoints);
       rmSync(dir, { recursive: true, force: true });
-      const noCommand = containers.find((c) => c.command.length === 0 && c.args.length === 0);
-      const reasons = containers.flatMap((c) => {
-        const name = c.name ?? "";
-        if (terminationReasons[name] === "OOMKilled") return [oomReason(name, c)];
-        return exitCodes[name] ? [`container ${name} failed with exit code ${exitCodes[name]}`] : [];
-      });
-      const reason = noCommand
-        ? `container ${noCommand.name} has no command: the process executor cannot run an image's entrypoint`
-        : podFailureReason(reasons);
+    };
+    const end = (reason: string | undefined) => {
+      if (ended || killed) return;
+      ended = true;
+      cleanUp();
       ctx.finish({ exitCodes, reason, terminationReasons }, ctx.nowMs());
     };
 
     const kill = () => {
       if (killed) return;
       killed = true;
-      this.live.delete(kill);
       for (const w of watches) w.stop();
       for (const child of children) {
         if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
@@ -61,23 +65,40 @@ export class ProcessExecutor implements Executor {
           }
         }
       }
-      rmSync(dir, { recursive: true, force: true });
+      cleanUp();
     };
     this.live.add(kill);
 
-    for (const container of containers) {
+    // As the kubelet does before starting anything: the pod's volumes, then each container's environment.
+    const problem = spec ? volumeProblem(spec) : undefined;
+    if (problem) {
+      queueMicrotask(() => end(problem));
+      return { kill };
+    }
+    const volumeDirs = new Map<string, string>();
+    for (const v of spec?.volumes ?? []) {
+      const d = path.join(dir, "volumes", v.name ?? "");
+      mkdirSync(d, { recursive: true });
+      volumeDirs.set(v.name ?? "", d);
+    }
+
+    /** Starts one container's process; `exited` is told its exit code once it ends. */
+    const runContainer = (container: Container, where: string, exited: (code: number) => void) => {
       const name = container.name ?? "";
-      const argv = [...container.command, ...container.args];
+      const built = spec ? containerEnv(container, spec, ctx.pod, where) : { ok: true as const, env: {} };
+      const vars = built.ok ? built.env : {};
+      // Kubernetes expands $(VAR) in command and args with the container's own variables.
+      const argv = [...container.command, ...container.args].map((a) => expandVariables(a, vars));
       if (argv.length === 0) {
-        exitCodes[name] = 127;
-        queueMicrotask(done);
-        continue;
+        queueMicrotask(() => exited(127));
+        return;
       }
-      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir, HOSTNAME: ctx.run.node };
-      for (const e of container.env) if (e.name) env[e.name] = e.value ?? "";
+      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir, ...vars };
       const limit = memoryLimitOf(container);
-      const run = withAddressSpaceLimit(argv, limit);
-      const child = spawn(run[0], run.slice(1), {
+      const binds = bindsOf(container, volumeDirs);
+      mountPoints.push(...createMountPoints(binds));
+      const run = withBinds(withAddressSpaceLimit(argv, limit), binds);
+      const child = spawn(run[0]!, run.slice(1), {
         cwd: dir,
         env,
         detached: true,
@@ -85,8 +106,7 @@ export class ProcessExecutor implements Executor {
       });
       children.push(child);
       // detached: the child leads its own process group, so its pid is the group id the watcher sums.
-      const watch =
-        limit !== undefined && child.pid !== undefined ? watchMemory(child.pid, limit) : undefined;
+      const watch = limit !== undefined && child.pid !== undefined ? watchMemory(child.pid, limit) : undefined;
       if (watch) watches.push(watch);
       const sink = lineSplitter((text) => {
         if (!killed) ctx.log(name, text, ctx.nowMs());
@@ -106,18 +126,59 @@ export class ProcessExecutor implements Executor {
         // Killed by the watcher, or refused an allocation at the address-space ceiling: the OOM killer's work.
         if (watch && (watch.killed || (code !== 0 && watch.atCeiling))) {
           terminationReasons[name] = "OOMKilled";
-          exitCodes[name] = OOM_EXIT_CODE;
+          exited(OOM_EXIT_CODE);
         } else {
-          exitCodes[name] = code;
+          exited(code);
         }
-        done();
       };
       child.on("error", (err) => {
         if (!killed) ctx.log(name, `failed to start ${argv[0]}: ${err.message}`, ctx.nowMs());
         finish(127);
       });
       child.on("close", (code, signal) => finish(code ?? (signal ? 128 + signalNumber(signal) : 1)));
-    }
+    };
+
+    const runMain = () => {
+      let remaining = containers.length;
+      if (remaining === 0) return end(undefined);
+      containers.forEach((container, i) => {
+        runContainer(container, `spec.containers[${i}]`, (code) => {
+          exitCodes[container.name ?? ""] = code;
+          if (--remaining > 0) return;
+          const noCommand = containers.find((c) => c.command.length === 0 && c.args.length === 0);
+          const reasons = containers.flatMap((c) => {
+            const name = c.name ?? "";
+            if (terminationReasons[name] === "OOMKilled") return [oomReason(name, c)];
+            return exitCodes[name] ? [`container ${name} failed with exit code ${exitCodes[name]}`] : [];
+          });
+          end(
+            noCommand
+              ? `container ${noCommand.name} has no command: the process executor cannot run an image's entrypoint`
+              : podFailureReason(reasons),
+          );
+        });
+      });
+    };
+
+    // Init containers first, one at a time and in order; the first to fail ends the pod (restartPolicy Never).
+    const runInit = (i: number) => {
+      if (killed) return;
+      if (i >= inits.length) return runMain();
+      const init = inits[i]!;
+      runContainer(init, `spec.initContainers[${i}]`, (code) => {
+        const name = init.name ?? "";
+        exitCodes[name] = code;
+        if (code === 0) return runInit(i + 1);
+        const why =
+          terminationReasons[name] === "OOMKilled"
+            ? oomReason(name, init)
+            : init.command.length === 0 && init.args.length === 0
+              ? `init container ${name} has no command: the process executor cannot run an image's entrypoint`
+              : `init container ${name} failed with exit code ${code}`;
+        end(`Init:Error: ${why}`);
+      });
+    };
+    runInit(0);
     return { kill };
   }
 

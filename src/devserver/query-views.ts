@@ -41,7 +41,7 @@ export function runDetails(run: RunRecord): JobRunDetails {
     pendingTs: run.pendingAt,
     startedTs: run.startedAt,
     finishedTs: run.finishedAt,
-    ingressAddresses: {},
+    ingressAddresses: { ...run.ingressAddresses },
   };
 }
 

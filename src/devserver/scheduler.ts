@@ -17,6 +17,8 @@ export interface NodeConfig {
   memory: string;
   /** Node labels (for a gang's `gangNodeUniformityLabel`). @default {} */
   labels?: Record<string, string>;
+  /** NVIDIA GPUs (`nvidia.com/gpu`) the node has. @default 0 */
+  gpus?: number;
 }
 
 /** A cluster as configured. */
@@ -34,6 +36,8 @@ export interface SchedulerNode {
   freeCpuMillis: number;
   freeMemoryBytes: number;
   labels: Record<string, string>;
+  gpus: number;
+  freeGpus: number;
 }
 
 /** Where a job was placed. */
@@ -81,6 +85,8 @@ export class Scheduler {
           freeCpuMillis: cpu,
           freeMemoryBytes: memory,
           labels: n.labels ?? {},
+          gpus: n.gpus ?? 0,
+          freeGpus: n.gpus ?? 0,
         };
       }),
     );
@@ -115,6 +121,7 @@ export class Scheduler {
     if (!node) return;
     node.freeCpuMillis -= job.resources.cpuMillis;
     node.freeMemoryBytes -= job.resources.memoryBytes;
+    node.freeGpus -= job.resources.gpus ?? 0;
     this.line(job.queue).usedCpuMillis += job.resources.cpuMillis;
   }
 
@@ -124,6 +131,7 @@ export class Scheduler {
     if (!node) return;
     node.freeCpuMillis += job.resources.cpuMillis;
     node.freeMemoryBytes += job.resources.memoryBytes;
+    node.freeGpus += job.resources.gpus ?? 0;
     this.line(job.queue).usedCpuMillis -= job.resources.cpuMillis;
   }
 
@@ -136,6 +144,8 @@ export class Scheduler {
   schedule(
     stillQueued: (job: JobRecord) => boolean,
     impossibleGang: (members: JobRecord[], reason: string) => void = () => {},
+    /** Told of a job no node could take even empty (it waits without holding up its queue), or "" once placed. */
+    unschedulable: (job: JobRecord, reason: string) => void = () => {},
   ): Placement[] {
     const placed: Placement[] = [];
     const placedIds = new Set<string>();
@@ -166,11 +176,32 @@ export class Scheduler {
           setAside.push([line, line.heap.pop()!]);
           continue;
         }
-        const nodes = this.fitAll(members, this.nodes, (n) => [n.freeCpuMillis, n.freeMemoryBytes]);
+        const nodes = this.fitAll(members, this.nodes, (n) => [
+          n.freeCpuMillis,
+          n.freeMemoryBytes,
+          n.freeGpus,
+        ]);
         if (!nodes) {
-          if (job.gang && !this.fitAll(members, this.nodes, (n) => [n.cpuMillis, n.memoryBytes])) {
+          if (job.gang && !this.fitAll(members, this.nodes, (n) => [n.cpuMillis, n.memoryBytes, n.gpus])) {
             for (const m of members) placedIds.add(m.id);
             impossibleGang(members, this.neverFits(members));
+            continue;
+          }
+          const gpus = job.resources.gpus ?? 0;
+          if (
+            !job.gang &&
+            gpus > 0 &&
+            !this.fitAll([job], this.nodes, (n) => [n.cpuMillis, n.memoryBytes, n.gpus])
+          ) {
+            // As a kubelet-less Kubernetes scheduler would say it: no node has the GPUs. The job waits for
+            // one (a node could be added) but must not hold up the jobs queued behind it.
+            const short = this.nodes.filter((n) => n.gpus < gpus).length;
+            unschedulable(
+              job,
+              `0/${this.nodes.length} nodes are available: ${short} Insufficient ${"nvidia.com/gpu"} ` +
+                `(the job requests ${gpus}; the largest GPU node has ${Math.max(0, ...this.nodes.map((n) => n.gpus))})`,
+            );
+            setAside.push([line, line.heap.pop()!]);
             continue;
           }
           // The head of this line waits for capacity; lower-priority jobs behind it must not overtake it.
@@ -182,6 +213,7 @@ export class Scheduler {
           const node = nodes[i];
           node.freeCpuMillis -= m.resources.cpuMillis;
           node.freeMemoryBytes -= m.resources.memoryBytes;
+          node.freeGpus -= m.resources.gpus ?? 0;
           this.line(m.queue).usedCpuMillis += m.resources.cpuMillis;
           placedIds.add(m.id);
           placed.push({ job: m, node });
@@ -207,7 +239,7 @@ export class Scheduler {
   private fitAll(
     jobs: JobRecord[],
     nodes: SchedulerNode[],
-    room: (n: SchedulerNode) => [number, number],
+    room: (n: SchedulerNode) => [number, number, number],
   ): SchedulerNode[] | undefined {
     const label = jobs[0].gang?.nodeUniformityLabel ?? "";
     const groups = new Map<string, SchedulerNode[]>();
@@ -222,13 +254,25 @@ export class Scheduler {
       for (const job of jobs) {
         let best: SchedulerNode | undefined;
         for (const n of group) {
-          const [cpu, mem] = free.get(n)!;
-          if (cpu < job.resources.cpuMillis || mem < job.resources.memoryBytes) continue;
+          // A retry that must avoid the nodes of its earlier runs (retry policy `avoidSameNode`).
+          if (job.avoidNodes?.includes(`${n.cluster}/${n.name}`)) continue;
+          const [cpu, mem, gpu] = free.get(n)!;
+          if (
+            cpu < job.resources.cpuMillis ||
+            mem < job.resources.memoryBytes ||
+            gpu < (job.resources.gpus ?? 0)
+          ) {
+            continue;
+          }
           if (!best || cpu > free.get(best)![0]) best = n;
         }
         if (!best) break;
-        const [cpu, mem] = free.get(best)!;
-        free.set(best, [cpu - job.resources.cpuMillis, mem - job.resources.memoryBytes]);
+        const [cpu, mem, gpu] = free.get(best)!;
+        free.set(best, [
+          cpu - job.resources.cpuMillis,
+          mem - job.resources.memoryBytes,
+          gpu - (job.resources.gpus ?? 0),
+        ]);
         chosen.push(best);
       }
       if (chosen.length === jobs.length) return chosen;

@@ -6,11 +6,11 @@
  */
 import Database from "better-sqlite3";
 import { EventMessage } from "../gen/armada/event.js";
-import { Job, Queue } from "../gen/armada/submit.js";
+import { Job, Queue, RetryPolicy } from "../gen/armada/submit.js";
 import type { DevArmada, StateSink } from "./dev-armada.js";
 import type { JobRecord, RunRecord } from "./job-record.js";
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 type Row = Record<string, unknown>;
 
@@ -20,6 +20,7 @@ export class SqliteStateStore implements StateSink {
   private events: [string, string, number, Uint8Array][] = [];
   private logs: [string, string, string, number, string][] = [];
   private queues = new Map<string, Queue | undefined>();
+  private retryPolicies = new Map<string, RetryPolicy | undefined>();
   private scheduled = false;
   private closed = false;
 
@@ -60,6 +61,13 @@ export class SqliteStateStore implements StateSink {
         INSERT INTO meta (key, value) VALUES ('schema_version', '1');
       `);
     }
+    if (version < 2) {
+      // Version 2 adds the retry policies (RetryPolicyService).
+      db.exec(`
+        CREATE TABLE retry_policies (name TEXT PRIMARY KEY, data BLOB NOT NULL);
+        INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '2');
+      `);
+    }
     return new SqliteStateStore(db);
   }
 
@@ -78,6 +86,11 @@ export class SqliteStateStore implements StateSink {
     this.schedule();
   }
 
+  retryPolicyChanged(name: string, policy: RetryPolicy | undefined): void {
+    this.retryPolicies.set(name, policy);
+    this.schedule();
+  }
+
   logAppended(jobId: string, namespace: string, container: string, timeMs: number, text: string): void {
     this.logs.push([jobId, namespace, container, timeMs, text]);
     this.schedule();
@@ -87,6 +100,9 @@ export class SqliteStateStore implements StateSink {
   load(armada: DevArmada): void {
     for (const r of this.db.prepare(`SELECT data FROM queues`).all() as Row[]) {
       armada.restoreQueue(Queue.decode(r.data as Uint8Array));
+    }
+    for (const r of this.db.prepare(`SELECT data FROM retry_policies`).all() as Row[]) {
+      armada.retryPolicies.restore(RetryPolicy.decode(r.data as Uint8Array));
     }
     for (const r of this.db
       .prepare(`SELECT queue, job_set, seq, data FROM events ORDER BY queue, job_set, seq`)
@@ -112,6 +128,8 @@ export class SqliteStateStore implements StateSink {
           job.id,
           r.namespace as string,
           (job.spec.podSpecs[0] ?? job.spec.podSpec)?.containers.map((c) => c.name ?? "") ?? [],
+          // Lines are kept per job, not per run: after a restart they are the latest run's pod's.
+          job.runs.at(-1)?.cluster ?? "",
         );
       armada.logs.append(pod, r.container as string, { timeMs: r.time_ms as number, text: r.text as string });
     }
@@ -121,6 +139,7 @@ export class SqliteStateStore implements StateSink {
           job.id,
           job.namespace,
           (job.spec.podSpecs[0] ?? job.spec.podSpec)?.containers.map((c) => c.name ?? "") ?? [],
+          job.runs.at(-1)?.cluster ?? "",
         );
       }
       armada.restoreJob(job);
@@ -135,13 +154,15 @@ export class SqliteStateStore implements StateSink {
     const events = this.events;
     const logs = this.logs;
     const queues = this.queues;
+    const policies = this.retryPolicies;
+    this.retryPolicies = new Map();
     this.jobs.clear();
     this.events = [];
     this.logs = [];
     this.queues = new Map();
     const upsertJob = this.db.prepare(
       `INSERT INTO jobs (id, seq, data, spec) VALUES (?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET data = excluded.data`,
+       ON CONFLICT (id) DO UPDATE SET data = excluded.data, spec = excluded.spec`,
     );
     const insertEvent = this.db.prepare(
       `INSERT OR REPLACE INTO events (queue, job_set, seq, data) VALUES (?, ?, ?, ?)`,
@@ -151,7 +172,13 @@ export class SqliteStateStore implements StateSink {
     );
     const upsertQueue = this.db.prepare(`INSERT OR REPLACE INTO queues (name, data) VALUES (?, ?)`);
     const deleteQueue = this.db.prepare(`DELETE FROM queues WHERE name = ?`);
+    const upsertPolicy = this.db.prepare(`INSERT OR REPLACE INTO retry_policies (name, data) VALUES (?, ?)`);
+    const deletePolicy = this.db.prepare(`DELETE FROM retry_policies WHERE name = ?`);
     this.db.transaction(() => {
+      for (const [name, p] of policies) {
+        if (p) upsertPolicy.run(name, RetryPolicy.encode(p).finish());
+        else deletePolicy.run(name);
+      }
       for (const [name, q] of queues) {
         if (q) upsertQueue.run(name, Queue.encode(q).finish());
         else deleteQueue.run(name);

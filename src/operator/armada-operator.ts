@@ -102,6 +102,15 @@ export interface ArmadaOperatorOptions extends BaseOperatorOptions {
    * @default none (wait as long as it takes)
    */
   queueTimeout?: number;
+  /**
+   * Who retries a failed job run. `inherit`: the queue's Armada retry policy
+   * may run the job again (a new run of the same job, perhaps on another
+   * cluster) before the task sees it end; the task follows each run. `failFast`:
+   * the job carries Armada's fail-fast annotation, so Armada never re-runs it
+   * and only the task's own `retries` apply (no double retrying).
+   * @default "inherit"
+   */
+  armadaRetries?: ArmadaRetries;
   /** Render and log the job request, submit nothing. @default config `armada_operator.default_dry_run`, else false */
   dryRun?: boolean;
   /**
@@ -119,6 +128,12 @@ export interface ArmadaOperatorOptions extends BaseOperatorOptions {
   /** Replaces the pod log manager. @default a {@link KubernetesPodLogManager} */
   podLogManager?: KubernetesPodLogManager;
 }
+
+/** Values of {@link ArmadaOperatorOptions.armadaRetries}. */
+export type ArmadaRetries = "inherit" | "failFast";
+
+/** Annotation that makes Armada's retry engine leave a job alone (it fails on its first failed run). */
+export const ARMADA_FAIL_FAST_ANNOTATION = "armadaproject.io/failFast";
 
 /** The task's result (XCom `return_value`). */
 export interface ArmadaOperatorResult {
@@ -200,6 +215,7 @@ export class ArmadaOperator extends BaseOperator {
   readonly deferrable: boolean;
   readonly jobAcknowledgementTimeout: number;
   readonly queueTimeout: number | undefined;
+  readonly armadaRetries: ArmadaRetries;
   readonly dryRun: boolean;
   readonly reattachPolicy: ReattachPolicyFunction;
   readonly extraLinks: ExtraLinks;
@@ -257,6 +273,15 @@ export class ArmadaOperator extends BaseOperator {
     this.jobAcknowledgementTimeout = ack;
     this.queueTimeout =
       o.queueTimeout === undefined ? undefined : positiveNumber("queueTimeout", o.queueTimeout);
+    const retries = o.armadaRetries ?? "inherit";
+    if (retries !== "inherit" && retries !== "failFast") {
+      throw new ArmadaOperatorInputError(
+        "armadaRetries",
+        `must be "inherit" (the queue's Armada retry policy may re-run the job) or "failFast" (Armada never ` +
+          `re-runs it; only the task's retries apply), got ${JSON.stringify(retries)}`,
+      );
+    }
+    this.armadaRetries = retries;
     this.dryRun = o.dryRun ?? getConfigBoolean("armada_operator", "default_dry_run", false);
     try {
       this.reattachPolicy = resolveReattachPolicy(
@@ -441,6 +466,8 @@ export class ArmadaOperator extends BaseOperator {
       [`${prefix}dagId`]: context.dag.dagId,
       [`${prefix}jobSet`]: this.jobSetId(context),
       [`${prefix}externalJobUri`]: uri,
+      // Armada's own annotation, whatever the prefix: its retry engine reads this exact key.
+      ...(this.armadaRetries === "failFast" ? { [ARMADA_FAIL_FAST_ANNOTATION]: "true" } : {}),
     };
     // The field as well as the annotation: a custom prefix must not break reattach.
     item.externalJobUri = uri;
@@ -754,7 +781,8 @@ export class ArmadaOperator extends BaseOperator {
       return this.queueTimedOut(ti, ctx, waited);
     }
 
-    if (this.containerLogs && (state === JobState.RUNNING || isTerminalJobState(state))) {
+    // Once a run was followed, a job back in the queue (Armada re-running it) still has that run's pod to finish reading.
+    if (this.containerLogs && (state === JobState.RUNNING || isTerminalJobState(state) || ctx.runId)) {
       ctx = await this.fetchLogs(context, ctx);
     }
     await ti.xcomPush(XCOM_KEYS.jobContext, ctx.toXCom());
@@ -778,27 +806,56 @@ export class ArmadaOperator extends BaseOperator {
     throw new ArmadaOperatorJobFailedError(ctx.armadaQueue, ctx.jobId, ctx.state, reason);
   }
 
+  /**
+   * Publishes what is new in the container log of the run being followed.
+   * Armada's retry engine may run the job again (a new run id, maybe on
+   * another cluster), so the latest run is read at each check: when it
+   * changed, the earlier run's pod is read to its end, a line marks the new
+   * run, and the new run's log follows from its start.
+   */
   private async fetchLogs(context: Context, start: RunningJobContext): Promise<RunningJobContext> {
     let ctx = start;
     try {
       let namespace = this.renderedItem?.namespace || undefined;
-      if (!ctx.cluster) {
+      // Whether the followed run's pod can have a log: the job's state says so, or (with a run id) the run's.
+      let podExists = STATES_WITH_POD.has(ctx.state);
+      // Without a run id (a hook that does not report runs) the first cluster read is kept, as before.
+      if (!ctx.cluster || ctx.runId) {
         const info = await this.hook.getJobInfo(ctx.jobId);
-        if (info.cluster) ctx = ctx.with({ cluster: info.cluster });
+        if (info.runId) podExists = !info.runLeasedOnly && ctx.state !== JobState.PENDING;
         namespace ??= info.namespace;
+        if (info.runId && info.runId !== ctx.runId) {
+          if (ctx.runId && ctx.cluster) {
+            if (info.cluster !== ctx.cluster || info.runLeasedOnly) {
+              // The rest of the earlier run's log, while its pod may still be there (and before the new
+              // run's pod, of the same name, replaces it on that cluster).
+              ctx = await this.fetchRunLogs(context, ctx, namespace);
+            } else {
+              this.log.warn(
+                `Armada ran job ${ctx.jobId} again on the same cluster (${ctx.cluster}); the earlier run's pod ` +
+                  `is replaced by the new run's, so what it wrote after ${ctx.lastLogTime ?? "its start"} (if anything) cannot be read`,
+              );
+            }
+          }
+          if (ctx.runId || (info.runNumber ?? 1) > 1) {
+            this.log.info(
+              `--- run ${info.runNumber ?? "?"} of job ${ctx.jobId} on ${info.cluster ?? "an unknown cluster"} ---`,
+            );
+          }
+          // Learning the run of a context that had none (older XCom): its lines are that run's, keep the position.
+          const lastLogTime = ctx.runId ? null : ctx.lastLogTime;
+          ctx = ctx.with({
+            runId: info.runId,
+            runNumber: info.runNumber,
+            cluster: info.cluster,
+            lastLogTime,
+          });
+        } else if (!ctx.cluster && info.cluster) {
+          ctx = ctx.with({ cluster: info.cluster });
+        }
       }
-      if (!ctx.cluster || !STATES_WITH_POD.has(ctx.state)) return ctx;
-      const extractor = await this.extractor(context.ti);
-      const last = await this.podManager.fetchContainerLogs({
-        k8sContext: ctx.cluster,
-        namespace: namespace ?? "default",
-        pod: armadaPodName(ctx.jobId),
-        container: this.containerLogs!,
-        ...(ctx.lastLogTime ? { sinceTime: ctx.lastLogTime } : {}),
-        log: this.log,
-        ...(extractor ? { linkExtractor: extractor } : {}),
-      });
-      if (last) ctx = ctx.with({ lastLogTime: last });
+      if (!ctx.cluster || !podExists) return ctx;
+      ctx = await this.fetchRunLogs(context, ctx, namespace);
       this.lastLogError = undefined;
     } catch (err) {
       // Logs are a convenience: failing to read them must not fail the job's
@@ -808,6 +865,25 @@ export class ArmadaOperator extends BaseOperator {
       this.lastLogError = message;
     }
     return ctx;
+  }
+
+  /** Publishes the followed run's new log lines from its cluster; returns the context with the new position. */
+  private async fetchRunLogs(
+    context: Context,
+    ctx: RunningJobContext,
+    namespace: string | undefined,
+  ): Promise<RunningJobContext> {
+    const extractor = await this.extractor(context.ti);
+    const last = await this.podManager.fetchContainerLogs({
+      k8sContext: ctx.cluster!,
+      namespace: namespace ?? "default",
+      pod: armadaPodName(ctx.jobId),
+      container: this.containerLogs!,
+      ...(ctx.lastLogTime ? { sinceTime: ctx.lastLogTime } : {}),
+      log: this.log,
+      ...(extractor ? { linkExtractor: extractor } : {}),
+    });
+    return last ? ctx.with({ lastLogTime: last }) : ctx;
   }
 
   private async extractor(ti: TaskInstance): Promise<UrlFromLogsExtractor | undefined> {
@@ -840,6 +916,20 @@ export class ArmadaOperator extends BaseOperator {
         reason = await this.hook.getJobTerminationReason(ctx.jobId);
       } catch (err) {
         this.log.warn(`Could not read why Armada job ${ctx.jobId} ended: ${(err as Error).message}`);
+      }
+    }
+    if (state === JobState.FAILED && this.hook.getJobFailure) {
+      // The category is only on the failed event; with Armada retries, the latest run's is the one that counts.
+      try {
+        const failure = await this.hook.getJobFailure(ctx.armadaQueue, ctx.jobSetId, ctx.jobId);
+        if (failure?.failureCategory) {
+          const sub = failure.failureSubcategory ? `/${failure.failureSubcategory}` : "";
+          reason = `${reason || failure.reason} [failure category: ${failure.failureCategory}${sub}]`;
+        }
+      } catch (err) {
+        this.log.warn(
+          `Could not read the failure category of Armada job ${ctx.jobId}: ${(err as Error).message}`,
+        );
       }
     }
     if (state === JobState.REJECTED || this.reattachPolicy(state, reason)) {

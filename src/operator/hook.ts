@@ -9,8 +9,10 @@ import { ArmadaClient } from "../client/armada-client.js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { ArmadaError, isAmbiguousSubmitFailure } from "../client/armada-error.js";
 import { GrpcChannelArgs } from "../client/channel-args.js";
+import { JobRunState } from "../gen/armada/job.js";
 import type { JobSubmitRequestItem, JobSubmitResponse } from "../gen/armada/submit.js";
 import { ArmadaOperatorCancelError, ArmadaOperatorQueueNotFoundError, ArmadaOperatorSubmitError } from "./errors.js";
+import { JobFailureReader, type JobFailure } from "./job-failure-reader.js";
 import { JobState, isTerminalJobState, jobStateName } from "./job-states.js";
 import { RunningJobContext } from "./running-job-context.js";
 import { StatusBatcher } from "./status-batcher.js";
@@ -29,6 +31,12 @@ export interface JobInfo {
   state: JobState;
   /** Cluster of the latest run, once the job has one. */
   cluster: string | undefined;
+  /** Id of the latest run (Armada's retry engine may run a job again), once there is one. */
+  runId?: string | undefined;
+  /** Number of the latest run among the job's runs, 1 for the first. */
+  runNumber?: number | undefined;
+  /** True while the latest run is only leased: its pod does not exist yet. */
+  runLeasedOnly?: boolean;
   namespace: string | undefined;
   submittedAt: Date | undefined;
 }
@@ -52,6 +60,8 @@ export interface ArmadaHookApi {
   getJobState(jobId: string): Promise<JobState>;
   getJobInfo(jobId: string): Promise<JobInfo>;
   getJobTerminationReason(jobId: string): Promise<string>;
+  /** The latest failed event of a job (its failure category, and whether Armada will retry it); optional. */
+  getJobFailure?(queue: string, jobSetId: string, jobId: string): Promise<JobFailure | undefined>;
   cancelJob(context: RunningJobContext, log?: LogSink): Promise<RunningJobContext>;
   jobByExternalJobUri(queue: string, jobSetId: string, externalJobUri: string): Promise<ExistingJob | undefined>;
   /** Every job of the job set carrying `externalJobUri` (all tries of a task instance); optional. */
@@ -114,6 +124,7 @@ function positiveOption(name: string, value: number): number {
 interface SharedChannel {
   client: ArmadaClient;
   batcher: StatusBatcher;
+  failures: JobFailureReader;
 }
 
 const CHANNELS_KEY = Symbol.for("armada-airflow.operator.channels");
@@ -134,7 +145,7 @@ function channelFor(args: GrpcChannelArgs, clock: Clock, deadlineMs: number): Sh
     const res = await client.getJobStatus({ jobIds });
     return new Map(Object.entries(res.jobStates).map(([id, s]) => [id, s as JobState]));
   }, { clock });
-  const shared = { client, batcher };
+  const shared = { client, batcher, failures: new JobFailureReader(() => client) };
   list.push(shared);
   channels.set(key, list);
   return shared;
@@ -272,14 +283,33 @@ export class ArmadaHook implements ArmadaHookApi {
   async getJobInfo(jobId: string): Promise<JobInfo> {
     const res = await this.client.getJobDetails({ jobIds: [jobId], expandJobRun: true });
     const d = res.jobDetails[jobId];
-    if (!d) return { state: JobState.UNKNOWN, cluster: undefined, namespace: undefined, submittedAt: undefined };
-    const run = d.jobRuns.find((r) => r.runId === d.latestRunId) ?? d.jobRuns.at(-1);
+    if (!d) {
+      return {
+        state: JobState.UNKNOWN,
+        cluster: undefined,
+        runId: undefined,
+        runNumber: undefined,
+        namespace: undefined,
+        submittedAt: undefined,
+      };
+    }
+    const index = d.jobRuns.findIndex((r) => r.runId === d.latestRunId);
+    const at = index >= 0 ? index : d.jobRuns.length - 1;
+    const run = d.jobRuns[at];
     return {
       state: d.state,
       cluster: run?.cluster || undefined,
+      runId: run?.runId || undefined,
+      runNumber: run ? at + 1 : undefined,
+      runLeasedOnly: run?.state === JobRunState.RUN_STATE_LEASED,
       namespace: d.namespace || undefined,
       submittedAt: d.submittedTs,
     };
+  }
+
+  /** See {@link ArmadaHookApi.getJobFailure}: read from the job set's events, each event once per process. */
+  async getJobFailure(queue: string, jobSetId: string, jobId: string): Promise<JobFailure | undefined> {
+    return this.channel().failures.latestFailure(queue, jobSetId, jobId);
   }
 
   /** Armada's reason for a failed, preempted or rejected job ("" when none). */

@@ -9,6 +9,8 @@ export {
   type ArmadaOperatorResult,
   XCOM_KEYS,
   DEFAULT_ANNOTATION_KEY_PREFIX,
+  type ArmadaRetries,
+  ARMADA_FAIL_FAST_ANNOTATION,
 } from "./armada-operator.js";
 export {
   ArmadaPollJobTrigger,

@@ -20,6 +20,15 @@ export interface JobContextXCom {
   armada_job_state: string;
   /** RFC 3339 time (nanosecond precision kept) of the last published log line, or null. */
   armada_job_last_log_time: string | null;
+  /**
+   * The job run whose log `armada_job_last_log_time` belongs to (Armada may run
+   * a job again), or null before the first log line. Absent in older contexts.
+   */
+  armada_job_run_id?: string | null;
+  /** That run's cluster, or null. Absent in older contexts. */
+  armada_job_cluster?: string | null;
+  /** That run's number (1 for the first run), or null. Absent in older contexts. */
+  armada_job_run_number?: number | null;
 }
 
 /** Constructor fields of {@link RunningJobContext}. */
@@ -38,6 +47,10 @@ export interface RunningJobContextInit {
   lastLogTime?: string | null;
   /** Upper-case state name; defaults to `UNKNOWN`. */
   jobState?: string;
+  /** The run being followed (Armada's retry engine may run a job again under a new run id). */
+  runId?: string | null;
+  /** Its number among the job's runs, 1 for the first. */
+  runNumber?: number | null;
 }
 
 /** The running job's identity, state, cluster and log position. */
@@ -54,6 +67,8 @@ export class RunningJobContext {
   readonly cluster: string | undefined;
   readonly lastLogTime: string | undefined;
   readonly jobState: string;
+  readonly runId: string | undefined;
+  readonly runNumber: number | undefined;
 
   constructor(init: RunningJobContextInit) {
     this.armadaQueue = init.armadaQueue;
@@ -64,6 +79,8 @@ export class RunningJobContext {
     if (init.lastLogTime) parseLogTimestamp(init.lastLogTime, "lastLogTime");
     this.lastLogTime = init.lastLogTime ?? undefined;
     this.jobState = jobStateName(parseJobState(init.jobState ?? "UNKNOWN", "jobState"));
+    this.runId = init.runId ?? undefined;
+    this.runNumber = init.runNumber ?? undefined;
     Object.defineProperty(this, RUNNING_JOB_CONTEXT, { value: true });
     Object.freeze(this);
   }
@@ -83,6 +100,8 @@ export class RunningJobContext {
       submitTime: this.submitTime,
       cluster: this.cluster,
       lastLogTime: this.lastLogTime,
+      runId: this.runId,
+      runNumber: this.runNumber,
       jobState: jobState === undefined ? this.jobState : typeof jobState === "number" ? jobStateName(jobState) : jobState,
       ...rest,
     });
@@ -97,6 +116,13 @@ export class RunningJobContext {
       armada_job_submit_time: this.submitTime.toISOString(),
       armada_job_state: this.jobState,
       armada_job_last_log_time: this.lastLogTime ?? null,
+      ...(this.runId
+        ? {
+            armada_job_run_id: this.runId,
+            armada_job_cluster: this.cluster ?? null,
+            armada_job_run_number: this.runNumber ?? null,
+          }
+        : {}),
     };
   }
 
@@ -115,6 +141,13 @@ export class RunningJobContext {
     if (last !== null && last !== undefined && typeof last !== "string") {
       throw new TypeError("job_context.armada_job_last_log_time: expected a string or null");
     }
+    const optional = <T>(key: keyof JobContextXCom, type: "string" | "number"): T | undefined => {
+      const x = v[key];
+      if (x === null || x === undefined) return undefined;
+      if (typeof x !== type) throw new TypeError(`job_context.${key}: expected a ${type} or null`);
+      return x as T;
+    };
+    const runId = optional<string>("armada_job_run_id", "string");
     return new RunningJobContext({
       armadaQueue: str("armada_queue"),
       jobId: str("armada_job_id"),
@@ -122,6 +155,14 @@ export class RunningJobContext {
       submitTime: submit,
       jobState: str("armada_job_state"),
       lastLogTime: last ?? undefined,
+      // The cluster travels only with its run: without the run, it is read again.
+      ...(runId
+        ? {
+            runId,
+            cluster: optional<string>("armada_job_cluster", "string"),
+            runNumber: optional<number>("armada_job_run_number", "number"),
+          }
+        : {}),
     });
   }
 
@@ -135,6 +176,7 @@ export class RunningJobContext {
       cluster: this.cluster ?? null,
       last_log_time: this.lastLogTime ?? null,
       job_state: this.jobState,
+      ...(this.runId ? { run_id: this.runId, run_number: this.runNumber ?? null } : {}),
     };
   }
 
@@ -153,6 +195,8 @@ export class RunningJobContext {
       cluster: (data.cluster as string | null | undefined) ?? undefined,
       lastLogTime: (data.last_log_time as string | null | undefined) ?? undefined,
       jobState: (data.job_state as string | undefined) ?? "UNKNOWN",
+      runId: (data.run_id as string | null | undefined) ?? undefined,
+      runNumber: (data.run_number as number | null | undefined) ?? undefined,
     });
   }
 

@@ -26,7 +26,8 @@ function eventSummary(value: Record<string, unknown>): string {
 export function jobPage(source: LookoutSource, job: JobRecord) {
   const events = source.jobEvents(job);
   const logs = source.logs(job);
-  const reason = job.error ?? job.cancelReason;
+  // A job waiting for a node says why, as Lookout shows a queued job's scheduling reason.
+  const reason = job.error ?? job.cancelReason ?? (job.state === "QUEUED" ? job.schedulingReason : undefined);
   return page(
     `Job ${job.id}`,
     html`<h1>Job <code id="job-id">${job.id}</code> ${stateBadge(job.state)}</h1>

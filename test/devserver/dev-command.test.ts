@@ -65,7 +65,8 @@ describe("armada-airflow dev", () => {
       );
       const kc = new KubeConfig();
       kc.loadFromString(readFileSync(kubeconfig, "utf8"));
-      expect(kc.getCurrentCluster()?.server).toBe(kube);
+      // One API server per cluster, under the printed base URL.
+      expect(kc.getCurrentCluster()?.server).toBe(`${kube}/clusters/${kc.getCurrentCluster()?.name}`);
       const logs = await kc
         .makeApiClient(CoreV1Api)
         .readNamespacedPodLog({ name: `armada-${id}-0`, namespace: "default" });

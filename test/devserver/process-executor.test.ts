@@ -80,8 +80,9 @@ describe("process executor: real local processes as pods", () => {
   });
 
   it("kills the whole process group on cancel and on preempt", async () => {
-    const a = await run("echo pid=$$; sleep 30; echo never");
-    const b = await run("echo pid=$$; sleep 30; echo never");
+    // Kubernetes turns "$$" in command and args into "$" (its $(VAR) escape), so the shell's $$ is written $$$$.
+    const a = await run("echo pid=$$$$; sleep 30; echo never");
+    const b = await run("echo pid=$$$$; sleep 30; echo never");
     const pidOf = async (id: string) => {
       let pid = 0;
       await sleepUntil(async () => {

@@ -70,4 +70,16 @@ describe("RunningJobContext", () => {
     expect(() => RunningJobContext.fromXCom({ ...x, armada_job_id: "" })).toThrow(/job_context.armada_job_id/);
     expect(() => RunningJobContext.fromXCom({ ...x, armada_job_state: "NOPE" })).toThrow(/not an Armada job state/);
   });
+
+  it("carries the followed run (id, cluster, number) through XCom once known, and refuses a wrong type", () => {
+    const ctx = new RunningJobContext({ ...base, jobState: "RUNNING", runId: "r2", runNumber: 2, cluster: "cluster-2" });
+    const x = ctx.toXCom();
+    expect(x).toMatchObject({ armada_job_run_id: "r2", armada_job_cluster: "cluster-2", armada_job_run_number: 2 });
+    const back = RunningJobContext.fromXCom(x);
+    expect([back.runId, back.runNumber, back.cluster]).toEqual(["r2", 2, "cluster-2"]);
+    expect(RunningJobContext.deserialize(ctx.serialize(), 1).equals(ctx)).toBe(true);
+    expect(() => RunningJobContext.fromXCom({ ...x, armada_job_run_number: "2" })).toThrow(
+      /job_context.armada_job_run_number: expected a number or null/,
+    );
+  });
 });
