@@ -17,6 +17,8 @@ import { isoOrEmpty, table } from "./format.js";
 import { ProgressReporter, type CliStreams } from "./progress.js";
 import { registerDevCommand } from "./dev-command.js";
 import { sweepOrphanJobs } from "../operator/orphan-sweep.js";
+import { systemClock, type Clock } from "../common/clock.js";
+import { registerSchedulerCommands } from "./scheduler-commands.js";
 
 /** What {@link runCli} runs against; defaults are the process's own. */
 export interface CliIo extends Partial<CliStreams> {
@@ -24,6 +26,14 @@ export interface CliIo extends Partial<CliStreams> {
   env?: NodeJS.ProcessEnv;
   /** Aborting it stops running DAG runs as SIGINT/SIGTERM would (reason: the signal name). */
   signal?: AbortSignal;
+  /** The clock of the scheduler and its runs (tests inject a ManualClock). @default systemClock */
+  clock?: Clock;
+  /**
+   * Ends the process at once (the real CLI passes `process.exit`): a
+   * scheduler whose runs outlast its stop timeout hands them over by exiting.
+   * Without it they are stopped as on `dags test`.
+   */
+  exitProcess?: (code: number) => void;
 }
 
 interface Ctx {
@@ -33,6 +43,8 @@ interface Ctx {
   cwd: string;
   env: NodeJS.ProcessEnv;
   signal: AbortSignal | undefined;
+  clock: Clock;
+  exitProcess: ((code: number) => void) | undefined;
   exitCode: number;
 }
 
@@ -156,6 +168,9 @@ async function runReport(store: KyselyStore, dagId: string, runId: string) {
     runId,
     state: run.state,
     logicalDate: isoOrEmpty(run.logicalDateMs),
+    dataIntervalStart: isoOrEmpty(run.dataIntervalStartMs ?? run.logicalDateMs),
+    dataIntervalEnd: isoOrEmpty(run.dataIntervalEndMs ?? run.logicalDateMs),
+    runType: run.runType,
     conf: deserializeValue(run.conf),
     dagFile: run.dagFile,
     ...(linksError ? { linksError } : {}),
@@ -478,6 +493,7 @@ function build(ctx: Ctx): Command {
       });
     });
 
+  registerSchedulerCommands({ program, dags, runs, tasks }, ctx);
   registerDevCommand(program);
   return program;
 }
@@ -496,6 +512,8 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
     cwd: io.cwd ?? process.cwd(),
     env: io.env ?? process.env,
     signal: io.signal,
+    clock: io.clock ?? systemClock,
+    exitProcess: io.exitProcess,
     exitCode: 0,
   };
   const program = build(ctx);
@@ -519,7 +537,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const code = await runCli(argv, { signal: ac.signal });
+  const code = await runCli(argv, { signal: ac.signal, exitProcess: (c) => process.exit(c) });
   process.exitCode = ac.signal.aborted ? (ac.signal.reason === "SIGINT" ? 130 : 143) : code;
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
