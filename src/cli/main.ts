@@ -80,6 +80,13 @@ function parseDate(raw: string): Date {
   return d;
 }
 
+/** A manual run's logical date (default now) and the data interval its DAG's schedule gives it (as Airflow infers). */
+function manualDates(dag: DAG, raw: string | undefined): { logicalDate: Date; dataIntervalStart: Date; dataIntervalEnd: Date } {
+  const logicalDate = raw ? parseDate(raw) : new Date();
+  const interval = dag.timetable.manualInterval(logicalDate.getTime());
+  return { logicalDate, dataIntervalStart: new Date(interval.startMs), dataIntervalEnd: new Date(interval.endMs) };
+}
+
 async function withStore<T>(ctx: Ctx, db: string | undefined, fn: (store: KyselyStore) => Promise<T>): Promise<T> {
   const store = await openStore({ url: db, env: ctx.env, cwd: ctx.cwd });
   try {
@@ -261,7 +268,7 @@ function build(ctx: Ctx): Command {
         const run = await runner.createDagRun(dag, {
           conf: parseConf(o.conf),
           runId: o.runId,
-          logicalDate: o.logicalDate ? parseDate(o.logicalDate) : undefined,
+          ...manualDates(dag, o.logicalDate),
           dagFile: dag.fileloc,
         });
         const [state] = await drive(ctx, store, [{ dag, runId: run.runId }]);
@@ -286,7 +293,7 @@ function build(ctx: Ctx): Command {
         const run = await new Runner({ store }).createDagRun(dag, {
           conf: parseConf(o.conf),
           runId: o.runId,
-          logicalDate: o.logicalDate ? parseDate(o.logicalDate) : undefined,
+          ...manualDates(dag, o.logicalDate),
           dagFile: dag.fileloc,
         });
         if (o.json) ctx.out(JSON.stringify({ dagId: run.dagId, runId: run.runId, state: run.state }) + "\n");

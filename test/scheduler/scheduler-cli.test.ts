@@ -1,3 +1,4 @@
+import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { ManualClock } from "../../src/common/clock.js";
 import { dagFile, schedulerSandbox, until, type SchedulerSandbox } from "./support.js";
@@ -294,6 +295,32 @@ c.then(a);`),
     await third.stop();
     const missing = await sb.run(["scheduler", "--dags-folder", `${sb.root}/nowhere`], clock);
     expect(missing.stderr).toContain(`the DAGs folder ${sb.root}/nowhere cannot be read`);
+  });
+
+  it("the scheduled example: weekdays at 06:30 Paris time, no catch-up", async () => {
+    sb.write("example.ts", `export * from ${JSON.stringify(path.resolve("examples/dags/runtime-scheduled.ts"))};\n`);
+    // Saturday 30 March 2024, 12:00 UTC: the latest weekday 06:30 is Friday's (05:30 UTC, CET).
+    const clock = new ManualClock(Date.parse("2024-03-30T12:00:00Z"));
+    const s = await sb.startScheduler(clock);
+    await until("Friday's run", async () => done(await runsOf("runtime_scheduled")).length === 1);
+    // Monday 1 April is in summer time: 06:30 CEST is 04:30 UTC.
+    await s.said("runtime_scheduled: next run 2024-04-01T04:30:00.000Z at 2024-04-01T04:30:00.000Z");
+    const [run] = await runsOf("runtime_scheduled");
+    expect(run!.runId).toBe("scheduled__2024-03-29T05:30:00+00:00");
+    expect(await xcom("runtime_scheduled", run!.runId, "report")).toBe(
+      "ds 2024-03-29, ts 2024-03-29T05:30:00+00:00, data interval 2024-03-29T05:30:00.000Z to 2024-03-29T05:30:00.000Z",
+    );
+    await s.stop();
+  });
+
+  it("a manual run of an interval DAG gets the interval that ended at its logical date", async () => {
+    sb.write(
+      "manual.ts",
+      dagFile(`export const dag = new DAG({ dagId: "manual", schedule: { every: "1d" } });
+new Report({ taskId: "report", dag });`),
+    );
+    const r = await sb.json<Report & { runType: string }>(["dags", "test", `${sb.dags}/manual.ts`, "--logical-date", "2024-05-06T12:00:00Z"]);
+    expect([r.state, r.runType, r.dataIntervalStart, r.dataIntervalEnd]).toEqual(["success", "manual", "2024-05-05T12:00:00.000Z", "2024-05-06T12:00:00.000Z"]);
   });
 });
 
