@@ -1,7 +1,8 @@
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
+import { KyselyStore } from "armada-airflow";
 import { ManualClock } from "../../src/common/clock.js";
-import { dagFile, schedulerSandbox, until, type SchedulerSandbox } from "./support.js";
+import { dagFile, schedulerSandbox, srcIndex, until, type SchedulerSandbox } from "./support.js";
 
 let sb: SchedulerSandbox;
 beforeEach(() => {
@@ -272,6 +273,20 @@ c.then(a);`),
       ["b", "success", 1, 0],
       ["c", "success", 1, 0],
     ]);
+    // --upstream: b and what it depends on, transitively.
+    const up = await sb.json<{ taskId: string; previousState: string }[]>(["tasks", "clear", "flaky", runId, "--task", "^b$", "--upstream"]);
+    expect(up.map((t) => [t.taskId, t.previousState])).toEqual([
+      ["a", "success"],
+      ["b", "success"],
+      ["c", "success"],
+    ]);
+    await until("the run done a third time", async () => (await sb.json<Report>(["runs", "show", "flaky", runId])).state === "success");
+    report = await sb.json<Report>(["runs", "show", "flaky", runId]);
+    expect(report.taskInstances.map((t) => [t.taskId, t.tryNumber])).toEqual([
+      ["a", 4],
+      ["b", 2],
+      ["c", 2],
+    ]);
     const none = await sb.run(["tasks", "clear", "flaky", runId, "--only-failed"]);
     expect(none.stdout).toBe("No task instance to clear\n");
     const bad = await sb.run(["tasks", "clear", "flaky", runId, "--task", "zzz"]);
@@ -321,6 +336,64 @@ new Report({ taskId: "report", dag });`),
     );
     const r = await sb.json<Report & { runType: string }>(["dags", "test", `${sb.dags}/manual.ts`, "--logical-date", "2024-05-06T12:00:00Z"]);
     expect([r.state, r.runType, r.dataIntervalStart, r.dataIntervalEnd]).toEqual(["success", "manual", "2024-05-05T12:00:00.000Z", "2024-05-06T12:00:00.000Z"]);
+  });
+
+  it("runs of a scheduler on another host are taken over once its heartbeat is older than the threshold", async () => {
+    // 5 s, below the runtime's own 30 s default: the configured threshold decides.
+    sb.env.ARMADA_AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD = "5";
+    sb.write("orphans.ts", dagFile(`export const dag = new DAG({ dagId: "orphans" });\nnew Report({ taskId: "report", dag });`));
+    const store = await KyselyStore.open({ home: sb.home });
+    try {
+      for (const [runId, heartbeatMs] of [
+        ["stale", Date.now() - 10_000],
+        ["fresh", Date.now() + 600_000],
+      ] as const) {
+        expect((await sb.run(["dags", "trigger", `${sb.dags}/orphans.ts`, "--run-id", runId])).code).toBe(0);
+        const runnerId = `elsewhere:1:${runId}`;
+        await store.upsertRunner({ id: runnerId, pid: 1, hostname: "another-host.invalid", startedMs: 0, heartbeatMs });
+        expect(await store.updateDagRun("orphans", runId, { state: "running", runnerId }, { runnerId: null })).toBe(true);
+      }
+      const clock = new ManualClock(Date.parse("2024-01-01T00:00:00Z"));
+      const s = await sb.startScheduler(clock);
+      await until("the stale runner's run done", async () => (await store.getDagRun("orphans", "stale"))?.state === "success");
+      expect(s.stderr.text).toContain("Taking over DAG run orphans stale: its runner elsewhere:1:stale is gone");
+      expect(await store.getDagRun("orphans", "fresh")).toMatchObject({ state: "running", runnerId: "elsewhere:1:fresh" });
+      await s.stop();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("tasks clear of a deferred task in a live run: its trigger goes and it defers again in a new try", async () => {
+    sb.write(
+      "deferring.ts",
+      dagFile(`import { DateTimeTrigger } from ${JSON.stringify(srcIndex)};
+class Later extends BaseOperator {
+  async execute(ctx: Context) {
+    this.defer({ trigger: new DateTimeTrigger(ctx.clock.nowMs() + 3_600_000), methodName: "done" });
+  }
+  async done(ctx: Context) {
+    return ctx.ti.tryNumber;
+  }
+}
+export const dag = new DAG({ dagId: "deferring" });
+new Later({ taskId: "later", dag });`),
+    );
+    const clock = new ManualClock(Date.parse("2024-01-01T00:00:00Z"));
+    const s = await sb.startScheduler(clock);
+    expect((await sb.run(["dags", "trigger", `${sb.dags}/deferring.ts`, "--run-id", "r"])).code).toBe(0);
+    const ti = async () => (await sb.json<Report>(["runs", "show", "deferring", "r"])).taskInstances[0];
+    await until("deferred in try 1", async () => (await ti())?.state === "deferred");
+    const cleared = await sb.json<{ previousState: string }[]>(["tasks", "clear", "deferring", "r"]);
+    expect(cleared.map((c) => c.previousState)).toEqual(["deferred"]);
+    await until("deferred in try 2", async () => {
+      const t = await ti();
+      return t?.state === "deferred" && t.tryNumber === 2;
+    });
+    clock.advance(3_600_000);
+    await until("the run done", async () => (await sb.json<Report>(["runs", "show", "deferring", "r"])).state === "success");
+    expect(await xcom("deferring", "r", "later")).toBe(2);
+    await s.stop();
   });
 });
 
