@@ -200,6 +200,9 @@ function printRun(ctx: Ctx, report: Awaited<ReturnType<typeof runReport>>, json:
     return;
   }
   ctx.out(`DAG run ${report.dagId} ${report.runId}: ${report.state}\n`);
+  if (report.runType !== "manual" && report.runType !== "test") {
+    ctx.out(`${report.runType} run, data interval ${report.dataIntervalStart} to ${report.dataIntervalEnd}\n`);
+  }
   if (report.linksError) ctx.err(`Extra links not shown: ${report.linksError}\n`);
   ctx.out(
     table(

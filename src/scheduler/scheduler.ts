@@ -115,7 +115,12 @@ export class Scheduler {
       }
       this.holdsLock = true;
     }
-    await this.bag.refresh();
+    try {
+      await this.bag.refresh();
+    } catch (err) {
+      await this.release();
+      throw err;
+    }
     this.bag.watch(() => {
       this.rescanDue = true;
       this.wake();
@@ -241,6 +246,8 @@ export class Scheduler {
       s = { dag, last: latest ? intervalOf(latest) : undefined, announced: s?.announced, pending: undefined };
       this.schedules.set(dag.dagId, s);
     }
+    // Not due yet: nothing to compute again (what comes next changes only with a new run or a new DAG version).
+    if (s.pending && s.pending.runAfterMs > clock.nowMs()) return { dueAt: s.pending.runAfterMs, created: 0 };
     const restriction = { earliestMs: dag.startDateMs, latestMs: dag.endDateMs, catchup: dag.catchup };
     let active = activeCount;
     let created = 0;

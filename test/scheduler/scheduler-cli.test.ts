@@ -310,6 +310,11 @@ c.then(a);`),
     await third.stop();
     const missing = await sb.run(["scheduler", "--dags-folder", `${sb.root}/nowhere`], clock);
     expect(missing.stderr).toContain(`the DAGs folder ${sb.root}/nowhere cannot be read`);
+    // That failed start left no lock behind.
+    const fourth = await sb.startScheduler(clock);
+    await fourth.stop();
+    const bad = await sb.run(["scheduler", "--dags-folder", sb.dags, "--stop-timeout", "soon"], clock);
+    expect(bad.stderr).toContain(`--stop-timeout must be a number of seconds >= 0, got "soon"`);
   });
 
   it("the scheduled example: weekdays at 06:30 Paris time, no catch-up", async () => {
