@@ -11,6 +11,7 @@
  * scheduler per database file.
  */
 import type { Clock } from "../common/clock.js";
+import { dateStrings } from "../runtime/context.js";
 import type { DAG } from "../runtime/dag.js";
 import { RuntimeError } from "../runtime/errors.js";
 import { Runner, type RunnerEvent } from "../runtime/runner.js";
@@ -207,7 +208,11 @@ export class Scheduler {
     const dagRows = new Map((await store.listDags()).map((d) => [d.dagId, d]));
     const active = await store.listDagRuns({ states: ["queued", "running"] });
     const activeByDag = new Map<string, DagRunRow[]>();
-    for (const r of active) activeByDag.set(r.dagId, [...(activeByDag.get(r.dagId) ?? []), r]);
+    for (const r of active) {
+      const list = activeByDag.get(r.dagId);
+      if (list) list.push(r);
+      else activeByDag.set(r.dagId, [r]);
+    }
     let dueAt: number | undefined;
     for (const dag of this.bag.dags.values()) {
       if (this.stopping) return undefined;
@@ -278,8 +283,10 @@ export class Scheduler {
 
   /** Creates one scheduled run; undefined when it exists already (another scheduler made it). */
   private async createRun(dag: DAG, next: ScheduledRun): Promise<DagRunRow | undefined> {
+    const runId = `scheduled__${dateStrings(new Date(next.logicalDateMs)).ts}`;
     try {
       return await this.runner.createDagRun(dag, {
+        runId,
         runType: "scheduled",
         logicalDate: new Date(next.logicalDateMs),
         dataIntervalStart: new Date(next.dataInterval.startMs),
@@ -287,11 +294,10 @@ export class Scheduler {
         dagFile: dag.fileloc,
       });
     } catch (err) {
-      // The unique run id / (DAG, logical date) index refused it: someone else created this run.
-      const runs = await this.options.store.listDagRuns({ dagId: dag.dagId });
-      if (runs.some((r) => r.logicalDateMs === next.logicalDateMs && (r.runType === "scheduled" || r.runType === "backfill"))) {
-        return undefined;
-      }
+      // The run id (or the unique DAG and logical date, taken by a backfill run) was taken: someone else made this run.
+      if (await this.options.store.getDagRun(dag.dagId, runId)) return undefined;
+      const runs = await this.options.store.listDagRuns({ dagId: dag.dagId, states: ["queued", "running", "success", "failed"] });
+      if (runs.some((r) => r.logicalDateMs === next.logicalDateMs && r.runType === "backfill")) return undefined;
       throw err;
     }
   }
