@@ -13,7 +13,8 @@ class ReportDates extends BaseOperator {
   constructor(options: BaseOperatorOptions) {
     super(options);
     this.templateFields = ["summary"];
-    this.summary = "ds {{ ds }}, ts {{ ts }}, data interval {{ data_interval_start }} to {{ data_interval_end }}";
+    this.summary =
+      "ds {{ ds }}, ts {{ ts }}, data interval {{ data_interval_start }} to {{ data_interval_end }}";
   }
   async execute(context: Context): Promise<unknown> {
     this.log.info("run %s (%s): %s", context.runId, context.dagRun.runType, this.summary);

@@ -35,18 +35,30 @@ export interface SchedulerCliContext {
 type AnyCommand = Command<unknown[], Record<string, unknown>>;
 
 const dbOption = () =>
-  new Option("--db <url>", "store URL (postgres://... or sqlite:<file>); default config database.url or SQLite in ARMADA_AIRFLOW_HOME");
+  new Option(
+    "--db <url>",
+    "store URL (postgres://... or sqlite:<file>); default config database.url or SQLite in ARMADA_AIRFLOW_HOME",
+  );
 
-const label = (e: { taskId: string; mapIndex: number }) => (e.mapIndex >= 0 ? `${e.taskId}[${e.mapIndex}]` : e.taskId);
+const label = (e: { taskId: string; mapIndex: number }) =>
+  e.mapIndex >= 0 ? `${e.taskId}[${e.mapIndex}]` : e.taskId;
 
 function seconds(raw: string | undefined, fallback: number, what: string): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new RuntimeError("invalid_argument", `${what} must be a number of seconds >= 0, got ${JSON.stringify(raw)}`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new RuntimeError(
+      "invalid_argument",
+      `${what} must be a number of seconds >= 0, got ${JSON.stringify(raw)}`,
+    );
   return n;
 }
 
-async function withStore<T>(ctx: SchedulerCliContext, db: string | undefined, fn: (store: KyselyStore) => Promise<T>): Promise<T> {
+async function withStore<T>(
+  ctx: SchedulerCliContext,
+  db: string | undefined,
+  fn: (store: KyselyStore) => Promise<T>,
+): Promise<T> {
   const store = await openStore({ url: db, env: ctx.env, cwd: ctx.cwd });
   try {
     return await fn(store);
@@ -70,7 +82,10 @@ async function findDag(store: KyselyStore, dagId: string, folder: string): Promi
     const dag = dags.find((d) => d.dagId === dagId);
     if (dag) return dag;
   }
-  throw new RuntimeError("not_found", `DAG "${dagId}" is not in the DAGs folder ${folder} nor registered by a scheduler; check the id or pass --dags-folder`);
+  throw new RuntimeError(
+    "not_found",
+    `DAG "${dagId}" is not in the DAGs folder ${folder} nor registered by a scheduler; check the id or pass --dags-folder`,
+  );
 }
 
 /** Prints what runners report, one line each: a long-running process keeps no per-task state for it. */
@@ -78,7 +93,8 @@ function eventPrinter(ctx: SchedulerCliContext): (e: RunnerEvent) => void {
   return (e) => {
     if (e.type === "log") {
       const level = e.level === "info" ? "" : `${e.level.toUpperCase()} `;
-      for (const line of e.message.split("\n")) ctx.err(`[${e.dagId} ${e.runId} ${label(e)} #${e.tryNumber}] ${level}${line}\n`);
+      for (const line of e.message.split("\n"))
+        ctx.err(`[${e.dagId} ${e.runId} ${label(e)} #${e.tryNumber}] ${level}${line}\n`);
     } else if (e.type === "ti") {
       ctx.err(`--> ${e.dagId} ${e.runId} ${label(e)} try ${e.tryNumber}: ${e.state}\n`);
     } else {
@@ -100,14 +116,23 @@ export function registerSchedulerCommands(
 
   program
     .command("scheduler")
-    .description("run the DAGs of a folder on their schedules, until SIGTERM/SIGINT (several on one PostgreSQL)")
+    .description(
+      "run the DAGs of a folder on their schedules, until SIGTERM/SIGINT (several on one PostgreSQL)",
+    )
     .option("--dags-folder <path>", "the DAGs folder (default config [core] dags_folder, else ./dags)")
-    .option("--stop-timeout <seconds>", "on SIGTERM/SIGINT, how long to let runs finish before handing them over (default config [scheduler] stop_timeout_s, else 30)")
+    .option(
+      "--stop-timeout <seconds>",
+      "on SIGTERM/SIGINT, how long to let runs finish before handing them over (default config [scheduler] stop_timeout_s, else 30)",
+    )
     .addOption(dbOption())
     .action(async (opts) => {
       const o = opts as { dagsFolder?: string; stopTimeout?: string; db?: string };
       const source = config();
-      const stopTimeoutS = seconds(o.stopTimeout, getConfigNumber("scheduler", "stop_timeout_s", 30, source), "--stop-timeout");
+      const stopTimeoutS = seconds(
+        o.stopTimeout,
+        getConfigNumber("scheduler", "stop_timeout_s", 30, source),
+        "--stop-timeout",
+      );
       const folder = dagsFolder(ctx, o.dagsFolder);
       const log = (line: string) => ctx.err(`[scheduler] ${line}\n`);
       await withStore(ctx, o.db, async (store) => {
@@ -117,7 +142,8 @@ export function registerSchedulerCommands(
           clock: ctx.clock,
           pollIntervalMs: getConfigNumber("scheduler", "scheduler_idle_sleep_time", 1, source) * 1000,
           rescanIntervalMs: getConfigNumber("scheduler", "min_file_process_interval", 30, source) * 1000,
-          heartbeatTimeoutMs: getConfigNumber("scheduler", "scheduler_health_check_threshold", 30, source) * 1000,
+          heartbeatTimeoutMs:
+            getConfigNumber("scheduler", "scheduler_health_check_threshold", 30, source) * 1000,
           heartbeatMs: getConfigNumber("core", "runner_heartbeat_ms", 1000, source),
           pausedAtCreation: getConfigBoolean("core", "dags_are_paused_at_creation", true, source),
           maxActiveRunsDefault: getConfigNumber("core", "max_active_runs_per_dag", 16, source),
@@ -129,16 +155,22 @@ export function registerSchedulerCommands(
         ctx.signal?.addEventListener("abort", onStop, { once: true });
         if (ctx.signal?.aborted) scheduler.requestStop();
         try {
-          log(`ready: runner ${scheduler.runner.id}, ${store.description}, DAGs folder ${folder} (${scheduler.bag.dags.size} DAGs)`);
+          log(
+            `ready: runner ${scheduler.runner.id}, ${store.description}, DAGs folder ${folder} (${scheduler.bag.dags.size} DAGs)`,
+          );
           await scheduler.loop();
           const reason = typeof ctx.signal?.reason === "string" ? ctx.signal.reason : "stop";
           if (scheduler.activeRuns > 0) {
-            log(`${reason}: taking no new work; waiting up to ${stopTimeoutS}s for ${scheduler.activeRuns} runs (a second signal exits at once)`);
+            log(
+              `${reason}: taking no new work; waiting up to ${stopTimeoutS}s for ${scheduler.activeRuns} runs (a second signal exits at once)`,
+            );
           }
           if (!(await scheduler.drained(stopTimeoutS * 1000))) {
             if (ctx.exitProcess) {
               // Exiting hands the runs over as a crash would: the next scheduler resumes them, deferred tasks stay deferred.
-              log(`${scheduler.activeRuns} runs still active after ${stopTimeoutS}s: handing them over to the next scheduler`);
+              log(
+                `${scheduler.activeRuns} runs still active after ${stopTimeoutS}s: handing them over to the next scheduler`,
+              );
               await scheduler.release();
               ctx.exitProcess(0);
               return;
@@ -186,10 +218,20 @@ export function registerSchedulerCommands(
     .action(async (opts) => {
       const o = opts as { db?: string; json?: boolean };
       await withStore(ctx, o.db, async (store) => {
-        const rows = (await store.listImportErrors()).map((r) => ({ filename: r.filename, timestamp: isoOrEmpty(r.timestampMs), error: r.error }));
+        const rows = (await store.listImportErrors()).map((r) => ({
+          filename: r.filename,
+          timestamp: isoOrEmpty(r.timestampMs),
+          error: r.error,
+        }));
         if (o.json) ctx.out(JSON.stringify(rows, null, 2) + "\n");
         else if (rows.length === 0) ctx.out("No import errors\n");
-        else ctx.out(table(["filename", "timestamp", "error"], rows.map((r) => [r.filename, r.timestamp, r.error.split("\n")[0]])));
+        else
+          ctx.out(
+            table(
+              ["filename", "timestamp", "error"],
+              rows.map((r) => [r.filename, r.timestamp, r.error.split("\n")[0]]),
+            ),
+          );
       });
     });
 
@@ -197,13 +239,25 @@ export function registerSchedulerCommands(
     .command("backfill")
     .description("create the runs a DAG's schedule has between two dates (the scheduler runs them in order)")
     .argument("<dag_id>")
-    .requiredOption("--start-date <date>", "first logical date (ISO 8601; without offset: in the DAG's timezone)")
+    .requiredOption(
+      "--start-date <date>",
+      "first logical date (ISO 8601; without offset: in the DAG's timezone)",
+    )
     .requiredOption("--end-date <date>", "last logical date, included")
-    .option("--dags-folder <path>", "where to find the DAG when no scheduler registered it (default config [core] dags_folder, else ./dags)")
+    .option(
+      "--dags-folder <path>",
+      "where to find the DAG when no scheduler registered it (default config [core] dags_folder, else ./dags)",
+    )
     .option("--json", "machine-readable output")
     .addOption(dbOption())
     .action(async (dagId, opts) => {
-      const o = opts as { startDate: string; endDate: string; dagsFolder?: string; json?: boolean; db?: string };
+      const o = opts as {
+        startDate: string;
+        endDate: string;
+        dagsFolder?: string;
+        json?: boolean;
+        db?: string;
+      };
       await withStore(ctx, o.db, async (store) => {
         const dag = await findDag(store, dagId as string, dagsFolder(ctx, o.dagsFolder));
         const from = parseDateOption(o.startDate, dag.timezone, "--start-date");
@@ -213,8 +267,14 @@ export function registerSchedulerCommands(
           ctx.out(
             JSON.stringify(
               {
-                created: result.created.map((r) => ({ runId: r.runId, logicalDate: isoOrEmpty(r.logicalDateMs) })),
-                skipped: result.skipped.map((r) => ({ runId: r.runId, logicalDate: isoOrEmpty(r.logicalDateMs) })),
+                created: result.created.map((r) => ({
+                  runId: r.runId,
+                  logicalDate: isoOrEmpty(r.logicalDateMs),
+                })),
+                skipped: result.skipped.map((r) => ({
+                  runId: r.runId,
+                  logicalDate: isoOrEmpty(r.logicalDateMs),
+                })),
               },
               null,
               2,
@@ -222,8 +282,11 @@ export function registerSchedulerCommands(
           );
         } else {
           for (const r of result.created) ctx.out(`Created ${r.runId}\n`);
-          for (const r of result.skipped) ctx.out(`Skipped ${isoOrEmpty(r.logicalDateMs)}: run ${r.runId} exists\n`);
-          ctx.out(`${result.created.length} backfill runs queued for ${dag.dagId}; the scheduler runs them, oldest first, at most maxActiveRuns at once\n`);
+          for (const r of result.skipped)
+            ctx.out(`Skipped ${isoOrEmpty(r.logicalDateMs)}: run ${r.runId} exists\n`);
+          ctx.out(
+            `${result.created.length} backfill runs queued for ${dag.dagId}; the scheduler runs them, oldest first, at most maxActiveRuns at once\n`,
+          );
         }
       });
     });
@@ -242,13 +305,23 @@ export function registerSchedulerCommands(
         if (!run) throw new RuntimeError("not_found", `no DAG run ${d}/${r}; see runs list`);
         const probe = new Runner({ store });
         if (run.runnerId && (await probe.isRunnerAlive(run.runnerId))) {
-          throw new RuntimeError("conflict", `DAG run ${d}/${r} is being run by live runner ${run.runnerId}; mark its tasks failed or stop that process first`);
+          throw new RuntimeError(
+            "conflict",
+            `DAG run ${d}/${r} is being run by live runner ${run.runnerId}; mark its tasks failed or stop that process first`,
+          );
         }
-        const live = await store.listTaskInstancesInStates(d, r, ["running", "deferred", "scheduled", "queued"]);
+        const live = await store.listTaskInstancesInStates(d, r, [
+          "running",
+          "deferred",
+          "scheduled",
+          "queued",
+        ]);
         await store.deleteDagRun(d, r);
         ctx.out(`Deleted DAG run ${d} ${r}\n`);
         if (live.length > 0) {
-          ctx.err(`${live.length} of its task instances had not finished; armada-airflow armada sweep cancels Armada jobs they left\n`);
+          ctx.err(
+            `${live.length} of its task instances had not finished; armada-airflow armada sweep cancels Armada jobs they left\n`,
+          );
         }
       });
     });
@@ -265,24 +338,51 @@ export function registerSchedulerCommands(
     .option("--json", "machine-readable output")
     .addOption(dbOption())
     .action(async (dagId, runId, opts) => {
-      const o = opts as { task?: string; downstream?: boolean; upstream?: boolean; onlyFailed?: boolean; json?: boolean; db?: string };
+      const o = opts as {
+        task?: string;
+        downstream?: boolean;
+        upstream?: boolean;
+        onlyFailed?: boolean;
+        json?: boolean;
+        db?: string;
+      };
       const [d, r] = [dagId as string, runId as string];
       await withStore(ctx, o.db, async (store) => {
         const run = await store.getDagRun(d, r);
         if (!run) throw new RuntimeError("not_found", `no DAG run ${d}/${r}; see runs list`);
-        if (!run.dagFile) throw new RuntimeError("dag", `DAG run ${d}/${r} has no DAG file recorded; cannot tell its tasks' dependencies`);
+        if (!run.dagFile)
+          throw new RuntimeError(
+            "dag",
+            `DAG run ${d}/${r} has no DAG file recorded; cannot tell its tasks' dependencies`,
+          );
         const dag = await loadDag(run.dagFile, d);
-        const cleared = await clearTaskInstances(store, dag, run, {
-          taskRegex: o.task,
-          downstream: o.downstream,
-          upstream: o.upstream,
-          onlyFailed: o.onlyFailed,
-        }, ctx.clock.nowMs());
-        const rows = cleared.map((t) => ({ taskId: t.taskId, mapIndex: t.mapIndex, previousState: t.state, tryNumber: t.tryNumber }));
+        const cleared = await clearTaskInstances(
+          store,
+          dag,
+          run,
+          {
+            taskRegex: o.task,
+            downstream: o.downstream,
+            upstream: o.upstream,
+            onlyFailed: o.onlyFailed,
+          },
+          ctx.clock.nowMs(),
+        );
+        const rows = cleared.map((t) => ({
+          taskId: t.taskId,
+          mapIndex: t.mapIndex,
+          previousState: t.state,
+          tryNumber: t.tryNumber,
+        }));
         if (o.json) ctx.out(JSON.stringify(rows, null, 2) + "\n");
         else if (rows.length === 0) ctx.out("No task instance to clear\n");
         else {
-          ctx.out(table(["task_id", "map_index", "previous_state", "try_number"], rows.map((t) => [t.taskId, t.mapIndex, t.previousState, t.tryNumber])));
+          ctx.out(
+            table(
+              ["task_id", "map_index", "previous_state", "try_number"],
+              rows.map((t) => [t.taskId, t.mapIndex, t.previousState, t.tryNumber]),
+            ),
+          );
           ctx.out(`Cleared ${rows.length} task instances of ${d} ${r}\n`);
         }
       });

@@ -32,12 +32,18 @@ export function selectTasks(dag: DAG, selection: ClearSelection): Set<string> {
     try {
       re = new RegExp(selection.taskRegex);
     } catch (err) {
-      throw new RuntimeError("invalid_argument", `--task ${JSON.stringify(selection.taskRegex)} is not a valid regular expression: ${(err as Error).message}`);
+      throw new RuntimeError(
+        "invalid_argument",
+        `--task ${JSON.stringify(selection.taskRegex)} is not a valid regular expression: ${(err as Error).message}`,
+      );
     }
   }
   const roots = dag.taskIds.filter((id) => !re || re.test(id));
   if (roots.length === 0) {
-    throw new RuntimeError("not_found", `--task ${JSON.stringify(selection.taskRegex)} matches no task of DAG "${dag.dagId}"; its tasks: ${dag.taskIds.join(", ")}`);
+    throw new RuntimeError(
+      "not_found",
+      `--task ${JSON.stringify(selection.taskRegex)} matches no task of DAG "${dag.dagId}"; its tasks: ${dag.taskIds.join(", ")}`,
+    );
   }
   const out = new Set(roots);
   const walk = (direction: "upstreamTaskIds" | "downstreamTaskIds") => {

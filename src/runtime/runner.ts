@@ -281,7 +281,10 @@ export class Runner {
       );
     if (run.state === "success" || run.state === "failed") {
       if (options.unfinishedOnly) {
-        throw new RuntimeError("conflict", `DAG run ${dag.dagId}/${runId} was finished (${run.state}) by another runner`);
+        throw new RuntimeError(
+          "conflict",
+          `DAG run ${dag.dagId}/${runId} was finished (${run.state}) by another runner`,
+        );
       }
       return run.state;
     }

@@ -19,11 +19,20 @@ export interface BackfillResult {
 }
 
 /** Creates the backfill runs of `dag` with logical dates from `fromMs` to `toMs`, both included. */
-export async function createBackfill(runner: Runner, dag: DAG, fromMs: number, toMs: number): Promise<BackfillResult> {
+export async function createBackfill(
+  runner: Runner,
+  dag: DAG,
+  fromMs: number,
+  toMs: number,
+): Promise<BackfillResult> {
   if (dag.schedule === null) {
-    throw new RuntimeError("invalid_argument", `DAG "${dag.dagId}" has no schedule (schedule: null), so there are no runs to backfill; use dags trigger --logical-date instead`);
+    throw new RuntimeError(
+      "invalid_argument",
+      `DAG "${dag.dagId}" has no schedule (schedule: null), so there are no runs to backfill; use dags trigger --logical-date instead`,
+    );
   }
-  if (toMs < fromMs) throw new RuntimeError("invalid_argument", "--end-date is before --start-date; swap them");
+  if (toMs < fromMs)
+    throw new RuntimeError("invalid_argument", "--end-date is before --start-date; swap them");
   const wanted = runsBetween(dag.timetable, fromMs, toMs);
   const existing = new Map<number, string>();
   for (const r of await runner.store.listDagRuns({ dagId: dag.dagId })) {

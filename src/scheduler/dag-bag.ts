@@ -88,7 +88,10 @@ export class DagBag {
         for (const d of dags) {
           const owner = this.ownerOf(d.dagId);
           if (owner !== undefined && owner !== file) {
-            throw new RuntimeError("dag", `DAG "${d.dagId}" is already defined in ${owner}; DAG ids must be unique`);
+            throw new RuntimeError(
+              "dag",
+              `DAG "${d.dagId}" is already defined in ${owner}; DAG ids must be unique`,
+            );
           }
         }
       } catch (err) {
@@ -97,7 +100,9 @@ export class DagBag {
         await store.setImportError({ filename: file, error, timestampMs: this.options.nowMs() });
         log(
           `Import error in ${file}: ${error}` +
-            (previous.length ? ` (keeping the last good version of ${previous.map((d) => d.dagId).join(", ")})` : ""),
+            (previous.length
+              ? ` (keeping the last good version of ${previous.map((d) => d.dagId).join(", ")})`
+              : ""),
         );
         continue;
       }

@@ -20,7 +20,10 @@ export function parseDuration(text: unknown, field: string): number {
   const t = text.trim();
   let ms = 0;
   if (isIsoDuration(t)) {
-    const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i.exec(t);
+    const m =
+      /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i.exec(
+        t,
+      );
     if (!m) throw new RuntimeError("invalid_argument", hint);
     const [, years, months, weeks, days, hours, minutes, seconds] = m;
     if (years || months) {
@@ -37,7 +40,8 @@ export function parseDuration(text: unknown, field: string): number {
       Math.round(Number(seconds ?? 0) * 1000);
   } else {
     if (!/^(\d+(?:\.\d+)?\s*[smhdw]\s*)+$/i.test(t)) throw new RuntimeError("invalid_argument", hint);
-    for (const [, n, unit] of t.matchAll(/(\d+(?:\.\d+)?)\s*([smhdw])/gi)) ms += Number(n) * UNIT_MS[unit!.toLowerCase()]!;
+    for (const [, n, unit] of t.matchAll(/(\d+(?:\.\d+)?)\s*([smhdw])/gi))
+      ms += Number(n) * UNIT_MS[unit!.toLowerCase()]!;
     ms = Math.round(ms);
   }
   if (!(ms > 0)) throw new RuntimeError("invalid_argument", hint);

@@ -51,7 +51,11 @@ export interface Schedule {
   /** How the schedule was written, for lists and messages; `null` for manual only. */
   readonly summary: string | null;
   /** The automated run after the one covering `last` (or the first), or undefined when there is none. */
-  nextRun(last: DataInterval | undefined, restriction: TimeRestriction, nowMs: number): ScheduledRun | undefined;
+  nextRun(
+    last: DataInterval | undefined,
+    restriction: TimeRestriction,
+    nowMs: number,
+  ): ScheduledRun | undefined;
   /** The data interval of a manual run started at `runAfterMs`. */
   manualInterval(runAfterMs: number): DataInterval;
 }
@@ -67,7 +71,11 @@ const PRESETS: Record<string, string> = {
   "@annually": "0 0 1 1 *",
 };
 
-const exact = (ms: number): ScheduledRun => ({ logicalDateMs: ms, dataInterval: { startMs: ms, endMs: ms }, runAfterMs: ms });
+const exact = (ms: number): ScheduledRun => ({
+  logicalDateMs: ms,
+  dataInterval: { startMs: ms, endMs: ms },
+  runAfterMs: ms,
+});
 
 /**
  * A cron expression evaluated in a time zone as Airflow does: on wall-clock
@@ -311,7 +319,12 @@ export function parseSchedule(
  * included), in order, as a backfill creates them. More than `limit` is an
  * error (a typo in a date should not create a million runs).
  */
-export function runsBetween(schedule: Schedule, fromMs: number, toMs: number, limit = 10_000): ScheduledRun[] {
+export function runsBetween(
+  schedule: Schedule,
+  fromMs: number,
+  toMs: number,
+  limit = 10_000,
+): ScheduledRun[] {
   const out: ScheduledRun[] = [];
   const restriction: TimeRestriction = { earliestMs: fromMs, latestMs: toMs, catchup: true };
   let last: DataInterval | undefined;
@@ -321,7 +334,10 @@ export function runsBetween(schedule: Schedule, fromMs: number, toMs: number, li
     if (last && next.logicalDateMs <= out.at(-1)!.logicalDateMs) return out;
     out.push(next);
     if (out.length > limit) {
-      throw new RuntimeError("invalid_argument", `the dates span more than ${limit} runs; choose a shorter range`);
+      throw new RuntimeError(
+        "invalid_argument",
+        `the dates span more than ${limit} runs; choose a shorter range`,
+      );
     }
     last = next.dataInterval;
   }

@@ -230,7 +230,10 @@ export class Scheduler {
         }
       }
       // Only DAGs with an unclaimed queued run cost a claim transaction.
-      if (created > 0 || runs.some((r) => r.state === "queued" && r.runnerId === null && (!paused || r.runType === "backfill"))) {
+      if (
+        created > 0 ||
+        runs.some((r) => r.state === "queued" && r.runnerId === null && (!paused || r.runType === "backfill"))
+      ) {
         await this.startRuns(dag, paused, maxActive);
       }
     }
@@ -273,7 +276,9 @@ export class Scheduler {
       const run = await this.createRun(dag, next);
       if (run) {
         created++;
-        log(`Created DAG run ${dag.dagId} ${run.runId} (data interval ${iso(next.dataInterval.startMs)} to ${iso(next.dataInterval.endMs)})`);
+        log(
+          `Created DAG run ${dag.dagId} ${run.runId} (data interval ${iso(next.dataInterval.startMs)} to ${iso(next.dataInterval.endMs)})`,
+        );
       }
       s.last = next.dataInterval;
       s.pending = undefined;
@@ -296,8 +301,12 @@ export class Scheduler {
     } catch (err) {
       // The run id (or the unique DAG and logical date, taken by a backfill run) was taken: someone else made this run.
       if (await this.options.store.getDagRun(dag.dagId, runId)) return undefined;
-      const runs = await this.options.store.listDagRuns({ dagId: dag.dagId, states: ["queued", "running", "success", "failed"] });
-      if (runs.some((r) => r.logicalDateMs === next.logicalDateMs && r.runType === "backfill")) return undefined;
+      const runs = await this.options.store.listDagRuns({
+        dagId: dag.dagId,
+        states: ["queued", "running", "success", "failed"],
+      });
+      if (runs.some((r) => r.logicalDateMs === next.logicalDateMs && r.runType === "backfill"))
+        return undefined;
       throw err;
     }
   }

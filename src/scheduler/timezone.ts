@@ -33,12 +33,18 @@ function formatter(timezone: string): Intl.DateTimeFormat {
  */
 export function checkTimezone(timezone: unknown, field: string): string {
   if (typeof timezone !== "string" || timezone.trim() === "") {
-    throw new RuntimeError("invalid_argument", `${field} must be an IANA time zone name such as "Europe/Paris" or "UTC", got ${JSON.stringify(timezone)}`);
+    throw new RuntimeError(
+      "invalid_argument",
+      `${field} must be an IANA time zone name such as "Europe/Paris" or "UTC", got ${JSON.stringify(timezone)}`,
+    );
   }
   try {
     return formatter(timezone).resolvedOptions().timeZone;
   } catch {
-    throw new RuntimeError("invalid_argument", `${field} "${timezone}" is not a time zone this platform knows; use an IANA name such as "Europe/Paris", "America/New_York" or "UTC"`);
+    throw new RuntimeError(
+      "invalid_argument",
+      `${field} "${timezone}" is not a time zone this platform knows; use an IANA name such as "Europe/Paris", "America/New_York" or "UTC"`,
+    );
   }
 }
 
@@ -49,7 +55,14 @@ export function toNaive(ms: number, timezone: string): number {
   for (const p of formatter(timezone).formatToParts(new Date(ms))) {
     if (p.type !== "literal") parts[p.type] = Number(p.value);
   }
-  const wholeSeconds = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+  const wholeSeconds = Date.UTC(
+    parts.year!,
+    parts.month! - 1,
+    parts.day!,
+    parts.hour!,
+    parts.minute!,
+    parts.second!,
+  );
   return wholeSeconds + (((ms % 1000) + 1000) % 1000);
 }
 
@@ -65,7 +78,9 @@ export function fromNaive(naive: number, timezone: string): number {
   // Zone offsets change at most once in any two days, so the offsets a day either side bound the answer.
   const offsetBefore = toNaive(naive - DAY_MS, timezone) - (naive - DAY_MS);
   const offsetAfter = toNaive(naive + DAY_MS, timezone) - (naive + DAY_MS);
-  const candidates = [naive - offsetBefore, naive - offsetAfter].filter((c) => toNaive(c, timezone) === naive);
+  const candidates = [naive - offsetBefore, naive - offsetAfter].filter(
+    (c) => toNaive(c, timezone) === naive,
+  );
   if (candidates.length > 0) return Math.max(...candidates);
   return naive - offsetBefore;
 }
@@ -78,15 +93,26 @@ export function fromNaive(naive: number, timezone: string): number {
  */
 export function parseDateOption(value: unknown, timezone: string, field: string): number {
   if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) throw new RuntimeError("invalid_argument", `${field} is an invalid Date`);
+    if (Number.isNaN(value.getTime()))
+      throw new RuntimeError("invalid_argument", `${field} is an invalid Date`);
     return value.getTime();
   }
   if (typeof value === "number" && Number.isFinite(value)) return value;
   if (typeof value === "string") {
-    const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?)?$/.exec(value.trim());
+    const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?)?$/.exec(
+      value.trim(),
+    );
     if (m) {
       const [, y, mo, d, h, mi, s, frac] = m;
-      const naive = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0), Number((frac ?? "0").padEnd(3, "0")));
+      const naive = Date.UTC(
+        Number(y),
+        Number(mo) - 1,
+        Number(d),
+        Number(h ?? 0),
+        Number(mi ?? 0),
+        Number(s ?? 0),
+        Number((frac ?? "0").padEnd(3, "0")),
+      );
       if (!Number.isNaN(naive)) return fromNaive(naive, timezone);
     } else if (/^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/i.test(value.trim())) {
       const ms = Date.parse(value);

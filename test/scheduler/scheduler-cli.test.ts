@@ -70,14 +70,20 @@ new Report({ taskId: "report", dag });`),
     );
     const clock = new ManualClock(Date.parse("2024-01-10T13:00:00Z"));
     const s = await sb.startScheduler(clock);
-    await until("the runs", async () => done(await runsOf("latest")).length === 1 && done(await runsOf("every")).length === 2);
+    await until(
+      "the runs",
+      async () => done(await runsOf("latest")).length === 1 && done(await runsOf("every")).length === 2,
+    );
     await s.said("every: next run 2024-01-10T12:00:00.000Z at 2024-01-10T18:00:00.000Z");
     await s.said("latest: next run 2024-01-11T00:00:00.000Z at 2024-01-11T00:00:00.000Z");
     expect((await runsOf("latest")).map((r) => r.runId)).toEqual(["scheduled__2024-01-10T00:00:00+00:00"]);
     const every = await runsOf("every");
     expect(every.map((r) => r.logicalDate)).toEqual(["2024-01-10T00:00:00.000Z", "2024-01-10T06:00:00.000Z"]);
     const second = await sb.json<Report>(["runs", "show", "every", every[1]!.runId]);
-    expect([second.dataIntervalStart, second.dataIntervalEnd]).toEqual(["2024-01-10T06:00:00.000Z", "2024-01-10T12:00:00.000Z"]);
+    expect([second.dataIntervalStart, second.dataIntervalEnd]).toEqual([
+      "2024-01-10T06:00:00.000Z",
+      "2024-01-10T12:00:00.000Z",
+    ]);
     expect(await xcom("every", every[1]!.runId, "report")).toBe(
       "2024-01-10|2024-01-10T06:00:00+00:00|2024-01-10T06:00:00.000Z|2024-01-10T12:00:00.000Z|2024-01-10T06:00:00.000Z",
     );
@@ -97,7 +103,10 @@ new Report({ taskId: "report", dag });`),
     );
     const clock = new ManualClock(Date.parse("2024-04-05T00:00:00Z"));
     const s = await sb.startScheduler(clock);
-    await until("the runs", async () => done(await runsOf("paris")).length === 3 && done(await runsOf("once")).length === 1);
+    await until(
+      "the runs",
+      async () => done(await runsOf("paris")).length === 3 && done(await runsOf("once")).length === 1,
+    );
     await s.said("paris: no further scheduled runs");
     await s.said("once: no further scheduled runs");
     // 02:30 CET is 01:30 UTC; on 31 March 02:30 does not exist and is 03:30 CEST (01:30 UTC); then 02:30 CEST.
@@ -132,9 +141,19 @@ new Report({ taskId: "report", dag: other });`),
     const before = (await runsOf("paused")).length + (await runsOf("active")).length;
     clock.set(Date.parse("2024-01-01T05:00:00Z"));
     // The 05:00 runs would be due now; a backfill run of a paused DAG still runs (as Airflow 3), and proves a pass went by.
-    const b = await sb.run(["dags", "backfill", "active", "--start-date", "2023-12-31T00:00:00Z", "--end-date", "2023-12-31T00:00:00Z"]);
+    const b = await sb.run([
+      "dags",
+      "backfill",
+      "active",
+      "--start-date",
+      "2023-12-31T00:00:00Z",
+      "--end-date",
+      "2023-12-31T00:00:00Z",
+    ]);
     expect(b.stdout).toContain("Created backfill__2023-12-31T00:00:00+00:00");
-    await until("the backfill run", async () => done(await runsOf("active")).some((r) => r.runType === "backfill"));
+    await until("the backfill run", async () =>
+      done(await runsOf("active")).some((r) => r.runType === "backfill"),
+    );
     expect((await runsOf("paused")).length + (await runsOf("active")).length).toBe(before + 1);
     const unknown = await sb.run(["dags", "pause", "nope"]);
     expect(unknown.code).toBe(1);
@@ -166,14 +185,33 @@ new Report({ taskId: "report", dag: control });`),
     );
     const clock = new ManualClock(Date.parse("2024-02-01T00:00:00Z"));
     const s = await sb.startScheduler(clock);
-    const b = await sb.json<{ created: { runId: string }[] }>(["dags", "backfill", "limited", "--start-date", "2024-01-01", "--end-date", "2024-01-06"]);
-    expect(b.created.map((r) => r.runId)).toEqual([1, 2, 3, 4, 5, 6].map((d) => `backfill__2024-01-0${d}T00:00:00+00:00`));
+    const b = await sb.json<{ created: { runId: string }[] }>([
+      "dags",
+      "backfill",
+      "limited",
+      "--start-date",
+      "2024-01-01",
+      "--end-date",
+      "2024-01-06",
+    ]);
+    expect(b.created.map((r) => r.runId)).toEqual(
+      [1, 2, 3, 4, 5, 6].map((d) => `backfill__2024-01-0${d}T00:00:00+00:00`),
+    );
     await until("two runs started", async () => g.limitedLog.length === 2);
     // A manual run of another DAG goes through the scheduler's passes; when it is done, passes went by with two running.
-    expect((await sb.run(["dags", "trigger", `${sb.dags}/limited.ts`, "control", "--run-id", "c1"])).code).toBe(0);
+    expect(
+      (await sb.run(["dags", "trigger", `${sb.dags}/limited.ts`, "control", "--run-id", "c1"])).code,
+    ).toBe(0);
     await until("the control run", async () => done(await runsOf("control")).length === 1);
     expect(g.limitedLog).toEqual(["start 2024-01-01", "start 2024-01-02"]);
-    expect((await runsOf("limited")).map((r) => r.state)).toEqual(["running", "running", "queued", "queued", "queued", "queued"]);
+    expect((await runsOf("limited")).map((r) => r.state)).toEqual([
+      "running",
+      "running",
+      "queued",
+      "queued",
+      "queued",
+      "queued",
+    ]);
     open();
     await until("6 backfill runs done", async () => done(await runsOf("limited")).length === 6);
     let running = 0;
@@ -183,14 +221,42 @@ new Report({ taskId: "report", dag: control });`),
       most = Math.max(most, running);
     }
     expect(most).toBe(2);
-    expect(g.limitedLog.filter((e) => e.startsWith("start"))).toEqual([1, 2, 3, 4, 5, 6].map((d) => `start 2024-01-0${d}`));
+    expect(g.limitedLog.filter((e) => e.startsWith("start"))).toEqual(
+      [1, 2, 3, 4, 5, 6].map((d) => `start 2024-01-0${d}`),
+    );
     // Again: the dates that have a run are skipped.
-    const again = await sb.run(["dags", "backfill", "limited", "--start-date", "2024-01-06", "--end-date", "2024-01-07"]);
+    const again = await sb.run([
+      "dags",
+      "backfill",
+      "limited",
+      "--start-date",
+      "2024-01-06",
+      "--end-date",
+      "2024-01-07",
+    ]);
     expect(again.stdout).toContain("Created backfill__2024-01-07T00:00:00+00:00");
-    expect(again.stdout).toContain("Skipped 2024-01-06T00:00:00.000Z: run backfill__2024-01-06T00:00:00+00:00 exists");
-    const reversed = await sb.run(["dags", "backfill", "limited", "--start-date", "2024-01-07", "--end-date", "2024-01-01"]);
+    expect(again.stdout).toContain(
+      "Skipped 2024-01-06T00:00:00.000Z: run backfill__2024-01-06T00:00:00+00:00 exists",
+    );
+    const reversed = await sb.run([
+      "dags",
+      "backfill",
+      "limited",
+      "--start-date",
+      "2024-01-07",
+      "--end-date",
+      "2024-01-01",
+    ]);
     expect(reversed.stderr).toContain("--end-date is before --start-date");
-    const manualOnly = await sb.run(["dags", "backfill", "control", "--start-date", "2024-01-01", "--end-date", "2024-01-02"]);
+    const manualOnly = await sb.run([
+      "dags",
+      "backfill",
+      "control",
+      "--start-date",
+      "2024-01-01",
+      "--end-date",
+      "2024-01-02",
+    ]);
     expect(manualOnly.stderr).toContain(`DAG "control" has no schedule`);
     await s.stop();
   });
@@ -212,12 +278,18 @@ new Report({ taskId: "v1", dag });`),
     await s.said("Import error in " + sb.dags + "/changing.ts");
     await s.said("keeping the last good version of changing");
     clock.set(Date.parse("2024-01-01T01:00:00Z"));
-    await until("the 01:00 run, by the last good version", async () => done(await runsOf("changing")).length === 2);
-    expect((await sb.json<Report>(["runs", "show", "changing", "scheduled__2024-01-01T01:00:00+00:00"])).taskInstances.map((t) => t.taskId)).toEqual(["v1"]);
-    expect((await sb.json<{ filename: string }[]>(["dags", "list-import-errors"])).map((e) => e.filename).sort()).toEqual([
-      `${sb.dags}/broken.ts`,
-      `${sb.dags}/changing.ts`,
-    ]);
+    await until(
+      "the 01:00 run, by the last good version",
+      async () => done(await runsOf("changing")).length === 2,
+    );
+    expect(
+      (
+        await sb.json<Report>(["runs", "show", "changing", "scheduled__2024-01-01T01:00:00+00:00"])
+      ).taskInstances.map((t) => t.taskId),
+    ).toEqual(["v1"]);
+    expect(
+      (await sb.json<{ filename: string }[]>(["dags", "list-import-errors"])).map((e) => e.filename).sort(),
+    ).toEqual([`${sb.dags}/broken.ts`, `${sb.dags}/changing.ts`]);
     sb.write(
       "changing.ts",
       dagFile(`export const dag = new DAG({ dagId: "changing", schedule: "@hourly", startDate: "2024-01-01T00:00:00Z", catchup: true });
@@ -226,8 +298,14 @@ new Report({ taskId: "v2", dag });`),
     await s.said(`${sb.dags}/changing.ts loads again`);
     clock.set(Date.parse("2024-01-01T02:00:00Z"));
     await until("the 02:00 run, by the new version", async () => done(await runsOf("changing")).length === 3);
-    expect((await sb.json<Report>(["runs", "show", "changing", "scheduled__2024-01-01T02:00:00+00:00"])).taskInstances.map((t) => t.taskId)).toEqual(["v2"]);
-    expect((await sb.json<{ filename: string }[]>(["dags", "list-import-errors"])).map((e) => e.filename)).toEqual([`${sb.dags}/broken.ts`]);
+    expect(
+      (
+        await sb.json<Report>(["runs", "show", "changing", "scheduled__2024-01-01T02:00:00+00:00"])
+      ).taskInstances.map((t) => t.taskId),
+    ).toEqual(["v2"]);
+    expect(
+      (await sb.json<{ filename: string }[]>(["dags", "list-import-errors"])).map((e) => e.filename),
+    ).toEqual([`${sb.dags}/broken.ts`]);
     await s.stop();
   });
 
@@ -260,12 +338,23 @@ c.then(a);`),
       ["c", "success", 1, 0],
     ]);
     (globalThis as unknown as { flakyOk: boolean }).flakyOk = true;
-    const cleared = await sb.json<{ taskId: string; previousState: string }[]>(["tasks", "clear", "flaky", runId, "--task", "^a$", "--downstream"]);
+    const cleared = await sb.json<{ taskId: string; previousState: string }[]>([
+      "tasks",
+      "clear",
+      "flaky",
+      runId,
+      "--task",
+      "^a$",
+      "--downstream",
+    ]);
     expect(cleared.map((t) => [t.taskId, t.previousState])).toEqual([
       ["a", "failed"],
       ["b", "upstream_failed"],
     ]);
-    await until("the run done again", async () => (await sb.json<Report>(["runs", "show", "flaky", runId])).state === "success");
+    await until(
+      "the run done again",
+      async () => (await sb.json<Report>(["runs", "show", "flaky", runId])).state === "success",
+    );
     report = await sb.json<Report>(["runs", "show", "flaky", runId]);
     // Try 3 with max tries 2 + 1 = 3: a full retry budget, as Airflow.
     expect(report.taskInstances.map((t) => [t.taskId, t.state, t.tryNumber, t.maxTries])).toEqual([
@@ -274,13 +363,24 @@ c.then(a);`),
       ["c", "success", 1, 0],
     ]);
     // --upstream: b and what it depends on, transitively.
-    const up = await sb.json<{ taskId: string; previousState: string }[]>(["tasks", "clear", "flaky", runId, "--task", "^b$", "--upstream"]);
+    const up = await sb.json<{ taskId: string; previousState: string }[]>([
+      "tasks",
+      "clear",
+      "flaky",
+      runId,
+      "--task",
+      "^b$",
+      "--upstream",
+    ]);
     expect(up.map((t) => [t.taskId, t.previousState])).toEqual([
       ["a", "success"],
       ["b", "success"],
       ["c", "success"],
     ]);
-    await until("the run done a third time", async () => (await sb.json<Report>(["runs", "show", "flaky", runId])).state === "success");
+    await until(
+      "the run done a third time",
+      async () => (await sb.json<Report>(["runs", "show", "flaky", runId])).state === "success",
+    );
     report = await sb.json<Report>(["runs", "show", "flaky", runId]);
     expect(report.taskInstances.map((t) => [t.taskId, t.tryNumber])).toEqual([
       ["a", 4],
@@ -303,7 +403,9 @@ c.then(a);`),
     const s = await sb.startScheduler(clock);
     const second = await sb.run(["scheduler", "--dags-folder", sb.dags], clock);
     expect(second.code).toBe(1);
-    expect(second.stderr).toMatch(/another scheduler \(.+\) is running on this SQLite database; SQLite supports one scheduler at a time.*use PostgreSQL/);
+    expect(second.stderr).toMatch(
+      /another scheduler \(.+\) is running on this SQLite database; SQLite supports one scheduler at a time.*use PostgreSQL/,
+    );
     await s.stop();
     // Once it stopped, the next one may start.
     const third = await sb.startScheduler(clock);
@@ -318,7 +420,10 @@ c.then(a);`),
   });
 
   it("the scheduled example: weekdays at 06:30 Paris time, no catch-up", async () => {
-    sb.write("example.ts", `export * from ${JSON.stringify(path.resolve("examples/dags/runtime-scheduled.ts"))};\n`);
+    sb.write(
+      "example.ts",
+      `export * from ${JSON.stringify(path.resolve("examples/dags/runtime-scheduled.ts"))};\n`,
+    );
     // Saturday 30 March 2024, 12:00 UTC: the latest weekday 06:30 is Friday's (05:30 UTC, CET).
     const clock = new ManualClock(Date.parse("2024-03-30T12:00:00Z"));
     const s = await sb.startScheduler(clock);
@@ -339,14 +444,28 @@ c.then(a);`),
       dagFile(`export const dag = new DAG({ dagId: "manual", schedule: { every: "1d" } });
 new Report({ taskId: "report", dag });`),
     );
-    const r = await sb.json<Report & { runType: string }>(["dags", "test", `${sb.dags}/manual.ts`, "--logical-date", "2024-05-06T12:00:00Z"]);
-    expect([r.state, r.runType, r.dataIntervalStart, r.dataIntervalEnd]).toEqual(["success", "manual", "2024-05-05T12:00:00.000Z", "2024-05-06T12:00:00.000Z"]);
+    const r = await sb.json<Report & { runType: string }>([
+      "dags",
+      "test",
+      `${sb.dags}/manual.ts`,
+      "--logical-date",
+      "2024-05-06T12:00:00Z",
+    ]);
+    expect([r.state, r.runType, r.dataIntervalStart, r.dataIntervalEnd]).toEqual([
+      "success",
+      "manual",
+      "2024-05-05T12:00:00.000Z",
+      "2024-05-06T12:00:00.000Z",
+    ]);
   });
 
   it("runs of a scheduler on another host are taken over once its heartbeat is older than the threshold", async () => {
     // 5 s, below the runtime's own 30 s default: the configured threshold decides.
     sb.env.ARMADA_AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD = "5";
-    sb.write("orphans.ts", dagFile(`export const dag = new DAG({ dagId: "orphans" });\nnew Report({ taskId: "report", dag });`));
+    sb.write(
+      "orphans.ts",
+      dagFile(`export const dag = new DAG({ dagId: "orphans" });\nnew Report({ taskId: "report", dag });`),
+    );
     const store = await KyselyStore.open({ home: sb.home });
     try {
       for (const [runId, heartbeatMs] of [
@@ -355,14 +474,30 @@ new Report({ taskId: "report", dag });`),
       ] as const) {
         expect((await sb.run(["dags", "trigger", `${sb.dags}/orphans.ts`, "--run-id", runId])).code).toBe(0);
         const runnerId = `elsewhere:1:${runId}`;
-        await store.upsertRunner({ id: runnerId, pid: 1, hostname: "another-host.invalid", startedMs: 0, heartbeatMs });
-        expect(await store.updateDagRun("orphans", runId, { state: "running", runnerId }, { runnerId: null })).toBe(true);
+        await store.upsertRunner({
+          id: runnerId,
+          pid: 1,
+          hostname: "another-host.invalid",
+          startedMs: 0,
+          heartbeatMs,
+        });
+        expect(
+          await store.updateDagRun("orphans", runId, { state: "running", runnerId }, { runnerId: null }),
+        ).toBe(true);
       }
       const clock = new ManualClock(Date.parse("2024-01-01T00:00:00Z"));
       const s = await sb.startScheduler(clock);
-      await until("the stale runner's run done", async () => (await store.getDagRun("orphans", "stale"))?.state === "success");
-      expect(s.stderr.text).toContain("Taking over DAG run orphans stale: its runner elsewhere:1:stale is gone");
-      expect(await store.getDagRun("orphans", "fresh")).toMatchObject({ state: "running", runnerId: "elsewhere:1:fresh" });
+      await until(
+        "the stale runner's run done",
+        async () => (await store.getDagRun("orphans", "stale"))?.state === "success",
+      );
+      expect(s.stderr.text).toContain(
+        "Taking over DAG run orphans stale: its runner elsewhere:1:stale is gone",
+      );
+      expect(await store.getDagRun("orphans", "fresh")).toMatchObject({
+        state: "running",
+        runnerId: "elsewhere:1:fresh",
+      });
       await s.stop();
     } finally {
       await store.close();
@@ -396,9 +531,11 @@ new Later({ taskId: "later", dag });`),
       return t?.state === "deferred" && t.tryNumber === 2;
     });
     clock.advance(3_600_000);
-    await until("the run done", async () => (await sb.json<Report>(["runs", "show", "deferring", "r"])).state === "success");
+    await until(
+      "the run done",
+      async () => (await sb.json<Report>(["runs", "show", "deferring", "r"])).state === "success",
+    );
     expect(await xcom("deferring", "r", "later")).toBe(2);
     await s.stop();
   });
 });
-

@@ -63,38 +63,53 @@ new Wait({ taskId: "wait", dag });
 const RUN = "scheduled__2024-01-01T00:00:00+00:00";
 
 describe("stopping the scheduler", () => {
-  it("SIGTERM past --stop-timeout hands the runs over: the task stays deferred and the next scheduler resumes it in the same try", { timeout: 120_000 }, async () => {
-    const { dags, home, flag, env } = setUp();
-    const store = await KyselyStore.open({ home });
-    try {
-      const first = spawnSourceCli(["scheduler", "--dags-folder", dags, "--stop-timeout", "0"], env);
-      await first.waitForOutput("[scheduler] ready");
-      const ti = { dagId: "waits", runId: RUN, taskId: "wait", mapIndex: -1 };
-      await waitWhileRunning(first, async () => (await store.getTaskInstance(ti))?.state === "deferred", { what: "the task deferred" });
-      first.kill("SIGTERM");
-      expect(await first.exited).toBe(0);
-      expect(first.output()).toContain("handing them over to the next scheduler");
-      expect((await store.getTaskInstance(ti))?.state).toBe("deferred");
-      expect(await store.listTriggersOf(ti)).toHaveLength(1);
+  it(
+    "SIGTERM past --stop-timeout hands the runs over: the task stays deferred and the next scheduler resumes it in the same try",
+    { timeout: 120_000 },
+    async () => {
+      const { dags, home, flag, env } = setUp();
+      const store = await KyselyStore.open({ home });
+      try {
+        const first = spawnSourceCli(["scheduler", "--dags-folder", dags, "--stop-timeout", "0"], env);
+        await first.waitForOutput("[scheduler] ready");
+        const ti = { dagId: "waits", runId: RUN, taskId: "wait", mapIndex: -1 };
+        await waitWhileRunning(first, async () => (await store.getTaskInstance(ti))?.state === "deferred", {
+          what: "the task deferred",
+        });
+        first.kill("SIGTERM");
+        expect(await first.exited).toBe(0);
+        expect(first.output()).toContain("handing them over to the next scheduler");
+        expect((await store.getTaskInstance(ti))?.state).toBe("deferred");
+        expect(await store.listTriggersOf(ti)).toHaveLength(1);
 
-      const second = spawnSourceCli(["scheduler", "--dags-folder", dags], env);
-      await second.waitForOutput("[scheduler] ready");
-      await second.waitForOutput("Taking over DAG run waits");
-      writeFileSync(flag, "");
-      await waitWhileRunning(second, async () => (await store.getDagRun("waits", RUN))?.state === "success", { what: "the run done" });
-      const after = (await store.getTaskInstance(ti))!;
-      expect([after.state, after.tryNumber]).toEqual(["success", 1]);
-      const xcom = await store.listXComs({ dagId: "waits", runId: RUN, taskIds: ["wait"], key: "return_value" });
-      expect(xcom.map((x) => JSON.parse(x.value) as unknown)).toEqual([1]);
-      // With nothing left to run, SIGTERM stops it at once.
-      second.kill("SIGTERM");
-      await second.waitForOutput("[scheduler] stopped");
-      expect(await second.exited).toBe(143);
-    } finally {
-      await store.close();
-    }
-    expect(existsSync(flag)).toBe(true);
-  });
+        const second = spawnSourceCli(["scheduler", "--dags-folder", dags], env);
+        await second.waitForOutput("[scheduler] ready");
+        await second.waitForOutput("Taking over DAG run waits");
+        writeFileSync(flag, "");
+        await waitWhileRunning(
+          second,
+          async () => (await store.getDagRun("waits", RUN))?.state === "success",
+          { what: "the run done" },
+        );
+        const after = (await store.getTaskInstance(ti))!;
+        expect([after.state, after.tryNumber]).toEqual(["success", 1]);
+        const xcom = await store.listXComs({
+          dagId: "waits",
+          runId: RUN,
+          taskIds: ["wait"],
+          key: "return_value",
+        });
+        expect(xcom.map((x) => JSON.parse(x.value) as unknown)).toEqual([1]);
+        // With nothing left to run, SIGTERM stops it at once.
+        second.kill("SIGTERM");
+        await second.waitForOutput("[scheduler] stopped");
+        expect(await second.exited).toBe(143);
+      } finally {
+        await store.close();
+      }
+      expect(existsSync(flag)).toBe(true);
+    },
+  );
 
   it("a second signal exits at once while the first waits for runs", { timeout: 120_000 }, async () => {
     const { dags, home, env } = setUp();
@@ -103,7 +118,9 @@ describe("stopping the scheduler", () => {
       const s = spawnSourceCli(["scheduler", "--dags-folder", dags, "--stop-timeout", "3600"], env);
       await s.waitForOutput("[scheduler] ready");
       const ti = { dagId: "waits", runId: RUN, taskId: "wait", mapIndex: -1 };
-      await waitWhileRunning(s, async () => (await store.getTaskInstance(ti))?.state === "deferred", { what: "the task deferred" });
+      await waitWhileRunning(s, async () => (await store.getTaskInstance(ti))?.state === "deferred", {
+        what: "the task deferred",
+      });
       s.kill("SIGTERM");
       await s.waitForOutput("taking no new work; waiting up to 3600s for 1 runs");
       s.kill("SIGTERM");

@@ -68,19 +68,31 @@ export function schedulerSandbox(extraEnv: Record<string, string> = {}) {
       const stdout = new Capture();
       const stderr = new Capture();
       const ac = new AbortController();
-      const done = runCli(["scheduler", "--dags-folder", dags, ...args], { stdout, stderr, env, cwd: root, clock, signal: ac.signal });
+      const done = runCli(["scheduler", "--dags-folder", dags, ...args], {
+        stdout,
+        stderr,
+        env,
+        cwd: root,
+        clock,
+        signal: ac.signal,
+      });
       const handle = { ac, done };
       schedulers.push(handle);
       let code: number | undefined;
       void done.then((c) => (code = c));
-      await sleepUntil(() => code !== undefined || stderr.text.includes("[scheduler] ready"), "the scheduler to be ready", 60_000);
+      await sleepUntil(
+        () => code !== undefined || stderr.text.includes("[scheduler] ready"),
+        "the scheduler to be ready",
+        60_000,
+      );
       if (code !== undefined) throw new Error(`the scheduler exited (${code}): ${stderr.text}`);
       return {
         stderr,
         done,
         /** Waits until the scheduler's output matches. */
         async said(pattern: RegExp | string, what = String(pattern)) {
-          const ok = () => (typeof pattern === "string" ? stderr.text.includes(pattern) : pattern.test(stderr.text));
+          const ok = () =>
+            typeof pattern === "string" ? stderr.text.includes(pattern) : pattern.test(stderr.text);
           await sleepUntil(() => ok() || code !== undefined, what, 60_000);
           if (!ok()) throw new Error(`the scheduler exited (${code}) before saying ${what}: ${stderr.text}`);
         },

@@ -830,7 +830,11 @@ export class KyselyStore implements Store {
       for (const table of ["task_log", "xcom", "trigger", "task_try", "task_instance"] as const) {
         await trx.deleteFrom(table).where("dag_id", "=", dagId).where("run_id", "=", runId).execute();
       }
-      const res = await trx.deleteFrom("dag_run").where("dag_id", "=", dagId).where("run_id", "=", runId).executeTakeFirst();
+      const res = await trx
+        .deleteFrom("dag_run")
+        .where("dag_id", "=", dagId)
+        .where("run_id", "=", runId)
+        .executeTakeFirst();
       return Number(res.numDeletedRows) > 0;
     });
   }
@@ -873,7 +877,12 @@ export class KyselyStore implements Store {
         .where("state", "=", "queued")
         .where("runner_id", "is", null);
       if (o.runTypes) q = q.where("run_type", "in", o.runTypes.length ? o.runTypes : [""]);
-      const queued = await q.orderBy("logical_date_ms").orderBy("created_ms").orderBy("run_id").limit(free).execute();
+      const queued = await q
+        .orderBy("logical_date_ms")
+        .orderBy("created_ms")
+        .orderBy("run_id")
+        .limit(free)
+        .execute();
       const claimed: DagRunRow[] = [];
       for (const r of queued) {
         const res = await trx
@@ -884,7 +893,8 @@ export class KyselyStore implements Store {
           .where("state", "=", "queued")
           .where("runner_id", "is", null)
           .executeTakeFirst();
-        if (Number(res.numUpdatedRows) > 0) claimed.push({ ...toDagRun(r), state: "running", runnerId: o.runnerId });
+        if (Number(res.numUpdatedRows) > 0)
+          claimed.push({ ...toDagRun(r), state: "running", runnerId: o.runnerId });
       }
       return claimed;
     });
@@ -964,7 +974,11 @@ export class KyselyStore implements Store {
       .values({ name, holder, acquired_ms: nowMs })
       .onConflict((oc) => oc.column("name").doNothing())
       .execute();
-    const current = await this.db.selectFrom("scheduler_lock").select("holder").where("name", "=", name).executeTakeFirst();
+    const current = await this.db
+      .selectFrom("scheduler_lock")
+      .select("holder")
+      .where("name", "=", name)
+      .executeTakeFirst();
     if (!current) return this.acquireLock(name, holder, isHolderAlive, nowMs);
     if (current.holder === holder || (await isHolderAlive(current.holder))) return current.holder;
     // The holder is gone: take over, unless another taker was first.
@@ -974,12 +988,20 @@ export class KyselyStore implements Store {
       .where("name", "=", name)
       .where("holder", "=", current.holder)
       .execute();
-    const after = await this.db.selectFrom("scheduler_lock").select("holder").where("name", "=", name).executeTakeFirst();
+    const after = await this.db
+      .selectFrom("scheduler_lock")
+      .select("holder")
+      .where("name", "=", name)
+      .executeTakeFirst();
     return after?.holder ?? this.acquireLock(name, holder, isHolderAlive, nowMs);
   }
 
   async releaseLock(name: string, holder: string): Promise<void> {
-    await this.db.deleteFrom("scheduler_lock").where("name", "=", name).where("holder", "=", holder).execute();
+    await this.db
+      .deleteFrom("scheduler_lock")
+      .where("name", "=", name)
+      .where("holder", "=", holder)
+      .execute();
   }
 
   async close(): Promise<void> {

@@ -297,7 +297,12 @@ export interface Store {
    * `isHolderAlive` says its holder is gone (compare-and-set, so of two
    * takers only one wins). Returns the holder after the attempt.
    */
-  acquireLock(name: string, holder: string, isHolderAlive: (holder: string) => Promise<boolean>, nowMs: number): Promise<string>;
+  acquireLock(
+    name: string,
+    holder: string,
+    isHolderAlive: (holder: string) => Promise<boolean>,
+    nowMs: number,
+  ): Promise<string>;
   /** Releases the lock when `holder` has it. */
   releaseLock(name: string, holder: string): Promise<void>;
 
