@@ -24,7 +24,10 @@ import { FINISHED_STATES, type DagRunState, type TaskInstanceState } from "./sta
 import type { DagRunRow, LogRow, Store, TaskInstanceRow, TiKey, TriggerRow } from "./store/store.js";
 import { createTaskLogger, stderrLogger, type LogLevel, type TaskLogger } from "./task-logger.js";
 import { defaultTemplateEnv, type TemplateEnv } from "./template.js";
-import { evaluateTriggerRule } from "./trigger-rules.js";
+import { DeadlineHeap } from "./deadline-heap.js";
+import { Pacer } from "./pacer.js";
+import { RunMirror, tiKeyOf } from "./run-mirror.js";
+import { decideTriggerRule, emptyUpstreamSummary, type UpstreamSummary } from "./trigger-rules.js";
 import { createTrigger, type BaseTrigger, type TriggerEvent, type TriggerTaskInstance } from "./trigger.js";
 
 /** What a runner reports while it works (the CLI prints these). */
@@ -100,6 +103,8 @@ interface RunningTry {
   context: Context | undefined;
   log: TaskLogger;
   killed: boolean;
+  /** The try is writing its own outcome: a changed row seen meanwhile is that write, not another process's. */
+  settling: boolean;
 }
 
 interface ActiveTrigger {
@@ -109,7 +114,7 @@ interface ActiveTrigger {
   removed: boolean;
 }
 
-const keyOf = (k: TiKey) => `${k.taskId}\u0000${k.mapIndex}`;
+const keyOf = tiKeyOf;
 const tiLabel = (k: { taskId: string; mapIndex: number }) =>
   k.mapIndex >= 0 ? `${k.taskId}[${k.mapIndex}]` : k.taskId;
 
@@ -129,6 +134,8 @@ function executionDeadlineMs(task: BaseOperator | undefined, startMs: number | n
   if (task?.executionTimeout === undefined || startMs === null) return undefined;
   return startMs + task.executionTimeout * 1000;
 }
+
+const emptySummary = emptyUpstreamSummary();
 
 const earliest = (...times: (number | undefined)[]): number | null => {
   const defined = times.filter((t): t is number => t !== undefined);
@@ -354,6 +361,15 @@ export class Runner {
 class RunDriver {
   private readonly running = new Map<string, RunningTry>();
   private readonly triggers = new Map<string, ActiveTrigger>();
+  /** Active trigger ids by task instance key. */
+  private readonly triggersByKey = new Map<string, Set<string>>();
+  /** Trigger timeouts, by trigger id. */
+  private readonly triggerTimeouts = new DeadlineHeap<string>();
+  /** The run's task instances as last read; each wake reads only what changed. */
+  private readonly mirror: RunMirror;
+  /** Task instances skipped by a wake because a try of theirs ran here; looked at again once it ends. */
+  private readonly recheck = new Set<string>();
+  private triggersLoaded = false;
   private readonly logQueue: LogRow[] = [];
   private dirty = true;
   private wakeResolve: (() => void) | undefined;
@@ -375,6 +391,7 @@ class RunDriver {
   ) {
     this.store = runner.store;
     this.clock = runner.clock;
+    this.mirror = new RunMirror(runner.store, run.dagId, run.runId);
     this.conf = (deserializeValue(run.conf) ?? {}) as Record<string, unknown>;
     this.only = onlyTaskIds ? new Set(onlyTaskIds) : undefined;
     for (const id of onlyTaskIds ?? []) dag.getTask(id);
@@ -410,10 +427,16 @@ class RunDriver {
         );
         this.fatal ??= err2;
       } finally {
-        this.running.delete(keyOf(row));
-        this.wake();
+        this.release(keyOf(row));
       }
     });
+  }
+
+  /** A try of `key` no longer runs here: the next wake looks at that task instance again. */
+  private release(key: string): void {
+    this.running.delete(key);
+    this.recheck.add(key);
+    this.wake();
   }
 
   private tiKey(taskId: string, mapIndex: number): TiKey {
@@ -488,8 +511,10 @@ class RunDriver {
   async shutdown(reason: string): Promise<void> {
     this.stopped = true;
     await Promise.all([...this.running.values()].map((rt) => this.killTry(rt, "kill", reason)));
-    for (const ti of await this.store.listTaskInstances(this.run.dagId, this.run.runId)) {
-      if (ti.state === "deferred") {
+    for (const ti of await this.store.listTaskInstancesInStates(this.run.dagId, this.run.runId, [
+      "deferred",
+    ])) {
+      {
         const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
         log.warn(`Killing deferred task: ${reason}`);
         await this.handleFailure(ti, new TaskKilledError(reason), false, ["deferred"], log);
@@ -537,109 +562,75 @@ class RunDriver {
     this.dirty = false;
   }
 
-  /** One pass of the loop; returns the next time-based deadline, or "done". */
+  /**
+   * One pass of the loop; returns the next time-based deadline, or "done".
+   * It reads only the task instances changed since the last pass and works
+   * per task, not per task instance, wherever it can: a pass costs the
+   * number of changes and tasks, whatever the size of the run.
+   */
   private async tick(): Promise<number | "done" | undefined> {
     this.dirty = false;
     await this.flushLogs();
-    let tis = await this.store.listTaskInstances(this.run.dagId, this.run.runId);
-    const byKey = new Map(tis.map((t) => [keyOf(t), t]));
+    const changed = new Map<string, TaskInstanceRow>();
+    for (const row of await this.mirror.refresh()) changed.set(keyOf(row), row);
+    for (const key of this.recheck) {
+      const row = this.mirror.get(key);
+      if (row) changed.set(key, row);
+    }
+    this.recheck.clear();
     const now = this.clock.nowMs();
     let deadline: number | undefined;
     const soon = (ms: number) => (deadline = deadline === undefined ? ms : Math.min(deadline, ms));
+    const pace = new Pacer();
 
-    // Changes made by other processes to tries running here.
-    for (const rt of [...this.running.values()]) {
-      const row = byKey.get(rt.key);
-      if (!row || rt.killed) continue;
-      if (row.state !== "running" || row.tryNumber !== rt.tryNumber) {
-        await this.killTry(rt, "external", `the task instance was set to ${row.state} from outside`);
-      } else if (row.killRequested) {
-        await this.killTry(rt, "kill", "kill requested (tasks kill)");
+    for (const [key, row] of changed) {
+      // Changes made by other processes to tries running here.
+      const rt = this.running.get(key);
+      if (rt && !rt.killed && !rt.settling) {
+        if (row.state !== "running" || row.tryNumber !== rt.tryNumber) {
+          await this.killTry(rt, "external", `the task instance was set to ${row.state} from outside`);
+        } else if (row.killRequested) {
+          await this.killTry(rt, "kill", "kill requested (tasks kill)");
+        }
       }
-    }
-
-    // Marked FAILED with no try running here to kill (its trigger had fired,
-    // or its runner died): markTaskFailed flags these as owing onKill.
-    for (const snap of tis) {
-      if (snap.state !== "failed" || !snap.killRequested || this.running.has(keyOf(snap))) continue;
-      // Re-read: a try killed above has just had its onKill and cleared the flag.
-      const row = await this.store.getTaskInstance(snap);
-      if (!row || row.state !== "failed" || !row.killRequested) continue;
-      const log = this.loggerFor(row.taskId, row.mapIndex, row.tryNumber);
-      await this.killWithoutTry(
-        row,
-        new TaskKilledError("marked failed (tasks mark-failed) with no try running"),
-        log,
-      );
-      await this.flushLogs();
-      await applyOutcome(this.store, { kind: "settle", row, nowMs: this.clock.nowMs() });
+      // Marked FAILED with no try running here to kill (its trigger had fired,
+      // or its runner died): markTaskFailed flags these as owing onKill.
+      if (row.state === "failed" && row.killRequested && !this.running.has(key)) await this.settleKilled(row);
+      await pace.step();
     }
 
     // Triggers: start new ones, remove those whose task is no longer deferred, enforce timeouts.
-    const triggerRows = await this.store.listTriggers({ dagId: this.run.dagId, runId: this.run.runId });
-    for (const trow of triggerRows) {
-      let ti = byKey.get(keyOf(trow));
-      const active = this.triggers.get(trow.id);
-      if (!active && ti?.state !== "deferred") {
-        // The snapshot may be stale: a try here stores its trigger just before it becomes DEFERRED.
-        ti = await this.store.getTaskInstance(trow);
-        if (ti && (this.running.has(keyOf(ti)) || (ti.state === "running" && ti.runnerId === this.runner.id)))
-          continue;
+    if (!this.triggersLoaded) {
+      // Once per run: triggers left by an earlier runner (afterwards, only changed task instances have new ones).
+      this.triggersLoaded = true;
+      for (const trow of await this.store.listTriggers({ dagId: this.run.dagId, runId: this.run.runId })) {
+        await this.examineTrigger(trow, now);
+        await pace.step();
       }
-      if (!ti || ti.state !== "deferred") {
-        if (active) await this.removeTrigger(trow.id);
-        else await this.cleanupOrphanTrigger(trow);
-        continue;
+    } else {
+      for (const [key, row] of changed) {
+        const ids = this.triggersByKey.get(key);
+        const trows = ids
+          ? [...ids].map((id) => this.triggers.get(id)!.row)
+          : row.state === "deferred"
+            ? await this.store.listTriggersOf(row)
+            : [];
+        for (const trow of trows) await this.examineTrigger(trow, now);
+        await pace.step();
       }
-      const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
-      if (ti.killRequested) {
-        log.warn("Kill requested (tasks kill) while deferred");
-        await this.handleFailure(
-          ti,
-          new TaskKilledError("kill requested (tasks kill) while deferred"),
-          false,
-          ["deferred"],
-          log,
-        );
-        await this.removeTriggerOrOrphan(trow);
-        continue;
-      }
-      if (trow.timeoutMs !== null && trow.timeoutMs <= now) {
-        const task = this.dag.hasTask(ti.taskId) ? this.dag.getTask(ti.taskId) : undefined;
-        const execDeadline = executionDeadlineMs(task, ti.startMs);
-        if (execDeadline !== undefined && execDeadline <= trow.timeoutMs) {
-          // The try's one deadline (from its start, across deferrals and restarts), not the deferral's own.
-          const err = new TaskTimeoutError(
-            `Task timed out after ${task!.executionTimeout} seconds (executionTimeout, counted from the start of try ${ti.tryNumber}) while deferred`,
-          );
-          log.error(err.message);
-          // The work (an Armada job) must not outlive the try: onKill releases it even when a retry follows.
-          await this.killWithoutTry(ti, err, log);
-          await this.handleFailure(ti, err, false, ["deferred"], log);
-          await this.removeTriggerOrOrphan(trow);
-          continue;
-        }
-        const err = new TaskTimeoutError(
-          `Trigger timeout: the deferral of ${tiLabel(ti)} exceeded its timeout`,
-        );
-        log.error(err.message);
-        await this.handleFailure(ti, err, false, ["deferred"], log);
-        await this.removeTriggerOrOrphan(trow);
-        continue;
-      }
-      if (trow.timeoutMs !== null) soon(trow.timeoutMs);
-      if (!active && !this.stopped) this.startTrigger(trow, ti);
     }
+    for (const id of this.triggerTimeouts.popDue(now)) {
+      const active = this.triggers.get(id);
+      if (active) await this.examineTrigger(active.row, now);
+    }
+    const nextTimeout = this.triggerTimeouts.peekTime();
+    if (nextTimeout !== undefined) soon(nextTimeout);
 
     if (this.stopped) return undefined;
 
-    tis = await this.store.listTaskInstances(this.run.dagId, this.run.runId);
-    const byTask = new Map<string, TaskInstanceRow[]>();
-    for (const t of tis) byTask.set(t.taskId, [...(byTask.get(t.taskId) ?? []), t]);
-    const taskIds = this.dag.topologicalOrder().filter((id) => !this.only || this.only.has(id));
     // Tasks no longer in the DAG file (it changed before a resume) end REMOVED, as in Airflow.
-    for (const t of tis) {
-      if (!this.dag.hasTask(t.taskId) && !FINISHED_STATES.has(t.state) && !this.running.has(keyOf(t))) {
+    for (const [key, t] of changed) {
+      if (!this.dag.hasTask(t.taskId) && !FINISHED_STATES.has(t.state) && !this.running.has(key)) {
         if (
           await this.store.updateTaskInstance(
             t,
@@ -648,79 +639,164 @@ class RunDriver {
           )
         ) {
           this.emitTi(t, t.tryNumber, "removed");
+          this.wake();
         }
       }
     }
 
+    const taskIds = this.dag.topologicalOrder().filter((id) => !this.only || this.only.has(id));
     for (const taskId of taskIds) {
       const task = this.dag.getTask(taskId);
-      const rows = byTask.get(taskId) ?? [];
-      const upstreamStates = () => {
-        if (this.only) return [];
-        const states: (TaskInstanceState | undefined)[] = [];
-        for (const up of task.upstreamTaskIds) {
-          const upRows = byTask.get(up) ?? [];
-          if (upRows.length === 0) states.push(undefined);
-          else for (const r of upRows) states.push(r.state);
-        }
-        return states;
-      };
-      if (rows.length === 0) {
-        await this.createTaskInstances(task, upstreamStates());
+      const upstream = () => (this.only ? emptySummary : this.mirror.summaryOf(task.upstreamTaskIds));
+      if (!this.mirror.hasTask(taskId)) {
+        await this.createTaskInstances(task, upstream());
         continue;
       }
-      for (const row of rows) {
-        if (this.running.has(keyOf(row))) continue;
-        if (row.state === "none") {
-          const decision = evaluateTriggerRule(task.triggerRule, upstreamStates());
-          if (decision === "run") await this.startTry(row, "start");
-          else if (decision === "skip" || decision === "upstream_failed") {
-            const state = decision === "skip" ? "skipped" : "upstream_failed";
-            if (
-              await this.store.updateTaskInstance(
-                row,
-                { state, endMs: now, updatedMs: now },
-                { states: ["none"] },
-              )
-            ) {
-              this.emitTi(row, row.tryNumber, state);
-              this.wake();
-            }
+      const none = this.mirror.noneOf(taskId);
+      if (none.size === 0) continue;
+      // Every instance of a task has the same upstream, so one decision serves them all.
+      const decision = decideTriggerRule(task.triggerRule, upstream());
+      if (decision === "wait") continue;
+      for (const key of [...none]) {
+        const row = this.mirror.get(key)!;
+        if (this.running.has(key)) continue;
+        if (decision === "run") await this.startTry(row, "start");
+        else {
+          const state = decision === "skip" ? "skipped" : "upstream_failed";
+          if (
+            await this.store.updateTaskInstance(
+              row,
+              { state, endMs: now, updatedMs: now },
+              { states: ["none"] },
+            )
+          ) {
+            this.emitTi(row, row.tryNumber, state);
+            this.wake();
           }
-        } else if (row.state === "up_for_retry") {
-          if ((row.nextRetryMs ?? 0) <= now) await this.startTry(row, "start");
-          else soon(row.nextRetryMs!);
-        } else if (row.state === "scheduled") {
-          await this.startTry(row, "resume");
         }
+        await pace.step();
       }
+    }
+    for (const key of this.mirror.dueRetries(now)) {
+      if (this.running.has(key)) {
+        this.mirror.retryLater(key);
+        continue;
+      }
+      const row = this.mirror.get(key)!;
+      if (!this.only || this.only.has(row.taskId)) await this.startTry(row, "start");
+      await pace.step();
+    }
+    const nextRetry = this.mirror.nextRetryMs();
+    if (nextRetry !== undefined) soon(nextRetry);
+    for (const key of [...this.mirror.scheduledKeys()]) {
+      const row = this.mirror.get(key)!;
+      if (this.running.has(key) || (this.only && !this.only.has(row.taskId))) continue;
+      await this.startTry(row, "resume");
+      await pace.step();
     }
 
     // Finished when every task instance is in a final state.
-    if (this.running.size === 0 && this.triggers.size === 0) {
-      const finalTis = await this.store.listTaskInstances(this.run.dagId, this.run.runId);
-      const present = new Set(finalTis.map((t) => t.taskId));
-      const relevant = finalTis.filter((t) => !this.only || this.only.has(t.taskId));
-      if (taskIds.every((id) => present.has(id)) && relevant.every((t) => FINISHED_STATES.has(t.state))) {
-        const leaves = new Set(
-          this.only ? taskIds : taskIds.filter((id) => this.dag.getTask(id).downstreamTaskIds.size === 0),
-        );
-        const failed = relevant.some(
-          (t) => leaves.has(t.taskId) && (t.state === "failed" || t.state === "upstream_failed"),
-        );
-        const state: DagRunState = failed ? "failed" : "success";
-        await this.flushLogs();
-        await this.store.updateDagRun(this.run.dagId, this.run.runId, { state, endMs: this.clock.nowMs() });
-        return "done";
+    if (this.running.size === 0 && this.triggers.size === 0 && this.allFinished(taskIds)) {
+      // The mirror is as of the start of this pass: make sure nothing changed since.
+      if ((await this.mirror.refresh()).length > 0) {
+        this.wake();
+        return deadline;
       }
+      if (!this.allFinished(taskIds)) return deadline;
+      const leaves = this.only
+        ? taskIds
+        : taskIds.filter((id) => this.dag.getTask(id).downstreamTaskIds.size === 0);
+      const failed = leaves.some(
+        (id) => this.mirror.count(id, "failed") + this.mirror.count(id, "upstream_failed") > 0,
+      );
+      const state: DagRunState = failed ? "failed" : "success";
+      await this.flushLogs();
+      await this.store.updateDagRun(this.run.dagId, this.run.runId, { state, endMs: this.clock.nowMs() });
+      return "done";
     }
     return deadline;
   }
 
-  private async createTaskInstances(
-    task: BaseOperator,
-    upstream: (TaskInstanceState | undefined)[],
-  ): Promise<void> {
+  /** True when every task (of `onlyTaskIds`, when given) has instances and all of them are final. */
+  private allFinished(taskIds: string[]): boolean {
+    if (!taskIds.every((id) => this.mirror.hasTask(id))) return false;
+    const relevant = this.only ? taskIds : [...this.mirror.taskIds()];
+    return relevant.every((id) => this.mirror.unfinished(id) === 0);
+  }
+
+  /** A task instance marked FAILED (`tasks mark-failed`) while no try ran here: its operator gets `onKill()`. */
+  private async settleKilled(snap: TaskInstanceRow): Promise<void> {
+    // Re-read: a try killed just before has had its onKill and cleared the flag.
+    const row = await this.store.getTaskInstance(snap);
+    if (!row || row.state !== "failed" || !row.killRequested) return;
+    const log = this.loggerFor(row.taskId, row.mapIndex, row.tryNumber);
+    await this.killWithoutTry(
+      row,
+      new TaskKilledError("marked failed (tasks mark-failed) with no try running"),
+      log,
+    );
+    await this.flushLogs();
+    await applyOutcome(this.store, { kind: "settle", row, nowMs: this.clock.nowMs() });
+  }
+
+  /** Starts, keeps, times out or removes one stored trigger, by the state of its task instance. */
+  private async examineTrigger(trow: TriggerRow, now: number): Promise<void> {
+    let ti = this.mirror.get(keyOf(trow));
+    const active = this.triggers.get(trow.id);
+    if (!active && ti?.state !== "deferred") {
+      // The mirror may be a pass behind: read the row itself before calling the trigger an orphan.
+      ti = await this.store.getTaskInstance(trow);
+      if (ti && (this.running.has(keyOf(ti)) || (ti.state === "running" && ti.runnerId === this.runner.id)))
+        return;
+    }
+    if (!ti || ti.state !== "deferred") {
+      if (active) await this.removeTrigger(trow.id);
+      else await this.cleanupOrphanTrigger(trow);
+      return;
+    }
+    const log = this.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
+    if (ti.killRequested) {
+      log.warn("Kill requested (tasks kill) while deferred");
+      await this.handleFailure(
+        ti,
+        new TaskKilledError("kill requested (tasks kill) while deferred"),
+        false,
+        ["deferred"],
+        log,
+      );
+      await this.removeTriggerOrOrphan(trow);
+      return;
+    }
+    if (trow.timeoutMs !== null && trow.timeoutMs <= now) {
+      const task = this.dag.hasTask(ti.taskId) ? this.dag.getTask(ti.taskId) : undefined;
+      const execDeadline = executionDeadlineMs(task, ti.startMs);
+      if (execDeadline !== undefined && execDeadline <= trow.timeoutMs) {
+        // The try's one deadline (from its start, across deferrals and restarts), not the deferral's own.
+        const err = new TaskTimeoutError(
+          `Task timed out after ${task!.executionTimeout} seconds (executionTimeout, counted from the start of try ${ti.tryNumber}) while deferred`,
+        );
+        log.error(err.message);
+        // The work (an Armada job) must not outlive the try: onKill releases it even when a retry follows.
+        await this.killWithoutTry(ti, err, log);
+        await this.handleFailure(ti, err, false, ["deferred"], log);
+        await this.removeTriggerOrOrphan(trow);
+        return;
+      }
+      const err = new TaskTimeoutError(
+        `Trigger timeout: the deferral of ${tiLabel(ti)} exceeded its timeout`,
+      );
+      log.error(err.message);
+      await this.handleFailure(ti, err, false, ["deferred"], log);
+      await this.removeTriggerOrOrphan(trow);
+      return;
+    }
+    if (!active && !this.stopped) {
+      this.startTrigger(trow, ti);
+      if (trow.timeoutMs !== null) this.triggerTimeouts.push(trow.timeoutMs, trow.id);
+    }
+  }
+
+  private async createTaskInstances(task: BaseOperator, upstream: UpstreamSummary): Promise<void> {
     const now = this.clock.nowMs();
     const base = (mapIndex: number, state: TaskInstanceState): TaskInstanceRow => ({
       ...this.tiKey(task.taskId, mapIndex),
@@ -742,7 +818,7 @@ class RunDriver {
       return;
     }
     // A mapped task expands once its upstream tasks have finished (their output decides the length).
-    const decision = this.only ? "run" : evaluateTriggerRule(task.triggerRule, upstream);
+    const decision = this.only ? "run" : decideTriggerRule(task.triggerRule, upstream);
     if (decision === "wait") return;
     if (decision !== "run") {
       await this.store.insertTaskInstances([base(-1, decision === "skip" ? "skipped" : "upstream_failed")]);
@@ -833,6 +909,7 @@ class RunDriver {
       context: undefined,
       log,
       killed: false,
+      settling: false,
     };
     this.running.set(key, rt);
     const now = this.clock.nowMs();
@@ -849,8 +926,7 @@ class RunDriver {
       throw err;
     }
     if (!ok) {
-      this.running.delete(key);
-      this.wake();
+      this.release(key);
       return;
     }
     rt.row.startMs = mode === "start" ? now : (row.startMs ?? now);
@@ -986,10 +1062,12 @@ class RunDriver {
         return await task.execute(context);
       });
       if (rt.killed) return;
+      rt.settling = true;
       if (result !== undefined && task.doXcomPush) await ti.xcomPush("return_value", result);
       await this.finish(rt, "success");
     } catch (err) {
       if (rt.killed) return;
+      rt.settling = true;
       if (isTaskDeferred(err)) await this.deferTry(rt, err);
       else if (isTaskSkipped(err)) {
         rt.log.info(`Skipping: ${err.message}`);
@@ -1001,10 +1079,7 @@ class RunDriver {
       }
     } finally {
       timeout?.abort();
-      if (!rt.killed) {
-        this.running.delete(rt.key);
-        this.wake();
-      }
+      if (!rt.killed) this.release(rt.key);
     }
   }
 
@@ -1120,8 +1195,7 @@ class RunDriver {
     } else {
       await this.handleFailure(rt.row, err, false, ["running"], rt.log);
     }
-    this.running.delete(rt.key);
-    this.wake();
+    this.release(rt.key);
   }
 
   /** What a trigger sees of its task instance: state and XComs, read from the store (any process). */
@@ -1162,6 +1236,8 @@ class RunDriver {
     trigger.taskInstance = this.triggerTaskInstance(ti.taskId, ti.mapIndex, ti.tryNumber);
     const active: ActiveTrigger = { row: trow, trigger, abort, removed: false };
     this.triggers.set(trow.id, active);
+    const key = keyOf(trow);
+    this.triggersByKey.set(key, (this.triggersByKey.get(key) ?? new Set()).add(trow.id));
     const firstEvent = async (): Promise<TriggerEvent | undefined> => {
       for await (const ev of trigger.run()) return ev;
       return undefined;
@@ -1229,6 +1305,10 @@ class RunDriver {
     }
     await this.store.deleteTrigger(id);
     this.triggers.delete(id);
+    const key = keyOf(active.row);
+    const ids = this.triggersByKey.get(key);
+    ids?.delete(id);
+    if (ids?.size === 0) this.triggersByKey.delete(key);
     this.wake();
   }
 

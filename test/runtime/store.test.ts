@@ -15,6 +15,7 @@ import {
 } from "armada-airflow";
 import { sleepUntil } from "../support/sleep-until.js";
 import { startPostgres, type PostgresServer } from "./postgres-server.js";
+import { BULK_CHUNK_ROWS } from "../../src/runtime/store/kysely-store.js";
 import { FnOperator } from "./support.js";
 
 interface Backend {
@@ -94,7 +95,7 @@ for (const [name, backend] of [
       const url = await backend.fresh();
       const store = await KyselyStore.open({ url, home: tmp });
       expect(store.dialect).toBe(name);
-      expect(await store.schemaVersion()).toBe(3);
+      expect(await store.schemaVersion()).toBe(4);
       await store.close();
       // Reopening an up-to-date database is fine.
       await (await KyselyStore.open({ url, home: tmp })).close();
@@ -103,6 +104,72 @@ for (const [name, backend] of [
       expect(RuntimeError.is(err)).toBe(true);
       expect((err as RuntimeError).code).toBe("store_too_new");
       expect((err as Error).message).toMatch(/newer than this armada-airflow.*upgrade armada-airflow/);
+    });
+
+    it("listTaskInstancesChangedSince(): each write (own or another connection's) is read once, in order, and only it", async () => {
+      const url = await backend.fresh();
+      const store = await KyselyStore.open({ url, home: tmp });
+      const other = await KyselyStore.open({ url, home: tmp });
+      try {
+        await store.createDagRun({
+          dagId: "d",
+          runId: "r",
+          logicalDateMs: 0,
+          conf: "{}",
+          dagFile: "",
+          state: "running",
+          runType: "manual",
+          runnerId: null,
+          createdMs: 0,
+          endMs: null,
+        });
+        // More rows than one bulk statement holds: all of them are one change.
+        const many = Array.from({ length: BULK_CHUNK_ROWS * 2 + 7 }, (_, i) => ti({ taskId: "m", mapIndex: i }));
+        await store.insertTaskInstances([ti({ taskId: "a" }), ...many]);
+        const first = await store.listTaskInstancesChangedSince("d", "r", 0);
+        expect(first).toHaveLength(many.length + 1);
+        const cursor = Math.max(...first.map((r) => r.changeSeq!));
+        expect(await store.listTaskInstancesChangedSince("d", "r", cursor)).toEqual([]);
+
+        const k = { dagId: "d", runId: "r", taskId: "m", mapIndex: 5 };
+        expect(await other.updateTaskInstance(k, { state: "queued" }, { states: ["none"] })).toBe(true);
+        // A compare-and-set that does not hold changes nothing a reader can see.
+        expect(await other.updateTaskInstance(k, { state: "failed" }, { states: ["success"] })).toBe(false);
+        await store.transition({
+          kind: "start",
+          key: { ...k, taskId: "a", mapIndex: -1 },
+          expected: { states: ["none"] },
+          patch: { state: "running", tryNumber: 1 },
+        });
+        const next = await store.listTaskInstancesChangedSince("d", "r", cursor);
+        expect(next.map((r) => [r.taskId, r.mapIndex, r.state])).toEqual([
+          ["m", 5, "queued"],
+          ["a", -1, "running"],
+        ]);
+        expect(next[0]!.changeSeq!).toBeGreaterThan(cursor);
+        expect(next[1]!.changeSeq!).toBeGreaterThan(next[0]!.changeSeq!);
+        // Concurrent writers of one run: every change is seen by a reader that pages on the cursor.
+        // (Two SQLite connections in one thread would wait on each other's lock synchronously: there
+        // the writers are one connection's interleaved transactions.)
+        const writers = name === "postgres" ? [store, other] : [store];
+        let seen = Math.max(...next.map((r) => r.changeSeq!));
+        const changed = new Set<number>();
+        await Promise.all(
+          Array.from({ length: 40 }, async (_, i) => {
+            const s = writers[i % writers.length]!;
+            await s.updateTaskInstance({ ...k, mapIndex: 100 + i }, { state: "scheduled" }, { states: ["none"] });
+            for (const r of await store.listTaskInstancesChangedSince("d", "r", seen)) {
+              changed.add(r.mapIndex);
+              seen = Math.max(seen, r.changeSeq!);
+            }
+          }),
+        );
+        for (const r of await store.listTaskInstancesChangedSince("d", "r", seen)) changed.add(r.mapIndex);
+        expect(changed.size).toBe(40);
+      } finally {
+        await other.close();
+        await store.close();
+      }
     });
 
     it("transition(): task instance, try row and trigger commit together, or nothing when the expected state is gone", async () => {

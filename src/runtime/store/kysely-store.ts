@@ -43,6 +43,7 @@ interface DagRunTable {
   runner_id: string | null;
   created_ms: number;
   end_ms: number | null;
+  change_seq?: number;
   data_interval_start_ms: number | null;
   data_interval_end_ms: number | null;
 }
@@ -80,6 +81,7 @@ interface TaskInstanceTable {
   runner_id: string | null;
   kill_requested: number;
   updated_ms: number;
+  change_seq: number;
 }
 interface TaskTryTable {
   dag_id: string;
@@ -188,6 +190,7 @@ const toTi = (r: TaskInstanceTable): TaskInstanceRow => ({
   runnerId: r.runner_id,
   killRequested: Boolean(r.kill_requested),
   updatedMs: Number(r.updated_ms),
+  changeSeq: Number(r.change_seq),
 });
 
 function tiPatch(patch: TaskInstancePatch): Partial<TaskInstanceTable> {
@@ -222,7 +225,7 @@ function* chunks<T>(rows: readonly T[], size = BULK_CHUNK_ROWS): Generator<T[]> 
   for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
 }
 
-const tiValues = (r: TaskInstanceRow): TaskInstanceTable => ({
+const tiValues = (r: TaskInstanceRow, changeSeq: number): TaskInstanceTable => ({
   dag_id: r.dagId,
   run_id: r.runId,
   task_id: r.taskId,
@@ -238,6 +241,7 @@ const tiValues = (r: TaskInstanceRow): TaskInstanceTable => ({
   runner_id: r.runnerId,
   kill_requested: r.killRequested ? 1 : 0,
   updated_ms: r.updatedMs,
+  change_seq: changeSeq,
 });
 
 const triggerValues = (r: TriggerRow): TriggerTable => ({
@@ -491,10 +495,15 @@ export class KyselyStore implements Store {
     if (rows.length === 0) return;
     // One transaction, chunked statements: all or none of a mapped task's instances appear.
     await this.db.transaction().execute(async (trx) => {
+      const seqs = new Map<string, number>();
+      for (const r of rows) {
+        const runKey = `${r.dagId}\u0000${r.runId}`;
+        if (!seqs.has(runKey)) seqs.set(runKey, await this.nextChangeSeq(trx, r.dagId, r.runId));
+      }
       for (const part of chunks(rows)) {
         await trx
           .insertInto("task_instance")
-          .values(part.map(tiValues))
+          .values(part.map((r) => tiValues(r, seqs.get(`${r.dagId}\u0000${r.runId}`)!)))
           .onConflict((oc) => oc.columns(["dag_id", "run_id", "task_id", "map_index"]).doNothing())
           .execute();
       }
@@ -584,14 +593,17 @@ export class KyselyStore implements Store {
   }
 
   private async casTaskInstance(
-    db: Kysely<Schema> | Transaction<Schema>,
+    db: Transaction<Schema>,
     k: TiKey,
     patch: TaskInstancePatch,
     expect: { states?: TaskInstanceState[]; tryNumber?: number },
   ): Promise<boolean> {
+    // The run's counter first: every writer locks the run row before the task instance (no deadlock),
+    // and holds it to commit, so change numbers become visible in order.
+    const changeSeq = await this.nextChangeSeq(db, k.dagId, k.runId);
     let q = db
       .updateTable("task_instance")
-      .set(tiPatch(patch))
+      .set({ ...tiPatch(patch), change_seq: changeSeq })
       .where("dag_id", "=", k.dagId)
       .where("run_id", "=", k.runId)
       .where("task_id", "=", k.taskId)
@@ -611,7 +623,39 @@ export class KyselyStore implements Store {
     patch: TaskInstancePatch,
     expect: { states?: TaskInstanceState[]; tryNumber?: number } = {},
   ): Promise<boolean> {
-    return this.casTaskInstance(this.db, k, patch, expect);
+    return this.db.transaction().execute((trx) => this.casTaskInstance(trx, k, patch, expect));
+  }
+
+  /**
+   * Takes the next number of a run's change counter (0 when the run row does
+   * not exist, as in store-only tests). Must run inside the writing
+   * transaction: the run row's lock orders the commits.
+   */
+  private async nextChangeSeq(trx: Transaction<Schema>, dagId: string, runId: string): Promise<number> {
+    const r = await trx
+      .updateTable("dag_run")
+      .set((eb) => ({ change_seq: eb("change_seq", "+", 1) }))
+      .where("dag_id", "=", dagId)
+      .where("run_id", "=", runId)
+      .returning("change_seq")
+      .executeTakeFirst();
+    return r ? Number(r.change_seq) : 0;
+  }
+
+  async listTaskInstancesChangedSince(
+    dagId: string,
+    runId: string,
+    afterSeq: number,
+  ): Promise<TaskInstanceRow[]> {
+    const rows = await this.db
+      .selectFrom("task_instance")
+      .selectAll()
+      .where("dag_id", "=", dagId)
+      .where("run_id", "=", runId)
+      .where("change_seq", ">", afterSeq)
+      .orderBy("change_seq")
+      .execute();
+    return rows.map(toTi);
   }
 
   async upsertTaskTry(r: TaskTryRow): Promise<void> {

@@ -62,6 +62,11 @@ export interface TaskInstanceRow {
   /** Set by `tasks kill`: the owning runner kills the try. */
   killRequested: boolean;
   updatedMs: number;
+  /**
+   * The run's change counter at this row's last write (set by the store, read
+   * only): {@link Store.listTaskInstancesChangedSince} pages on it.
+   */
+  changeSeq?: number;
 }
 
 /** One try of a task instance (Airflow's task instance history). */
@@ -139,7 +144,7 @@ export interface TiKey {
 }
 
 /** Fields of a task instance that can change. */
-export type TaskInstancePatch = Partial<Omit<TaskInstanceRow, keyof TiKey>>;
+export type TaskInstancePatch = Partial<Omit<TaskInstanceRow, keyof TiKey | "changeSeq">>;
 
 /** What a {@link TaskTransition} is, for logs and fault injection. */
 export type TransitionKind =
@@ -215,6 +220,16 @@ export interface Store {
    * writes nothing) when the expected state no longer holds.
    */
   transition(t: TaskTransition): Promise<boolean>;
+
+  /**
+   * Task instances of a run written (by any process) after change number
+   * `afterSeq`, in change order. Every write of a run's task instances takes
+   * the next number of the run's counter and commits in that order, so a
+   * reader that keeps the highest `changeSeq` it saw misses nothing and
+   * reads each change once: the cost of a look is the number of changes,
+   * not the number of tasks.
+   */
+  listTaskInstancesChangedSince(dagId: string, runId: string, afterSeq: number): Promise<TaskInstanceRow[]>;
 
   /** Task instances of a run in the given states only (uses an index; for scheduling at scale). */
   listTaskInstancesInStates(
