@@ -17,6 +17,8 @@ import { isoOrEmpty, table } from "./format.js";
 import { ProgressReporter, type CliStreams } from "./progress.js";
 import { registerDevCommand } from "./dev-command.js";
 import { sweepOrphanJobs } from "../operator/orphan-sweep.js";
+import { systemClock, type Clock } from "../common/clock.js";
+import { registerSchedulerCommands } from "./scheduler-commands.js";
 
 /** What {@link runCli} runs against; defaults are the process's own. */
 export interface CliIo extends Partial<CliStreams> {
@@ -24,6 +26,14 @@ export interface CliIo extends Partial<CliStreams> {
   env?: NodeJS.ProcessEnv;
   /** Aborting it stops running DAG runs as SIGINT/SIGTERM would (reason: the signal name). */
   signal?: AbortSignal;
+  /** The clock of the scheduler and its runs (tests inject a ManualClock). @default systemClock */
+  clock?: Clock;
+  /**
+   * Ends the process at once (the real CLI passes `process.exit`): a
+   * scheduler whose runs outlast its stop timeout hands them over by exiting.
+   * Without it they are stopped as on `dags test`.
+   */
+  exitProcess?: (code: number) => void;
 }
 
 interface Ctx {
@@ -33,6 +43,8 @@ interface Ctx {
   cwd: string;
   env: NodeJS.ProcessEnv;
   signal: AbortSignal | undefined;
+  clock: Clock;
+  exitProcess: ((code: number) => void) | undefined;
   exitCode: number;
 }
 
@@ -66,6 +78,13 @@ function parseDate(raw: string): Date {
   const d = new Date(raw);
   if (Number.isNaN(d.getTime())) throw new RuntimeError("invalid_argument", `--logical-date must be an ISO date, got ${raw}`);
   return d;
+}
+
+/** A manual run's logical date (default now) and the data interval its DAG's schedule gives it (as Airflow infers). */
+function manualDates(dag: DAG, raw: string | undefined): { logicalDate: Date; dataIntervalStart: Date; dataIntervalEnd: Date } {
+  const logicalDate = raw ? parseDate(raw) : new Date();
+  const interval = dag.timetable.manualInterval(logicalDate.getTime());
+  return { logicalDate, dataIntervalStart: new Date(interval.startMs), dataIntervalEnd: new Date(interval.endMs) };
 }
 
 async function withStore<T>(ctx: Ctx, db: string | undefined, fn: (store: KyselyStore) => Promise<T>): Promise<T> {
@@ -156,6 +175,9 @@ async function runReport(store: KyselyStore, dagId: string, runId: string) {
     runId,
     state: run.state,
     logicalDate: isoOrEmpty(run.logicalDateMs),
+    dataIntervalStart: isoOrEmpty(run.dataIntervalStartMs ?? run.logicalDateMs),
+    dataIntervalEnd: isoOrEmpty(run.dataIntervalEndMs ?? run.logicalDateMs),
+    runType: run.runType,
     conf: deserializeValue(run.conf),
     dagFile: run.dagFile,
     ...(linksError ? { linksError } : {}),
@@ -178,6 +200,9 @@ function printRun(ctx: Ctx, report: Awaited<ReturnType<typeof runReport>>, json:
     return;
   }
   ctx.out(`DAG run ${report.dagId} ${report.runId}: ${report.state}\n`);
+  if (report.runType !== "manual" && report.runType !== "test") {
+    ctx.out(`${report.runType} run, data interval ${report.dataIntervalStart} to ${report.dataIntervalEnd}\n`);
+  }
   if (report.linksError) ctx.err(`Extra links not shown: ${report.linksError}\n`);
   ctx.out(
     table(
@@ -246,7 +271,7 @@ function build(ctx: Ctx): Command {
         const run = await runner.createDagRun(dag, {
           conf: parseConf(o.conf),
           runId: o.runId,
-          logicalDate: o.logicalDate ? parseDate(o.logicalDate) : undefined,
+          ...manualDates(dag, o.logicalDate),
           dagFile: dag.fileloc,
         });
         const [state] = await drive(ctx, store, [{ dag, runId: run.runId }]);
@@ -271,7 +296,7 @@ function build(ctx: Ctx): Command {
         const run = await new Runner({ store }).createDagRun(dag, {
           conf: parseConf(o.conf),
           runId: o.runId,
-          logicalDate: o.logicalDate ? parseDate(o.logicalDate) : undefined,
+          ...manualDates(dag, o.logicalDate),
           dagFile: dag.fileloc,
         });
         if (o.json) ctx.out(JSON.stringify({ dagId: run.dagId, runId: run.runId, state: run.state }) + "\n");
@@ -478,6 +503,7 @@ function build(ctx: Ctx): Command {
       });
     });
 
+  registerSchedulerCommands({ program, dags, runs, tasks }, ctx);
   registerDevCommand(program);
   return program;
 }
@@ -496,6 +522,8 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
     cwd: io.cwd ?? process.cwd(),
     env: io.env ?? process.env,
     signal: io.signal,
+    clock: io.clock ?? systemClock,
+    exitProcess: io.exitProcess,
     exitCode: 0,
   };
   const program = build(ctx);
@@ -519,7 +547,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const code = await runCli(argv, { signal: ac.signal });
+  const code = await runCli(argv, { signal: ac.signal, exitProcess: (c) => process.exit(c) });
   process.exitCode = ac.signal.aborted ? (ac.signal.reason === "SIGINT" ? 130 : 143) : code;
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);

@@ -23,6 +23,21 @@ export const defaultImporter: ModuleImporter = async (file) => {
   return (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
 };
 
+/**
+ * An importer that evaluates a file anew each time it is given a new
+ * `version` (a query on the module URL misses the module cache), so a
+ * process that runs for long (the scheduler) sees a DAG file's changes.
+ * Modules the file imports keep their first version.
+ */
+export function versionedImporter(version: string): ModuleImporter {
+  return async (file) => {
+    const url = `${pathToFileURL(file).href}?version=${encodeURIComponent(version)}`;
+    if (import.meta.url.endsWith(".ts") || !/\.[cm]?tsx?$/.test(file)) return (await import(url)) as Record<string, unknown>;
+    const { tsImport } = await import("tsx/esm/api");
+    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+  };
+}
+
 const cache = new Map<string, DAG[]>();
 
 /** The DAGs a file defines (exported or just constructed), each with `fileloc` set. */
@@ -58,6 +73,14 @@ export async function loadDagFile(file: string, importer: ModuleImporter = defau
   const abs = path.resolve(file);
   const cached = cache.get(abs);
   if (cached) return cached;
+  const dags = await readDagFile(abs, importer);
+  cache.set(abs, dags);
+  return dags;
+}
+
+/** As {@link loadDagFile}, without its cache: the file is imported with `importer` every time. */
+export async function readDagFile(file: string, importer: ModuleImporter): Promise<DAG[]> {
+  const abs = path.resolve(file);
   try {
     await stat(abs);
   } catch {
@@ -80,7 +103,6 @@ export async function loadDagFile(file: string, importer: ModuleImporter = defau
     d.fileloc = abs;
     d.validate();
   }
-  cache.set(abs, dags);
   return dags;
 }
 

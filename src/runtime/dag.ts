@@ -1,6 +1,9 @@
 import { brandSymbol, hasBrand } from "./brand.js";
 import type { BaseOperator, BaseOperatorOptions } from "./base-operator.js";
 import { RuntimeError } from "./errors.js";
+import { getConfig, getConfigBoolean } from "./config.js";
+import { parseSchedule, type Schedule, type ScheduleSpec } from "../scheduler/schedule.js";
+import { checkTimezone, parseDateOption } from "../scheduler/timezone.js";
 
 const DAG_BRAND = brandSymbol("DAG");
 const COLLECTOR = Symbol.for("armada-airflow.dag-collector");
@@ -13,8 +16,26 @@ export interface DagOptions {
   defaultArgs?: Partial<Omit<BaseOperatorOptions, "taskId" | "dag">> & Record<string, unknown>;
   /** Default params; a run's conf overrides them. */
   params?: Record<string, unknown>;
-  /** Informational (cron or preset); runs are started with `dags trigger`/`dags test`. */
-  schedule?: string | null;
+  /**
+   * When `armada-airflow scheduler` creates runs: a cron expression
+   * (`"0 6 * * 1-5"`), a preset (`@once`, `@hourly`, `@daily`, `@weekly`,
+   * `@monthly`, `@quarterly`, `@yearly`), a fixed interval (`{ every: "15m" }`
+   * or an ISO 8601 duration such as `"PT15M"`), or `null` (default: manual
+   * runs only, with `dags trigger`/`dags test`).
+   */
+  schedule?: ScheduleSpec;
+  /** No automated run before this (a string without offset is read in `timezone`). */
+  startDate?: Date | string | number;
+  /** No automated run after this. */
+  endDate?: Date | string | number;
+  /** Create the runs missed since `startDate` (or the last run). @default config `[scheduler] catchup_by_default`, else false */
+  catchup?: boolean;
+  /** IANA time zone of the schedule and of naive dates. @default config `[core] default_timezone`, else UTC */
+  timezone?: string;
+  /** Runs of this DAG running at once. @default config `[core] max_active_runs_per_dag`, else 16 */
+  maxActiveRuns?: number;
+  /** Whether the scheduler registers this DAG paused. @default config `[core] dags_are_paused_at_creation`, else true */
+  isPausedUponCreation?: boolean;
   description?: string;
   tags?: string[];
 }
@@ -27,7 +48,18 @@ export class DAG {
   readonly dagId: string;
   readonly defaultArgs: NonNullable<DagOptions["defaultArgs"]>;
   readonly params: Record<string, unknown>;
+  /** The schedule as written (cron, preset, `every 15m`, ISO duration), or null for manual only. */
   readonly schedule: string | null;
+  /** The parsed schedule. */
+  readonly timetable: Schedule;
+  readonly timezone: string;
+  readonly startDateMs: number | undefined;
+  readonly endDateMs: number | undefined;
+  readonly catchup: boolean;
+  /** As given; the scheduler applies the config default. */
+  readonly maxActiveRuns: number | undefined;
+  /** As given; the scheduler applies the config default. */
+  readonly isPausedUponCreation: boolean | undefined;
   readonly description: string | undefined;
   readonly tags: string[];
   /** File the DAG was loaded from (set by the loader). */
@@ -45,7 +77,26 @@ export class DAG {
     this.dagId = options.dagId;
     this.defaultArgs = options.defaultArgs ?? {};
     this.params = options.params ?? {};
-    this.schedule = options.schedule ?? null;
+    const where = `DAG "${options.dagId}"`;
+    this.timezone = checkTimezone(options.timezone ?? getConfig("core", "default_timezone") ?? "UTC", `${where}: timezone`);
+    this.timetable = parseSchedule(options.schedule ?? null, this.timezone, `${where}: schedule`);
+    this.schedule = this.timetable.summary;
+    this.startDateMs =
+      options.startDate === undefined ? undefined : parseDateOption(options.startDate, this.timezone, `${where}: startDate`);
+    this.endDateMs = options.endDate === undefined ? undefined : parseDateOption(options.endDate, this.timezone, `${where}: endDate`);
+    if (this.startDateMs !== undefined && this.endDateMs !== undefined && this.endDateMs < this.startDateMs) {
+      throw new RuntimeError("invalid_argument", `${where}: endDate is before startDate; swap them or drop endDate`);
+    }
+    this.catchup = options.catchup ?? getConfigBoolean("scheduler", "catchup_by_default", false);
+    if (typeof this.catchup !== "boolean") throw new RuntimeError("invalid_argument", `${where}: catchup must be true or false`);
+    this.maxActiveRuns = options.maxActiveRuns;
+    if (this.maxActiveRuns !== undefined && (!Number.isInteger(this.maxActiveRuns) || this.maxActiveRuns < 1)) {
+      throw new RuntimeError("invalid_argument", `${where}: maxActiveRuns must be an integer >= 1, got ${JSON.stringify(options.maxActiveRuns)}`);
+    }
+    if (options.isPausedUponCreation !== undefined && typeof options.isPausedUponCreation !== "boolean") {
+      throw new RuntimeError("invalid_argument", `${where}: isPausedUponCreation must be true or false`);
+    }
+    this.isPausedUponCreation = options.isPausedUponCreation;
     this.description = options.description;
     this.tags = options.tags ?? [];
     const collector = (globalThis as Record<symbol, unknown>)[COLLECTOR];

@@ -69,6 +69,12 @@ export interface RunnerOptions {
   templateEnv?: TemplateEnv;
   /** Receives progress and log events. */
   onEvent?: (event: RunnerEvent) => void;
+  /**
+   * How old the heartbeat of a runner on another host may be before it is
+   * taken for dead (same host: its pid is checked instead).
+   * @default max(30 s, 10 heartbeats)
+   */
+  staleAfterMs?: number;
 }
 
 /** Options of {@link Runner.createDagRun}. */
@@ -82,6 +88,9 @@ export interface CreateDagRunOptions {
   dagFile?: string;
   /** @default "manual" */
   runType?: string;
+  /** The run's data interval (the scheduler's); @default the logical date for both ends */
+  dataIntervalStart?: Date;
+  dataIntervalEnd?: Date;
 }
 
 interface RunningTry {
@@ -154,6 +163,7 @@ export class Runner {
   private readonly drivers = new Set<RunDriver>();
   private heartbeat: NodeJS.Timeout | undefined;
   private started = false;
+  private readonly staleAfterMs: number | undefined;
 
   constructor(options: RunnerOptions) {
     this.id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -162,6 +172,7 @@ export class Runner {
     this.heartbeatMs = options.heartbeatMs ?? getConfigNumber("core", "runner_heartbeat_ms", 1000);
     this.templateEnv = options.templateEnv ?? defaultTemplateEnv();
     this.onEvent = options.onEvent ?? (() => {});
+    this.staleAfterMs = options.staleAfterMs;
   }
 
   /** Registers this runner (for liveness checks by other processes) and starts its heartbeat. */
@@ -241,6 +252,8 @@ export class Runner {
       runnerId: null,
       createdMs: this.clock.nowMs(),
       endMs: null,
+      dataIntervalStartMs: options.dataIntervalStart?.getTime() ?? null,
+      dataIntervalEndMs: options.dataIntervalEnd?.getTime() ?? null,
     };
     await this.store.createDagRun(row);
     return row;
@@ -340,7 +353,7 @@ export class Runner {
         return (err as NodeJS.ErrnoException).code === "EPERM";
       }
     }
-    return Date.now() - r.heartbeatMs < Math.max(30_000, this.heartbeatMs * 10);
+    return Date.now() - r.heartbeatMs < (this.staleAfterMs ?? Math.max(30_000, this.heartbeatMs * 10));
   }
 }
 
@@ -961,8 +974,8 @@ class RunDriver {
       taskInstance: ti,
       runId: this.run.runId,
       logicalDate,
-      dataIntervalStart: logicalDate,
-      dataIntervalEnd: logicalDate,
+      dataIntervalStart: new Date(this.run.dataIntervalStartMs ?? this.run.logicalDateMs),
+      dataIntervalEnd: new Date(this.run.dataIntervalEndMs ?? this.run.logicalDateMs),
       ...dateStrings(logicalDate),
       params: { ...this.dag.params, ...task.params, ...this.conf },
       conf: this.conf,

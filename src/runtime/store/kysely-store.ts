@@ -16,7 +16,9 @@ import { RuntimeError } from "../errors.js";
 import type { DagRunState, TaskInstanceState } from "../state.js";
 import { MIGRATIONS } from "./migrations.js";
 import type {
+  DagRow,
   DagRunRow,
+  ImportErrorRow,
   LogRow,
   RunnerRow,
   Store,
@@ -42,6 +44,26 @@ interface DagRunTable {
   created_ms: number;
   end_ms: number | null;
   change_seq?: number;
+  data_interval_start_ms: number | null;
+  data_interval_end_ms: number | null;
+}
+interface DagTable {
+  dag_id: string;
+  fileloc: string;
+  schedule: string | null;
+  is_paused: number;
+  is_active: number;
+  last_parsed_ms: number;
+}
+interface ImportErrorTable {
+  filename: string;
+  error: string;
+  timestamp_ms: number;
+}
+interface SchedulerLockTable {
+  name: string;
+  holder: string;
+  acquired_ms: number;
 }
 interface TaskInstanceTable {
   dag_id: string;
@@ -119,6 +141,9 @@ interface Schema {
   trigger: TriggerTable;
   task_log: LogTable;
   runner: RunnerTable;
+  dag: DagTable;
+  import_error: ImportErrorTable;
+  scheduler_lock: SchedulerLockTable;
 }
 
 const MIGRATION_TABLE = "armada_airflow_migration";
@@ -134,6 +159,17 @@ const toDagRun = (r: DagRunTable): DagRunRow => ({
   runnerId: r.runner_id,
   createdMs: Number(r.created_ms),
   endMs: r.end_ms === null ? null : Number(r.end_ms),
+  dataIntervalStartMs: r.data_interval_start_ms === null ? null : Number(r.data_interval_start_ms),
+  dataIntervalEndMs: r.data_interval_end_ms === null ? null : Number(r.data_interval_end_ms),
+});
+
+const toDag = (r: DagTable): DagRow => ({
+  dagId: r.dag_id,
+  fileloc: r.fileloc,
+  schedule: r.schedule,
+  isPaused: Boolean(r.is_paused),
+  isActive: Boolean(r.is_active),
+  lastParsedMs: Number(r.last_parsed_ms),
 });
 
 const num = (v: number | null): number | null => (v === null ? null : Number(v));
@@ -431,6 +467,8 @@ export class KyselyStore implements Store {
           runner_id: r.runnerId,
           created_ms: r.createdMs,
           end_ms: r.endMs,
+          data_interval_start_ms: r.dataIntervalStartMs ?? null,
+          data_interval_end_ms: r.dataIntervalEndMs ?? null,
         })
         .execute();
     } catch (err) {
@@ -862,6 +900,185 @@ export class KyselyStore implements Store {
 
   async deleteRunner(id: string): Promise<void> {
     await this.db.deleteFrom("runner").where("id", "=", id).execute();
+  }
+
+  async deleteDagRun(dagId: string, runId: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      for (const table of ["task_log", "xcom", "trigger", "task_try", "task_instance"] as const) {
+        await trx.deleteFrom(table).where("dag_id", "=", dagId).where("run_id", "=", runId).execute();
+      }
+      const res = await trx
+        .deleteFrom("dag_run")
+        .where("dag_id", "=", dagId)
+        .where("run_id", "=", runId)
+        .executeTakeFirst();
+      return Number(res.numDeletedRows) > 0;
+    });
+  }
+
+  async latestScheduledRun(dagId: string): Promise<DagRunRow | undefined> {
+    const r = await this.db
+      .selectFrom("dag_run")
+      .selectAll()
+      .where("dag_id", "=", dagId)
+      .where("run_type", "=", "scheduled")
+      .orderBy("logical_date_ms", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return r ? toDagRun(r) : undefined;
+  }
+
+  async claimQueuedRuns(o: {
+    dagId: string;
+    runnerId: string;
+    maxActiveRuns: number;
+    runTypes?: string[];
+  }): Promise<DagRunRow[]> {
+    return this.db.transaction().execute(async (trx) => {
+      let lock = trx.selectFrom("dag").select("dag_id").where("dag_id", "=", o.dagId);
+      // Another scheduler holding the row is starting this DAG's runs now: leave them to it.
+      if (this.dialect === "postgres") lock = lock.forUpdate().skipLocked();
+      if (!(await lock.executeTakeFirst())) return [];
+      const { n } = await trx
+        .selectFrom("dag_run")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("dag_id", "=", o.dagId)
+        .where("state", "=", "running")
+        .executeTakeFirstOrThrow();
+      const free = o.maxActiveRuns - Number(n);
+      if (free <= 0) return [];
+      let q = trx
+        .selectFrom("dag_run")
+        .selectAll()
+        .where("dag_id", "=", o.dagId)
+        .where("state", "=", "queued")
+        .where("runner_id", "is", null);
+      if (o.runTypes) q = q.where("run_type", "in", o.runTypes.length ? o.runTypes : [""]);
+      const queued = await q
+        .orderBy("logical_date_ms")
+        .orderBy("created_ms")
+        .orderBy("run_id")
+        .limit(free)
+        .execute();
+      const claimed: DagRunRow[] = [];
+      for (const r of queued) {
+        const res = await trx
+          .updateTable("dag_run")
+          .set({ state: "running", runner_id: o.runnerId })
+          .where("dag_id", "=", r.dag_id)
+          .where("run_id", "=", r.run_id)
+          .where("state", "=", "queued")
+          .where("runner_id", "is", null)
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) > 0)
+          claimed.push({ ...toDagRun(r), state: "running", runnerId: o.runnerId });
+      }
+      return claimed;
+    });
+  }
+
+  async upsertDag(r: DagRow): Promise<void> {
+    await this.db
+      .insertInto("dag")
+      .values({
+        dag_id: r.dagId,
+        fileloc: r.fileloc,
+        schedule: r.schedule,
+        is_paused: r.isPaused ? 1 : 0,
+        is_active: r.isActive ? 1 : 0,
+        last_parsed_ms: r.lastParsedMs,
+      })
+      .onConflict((oc) =>
+        oc.column("dag_id").doUpdateSet({
+          fileloc: r.fileloc,
+          schedule: r.schedule,
+          is_active: r.isActive ? 1 : 0,
+          last_parsed_ms: r.lastParsedMs,
+        }),
+      )
+      .execute();
+  }
+
+  async listDags(): Promise<DagRow[]> {
+    return (await this.db.selectFrom("dag").selectAll().orderBy("dag_id").execute()).map(toDag);
+  }
+
+  async getDag(dagId: string): Promise<DagRow | undefined> {
+    const r = await this.db.selectFrom("dag").selectAll().where("dag_id", "=", dagId).executeTakeFirst();
+    return r ? toDag(r) : undefined;
+  }
+
+  async setDagPaused(dagId: string, paused: boolean): Promise<boolean> {
+    const res = await this.db
+      .updateTable("dag")
+      .set({ is_paused: paused ? 1 : 0 })
+      .where("dag_id", "=", dagId)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async deactivateDags(dagIds: string[]): Promise<void> {
+    for (const part of chunks(dagIds)) {
+      await this.db.updateTable("dag").set({ is_active: 0 }).where("dag_id", "in", part).execute();
+    }
+  }
+
+  async setImportError(r: ImportErrorRow): Promise<void> {
+    await this.db
+      .insertInto("import_error")
+      .values({ filename: r.filename, error: r.error, timestamp_ms: r.timestampMs })
+      .onConflict((oc) => oc.column("filename").doUpdateSet({ error: r.error, timestamp_ms: r.timestampMs }))
+      .execute();
+  }
+
+  async clearImportError(filename: string): Promise<void> {
+    await this.db.deleteFrom("import_error").where("filename", "=", filename).execute();
+  }
+
+  async listImportErrors(): Promise<ImportErrorRow[]> {
+    const rows = await this.db.selectFrom("import_error").selectAll().orderBy("filename").execute();
+    return rows.map((r) => ({ filename: r.filename, error: r.error, timestampMs: Number(r.timestamp_ms) }));
+  }
+
+  async acquireLock(
+    name: string,
+    holder: string,
+    isHolderAlive: (holder: string) => Promise<boolean>,
+    nowMs: number,
+  ): Promise<string> {
+    await this.db
+      .insertInto("scheduler_lock")
+      .values({ name, holder, acquired_ms: nowMs })
+      .onConflict((oc) => oc.column("name").doNothing())
+      .execute();
+    const current = await this.db
+      .selectFrom("scheduler_lock")
+      .select("holder")
+      .where("name", "=", name)
+      .executeTakeFirst();
+    if (!current) return this.acquireLock(name, holder, isHolderAlive, nowMs);
+    if (current.holder === holder || (await isHolderAlive(current.holder))) return current.holder;
+    // The holder is gone: take over, unless another taker was first.
+    await this.db
+      .updateTable("scheduler_lock")
+      .set({ holder, acquired_ms: nowMs })
+      .where("name", "=", name)
+      .where("holder", "=", current.holder)
+      .execute();
+    const after = await this.db
+      .selectFrom("scheduler_lock")
+      .select("holder")
+      .where("name", "=", name)
+      .executeTakeFirst();
+    return after?.holder ?? this.acquireLock(name, holder, isHolderAlive, nowMs);
+  }
+
+  async releaseLock(name: string, holder: string): Promise<void> {
+    await this.db
+      .deleteFrom("scheduler_lock")
+      .where("name", "=", name)
+      .where("holder", "=", holder)
+      .execute();
   }
 
   async close(): Promise<void> {

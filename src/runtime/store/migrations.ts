@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from "kysely";
+import { sql, type Kysely, type Migration } from "kysely";
 
 /**
  * Numbered schema migrations, shared by SQLite and PostgreSQL. Never edit an
@@ -151,6 +151,45 @@ export const MIGRATIONS: Record<string, Migration> = {
         .createIndex("task_instance_change_idx")
         .on("task_instance")
         .columns(["dag_id", "run_id", "change_seq"])
+        .execute();
+    },
+  },
+  "0004_scheduler": {
+    async up(db: Kysely<unknown>) {
+      // A run's data interval (null on runs made before: their interval is their logical date).
+      await db.schema.alterTable("dag_run").addColumn("data_interval_start_ms", "double precision").execute();
+      await db.schema.alterTable("dag_run").addColumn("data_interval_end_ms", "double precision").execute();
+      // One automated run per DAG and logical date, however many schedulers race to create it.
+      await db.schema
+        .createIndex("dag_run_automated_logical_uq")
+        .on("dag_run")
+        .columns(["dag_id", "logical_date_ms"])
+        .unique()
+        .where(sql<boolean>`run_type in ('scheduled', 'backfill')`)
+        .execute();
+      await db.schema.createIndex("dag_run_state_idx").on("dag_run").columns(["state", "dag_id"]).execute();
+      // DAGs the scheduler has seen: where they live, and whether they are paused.
+      await db.schema
+        .createTable("dag")
+        .addColumn("dag_id", "text", (c) => c.primaryKey())
+        .addColumn("fileloc", "text", (c) => c.notNull())
+        .addColumn("schedule", "text")
+        .addColumn("is_paused", "integer", (c) => c.notNull())
+        .addColumn("is_active", "integer", (c) => c.notNull())
+        .addColumn("last_parsed_ms", "double precision", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("import_error")
+        .addColumn("filename", "text", (c) => c.primaryKey())
+        .addColumn("error", "text", (c) => c.notNull())
+        .addColumn("timestamp_ms", "double precision", (c) => c.notNull())
+        .execute();
+      // SQLite allows one scheduler: this row names it.
+      await db.schema
+        .createTable("scheduler_lock")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("holder", "text", (c) => c.notNull())
+        .addColumn("acquired_ms", "double precision", (c) => c.notNull())
         .execute();
     },
   },

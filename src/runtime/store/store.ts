@@ -15,6 +15,29 @@ export interface DagRunRow {
   runnerId: string | null;
   createdMs: number;
   endMs: number | null;
+  /** The run's data interval; absent or null on runs made before intervals were stored (then the logical date). */
+  dataIntervalStartMs?: number | null;
+  dataIntervalEndMs?: number | null;
+}
+
+/** A DAG the scheduler has seen. */
+export interface DagRow {
+  dagId: string;
+  /** Absolute path of its file. */
+  fileloc: string;
+  /** The schedule as written, null for manual only. */
+  schedule: string | null;
+  isPaused: boolean;
+  /** False once its file is gone or no longer defines it. */
+  isActive: boolean;
+  lastParsedMs: number;
+}
+
+/** A DAG file that failed to load, as the scheduler last saw it. */
+export interface ImportErrorRow {
+  filename: string;
+  error: string;
+  timestampMs: number;
 }
 
 /** A stored task instance (one per task and map index; mapped tasks have indexes 0..n-1). */
@@ -252,6 +275,51 @@ export interface Store {
   upsertRunner(row: RunnerRow): Promise<void>;
   getRunner(id: string): Promise<RunnerRow | undefined>;
   deleteRunner(id: string): Promise<void>;
+
+  /** Deletes a DAG run with its task instances, tries, XComs, triggers and logs; false when there was none. */
+  deleteDagRun(dagId: string, runId: string): Promise<boolean>;
+  /** The scheduled run with the latest logical date (where the schedule continues from). */
+  latestScheduledRun(dagId: string): Promise<DagRunRow | undefined>;
+  /**
+   * Moves up to `maxActiveRuns` minus the DAG's running runs from QUEUED to
+   * RUNNING, claimed by `runnerId`, oldest logical date first, in one
+   * transaction that locks the DAG's row (PostgreSQL: `FOR UPDATE SKIP
+   * LOCKED`, so schedulers never together exceed the limit). `runTypes`
+   * narrows which queued runs may start. Returns the claimed runs.
+   */
+  claimQueuedRuns(options: {
+    dagId: string;
+    runnerId: string;
+    maxActiveRuns: number;
+    runTypes?: string[];
+  }): Promise<DagRunRow[]>;
+
+  /** Registers a DAG (new ones get `isPaused`), or refreshes its file and schedule (keeping its paused flag). */
+  upsertDag(row: DagRow): Promise<void>;
+  listDags(): Promise<DagRow[]>;
+  getDag(dagId: string): Promise<DagRow | undefined>;
+  /** Pauses or unpauses; false when the DAG is unknown. */
+  setDagPaused(dagId: string, paused: boolean): Promise<boolean>;
+  /** Marks DAGs inactive (their file is gone or no longer defines them). */
+  deactivateDags(dagIds: string[]): Promise<void>;
+
+  setImportError(row: ImportErrorRow): Promise<void>;
+  clearImportError(filename: string): Promise<void>;
+  listImportErrors(): Promise<ImportErrorRow[]>;
+
+  /**
+   * Takes the named lock for `holder`, or takes it over when
+   * `isHolderAlive` says its holder is gone (compare-and-set, so of two
+   * takers only one wins). Returns the holder after the attempt.
+   */
+  acquireLock(
+    name: string,
+    holder: string,
+    isHolderAlive: (holder: string) => Promise<boolean>,
+    nowMs: number,
+  ): Promise<string>;
+  /** Releases the lock when `holder` has it. */
+  releaseLock(name: string, holder: string): Promise<void>;
 
   /** The applied schema version (number of migrations). */
   schemaVersion(): Promise<number>;

@@ -1,0 +1,390 @@
+/**
+ * The scheduler's commands: `scheduler`, `dags pause|unpause`,
+ * `dags list-import-errors`, `dags backfill`, `runs delete`, `tasks clear`.
+ */
+import path from "node:path";
+import type { Command } from "@commander-js/extra-typings";
+import { Option } from "@commander-js/extra-typings";
+import type { Clock } from "../common/clock.js";
+import { clearTaskInstances } from "../runtime/clear.js";
+import { getConfig, getConfigBoolean, getConfigNumber, type ConfigSource } from "../runtime/config.js";
+import type { DAG } from "../runtime/dag.js";
+import { findDagFiles, loadDag, loadDagFile } from "../runtime/dag-loader.js";
+import { RuntimeError } from "../runtime/errors.js";
+import { Runner, type RunnerEvent } from "../runtime/runner.js";
+import type { KyselyStore } from "../runtime/store/kysely-store.js";
+import { openStore } from "../runtime/store/open-store.js";
+import { createBackfill } from "../scheduler/backfill.js";
+import { Scheduler } from "../scheduler/scheduler.js";
+import { parseDateOption } from "../scheduler/timezone.js";
+import { isoOrEmpty, table } from "./format.js";
+
+/** What these commands need of the CLI's context. */
+export interface SchedulerCliContext {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal | undefined;
+  clock: Clock;
+  exitProcess: ((code: number) => void) | undefined;
+  exitCode: number;
+}
+
+// The commands are built untyped here: the parent commands come from main.ts's own typed program.
+type AnyCommand = Command<unknown[], Record<string, unknown>>;
+
+const dbOption = () =>
+  new Option(
+    "--db <url>",
+    "store URL (postgres://... or sqlite:<file>); default config database.url or SQLite in ARMADA_AIRFLOW_HOME",
+  );
+
+const label = (e: { taskId: string; mapIndex: number }) =>
+  e.mapIndex >= 0 ? `${e.taskId}[${e.mapIndex}]` : e.taskId;
+
+function seconds(raw: string | undefined, fallback: number, what: string): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0)
+    throw new RuntimeError(
+      "invalid_argument",
+      `${what} must be a number of seconds >= 0, got ${JSON.stringify(raw)}`,
+    );
+  return n;
+}
+
+async function withStore<T>(
+  ctx: SchedulerCliContext,
+  db: string | undefined,
+  fn: (store: KyselyStore) => Promise<T>,
+): Promise<T> {
+  const store = await openStore({ url: db, env: ctx.env, cwd: ctx.cwd });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** `--dags-folder`, else config `[core] dags_folder`, else `./dags`. */
+function dagsFolder(ctx: SchedulerCliContext, given: string | undefined): string {
+  const source: ConfigSource = { env: ctx.env, cwd: ctx.cwd };
+  return path.resolve(ctx.cwd, given ?? (getConfig("core", "dags_folder", source) || "dags"));
+}
+
+/** A DAG by id: from the file the scheduler registered for it, else by searching the DAGs folder. */
+async function findDag(store: KyselyStore, dagId: string, folder: string): Promise<DAG> {
+  const row = await store.getDag(dagId);
+  if (row?.isActive) return loadDag(row.fileloc, dagId);
+  for (const file of await findDagFiles(folder).catch(() => [] as string[])) {
+    const dags = await loadDagFile(file).catch(() => [] as DAG[]);
+    const dag = dags.find((d) => d.dagId === dagId);
+    if (dag) return dag;
+  }
+  throw new RuntimeError(
+    "not_found",
+    `DAG "${dagId}" is not in the DAGs folder ${folder} nor registered by a scheduler; check the id or pass --dags-folder`,
+  );
+}
+
+/** Prints what runners report, one line each: a long-running process keeps no per-task state for it. */
+function eventPrinter(ctx: SchedulerCliContext): (e: RunnerEvent) => void {
+  return (e) => {
+    if (e.type === "log") {
+      const level = e.level === "info" ? "" : `${e.level.toUpperCase()} `;
+      for (const line of e.message.split("\n"))
+        ctx.err(`[${e.dagId} ${e.runId} ${label(e)} #${e.tryNumber}] ${level}${line}\n`);
+    } else if (e.type === "ti") {
+      ctx.err(`--> ${e.dagId} ${e.runId} ${label(e)} try ${e.tryNumber}: ${e.state}\n`);
+    } else {
+      ctx.err(`==> DAG run ${e.dagId} ${e.runId}: ${e.state}\n`);
+    }
+  };
+}
+
+/** Adds the scheduler's commands to the program and its `dags`, `runs` and `tasks` groups. */
+export function registerSchedulerCommands(
+  groups: { program: unknown; dags: unknown; runs: unknown; tasks: unknown },
+  ctx: SchedulerCliContext,
+): void {
+  const program = groups.program as AnyCommand;
+  const dags = groups.dags as AnyCommand;
+  const runs = groups.runs as AnyCommand;
+  const tasks = groups.tasks as AnyCommand;
+  const config = (): ConfigSource => ({ env: ctx.env, cwd: ctx.cwd });
+
+  program
+    .command("scheduler")
+    .description(
+      "run the DAGs of a folder on their schedules, until SIGTERM/SIGINT (several on one PostgreSQL)",
+    )
+    .option("--dags-folder <path>", "the DAGs folder (default config [core] dags_folder, else ./dags)")
+    .option(
+      "--stop-timeout <seconds>",
+      "on SIGTERM/SIGINT, how long to let runs finish before handing them over (default config [scheduler] stop_timeout_s, else 30)",
+    )
+    .addOption(dbOption())
+    .action(async (opts) => {
+      const o = opts as { dagsFolder?: string; stopTimeout?: string; db?: string };
+      const source = config();
+      const stopTimeoutS = seconds(
+        o.stopTimeout,
+        getConfigNumber("scheduler", "stop_timeout_s", 30, source),
+        "--stop-timeout",
+      );
+      const folder = dagsFolder(ctx, o.dagsFolder);
+      const log = (line: string) => ctx.err(`[scheduler] ${line}\n`);
+      await withStore(ctx, o.db, async (store) => {
+        const scheduler = new Scheduler({
+          store,
+          dagsFolder: folder,
+          clock: ctx.clock,
+          pollIntervalMs: getConfigNumber("scheduler", "scheduler_idle_sleep_time", 1, source) * 1000,
+          rescanIntervalMs: getConfigNumber("scheduler", "min_file_process_interval", 30, source) * 1000,
+          heartbeatTimeoutMs:
+            getConfigNumber("scheduler", "scheduler_health_check_threshold", 30, source) * 1000,
+          heartbeatMs: getConfigNumber("core", "runner_heartbeat_ms", 1000, source),
+          pausedAtCreation: getConfigBoolean("core", "dags_are_paused_at_creation", true, source),
+          maxActiveRunsDefault: getConfigNumber("core", "max_active_runs_per_dag", 16, source),
+          log,
+          onEvent: eventPrinter(ctx),
+        });
+        await scheduler.start();
+        const onStop = () => scheduler.requestStop();
+        ctx.signal?.addEventListener("abort", onStop, { once: true });
+        if (ctx.signal?.aborted) scheduler.requestStop();
+        try {
+          log(
+            `ready: runner ${scheduler.runner.id}, ${store.description}, DAGs folder ${folder} (${scheduler.bag.dags.size} DAGs)`,
+          );
+          await scheduler.loop();
+          const reason = typeof ctx.signal?.reason === "string" ? ctx.signal.reason : "stop";
+          if (scheduler.activeRuns > 0) {
+            log(
+              `${reason}: taking no new work; waiting up to ${stopTimeoutS}s for ${scheduler.activeRuns} runs (a second signal exits at once)`,
+            );
+          }
+          if (!(await scheduler.drained(stopTimeoutS * 1000))) {
+            if (ctx.exitProcess) {
+              // Exiting hands the runs over as a crash would: the next scheduler resumes them, deferred tasks stay deferred.
+              log(
+                `${scheduler.activeRuns} runs still active after ${stopTimeoutS}s: handing them over to the next scheduler`,
+              );
+              await scheduler.release();
+              ctx.exitProcess(0);
+              return;
+            }
+            log(`${scheduler.activeRuns} runs still active after ${stopTimeoutS}s: stopping them`);
+            await scheduler.runner.shutdown(`the scheduler stopped (${reason})`);
+            await scheduler.drained(Number.MAX_SAFE_INTEGER);
+          }
+          log("stopped");
+        } finally {
+          ctx.signal?.removeEventListener("abort", onStop);
+          await scheduler.release();
+        }
+      });
+    });
+
+  for (const [name, paused] of [
+    ["pause", true],
+    ["unpause", false],
+  ] as const) {
+    dags
+      .command(name)
+      .description(paused ? "stop scheduling new runs of a DAG" : "schedule a DAG's runs again")
+      .argument("<dag_id>")
+      .addOption(dbOption())
+      .action(async (dagId, opts) => {
+        const o = opts as { db?: string };
+        await withStore(ctx, o.db, async (store) => {
+          if (!(await store.setDagPaused(dagId as string, paused))) {
+            throw new RuntimeError(
+              "not_found",
+              `DAG "${String(dagId)}" is not registered; a scheduler registers the DAGs of its folder when it reads them (armada-airflow scheduler --dags-folder ...)`,
+            );
+          }
+          ctx.out(`${paused ? "Paused" : "Unpaused"} DAG ${String(dagId)}\n`);
+        });
+      });
+  }
+
+  dags
+    .command("list-import-errors")
+    .description("DAG files the scheduler could not load (their DAGs keep their last good version)")
+    .option("--json", "machine-readable output")
+    .addOption(dbOption())
+    .action(async (opts) => {
+      const o = opts as { db?: string; json?: boolean };
+      await withStore(ctx, o.db, async (store) => {
+        const rows = (await store.listImportErrors()).map((r) => ({
+          filename: r.filename,
+          timestamp: isoOrEmpty(r.timestampMs),
+          error: r.error,
+        }));
+        if (o.json) ctx.out(JSON.stringify(rows, null, 2) + "\n");
+        else if (rows.length === 0) ctx.out("No import errors\n");
+        else
+          ctx.out(
+            table(
+              ["filename", "timestamp", "error"],
+              rows.map((r) => [r.filename, r.timestamp, r.error.split("\n")[0]]),
+            ),
+          );
+      });
+    });
+
+  dags
+    .command("backfill")
+    .description("create the runs a DAG's schedule has between two dates (the scheduler runs them in order)")
+    .argument("<dag_id>")
+    .requiredOption(
+      "--start-date <date>",
+      "first logical date (ISO 8601; without offset: in the DAG's timezone)",
+    )
+    .requiredOption("--end-date <date>", "last logical date, included")
+    .option(
+      "--dags-folder <path>",
+      "where to find the DAG when no scheduler registered it (default config [core] dags_folder, else ./dags)",
+    )
+    .option("--json", "machine-readable output")
+    .addOption(dbOption())
+    .action(async (dagId, opts) => {
+      const o = opts as {
+        startDate: string;
+        endDate: string;
+        dagsFolder?: string;
+        json?: boolean;
+        db?: string;
+      };
+      await withStore(ctx, o.db, async (store) => {
+        const dag = await findDag(store, dagId as string, dagsFolder(ctx, o.dagsFolder));
+        const from = parseDateOption(o.startDate, dag.timezone, "--start-date");
+        const to = parseDateOption(o.endDate, dag.timezone, "--end-date");
+        const result = await createBackfill(new Runner({ store, clock: ctx.clock }), dag, from, to);
+        if (o.json) {
+          ctx.out(
+            JSON.stringify(
+              {
+                created: result.created.map((r) => ({
+                  runId: r.runId,
+                  logicalDate: isoOrEmpty(r.logicalDateMs),
+                })),
+                skipped: result.skipped.map((r) => ({
+                  runId: r.runId,
+                  logicalDate: isoOrEmpty(r.logicalDateMs),
+                })),
+              },
+              null,
+              2,
+            ) + "\n",
+          );
+        } else {
+          for (const r of result.created) ctx.out(`Created ${r.runId}\n`);
+          for (const r of result.skipped)
+            ctx.out(`Skipped ${isoOrEmpty(r.logicalDateMs)}: run ${r.runId} exists\n`);
+          ctx.out(
+            `${result.created.length} backfill runs queued for ${dag.dagId}; the scheduler runs them, oldest first, at most maxActiveRuns at once\n`,
+          );
+        }
+      });
+    });
+
+  runs
+    .command("delete")
+    .description("delete a DAG run with its task instances, XComs and logs")
+    .argument("<dag_id>")
+    .argument("<run_id>")
+    .addOption(dbOption())
+    .action(async (dagId, runId, opts) => {
+      const o = opts as { db?: string };
+      const [d, r] = [dagId as string, runId as string];
+      await withStore(ctx, o.db, async (store) => {
+        const run = await store.getDagRun(d, r);
+        if (!run) throw new RuntimeError("not_found", `no DAG run ${d}/${r}; see runs list`);
+        const probe = new Runner({ store });
+        if (run.runnerId && (await probe.isRunnerAlive(run.runnerId))) {
+          throw new RuntimeError(
+            "conflict",
+            `DAG run ${d}/${r} is being run by live runner ${run.runnerId}; mark its tasks failed or stop that process first`,
+          );
+        }
+        const live = await store.listTaskInstancesInStates(d, r, [
+          "running",
+          "deferred",
+          "scheduled",
+          "queued",
+        ]);
+        await store.deleteDagRun(d, r);
+        ctx.out(`Deleted DAG run ${d} ${r}\n`);
+        if (live.length > 0) {
+          ctx.err(
+            `${live.length} of its task instances had not finished; armada-airflow armada sweep cancels Armada jobs they left\n`,
+          );
+        }
+      });
+    });
+
+  tasks
+    .command("clear")
+    .description("run task instances of a DAG run again in a new try (a finished run is queued again)")
+    .argument("<dag_id>")
+    .argument("<run_id>")
+    .option("--task <regex>", "only tasks whose id matches (default: all)")
+    .option("--downstream", "also the tasks downstream of those")
+    .option("--upstream", "also the tasks upstream of those")
+    .option("--only-failed", "only failed and upstream-failed instances")
+    .option("--json", "machine-readable output")
+    .addOption(dbOption())
+    .action(async (dagId, runId, opts) => {
+      const o = opts as {
+        task?: string;
+        downstream?: boolean;
+        upstream?: boolean;
+        onlyFailed?: boolean;
+        json?: boolean;
+        db?: string;
+      };
+      const [d, r] = [dagId as string, runId as string];
+      await withStore(ctx, o.db, async (store) => {
+        const run = await store.getDagRun(d, r);
+        if (!run) throw new RuntimeError("not_found", `no DAG run ${d}/${r}; see runs list`);
+        if (!run.dagFile)
+          throw new RuntimeError(
+            "dag",
+            `DAG run ${d}/${r} has no DAG file recorded; cannot tell its tasks' dependencies`,
+          );
+        const dag = await loadDag(run.dagFile, d);
+        const cleared = await clearTaskInstances(
+          store,
+          dag,
+          run,
+          {
+            taskRegex: o.task,
+            downstream: o.downstream,
+            upstream: o.upstream,
+            onlyFailed: o.onlyFailed,
+          },
+          ctx.clock.nowMs(),
+        );
+        const rows = cleared.map((t) => ({
+          taskId: t.taskId,
+          mapIndex: t.mapIndex,
+          previousState: t.state,
+          tryNumber: t.tryNumber,
+        }));
+        if (o.json) ctx.out(JSON.stringify(rows, null, 2) + "\n");
+        else if (rows.length === 0) ctx.out("No task instance to clear\n");
+        else {
+          ctx.out(
+            table(
+              ["task_id", "map_index", "previous_state", "try_number"],
+              rows.map((t) => [t.taskId, t.mapIndex, t.previousState, t.tryNumber]),
+            ),
+          );
+          ctx.out(`Cleared ${rows.length} task instances of ${d} ${r}\n`);
+        }
+      });
+    });
+}

@@ -1,0 +1,118 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { runCli } from "../../src/cli/main.js";
+import type { ManualClock } from "../../src/common/clock.js";
+import { Capture } from "../cli/support.js";
+import { sleepUntil } from "../support/sleep-until.js";
+
+/** The package entry, for DAG files written outside the repository. */
+export const srcIndex = path.resolve(import.meta.dirname, "../../src/index.ts");
+
+/**
+ * A DAG file body: an operator `Report` that returns what it sees of its run
+ * (dates, data interval, macros), and whatever `body` adds.
+ */
+export function dagFile(body: string): string {
+  return `import { BaseOperator, DAG, type Context } from ${JSON.stringify(srcIndex)};
+class Report extends BaseOperator {
+  msg: unknown = "{{ ds }}|{{ ts }}|{{ data_interval_start }}|{{ data_interval_end }}|{{ logical_date }}";
+  override templateFields = ["msg"];
+  async execute(ctx: Context) {
+    return this.msg;
+  }
+}
+void Report;
+${body}
+`;
+}
+
+/** A home, a DAGs folder, and the CLI in-process against them with short scheduler periods. */
+export function schedulerSandbox(extraEnv: Record<string, string> = {}) {
+  const root = mkdtempSync(path.join(os.tmpdir(), "aa-sched-"));
+  const home = path.join(root, "home");
+  const dags = path.join(root, "dags");
+  mkdirSync(home);
+  mkdirSync(dags);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ARMADA_AIRFLOW_HOME: home,
+    ARMADA_AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME: "0.02",
+    ARMADA_AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL: "0.1",
+    ARMADA_AIRFLOW__CORE__RUNNER_HEARTBEAT_MS: "20",
+    ARMADA_AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: "false",
+    ...extraEnv,
+  };
+  const schedulers: { ac: AbortController; done: Promise<number> }[] = [];
+  return {
+    root,
+    home,
+    dags,
+    env,
+    write(name: string, text: string) {
+      writeFileSync(path.join(dags, name), text);
+    },
+    async run(argv: string[], clock?: ManualClock) {
+      const stdout = new Capture();
+      const stderr = new Capture();
+      const code = await runCli(argv, { stdout, stderr, env, cwd: root, clock });
+      return { code, stdout: stdout.text, stderr: stderr.text };
+    },
+    async json<T>(argv: string[]): Promise<T> {
+      const r = await this.run([...argv, "--json"]);
+      if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr}`);
+      return JSON.parse(r.stdout) as T;
+    },
+    /** Starts `armada-airflow scheduler` in-process on `clock`; resolves once it said it is ready. */
+    async startScheduler(clock: ManualClock, args: string[] = []) {
+      const stdout = new Capture();
+      const stderr = new Capture();
+      const ac = new AbortController();
+      const done = runCli(["scheduler", "--dags-folder", dags, ...args], {
+        stdout,
+        stderr,
+        env,
+        cwd: root,
+        clock,
+        signal: ac.signal,
+      });
+      const handle = { ac, done };
+      schedulers.push(handle);
+      let code: number | undefined;
+      void done.then((c) => (code = c));
+      await sleepUntil(
+        () => code !== undefined || stderr.text.includes("[scheduler] ready"),
+        "the scheduler to be ready",
+        60_000,
+      );
+      if (code !== undefined) throw new Error(`the scheduler exited (${code}): ${stderr.text}`);
+      return {
+        stderr,
+        done,
+        /** Waits until the scheduler's output matches. */
+        async said(pattern: RegExp | string, what = String(pattern)) {
+          const ok = () =>
+            typeof pattern === "string" ? stderr.text.includes(pattern) : pattern.test(stderr.text);
+          await sleepUntil(() => ok() || code !== undefined, what, 60_000);
+          if (!ok()) throw new Error(`the scheduler exited (${code}) before saying ${what}: ${stderr.text}`);
+        },
+        async stop(reason = "SIGTERM") {
+          ac.abort(reason);
+          return done;
+        },
+      };
+    },
+    async dispose() {
+      for (const s of schedulers) s.ac.abort("SIGTERM");
+      await Promise.all(schedulers.map((s) => s.done));
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+export type SchedulerSandbox = ReturnType<typeof schedulerSandbox>;
+
+/** Polls (through the CLI) until `fn` holds. */
+export async function until(what: string, fn: () => Promise<boolean>): Promise<void> {
+  await sleepUntil(fn, what, 60_000);
+}
