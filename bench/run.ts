@@ -4,6 +4,8 @@
  * them all. Client and server share this one Node process, so the figures are
  * a lower bound for the server alone. Then times `armada-airflow dev` from
  * spawn to ready (a figure here, not a test bound: see dev-startup.ts).
+ * Last, the runtime at scale (runtime-scale.ts; BENCH_RUNTIME_TASKS, e.g.
+ * "1000,10000").
  */
 import { credentials } from "@grpc/grpc-js";
 import { performance } from "node:perf_hooks";
@@ -14,6 +16,7 @@ import { JobsClient, type JobStatusResponse } from "../src/gen/armada/job.js";
 import { JobSubmitRequestItem, SubmitClient, type JobSubmitResponse } from "../src/gen/armada/submit.js";
 import { Container, PodSpec } from "../src/gen/k8s.io/api/core/v1/generated.js";
 import { measureDevStartup, median } from "./dev-startup.js";
+import { runtimeScaleBench } from "./runtime-scale.js";
 
 const TOTAL = Number(process.env.BENCH_JOBS ?? 100_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
@@ -144,6 +147,12 @@ async function main(): Promise<void> {
       `FAILED: expected armada-airflow dev ready within ${TARGET_STARTUP_MS} ms of spawn (median)`,
     );
     process.exitCode = 1;
+  }
+
+  // The runtime at scale: deferrable Armada tasks in one runner process (figures, see runtime-scale.ts).
+  for (const n of (process.env.BENCH_RUNTIME_TASKS ?? "1000").split(",").map(Number)) {
+    const figures = await runtimeScaleBench(n);
+    if (figures.tasksNotSuccess !== 0 || figures.tasksWithoutExactlyOneJobPerTry !== 0) process.exitCode = 1;
   }
 }
 
