@@ -19,6 +19,9 @@ import { registerDevCommand } from "./dev-command.js";
 import { sweepOrphanJobs } from "../operator/orphan-sweep.js";
 import { systemClock, type Clock } from "../common/clock.js";
 import { registerSchedulerCommands } from "./scheduler-commands.js";
+import { registerPoolCommands } from "./pool-commands.js";
+import { getConfigNumber, type ConfigSource } from "../runtime/config.js";
+import { explainWaits } from "../runtime/wait-reasons.js";
 
 /** What {@link runCli} runs against; defaults are the process's own. */
 export interface CliIo extends Partial<CliStreams> {
@@ -165,11 +168,32 @@ async function extraLinks(
   return { links: out };
 }
 
-async function runReport(store: KyselyStore, dagId: string, runId: string) {
+/** Why the run's waiting task instances wait (a limit or a pool), when the DAG file loads. */
+async function waitReasons(store: KyselyStore, run: DagRunRow, tis: TaskInstanceRow[], source: ConfigSource): Promise<Map<string, string>> {
+  if (run.state !== "running") return new Map();
+  let dag: DAG;
+  try {
+    dag = await loadDag(run.dagFile, run.dagId);
+  } catch {
+    return new Map(); // extraLinks says why the file does not load
+  }
+  return explainWaits({
+    store,
+    dag,
+    run,
+    taskInstances: tis,
+    nowMs: Date.now(),
+    parallelism: getConfigNumber("core", "parallelism", 32, source),
+    maxActiveTasksDefault: getConfigNumber("core", "max_active_tasks_per_dag", 16, source),
+  });
+}
+
+async function runReport(store: KyselyStore, dagId: string, runId: string, source: ConfigSource = {}) {
   const run = await store.getDagRun(dagId, runId);
   if (!run) throw new RuntimeError("not_found", `no DAG run ${dagId}/${runId}; see runs list`);
   const tis = await store.listTaskInstances(dagId, runId);
   const { links, error: linksError } = await extraLinks(store, run, tis);
+  const waits = await waitReasons(store, run, tis, source);
   return {
     dagId,
     runId,
@@ -190,6 +214,8 @@ async function runReport(store: KyselyStore, dagId: string, runId: string) {
       startDate: isoOrEmpty(t.startMs),
       endDate: isoOrEmpty(t.endMs),
       links: links.get(`${t.taskId}\u0000${t.mapIndex}`) ?? {},
+      /** Why it waits, when a limit or pool holds it (absent from JSON otherwise). */
+      waitingFor: waits.get(`${t.taskId}\u0000${t.mapIndex}`),
     })),
   };
 }
@@ -210,6 +236,16 @@ function printRun(ctx: Ctx, report: Awaited<ReturnType<typeof runReport>>, json:
       report.taskInstances.map((t) => [t.taskId, t.mapIndex, t.state, t.tryNumber, t.maxTries, t.endDate]),
     ),
   );
+  // Why tasks wait, one line per task and reason (a mapped task's instances share theirs).
+  const waits = new Map<string, { taskId: string; n: number; label: string }>();
+  for (const t of report.taskInstances) {
+    if (!t.waitingFor) continue;
+    const k = `${t.taskId}\u0000${t.waitingFor}`;
+    const w = waits.get(k) ?? { taskId: t.taskId, n: 0, label: t.mapIndex >= 0 ? `${t.taskId}[${t.mapIndex}]` : t.taskId };
+    w.n++;
+    waits.set(k, w);
+  }
+  for (const [k, w] of waits) ctx.out(`${w.n > 1 ? `${w.taskId} (${w.n} instances)` : w.label}: ${k.slice(k.indexOf("\u0000") + 1)}\n`);
   for (const t of report.taskInstances) {
     for (const [name, url] of Object.entries(t.links)) {
       ctx.out(`link ${t.mapIndex >= 0 ? `${t.taskId}[${t.mapIndex}]` : t.taskId} ${name}: ${url}\n`);
@@ -334,7 +370,7 @@ function build(ctx: Ctx): Command {
     .addOption(dbOption())
     .action(async (dagId, runId, o) => {
       await withStore(ctx, o.db, async (store) => {
-        const report = await runReport(store, dagId, runId);
+        const report = await runReport(store, dagId, runId, { env: ctx.env, cwd: ctx.cwd });
         printRun(ctx, report, Boolean(o.json));
         if (o.logs && !o.json) {
           for (const l of await store.listLogs({ dagId, runId })) {
@@ -504,6 +540,7 @@ function build(ctx: Ctx): Command {
     });
 
   registerSchedulerCommands({ program, dags, runs, tasks }, ctx);
+  registerPoolCommands(program, ctx);
   registerDevCommand(program);
   return program;
 }

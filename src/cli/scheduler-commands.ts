@@ -147,6 +147,8 @@ export function registerSchedulerCommands(
           heartbeatMs: getConfigNumber("core", "runner_heartbeat_ms", 1000, source),
           pausedAtCreation: getConfigBoolean("core", "dags_are_paused_at_creation", true, source),
           maxActiveRunsDefault: getConfigNumber("core", "max_active_runs_per_dag", 16, source),
+          parallelism: getConfigNumber("core", "parallelism", 32, source),
+          maxActiveTasksPerDag: getConfigNumber("core", "max_active_tasks_per_dag", 16, source),
           log,
           onEvent: eventPrinter(ctx),
         });

@@ -4,6 +4,7 @@ import { tryGetCurrentContext, type Context, type TaskInstanceKey } from "./cont
 import type { DAG } from "./dag.js";
 import { RuntimeError, TaskDeferred, type DeferRequest } from "./errors.js";
 import { templateFieldProperty } from "./naming.js";
+import { DEFAULT_POOL } from "./pools.js";
 import type { TriggerRule } from "./state.js";
 import { stderrLogger, type TaskLogger } from "./task-logger.js";
 import { defaultTemplateEnv, type TemplateEnv } from "./template.js";
@@ -33,6 +34,13 @@ export interface BaseOperatorOptions {
   params?: Record<string, unknown>;
   /** Push the return value of `execute` to XCom `return_value`. @default true */
   doXcomPush?: boolean;
+  /**
+   * The pool whose slots a try of this task takes (create pools with
+   * `armada-airflow pools set NAME SLOTS`). @default "default_pool"
+   */
+  pool?: string;
+  /** How many slots of `pool` a try takes. @default 1 */
+  poolSlots?: number;
 }
 
 /** A link shown for a task instance (Airflow's `BaseOperatorLink`). */
@@ -102,6 +110,10 @@ export abstract class BaseOperator {
   readonly triggerRule: TriggerRule;
   readonly params: Record<string, unknown>;
   readonly doXcomPush: boolean;
+  /** The pool a try takes its slots from. */
+  readonly pool: string;
+  /** Slots of {@link pool} a try takes. */
+  readonly poolSlots: number;
   /** The options as given, with DAG default args applied. */
   protected readonly resolvedOptions: BaseOperatorOptions & Record<string, unknown>;
 
@@ -138,6 +150,20 @@ export abstract class BaseOperator {
     this.triggerRule = o.triggerRule ?? "all_success";
     this.params = o.params ?? {};
     this.doXcomPush = o.doXcomPush ?? true;
+    if (o.pool !== undefined && (typeof o.pool !== "string" || o.pool.trim() === "" || o.pool.length > 256)) {
+      throw new RuntimeError(
+        "invalid_argument",
+        `task "${o.taskId}": pool must be the name of a pool (a non-empty string of at most 256 characters), got ${JSON.stringify(o.pool)}`,
+      );
+    }
+    this.pool = o.pool ?? DEFAULT_POOL;
+    if (o.poolSlots !== undefined && (typeof o.poolSlots !== "number" || !Number.isInteger(o.poolSlots) || o.poolSlots < 1)) {
+      throw new RuntimeError(
+        "invalid_argument",
+        `task "${o.taskId}": poolSlots must be an integer >= 1 (the slots of pool "${this.pool}" a try takes), got ${JSON.stringify(o.poolSlots)}`,
+      );
+    }
+    this.poolSlots = o.poolSlots ?? 1;
     this.dag = undefined;
     if (o.dag) o.dag.addTask(this);
   }

@@ -34,6 +34,11 @@ export interface DagOptions {
   timezone?: string;
   /** Runs of this DAG running at once. @default config `[core] max_active_runs_per_dag`, else 16 */
   maxActiveRuns?: number;
+  /**
+   * Task instances of one run of this DAG running at once (as Airflow 3:
+   * per run; deferred tasks do not count). @default config `[core] max_active_tasks_per_dag`, else 16
+   */
+  maxActiveTasks?: number;
   /** Whether the scheduler registers this DAG paused. @default config `[core] dags_are_paused_at_creation`, else true */
   isPausedUponCreation?: boolean;
   description?: string;
@@ -58,6 +63,8 @@ export class DAG {
   readonly catchup: boolean;
   /** As given; the scheduler applies the config default. */
   readonly maxActiveRuns: number | undefined;
+  /** As given; the runner applies the config default. */
+  readonly maxActiveTasks: number | undefined;
   /** As given; the scheduler applies the config default. */
   readonly isPausedUponCreation: boolean | undefined;
   readonly description: string | undefined;
@@ -92,6 +99,10 @@ export class DAG {
     this.maxActiveRuns = options.maxActiveRuns;
     if (this.maxActiveRuns !== undefined && (!Number.isInteger(this.maxActiveRuns) || this.maxActiveRuns < 1)) {
       throw new RuntimeError("invalid_argument", `${where}: maxActiveRuns must be an integer >= 1, got ${JSON.stringify(options.maxActiveRuns)}`);
+    }
+    this.maxActiveTasks = options.maxActiveTasks;
+    if (this.maxActiveTasks !== undefined && (!Number.isInteger(this.maxActiveTasks) || this.maxActiveTasks < 1)) {
+      throw new RuntimeError("invalid_argument", `${where}: maxActiveTasks must be an integer >= 1, got ${JSON.stringify(options.maxActiveTasks)}`);
     }
     if (options.isPausedUponCreation !== undefined && typeof options.isPausedUponCreation !== "boolean") {
       throw new RuntimeError("invalid_argument", `${where}: isPausedUponCreation must be true or false`);

@@ -18,7 +18,8 @@ export type RuntimeErrorCode =
   | "killed"
   | "conflict"
   | "not_found"
-  | "invalid_argument";
+  | "invalid_argument"
+  | "pool";
 
 /** The runtime's own error family: a code, a message naming the fix, an optional cause. */
 export class RuntimeError extends Error {

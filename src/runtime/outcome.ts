@@ -14,10 +14,13 @@ const TRY_ERROR_MAX_CHARS = 8000;
 
 /** What happened to a task instance; each becomes one {@link TaskTransition}. */
 export type TaskOutcome =
-  /** A new try starts (from NONE, UP_FOR_RETRY): try number + 1. */
-  | { kind: "start"; row: TaskInstanceRow; runnerId: string; nowMs: number }
+  /**
+   * A new try starts (from NONE, UP_FOR_RETRY): try number + 1. With `pool`,
+   * only when the pool has the slots (see {@link TaskTransition.pool}).
+   */
+  | { kind: "start"; row: TaskInstanceRow; runnerId: string; nowMs: number; pool?: PoolClaim }
   /** A deferred try resumes after its trigger fired (SCHEDULED), same try. */
-  | { kind: "resume"; row: TaskInstanceRow; runnerId: string; nowMs: number }
+  | { kind: "resume"; row: TaskInstanceRow; runnerId: string; nowMs: number; pool?: PoolClaim }
   /** A try whose runner died is taken over by this runner and run again as the same try. */
   | { kind: "reclaim"; row: TaskInstanceRow; runnerId: string; nowMs: number }
   /** The try ended well. `row` is the running row (its try number). */
@@ -50,6 +53,12 @@ export type TaskOutcome =
   | { kind: "external"; row: TaskInstanceRow; current: TaskInstanceRow; error: string; nowMs: number }
   /** A kill owed by a FAILED task instance was delivered (onKill ran): clear the flag. */
   | { kind: "settle"; row: TaskInstanceRow; nowMs: number };
+
+/** The slots a starting try takes: `slots` of pool `name`. */
+export interface PoolClaim {
+  name: string;
+  slots: number;
+}
 
 /** The result of {@link failureTransition}'s decision, for the log line. */
 export interface FailureDecision {
@@ -115,8 +124,10 @@ export function transitionFor(o: TaskOutcome): TaskTransition {
           runnerId: o.runnerId,
           nextRetryMs: null,
           updatedMs: o.nowMs,
+          ...(o.pool ? { pool: o.pool.name, poolSlots: o.pool.slots } : {}),
         },
         tryRow: { ...key, tryNumber, state: "running", startMs, endMs: null, error: null },
+        ...(o.pool ? { pool: o.pool } : {}),
       };
     }
     case "success":

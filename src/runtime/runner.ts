@@ -27,6 +27,7 @@ import { defaultTemplateEnv, type TemplateEnv } from "./template.js";
 import { DeadlineHeap } from "./deadline-heap.js";
 import { Pacer } from "./pacer.js";
 import { RunMirror, tiKeyOf } from "./run-mirror.js";
+import { DEFAULT_POOL, PoolSlotsUnavailable } from "./pools.js";
 import { decideTriggerRule, emptyUpstreamSummary, type UpstreamSummary } from "./trigger-rules.js";
 import { createTrigger, type BaseTrigger, type TriggerEvent, type TriggerTaskInstance } from "./trigger.js";
 
@@ -75,6 +76,17 @@ export interface RunnerOptions {
    * @default max(30 s, 10 heartbeats)
    */
   staleAfterMs?: number;
+  /**
+   * Tries running at once in this process, across all its runs (deferred
+   * tasks do not count); 0 for no limit.
+   * @default config `[core] parallelism`, else 32
+   */
+  parallelism?: number;
+  /**
+   * `maxActiveTasks` of DAGs that do not set it.
+   * @default config `[core] max_active_tasks_per_dag`, else 16
+   */
+  maxActiveTasksPerDag?: number;
 }
 
 /** Options of {@link Runner.createDagRun}. */
@@ -105,6 +117,18 @@ interface RunningTry {
   killed: boolean;
   /** The try is writing its own outcome: a changed row seen meanwhile is that write, not another process's. */
   settling: boolean;
+}
+
+/** What became of an attempt to start a try: it waits for the run's or the process's limit, or for a pool. */
+type StartResult = "started" | "done" | "limit" | "pool";
+
+/** A config value that is a count: an integer >= `min`. */
+function countConfig(section: string, key: string, fallback: number, min: number): number {
+  const n = getConfigNumber(section, key, fallback);
+  if (!Number.isInteger(n) || n < min) {
+    throw new RuntimeError("config", `config [${section}] ${key} must be an integer >= ${min}, got ${n}`);
+  }
+  return n;
 }
 
 interface ActiveTrigger {
@@ -164,6 +188,14 @@ export class Runner {
   private heartbeat: NodeJS.Timeout | undefined;
   private started = false;
   private readonly staleAfterMs: number | undefined;
+  /** Tries running at once in this process at most (0: no limit). */
+  readonly parallelism: number;
+  /** `maxActiveTasks` of DAGs that do not set it. */
+  readonly maxActiveTasksPerDag: number;
+  /** Tries running (or being started) in this process now. */
+  private activeTries = 0;
+  /** Runs with a task waiting for a slot: woken when a try here ends. */
+  private readonly slotWaiters = new Set<RunDriver>();
 
   constructor(options: RunnerOptions) {
     this.id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -173,6 +205,60 @@ export class Runner {
     this.templateEnv = options.templateEnv ?? defaultTemplateEnv();
     this.onEvent = options.onEvent ?? (() => {});
     this.staleAfterMs = options.staleAfterMs;
+    if (options.parallelism !== undefined) {
+      if (!Number.isInteger(options.parallelism) || options.parallelism < 0) {
+        throw new RuntimeError(
+          "invalid_argument",
+          `parallelism must be an integer >= 0 (0: no limit), got ${String(options.parallelism)}`,
+        );
+      }
+      this.parallelism = options.parallelism;
+    } else this.parallelism = countConfig("core", "parallelism", 32, 0);
+    if (options.maxActiveTasksPerDag !== undefined) {
+      if (!Number.isInteger(options.maxActiveTasksPerDag) || options.maxActiveTasksPerDag < 1) {
+        throw new RuntimeError(
+          "invalid_argument",
+          `maxActiveTasksPerDag must be an integer >= 1, got ${String(options.maxActiveTasksPerDag)}`,
+        );
+      }
+      this.maxActiveTasksPerDag = options.maxActiveTasksPerDag;
+    } else this.maxActiveTasksPerDag = countConfig("core", "max_active_tasks_per_dag", 16, 1);
+  }
+
+  /**
+   * Takes one of this process's `parallelism` slots for a starting try
+   * (always, with `force`: a reclaimed try held one in its dead runner);
+   * false when none is free. Synchronous, so two runs never take the last one.
+   * @internal
+   */
+  reserveTry(force = false): boolean {
+    if (!force && this.parallelism > 0 && this.activeTries >= this.parallelism) return false;
+    this.activeTries++;
+    return true;
+  }
+
+  /** Gives back a slot whose try did not start. @internal */
+  unreserveTry(): void {
+    this.activeTries--;
+  }
+
+  /** A try here ended: its slot is free, and runs waiting for one look again. @internal */
+  tryEnded(): void {
+    this.activeTries--;
+    if (this.slotWaiters.size === 0) return;
+    const waiting = [...this.slotWaiters];
+    this.slotWaiters.clear();
+    for (const d of waiting) d.wake();
+  }
+
+  /** Tries running in this process now. */
+  get runningTries(): number {
+    return this.activeTries;
+  }
+
+  /** `driver` has a task waiting for a slot: it is woken when a try here ends. @internal */
+  waitForSlot(driver: RunDriver): void {
+    this.slotWaiters.add(driver);
   }
 
   /** Registers this runner (for liveness checks by other processes) and starts its heartbeat. */
@@ -369,6 +455,21 @@ class RunDriver {
   private readonly mirror: RunMirror;
   /** Task instances skipped by a wake because a try of theirs ran here; looked at again once it ends. */
   private readonly recheck = new Set<string>();
+  /**
+   * Retries and resumes that found no slot (the run's `maxActiveTasks`, the
+   * process's parallelism, or their pool), by pool, oldest first: each wake
+   * looks at these queues' heads before anything new, and stops at the first
+   * that still has to wait, so waiting tasks cost nothing per wake.
+   */
+  private readonly parked = new Map<string, Map<string, "start" | "resume">>();
+  /** The pool each parked key waits in. */
+  private readonly parkedPool = new Map<string, string>();
+  /** Task instances whose wait was logged (once each). */
+  private readonly waitLogged = new Set<string>();
+  /** What the current pass found: pools without room, and whether the run's or process's limit was reached. */
+  private pass = { full: new Set<string>(), limited: false };
+  /** Task instances of this run running at once at most ({@link DAG.maxActiveTasks}). */
+  private readonly maxActiveTasks: number;
   private triggersLoaded = false;
   private readonly logQueue: LogRow[] = [];
   private dirty = true;
@@ -395,6 +496,7 @@ class RunDriver {
     this.conf = (deserializeValue(run.conf) ?? {}) as Record<string, unknown>;
     this.only = onlyTaskIds ? new Set(onlyTaskIds) : undefined;
     for (const id of onlyTaskIds ?? []) dag.getTask(id);
+    this.maxActiveTasks = dag.maxActiveTasks ?? runner.maxActiveTasksPerDag;
   }
 
   wake(): void {
@@ -434,7 +536,7 @@ class RunDriver {
 
   /** A try of `key` no longer runs here: the next wake looks at that task instance again. */
   private release(key: string): void {
-    this.running.delete(key);
+    if (this.running.delete(key)) this.runner.tryEnded();
     this.recheck.add(key);
     this.wake();
   }
@@ -612,7 +714,8 @@ class RunDriver {
         // Active ones (to remove when the task left DEFERRED) and stored ones (a new deferral's).
         const trows = new Map<string, TriggerRow>();
         for (const id of this.triggersByKey.get(key) ?? []) trows.set(id, this.triggers.get(id)!.row);
-        if (row.state === "deferred") for (const t of await this.store.listTriggersOf(row)) trows.set(t.id, t);
+        if (row.state === "deferred")
+          for (const t of await this.store.listTriggersOf(row)) trows.set(t.id, t);
         for (const trow of trows.values()) await this.examineTrigger(trow, now);
         await pace.step();
       }
@@ -642,6 +745,9 @@ class RunDriver {
       }
     }
 
+    this.pass = { full: new Set(), limited: false };
+    await this.startParked(now, pace);
+
     const taskIds = this.dag.topologicalOrder().filter((id) => !this.only || this.only.has(id));
     for (const taskId of taskIds) {
       const task = this.dag.getTask(taskId);
@@ -655,11 +761,14 @@ class RunDriver {
       // Every instance of a task has the same upstream, so one decision serves them all.
       const decision = decideTriggerRule(task.triggerRule, upstream());
       if (decision === "wait") continue;
-      for (const key of [...none]) {
+      // The live set: only a refresh changes it, and none happens during the pass.
+      for (const key of none) {
         const row = this.mirror.get(key)!;
         if (this.running.has(key)) continue;
-        if (decision === "run") await this.startTry(row, "start");
-        else {
+        if (decision === "run") {
+          // All instances of a task wait for the same slot: the rest wait too (and cost nothing).
+          if ((await this.admit(row, "start")) === "waits") break;
+        } else {
           const state = decision === "skip" ? "skipped" : "upstream_failed";
           if (
             await this.store.updateTaskInstance(
@@ -681,17 +790,22 @@ class RunDriver {
         continue;
       }
       const row = this.mirror.get(key)!;
-      if (!this.only || this.only.has(row.taskId)) await this.startTry(row, "start");
+      if (this.only && !this.only.has(row.taskId)) continue;
+      if ((await this.admit(row, "start")) === "waits") this.park(row, "start");
       await pace.step();
     }
     const nextRetry = this.mirror.nextRetryMs();
     if (nextRetry !== undefined) soon(nextRetry);
-    for (const key of [...this.mirror.scheduledKeys()]) {
-      const row = this.mirror.get(key)!;
-      if (this.running.has(key) || (this.only && !this.only.has(row.taskId))) continue;
-      await this.startTry(row, "resume");
+    // Resumes: a task instance that became SCHEDULED is a changed row (or a recheck, when a try of it
+    // was still settling here); one that found no slot waits in its pool's queue.
+    for (const [key, row] of changed) {
+      if (row.state !== "scheduled" || this.running.has(key) || this.parkedPool.has(key)) continue;
+      if (this.only && !this.only.has(row.taskId)) continue;
+      if ((await this.admit(row, "resume")) === "waits") this.park(row, "resume");
       await pace.step();
     }
+    // Slots freed by this process wake the run; other processes' are seen on the heartbeat's wake.
+    if (this.pass.limited || this.pass.full.size > 0 || this.parked.size > 0) this.runner.waitForSlot(this);
 
     // Finished when every task instance is in a final state.
     if (this.running.size === 0 && this.triggers.size === 0 && this.allFinished(taskIds)) {
@@ -713,6 +827,68 @@ class RunDriver {
       return "done";
     }
     return deadline;
+  }
+
+  /** Starts the parked retries and resumes that now get a slot, oldest first in each pool. */
+  private async startParked(now: number, pace: Pacer): Promise<void> {
+    for (const [pool, queue] of this.parked) {
+      if (this.pass.limited) return;
+      if (this.pass.full.has(pool)) continue;
+      for (const [key, mode] of queue) {
+        const row = this.mirror.get(key);
+        const ready =
+          row !== undefined &&
+          !this.running.has(key) &&
+          (mode === "resume"
+            ? row.state === "scheduled"
+            : row.state === "up_for_retry" && (row.nextRetryMs ?? 0) <= now);
+        // Changed meanwhile (marked, cleared, a later retry time): the mirror's own queues have it.
+        if (!ready) {
+          this.unpark(key);
+          continue;
+        }
+        if ((await this.admit(row, mode)) === "waits") break;
+        this.unpark(key);
+        await pace.step();
+      }
+    }
+  }
+
+  /** Starts a try unless this pass found its slot taken already; "waits" when it has to wait for one. */
+  private async admit(row: TaskInstanceRow, mode: "start" | "resume"): Promise<"started" | "done" | "waits"> {
+    const pool = this.dag.hasTask(row.taskId) ? this.dag.getTask(row.taskId).pool : DEFAULT_POOL;
+    if (this.pass.limited || this.pass.full.has(pool)) return "waits";
+    const r = await this.startTry(row, mode);
+    if (r === "limit") this.pass.limited = true;
+    else if (r === "pool") this.pass.full.add(pool);
+    return r === "limit" || r === "pool" ? "waits" : r;
+  }
+
+  private park(row: TaskInstanceRow, mode: "start" | "resume"): void {
+    const key = keyOf(row);
+    if (this.parkedPool.has(key)) return;
+    const pool = this.dag.hasTask(row.taskId) ? this.dag.getTask(row.taskId).pool : DEFAULT_POOL;
+    this.parkedPool.set(key, pool);
+    let queue = this.parked.get(pool);
+    if (!queue) this.parked.set(pool, (queue = new Map()));
+    queue.set(key, mode);
+  }
+
+  private unpark(key: string): void {
+    const pool = this.parkedPool.get(key);
+    if (pool === undefined) return;
+    this.parkedPool.delete(key);
+    const queue = this.parked.get(pool);
+    queue?.delete(key);
+    if (queue?.size === 0) this.parked.delete(pool);
+  }
+
+  /** Says once in a task instance's log why it waits. */
+  private logWait(row: TaskInstanceRow, tryNumber: number, why: string): void {
+    const key = keyOf(row);
+    if (this.waitLogged.has(key)) return;
+    this.waitLogged.add(key);
+    this.loggerFor(row.taskId, row.mapIndex, tryNumber).info(`Waiting: ${why}`);
   }
 
   /** True when every task (of `onlyTaskIds`, when given) has instances and all of them are final. */
@@ -882,10 +1058,10 @@ class RunDriver {
    * Starts a try: a new one (`start`), a deferred one resuming (`resume`),
    * or one a dead runner left running, run again (`reclaim`).
    */
-  private async startTry(row: TaskInstanceRow, mode: "start" | "resume" | "reclaim"): Promise<void> {
+  private async startTry(row: TaskInstanceRow, mode: "start" | "resume" | "reclaim"): Promise<StartResult> {
     const resume = mode === "resume";
     const key = keyOf(row);
-    if (this.running.has(key) || this.stopped) return;
+    if (this.running.has(key) || this.stopped) return "done";
     if (row.killRequested) {
       const log = this.loggerFor(row.taskId, row.mapIndex, row.tryNumber);
       log.warn("Kill requested (tasks kill) before the task could resume");
@@ -894,9 +1070,14 @@ class RunDriver {
       // resuming try; that try will not run, so the operator must release it.
       if (resume) await this.killWithoutTry(row, err, log);
       await this.handleFailure(row, err, false, [row.state], log);
-      return;
+      return "done";
     }
     const tryNumber = mode === "start" ? row.tryNumber + 1 : row.tryNumber;
+    // A reclaimed try held its slots under its dead runner: it keeps them, limits or not.
+    // (Routine throttling: not logged per task; runs show says why a task waits.)
+    if (mode !== "reclaim" && this.running.size >= this.maxActiveTasks) return "limit";
+    if (!this.runner.reserveTry(mode === "reclaim")) return "limit";
+    const task = this.dag.hasTask(row.taskId) ? this.dag.getTask(row.taskId) : undefined;
     const log = this.loggerFor(row.taskId, row.mapIndex, tryNumber);
     const rt: RunningTry = {
       key,
@@ -912,21 +1093,34 @@ class RunDriver {
     this.running.set(key, rt);
     const now = this.clock.nowMs();
     let ok: boolean;
+    // The slots are taken in the transaction that starts the try (any number of processes share a pool).
+    const pool = mode !== "reclaim" && task ? { name: task.pool, slots: task.poolSlots } : undefined;
     try {
-      ok = await applyOutcome(this.store, {
-        kind: mode,
-        row,
-        runnerId: this.runner.id,
-        nowMs: now,
-      });
+      ok =
+        mode === "reclaim"
+          ? await applyOutcome(this.store, { kind: mode, row, runnerId: this.runner.id, nowMs: now })
+          : await applyOutcome(this.store, { kind: mode, row, runnerId: this.runner.id, nowMs: now, pool });
     } catch (err) {
       this.running.delete(key);
-      throw err;
+      this.runner.unreserveTry();
+      if (!PoolSlotsUnavailable.isPoolError(err)) throw err;
+      if (err.refusal.kind === "full") {
+        this.logWait(row, tryNumber, err.message);
+        return "pool";
+      }
+      // As Airflow's scheduler will not run a task of a pool that does not exist, but said, not silent.
+      log.error(`Cannot start ${tiLabel(row)}: ${err.message}`);
+      await this.handleFailure(row, err, true, [row.state], log);
+      return "done";
     }
     if (!ok) {
-      this.release(key);
-      return;
+      this.running.delete(key);
+      this.runner.unreserveTry();
+      this.recheck.add(key);
+      this.wake();
+      return "done";
     }
+    this.waitLogged.delete(key);
     rt.row.startMs = mode === "start" ? now : (row.startMs ?? now);
     this.emitTi(row, tryNumber, "running");
     log.info(
@@ -939,6 +1133,7 @@ class RunDriver {
     // A reclaimed try that had resumed from a deferral resumes again (same method and event).
     const resumeFrom = resume || (mode === "reclaim" && row.nextMethod) ? row : undefined;
     this.supervise("The try", rt.row, ["running"], () => this.executeTry(rt, resumeFrom));
+    return "started";
   }
 
   /** The context a task instance's code runs in (execute, resume methods, onKill). */

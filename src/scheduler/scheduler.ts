@@ -36,6 +36,10 @@ export interface SchedulerOptions {
   pausedAtCreation: boolean;
   /** `maxActiveRuns` of DAGs that do not say. */
   maxActiveRunsDefault: number;
+  /** Tries running at once in this process (`[core] parallelism`; 0: no limit). @default the runner's */
+  parallelism?: number;
+  /** `maxActiveTasks` of DAGs that do not say (`[core] max_active_tasks_per_dag`). @default the runner's */
+  maxActiveTasksPerDag?: number;
   /** Scheduler log lines. */
   log: (line: string) => void;
   onEvent?: (event: RunnerEvent) => void;
@@ -78,6 +82,8 @@ export class Scheduler {
       heartbeatMs: options.heartbeatMs,
       onEvent: options.onEvent,
       staleAfterMs: options.heartbeatTimeoutMs,
+      parallelism: options.parallelism,
+      maxActiveTasksPerDag: options.maxActiveTasksPerDag,
     });
     this.bag = new DagBag({
       folder: options.dagsFolder,

@@ -95,7 +95,7 @@ for (const [name, backend] of [
       const url = await backend.fresh();
       const store = await KyselyStore.open({ url, home: tmp });
       expect(store.dialect).toBe(name);
-      expect(await store.schemaVersion()).toBe(4);
+      expect(await store.schemaVersion()).toBe(5);
       await store.close();
       // Reopening an up-to-date database is fine.
       await (await KyselyStore.open({ url, home: tmp })).close();

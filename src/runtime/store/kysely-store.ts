@@ -13,6 +13,7 @@ import {
 } from "kysely";
 import pg from "pg";
 import { RuntimeError } from "../errors.js";
+import { PoolSlotsUnavailable } from "../pools.js";
 import type { DagRunState, TaskInstanceState } from "../state.js";
 import { MIGRATIONS } from "./migrations.js";
 import type {
@@ -20,6 +21,8 @@ import type {
   DagRunRow,
   ImportErrorRow,
   LogRow,
+  PoolRow,
+  PoolUsage,
   RunnerRow,
   Store,
   TaskInstancePatch,
@@ -82,6 +85,14 @@ interface TaskInstanceTable {
   kill_requested: number;
   updated_ms: number;
   change_seq: number;
+  pool: string | null;
+  pool_slots: number | null;
+}
+interface PoolTable {
+  name: string;
+  slots: number;
+  description: string;
+  include_deferred: number;
 }
 interface TaskTryTable {
   dag_id: string;
@@ -144,6 +155,7 @@ interface Schema {
   dag: DagTable;
   import_error: ImportErrorTable;
   scheduler_lock: SchedulerLockTable;
+  pool: PoolTable;
 }
 
 const MIGRATION_TABLE = "armada_airflow_migration";
@@ -161,6 +173,13 @@ const toDagRun = (r: DagRunTable): DagRunRow => ({
   endMs: r.end_ms === null ? null : Number(r.end_ms),
   dataIntervalStartMs: r.data_interval_start_ms === null ? null : Number(r.data_interval_start_ms),
   dataIntervalEndMs: r.data_interval_end_ms === null ? null : Number(r.data_interval_end_ms),
+});
+
+const toPool = (r: PoolTable): PoolRow => ({
+  name: r.name,
+  slots: Number(r.slots),
+  description: r.description,
+  includeDeferred: Boolean(r.include_deferred),
 });
 
 const toDag = (r: DagTable): DagRow => ({
@@ -191,6 +210,8 @@ const toTi = (r: TaskInstanceTable): TaskInstanceRow => ({
   killRequested: Boolean(r.kill_requested),
   updatedMs: Number(r.updated_ms),
   changeSeq: Number(r.change_seq),
+  pool: r.pool,
+  poolSlots: r.pool_slots === null ? null : Number(r.pool_slots),
 });
 
 function tiPatch(patch: TaskInstancePatch): Partial<TaskInstanceTable> {
@@ -206,6 +227,8 @@ function tiPatch(patch: TaskInstancePatch): Partial<TaskInstanceTable> {
     endMs: "end_ms",
     runnerId: "runner_id",
     updatedMs: "updated_ms",
+    pool: "pool",
+    poolSlots: "pool_slots",
   };
   for (const [k, v] of Object.entries(patch)) {
     if (v === undefined) continue;
@@ -242,6 +265,8 @@ const tiValues = (r: TaskInstanceRow, changeSeq: number): TaskInstanceTable => (
   kill_requested: r.killRequested ? 1 : 0,
   updated_ms: r.updatedMs,
   change_seq: changeSeq,
+  pool: r.pool ?? null,
+  pool_slots: r.poolSlots ?? null,
 });
 
 const triggerValues = (r: TriggerRow): TriggerTable => ({
@@ -605,6 +630,8 @@ export class KyselyStore implements Store {
 
   async transition(t: TaskTransition): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
+      // The pool's row first: starts of one pool queue on it (before the run row, in every transaction).
+      if (t.pool) await this.takePoolSlots(trx, t.pool.name, t.pool.slots);
       const changed = await this.casTaskInstance(trx, t.key, t.patch, t.expected);
       if (!changed) return false;
       this.maybeKillInTransition(t.kind);
@@ -615,6 +642,96 @@ export class KyselyStore implements Store {
         await trx.deleteFrom("trigger").where("id", "=", t.trigger.deleteId).execute();
       return true;
     });
+  }
+
+  /**
+   * Locks the pool's row (a write: PostgreSQL's row lock, SQLite's writer
+   * lock, taken before anything is read) and counts the slots taken in it;
+   * throws {@link PoolSlotsUnavailable} when `slots` more do not fit. The
+   * count reads the pool's RUNNING/QUEUED (and DEFERRED) instances through
+   * `task_instance_pool_idx`: at most the pool's size in rows.
+   */
+  private async takePoolSlots(trx: Transaction<Schema>, name: string, slots: number): Promise<void> {
+    const pool = await trx
+      .updateTable("pool")
+      .set((eb) => ({ slots: eb.ref("slots") }))
+      .where("name", "=", name)
+      .returning(["slots", "include_deferred"])
+      .executeTakeFirst();
+    if (!pool) throw new PoolSlotsUnavailable(name, { kind: "unknown" });
+    const states = pool.include_deferred ? ["running", "queued", "deferred"] : ["running", "queued"];
+    const { n } = await trx
+      .selectFrom("task_instance")
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>("pool_slots"), eb.lit(0)).as("n"))
+      .where("state", "in", states)
+      .where("pool", "=", name)
+      .executeTakeFirstOrThrow();
+    const occupied = Number(n);
+    const total = Number(pool.slots);
+    if (occupied + slots > total)
+      throw new PoolSlotsUnavailable(name, { kind: "full", occupied, total, needed: slots });
+  }
+
+  async setPool(r: PoolRow): Promise<void> {
+    const values = {
+      name: r.name,
+      slots: r.slots,
+      description: r.description,
+      include_deferred: r.includeDeferred ? 1 : 0,
+    };
+    await this.db
+      .insertInto("pool")
+      .values(values)
+      .onConflict((oc) =>
+        oc.column("name").doUpdateSet({
+          slots: values.slots,
+          description: values.description,
+          include_deferred: values.include_deferred,
+        }),
+      )
+      .execute();
+  }
+
+  async getPool(name: string): Promise<PoolRow | undefined> {
+    const r = await this.db.selectFrom("pool").selectAll().where("name", "=", name).executeTakeFirst();
+    return r ? toPool(r) : undefined;
+  }
+
+  async listPools(): Promise<PoolRow[]> {
+    return (await this.db.selectFrom("pool").selectAll().orderBy("name").execute()).map(toPool);
+  }
+
+  async deletePool(name: string): Promise<boolean> {
+    const res = await this.db.deleteFrom("pool").where("name", "=", name).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+
+  async poolUsage(): Promise<PoolUsage[]> {
+    const rows = await this.db
+      .selectFrom("task_instance")
+      .select((eb) => ["pool", "state", eb.fn.sum<number>("pool_slots").as("n")])
+      .where("state", "in", ["running", "queued", "deferred"])
+      .where("pool", "is not", null)
+      .groupBy(["pool", "state"])
+      .execute();
+    const byPool = new Map<string, PoolUsage>();
+    for (const r of rows) {
+      const u = byPool.get(r.pool!) ?? { pool: r.pool!, running: 0, deferred: 0 };
+      if (r.state === "deferred") u.deferred += Number(r.n);
+      else u.running += Number(r.n);
+      byPool.set(r.pool!, u);
+    }
+    return [...byPool.values()].sort((a, b) => a.pool.localeCompare(b.pool));
+  }
+
+  async countRunningOf(runnerId: string): Promise<number> {
+    const { n } = await this.db
+      .selectFrom("task_instance")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("state", "=", "running")
+      .where("runner_id", "=", runnerId)
+      .executeTakeFirstOrThrow();
+    return Number(n);
   }
 
   private maybeKillInTransition(kind: TransitionKind): void {

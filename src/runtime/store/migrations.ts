@@ -193,4 +193,30 @@ export const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  "0005_pools": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("pool")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("slots", "integer", (c) => c.notNull())
+        .addColumn("description", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("include_deferred", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      // Airflow's default pool and its initial size ([core] default_pool_task_slot_count).
+      await sql`insert into pool (name, slots, description, include_deferred) values ('default_pool', 128, 'Default pool', 0)`.execute(
+        db,
+      );
+      // The pool a try took its slots from, set when it starts: the slots are free again as soon as the
+      // state leaves RUNNING (or DEFERRED), whoever changes it, with no counter to keep right.
+      await db.schema.alterTable("task_instance").addColumn("pool", "text").execute();
+      await db.schema.alterTable("task_instance").addColumn("pool_slots", "integer").execute();
+      // A start counts its pool's taken slots through this index: the rows read are the pool's
+      // running (and deferred) instances, never the whole table.
+      await db.schema
+        .createIndex("task_instance_pool_idx")
+        .on("task_instance")
+        .columns(["state", "pool"])
+        .execute();
+    },
+  },
 };

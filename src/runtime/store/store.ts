@@ -67,6 +67,29 @@ export interface TaskInstanceRow {
    * only): {@link Store.listTaskInstancesChangedSince} pages on it.
    */
   changeSeq?: number;
+  /** The pool the current (or last) try took its slots from; set when a try starts. */
+  pool?: string | null;
+  /** How many slots of {@link pool} it takes. */
+  poolSlots?: number | null;
+}
+
+/** A pool of slots (see src/runtime/pools.ts). */
+export interface PoolRow {
+  name: string;
+  /** How many slots the task instances of the pool may take at once. */
+  slots: number;
+  description: string;
+  /** Deferred task instances keep their slots (Airflow's `include_deferred`). */
+  includeDeferred: boolean;
+}
+
+/** Slots of a pool taken now, by state. */
+export interface PoolUsage {
+  pool: string;
+  /** Slots of RUNNING (and QUEUED) task instances. */
+  running: number;
+  /** Slots of DEFERRED task instances (they count against the pool only with `includeDeferred`). */
+  deferred: number;
 }
 
 /** One try of a task instance (Airflow's task instance history). */
@@ -180,6 +203,14 @@ export interface TaskTransition {
    * only after its `cleanup()` ran (the row is the record that cleanup is owed).
    */
   trigger?: { insert: TriggerRow } | { deleteId: string };
+  /**
+   * Slots to take from a pool with the change (a try's start or resume): the
+   * pool's row is locked and its taken slots are counted in the same
+   * transaction, so runners in any number of processes never together
+   * exceed the pool. When they do not fit (or the pool does not exist) the
+   * transition writes nothing and throws `PoolSlotsUnavailable` (src/runtime/pools.ts).
+   */
+  pool?: { name: string; slots: number };
 }
 
 /**
@@ -320,6 +351,17 @@ export interface Store {
   ): Promise<string>;
   /** Releases the lock when `holder` has it. */
   releaseLock(name: string, holder: string): Promise<void>;
+
+  /** Creates or replaces a pool. */
+  setPool(row: PoolRow): Promise<void>;
+  getPool(name: string): Promise<PoolRow | undefined>;
+  listPools(): Promise<PoolRow[]>;
+  /** Deletes a pool; false when there was none. */
+  deletePool(name: string): Promise<boolean>;
+  /** Slots taken now in each pool that has any (an index lookup per state, not a scan). */
+  poolUsage(): Promise<PoolUsage[]>;
+  /** Task instances RUNNING under runner `runnerId`, across all runs (what its `[core] parallelism` counts). */
+  countRunningOf(runnerId: string): Promise<number>;
 
   /** The applied schema version (number of migrations). */
   schemaVersion(): Promise<number>;
