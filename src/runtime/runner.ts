@@ -1074,9 +1074,23 @@ class RunDriver {
     }
     const tryNumber = mode === "start" ? row.tryNumber + 1 : row.tryNumber;
     // A reclaimed try held its slots under its dead runner: it keeps them, limits or not.
-    // (Routine throttling: not logged per task; runs show says why a task waits.)
-    if (mode !== "reclaim" && this.running.size >= this.maxActiveTasks) return "limit";
-    if (!this.runner.reserveTry(mode === "reclaim")) return "limit";
+    // Each task instance says once why it waits (runs show says it on demand too).
+    if (mode !== "reclaim" && this.running.size >= this.maxActiveTasks) {
+      this.logWait(
+        row,
+        tryNumber,
+        `waiting for a task slot of the DAG run (${this.running.size}/${this.maxActiveTasks} running, maxActiveTasks)`,
+      );
+      return "limit";
+    }
+    if (!this.runner.reserveTry(mode === "reclaim")) {
+      this.logWait(
+        row,
+        tryNumber,
+        `waiting for a slot of this runner (${this.runner.runningTries}/${this.runner.parallelism} running, [core] parallelism)`,
+      );
+      return "limit";
+    }
     const task = this.dag.hasTask(row.taskId) ? this.dag.getTask(row.taskId) : undefined;
     const log = this.loggerFor(row.taskId, row.mapIndex, tryNumber);
     const rt: RunningTry = {
