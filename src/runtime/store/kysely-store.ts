@@ -645,19 +645,29 @@ export class KyselyStore implements Store {
   }
 
   /**
-   * Locks the pool's row (a write: PostgreSQL's row lock, SQLite's writer
+   * Locks the pool's row (PostgreSQL: `FOR UPDATE`; SQLite: the writer
    * lock, taken before anything is read) and counts the slots taken in it;
    * throws {@link PoolSlotsUnavailable} when `slots` more do not fit. The
    * count reads the pool's RUNNING/QUEUED (and DEFERRED) instances through
    * `task_instance_pool_idx`: at most the pool's size in rows.
    */
   private async takePoolSlots(trx: Transaction<Schema>, name: string, slots: number): Promise<void> {
-    const pool = await trx
-      .updateTable("pool")
-      .set((eb) => ({ slots: eb.ref("slots") }))
-      .where("name", "=", name)
-      .returning(["slots", "include_deferred"])
-      .executeTakeFirst();
+    // PostgreSQL: the row lock. SQLite: a write first, so the transaction holds the writer lock before it
+    // reads (a read first would make a later write fail when another process committed in between).
+    const pool =
+      this.dialect === "postgres"
+        ? await trx
+            .selectFrom("pool")
+            .select(["slots", "include_deferred"])
+            .where("name", "=", name)
+            .forUpdate()
+            .executeTakeFirst()
+        : await trx
+            .updateTable("pool")
+            .set((eb) => ({ slots: eb.ref("slots") }))
+            .where("name", "=", name)
+            .returning(["slots", "include_deferred"])
+            .executeTakeFirst();
     if (!pool) throw new PoolSlotsUnavailable(name, { kind: "unknown" });
     const states = pool.include_deferred ? ["running", "queued", "deferred"] : ["running", "queued"];
     const { n } = await trx
