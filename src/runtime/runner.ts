@@ -462,8 +462,8 @@ class RunDriver {
    * that still has to wait, so waiting tasks cost nothing per wake.
    */
   private readonly parked = new Map<string, Map<string, "start" | "resume">>();
-  /** The pool each parked key waits in. */
-  private readonly parkedPool = new Map<string, string>();
+  /** The pool each parked key waits in, and for what. */
+  private readonly parkedPool = new Map<string, { pool: string; mode: "start" | "resume" }>();
   /** Task instances whose wait was logged (once each). */
   private readonly waitLogged = new Set<string>();
   /** What the current pass found: pools without room, and whether the run's or process's limit was reached. */
@@ -799,7 +799,9 @@ class RunDriver {
     // Resumes: a task instance that became SCHEDULED is a changed row (or a recheck, when a try of it
     // was still settling here); one that found no slot waits in its pool's queue.
     for (const [key, row] of changed) {
-      if (row.state !== "scheduled" || this.running.has(key) || this.parkedPool.has(key)) continue;
+      if (row.state !== "scheduled" || this.running.has(key) || this.parkedPool.get(key)?.mode === "resume")
+        continue;
+      this.unpark(key);
       if (this.only && !this.only.has(row.taskId)) continue;
       if ((await this.admit(row, "resume")) === "waits") this.park(row, "resume");
       await pace.step();
@@ -868,19 +870,19 @@ class RunDriver {
     const key = keyOf(row);
     if (this.parkedPool.has(key)) return;
     const pool = this.dag.hasTask(row.taskId) ? this.dag.getTask(row.taskId).pool : DEFAULT_POOL;
-    this.parkedPool.set(key, pool);
+    this.parkedPool.set(key, { pool, mode });
     let queue = this.parked.get(pool);
     if (!queue) this.parked.set(pool, (queue = new Map()));
     queue.set(key, mode);
   }
 
   private unpark(key: string): void {
-    const pool = this.parkedPool.get(key);
-    if (pool === undefined) return;
+    const entry = this.parkedPool.get(key);
+    if (entry === undefined) return;
     this.parkedPool.delete(key);
-    const queue = this.parked.get(pool);
+    const queue = this.parked.get(entry.pool);
     queue?.delete(key);
-    if (queue?.size === 0) this.parked.delete(pool);
+    if (queue?.size === 0) this.parked.delete(entry.pool);
   }
 
   /** Says once in a task instance's log why it waits. */
@@ -888,7 +890,7 @@ class RunDriver {
     const key = keyOf(row);
     if (this.waitLogged.has(key)) return;
     this.waitLogged.add(key);
-    this.loggerFor(row.taskId, row.mapIndex, tryNumber).info(`Waiting: ${why}`);
+    this.loggerFor(row.taskId, row.mapIndex, tryNumber).info(why.charAt(0).toUpperCase() + why.slice(1));
   }
 
   /** True when every task (of `onlyTaskIds`, when given) has instances and all of them are final. */
@@ -1134,7 +1136,9 @@ class RunDriver {
       this.wake();
       return "done";
     }
+    // Started however it was found (a retry parked before a clear, say): no queue holds it any more.
     this.waitLogged.delete(key);
+    this.unpark(key);
     rt.row.startMs = mode === "start" ? now : (row.startMs ?? now);
     this.emitTi(row, tryNumber, "running");
     log.info(

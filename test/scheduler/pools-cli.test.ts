@@ -177,7 +177,7 @@ for (let i = 0; i < 5; i++) new Held({ taskId: "t" + i, dag, pool: "two" });`),
     await startedCount(2);
     // The runner tried a third task and the pool refused it.
     await s.said(
-      /\[pooled r t\d #1\] Waiting: waiting for a slot in pool two \(2\/2 used\)/,
+      /\[pooled r t\d #1\] Waiting for a slot in pool two \(2\/2 used\)/,
       "a task waiting for the pool",
     );
     const report = await show("pooled", "r");
@@ -212,13 +212,13 @@ new Held({ taskId: "b", dag, pool: "one" });`),
     await startedCount(1);
     const first = probe.started[0]!;
     const other = first === "r/a" ? "r/b" : "r/a";
-    await s.said(/Waiting: waiting for a slot in pool one \(1\/1 used\)/);
+    await s.said(/Waiting for a slot in pool one \(1\/1 used\)/);
     if (first === "r/a") {
       // a fails: b takes the slot; a's retry (try 2) waits for it.
       probe.release("r/a", true);
       await startedCount(2);
       expect(probe.started[1]).toBe("r/b");
-      await s.said("[freed r a #2] Waiting: waiting for a slot in pool one (1/1 used)");
+      await s.said("[freed r a #2] Waiting for a slot in pool one (1/1 used)");
       expect((await show("freed", "r")).taskInstances.find((t) => t.taskId === "a")).toMatchObject({
         state: "up_for_retry",
         waitingFor: "waiting for a slot in pool one (1/1 used)",
@@ -283,10 +283,10 @@ for (let i = 0; i < 3; i++) new Held({ taskId: "t" + i, dag });`),
     await trigger("capped", "r2");
     await startedCount(4);
     await s.said(
-      /\[capped r1 t\d #1\] Waiting: waiting for a task slot of the DAG run \(2\/2 running, maxActiveTasks\)/,
+      /\[capped r1 t\d #1\] Waiting for a task slot of the DAG run \(2\/2 running, maxActiveTasks\)/,
     );
     await s.said(
-      /\[capped r2 t\d #1\] Waiting: waiting for a task slot of the DAG run \(2\/2 running, maxActiveTasks\)/,
+      /\[capped r2 t\d #1\] Waiting for a task slot of the DAG run \(2\/2 running, maxActiveTasks\)/,
     );
     expect(probe.started).toHaveLength(4);
     for (const runId of ["r1", "r2"]) {
@@ -324,7 +324,7 @@ for (let i = 0; i < 3; i++) new Held({ taskId: "t" + i, dag });`),
     await trigger("wide", "r1");
     await trigger("wide", "r2");
     await startedCount(3);
-    await s.said(/Waiting: waiting for a slot of this runner \(3\/3 running, \[core\] parallelism\)/);
+    await s.said(/Waiting for a slot of this runner \(3\/3 running, \[core\] parallelism\)/);
     expect(probe.started).toHaveLength(3);
     const waiting = (await show("wide", "r1")).taskInstances.filter((t) => t.state === "none");
     expect(waiting.length).toBeGreaterThan(0);
@@ -386,7 +386,7 @@ new DeferThenHold({ taskId: "b", dag: keeping, pool: "kept" });`),
     });
     // Pool "kept" (1 slot, deferred tasks keep theirs): the other task waits while one is deferred.
     await until("one keeping task deferred", async () => (await states("keeping", "rk")) === "deferred,none");
-    await s.said(/\[keeping rk [ab] #1\] Waiting: waiting for a slot in pool kept \(1\/1 used\)/);
+    await s.said(/\[keeping rk [ab] #1\] Waiting for a slot in pool kept \(1\/1 used\)/);
     const kept = Object.values(await tis("keeping", "rk"));
     const first = kept.find((t) => t.state === "deferred")!.taskId;
     const second = first === "a" ? "b" : "a";

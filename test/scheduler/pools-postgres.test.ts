@@ -95,8 +95,7 @@ new Marked({ taskId: "b", dag, pool: "one" });
           if (n === 0) {
             // Both processes tried a task and were refused: the one holding the slot for its second task,
             // the other for the slot held in another process.
-            for (const r of runners)
-              await r.waitForOutput("Waiting: waiting for a slot in pool one (1/1 used)");
+            for (const r of runners) await r.waitForOutput("Waiting for a slot in pool one (1/1 used)");
             const tis = [
               ...(await store.listTaskInstances("shared", "r1")),
               ...(await store.listTaskInstances("shared", "r2")),
