@@ -227,12 +227,20 @@ export class ArmadaOperator extends BaseOperator {
     this.name = nonEmptyString("name", o.name, '"my-job"');
     this.channelArgs = ArmadaOperator.toChannelArgs(o.channelArgs);
     this.armadaQueue = nonEmptyString("armadaQueue", o.armadaQueue, '"my-queue"');
-    if (o.jobRequest === null || (typeof o.jobRequest !== "object" && typeof o.jobRequest !== "function")) {
+    if (
+      o.jobRequest === null ||
+      Array.isArray(o.jobRequest) ||
+      !["object", "function", "string"].includes(typeof o.jobRequest)
+    ) {
       throw new ArmadaOperatorInputError(
         "jobRequest",
-        "must be a job request object ({ namespace, podSpec: { containers: [...] } }) or a function (context, env) => object",
+        "must be a job request object ({ namespace, podSpec: { containers: [...] } }), its YAML text, " +
+          "or a function (context, env) => object",
       );
     }
+    // YAML text is read now, so a malformed document stops the DAG file from
+    // loading (with its line and column) instead of failing the first try.
+    if (typeof o.jobRequest === "string") jobRequestToJson(o.jobRequest);
     this.jobRequest = o.jobRequest;
     this.jobSetPrefix = o.jobSetPrefix ?? "";
     if (typeof this.jobSetPrefix !== "string")

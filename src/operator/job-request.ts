@@ -126,7 +126,8 @@ export function jobRequestToJson(request: unknown): JobRequestJson {
     try {
       request = parseKubernetesDocument(request, "job_request");
     } catch (err) {
-      throw new ArmadaOperatorInputError("job_request", (err as Error).message, { cause: err });
+      const msg = (err as Error).message.replace(/^Invalid job_request:\s*/, "");
+      throw new ArmadaOperatorInputError("job_request", msg, { cause: err });
     }
   }
   if (typeof request === "object" && request !== null && !Array.isArray(request)) {
