@@ -45,6 +45,7 @@ import {
   UrlFromLogsExtractor,
   type ExtraLinks,
 } from "./links.js";
+import { firstTimeThisTry } from "./once-per-try.js";
 import { armadaPodName, KubernetesPodLogManager } from "./pod-log-manager.js";
 import { ArmadaPollJobTrigger } from "./poll-job-trigger.js";
 import {
@@ -128,8 +129,6 @@ export interface ArmadaOperatorResult {
   job_state: string;
   links: Record<string, string>;
 }
-
-let warnedMissingToken = false;
 
 const STATES_WITH_POD: ReadonlySet<JobState> = new Set([
   JobState.RUNNING,
@@ -291,14 +290,6 @@ export class ArmadaOperator extends BaseOperator {
     this.templateFieldsRenderers = { job_request: "py" };
     this.operatorExtraLinks = this.buildOperatorLinks();
 
-    // Only worth saying when the credentials come from a kubeconfig found on disk.
-    if (this.containerLogs && !this.k8sTokenRetriever && !this.kubeConfig && !warnedMissingToken) {
-      warnedMissingToken = true;
-      this.log.warn(
-        "containerLogs is set without k8sTokenRetriever: logs are read with the kubeconfig's own credentials, " +
-          "which may expire during a long job",
-      );
-    }
   }
 
   private static toChannelArgs(value: unknown): GrpcChannelArgs {
@@ -770,6 +761,15 @@ export class ArmadaOperator extends BaseOperator {
         namespace ??= info.namespace;
       }
       if (!ctx.cluster || !STATES_WITH_POD.has(ctx.state)) return ctx;
+      // Said once per try, when logs are first read and only when the
+      // kubeconfig's own credentials are a fixed token to a remote cluster.
+      const manager = this.podManager as Partial<KubernetesPodLogManager>;
+      if (manager.usesFixedRemoteToken?.(ctx.cluster) && firstTimeThisTry(context.ti, "k8s-token")) {
+        this.log.warn(
+          `containerLogs is set without k8sTokenRetriever: logs of cluster ${ctx.cluster} are read with the ` +
+            "kubeconfig's fixed token, which may expire during a long job; pass k8sTokenRetriever to refresh it",
+        );
+      }
       const extractor = await this.extractor(context.ti);
       const last = await this.podManager.fetchContainerLogs({
         k8sContext: ctx.cluster,
@@ -784,9 +784,12 @@ export class ArmadaOperator extends BaseOperator {
       this.lastLogError = undefined;
     } catch (err) {
       // Logs are a convenience: failing to read them must not fail the job's
-      // task. Said once per distinct problem, not at every poll.
+      // task. Said once per distinct problem and try, not at every poll (a
+      // deferrable task is a fresh operator copy at each poll).
       const message = `Error fetching logs of Armada job ${ctx.jobId}: ${(err as Error).message}`;
-      if (message !== this.lastLogError) this.log.warn(message);
+      if (message !== this.lastLogError && firstTimeThisTry(context.ti, `log-error:${message}`)) {
+        this.log.warn(message);
+      }
       this.lastLogError = message;
     }
     return ctx;
