@@ -51,6 +51,7 @@ const QUOTE_TEMPLATE = 'a value that starts with a template must be quoted in YA
 
 /** Parses a YAML or JSON document; errors name `what` and the line and column. */
 export function parseKubernetesDocument(text: string, what: string): unknown {
+  if (text.trim() === "") throw invalidDocument(what, 1, 1, "the text is empty");
   let doc: unknown;
   try {
     doc = loadYaml(text);

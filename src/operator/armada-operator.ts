@@ -165,6 +165,22 @@ function nonEmptyString(field: string, value: unknown, example: string): string 
   return value;
 }
 
+function optionalBoolean(field: string, value: unknown): boolean | undefined {
+  if (value === undefined || typeof value === "boolean") return value;
+  throw new ArmadaOperatorInputError(field, `must be true or false, got ${JSON.stringify(value)}`);
+}
+
+function optionalLookoutTemplate(value: unknown): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (typeof value !== "string" || !value.includes("<job_id>")) {
+    throw new ArmadaOperatorInputError(
+      "lookoutUrlTemplate",
+      `must be a URL with <job_id> where the job id goes, e.g. "http://lookout:8089/jobs/<job_id>"; got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
 /**
  * Refuses an item Armada or Kubernetes would refuse (see
  * {@link validateSubmitItem}), naming the first field at fault and listing
@@ -244,14 +260,33 @@ export class ArmadaOperator extends BaseOperator {
     this.jobSetPrefix = o.jobSetPrefix ?? "";
     if (typeof this.jobSetPrefix !== "string")
       throw new ArmadaOperatorInputError("jobSetPrefix", "must be a string");
-    this.lookoutUrlTemplate = o.lookoutUrlTemplate || undefined;
-    this.pollInterval = positiveNumber(
-      "pollInterval",
-      o.pollInterval ?? getConfigNumber("armada_operator", "default_poll_interval_s", 30),
-    );
+    this.lookoutUrlTemplate = optionalLookoutTemplate(o.lookoutUrlTemplate);
+    // A bad default is named by its setting, where the fix goes.
+    this.pollInterval =
+      o.pollInterval !== undefined
+        ? positiveNumber("pollInterval", o.pollInterval)
+        : positiveNumber(
+            "armada_operator.default_poll_interval_s",
+            getConfigNumber("armada_operator", "default_poll_interval_s", 30),
+          );
+    if (o.containerLogs !== undefined && typeof o.containerLogs !== "string") {
+      throw new ArmadaOperatorInputError(
+        "containerLogs",
+        `must be the name of a container of the job, e.g. "main"; got ${JSON.stringify(o.containerLogs)}`,
+      );
+    }
     this.containerLogs = o.containerLogs || undefined;
+    if (
+      o.k8sTokenRetriever !== undefined &&
+      typeof (o.k8sTokenRetriever as { getToken?: unknown } | null)?.getToken !== "function"
+    ) {
+      throw new ArmadaOperatorInputError(
+        "k8sTokenRetriever",
+        "must be an object with a getToken() method returning a bearer token (or a promise of one)",
+      );
+    }
     this.k8sTokenRetriever = o.k8sTokenRetriever;
-    this.deferrable = o.deferrable ?? getConfigBoolean("operators", "default_deferrable", false);
+    this.deferrable = optionalBoolean("deferrable", o.deferrable) ?? getConfigBoolean("operators", "default_deferrable", false);
     const ack =
       o.jobAcknowledgementTimeout ??
       getConfigNumber("armada_operator", "default_job_acknowledgement_timeout_s", 300);
@@ -264,7 +299,7 @@ export class ArmadaOperator extends BaseOperator {
     this.jobAcknowledgementTimeout = ack;
     this.queueTimeout =
       o.queueTimeout === undefined ? undefined : positiveNumber("queueTimeout", o.queueTimeout);
-    this.dryRun = o.dryRun ?? getConfigBoolean("armada_operator", "default_dry_run", false);
+    this.dryRun = optionalBoolean("dryRun", o.dryRun) ?? getConfigBoolean("armada_operator", "default_dry_run", false);
     try {
       this.reattachPolicy = resolveReattachPolicy(
         o.reattachPolicy,
@@ -274,6 +309,12 @@ export class ArmadaOperator extends BaseOperator {
       throw new ArmadaOperatorInputError(
         "reattachPolicy",
         `${(err as Error).message}; use "never", "always", "running_or_succeeded" or a function (state, reason) => boolean`,
+      );
+    }
+    if (o.extraLinks !== undefined && (o.extraLinks === null || typeof o.extraLinks !== "object" || Array.isArray(o.extraLinks))) {
+      throw new ArmadaOperatorInputError(
+        "extraLinks",
+        'must be an object of name -> URL template or RegExp, e.g. { Grafana: "https://grafana/d?job=<job_id>" }',
       );
     }
     this.extraLinks = { ...(o.extraLinks ?? {}) };
@@ -394,6 +435,9 @@ export class ArmadaOperator extends BaseOperator {
       const probe = structuredClone(parsed);
       this.annotate(context, probe);
       assertSubmittable(probe);
+      this.checkContainerLogs(probe);
+      // Settings that would fail every call are refused before anything is stored, too.
+      if (!this.dryRun) this.preflight();
       json = jobRequestItemToKubernetes(parsed);
       await ti.xcomPush(XCOM_KEYS.jobRequest, json);
     }
@@ -410,15 +454,19 @@ export class ArmadaOperator extends BaseOperator {
     this.annotate(context, item);
     assertSubmittable(item);
     this.renderedItem = item;
-    if (this.containerLogs) {
-      const names = containerNames(item);
-      if (!names.includes(this.containerLogs)) {
-        throw new ArmadaOperatorInputError(
-          "containerLogs",
-          `no container named '${this.containerLogs}' in the job request; available containers: ${names.join(", ")}. ` +
-            "Set containerLogs to one of them, or leave it unset.",
-        );
-      }
+    this.checkContainerLogs(item);
+  }
+
+  /** Refuses a `containerLogs` that names none of the job's containers. */
+  private checkContainerLogs(item: JobSubmitRequestItem): void {
+    if (!this.containerLogs) return;
+    const names = containerNames(item);
+    if (!names.includes(this.containerLogs)) {
+      throw new ArmadaOperatorInputError(
+        "containerLogs",
+        `no container named '${this.containerLogs}' in the job request; available containers: ${names.join(", ")}. ` +
+          "Set containerLogs to one of them, or leave it unset.",
+      );
     }
   }
 

@@ -14,7 +14,7 @@ import { ArmadaHook, closeArmadaHookClients } from "../../src/operator/hook.js";
 import { runWithContext } from "../../src/runtime/context.js";
 import { isTaskFatalError } from "../../src/runtime/errors.js";
 import { startDevServer, type DevServer } from "../../src/testing/index.js";
-import { goodItem } from "../client/submit-validation-cases.js";
+import { goodItem } from "../bad-input/cases/job-request-items.js";
 import { FakeTaskInstance, makeContext, withTimeFlowing } from "./support.js";
 
 let server: DevServer;
