@@ -419,6 +419,12 @@ export class ArmadaOperator extends BaseOperator {
     const e = env ?? defaultTemplateEnv();
     const stored = (await ti.xcomPull({ key: XCOM_KEYS.jobRequest })) as JobRequestJson | undefined;
     this.jobSetPrefix = String(e.render(this.jobSetPrefix, context, "job_set_prefix"));
+    // Rendered before anything is stored, so a bad link template stores nothing.
+    this.renderedLinks = {};
+    for (const [name, link] of Object.entries(this.extraLinks)) {
+      if (typeof link !== "string") continue;
+      this.renderedLinks[name] = String(e.render(link, context, `extra_links.${name}`));
+    }
     let json: JobRequestJson;
     if (stored && typeof stored === "object") {
       json = stored;
@@ -441,13 +447,7 @@ export class ArmadaOperator extends BaseOperator {
       json = jobRequestItemToKubernetes(parsed);
       await ti.xcomPush(XCOM_KEYS.jobRequest, json);
     }
-    this.renderedLinks = {};
-    for (const [name, link] of Object.entries(this.extraLinks)) {
-      if (typeof link !== "string") continue;
-      const url = String(e.render(link, context, `extra_links.${name}`));
-      this.renderedLinks[name] = url;
-      await ti.xcomPush(linkXComKey(name), url);
-    }
+    for (const [name, url] of Object.entries(this.renderedLinks)) await ti.xcomPush(linkXComKey(name), url);
     this.renderedJson = json;
     this.jobRequest = json;
     const item = jobRequestFromJson(json);

@@ -34,7 +34,9 @@ const snapshot = () => server.jobs().map((j) => `${j.id}:${j.state}`);
 describe("the dev server refuses a malformed call as a whole", () => {
   it.each(each(GRPC_CASES))("%s", async (_name, k) => {
     const before = snapshot();
-    const err = (await refusal(() => call(k.input.service === "jobs" ? c.jobs : c.submit, k.input.method, k.input.request))) as Error & {
+    const err = (await refusal(() =>
+      call(k.input.service === "jobs" ? c.jobs : c.submit, k.input.method, k.input.request),
+    )) as Error & {
       code: number;
       details: string;
     };

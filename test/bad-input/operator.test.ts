@@ -49,9 +49,15 @@ describe("YAML text as jobRequest, as the README documents", () => {
     const ownClock = new ManualClock();
     const own = await startDevServer({ clock: ownClock, queues: ["q"] });
     try {
-      const ok = await runOperatorCase(own, ownClock, { options: { jobRequest: GOOD_YAML_REQUEST } }, undefined, {
-        team: "data",
-      }).catch((e: unknown) => e);
+      const ok = await runOperatorCase(
+        own,
+        ownClock,
+        { options: { jobRequest: GOOD_YAML_REQUEST } },
+        undefined,
+        {
+          team: "data",
+        },
+      ).catch((e: unknown) => e);
       // runOperatorCase expects a refusal: here the job ran to its end instead.
       expect(String(ok)).toMatch(/expected the input to be refused/);
       const [job] = own.jobs();

@@ -46,24 +46,28 @@ export const REAL_SERVER_MESSAGES: Record<string, { field: string; says: RegExp 
 export const ruleOf = (k: InvalidCase): SubmitRule =>
   validateSubmitItem(k.item).find((i) => i.path === k.path)!.rule;
 
-const submit = (items: JobSubmitRequestItem[], over: Record<string, unknown> = {}, code = status.INVALID_ARGUMENT) => ({
+const submit = (
+  items: JobSubmitRequestItem[],
+  over: Record<string, unknown> = {},
+  code = status.INVALID_ARGUMENT,
+) => ({
   method: "submitJobs" as const,
   request: { queue: "q", jobSetId: "bad-input", jobRequestItems: items, ...over },
   code,
 });
 
-const ITEM_CASES = INVALID_CASES.filter((c) => c.name in REAL_SERVER_MESSAGES || !PER_ITEM_RULES.has(ruleOf(c))).map(
-  (c) => {
-    const real = REAL_SERVER_MESSAGES[c.name];
-    return {
-      name: `item: ${c.name}`,
-      // A good item first: the refusal names the bad one's index and fails the whole batch.
-      input: submit([goodItem(), c.item]),
-      field: real ? real.field : `job_request_items[1].${c.path}`,
-      says: real ? real.says : c.says,
-    };
-  },
-);
+const ITEM_CASES = INVALID_CASES.filter(
+  (c) => c.name in REAL_SERVER_MESSAGES || !PER_ITEM_RULES.has(ruleOf(c)),
+).map((c) => {
+  const real = REAL_SERVER_MESSAGES[c.name];
+  return {
+    name: `item: ${c.name}`,
+    // A good item first: the refusal names the bad one's index and fails the whole batch.
+    input: submit([goodItem(), c.item]),
+    field: real ? real.field : `job_request_items[1].${c.path}`,
+    says: real ? real.says : c.says,
+  };
+});
 
 const gang = (id: string, cardinality: string) =>
   goodItem({
@@ -117,26 +121,41 @@ export const GRPC_CASES = badInputTable<GrpcInput>("raw gRPC to the dev server",
   {
     name: "SubmitJobs with a container port of 0 in an init container",
     input: submit([
-      goodItem({}, { initContainers: [goodContainer({ name: "init", ports: [{ containerPort: 0 } as never] })] }),
+      goodItem(
+        {},
+        { initContainers: [goodContainer({ name: "init", ports: [{ containerPort: 0 } as never] })] },
+      ),
     ]),
     field: "job_request_items[0].podSpec.initContainers[0].ports[0].containerPort",
     says: /between 1 and 65535/,
   },
   {
     name: "CancelJobs with nothing to cancel named",
-    input: { method: "cancelJobs", request: { queue: "", jobSetId: "", jobId: "", jobIds: [], reason: "" }, code: status.INVALID_ARGUMENT },
+    input: {
+      method: "cancelJobs",
+      request: { queue: "", jobSetId: "", jobId: "", jobIds: [], reason: "" },
+      code: status.INVALID_ARGUMENT,
+    },
     field: "job_ids",
     says: /or a queue and job_set_id/,
   },
   {
     name: "CancelJobSet with no queue",
-    input: { method: "cancelJobSet", request: { queue: "", jobSetId: "s", filter: undefined, reason: "" }, code: status.INVALID_ARGUMENT },
+    input: {
+      method: "cancelJobSet",
+      request: { queue: "", jobSetId: "s", filter: undefined, reason: "" },
+      code: status.INVALID_ARGUMENT,
+    },
     field: "queue",
     says: /is a required field/,
   },
   {
     name: "CancelJobSet with no job set id",
-    input: { method: "cancelJobSet", request: { queue: "q", jobSetId: "", filter: undefined, reason: "" }, code: status.INVALID_ARGUMENT },
+    input: {
+      method: "cancelJobSet",
+      request: { queue: "q", jobSetId: "", filter: undefined, reason: "" },
+      code: status.INVALID_ARGUMENT,
+    },
     field: "job_set_id",
     says: /is a required field/,
   },

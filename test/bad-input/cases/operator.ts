@@ -14,7 +14,10 @@ export interface OperatorInput {
 }
 
 /** A good Kubernetes-style job request that the cases below break one field at a time. */
-export function goodKubernetesRequest(container: Record<string, unknown> = {}, over: Record<string, unknown> = {}) {
+export function goodKubernetesRequest(
+  container: Record<string, unknown> = {},
+  over: Record<string, unknown> = {},
+) {
   return {
     namespace: "default",
     podSpec: {
@@ -136,7 +139,9 @@ export const JOB_REQUEST_CASES = badInputTable<OperatorInput>("job request (oper
   },
   {
     name: "YAML with a bad quantity",
-    input: request(GOOD_YAML.replace("cpu: 100m, memory: 64Mi }, limits", "cpu: lots, memory: 64Mi }, limits")),
+    input: request(
+      GOOD_YAML.replace("cpu: 100m, memory: 64Mi }, limits", "cpu: lots, memory: 64Mi }, limits"),
+    ),
     field: "job_request.podSpec.containers[0].resources.requests.cpu",
     says: /quantity/,
   },
@@ -240,7 +245,12 @@ export const JOB_REQUEST_CASES = badInputTable<OperatorInput>("job request (oper
   // The option's own type
   { name: "jobRequest null", input: request(null), field: "jobRequest", says: /job request object/ },
   { name: "jobRequest a number", input: request(42), field: "jobRequest", says: /YAML text/ },
-  { name: "jobRequest a list", input: request([goodItem()]), field: "jobRequest", says: /job request object/ },
+  {
+    name: "jobRequest a list",
+    input: request([goodItem()]),
+    field: "jobRequest",
+    says: /job request object/,
+  },
   { name: "jobRequest true", input: request(true), field: "jobRequest", says: /job request object/ },
   {
     name: "factory returning a number",
@@ -266,10 +276,30 @@ export const OPERATOR_OPTION_CASES = badInputTable<OperatorInput>("operator opti
   { name: "name empty", input: { options: { name: "" } }, field: "name", says: /non-empty string/ },
   { name: "name a number", input: { options: { name: 5 } }, field: "name", says: /non-empty string/ },
   { name: "name missing", input: { options: { name: undefined } }, field: "name", says: /non-empty string/ },
-  { name: "armadaQueue empty", input: { options: { armadaQueue: "" } }, field: "armadaQueue", says: /non-empty/ },
-  { name: "armadaQueue blank", input: { options: { armadaQueue: "  " } }, field: "armadaQueue", says: /non-empty/ },
-  { name: "armadaQueue a number", input: { options: { armadaQueue: 1 } }, field: "armadaQueue", says: /non-empty/ },
-  { name: "channelArgs null", input: { options: { channelArgs: null } }, field: "channelArgs", says: /GrpcChannelArgs/ },
+  {
+    name: "armadaQueue empty",
+    input: { options: { armadaQueue: "" } },
+    field: "armadaQueue",
+    says: /non-empty/,
+  },
+  {
+    name: "armadaQueue blank",
+    input: { options: { armadaQueue: "  " } },
+    field: "armadaQueue",
+    says: /non-empty/,
+  },
+  {
+    name: "armadaQueue a number",
+    input: { options: { armadaQueue: 1 } },
+    field: "armadaQueue",
+    says: /non-empty/,
+  },
+  {
+    name: "channelArgs null",
+    input: { options: { channelArgs: null } },
+    field: "channelArgs",
+    says: /GrpcChannelArgs/,
+  },
   {
     name: "channelArgs a string",
     input: { options: { channelArgs: "armada:50051" } },
@@ -295,11 +325,31 @@ export const OPERATOR_OPTION_CASES = badInputTable<OperatorInput>("operator opti
     says: /ENOENT/,
   },
   { name: "pollInterval 0", input: { options: { pollInterval: 0 } }, field: "pollInterval", says: /> 0/ },
-  { name: "pollInterval negative", input: { options: { pollInterval: -1 } }, field: "pollInterval", says: /> 0/ },
-  { name: "pollInterval a string", input: { options: { pollInterval: "30" } }, field: "pollInterval", says: /> 0/ },
-  { name: "pollInterval NaN", input: { options: { pollInterval: Number.NaN } }, field: "pollInterval", says: /> 0/ },
+  {
+    name: "pollInterval negative",
+    input: { options: { pollInterval: -1 } },
+    field: "pollInterval",
+    says: /> 0/,
+  },
+  {
+    name: "pollInterval a string",
+    input: { options: { pollInterval: "30" } },
+    field: "pollInterval",
+    says: /> 0/,
+  },
+  {
+    name: "pollInterval NaN",
+    input: { options: { pollInterval: Number.NaN } },
+    field: "pollInterval",
+    says: /> 0/,
+  },
   { name: "queueTimeout 0", input: { options: { queueTimeout: 0 } }, field: "queueTimeout", says: /> 0/ },
-  { name: "queueTimeout a string", input: { options: { queueTimeout: "1h" } }, field: "queueTimeout", says: /> 0/ },
+  {
+    name: "queueTimeout a string",
+    input: { options: { queueTimeout: "1h" } },
+    field: "queueTimeout",
+    says: /> 0/,
+  },
   {
     name: "jobAcknowledgementTimeout a string",
     input: { options: { jobAcknowledgementTimeout: "300" } },
@@ -324,9 +374,24 @@ export const OPERATOR_OPTION_CASES = badInputTable<OperatorInput>("operator opti
     field: "extraLinks.Grafana",
     says: /URL template string or a RegExp/,
   },
-  { name: "extraLinks a string", input: { options: { extraLinks: "x" } }, field: "extraLinks", says: /name -> URL/ },
-  { name: "extraLinks a list", input: { options: { extraLinks: [] } }, field: "extraLinks", says: /name -> URL/ },
-  { name: "jobSetPrefix a number", input: { options: { jobSetPrefix: 5 } }, field: "jobSetPrefix", says: /string/ },
+  {
+    name: "extraLinks a string",
+    input: { options: { extraLinks: "x" } },
+    field: "extraLinks",
+    says: /name -> URL/,
+  },
+  {
+    name: "extraLinks a list",
+    input: { options: { extraLinks: [] } },
+    field: "extraLinks",
+    says: /name -> URL/,
+  },
+  {
+    name: "jobSetPrefix a number",
+    input: { options: { jobSetPrefix: 5 } },
+    field: "jobSetPrefix",
+    says: /string/,
+  },
   {
     name: "containerLogs a number",
     input: { options: { containerLogs: 1 } },
@@ -351,7 +416,12 @@ export const OPERATOR_OPTION_CASES = badInputTable<OperatorInput>("operator opti
     field: "k8sTokenRetriever",
     says: /getToken\(\)/,
   },
-  { name: "deferrable a string", input: { options: { deferrable: "yes" } }, field: "deferrable", says: /true or false/ },
+  {
+    name: "deferrable a string",
+    input: { options: { deferrable: "yes" } },
+    field: "deferrable",
+    says: /true or false/,
+  },
   { name: "dryRun a string", input: { options: { dryRun: "no" } }, field: "dryRun", says: /true or false/ },
   {
     name: "lookoutUrlTemplate with no <job_id>",
@@ -380,13 +450,19 @@ export const OPERATOR_OPTION_CASES = badInputTable<OperatorInput>("operator opti
   },
   {
     name: "default_poll_interval_s = -1",
-    input: { options: { pollInterval: undefined }, env: { ARMADA_AIRFLOW__ARMADA_OPERATOR__DEFAULT_POLL_INTERVAL_S: "-1" } },
+    input: {
+      options: { pollInterval: undefined },
+      env: { ARMADA_AIRFLOW__ARMADA_OPERATOR__DEFAULT_POLL_INTERVAL_S: "-1" },
+    },
     field: "armada_operator.default_poll_interval_s",
     says: /> 0, got -1/,
   },
   {
     name: "default_poll_interval_s not a number",
-    input: { options: { pollInterval: undefined }, env: { ARMADA_AIRFLOW__ARMADA_OPERATOR__DEFAULT_POLL_INTERVAL_S: "soon" } },
+    input: {
+      options: { pollInterval: undefined },
+      env: { ARMADA_AIRFLOW__ARMADA_OPERATOR__DEFAULT_POLL_INTERVAL_S: "soon" },
+    },
     field: "armada_operator.default_poll_interval_s",
     says: /must be a number, got "soon"/,
   },
