@@ -210,7 +210,7 @@ export class KubernetesPodLogManager {
     // The client reads a kubeconfig's tokenFile into token; exec and auth providers refresh themselves.
     if (!user?.token) return false;
     const server = base.getCluster(ctx.cluster)?.server ?? "";
-    let host = "";
+    let host: string;
     try {
       host = new URL(server).hostname;
     } catch {
