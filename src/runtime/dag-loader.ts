@@ -78,7 +78,12 @@ export async function loadDagFile(file: string, importer: ModuleImporter = defau
   }
   for (const d of dags) {
     d.fileloc = abs;
-    d.validate();
+    try {
+      d.validate();
+    } catch (err) {
+      // Said as an import error is, naming the file the fix goes in.
+      throw new RuntimeError("dag", `cannot load DAG file ${abs}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
   }
   cache.set(abs, dags);
   return dags;
@@ -105,6 +110,9 @@ export async function loadDag(file: string, dagId?: string, importer?: ModuleImp
     const d = dags.find((x) => x.dagId === dagId);
     if (!d) throw new RuntimeError("not_found", `DAG "${dagId}" not found in ${file}; it defines: ${dags.map((x) => x.dagId).join(", ") || "no DAGs"}`);
     return d;
+  }
+  if (dags.length === 0) {
+    throw new RuntimeError("dag", `${file} defines no DAG: construct one with new DAG({ dagId: "my_dag" }) at the top level of the file`);
   }
   if (dags.length !== 1) {
     throw new RuntimeError(
