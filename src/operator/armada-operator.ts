@@ -165,6 +165,42 @@ function nonEmptyString(field: string, value: unknown, example: string): string 
   return value;
 }
 
+/** The annotation key prefix (env `ANNOTATION_KEY_PREFIX`), refused when it cannot make valid keys. */
+function annotationKeyPrefix(): string {
+  const prefix = process.env.ANNOTATION_KEY_PREFIX ?? DEFAULT_ANNOTATION_KEY_PREFIX;
+  const problem = qualifiedNameProblem(`${prefix}taskId`.toLowerCase());
+  if (problem) {
+    throw new ArmadaOperatorInputError(
+      "ANNOTATION_KEY_PREFIX",
+      `${JSON.stringify(prefix)} does not make valid annotation keys (e.g. ${JSON.stringify(`${prefix}taskId`)}): ${problem}. ` +
+        `Use a DNS subdomain followed by '/', like the default ${JSON.stringify(DEFAULT_ANNOTATION_KEY_PREFIX)}, or unset it.`,
+    );
+  }
+  return prefix;
+}
+
+/**
+ * Refuses call settings that would make every Armada call fail (a deadline
+ * of 0, a negative look-up grace), naming the setting.
+ */
+function checkCallSettings(): void {
+  const deadline = getConfigNumber("armada_operator", "rpc_deadline_s", 30);
+  if (!(deadline > 0)) {
+    throw new ArmadaOperatorInputError(
+      "armada_operator.rpc_deadline_s",
+      `must be a number of seconds > 0, got ${deadline}: every call would time out at once. ` +
+        "Set it to the longest an Armada call may take (default 30), or remove it.",
+    );
+  }
+  const grace = getConfigNumber("armada_operator", "submit_lookup_grace_s", 30);
+  if (!(grace >= 0)) {
+    throw new ArmadaOperatorInputError(
+      "armada_operator.submit_lookup_grace_s",
+      `must be a number of seconds >= 0, got ${grace} (default 30)`,
+    );
+  }
+}
+
 function optionalBoolean(field: string, value: unknown): boolean | undefined {
   if (value === undefined || typeof value === "boolean") return value;
   throw new ArmadaOperatorInputError(field, `must be true or false, got ${JSON.stringify(value)}`);
@@ -327,6 +363,13 @@ export class ArmadaOperator extends BaseOperator {
     this.hookFactory = o.hookFactory;
     this.podLogManagerOverride = o.podLogManager;
 
+    // Settings read from the environment are checked when the DAG is loaded
+    // too, so a bad one stops the load instead of failing every task's try.
+    // (TLS files and token variables are checked at run time: they may exist
+    // only where tasks run.)
+    annotationKeyPrefix();
+    if (!this.hookFactory) checkCallSettings();
+
     this.templateFields = ["job_request", "job_set_prefix"];
     this.templateFieldsRenderers = { job_request: "py" };
     this.operatorExtraLinks = this.buildOperatorLinks();
@@ -471,15 +514,7 @@ export class ArmadaOperator extends BaseOperator {
   }
 
   private annotate(context: Context, item: JobSubmitRequestItem): void {
-    const prefix = process.env.ANNOTATION_KEY_PREFIX ?? DEFAULT_ANNOTATION_KEY_PREFIX;
-    const problem = qualifiedNameProblem(`${prefix}taskId`.toLowerCase());
-    if (problem) {
-      throw new ArmadaOperatorInputError(
-        "ANNOTATION_KEY_PREFIX",
-        `${JSON.stringify(prefix)} does not make valid annotation keys (e.g. ${JSON.stringify(`${prefix}taskId`)}): ${problem}. ` +
-          `Use a DNS subdomain followed by '/', like the default ${JSON.stringify(DEFAULT_ANNOTATION_KEY_PREFIX)}, or unset it.`,
-      );
-    }
+    const prefix = annotationKeyPrefix();
     const uri = this.externalJobUri(context);
     item.annotations = {
       ...item.annotations,
@@ -533,23 +568,7 @@ export class ArmadaOperator extends BaseOperator {
    * setting, instead of surfacing as unknown submit outcomes or TLS errors.
    */
   private preflight(): void {
-    if (!this.hookFactory) {
-      const deadline = getConfigNumber("armada_operator", "rpc_deadline_s", 30);
-      if (!(deadline > 0)) {
-        throw new ArmadaOperatorInputError(
-          "armada_operator.rpc_deadline_s",
-          `must be a number of seconds > 0, got ${deadline}: every call would time out at once. ` +
-            "Set it to the longest an Armada call may take (default 30), or remove it.",
-        );
-      }
-      const grace = getConfigNumber("armada_operator", "submit_lookup_grace_s", 30);
-      if (!(grace >= 0)) {
-        throw new ArmadaOperatorInputError(
-          "armada_operator.submit_lookup_grace_s",
-          `must be a number of seconds >= 0, got ${grace} (default 30)`,
-        );
-      }
-    }
+    if (!this.hookFactory) checkCallSettings();
     try {
       checkChannelArgs(this.channelArgs);
     } catch (err) {

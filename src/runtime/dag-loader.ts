@@ -32,8 +32,10 @@ const cache = new Map<string, DAG[]>();
  * (Airflow's name; default 30) with an error naming the file, instead of the
  * process exiting silently when nothing else is left to run.
  */
-async function withLoadTimeout<T>(load: Promise<T>, file: string): Promise<T> {
+async function withLoadTimeout<T>(startLoad: () => Promise<T>, file: string): Promise<T> {
+  // Read before the import starts: a bad setting must not leave an import running unwatched.
   const seconds = getConfigNumber("core", "dagbag_import_timeout", 30);
+  const load = startLoad();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -66,7 +68,7 @@ export async function loadDagFile(file: string, importer: ModuleImporter = defau
   let mod: Record<string, unknown>;
   let created: DAG[];
   try {
-    const r = await collectDags(() => withLoadTimeout(importer(abs), abs));
+    const r = await collectDags(() => withLoadTimeout(() => importer(abs), abs));
     mod = r.result as Record<string, unknown>;
     created = r.created;
   } catch (err) {
