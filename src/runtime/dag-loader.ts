@@ -78,6 +78,13 @@ export async function loadDagFile(file: string, importer: ModuleImporter = defau
   for (const d of [...created, ...Object.values(mod ?? {}).filter((v) => DAG.isDag(v))] as DAG[]) {
     if (!dags.includes(d)) dags.push(d);
   }
+  const ids = new Set<string>();
+  for (const d of dags) {
+    if (ids.has(d.dagId)) {
+      throw new RuntimeError("dag", `cannot load DAG file ${abs}: it defines two DAGs with dagId "${d.dagId}"; give each DAG its own dagId`);
+    }
+    ids.add(d.dagId);
+  }
   for (const d of dags) {
     d.fileloc = abs;
     try {

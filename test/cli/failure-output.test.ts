@@ -137,6 +137,24 @@ describe("through the CLI", () => {
     expect(verbose.stderr).toMatch(/ERROR\s+at \S/);
   }, 60_000);
 
+  it("bad input found at render time is one line naming the field, and nothing is submitted", async () => {
+    const f = file(
+      "render_time.mts",
+      `new ArmadaOperator({ taskId: "t", dag: new DAG({ dagId: "render_time" }), name: "n", armadaQueue: "q",
+  channelArgs: { target: ${JSON.stringify(server.grpcTarget)} },
+  jobRequest: { namespace: "default", priority: "{{ dag_run.conf.p }}", podSpec: { containers: [{ name: "main", image: "busybox" }] } } });
+`,
+    );
+    const jobs = server.jobs().length;
+    const res = await sandbox.run(["dags", "test", f, "--conf", '{"p": -5}']);
+    expect(res.code).toBe(1);
+    expect(res.stderr.split("\n").filter((l) => l.includes("Task failed"))).toEqual([
+      expect.stringMatching(/Task failed: ArmadaOperatorInputError: job_request\.priority: .*>= 0/),
+    ]);
+    expect(res.stderr).not.toMatch(/ERROR\s+at \S/);
+    expect(server.jobs()).toHaveLength(jobs);
+  });
+
   it("xcom list cuts long values, --full and --json show them", async () => {
     const cut = await sandbox.run(["xcom", "list", "fails_quietly", "r1", "--key", "job_request"]);
     expect(cut.code).toBe(0);

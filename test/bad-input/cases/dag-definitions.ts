@@ -293,6 +293,12 @@ export const DAG_DEFINITION_CASES = badInputTable<DagFileInput>("DAG definitions
     says: /must be a number, got "soon"/,
   },
   {
+    name: "two DAGs with one id",
+    input: { body: 'new DAG({ dagId: "twice" }); new DAG({ dagId: "twice" });' },
+    field: 'dagId "twice"',
+    says: /defines two DAGs with .*give each DAG its own dagId/,
+  },
+  {
     name: "a file with no DAG",
     input: { body: "export const nothing = 1;" },
     field: "DAG",
