@@ -11,10 +11,10 @@ import type { TaskInstanceKey } from "../runtime/context.js";
 const MAX_ENTRIES = 20_000;
 const KEY = Symbol.for("armada-airflow.once-per-try");
 // Shared by module copies (src/ and dist/), as the other registries are.
-const said: Map<string, true> = ((globalThis as Record<symbol, unknown>)[KEY] ??= new Map<string, true>()) as Map<
+const said: Map<string, true> = ((globalThis as Record<symbol, unknown>)[KEY] ??= new Map<
   string,
   true
->;
+>()) as Map<string, true>;
 
 /**
  * True the first time `topic` comes up for this try of the task instance

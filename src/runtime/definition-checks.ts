@@ -72,7 +72,7 @@ const seconds =
       typeof value === "number" && Number.isFinite(value) && (min === "zero" ? value >= 0 : value > 0);
     if (!ok) {
       const bound = min === "zero" ? ">= 0" : "> 0";
-      const hint = typeof value === "string" ? " (a number, not a string such as \"5m\")" : "";
+      const hint = typeof value === "string" ? ' (a number, not a string such as "5m")' : "";
       throw new DagDefinitionError(
         field,
         `${where}${field} must be a number of seconds ${bound}${hint}, e.g. ${example}; got ${shown(value)}`,
@@ -182,6 +182,9 @@ export function checkDagOptions(options: Record<string, unknown>, where: string)
     throw new DagDefinitionError("tags", `${where}tags must be a list of strings, got ${shown(tags)}`);
   }
   if (description !== undefined && typeof description !== "string") {
-    throw new DagDefinitionError("description", `${where}description must be a string, got ${shown(description)}`);
+    throw new DagDefinitionError(
+      "description",
+      `${where}description must be a string, got ${shown(description)}`,
+    );
   }
 }
