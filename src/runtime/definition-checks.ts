@@ -157,7 +157,7 @@ export function checkDagOption(value: unknown, where: string): void {
 
 /** Checks a DAG's options other than its id (see DagOptions). */
 export function checkDagOptions(options: Record<string, unknown>, where: string): void {
-  const { defaultArgs, params, schedule, tags, description } = options;
+  const { defaultArgs, params, tags, description } = options;
   if (defaultArgs !== undefined) {
     plainObject(defaultArgs, "defaultArgs", where);
     const defaults = defaultArgs as Record<string, unknown>;
@@ -172,12 +172,8 @@ export function checkDagOptions(options: Record<string, unknown>, where: string)
     checkOperatorOptions(defaults, where, "defaultArgs.");
   }
   if (params !== undefined) plainObject(params, "params", where);
-  if (schedule !== undefined && schedule !== null && typeof schedule !== "string") {
-    throw new DagDefinitionError(
-      "schedule",
-      `${where}schedule must be a string such as "@daily" or "0 3 * * *", or null; got ${shown(schedule)}`,
-    );
-  }
+  // `schedule` (a cron text, a preset, `{ every }`, an ISO 8601 duration or null) is checked by the
+  // scheduler's parser when the DAG is built, which names what is wrong in it.
   if (tags !== undefined && (!Array.isArray(tags) || tags.some((t) => typeof t !== "string"))) {
     throw new DagDefinitionError("tags", `${where}tags must be a list of strings, got ${shown(tags)}`);
   }
