@@ -2,7 +2,7 @@
  * Runtime scale benchmark (`npm run bench:runtime`, and part of `npm run bench`):
  * one DAG run of N deferrable ArmadaOperator tasks (mapped), each job running
  * several poll intervals on a dev server in this process, driven by a runner
- * in its own process (`armada-airflow dags test`), whose own CPU time, peak
+ * in its own process (the built `armada-airflow dags test`), whose own CPU time, peak
  * RSS and event-loop stalls are measured (a preload writes them at exit).
  *
  * Reports: wall time, runner CPU (whole run, and cores used while only
@@ -16,7 +16,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { startDevServer } from "../src/devserver/dev-server.js";
 import { DURATION_ANNOTATION } from "../src/devserver/index.js";
 import { KyselyStore } from "../src/runtime/store/kysely-store.js";
@@ -78,8 +78,25 @@ function cpuSeconds(pid: number): number | undefined {
 const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
 
+/** Builds dist/ once per process, so the runner measured is the code as it is now. */
+let built = false;
+function buildOnce(): void {
+  if (built) return;
+  const res = spawnSync(
+    process.execPath,
+    [path.join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
+    {
+      cwd: repoRoot,
+      stdio: "inherit",
+    },
+  );
+  if (res.status !== 0) throw new Error("npm run build failed");
+  built = true;
+}
+
 /** Runs the benchmark once; prints and returns its figures. */
 export async function runtimeScaleBench(n = N): Promise<Record<string, number | string>> {
+  buildOnce();
   // Inside the repository, so the DAG file's `armada-airflow` import resolves to this package.
   const dir = mkdtempSync(path.join(repoRoot, ".bench-runtime-"));
   // Nodes large enough that no job waits for capacity: the figure is the runtime's, not the scheduler's.
@@ -95,14 +112,12 @@ export async function runtimeScaleBench(n = N): Promise<Record<string, number | 
     const child = spawn(
       process.execPath,
       [
-        "--conditions=source",
-        "--import",
-        "tsx",
         "--import",
         path.join(repoRoot, "bench", "runtime-usage-preload.mjs"),
         // BENCH_CPU_PROF=<dir>: a CPU profile of the runner, to see where its time goes.
         ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
-        path.join(repoRoot, "src", "cli", "main.ts"),
+        // The built command, as users run it (`npm run build` first: see below).
+        path.join(repoRoot, "bin", "armada-airflow.js"),
         "dags",
         "test",
         dagFile,
@@ -144,7 +159,8 @@ export async function runtimeScaleBench(n = N): Promise<Record<string, number | 
     const tis = await store.listTaskInstances("runtime_scale", run.runId);
     await store.close();
     const jobsByUri = new Map<string, ReturnType<typeof server.jobs>>();
-    for (const j of server.jobs()) jobsByUri.set(j.externalJobUri, [...(jobsByUri.get(j.externalJobUri) ?? []), j]);
+    for (const j of server.jobs())
+      jobsByUri.set(j.externalJobUri, [...(jobsByUri.get(j.externalJobUri) ?? []), j]);
     const latencies: number[] = [];
     let notSuccess = 0;
     let jobMismatch = 0;
@@ -181,7 +197,10 @@ export async function runtimeScaleBench(n = N): Promise<Record<string, number | 
     };
     console.log(`runtime scale (${n} deferrable Armada tasks, ${JOB_S} s jobs, ${POLL_S} s poll):`);
     for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(34)} ${v}`);
-    if (notSuccess || jobMismatch) throw new Error(`wrong outcome: ${notSuccess} tasks not SUCCESS, ${jobMismatch} without one job per try`);
+    if (notSuccess || jobMismatch)
+      throw new Error(
+        `wrong outcome: ${notSuccess} tasks not SUCCESS, ${jobMismatch} without one job per try`,
+      );
     return figures;
   } finally {
     await server.stop();

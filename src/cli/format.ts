@@ -9,3 +9,12 @@ export function table(headers: string[], rows: (string | number | null | undefin
 export function isoOrEmpty(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? "" : new Date(ms).toISOString();
 }
+
+/** Longest value `xcom list` shows in its table without `--full`. */
+export const XCOM_TABLE_MAX_CHARS = 120;
+
+/** `text` cut to `max` characters, saying how long it was and how to see it all. */
+export function truncated(text: string, max = XCOM_TABLE_MAX_CHARS): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}... (${text.length} characters; --full shows all)`;
+}

@@ -13,9 +13,10 @@ import type { KyselyStore } from "../runtime/store/kysely-store.js";
 import type { DagRunRow, TaskInstanceRow, TiKey } from "../runtime/store/store.js";
 import { pullXCom } from "../runtime/runtime-task-instance.js";
 import { markTaskFailed, requestTaskKill } from "../runtime/task-commands.js";
-import { isoOrEmpty, table } from "./format.js";
+import { isoOrEmpty, table, truncated } from "./format.js";
 import { ProgressReporter, type CliStreams } from "./progress.js";
 import { registerDevCommand } from "./dev-command.js";
+import { commandErrorText } from "./failure-text.js";
 import { sweepOrphanJobs } from "../operator/orphan-sweep.js";
 import { systemClock, type Clock } from "../common/clock.js";
 import { registerSchedulerCommands } from "./scheduler-commands.js";
@@ -49,6 +50,8 @@ interface Ctx {
   clock: Clock;
   exitProcess: ((code: number) => void) | undefined;
   exitCode: number;
+  /** `--verbose`: stack traces of expected failures too. */
+  verbose: boolean;
 }
 
 /** This package's version, from its package.json (two folders up from src/cli and dist/cli alike). */
@@ -106,7 +109,7 @@ async function drive(
   runs: { dag: DAG; runId: string; onlyTaskIds?: string[] }[],
   options: { skipConflicts?: boolean } = {},
 ): Promise<("success" | "failed" | "running" | "queued" | "interrupted" | "claimed_elsewhere")[]> {
-  const progress = new ProgressReporter(ctx.streams);
+  const progress = new ProgressReporter(ctx.streams, false, ctx.verbose);
   const runner = new Runner({ store, onEvent: progress.onEvent });
   const onAbort = () => {
     const reason = ctx.signal?.reason;
@@ -262,6 +265,10 @@ function build(ctx: Ctx): Command {
     .name("armada-airflow")
     .description("Run and inspect Airflow-style DAGs written in TypeScript")
     .version(packageVersion(), "-V, --version", "print the armada-airflow version")
+    .option("--verbose", "show stack traces of expected failures (a failed job, bad input) too")
+    .hook("preAction", (cmd) => {
+      ctx.verbose = Boolean(cmd.opts().verbose);
+    })
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: ctx.out, writeErr: ctx.err });
@@ -431,7 +438,8 @@ function build(ctx: Ctx): Command {
     .argument("<run_id>")
     .option("--task-id <id>", "only this task")
     .option("--key <key>", "only this key")
-    .option("--json", "machine-readable output")
+    .option("--json", "machine-readable output (values in full)")
+    .option("--full", "show long values in full instead of cut short")
     .addOption(dbOption())
     .action(async (dagId, runId, o) => {
       await withStore(ctx, o.db, async (store) => {
@@ -439,7 +447,7 @@ function build(ctx: Ctx): Command {
         const rows = await store.listXComs({ dagId, runId, taskIds: o.taskId ? [o.taskId] : undefined, key: o.key });
         const out = rows.map((r) => ({ taskId: r.taskId, mapIndex: r.mapIndex, tryNumber: r.tryNumber, key: r.key, value: JSON.parse(r.value) as unknown }));
         if (o.json) ctx.out(JSON.stringify(out, null, 2) + "\n");
-        else ctx.out(table(["task_id", "map_index", "try_number", "key", "value"], out.map((r) => [r.taskId, r.mapIndex, r.tryNumber, r.key, JSON.stringify(r.value)])));
+        else ctx.out(table(["task_id", "map_index", "try_number", "key", "value"], out.map((r) => [r.taskId, r.mapIndex, r.tryNumber, r.key, o.full ? JSON.stringify(r.value) : truncated(JSON.stringify(r.value))])));
       });
     });
 
@@ -562,6 +570,7 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
     clock: io.clock ?? systemClock,
     exitProcess: io.exitProcess,
     exitCode: 0,
+    verbose: argv.includes("--verbose"),
   };
   const program = build(ctx);
   try {
@@ -569,8 +578,8 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
     return ctx.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (RuntimeError.is(err)) ctx.err(`error: ${err.message}\n`);
-    else ctx.err(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    if (RuntimeError.is(err) && !ctx.verbose) ctx.err(`error: ${err.message}\n`);
+    else ctx.err(`error: ${commandErrorText(err, ctx.verbose)}\n`);
     return 1;
   }
 }

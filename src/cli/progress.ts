@@ -1,6 +1,8 @@
 import { Listr } from "listr2";
 import type { RunnerEvent } from "../runtime/runner.js";
 import type { TaskInstanceState } from "../runtime/state.js";
+import { DeferralCycleFilter } from "./deferral-cycle.js";
+import { briefLogMessage } from "./failure-text.js";
 
 /** Where the CLI writes. */
 export interface CliStreams {
@@ -29,14 +31,20 @@ export class ProgressReporter {
   constructor(
     private readonly streams: CliStreams,
     private readonly quietLogs = false,
+    /** Show the stack traces of expected failures and every deferral cycle too (`--verbose`). */
+    private readonly verbose = false,
+    /** Leaves out the repeats of deferrable polling (injectable for its clock). */
+    private readonly cycles = new DeferralCycleFilter(),
   ) {}
 
   /** Feed runner events here. */
   readonly onEvent = (e: RunnerEvent): void => {
     if (e.type === "log") {
-      if (!this.quietLogs) {
+      const key = `${e.dagId}\u0000${e.runId}\u0000${label(e)}`;
+      if (!this.quietLogs && (this.verbose || !this.cycles.hidesLog(key, e.tryNumber, e.message))) {
         const level = e.level === "info" ? "" : `${e.level.toUpperCase()} `;
-        for (const line of e.message.split("\n")) this.line(`[${label(e)} #${e.tryNumber}] ${level}${line}`);
+        const text = e.level === "error" ? briefLogMessage(e.message, this.verbose) : e.message;
+        for (const line of text.split("\n")) this.line(`[${label(e)} #${e.tryNumber}] ${level}${line}`);
       }
     } else if (e.type === "ti") {
       const key = `${e.dagId}\u0000${e.runId}\u0000${label(e)}`;
@@ -44,7 +52,12 @@ export class ProgressReporter {
       if (old) this.count(old.state, -1);
       this.count(e.state, 1);
       this.states.set(key, { state: e.state, tryNumber: e.tryNumber });
-      this.line(`--> ${e.dagId} ${label(e)} try ${e.tryNumber}: ${e.state}   (${this.summary()})`);
+      const shown = this.cycles.onState(key, e.tryNumber, e.state);
+      if (this.verbose || shown === "show") {
+        this.line(`--> ${e.dagId} ${label(e)} try ${e.tryNumber}: ${e.state}   (${this.summary()})`);
+      } else if (shown !== "hide") {
+        this.line(`--> ${e.dagId} ${label(e)} try ${e.tryNumber}: ${shown.heartbeat}   (${this.summary()})`);
+      }
       this.onChange?.();
     } else {
       this.line(`==> DAG run ${e.dagId} ${e.runId}: ${e.state}`);

@@ -17,19 +17,56 @@ const ITEM = "api.JobSubmitRequestItem";
 const JOB = "api.Job";
 const POD_SPEC = "k8s.io.api.core.v1.PodSpec";
 
-/** Parses a YAML or JSON document; errors name `what`. */
+function invalidDocument(what: string, line: number, column: number, why: string, cause?: unknown): ArmadaError {
+  return new ArmadaError({
+    code: GrpcStatus.INVALID_ARGUMENT,
+    details: `${what} is not valid YAML or JSON at line ${line}, column ${column}: ${why}`,
+    message: `Invalid ${what}: not valid YAML or JSON at line ${line}, column ${column}: ${why}. Check indentation and quoting.`,
+    cause,
+  });
+}
+
+/**
+ * A template written unquoted at the start of a YAML value (`image: {{ x }}`)
+ * reads as a nested flow mapping, not as text (or fails to parse): its line
+ * and column, so the user learns to quote it instead of meeting an odd object.
+ */
+function unquotedTemplate(text: string): { line: number; column: number } | undefined {
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^(\s*(?:-\s+)*(?:[^\s#'"{][^#'"]*?:\s+)?(?:-\s+)?)\{\{/.exec(lines[i]!);
+    if (m) return { line: i + 1, column: m[1]!.length + 1 };
+  }
+  return undefined;
+}
+
+/** True when a key of `doc` is a mapping written as a key, as an unquoted `{{ x }}` value reads. */
+function hasObjectKey(doc: unknown): boolean {
+  if (Array.isArray(doc)) return doc.some(hasObjectKey);
+  if (doc === null || typeof doc !== "object" || doc instanceof Date) return false;
+  return Object.entries(doc).some(([k, v]) => k === "[object Object]" || hasObjectKey(v));
+}
+
+const QUOTE_TEMPLATE = 'a value that starts with a template must be quoted in YAML, e.g. image: "{{ params.image }}"';
+
+/** Parses a YAML or JSON document; errors name `what` and the line and column. */
 export function parseKubernetesDocument(text: string, what: string): unknown {
+  if (text.trim() === "") throw invalidDocument(what, 1, 1, "the text is empty");
   let doc: unknown;
   try {
     doc = loadYaml(text);
   } catch (e) {
-    const why = e instanceof Error ? e.message.split("\n")[0] : String(e);
-    throw new ArmadaError({
-      code: GrpcStatus.INVALID_ARGUMENT,
-      details: `${what} is not valid YAML or JSON: ${why}`,
-      message: `Invalid ${what}: not valid YAML or JSON (${why}). Check indentation and quoting.`,
-      cause: e,
-    });
+    const templ = unquotedTemplate(text);
+    if (templ) throw invalidDocument(what, templ.line, templ.column, QUOTE_TEMPLATE, e);
+    const mark = (e as { mark?: { line?: number; column?: number } }).mark;
+    const reason = (e as { reason?: unknown }).reason;
+    const why =
+      typeof reason === "string" ? reason : e instanceof Error ? e.message.split("\n")[0]! : String(e);
+    throw invalidDocument(what, (mark?.line ?? 0) + 1, (mark?.column ?? 0) + 1, why, e);
+  }
+  if (hasObjectKey(doc)) {
+    const templ = unquotedTemplate(text) ?? { line: 1, column: 1 };
+    throw invalidDocument(what, templ.line, templ.column, QUOTE_TEMPLATE);
   }
   return doc;
 }

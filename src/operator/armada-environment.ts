@@ -55,7 +55,11 @@ function startEmbedded(queues: string[], home: string): Promise<EmbeddedInfo> {
     const child = spawn(process.execPath, childCommand(), {
       stdio: ["pipe", "pipe", "pipe"],
       // Its jobs and ports are kept under the runtime's home, so `resume` after a crash finds them.
-      env: { ...process.env, ARMADA_AIRFLOW_EMBEDDED_QUEUES: queues.join(","), ARMADA_AIRFLOW_EMBEDDED_HOME: home },
+      env: {
+        ...process.env,
+        ARMADA_AIRFLOW_EMBEDDED_QUEUES: queues.join(","),
+        ARMADA_AIRFLOW_EMBEDDED_HOME: home,
+      },
     });
     let out = "";
     let err = "";
@@ -120,11 +124,18 @@ export async function armadaEnvironment(options: ArmadaEnvironmentOptions = {}):
           "token, or unset ARMADA_TOKEN_ENV to connect without a token",
       );
     }
-    return {
-      channelArgs: new GrpcChannelArgs({
+    let channelArgs: GrpcChannelArgs;
+    try {
+      channelArgs = new GrpcChannelArgs({
         target: env.ARMADA_TARGET,
         ...(tokenEnv ? { auth: BearerTokenAuth.fromEnv(tokenEnv) } : {}),
-      }),
+      });
+    } catch (err) {
+      // Named by the variable it came from, where the fix goes.
+      throw new ArmadaOperatorInputError("ARMADA_TARGET", (err as Error).message, { cause: err });
+    }
+    return {
+      channelArgs,
       armadaQueue,
       lookoutUrlTemplate: lookoutTemplate(env.ARMADA_LOOKOUT_URL),
       kubeConfig: undefined,

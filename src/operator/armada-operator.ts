@@ -45,6 +45,7 @@ import {
   UrlFromLogsExtractor,
   type ExtraLinks,
 } from "./links.js";
+import { firstTimeThisTry } from "./once-per-try.js";
 import { armadaPodName, KubernetesPodLogManager } from "./pod-log-manager.js";
 import { ArmadaPollJobTrigger, type ArmadaJobWatch } from "./poll-job-trigger.js";
 import {
@@ -144,8 +145,6 @@ export interface ArmadaOperatorResult {
   links: Record<string, string>;
 }
 
-let warnedMissingToken = false;
-
 const STATES_WITH_POD: ReadonlySet<JobState> = new Set([
   JobState.RUNNING,
   JobState.FAILED,
@@ -176,6 +175,58 @@ function nonEmptyString(field: string, value: unknown, example: string): string 
     throw new ArmadaOperatorInputError(
       field,
       `must be a non-empty string, e.g. ${example}; got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+/** The annotation key prefix (env `ANNOTATION_KEY_PREFIX`), refused when it cannot make valid keys. */
+function annotationKeyPrefix(): string {
+  const prefix = process.env.ANNOTATION_KEY_PREFIX ?? DEFAULT_ANNOTATION_KEY_PREFIX;
+  const problem = qualifiedNameProblem(`${prefix}taskId`.toLowerCase());
+  if (problem) {
+    throw new ArmadaOperatorInputError(
+      "ANNOTATION_KEY_PREFIX",
+      `${JSON.stringify(prefix)} does not make valid annotation keys (e.g. ${JSON.stringify(`${prefix}taskId`)}): ${problem}. ` +
+        `Use a DNS subdomain followed by '/', like the default ${JSON.stringify(DEFAULT_ANNOTATION_KEY_PREFIX)}, or unset it.`,
+    );
+  }
+  return prefix;
+}
+
+/**
+ * Refuses call settings that would make every Armada call fail (a deadline
+ * of 0, a negative look-up grace), naming the setting.
+ */
+function checkCallSettings(): void {
+  const deadline = getConfigNumber("armada_operator", "rpc_deadline_s", 30);
+  if (!(deadline > 0)) {
+    throw new ArmadaOperatorInputError(
+      "armada_operator.rpc_deadline_s",
+      `must be a number of seconds > 0, got ${deadline}: every call would time out at once. ` +
+        "Set it to the longest an Armada call may take (default 30), or remove it.",
+    );
+  }
+  const grace = getConfigNumber("armada_operator", "submit_lookup_grace_s", 30);
+  if (!(grace >= 0)) {
+    throw new ArmadaOperatorInputError(
+      "armada_operator.submit_lookup_grace_s",
+      `must be a number of seconds >= 0, got ${grace} (default 30)`,
+    );
+  }
+}
+
+function optionalBoolean(field: string, value: unknown): boolean | undefined {
+  if (value === undefined || typeof value === "boolean") return value;
+  throw new ArmadaOperatorInputError(field, `must be true or false, got ${JSON.stringify(value)}`);
+}
+
+function optionalLookoutTemplate(value: unknown): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (typeof value !== "string" || !value.includes("<job_id>")) {
+    throw new ArmadaOperatorInputError(
+      "lookoutUrlTemplate",
+      `must be a URL with <job_id> where the job id goes, e.g. "http://lookout:8089/jobs/<job_id>"; got ${JSON.stringify(value)}`,
     );
   }
   return value;
@@ -243,24 +294,51 @@ export class ArmadaOperator extends BaseOperator {
     this.name = nonEmptyString("name", o.name, '"my-job"');
     this.channelArgs = ArmadaOperator.toChannelArgs(o.channelArgs);
     this.armadaQueue = nonEmptyString("armadaQueue", o.armadaQueue, '"my-queue"');
-    if (o.jobRequest === null || (typeof o.jobRequest !== "object" && typeof o.jobRequest !== "function")) {
+    if (
+      o.jobRequest === null ||
+      Array.isArray(o.jobRequest) ||
+      !["object", "function", "string"].includes(typeof o.jobRequest)
+    ) {
       throw new ArmadaOperatorInputError(
         "jobRequest",
-        "must be a job request object ({ namespace, podSpec: { containers: [...] } }) or a function (context, env) => object",
+        "must be a job request object ({ namespace, podSpec: { containers: [...] } }), its YAML text, " +
+          "or a function (context, env) => object",
       );
     }
+    // YAML text is read now, so a malformed document stops the DAG file from
+    // loading (with its line and column) instead of failing the first try.
+    if (typeof o.jobRequest === "string") jobRequestToJson(o.jobRequest);
     this.jobRequest = o.jobRequest;
     this.jobSetPrefix = o.jobSetPrefix ?? "";
     if (typeof this.jobSetPrefix !== "string")
       throw new ArmadaOperatorInputError("jobSetPrefix", "must be a string");
-    this.lookoutUrlTemplate = o.lookoutUrlTemplate || undefined;
-    this.pollInterval = positiveNumber(
-      "pollInterval",
-      o.pollInterval ?? getConfigNumber("armada_operator", "default_poll_interval_s", 30),
-    );
+    this.lookoutUrlTemplate = optionalLookoutTemplate(o.lookoutUrlTemplate);
+    // A bad default is named by its setting, where the fix goes.
+    this.pollInterval =
+      o.pollInterval !== undefined
+        ? positiveNumber("pollInterval", o.pollInterval)
+        : positiveNumber(
+            "armada_operator.default_poll_interval_s",
+            getConfigNumber("armada_operator", "default_poll_interval_s", 30),
+          );
+    if (o.containerLogs !== undefined && typeof o.containerLogs !== "string") {
+      throw new ArmadaOperatorInputError(
+        "containerLogs",
+        `must be the name of a container of the job, e.g. "main"; got ${JSON.stringify(o.containerLogs)}`,
+      );
+    }
     this.containerLogs = o.containerLogs || undefined;
+    if (
+      o.k8sTokenRetriever !== undefined &&
+      typeof (o.k8sTokenRetriever as { getToken?: unknown } | null)?.getToken !== "function"
+    ) {
+      throw new ArmadaOperatorInputError(
+        "k8sTokenRetriever",
+        "must be an object with a getToken() method returning a bearer token (or a promise of one)",
+      );
+    }
     this.k8sTokenRetriever = o.k8sTokenRetriever;
-    this.deferrable = o.deferrable ?? getConfigBoolean("operators", "default_deferrable", false);
+    this.deferrable = optionalBoolean("deferrable", o.deferrable) ?? getConfigBoolean("operators", "default_deferrable", false);
     const ack =
       o.jobAcknowledgementTimeout ??
       getConfigNumber("armada_operator", "default_job_acknowledgement_timeout_s", 300);
@@ -282,7 +360,7 @@ export class ArmadaOperator extends BaseOperator {
       );
     }
     this.armadaRetries = retries;
-    this.dryRun = o.dryRun ?? getConfigBoolean("armada_operator", "default_dry_run", false);
+    this.dryRun = optionalBoolean("dryRun", o.dryRun) ?? getConfigBoolean("armada_operator", "default_dry_run", false);
     try {
       this.reattachPolicy = resolveReattachPolicy(
         o.reattachPolicy,
@@ -292,6 +370,12 @@ export class ArmadaOperator extends BaseOperator {
       throw new ArmadaOperatorInputError(
         "reattachPolicy",
         `${(err as Error).message}; use "never", "always", "running_or_succeeded" or a function (state, reason) => boolean`,
+      );
+    }
+    if (o.extraLinks !== undefined && (o.extraLinks === null || typeof o.extraLinks !== "object" || Array.isArray(o.extraLinks))) {
+      throw new ArmadaOperatorInputError(
+        "extraLinks",
+        'must be an object of name -> URL template or RegExp, e.g. { Grafana: "https://grafana/d?job=<job_id>" }',
       );
     }
     this.extraLinks = { ...(o.extraLinks ?? {}) };
@@ -304,18 +388,17 @@ export class ArmadaOperator extends BaseOperator {
     this.hookFactory = o.hookFactory;
     this.podLogManagerOverride = o.podLogManager;
 
+    // Settings read from the environment are checked when the DAG is loaded
+    // too, so a bad one stops the load instead of failing every task's try.
+    // (TLS files and token variables are checked at run time: they may exist
+    // only where tasks run.)
+    annotationKeyPrefix();
+    if (!this.hookFactory) checkCallSettings();
+
     this.templateFields = ["job_request", "job_set_prefix"];
     this.templateFieldsRenderers = { job_request: "py" };
     this.operatorExtraLinks = this.buildOperatorLinks();
 
-    // Only worth saying when the credentials come from a kubeconfig found on disk.
-    if (this.containerLogs && !this.k8sTokenRetriever && !this.kubeConfig && !warnedMissingToken) {
-      warnedMissingToken = true;
-      this.log.warn(
-        "containerLogs is set without k8sTokenRetriever: logs are read with the kubeconfig's own credentials, " +
-          "which may expire during a long job",
-      );
-    }
   }
 
   private static toChannelArgs(value: unknown): GrpcChannelArgs {
@@ -404,6 +487,12 @@ export class ArmadaOperator extends BaseOperator {
     const e = env ?? defaultTemplateEnv();
     const stored = (await ti.xcomPull({ key: XCOM_KEYS.jobRequest })) as JobRequestJson | undefined;
     this.jobSetPrefix = String(e.render(this.jobSetPrefix, context, "job_set_prefix"));
+    // Rendered before anything is stored, so a bad link template stores nothing.
+    this.renderedLinks = {};
+    for (const [name, link] of Object.entries(this.extraLinks)) {
+      if (typeof link !== "string") continue;
+      this.renderedLinks[name] = String(e.render(link, context, `extra_links.${name}`));
+    }
     let json: JobRequestJson;
     if (stored && typeof stored === "object") {
       json = stored;
@@ -420,44 +509,37 @@ export class ArmadaOperator extends BaseOperator {
       const probe = structuredClone(parsed);
       this.annotate(context, probe);
       assertSubmittable(probe);
+      this.checkContainerLogs(probe);
+      // Settings that would fail every call are refused before anything is stored, too.
+      if (!this.dryRun) this.preflight();
       json = jobRequestItemToKubernetes(parsed);
       await ti.xcomPush(XCOM_KEYS.jobRequest, json);
     }
-    this.renderedLinks = {};
-    for (const [name, link] of Object.entries(this.extraLinks)) {
-      if (typeof link !== "string") continue;
-      const url = String(e.render(link, context, `extra_links.${name}`));
-      this.renderedLinks[name] = url;
-      await ti.xcomPush(linkXComKey(name), url);
-    }
+    for (const [name, url] of Object.entries(this.renderedLinks)) await ti.xcomPush(linkXComKey(name), url);
     this.renderedJson = json;
     this.jobRequest = json;
     const item = jobRequestFromJson(json);
     this.annotate(context, item);
     assertSubmittable(item);
     this.renderedItem = item;
-    if (this.containerLogs) {
-      const names = containerNames(item);
-      if (!names.includes(this.containerLogs)) {
-        throw new ArmadaOperatorInputError(
-          "containerLogs",
-          `no container named '${this.containerLogs}' in the job request; available containers: ${names.join(", ")}. ` +
-            "Set containerLogs to one of them, or leave it unset.",
-        );
-      }
+    this.checkContainerLogs(item);
+  }
+
+  /** Refuses a `containerLogs` that names none of the job's containers. */
+  private checkContainerLogs(item: JobSubmitRequestItem): void {
+    if (!this.containerLogs) return;
+    const names = containerNames(item);
+    if (!names.includes(this.containerLogs)) {
+      throw new ArmadaOperatorInputError(
+        "containerLogs",
+        `no container named '${this.containerLogs}' in the job request; available containers: ${names.join(", ")}. ` +
+          "Set containerLogs to one of them, or leave it unset.",
+      );
     }
   }
 
   private annotate(context: Context, item: JobSubmitRequestItem): void {
-    const prefix = process.env.ANNOTATION_KEY_PREFIX ?? DEFAULT_ANNOTATION_KEY_PREFIX;
-    const problem = qualifiedNameProblem(`${prefix}taskId`.toLowerCase());
-    if (problem) {
-      throw new ArmadaOperatorInputError(
-        "ANNOTATION_KEY_PREFIX",
-        `${JSON.stringify(prefix)} does not make valid annotation keys (e.g. ${JSON.stringify(`${prefix}taskId`)}): ${problem}. ` +
-          `Use a DNS subdomain followed by '/', like the default ${JSON.stringify(DEFAULT_ANNOTATION_KEY_PREFIX)}, or unset it.`,
-      );
-    }
+    const prefix = annotationKeyPrefix();
     const uri = this.externalJobUri(context);
     item.annotations = {
       ...item.annotations,
@@ -513,23 +595,7 @@ export class ArmadaOperator extends BaseOperator {
    * setting, instead of surfacing as unknown submit outcomes or TLS errors.
    */
   private preflight(): void {
-    if (!this.hookFactory) {
-      const deadline = getConfigNumber("armada_operator", "rpc_deadline_s", 30);
-      if (!(deadline > 0)) {
-        throw new ArmadaOperatorInputError(
-          "armada_operator.rpc_deadline_s",
-          `must be a number of seconds > 0, got ${deadline}: every call would time out at once. ` +
-            "Set it to the longest an Armada call may take (default 30), or remove it.",
-        );
-      }
-      const grace = getConfigNumber("armada_operator", "submit_lookup_grace_s", 30);
-      if (!(grace >= 0)) {
-        throw new ArmadaOperatorInputError(
-          "armada_operator.submit_lookup_grace_s",
-          `must be a number of seconds >= 0, got ${grace} (default 30)`,
-        );
-      }
-    }
+    if (!this.hookFactory) checkCallSettings();
     try {
       checkChannelArgs(this.channelArgs);
     } catch (err) {
@@ -855,13 +921,25 @@ export class ArmadaOperator extends BaseOperator {
         }
       }
       if (!ctx.cluster || !podExists) return ctx;
+      // Said once per try, when logs are first read and only when the
+      // kubeconfig's own credentials are a fixed token to a remote cluster.
+      const manager = this.podManager as Partial<KubernetesPodLogManager>;
+      if (manager.usesFixedRemoteToken?.(ctx.cluster) && firstTimeThisTry(context.ti, "k8s-token")) {
+        this.log.warn(
+          `containerLogs is set without k8sTokenRetriever: logs of cluster ${ctx.cluster} are read with the ` +
+            "kubeconfig's fixed token, which may expire during a long job; pass k8sTokenRetriever to refresh it",
+        );
+      }
       ctx = await this.fetchRunLogs(context, ctx, namespace);
       this.lastLogError = undefined;
     } catch (err) {
       // Logs are a convenience: failing to read them must not fail the job's
-      // task. Said once per distinct problem, not at every poll.
+      // task. Said once per distinct problem and try, not at every poll (a
+      // deferrable task is a fresh operator copy at each poll).
       const message = `Error fetching logs of Armada job ${ctx.jobId}: ${(err as Error).message}`;
-      if (message !== this.lastLogError) this.log.warn(message);
+      if (message !== this.lastLogError && firstTimeThisTry(context.ti, `log-error:${message}`)) {
+        this.log.warn(message);
+      }
       this.lastLogError = message;
     }
     return ctx;

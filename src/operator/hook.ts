@@ -10,12 +10,13 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import { ArmadaError, isAmbiguousSubmitFailure } from "../client/armada-error.js";
 import { GrpcChannelArgs } from "../client/channel-args.js";
 import { JobRunState } from "../gen/armada/job.js";
-import type { JobSubmitRequestItem, JobSubmitResponse } from "../gen/armada/submit.js";
+import type { JobSubmitRequestItem, JobSubmitResponseItem } from "../gen/armada/submit.js";
 import { ArmadaOperatorCancelError, ArmadaOperatorQueueNotFoundError, ArmadaOperatorSubmitError } from "./errors.js";
 import { JobFailureReader, type JobFailure } from "./job-failure-reader.js";
 import { JobState, isTerminalJobState, jobStateName } from "./job-states.js";
 import { RunningJobContext } from "./running-job-context.js";
 import { StatusBatcher } from "./status-batcher.js";
+import { SubmitBatcher } from "./submit-batcher.js";
 import type { LogSink } from "./task-log.js";
 
 /** A job found by its external job URI. */
@@ -124,6 +125,7 @@ function positiveOption(name: string, value: number): number {
 interface SharedChannel {
   client: ArmadaClient;
   batcher: StatusBatcher;
+  submitter: SubmitBatcher;
   failures: JobFailureReader;
 }
 
@@ -145,7 +147,10 @@ function channelFor(args: GrpcChannelArgs, clock: Clock, deadlineMs: number): Sh
     const res = await client.getJobStatus({ jobIds });
     return new Map(Object.entries(res.jobStates).map(([id, s]) => [id, s as JobState]));
   }, { clock });
-  const shared = { client, batcher, failures: new JobFailureReader(() => client) };
+  const submitter = new SubmitBatcher((queue, jobSetId, jobRequestItems) =>
+    client.submitJobs({ queue, jobSetId, jobRequestItems }),
+  );
+  const shared = { client, batcher, submitter, failures: new JobFailureReader(() => client) };
   list.push(shared);
   channels.set(key, list);
   return shared;
@@ -193,6 +198,11 @@ export class ArmadaHook implements ArmadaHookApi {
     return this.channel().client;
   }
 
+  /** The shared submit batcher of this channel (`SubmitJobs` calls shared by the tasks submitting at once). */
+  get submitter(): SubmitBatcher {
+    return this.channel().submitter;
+  }
+
   /** The shared status batcher of this channel. */
   get statusBatcher(): StatusBatcher {
     return this.channel().batcher;
@@ -214,12 +224,13 @@ export class ArmadaHook implements ArmadaHookApi {
     const item: JobSubmitRequestItem = { ...request.item, clientId: request.item.clientId || randomUUID() };
     // Outside the try: a channel that cannot be built (an unreadable TLS
     // file, say) sent nothing, so it is an error, never an unknown outcome.
-    const client = this.client;
+    const submitter = this.submitter;
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.options.maxSubmitAttempts; attempt++) {
-      let res: JobSubmitResponse;
+      let one: JobSubmitResponseItem;
       try {
-        res = await client.submitJobs({ queue: request.queue, jobSetId: request.jobSetId, jobRequestItems: [item] });
+        // Shared with the other tasks submitting to this queue and job set now: one call for many.
+        one = await submitter.submit(request.queue, request.jobSetId, item);
       } catch (err) {
         const missing = err instanceof ArmadaError && err.code === GrpcStatus.PERMISSION_DENIED && QUEUE_NOT_FOUND.exec(err.details);
         if (missing) throw new ArmadaOperatorQueueNotFoundError(missing[1] || request.queue, request.jobSetId, { cause: err });
@@ -237,17 +248,8 @@ export class ArmadaHook implements ArmadaHookApi {
         continue;
       }
       // An answer is definite: Armada created the job, or said why not.
-      if (res.jobResponseItems.length !== 1) {
-        throw new ArmadaOperatorSubmitError(
-          request.queue,
-          request.jobSetId,
-          0,
-          `Armada answered SubmitJobs with ${res.jobResponseItems.length} items; expected exactly 1`,
-        );
-      }
-      const [one] = res.jobResponseItems;
-      if (one!.error) throw new ArmadaOperatorSubmitError(request.queue, request.jobSetId, 0, one!.error);
-      return one!.jobId;
+      if (one.error) throw new ArmadaOperatorSubmitError(request.queue, request.jobSetId, 0, one.error);
+      return one.jobId;
     }
     throw lastError;
   }

@@ -9,6 +9,7 @@ import {
   jobRequestItemToKubernetes,
   parseKubernetesDocument,
 } from "../client/kubernetes-job-request-item.js";
+import { validateSubmitItem } from "../client/submit-validation.js";
 import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
 import type { Context } from "../runtime/context.js";
 import { childFieldPath, type TemplateEnv } from "../runtime/template.js";
@@ -126,16 +127,25 @@ export function jobRequestToJson(request: unknown): JobRequestJson {
     try {
       request = parseKubernetesDocument(request, "job_request");
     } catch (err) {
-      throw new ArmadaOperatorInputError("job_request", (err as Error).message, { cause: err });
+      const msg = (err as Error).message.replace(/^Invalid job_request:\s*/, "");
+      throw new ArmadaOperatorInputError("job_request", msg, { cause: err });
     }
   }
   if (typeof request === "object" && request !== null && !Array.isArray(request)) {
+    let item: JobSubmitRequestItem | undefined;
     try {
-      return jobRequestItemToKubernetes(
-        toJobSubmitRequestItem(request as JobRequestItemInput, "job_request"),
-      );
+      item = toJobSubmitRequestItem(request as JobRequestItemInput, "job_request");
     } catch {
       // Not parseable before rendering (a templated number, say): keep it as written.
+    }
+    if (item) {
+      // The Kubernetes form writes a quantity with no value as "0": refuse
+      // it here, while it can still be told apart from a real zero.
+      const empty = validateSubmitItem(item).find(
+        (i) => i.rule === "quantity" && /^\{\} is not/.test(i.message),
+      );
+      if (empty) throw new ArmadaOperatorInputError(`job_request.${empty.path}`, empty.message);
+      return jobRequestItemToKubernetes(item);
     }
   }
   if (typeof request !== "object" || request === null || Array.isArray(request)) {

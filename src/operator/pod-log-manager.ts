@@ -170,13 +170,57 @@ export class KubernetesPodLogManager {
     return last;
   }
 
-  private async configFor(context: string): Promise<KubeConfig> {
+  /** The kubeconfig: the one given, else the standard one; an error when there is none at all. */
+  private baseConfig(): KubeConfig {
     if (!this.kubeConfig) {
       const loaded = new KubeConfig();
       loaded.loadFromDefault();
+      // With no KUBECONFIG, no ~/.kube/config and not in a cluster, the client
+      // invents a localhost context named "loaded-context": nothing to read from.
+      if (loaded.getCurrentContext() === "loaded-context" && loaded.getContexts().length === 1) {
+        throw new Error(
+          "no kubeconfig found (KUBECONFIG is unset, ~/.kube/config does not exist, not in a cluster), so container " +
+            "logs cannot be read; set KUBECONFIG to a kubeconfig with one context per Armada cluster id, " +
+            "or pass the operator's kubeConfig option",
+        );
+      }
       this.kubeConfig = loaded;
     }
-    const base = this.kubeConfig;
+    return this.kubeConfig;
+  }
+
+  /**
+   * Whether reading logs for `context` relies on a fixed bearer token from the
+   * kubeconfig, which cannot be refreshed and may expire during a long job:
+   * no token retriever, a `token`/`tokenFile` user, a server that is not on
+   * this machine (a local cluster's token is not expected to expire). False
+   * when the context cannot be resolved.
+   */
+  usesFixedRemoteToken(context: string): boolean {
+    if (this.tokenRetriever) return false;
+    let base: KubeConfig;
+    try {
+      base = this.baseConfig();
+    } catch {
+      return false;
+    }
+    const ctx = base.getContextObject(context);
+    if (!ctx) return false;
+    const user = base.getUser(ctx.user);
+    // The client reads a kubeconfig's tokenFile into token; exec and auth providers refresh themselves.
+    if (!user?.token) return false;
+    const server = base.getCluster(ctx.cluster)?.server ?? "";
+    let host: string;
+    try {
+      host = new URL(server).hostname;
+    } catch {
+      return false;
+    }
+    return !["localhost", "127.0.0.1", "[::1]", "::1"].includes(host);
+  }
+
+  private async configFor(context: string): Promise<KubeConfig> {
+    const base = this.baseConfig();
     const ctx = base.getContextObject(context);
     if (!ctx) {
       const known = base.getContexts().map((c) => c.name);

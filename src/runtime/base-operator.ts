@@ -1,8 +1,13 @@
 import { brandSymbol, hasBrand } from "./brand.js";
-import { getConfigNumber } from "./config.js";
 import { tryGetCurrentContext, type Context, type TaskInstanceKey } from "./context.js";
 import type { DAG } from "./dag.js";
-import { RuntimeError, TaskDeferred, type DeferRequest } from "./errors.js";
+import {
+  checkDagOption,
+  checkId,
+  checkOperatorOptions,
+  configuredOperatorDefault,
+} from "./definition-checks.js";
+import { DagDefinitionError, RuntimeError, TaskDeferred, type DeferRequest } from "./errors.js";
 import { templateFieldProperty } from "./naming.js";
 import { DEFAULT_POOL } from "./pools.js";
 import type { TriggerRule } from "./state.js";
@@ -83,14 +88,6 @@ export function applyDefaultArgs<T extends { dag?: DAG }>(options: T): T {
   return out as T;
 }
 
-function nonNegative(name: string, value: unknown, taskId: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new RuntimeError("invalid_argument", `task "${taskId}": ${name} must be a number >= 0 (seconds or count), got ${String(value)}`);
-  }
-  return value;
-}
-
 /**
  * The base of every task (Airflow's `BaseOperator`). Subclasses implement
  * `execute(context)`; its return value is pushed to XCom `return_value`.
@@ -132,21 +129,24 @@ export abstract class BaseOperator {
   mappedArgs: Record<string, unknown[] | XComArg> | undefined;
 
   constructor(options: BaseOperatorOptions) {
-    if (!options || typeof options.taskId !== "string" || !/^[A-Za-z0-9_.-]+$/.test(options.taskId)) {
-      throw new RuntimeError(
-        "invalid_argument",
-        `taskId must be a non-empty string of letters, digits, "_", "-" or ".", got ${JSON.stringify(options?.taskId)}`,
-      );
+    if (options === null || typeof options !== "object") {
+      throw new DagDefinitionError("options", `an operator takes an options object such as { taskId: "load_data", dag }`);
     }
+    checkId("taskId", options.taskId);
+    const where = `task "${options.taskId}": `;
+    checkDagOption(options.dag, where);
+    // The task's own options are checked before the DAG's defaults fill the
+    // rest, so the error names the option where it was written.
+    checkOperatorOptions(options as unknown as Record<string, unknown>, where);
     Object.defineProperty(this, OPERATOR, { value: true });
     const o = applyDefaultArgs(options) as BaseOperatorOptions & Record<string, unknown>;
     this.resolvedOptions = o;
     this.taskId = o.taskId;
-    this.retries = nonNegative("retries", o.retries, o.taskId) ?? getConfigNumber("core", "default_task_retries", 0);
-    this.retryDelay = nonNegative("retryDelay", o.retryDelay, o.taskId) ?? getConfigNumber("core", "default_task_retry_delay", 300);
+    this.retries = o.retries ?? configuredOperatorDefault("retries", "default_task_retries", 0);
+    this.retryDelay = o.retryDelay ?? configuredOperatorDefault("retryDelay", "default_task_retry_delay", 300);
     this.retryExponentialBackoff = Boolean(o.retryExponentialBackoff);
-    this.maxRetryDelay = nonNegative("maxRetryDelay", o.maxRetryDelay, o.taskId) ?? getConfigNumber("core", "max_task_retry_delay", 86_400);
-    this.executionTimeout = nonNegative("executionTimeout", o.executionTimeout, o.taskId);
+    this.maxRetryDelay = o.maxRetryDelay ?? configuredOperatorDefault("maxRetryDelay", "max_task_retry_delay", 86_400);
+    this.executionTimeout = o.executionTimeout;
     this.triggerRule = o.triggerRule ?? "all_success";
     this.params = o.params ?? {};
     this.doXcomPush = o.doXcomPush ?? true;
@@ -229,7 +229,16 @@ export abstract class BaseOperator {
   /** Adds a dependency this -> other. */
   setDownstream(other: BaseOperator | BaseOperator[]): void {
     for (const o of Array.isArray(other) ? other : [other]) {
-      if (o.taskId === this.taskId) throw new RuntimeError("dag", `task "${this.taskId}" cannot depend on itself`);
+      if (!BaseOperator.isOperator(o)) {
+        throw new DagDefinitionError(
+          "dependencies",
+          `task "${this.taskId}": a dependency must be an operator (or a list of them), got ${typeof o}`,
+          "dag",
+        );
+      }
+      if (o.taskId === this.taskId) {
+        throw new DagDefinitionError("dependencies", `task "${this.taskId}" cannot depend on itself`, "dag");
+      }
       this.downstreamTaskIds.add(o.taskId);
       o.upstreamTaskIds.add(this.taskId);
       if (this.dag && !o.dag) this.dag.addTask(o);
@@ -256,7 +265,10 @@ export abstract class BaseOperator {
   expand(args: Record<string, unknown[] | XComArg>): this {
     for (const [k, v] of Object.entries(args)) {
       if (!Array.isArray(v) && !XComArg.is(v)) {
-        throw new RuntimeError("invalid_argument", `task "${this.taskId}": expand(${k}) needs an array or an upstream task's output`);
+        throw new DagDefinitionError(
+          `expand.${k}`,
+          `task "${this.taskId}": expand(${k}) needs an array or an upstream task's output, got ${typeof v}`,
+        );
       }
       if (XComArg.is(v)) v.operator.setDownstream(this);
     }

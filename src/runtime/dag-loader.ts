@@ -47,8 +47,10 @@ const cache = new Map<string, DAG[]>();
  * (Airflow's name; default 30) with an error naming the file, instead of the
  * process exiting silently when nothing else is left to run.
  */
-async function withLoadTimeout<T>(load: Promise<T>, file: string): Promise<T> {
+async function withLoadTimeout<T>(startLoad: () => Promise<T>, file: string): Promise<T> {
+  // Read before the import starts: a bad setting must not leave an import running unwatched.
   const seconds = getConfigNumber("core", "dagbag_import_timeout", 30);
+  const load = startLoad();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -89,7 +91,7 @@ export async function readDagFile(file: string, importer: ModuleImporter): Promi
   let mod: Record<string, unknown>;
   let created: DAG[];
   try {
-    const r = await collectDags(() => withLoadTimeout(importer(abs), abs));
+    const r = await collectDags(() => withLoadTimeout(() => importer(abs), abs));
     mod = r.result as Record<string, unknown>;
     created = r.created;
   } catch (err) {
@@ -99,9 +101,21 @@ export async function readDagFile(file: string, importer: ModuleImporter): Promi
   for (const d of [...created, ...Object.values(mod ?? {}).filter((v) => DAG.isDag(v))] as DAG[]) {
     if (!dags.includes(d)) dags.push(d);
   }
+  const ids = new Set<string>();
+  for (const d of dags) {
+    if (ids.has(d.dagId)) {
+      throw new RuntimeError("dag", `cannot load DAG file ${abs}: it defines two DAGs with dagId "${d.dagId}"; give each DAG its own dagId`);
+    }
+    ids.add(d.dagId);
+  }
   for (const d of dags) {
     d.fileloc = abs;
-    d.validate();
+    try {
+      d.validate();
+    } catch (err) {
+      // Said as an import error is, naming the file the fix goes in.
+      throw new RuntimeError("dag", `cannot load DAG file ${abs}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
   }
   return dags;
 }
@@ -127,6 +141,9 @@ export async function loadDag(file: string, dagId?: string, importer?: ModuleImp
     const d = dags.find((x) => x.dagId === dagId);
     if (!d) throw new RuntimeError("not_found", `DAG "${dagId}" not found in ${file}; it defines: ${dags.map((x) => x.dagId).join(", ") || "no DAGs"}`);
     return d;
+  }
+  if (dags.length === 0) {
+    throw new RuntimeError("dag", `${file} defines no DAG: construct one with new DAG({ dagId: "my_dag" }) at the top level of the file`);
   }
   if (dags.length !== 1) {
     throw new RuntimeError(

@@ -1,6 +1,7 @@
 import { brandSymbol, hasBrand } from "./brand.js";
 import type { BaseOperator, BaseOperatorOptions } from "./base-operator.js";
-import { RuntimeError } from "./errors.js";
+import { checkDagOptions, checkId } from "./definition-checks.js";
+import { DagDefinitionError, RuntimeError } from "./errors.js";
 import { getConfig, getConfigBoolean } from "./config.js";
 import { parseSchedule, type Schedule, type ScheduleSpec } from "../scheduler/schedule.js";
 import { checkTimezone, parseDateOption } from "../scheduler/timezone.js";
@@ -74,12 +75,11 @@ export class DAG {
   private readonly taskMap = new Map<string, BaseOperator>();
 
   constructor(options: DagOptions) {
-    if (!options || typeof options.dagId !== "string" || !/^[A-Za-z0-9_.-]+$/.test(options.dagId)) {
-      throw new RuntimeError(
-        "invalid_argument",
-        `dagId must be a non-empty string of letters, digits, "_", "-" or ".", got ${JSON.stringify(options?.dagId)}`,
-      );
+    if (options === null || typeof options !== "object") {
+      throw new DagDefinitionError("options", 'a DAG takes an options object such as { dagId: "nightly_etl" }');
     }
+    checkId("dagId", options.dagId);
+    checkDagOptions(options as unknown as Record<string, unknown>, `DAG "${options.dagId}": `);
     Object.defineProperty(this, DAG_BRAND, { value: true });
     this.dagId = options.dagId;
     this.defaultArgs = options.defaultArgs ?? {};
@@ -118,7 +118,11 @@ export class DAG {
   addTask(task: BaseOperator): void {
     const existing = this.taskMap.get(task.taskId);
     if (existing && existing !== task) {
-      throw new RuntimeError("dag", `DAG "${this.dagId}" already has a task "${task.taskId}"; task ids must be unique`);
+      throw new DagDefinitionError(
+        "taskId",
+        `DAG "${this.dagId}" already has a task "${task.taskId}"; task ids must be unique within a DAG, so give one of them another taskId`,
+        "dag",
+      );
     }
     this.taskMap.set(task.taskId, task);
     task.dag = this;
@@ -151,7 +155,11 @@ export class DAG {
     for (const t of this.tasks) {
       for (const id of [...t.upstreamTaskIds, ...t.downstreamTaskIds]) {
         if (!this.taskMap.has(id)) {
-          throw new RuntimeError("dag", `DAG "${this.dagId}": task "${t.taskId}" depends on "${id}", which is not in the DAG; pass dag to its constructor`);
+          throw new DagDefinitionError(
+            "dag",
+            `DAG "${this.dagId}": task "${t.taskId}" depends on "${id}", which is not in the DAG; pass dag to its constructor`,
+            "dag",
+          );
         }
       }
     }
@@ -160,19 +168,42 @@ export class DAG {
 
   /** Task ids, upstream before downstream; a cycle is an error naming its tasks. */
   topologicalOrder(): string[] {
+    // Iterative depth-first search: a chain of thousands of tasks neither
+    // overflows the call stack nor copies the path at every step.
     const order: string[] = [];
     const state = new Map<string, 1 | 2>();
-    const visit = (id: string, stack: string[]) => {
-      if (state.get(id) === 2) return;
-      if (state.get(id) === 1) {
-        throw new RuntimeError("dag", `DAG "${this.dagId}" has a cycle: ${[...stack.slice(stack.indexOf(id)), id].join(" -> ")}`);
+    for (const root of this.taskMap.keys()) {
+      if (state.has(root)) continue;
+      const path: { id: string; ups: Iterator<string> }[] = [];
+      const enter = (id: string) => {
+        state.set(id, 1);
+        path.push({ id, ups: (this.taskMap.get(id)?.upstreamTaskIds ?? new Set<string>()).values() });
+      };
+      enter(root);
+      while (path.length > 0) {
+        const top = path.at(-1)!;
+        const next = top.ups.next();
+        if (next.done) {
+          state.set(top.id, 2);
+          order.push(top.id);
+          path.pop();
+          continue;
+        }
+        const up = next.value;
+        if (state.get(up) === 2) continue;
+        if (state.get(up) === 1) {
+          const ids = path.map((p) => p.id);
+          // The path runs downstream -> upstream; show the cycle in dependency order.
+          const cycle = [...ids.slice(ids.indexOf(up)), up].reverse();
+          throw new DagDefinitionError(
+            "dependencies",
+            `DAG "${this.dagId}" has a cycle: ${cycle.join(" -> ")}; remove one of these dependencies`,
+            "dag",
+          );
+        }
+        enter(up);
       }
-      state.set(id, 1);
-      for (const up of this.taskMap.get(id)?.upstreamTaskIds ?? []) visit(up, [...stack, id]);
-      state.set(id, 2);
-      order.push(id);
-    };
-    for (const id of this.taskMap.keys()) visit(id, []);
+    }
     return order;
   }
 

@@ -38,6 +38,20 @@ export class RuntimeError extends Error {
 }
 
 /**
+ * A mistake in what a DAG file defines (an id, an option, a dependency),
+ * found when the DAG is built or loaded. `field` names the option at fault:
+ * `triggerRule`, `defaultArgs.retries`, `taskId`, ...
+ */
+export class DagDefinitionError extends RuntimeError {
+  readonly field: string;
+  constructor(field: string, message: string, code: "invalid_argument" | "dag" = "invalid_argument") {
+    super(code, message);
+    this.name = "DagDefinitionError";
+    this.field = field;
+  }
+}
+
+/**
  * A task failure that must not be retried (Airflow's `AirflowFailException`).
  *
  * The runtime recognises it by the brand `Symbol.for("armada-airflow.TaskFatalError")`

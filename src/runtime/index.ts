@@ -31,6 +31,7 @@ export {
   TaskTimeoutError,
   TaskKilledError,
   TemplateRenderError,
+  DagDefinitionError,
 } from "./errors.js";
 export { TaskInstanceState, DagRunState, TriggerRule, FINISHED_STATES } from "./state.js";
 export {

@@ -52,7 +52,14 @@ function toJsonable(value: unknown, where: string): unknown {
     return value;
   }
   if (typeof value === "boolean") return value;
-  if (typeof value === "bigint") return value.toString();
+  if (typeof value === "bigint") {
+    // JSON has no integers beyond 2^53; a string would come back as another type.
+    throw new RuntimeError(
+      "serde",
+      `${where}: cannot store the BigInt ${value}n (XCom values are JSON); return Number(x) when it is at most ` +
+        `${Number.MAX_SAFE_INTEGER}, or String(x) and parse it where it is read`,
+    );
+  }
   if (value instanceof Date || Object.prototype.toString.call(value) === "[object Date]") {
     return {
       [CLASSNAME]: DATE_CLASSNAME,

@@ -26,6 +26,13 @@ export function cliSandbox() {
       const code = await runCli(argv, { stdout, stderr, env, cwd: process.cwd(), signal });
       return { code, stdout: stdout.text, stderr: stderr.text };
     },
+    /** As `run`, with `extra` over the sandbox's environment. */
+    async runWith(argv: string[], extra: Record<string, string>) {
+      const stdout = new Capture();
+      const stderr = new Capture();
+      const code = await runCli(argv, { stdout, stderr, env: { ...env, ...extra }, cwd: process.cwd() });
+      return { code, stdout: stdout.text, stderr: stderr.text };
+    },
     dispose() {
       rmSync(home, { recursive: true, force: true });
     },

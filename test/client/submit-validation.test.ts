@@ -6,7 +6,7 @@ import {
   quantityValue,
   validateSubmitItem,
 } from "../../src/client/submit-validation.js";
-import { goodItem, INVALID_CASES, VALID_CASES } from "./submit-validation-cases.js";
+import { goodItem, INVALID_CASES, VALID_CASES } from "../bad-input/cases/job-request-items.js";
 
 describe("validateSubmitItem refuses", () => {
   it.each(INVALID_CASES.map((c) => [c.name, c] as const))("%s", (_name, c) => {

@@ -6,6 +6,7 @@ import { ManualClock } from "../../src/common/clock.js";
 import { JobSubmitRequestItem } from "../../src/gen/armada/submit.js";
 import { ArmadaOperatorSubmitError } from "../../src/operator/errors.js";
 import { ArmadaHook } from "../../src/operator/hook.js";
+import { SubmitBatcher } from "../../src/operator/submit-batcher.js";
 import { isTaskFatalError } from "../../src/runtime/errors.js";
 
 type Answer = { error?: ArmadaError; items?: { jobId: string; error: string }[] };
@@ -13,7 +14,7 @@ type Answer = { error?: ArmadaError; items?: { jobId: string; error: string }[] 
 function hookWith(answers: Answer[], lookup: { ids: string[]; clientIds: Record<string, string> }) {
   const calls = { submit: 0, lookup: 0 };
   const fake = {
-    submitJobs: async () => {
+    submitJobs: async (_r: { jobRequestItems: JobSubmitRequestItem[] }) => {
       calls.submit++;
       const a = answers.shift()!;
       if (a.error) throw a.error;
@@ -33,6 +34,9 @@ function hookWith(answers: Answer[], lookup: { ids: string[]; clientIds: Record<
     maxSubmitAttempts: 3,
   });
   Object.defineProperty(hook, "client", { value: fake });
+  Object.defineProperty(hook, "submitter", {
+    value: new SubmitBatcher((_q, _s, jobRequestItems) => fake.submitJobs({ jobRequestItems })),
+  });
   return { hook, calls };
 }
 

@@ -14,7 +14,7 @@ import { ArmadaHook, closeArmadaHookClients } from "../../src/operator/hook.js";
 import { runWithContext } from "../../src/runtime/context.js";
 import { isTaskFatalError } from "../../src/runtime/errors.js";
 import { startDevServer, type DevServer } from "../../src/testing/index.js";
-import { goodItem } from "../client/submit-validation-cases.js";
+import { goodItem } from "../bad-input/cases/job-request-items.js";
 import { FakeTaskInstance, makeContext, withTimeFlowing } from "./support.js";
 
 let server: DevServer;
@@ -32,7 +32,18 @@ afterEach(() => {
 
 /** Runs an operator with the real hook against the dev server; returns what it threw. */
 async function runOperator(channelArgs: GrpcChannelArgs | GrpcChannelArgsInit): Promise<unknown> {
-  const op = new ArmadaOperator({
+  // Settings from the environment are refused as early as construction (DAG load).
+  let op: ArmadaOperator;
+  try {
+    op = makeOperator(channelArgs);
+  } catch (e) {
+    return e;
+  }
+  return runConstructed(op);
+}
+
+function makeOperator(channelArgs: GrpcChannelArgs | GrpcChannelArgsInit): ArmadaOperator {
+  return new ArmadaOperator({
     taskId: "t",
     name: "n",
     channelArgs,
@@ -40,6 +51,9 @@ async function runOperator(channelArgs: GrpcChannelArgs | GrpcChannelArgsInit): 
     jobRequest: goodItem(),
     pollInterval: 1,
   });
+}
+
+async function runConstructed(op: ArmadaOperator): Promise<unknown> {
   const ti = new FakeTaskInstance(op);
   const clock = new ManualClock();
   const context = makeContext(op, ti, clock);

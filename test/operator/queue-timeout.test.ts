@@ -11,7 +11,7 @@ import { ArmadaOperatorInputError, ArmadaOperatorJobFailedError } from "../../sr
 import { JobState } from "../../src/operator/job-states.js";
 import { runWithContext } from "../../src/runtime/context.js";
 import { isTaskDeferred, isTaskFatalError } from "../../src/runtime/errors.js";
-import { goodItem } from "../client/submit-validation-cases.js";
+import { goodItem } from "../bad-input/cases/job-request-items.js";
 import { FakeHook, FakeTaskInstance, makeContext, withTimeFlowing } from "./support.js";
 
 const channelArgs = new GrpcChannelArgs({ target: "127.0.0.1:50051" });

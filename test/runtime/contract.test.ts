@@ -51,7 +51,7 @@ describe("BaseOperator and DAG", () => {
 
   it("rejects bad options naming the field", () => {
     expect(() => new FnOperator({ taskId: "bad id!" }, () => 1)).toThrow(/taskId must be/);
-    expect(() => new FnOperator({ taskId: "t", retries: -1 }, () => 1)).toThrow(/task "t": retries must be a number >= 0/);
+    expect(() => new FnOperator({ taskId: "t", retries: -1 }, () => 1)).toThrow(/task "t": retries must be a whole number >= 0/);
     expect(() => new DAG({ dagId: "" })).toThrow(/dagId must be/);
     const dag = new DAG({ dagId: "dup" });
     new FnOperator({ taskId: "x", dag }, () => 1);

@@ -3,8 +3,8 @@
  * operator, dev server): each item in proto form, the field path the refusal
  * must name, and a word the message must contain.
  */
-import { JobSubmitRequestItem } from "../../src/gen/armada/submit.js";
-import type { PodSpec } from "../../src/gen/k8s.io/api/core/v1/generated.js";
+import { JobSubmitRequestItem } from "../../../src/gen/armada/submit.js";
+import type { PodSpec } from "../../../src/gen/k8s.io/api/core/v1/generated.js";
 
 type Container = PodSpec["containers"][number];
 

@@ -1,0 +1,118 @@
+/**
+ * Shares `SubmitJobs` calls between tasks: the items submitted to the same
+ * queue and job set on one channel within a short window go in one call (up
+ * to {@link SubmitBatcherOptions.maxItems}), so 10,000 mapped tasks cost
+ * about 20 calls instead of 10,000. Each item keeps its own client id and
+ * gets its own answer (Armada answers item by item, in order), so the
+ * no-duplicate guarantee stands item by item: a call whose outcome is
+ * unknown fails every item of it with that error, and each task looks its
+ * own job up by external job URI and client id before submitting again.
+ */
+import { ArmadaError, isAmbiguousSubmitFailure } from "../client/armada-error.js";
+import type { JobSubmitRequestItem, JobSubmitResponse, JobSubmitResponseItem } from "../gen/armada/submit.js";
+
+/** Makes one `SubmitJobs` call. */
+export type SubmitJobsCall = (
+  queue: string,
+  jobSetId: string,
+  items: JobSubmitRequestItem[],
+) => Promise<JobSubmitResponse>;
+
+/** Options of {@link SubmitBatcher}. */
+export interface SubmitBatcherOptions {
+  /** Items per call at most (Armada's own limit is far above). @default 500 */
+  maxItems?: number;
+  /** How long the first item of a batch waits for others, in real milliseconds. @default 10 */
+  windowMs?: number;
+}
+
+interface Pending {
+  item: JobSubmitRequestItem;
+  resolve: (answer: JobSubmitResponseItem) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Batch {
+  queue: string;
+  jobSetId: string;
+  items: Pending[];
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** See the module comment. One instance per channel. */
+export class SubmitBatcher {
+  private readonly maxItems: number;
+  private readonly windowMs: number;
+  private readonly open = new Map<string, Batch>();
+  /** Calls made; for tests and diagnostics. */
+  calls = 0;
+
+  constructor(
+    private readonly call: SubmitJobsCall,
+    options: SubmitBatcherOptions = {},
+  ) {
+    this.maxItems = options.maxItems ?? 500;
+    this.windowMs = options.windowMs ?? 10;
+  }
+
+  /**
+   * Submits one item with whatever else is being submitted to the same queue
+   * and job set; resolves with Armada's answer for this item (its job id, or
+   * its error), rejects with the error of the call.
+   */
+  submit(queue: string, jobSetId: string, item: JobSubmitRequestItem): Promise<JobSubmitResponseItem> {
+    return new Promise((resolve, reject) => {
+      const key = `${queue}\u0000${jobSetId}`;
+      let batch = this.open.get(key);
+      if (!batch) {
+        batch = { queue, jobSetId, items: [], timer: undefined };
+        this.open.set(key, batch);
+        const b = batch;
+        batch.timer = setTimeout(() => this.send(key, b), this.windowMs);
+      }
+      batch.items.push({ item, resolve, reject });
+      if (batch.items.length >= this.maxItems) {
+        clearTimeout(batch.timer);
+        this.send(key, batch);
+      }
+    });
+  }
+
+  private send(key: string, batch: Batch): void {
+    if (this.open.get(key) === batch) this.open.delete(key);
+    void this.deliver(batch.queue, batch.jobSetId, batch.items);
+  }
+
+  private async deliver(queue: string, jobSetId: string, items: Pending[]): Promise<void> {
+    let res: JobSubmitResponse;
+    try {
+      this.calls++;
+      res = await this.call(
+        queue,
+        jobSetId,
+        items.map((p) => p.item),
+      );
+    } catch (err) {
+      // A definite refusal of a whole call of several items (one bad item can refuse them all) created
+      // nothing: each item is sent again alone, so only the bad one fails.
+      if (items.length > 1 && !isAmbiguousSubmitFailure(err) && !isQueueMissing(err)) {
+        await Promise.all(items.map((p) => this.deliver(queue, jobSetId, [p])));
+        return;
+      }
+      for (const p of items) p.reject(err);
+      return;
+    }
+    if (res.jobResponseItems.length !== items.length) {
+      // Not an answer per item: a definite, unusable one (as before batching).
+      const error = `Armada answered SubmitJobs with ${res.jobResponseItems.length} items; expected ${items.length}`;
+      for (const p of items) p.resolve({ jobId: "", error });
+      return;
+    }
+    items.forEach((p, i) => p.resolve(res.jobResponseItems[i]!));
+  }
+}
+
+/** PERMISSION_DENIED "could not find queue": the same for every item, no use splitting. */
+function isQueueMissing(err: unknown): boolean {
+  return err instanceof ArmadaError && err.code === 7;
+}
