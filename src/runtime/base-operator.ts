@@ -150,19 +150,7 @@ export abstract class BaseOperator {
     this.triggerRule = o.triggerRule ?? "all_success";
     this.params = o.params ?? {};
     this.doXcomPush = o.doXcomPush ?? true;
-    if (o.pool !== undefined && (typeof o.pool !== "string" || o.pool.trim() === "" || o.pool.length > 256)) {
-      throw new RuntimeError(
-        "invalid_argument",
-        `task "${o.taskId}": pool must be the name of a pool (a non-empty string of at most 256 characters), got ${JSON.stringify(o.pool)}`,
-      );
-    }
     this.pool = o.pool ?? DEFAULT_POOL;
-    if (o.poolSlots !== undefined && (typeof o.poolSlots !== "number" || !Number.isInteger(o.poolSlots) || o.poolSlots < 1)) {
-      throw new RuntimeError(
-        "invalid_argument",
-        `task "${o.taskId}": poolSlots must be an integer >= 1 (the slots of pool "${this.pool}" a try takes), got ${JSON.stringify(o.poolSlots)}`,
-      );
-    }
     this.poolSlots = o.poolSlots ?? 1;
     this.dag = undefined;
     if (o.dag) o.dag.addTask(this);

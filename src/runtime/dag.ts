@@ -102,7 +102,7 @@ export class DAG {
     }
     this.maxActiveTasks = options.maxActiveTasks;
     if (this.maxActiveTasks !== undefined && (!Number.isInteger(this.maxActiveTasks) || this.maxActiveTasks < 1)) {
-      throw new RuntimeError("invalid_argument", `${where}: maxActiveTasks must be an integer >= 1, got ${JSON.stringify(options.maxActiveTasks)}`);
+      throw new DagDefinitionError("maxActiveTasks", `${where}: maxActiveTasks must be a whole number >= 1 (running tasks of one run), e.g. 8; got ${JSON.stringify(options.maxActiveTasks)}`);
     }
     if (options.isPausedUponCreation !== undefined && typeof options.isPausedUponCreation !== "boolean") {
       throw new RuntimeError("invalid_argument", `${where}: isPausedUponCreation must be true or false`);

@@ -111,6 +111,22 @@ const OPERATOR_OPTION_CHECKS: Record<string, Check> = {
   retryExponentialBackoff: boolean,
   doXcomPush: boolean,
   params: plainObject,
+  pool: (value, field, where) => {
+    if (typeof value !== "string" || value.trim() === "" || value.length > 256) {
+      throw new DagDefinitionError(
+        field,
+        `${where}${field} must be the name of a pool (a non-empty string of at most 256 characters; see armada-airflow pools list), got ${shown(value)}`,
+      );
+    }
+  },
+  poolSlots: (value, field, where) => {
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+      throw new DagDefinitionError(
+        field,
+        `${where}${field} must be a whole number >= 1 (the slots of its pool a try takes), e.g. 2; got ${shown(value)}`,
+      );
+    }
+  },
   triggerRule: (value, field, where) => {
     if (typeof value === "string" && TRIGGER_RULES.includes(value)) return;
     const near = typeof value === "string" ? nearestTriggerRule(value) : undefined;

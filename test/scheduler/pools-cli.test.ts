@@ -145,15 +145,19 @@ describe("pools and task limits", () => {
     const cases: [string, string][] = [
       [
         `new Held({ taskId: "t", dag, pool: "p", poolSlots: 0 });`,
-        `task "t": poolSlots must be an integer >= 1 (the slots of pool "p" a try takes), got 0`,
+        `task "t": poolSlots must be a whole number >= 1 (the slots of its pool a try takes), e.g. 2; got 0`,
       ],
       [
         `new Held({ taskId: "t", dag, pool: "" });`,
-        `task "t": pool must be the name of a pool (a non-empty string of at most 256 characters), got ""`,
+        `task "t": pool must be the name of a pool (a non-empty string of at most 256 characters; see armada-airflow pools list), got ""`,
       ],
       [
         `new DAG({ dagId: "x", maxActiveTasks: 1.5 });`,
-        `DAG "x": maxActiveTasks must be an integer >= 1, got 1.5`,
+        `DAG "x": maxActiveTasks must be a whole number >= 1 (running tasks of one run), e.g. 8; got 1.5`,
+      ],
+      [
+        `new DAG({ dagId: "y", defaultArgs: { poolSlots: -1 } });`,
+        `DAG "y": defaultArgs.poolSlots must be a whole number >= 1 (the slots of its pool a try takes), e.g. 2; got -1`,
       ],
     ];
     for (const [i, [line, message]] of cases.entries()) {
