@@ -77,7 +77,10 @@ export type {
   TaskInstancePatch,
   TaskTransition,
   TransitionKind,
+  PoolRow,
+  PoolUsage,
 } from "./store/store.js";
+export { DEFAULT_POOL, DEFAULT_POOL_SLOTS, PoolSlotsUnavailable, type PoolRefusal } from "./pools.js";
 export {
   applyOutcome,
   transitionFor,
