@@ -649,7 +649,7 @@ export class KyselyStore implements Store {
    * lock, taken before anything is read) and counts the slots taken in it;
    * throws {@link PoolSlotsUnavailable} when `slots` more do not fit. The
    * count reads the pool's RUNNING/QUEUED (and DEFERRED) instances through
-   * `task_instance_pool_idx`: at most the pool's size in rows.
+   * `task_instance_pool_idx` alone (a covering index): as many entries as the pool has takers.
    */
   private async takePoolSlots(trx: Transaction<Schema>, name: string, slots: number): Promise<void> {
     // PostgreSQL: the row lock. SQLite: a write first, so the transaction holds the writer lock before it

@@ -210,12 +210,12 @@ export const MIGRATIONS: Record<string, Migration> = {
       // state leaves RUNNING (or DEFERRED), whoever changes it, with no counter to keep right.
       await db.schema.alterTable("task_instance").addColumn("pool", "text").execute();
       await db.schema.alterTable("task_instance").addColumn("pool_slots", "integer").execute();
-      // A start counts its pool's taken slots through this index: the rows read are the pool's
+      // A start sums its pool's taken slots from this index alone: the entries read are the pool's
       // running (and deferred) instances, never the whole table.
       await db.schema
         .createIndex("task_instance_pool_idx")
         .on("task_instance")
-        .columns(["state", "pool"])
+        .columns(["state", "pool", "pool_slots"])
         .execute();
     },
   },
