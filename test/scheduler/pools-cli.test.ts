@@ -258,6 +258,32 @@ new Held({ taskId: "b", dag, pool: "one" });`),
     await s.stop();
   });
 
+  it("a task needing more slots than its pool has waits, says so, and runs once the pool is raised", async () => {
+    expect((await sb.run(["pools", "set", "small", "1"])).code).toBe(0);
+    sb.write(
+      "big.ts",
+      heldDag(
+        `export const dag = new DAG({ dagId: "big" });\nnew Held({ taskId: "t", dag, pool: "small", poolSlots: 2 });`,
+      ),
+    );
+    const s = await sb.startScheduler(new ManualClock(Date.parse("2024-01-01T00:00:00Z")));
+    await trigger("big", "r");
+    const why =
+      "needs 2 slots of pool small, which has 1 in all; raise it with: armada-airflow pools set small 2";
+    await s.said(`[big r t #1] N${why.slice(1)}`);
+    expect((await show("big", "r")).taskInstances).toMatchObject([
+      { taskId: "t", state: "none", waitingFor: why },
+    ]);
+    expect(probe.started).toEqual([]);
+    // Raised by another command: the runner sees it on its next heartbeat.
+    expect((await sb.run(["pools", "set", "small", "2"])).code).toBe(0);
+    await startedCount(1);
+    expect((await poolList()).find((p) => p.name === "small")).toMatchObject({ running: 2, open: 0 });
+    probe.release("r/t");
+    await until("the run done", async () => (await show("big", "r")).state === "success");
+    await s.stop();
+  });
+
   it("a task of a pool that does not exist fails at once, naming the pool and how to create it", async () => {
     sb.write(
       "nopool.ts",
