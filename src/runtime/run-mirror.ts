@@ -19,13 +19,12 @@ interface TaskEntry {
  * whoever wrote it: this runner's tries and triggers, or another process
  * (`tasks kill`, `tasks mark-failed`, `tasks clear`). It also keeps what the
  * scheduling loop asks on every wake (state counts per task, the instances
- * in NONE or SCHEDULED, retry times) so that a wake costs the number of
+ * in NONE, retry times) so that a wake costs the number of
  * changes and tasks (not task instances), whatever the size of the run.
  */
 export class RunMirror {
   private readonly rows = new Map<string, TaskInstanceRow>();
   private readonly tasks = new Map<string, TaskEntry>();
-  private readonly scheduled = new Set<string>();
   private readonly retries = new DeadlineHeap<string>();
   /** Highest change number seen; -1 until the first (full) read. */
   private cursor = -1;
@@ -74,11 +73,6 @@ export class RunMirror {
   /** Keys of the task's instances in NONE (a live set: copy it before changing rows). */
   noneOf(taskId: string): ReadonlySet<string> {
     return this.tasks.get(taskId)?.none ?? new Set();
-  }
-
-  /** Keys of the instances in SCHEDULED (a trigger fired: they resume). */
-  scheduledKeys(): ReadonlySet<string> {
-    return this.scheduled;
   }
 
   /** Instances of `taskId` in `state`. */
@@ -143,7 +137,6 @@ export class RunMirror {
     }
     entry.byState.set(row.state, (entry.byState.get(row.state) ?? 0) + 1);
     if (row.state === "none") entry.none.add(key);
-    if (row.state === "scheduled") this.scheduled.add(key);
     const retryIsNew = old?.state !== "up_for_retry" || old.nextRetryMs !== row.nextRetryMs;
     if (row.state === "up_for_retry" && retryIsNew) this.retries.push(row.nextRetryMs ?? 0, key);
   }
@@ -154,6 +147,5 @@ export class RunMirror {
     if (n > 0) entry.byState.set(old.state, n);
     else entry.byState.delete(old.state);
     entry.none.delete(key);
-    this.scheduled.delete(key);
   }
 }
