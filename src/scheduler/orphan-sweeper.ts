@@ -84,7 +84,9 @@ export class OrphanSweeper {
       if (j.action !== "cancelled" && j.action !== "cancel failed") continue;
       const of = j.taskInstance ? `of ${j.taskInstance}` : "naming no task instance";
       const what = j.action === "cancelled" ? "cancelled" : "could not cancel";
-      log(`orphan sweep: ${what} Armada job ${j.jobId} (${j.state}, queue ${j.queue}, job set ${j.jobSetId}) ${of}: ${j.reason}`);
+      log(
+        `orphan sweep: ${what} Armada job ${j.jobId} (${j.state}, queue ${j.queue}, job set ${j.jobSetId}) ${of}: ${j.reason}`,
+      );
     }
   }
 }

@@ -196,7 +196,9 @@ describe.concurrent("crash recovery fault matrix: kill -9 of the runner, then re
         expect(died.length, "jobs the store does not know").toBeGreaterThan(known.length);
       }
       if (c.point === "armada.cancelling") {
-        expect(died.filter((j) => j.state === "CANCELLED").length, "a cancel reached Armada").toBeGreaterThan(0);
+        expect(died.filter((j) => j.state === "CANCELLED").length, "a cancel reached Armada").toBeGreaterThan(
+          0,
+        );
       }
 
       const resume = spawnCli(["resume", "--run-id", runId, "--wait", "30"]);
@@ -220,13 +222,23 @@ describe.concurrent("crash recovery fault matrix: kill -9 of the runner, then re
         const own = byUri.get(uri) ?? [];
         const where = `${ti.taskId}[${ti.mapIndex}] ${ti.state} try ${ti.tryNumber}; jobs ${own.map((j) => `${j.id}:${j.state}`).join(", ")}`;
         // At most one job per try, none but the last try's left uncancelled; the task's state is that job's outcome.
-        const perTry = Array.from({ length: lastTry }, (_, i) => own.filter((j) => j.clientId === clientIdOf(uri, i + 1)));
+        const perTry = Array.from({ length: lastTry }, (_, i) =>
+          own.filter((j) => j.clientId === clientIdOf(uri, i + 1)),
+        );
         expect(own.length, where).toBe(lastTry);
-        expect(perTry.map((js) => js.length), where).toEqual(perTry.map(() => 1));
-        expect(perTry.slice(0, -1).map((js) => js[0]!.state), where).toEqual(perTry.slice(0, -1).map(() => "CANCELLED"));
+        expect(
+          perTry.map((js) => js.length),
+          where,
+        ).toEqual(perTry.map(() => 1));
+        expect(
+          perTry.slice(0, -1).map((js) => js[0]!.state),
+          where,
+        ).toEqual(perTry.slice(0, -1).map(() => "CANCELLED"));
         expect([ti.state, perTry.at(-1)![0]!.state, ti.tryNumber], where).toEqual([...outcome, lastTry]);
       }
-      expect((await store.getDagRun("faults", runId))!.state).toBe(c.flow === "mark-failed" ? "failed" : "success");
+      expect((await store.getDagRun("faults", runId))!.state).toBe(
+        c.flow === "mark-failed" ? "failed" : "success",
+      );
       expect(await store.listTriggers({ dagId: "faults", runId })).toEqual([]);
     } finally {
       await store.close();

@@ -96,7 +96,8 @@ describe("the scheduler's periodic orphan sweep", () => {
 
   it("refuses an interval that is not > 0 (0 means no sweeper at all)", () => {
     expect(
-      () => new OrphanSweeper({ intervalMs: 0, clock: new ManualClock(), log: () => {}, sweep: async () => [] }),
+      () =>
+        new OrphanSweeper({ intervalMs: 0, clock: new ManualClock(), log: () => {}, sweep: async () => [] }),
     ).toThrow("intervalMs must be > 0, got 0");
   });
 });

@@ -91,7 +91,11 @@ describe("armada-airflow scheduler: the periodic orphan sweep", () => {
     const s = await sb.startScheduler(clock);
     expect(s.stderr.text).toContain("orphan sweep every 300s");
     clock.advance(300_000);
-    await s.said(new RegExp(`orphan sweep: cancelled Armada job ${stray} \\(RUNNING.*of swept/r1/job\\[-1\\]: its task instance is success`));
+    await s.said(
+      new RegExp(
+        `orphan sweep: cancelled Armada job ${stray} \\(RUNNING.*of swept/r1/job\\[-1\\]: its task instance is success`,
+      ),
+    );
     await sleepUntil(() => stateOf(stray) === "CANCELLED", "the stray job cancelled", 30_000);
     expect(stateOf(followed!.id)).toBe("SUCCEEDED");
 
@@ -101,7 +105,11 @@ describe("armada-airflow scheduler: the periodic orphan sweep", () => {
     expect(ran2.code, ran2.stderr).toBe(0);
     const late = await strayJob("r1");
     const second = await strayJob("r2");
-    await sleepUntil(() => stateOf(second) === "RUNNING" && stateOf(late) === "RUNNING", "the stray jobs run", 30_000);
+    await sleepUntil(
+      () => stateOf(second) === "RUNNING" && stateOf(late) === "RUNNING",
+      "the stray jobs run",
+      30_000,
+    );
     clock.advance(300_000);
     await s.said(`orphan sweep: cancelled Armada job ${second}`);
     expect(s.stderr.text.match(/orphan sweep: cancelled/g)).toHaveLength(2);
@@ -112,7 +120,10 @@ describe("armada-airflow scheduler: the periodic orphan sweep", () => {
   }, 120_000);
 
   it("is off with orphan_sweep_interval_s = 0, and a negative interval is refused naming the setting", async () => {
-    sb = schedulerSandbox({ ARMADA_TARGET: server.grpcTarget, ARMADA_AIRFLOW__SCHEDULER__ORPHAN_SWEEP_INTERVAL_S: "0" });
+    sb = schedulerSandbox({
+      ARMADA_TARGET: server.grpcTarget,
+      ARMADA_AIRFLOW__SCHEDULER__ORPHAN_SWEEP_INTERVAL_S: "0",
+    });
     const s = await sb.startScheduler(new ManualClock(Date.now()));
     expect(s.stderr.text).toContain("orphan sweep off");
     expect(await s.stop()).toBe(0);
