@@ -150,8 +150,15 @@ describe.concurrent("crash recovery fault matrix: kill -9 of the runner, then re
       FAULT_RETRIES: String(c.retries),
       FAULT_DEFERRABLE: c.deferrable ? "1" : "0",
       FAULT_REATTACH: c.reattach,
-      // Where a cancel is the point, try 1's job runs until cancelled.
-      ...(c.flow === "run" ? {} : { FAULT_FIRST_TRY_SLEEP: "3600" }),
+      // Where a cancel is the point, try 1's job runs until cancelled, and every task holds its try meanwhile:
+      // beyond the task limits (32 a process, 16 a run) the others would wait for a slot that never frees.
+      ...(c.flow === "run"
+        ? {}
+        : {
+            FAULT_FIRST_TRY_SLEEP: "3600",
+            ARMADA_AIRFLOW__CORE__PARALLELISM: String(c.tasks),
+            ARMADA_AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG: String(c.tasks),
+          }),
       ...(db ? { ARMADA_AIRFLOW__DATABASE__URL: db } : {}),
     };
     const spawnCli = (args: string[], extra: NodeJS.ProcessEnv = {}) => {
