@@ -13,7 +13,9 @@ import { findDagFiles, loadDag, loadDagFile } from "../runtime/dag-loader.js";
 import { RuntimeError } from "../runtime/errors.js";
 import { Runner, type RunnerEvent } from "../runtime/runner.js";
 import type { KyselyStore } from "../runtime/store/kysely-store.js";
+import type { DagRunRow } from "../runtime/store/store.js";
 import { openStore } from "../runtime/store/open-store.js";
+import { sweepOrphanJobs } from "../operator/orphan-sweep.js";
 import { createBackfill } from "../scheduler/backfill.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { parseDateOption } from "../scheduler/timezone.js";
@@ -135,8 +137,26 @@ export function registerSchedulerCommands(
       );
       const folder = dagsFolder(ctx, o.dagsFolder);
       const log = (line: string) => ctx.err(`[scheduler] ${line}\n`);
+      const sweepS = getConfigNumber("scheduler", "orphan_sweep_interval_s", 300, source);
+      if (sweepS < 0) {
+        throw new RuntimeError(
+          "config",
+          `config scheduler.orphan_sweep_interval_s must be a number of seconds >= 0 (0 turns the orphan sweep off), got ${sweepS}`,
+        );
+      }
       await withStore(ctx, o.db, async (store) => {
-        const scheduler = new Scheduler({
+        // The DAGs the scheduler holds; a run of a DAG it does not hold is swept from its recorded file, or skipped.
+        const dagOf = async (run: DagRunRow): Promise<DAG | undefined> => {
+          const held = scheduler.bag.dags.get(run.dagId);
+          if (held) return held;
+          try {
+            return run.dagFile ? await loadDag(run.dagFile, run.dagId) : undefined;
+          } catch (err) {
+            log(`orphan sweep: skipping DAG run ${run.dagId} ${run.runId}: ${(err as Error).message}`);
+            return undefined;
+          }
+        };
+        const scheduler: Scheduler = new Scheduler({
           store,
           dagsFolder: folder,
           clock: ctx.clock,
@@ -151,6 +171,14 @@ export function registerSchedulerCommands(
           maxActiveTasksPerDag: getConfigNumber("core", "max_active_tasks_per_dag", 16, source),
           log,
           onEvent: eventPrinter(ctx),
+          ...(sweepS > 0
+            ? {
+                orphanSweep: {
+                  intervalMs: sweepS * 1000,
+                  sweep: ({ endedSinceMs }) => sweepOrphanJobs({ store, loadDag: dagOf, endedSinceMs }),
+                },
+              }
+            : {}),
         });
         await scheduler.start();
         const onStop = () => scheduler.requestStop();
@@ -158,7 +186,8 @@ export function registerSchedulerCommands(
         if (ctx.signal?.aborted) scheduler.requestStop();
         try {
           log(
-            `ready: runner ${scheduler.runner.id}, ${store.description}, DAGs folder ${folder} (${scheduler.bag.dags.size} DAGs)`,
+            `ready: runner ${scheduler.runner.id}, ${store.description}, DAGs folder ${folder} (${scheduler.bag.dags.size} DAGs), ` +
+              (sweepS > 0 ? `orphan sweep every ${sweepS}s` : "orphan sweep off"),
           );
           await scheduler.loop();
           const reason = typeof ctx.signal?.reason === "string" ? ctx.signal.reason : "stop";

@@ -698,6 +698,7 @@ export class ArmadaOperator extends BaseOperator {
         jobState: jobStateName(job.state),
       });
       await this.hook.cancelJob(ctx, this.log);
+      crashPoint("armada.cancelling");
     }
   }
 
@@ -1065,6 +1066,7 @@ export class ArmadaOperator extends BaseOperator {
     log.info(`on_kill called, cancelling Armada job with job-id ${ctx.jobId} in queue ${ctx.armadaQueue}`);
     try {
       await this.hook.cancelJob(ctx, log);
+      crashPoint("armada.cancelling");
     } catch (err) {
       log.error((err as Error).message);
     }

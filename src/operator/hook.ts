@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { type Clock, systemClock } from "../common/clock.js";
+import { crashPoint } from "../common/crash-point.js";
 import { ArmadaClient } from "../client/armada-client.js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { ArmadaError, isAmbiguousSubmitFailure } from "../client/armada-error.js";
@@ -147,9 +148,12 @@ function channelFor(args: GrpcChannelArgs, clock: Clock, deadlineMs: number): Sh
     const res = await client.getJobStatus({ jobIds });
     return new Map(Object.entries(res.jobStates).map(([id, s]) => [id, s as JobState]));
   }, { clock });
-  const submitter = new SubmitBatcher((queue, jobSetId, jobRequestItems) =>
-    client.submitJobs({ queue, jobSetId, jobRequestItems }),
-  );
+  const submitter = new SubmitBatcher(async (queue, jobSetId, jobRequestItems) => {
+    const res = await client.submitJobs({ queue, jobSetId, jobRequestItems });
+    // Test-only (fault matrix): Armada created the jobs, no task has read its answer yet.
+    crashPoint("armada.mid-submit");
+    return res;
+  });
   const shared = { client, batcher, submitter, failures: new JobFailureReader(() => client) };
   list.push(shared);
   channels.set(key, list);

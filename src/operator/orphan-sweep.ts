@@ -32,10 +32,12 @@ export interface SweptJob {
 /** Options of {@link sweepOrphanJobs}. */
 export interface SweepOptions {
   store: Store;
-  /** Loads the DAG of a run (to find its Armada tasks' channels and queues). */
-  loadDag: (run: DagRunRow) => Promise<DAG>;
+  /** Loads the DAG of a run (to find its Armada tasks' channels and queues); undefined skips the run. */
+  loadDag: (run: DagRunRow) => Promise<DAG | undefined>;
   dagId?: string;
   runId?: string;
+  /** Only runs not finished, or finished at or after this time (epoch ms). @default every run */
+  endedSinceMs?: number;
   /** List only; cancel nothing. */
   dryRun?: boolean;
   /** Deadline of each RPC. @default 30000 */
@@ -60,6 +62,8 @@ function uriOf(annotations: Record<string, string>): string {
   return "";
 }
 
+const FINISHED_RUN_STATES: ReadonlySet<string> = new Set(["success", "failed"]);
+
 interface JobSetTarget {
   channelArgs: GrpcChannelArgs;
   queue: string;
@@ -71,10 +75,16 @@ interface JobSetTarget {
  * used, and cancels (unless `dryRun`) those no task instance follows.
  */
 export async function sweepOrphanJobs(o: SweepOptions): Promise<SweptJob[]> {
-  const runs = (await o.store.listDagRuns({ dagId: o.dagId })).filter((r) => !o.runId || r.runId === o.runId);
+  const since = o.endedSinceMs;
+  const runs = (await o.store.listDagRuns({ dagId: o.dagId })).filter(
+    (r) =>
+      (!o.runId || r.runId === o.runId) &&
+      (since === undefined || !FINISHED_RUN_STATES.has(r.state) || r.endMs === null || r.endMs >= since),
+  );
   const targets = new Map<string, JobSetTarget>();
   for (const run of runs) {
     const dag = await o.loadDag(run);
+    if (!dag) continue;
     for (const taskId of dag.topologicalOrder()) {
       const task = dag.getTask(taskId);
       if (!(task instanceof ArmadaOperator)) continue;

@@ -8,6 +8,7 @@
  * to do. Job data lives in XCom, so the serialized form is the moment and
  * the watch.
  */
+import { crashPoint } from "../common/crash-point.js";
 import { GrpcChannelArgs } from "../client/channel-args.js";
 import { BaseTrigger, registerTrigger, TriggerEvent, type TriggerTaskInstance } from "../runtime/trigger.js";
 import { TaskInstanceState } from "../runtime/state.js";
@@ -176,6 +177,7 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
       `Task ${ti.taskId} is ${state}; cancelling Armada job ${context.jobId} in queue ${context.armadaQueue}`,
     );
     await hook.cancelJob(context, this.options.log);
+    crashPoint("armada.cancelling");
   }
 
   /** Equal when the moments (and watches) are equal. */

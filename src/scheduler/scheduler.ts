@@ -18,6 +18,7 @@ import { Runner, type RunnerEvent } from "../runtime/runner.js";
 import { redactSecrets } from "../runtime/secrets-masker.js";
 import type { DagRunRow, Store } from "../runtime/store/store.js";
 import { DagBag } from "./dag-bag.js";
+import { OrphanSweeper, type OrphanSweepFunction } from "./orphan-sweeper.js";
 import type { DataInterval, ScheduledRun } from "./schedule.js";
 
 /** Options of a {@link Scheduler}. */
@@ -43,6 +44,12 @@ export interface SchedulerOptions {
   /** Scheduler log lines. */
   log: (line: string) => void;
   onEvent?: (event: RunnerEvent) => void;
+  /**
+   * The periodic orphan sweep (see {@link OrphanSweeper}): every `intervalMs`
+   * of `clock`, `sweep` cancels live Armada jobs no task instance follows.
+   * @default none
+   */
+  orphanSweep?: { intervalMs: number; sweep: OrphanSweepFunction };
 }
 
 /** The lock name that allows one scheduler per SQLite database. */
@@ -74,8 +81,12 @@ export class Scheduler {
   private rescanDue = true;
   private holdsLock = false;
   private woken = false;
+  private readonly sweeper: OrphanSweeper | undefined;
 
   constructor(private readonly options: SchedulerOptions) {
+    this.sweeper = options.orphanSweep
+      ? new OrphanSweeper({ ...options.orphanSweep, clock: options.clock, log: options.log })
+      : undefined;
     this.runner = new Runner({
       store: options.store,
       clock: options.clock,
@@ -176,6 +187,7 @@ export class Scheduler {
     this.bag.unwatch();
     if (this.holdsLock) await this.options.store.releaseLock(SQLITE_LOCK, this.runner.id).catch(() => {});
     this.holdsLock = false;
+    await this.sweeper?.idle();
     await this.runner.stop();
   }
 
@@ -244,6 +256,10 @@ export class Scheduler {
       }
     }
     await this.adoptOrphans(active);
+    if (this.sweeper && !this.stopping) {
+      const sweepAt = this.sweeper.tick();
+      dueAt = dueAt === undefined ? sweepAt : Math.min(dueAt, sweepAt);
+    }
     return dueAt;
   }
 

@@ -7,29 +7,47 @@
  * left, and each task's state is its job's outcome, reached in the same try
  * (the runner's death is not the job's failure).
  *
+ * `armada.cancelling` needs a cancel to happen: the runner waits on a long
+ * first-try job (held open by the job itself) while the test clears the task
+ * instances (the try is killed: onKill cancels, or the next try cancels the
+ * earlier job before submitting) or marks them failed (onKill, or the
+ * trigger's cleanup, cancels). The runner dies right after a CancelJobs call
+ * was sent. There the expectation is: every earlier job cancelled, at most
+ * one job per try, a cleared task succeeds on its next try with a new job, a
+ * task marked failed stays failed with its one job cancelled.
+ *
  * `npm test` runs a pairwise subset covering every crash point and every
  * value of every dimension; `npm run test:faults` (ARMADA_AIRFLOW_FAULTS=all)
  * runs the whole matrix, on SQLite and PostgreSQL.
  */
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
+import { markTaskFailed } from "../../src/runtime/task-commands.js";
 import { KyselyStore } from "../../src/runtime/store/kysely-store.js";
 import { startDevServer, type DevServer } from "../../src/testing/index.js";
 import { startPostgres, type PostgresServer } from "../runtime/postgres-server.js";
 import { spawnSourceCli, type SourceCliProcess } from "../support/source-cli.js";
+import { waitWhileRunning } from "../support/wait-while-running.js";
 
 type Point =
   | "armada.before-submit"
+  | "armada.mid-submit"
   | "armada.after-submit"
   | "armada.polling"
   | "runner.deferred"
   | "runner.fired"
-  | "armada.resumed";
+  | "armada.resumed"
+  | "armada.cancelling";
+
+/** How the run gets to its kill point: on its own, or by a clear or a mark-failed from outside (a cancel). */
+type Flow = "run" | "clear" | "mark-failed";
 
 interface FaultCase {
   point: Point;
+  flow: Flow;
   deferrable: boolean;
   retries: 0 | 2;
   reattach: "never" | "running_or_succeeded";
@@ -38,25 +56,28 @@ interface FaultCase {
 }
 
 const DEFERRED_ONLY: ReadonlySet<Point> = new Set(["runner.deferred", "runner.fired", "armada.resumed"]);
-const POINTS: Point[] = [
-  "armada.before-submit",
-  "armada.after-submit",
-  "armada.polling",
-  "runner.deferred",
-  "runner.fired",
-  "armada.resumed",
+const SCENARIOS: [Point, Flow][] = [
+  ["armada.before-submit", "run"],
+  ["armada.mid-submit", "run"],
+  ["armada.after-submit", "run"],
+  ["armada.polling", "run"],
+  ["runner.deferred", "run"],
+  ["runner.fired", "run"],
+  ["armada.resumed", "run"],
+  ["armada.cancelling", "clear"],
+  ["armada.cancelling", "mark-failed"],
 ];
 
 function fullMatrix(): FaultCase[] {
   const out: FaultCase[] = [];
-  for (const point of POINTS)
+  for (const [point, flow] of SCENARIOS)
     for (const deferrable of [true, false])
       for (const retries of [0, 2] as const)
         for (const reattach of ["never", "running_or_succeeded"] as const)
           for (const tasks of [1, 100] as const)
             for (const db of ["sqlite", "postgres"] as const) {
               if (!deferrable && DEFERRED_ONLY.has(point)) continue;
-              out.push({ point, deferrable, retries, reattach, tasks, db });
+              out.push({ point, flow, deferrable, retries, reattach, tasks, db });
             }
   return out;
 }
@@ -69,10 +90,11 @@ function pairwise(): FaultCase[] {
   const out: FaultCase[] = [];
   let i = 0;
   for (const deferrable of [true, false]) {
-    for (const point of POINTS) {
+    for (const [point, flow] of SCENARIOS) {
       if (!deferrable && DEFERRED_ONLY.has(point)) continue;
       out.push({
         point,
+        flow,
         deferrable,
         retries: i % 2 === 0 ? 0 : 2,
         reattach: Math.floor(i / 2) % 2 === 0 ? "never" : "running_or_succeeded",
@@ -106,7 +128,10 @@ afterAll(async () => {
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "PREEMPTED", "REJECTED"]);
 const label = (c: FaultCase) =>
-  `${c.point} (${c.deferrable ? "deferrable" : "polling"}, retries ${c.retries}, reattach ${c.reattach}, ${c.tasks} task${c.tasks > 1 ? "s" : ""}, ${c.db})`;
+  `${c.point}${c.flow === "run" ? "" : ` after ${c.flow}`} (${c.deferrable ? "deferrable" : "polling"}, retries ${c.retries}, reattach ${c.reattach}, ${c.tasks} task${c.tasks > 1 ? "s" : ""}, ${c.db})`;
+/** The client id the operator gives the job of a try (see ArmadaOperator's annotate). */
+const clientIdOf = (uri: string, tryNumber: number) =>
+  `airflow-${createHash("sha256").update(`${uri}#${tryNumber}`).digest("hex").slice(0, 32)}`;
 
 describe.concurrent("crash recovery fault matrix: kill -9 of the runner, then resume", () => {
   it.for(cases.map((c) => [label(c), c] as const))("%s", { timeout: 240_000 }, async ([, c], { expect }) => {
@@ -125,6 +150,15 @@ describe.concurrent("crash recovery fault matrix: kill -9 of the runner, then re
       FAULT_RETRIES: String(c.retries),
       FAULT_DEFERRABLE: c.deferrable ? "1" : "0",
       FAULT_REATTACH: c.reattach,
+      // Where a cancel is the point, try 1's job runs until cancelled, and every task holds its try meanwhile:
+      // beyond the task limits (32 a process, 16 a run) the others would wait for a slot that never frees.
+      ...(c.flow === "run"
+        ? {}
+        : {
+            FAULT_FIRST_TRY_SLEEP: "3600",
+            ARMADA_AIRFLOW__CORE__PARALLELISM: String(c.tasks),
+            ARMADA_AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG: String(c.tasks),
+          }),
       ...(db ? { ARMADA_AIRFLOW__DATABASE__URL: db } : {}),
     };
     const spawnCli = (args: string[], extra: NodeJS.ProcessEnv = {}) => {
@@ -132,20 +166,52 @@ describe.concurrent("crash recovery fault matrix: kill -9 of the runner, then re
       children.add(child);
       return child;
     };
-    // Mid-way through a fan-out: some tasks are past the point, others not yet there.
-    const nth = c.tasks > 1 ? 50 : 1;
-    const runner = spawnCli(["dags", "test", dagFile, "--run-id", runId], {
-      ARMADA_AIRFLOW_TEST_CRASH_AT: `${c.point}:${nth}`,
-    });
-    await runner.exited;
-    expect(runner.signalCode, `the runner must die at ${c.point}\n${runner.output()}`).toBe("SIGKILL");
-
-    const resume = spawnCli(["resume", "--run-id", runId, "--wait", "30"]);
-    const code = await resume.exited;
-    expect(code, resume.output()).toBe(0);
-
     const store = await KyselyStore.open({ home, url: db });
     try {
+      // Mid-way through a fan-out: some tasks are past the point, others not yet there. SubmitJobs calls are
+      // shared by the tasks submitting at once: mid-submit is the first call's answer, read by none of them.
+      const nth = c.tasks > 1 && c.point !== "armada.mid-submit" ? 50 : 1;
+      const runner = spawnCli(["dags", "test", dagFile, "--run-id", runId], {
+        ARMADA_AIRFLOW_TEST_CRASH_AT: `${c.point}:${nth}`,
+      });
+      if (c.flow !== "run") {
+        // Every try 1 follows its live job: running its poll loop, or deferred.
+        const waiting = c.deferrable ? "deferred" : "running";
+        await waitWhileRunning(
+          runner,
+          async () => {
+            const tis = await store.listTaskInstances("faults", runId);
+            if (tis.length !== c.tasks || tis.some((t) => t.state !== waiting)) return false;
+            const ctxs = await store.listXComs({ dagId: "faults", runId, key: "job_context" });
+            return ctxs.filter((x) => x.tryNumber === 1).length === c.tasks;
+          },
+          { what: `every task ${waiting} with its job submitted`, budgetMs: 180_000, pollMs: 100 },
+        );
+        if (c.flow === "clear") {
+          const clear = spawnCli(["tasks", "clear", "faults", runId]);
+          expect(await clear.exited, clear.output()).toBe(0);
+        } else {
+          for (const ti of await store.listTaskInstances("faults", runId)) await markTaskFailed(store, ti);
+        }
+      }
+      await runner.exited;
+      expect(runner.signalCode, `the runner must die at ${c.point}\n${runner.output()}`).toBe("SIGKILL");
+      const died = server.jobs().filter((j) => j.jobSetId === runId);
+      if (c.point === "armada.mid-submit" || c.point === "armada.after-submit") {
+        // The kill landed where the submit had reached Armada and the store did not know the job yet.
+        const known = await store.listXComs({ dagId: "faults", runId, key: "job_context" });
+        expect(died.length, "jobs the store does not know").toBeGreaterThan(known.length);
+      }
+      if (c.point === "armada.cancelling") {
+        expect(died.filter((j) => j.state === "CANCELLED").length, "a cancel reached Armada").toBeGreaterThan(
+          0,
+        );
+      }
+
+      const resume = spawnCli(["resume", "--run-id", runId, "--wait", "30"]);
+      const code = await resume.exited;
+      expect(code, resume.output()).toBe(c.flow === "mark-failed" ? 1 : 0);
+
       const tis = await store.listTaskInstances("faults", runId);
       expect(tis).toHaveLength(c.tasks);
       const jobs = server.jobs().filter((j) => j.jobSetId === runId);
@@ -155,14 +221,32 @@ describe.concurrent("crash recovery fault matrix: kill -9 of the runner, then re
       for (const j of jobs) byUri.set(j.externalJobUri, [...(byUri.get(j.externalJobUri) ?? []), j]);
       // Every job belongs to a task instance of this run.
       expect(byUri.size, `jobs: ${jobs.map((j) => j.externalJobUri).join(", ")}`).toBe(c.tasks);
+      // A cleared task runs again in try 2; otherwise the runner's death is not a new try.
+      const lastTry = c.flow === "clear" ? 2 : 1;
+      const outcome = c.flow === "mark-failed" ? ["failed", "CANCELLED"] : ["success", "SUCCEEDED"];
       for (const ti of tis) {
-        const own = byUri.get(`airflow://faults/job/${runId}/${ti.mapIndex}`) ?? [];
+        const uri = `airflow://faults/job/${runId}/${ti.mapIndex}`;
+        const own = byUri.get(uri) ?? [];
         const where = `${ti.taskId}[${ti.mapIndex}] ${ti.state} try ${ti.tryNumber}; jobs ${own.map((j) => `${j.id}:${j.state}`).join(", ")}`;
-        // One job, followed to its end by the same try; the task's state is the job's outcome.
-        expect(own.length, where).toBe(1);
-        expect([ti.state, own[0]!.state, ti.tryNumber], where).toEqual(["success", "SUCCEEDED", 1]);
+        // At most one job per try, none but the last try's left uncancelled; the task's state is that job's outcome.
+        const perTry = Array.from({ length: lastTry }, (_, i) =>
+          own.filter((j) => j.clientId === clientIdOf(uri, i + 1)),
+        );
+        expect(own.length, where).toBe(lastTry);
+        expect(
+          perTry.map((js) => js.length),
+          where,
+        ).toEqual(perTry.map(() => 1));
+        expect(
+          perTry.slice(0, -1).map((js) => js[0]!.state),
+          where,
+        ).toEqual(perTry.slice(0, -1).map(() => "CANCELLED"));
+        expect([ti.state, perTry.at(-1)![0]!.state, ti.tryNumber], where).toEqual([...outcome, lastTry]);
       }
-      expect((await store.getDagRun("faults", runId))!.state).toBe("success");
+      expect((await store.getDagRun("faults", runId))!.state).toBe(
+        c.flow === "mark-failed" ? "failed" : "success",
+      );
+      expect(await store.listTriggers({ dagId: "faults", runId })).toEqual([]);
     } finally {
       await store.close();
     }

@@ -37,7 +37,7 @@ const killPoints: [string, (tis: TaskInstanceRow[]) => boolean, string?][] = [
     (tis) => tis.filter((t) => t.taskId === "mapped" && t.state === "running").length >= 2,
     "mapped",
   ],
-  ["task deferred", (tis) => tis.some((t) => t.taskId === "wait" && t.state === "deferred")],
+  ["task deferred", (tis) => tis.some((t) => t.taskId === "wait" && t.state === "deferred"), "deferred"],
   ["some mapped done", (tis) => tis.some((t) => t.taskId === "mapped" && t.state === "success")],
   [
     "trigger fired",
@@ -49,7 +49,7 @@ const killPoints: [string, (tis: TaskInstanceRow[]) => boolean, string?][] = [
       ),
     "done",
   ],
-  ["sum started", (tis) => tis.some((t) => t.taskId === "sum" && t.state !== "none")],
+  ["sum started", (tis) => tis.some((t) => t.taskId === "sum" && t.state === "running"), "sum"],
 ];
 
 describe.concurrent("crash safety: kill -9 of the runner, then resume", () => {
