@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BaseOperator, DAG, type Context, type KyselyStore } from "armada-airflow";
 import { BULK_CHUNK_ROWS } from "../../src/runtime/store/kysely-store.js";
-import { FnOperator, tempSqliteStore, testRunner } from "./support.js";
+import { FnOperator, dagRunRow, taskInstanceRow, tempSqliteStore, testRunner } from "./support.js";
 
 let env: Awaited<ReturnType<typeof tempSqliteStore>>;
 let store: KyselyStore;
@@ -71,35 +71,10 @@ describe("runner at scale", () => {
 
   it("stores 50,000 mapped task instances in one go on SQLite (bulk statements are chunked) and reads only changes", async () => {
     const n = 50_000;
-    await store.createDagRun({
-      dagId: "huge",
-      runId: "r",
-      logicalDateMs: 0,
-      conf: "{}",
-      dagFile: "",
-      state: "running",
-      runType: "manual",
-      runnerId: null,
-      createdMs: 0,
-      endMs: null,
-    });
-    const rows = Array.from({ length: n }, (_, i) => ({
-      dagId: "huge",
-      runId: "r",
-      taskId: "m",
-      mapIndex: i,
-      state: "none" as const,
-      tryNumber: 0,
-      maxTries: 0,
-      nextMethod: null,
-      nextKwargs: null,
-      nextRetryMs: null,
-      startMs: null,
-      endMs: null,
-      runnerId: null,
-      killRequested: false,
-      updatedMs: 0,
-    }));
+    await store.createDagRun(dagRunRow({ dagId: "huge" }));
+    const rows = Array.from({ length: n }, (_, i) =>
+      taskInstanceRow({ dagId: "huge", taskId: "m", mapIndex: i }),
+    );
     expect(n).toBeGreaterThan(BULK_CHUNK_ROWS * 60);
     await store.insertTaskInstances(rows);
     const all = await store.listTaskInstancesChangedSince("huge", "r", 0);

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { BaseOperator, KyselyStore, Runner, type BaseOperatorOptions, type Context, type RunnerEvent } from "armada-airflow";
 import type { Clock } from "../../src/common/clock.js";
+import type { DagRunRow, TaskInstanceRow } from "../../src/runtime/store/store.js";
 
 /** A SQLite store in a fresh temp dir. */
 export async function tempSqliteStore(): Promise<{ store: KyselyStore; dir: string; dispose(): Promise<void> }> {
@@ -41,3 +42,37 @@ export class FnOperator extends BaseOperator {
     this.kill?.();
   }
 }
+
+/** A stored DAG run row for store-level tests (run d/r, running, unowned), with overrides. */
+export const dagRunRow = (o: Partial<DagRunRow> = {}): DagRunRow => ({
+  dagId: "d",
+  runId: "r",
+  logicalDateMs: 0,
+  conf: "{}",
+  dagFile: "",
+  state: "running",
+  runType: "manual",
+  runnerId: null,
+  createdMs: 0,
+  endMs: null,
+  ...o,
+});
+
+/** A task instance row in NONE, not yet tried, for store-level tests, with overrides. */
+export const taskInstanceRow = (o: Partial<TaskInstanceRow> & { taskId: string }): TaskInstanceRow => ({
+  dagId: "d",
+  runId: "r",
+  mapIndex: -1,
+  state: "none",
+  tryNumber: 0,
+  maxTries: 0,
+  nextMethod: null,
+  nextKwargs: null,
+  nextRetryMs: null,
+  startMs: null,
+  endMs: null,
+  runnerId: null,
+  killRequested: false,
+  updatedMs: 0,
+  ...o,
+});
