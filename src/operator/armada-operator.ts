@@ -825,6 +825,7 @@ export class ArmadaOperator extends BaseOperator {
         `Armada job with job-id: ${ctx.jobId} not acknowledged within timeout (${this.jobAcknowledgementTimeout}), terminating`,
       );
       ctx = await this.hook.cancelJob(ctx, this.log);
+      crashPoint("armada.timeout-cancelling");
       await ti.xcomPush(XCOM_KEYS.jobContext, ctx.toXCom());
       if (!isTerminalJobState(ctx.state)) {
         // Armada had nothing to cancel and still does not know the job: there
@@ -867,6 +868,7 @@ export class ArmadaOperator extends BaseOperator {
       `${Math.round(waitedMs / 1000)}s after submission (queueTimeout ${this.queueTimeout}s)`;
     this.log.warn(`${reason}; cancelling it`);
     const ctx = await this.hook.cancelJob(start, this.log);
+    crashPoint("armada.timeout-cancelling");
     await ti.xcomPush(XCOM_KEYS.jobContext, ctx.toXCom());
     // It started or ended in the meantime: follow what it really did.
     if (isTerminalJobState(ctx.state) && ctx.state !== JobState.CANCELLED) return ctx;

@@ -16,6 +16,14 @@
  * one job per try, a cleared task succeeds on its next try with a new job, a
  * task marked failed stays failed with its one job cancelled.
  *
+ * `armada.timeout-cancelling` is the cancel of one of the operator's own
+ * deadlines: `queueTimeout` (the job asks for a GPU that no node has, so it
+ * stays QUEUED) or the acknowledgement timeout (a dev server whose query API
+ * never learns of the job). The runner dies right after the cancel was sent,
+ * before the store knew of it. There the expectation is: the task fails
+ * (under its retry rules, each try meeting the same deadline), every job of
+ * it cancelled, at most one job per try.
+ *
  * `npm test` runs a pairwise subset covering every crash point and every
  * value of every dimension; `npm run test:faults` (ARMADA_AIRFLOW_FAULTS=all)
  * runs the whole matrix, on SQLite and PostgreSQL.
@@ -40,10 +48,15 @@ type Point =
   | "runner.deferred"
   | "runner.fired"
   | "armada.resumed"
-  | "armada.cancelling";
+  | "armada.cancelling"
+  | "armada.timeout-cancelling";
 
-/** How the run gets to its kill point: on its own, or by a clear or a mark-failed from outside (a cancel). */
-type Flow = "run" | "clear" | "mark-failed";
+/**
+ * How the run gets to its kill point: on its own, by a clear or a mark-failed from outside (a cancel), or by
+ * one of the operator's deadlines (a cancel from inside).
+ */
+type Flow = "run" | "clear" | "mark-failed" | "queue-timeout" | "ack-timeout";
+const TIMEOUT_FLOWS: ReadonlySet<Flow> = new Set(["queue-timeout", "ack-timeout"]);
 
 interface FaultCase {
   point: Point;
@@ -66,6 +79,8 @@ const SCENARIOS: [Point, Flow][] = [
   ["armada.resumed", "run"],
   ["armada.cancelling", "clear"],
   ["armada.cancelling", "mark-failed"],
+  ["armada.timeout-cancelling", "queue-timeout"],
+  ["armada.timeout-cancelling", "ack-timeout"],
 ];
 
 function fullMatrix(): FaultCase[] {
@@ -112,23 +127,28 @@ const dagFile = path.join(import.meta.dirname, "fixtures/fault-dag.ts");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "aa-faults-"));
 const children = new Set<SourceCliProcess>();
 let server: DevServer;
+/** The acknowledgement-timeout cases' own server: its query API never learns of a job (one server, one delay). */
+let unackServer: DevServer | undefined;
 let pgServer: PostgresServer | undefined;
 let counter = 0;
 
 beforeAll(async () => {
   server = await startDevServer({ queues: ["default"] });
+  if (cases.some((c) => c.flow === "ack-timeout"))
+    unackServer = await startDevServer({ queues: ["default"], ingestionDelayMs: 24 * 3600_000 });
   if (cases.some((c) => c.db === "postgres")) pgServer = await startPostgres();
 }, 120_000);
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   await server?.stop();
+  await unackServer?.stop();
   await pgServer?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "PREEMPTED", "REJECTED"]);
 const label = (c: FaultCase) =>
-  `${c.point}${c.flow === "run" ? "" : ` after ${c.flow}`} (${c.deferrable ? "deferrable" : "polling"}, retries ${c.retries}, reattach ${c.reattach}, ${c.tasks} task${c.tasks > 1 ? "s" : ""}, ${c.db})`;
+  `${c.point}${c.flow === "run" ? "" : ` ${TIMEOUT_FLOWS.has(c.flow) ? "on" : "after"} ${c.flow}`} (${c.deferrable ? "deferrable" : "polling"}, retries ${c.retries}, reattach ${c.reattach}, ${c.tasks} task${c.tasks > 1 ? "s" : ""}, ${c.db})`;
 /** The client id the operator gives the job of a try (see ArmadaOperator's annotate). */
 const clientIdOf = (uri: string, tryNumber: number) =>
   `airflow-${createHash("sha256").update(`${uri}#${tryNumber}`).digest("hex").slice(0, 32)}`;
@@ -139,10 +159,12 @@ describe.concurrent("crash recovery fault matrix: kill -9 of the runner, then re
     const home = path.join(tmp, `case-${id}`);
     const runId = `faults_${id}`;
     const db = c.db === "postgres" ? await pgServer!.createDatabase(`faults${id}`) : undefined;
+    const armada = c.flow === "ack-timeout" ? unackServer! : server;
+    const timeout = TIMEOUT_FLOWS.has(c.flow);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      ARMADA_TARGET: server.grpcTarget,
-      ARMADA_LOOKOUT_URL: server.lookoutUrlTemplate,
+      ARMADA_TARGET: armada.grpcTarget,
+      ARMADA_LOOKOUT_URL: armada.lookoutUrlTemplate,
       ARMADA_AIRFLOW_HOME: home,
       ARMADA_AIRFLOW__CORE__RUNNER_HEARTBEAT_MS: "100",
       ARMADA_AIRFLOW__ARMADA_OPERATOR__SUBMIT_LOOKUP_GRACE_S: "3",
@@ -152,10 +174,14 @@ describe.concurrent("crash recovery fault matrix: kill -9 of the runner, then re
       FAULT_REATTACH: c.reattach,
       // Where a cancel is the point, try 1's job runs until cancelled, and every task holds its try meanwhile:
       // beyond the task limits (32 a process, 16 a run) the others would wait for a slot that never frees.
+      ...(c.flow === "clear" || c.flow === "mark-failed" ? { FAULT_FIRST_TRY_SLEEP: "3600" } : {}),
+      ...(c.flow === "queue-timeout" ? { FAULT_QUEUE_TIMEOUT_S: "2" } : {}),
+      // (a job that would end before its deadline leaves nothing to cancel)
+      ...(c.flow === "ack-timeout" ? { FAULT_ACK_TIMEOUT_S: "2", FAULT_SLEEP: "3600" } : {}),
+      // (and where every try waits out a deadline, so that a 100-task case does not take 100 / 16 rounds of it)
       ...(c.flow === "run"
         ? {}
         : {
-            FAULT_FIRST_TRY_SLEEP: "3600",
             ARMADA_AIRFLOW__CORE__PARALLELISM: String(c.tasks),
             ARMADA_AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG: String(c.tasks),
           }),
@@ -174,7 +200,7 @@ describe.concurrent("crash recovery fault matrix: kill -9 of the runner, then re
       const runner = spawnCli(["dags", "test", dagFile, "--run-id", runId], {
         ARMADA_AIRFLOW_TEST_CRASH_AT: `${c.point}:${nth}`,
       });
-      if (c.flow !== "run") {
+      if (c.flow === "clear" || c.flow === "mark-failed") {
         // Every try 1 follows its live job: running its poll loop, or deferred.
         const waiting = c.deferrable ? "deferred" : "running";
         await waitWhileRunning(
@@ -196,13 +222,13 @@ describe.concurrent("crash recovery fault matrix: kill -9 of the runner, then re
       }
       await runner.exited;
       expect(runner.signalCode, `the runner must die at ${c.point}\n${runner.output()}`).toBe("SIGKILL");
-      const died = server.jobs().filter((j) => j.jobSetId === runId);
+      const died = armada.jobs().filter((j) => j.jobSetId === runId);
       if (c.point === "armada.mid-submit" || c.point === "armada.after-submit") {
         // The kill landed where the submit had reached Armada and the store did not know the job yet.
         const known = await store.listXComs({ dagId: "faults", runId, key: "job_context" });
         expect(died.length, "jobs the store does not know").toBeGreaterThan(known.length);
       }
-      if (c.point === "armada.cancelling") {
+      if (c.point === "armada.cancelling" || c.point === "armada.timeout-cancelling") {
         expect(died.filter((j) => j.state === "CANCELLED").length, "a cancel reached Armada").toBeGreaterThan(
           0,
         );
@@ -210,17 +236,45 @@ describe.concurrent("crash recovery fault matrix: kill -9 of the runner, then re
 
       const resume = spawnCli(["resume", "--run-id", runId, "--wait", "30"]);
       const code = await resume.exited;
-      expect(code, resume.output()).toBe(c.flow === "mark-failed" ? 1 : 0);
+      const fails = c.flow === "mark-failed" || timeout;
+      expect(code, resume.output()).toBe(fails ? 1 : 0);
 
       const tis = await store.listTaskInstances("faults", runId);
       expect(tis).toHaveLength(c.tasks);
-      const jobs = server.jobs().filter((j) => j.jobSetId === runId);
+      const jobs = armada.jobs().filter((j) => j.jobSetId === runId);
       // Nothing left running that no task follows.
       expect(jobs.filter((j) => !TERMINAL.has(j.state)).map((j) => `${j.id} ${j.state}`)).toEqual([]);
       const byUri = new Map<string, typeof jobs>();
       for (const j of jobs) byUri.set(j.externalJobUri, [...(byUri.get(j.externalJobUri) ?? []), j]);
       // Every job belongs to a task instance of this run.
       expect(byUri.size, `jobs: ${jobs.map((j) => j.externalJobUri).join(", ")}`).toBe(c.tasks);
+      if (timeout) {
+        for (const ti of tis) {
+          const uri = `airflow://faults/job/${runId}/${ti.mapIndex}`;
+          const own = byUri.get(uri) ?? [];
+          const where = `${ti.taskId}[${ti.mapIndex}] ${ti.state} try ${ti.tryNumber}; jobs ${own.map((j) => `${j.id}:${j.state}`).join(", ")}`;
+          const perTry = Array.from(
+            { length: ti.tryNumber },
+            (_, i) => own.filter((j) => j.clientId === clientIdOf(uri, i + 1)).length,
+          );
+          // Each try met the deadline and cancelled its job; a try reattached to an earlier (cancelled) job
+          // submits none, so there are at most as many jobs as tries.
+          expect(ti.state, where).toBe("failed");
+          expect(ti.tryNumber, where).toBeLessThanOrEqual(c.retries + 1);
+          expect(
+            own.map((j) => j.state),
+            where,
+          ).toEqual(own.map(() => "CANCELLED"));
+          expect(Math.max(...perTry), where).toBeLessThanOrEqual(1);
+          expect(own.length, where).toBe(perTry.reduce((a, b) => a + b, 0));
+          // Never reattaching, every try is a new job that meets the deadline: the retries all run.
+          if (c.reattach === "never")
+            expect([ti.tryNumber, own.length], where).toEqual([c.retries + 1, c.retries + 1]);
+        }
+        expect((await store.getDagRun("faults", runId))!.state).toBe("failed");
+        expect(await store.listTriggers({ dagId: "faults", runId })).toEqual([]);
+        return;
+      }
       // A cleared task runs again in try 2; otherwise the runner's death is not a new try.
       const lastTry = c.flow === "clear" ? 2 : 1;
       const outcome = c.flow === "mark-failed" ? ["failed", "CANCELLED"] : ["success", "SUCCEEDED"];
