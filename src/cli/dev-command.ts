@@ -7,6 +7,9 @@ import { startDevServer, type DevServer } from "../devserver/dev-server.js";
 import type { DevServerOptions } from "../devserver/options.js";
 import { DEFAULT_NAMESPACES } from "../devserver/cluster-objects.js";
 import { parseFailureCategoryRule } from "../devserver/failure-categories.js";
+import { DEFAULT_GLOBAL_MAX_RETRIES } from "../devserver/dev-armada.js";
+import type { ClusterConfig } from "../devserver/scheduler.js";
+import { clustersFromNodeSpecs, parseNodeSpec, type NodeSpec } from "../devserver/node-spec.js";
 
 function integer(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -30,6 +33,15 @@ function collectRule(value: string, previous: string[] | undefined): string[] {
     throw new InvalidArgumentError((err as Error).message);
   }
   return collect(value, previous);
+}
+
+/** Collects `--node` values, parsing each as it is read so a bad one is a usage error. */
+function collectNode(value: string, previous: NodeSpec[] | undefined): NodeSpec[] {
+  try {
+    return [...(previous ?? []), parseNodeSpec(value)];
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 /**
@@ -87,14 +99,22 @@ function devSecurityOptions(
 export function describeDevServer(
   server: DevServer,
   startedMs: number,
-  opts: { kubeconfigPath?: string; queues: string[] },
+  opts: { kubeconfigPath?: string; queues: string[]; clusters?: ClusterConfig[] },
 ): string {
+  const nodes = (opts.clusters ?? []).map(
+    (c) =>
+      `${c.id}: ` +
+      c.nodes
+        .map((n) => `${n.name} (cpu ${n.cpu}, memory ${n.memory}${n.gpus ? `, ${n.gpus} GPU` : ""})`)
+        .join(", "),
+  );
   const lines = [
     `Armada dev server ready in ${startedMs} ms`,
     `  gRPC:        ${server.grpcTarget}`,
     `  Lookout:     ${server.httpUrl}/  (job pages: ${server.lookoutUrlTemplate})`,
     `  Kubernetes:  ${server.httpUrl}  (pod logs; ${opts.kubeconfigPath ? `kubeconfig written to ${opts.kubeconfigPath}` : "use --write-kubeconfig PATH for a kubeconfig"})`,
     `  Queues:      ${opts.queues.join(", ") || "(none)"}`,
+    ...nodes.map((n) => `  Cluster:     ${n}`),
     ...server.notes.map((n) => `  Note:        ${n}`),
     "Press Ctrl+C to stop.",
   ];
@@ -143,6 +163,18 @@ function configureDevCommand(cmd: Command): void {
       collectRule,
     )
     .option(
+      "--node <spec>",
+      "a node of the local cluster, [CLUSTER/]NAME:cpu=8,memory=32Gi[,gpus=N][,label.KEY=VALUE] (repeatable; " +
+        "replaces the default 2 clusters of 2 nodes with 8 CPUs, 32Gi and no GPU)",
+      collectNode,
+    )
+    .option(
+      "--global-max-retries <n>",
+      "cap on Armada retries per job across every retry policy (0 turns retries off)",
+      integer("--global-max-retries", 0, 1000),
+      DEFAULT_GLOBAL_MAX_RETRIES,
+    )
+    .option(
       "--bearer-token-env <var>",
       "require gRPC calls to carry the bearer token held in env var <var> (repeatable)",
       collect,
@@ -161,8 +193,10 @@ function configureDevCommand(cmd: Command): void {
       const started = Date.now();
       const queues = opts.queue ?? ["default"];
       let security: ReturnType<typeof devSecurityOptions>;
+      let clusters: ReturnType<typeof clustersFromNodeSpecs> | undefined;
       try {
         security = devSecurityOptions(opts);
+        clusters = opts.node ? clustersFromNodeSpecs(opts.node) : undefined;
       } catch (err) {
         // Printed like any other usage error (exit code 2).
         self.error(`error: ${(err as Error).message}`);
@@ -180,11 +214,16 @@ function configureDevCommand(cmd: Command): void {
         namespaces: [...new Set([...DEFAULT_NAMESPACES, ...(opts.namespace ?? [])])],
         images: opts.image ?? [],
         failureCategories: opts.failureCategory ?? [],
+        globalMaxRetries: opts.globalMaxRetries,
+        ...(clusters ? { clusters } : {}),
       });
       if (opts.writeKubeconfig) await server.writeKubeconfig(opts.writeKubeconfig);
       writeOut(
-        describeDevServer(server, Date.now() - started, { kubeconfigPath: opts.writeKubeconfig, queues }) +
-          "\n",
+        describeDevServer(server, Date.now() - started, {
+          kubeconfigPath: opts.writeKubeconfig,
+          queues,
+          clusters,
+        }) + "\n",
       );
       await new Promise<void>((resolve) => {
         const stop = () => {

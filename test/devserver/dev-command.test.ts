@@ -86,18 +86,18 @@ describe("armada-airflow dev", () => {
 
   it("--namespace, --image and --failure-category shape what a job meets", async () => {
     const child = spawnSourceCli([
-        "dev",
-        "--grpc-port",
-        "0",
-        "--http-port",
-        "0",
-        "--namespace",
-        "team-a",
-        "--image",
-        "busybox:*",
-        "--failure-category",
-        "infra/pull=message:ImagePullBackOff",
-      ]);
+      "dev",
+      "--grpc-port",
+      "0",
+      "--http-port",
+      "0",
+      "--namespace",
+      "team-a",
+      "--image",
+      "busybox:*",
+      "--failure-category",
+      "infra/pull=message:ImagePullBackOff",
+    ]);
     const out = await child.waitForOutput("Press Ctrl+C");
     const c = clients(/gRPC:\s+(\S+)/.exec(out)![1]);
     try {
@@ -138,6 +138,74 @@ describe("armada-airflow dev", () => {
       expect(failed.find((f) => f.jobId === ids[1])?.failureCategory).toBe("infra");
       expect(failed.find((f) => f.jobId === ids[1])?.failureSubcategory).toBe("pull");
       expect(failed.find((f) => f.jobId === ids[2])?.failureCategory).toBe("uncategorized");
+    } finally {
+      c.close();
+    }
+  });
+  it("refuses a malformed --node with the form it takes", async () => {
+    const r = await runSourceCli(["dev", "--node", "gpu-1:cpu=lots,memory=32Gi"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(
+      '--node "gpu-1:cpu=lots,memory=32Gi": cpu: "lots" is not a Kubernetes quantity',
+    );
+    expect(r.stderr).toContain("form: [CLUSTER/]NAME:cpu=8,memory=32Gi[,gpus=N][,label.KEY=VALUE]");
+  });
+
+  it("--node gives the cluster its shape: a GPU job runs on the GPU node, one asking for more GPUs than any node has waits with the scheduler's reason", async () => {
+    const child = spawnSourceCli([
+      "dev",
+      "--grpc-port",
+      "0",
+      "--http-port",
+      "0",
+      "--node",
+      "gpu-cluster/gpu-1:cpu=8,memory=32Gi,gpus=2,label.pool=gpu",
+      "--node",
+      "gpu-cluster/cpu-1:cpu=4,memory=16Gi",
+    ]);
+    const out = await child.waitForOutput("Press Ctrl+C");
+    expect(out).toContain(
+      "Cluster:     gpu-cluster: gpu-1 (cpu 8, memory 32Gi, 2 GPU), cpu-1 (cpu 4, memory 16Gi)",
+    );
+    const c = clients(/gRPC:\s+(\S+)/.exec(out)![1]);
+    const lookout = /Lookout:\s+(\S+)/.exec(out)![1];
+    try {
+      const gpuContainer = (n: string) =>
+        container("main", ["true"], {
+          resources: {
+            requests: { cpu: { string: "1" }, memory: { string: "1Gi" } },
+            limits: { cpu: { string: "1" }, memory: { string: "1Gi" }, "nvidia.com/gpu": { string: n } },
+          },
+        });
+      const quick = { "armada-airflow.dev/duration": "50ms" };
+      const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+        queue: "default",
+        jobSetId: "nodes",
+        jobRequestItems: [
+          jobItem({ annotations: quick }, [gpuContainer("3")]),
+          jobItem({ annotations: quick }, [gpuContainer("2")]),
+        ],
+      });
+      const [tooMany, fits] = res.jobResponseItems.map((i) => i.jobId);
+      await sleepUntil(
+        async () =>
+          (await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [fits] })).jobStates[
+            fits!
+          ] === JobState.SUCCEEDED,
+        "the 2-GPU job succeeds",
+        10_000,
+      );
+      const details = await call<
+        unknown,
+        { jobDetails: Record<string, { jobRuns: { node: string; cluster: string }[] }> }
+      >(c.jobs, "getJobDetails", { jobIds: [fits], expandJobRun: true });
+      expect(details.jobDetails[fits!]!.jobRuns[0]).toMatchObject({ node: "gpu-1", cluster: "gpu-cluster" });
+      // Submitted first, it did not hold up the job behind it, and it says why it waits.
+      const states = (await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [tooMany] }))
+        .jobStates;
+      expect(states[tooMany!]).toBe(JobState.QUEUED);
+      const page = await (await fetch(`${lookout}jobs/${tooMany}`)).text();
+      expect(page).toContain("0/2 nodes are available: 2 Insufficient nvidia.com/gpu");
     } finally {
       c.close();
     }

@@ -252,6 +252,24 @@ export const CLI_CASES = badInputTable<CliInput>("CLI flags and config", [
     says: /unknown rule kind "bogus"/,
   },
   {
+    name: "dev --node without memory",
+    input: cli(["dev", "--node", "gpu-1:cpu=8,gpus=2"]),
+    field: "--node",
+    says: /memory is missing \(form: \[CLUSTER\/\]NAME:cpu=8,memory=32Gi/,
+  },
+  {
+    name: "dev --node with an unknown key",
+    input: cli(["dev", "--node", "gpu-1:cpu=8,memory=1Gi,gpu=2"]),
+    field: "--node",
+    says: /unknown key "gpu"; use cpu, memory, gpus or label.KEY/,
+  },
+  {
+    name: "dev --global-max-retries -1",
+    input: cli(["dev", "--global-max-retries", "-1"]),
+    field: "--global-max-retries",
+    says: /integer from 0 to 1000/,
+  },
+  {
     name: "dev --tls-cert without --tls-key",
     input: cli(["dev", "--tls-cert", "/nonexistent/cert.pem"]),
     field: "--tls-key",
