@@ -6,6 +6,35 @@
  * fails here too.
  */
 
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_LABEL_HELP =
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and " +
+  "end with an alphanumeric character (e.g. 'my-name', or '123-abc', regex used for validation is " +
+  "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+/**
+ * Why the API server refuses to create the pod for its container names (Armada's submit checks do not look
+ * at them), or undefined when they are valid.
+ */
+export function invalidPodReason(
+  podName: string,
+  containers: readonly { name?: string }[],
+): string | undefined {
+  const seen = new Set<string>();
+  for (const [i, c] of containers.entries()) {
+    const name = c.name ?? "";
+    const field = `spec.containers[${i}].name`;
+    let why: string | undefined;
+    if (name === "") why = `${field}: Required value`;
+    else if (name.length > 63) why = `${field}: Invalid value: "${name}": must be no more than 63 characters`;
+    else if (!DNS1123_LABEL.test(name)) why = `${field}: Invalid value: "${name}": ${DNS1123_LABEL_HELP}`;
+    else if (seen.has(name)) why = `${field}: Duplicate value: "${name}"`;
+    if (why) return `failed to create pod ${podName}: Pod "${podName}" is invalid: ${why}`;
+    seen.add(name);
+  }
+  return undefined;
+}
+
 /** Namespaces a new dev server has, as a fresh Armada cluster set-up does. */
 export const DEFAULT_NAMESPACES: readonly string[] = ["default", "personal-anonymous"];
 

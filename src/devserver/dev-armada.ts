@@ -30,7 +30,12 @@ import { DEFAULT_PRIORITY_CLASSES, refuseSubmitRequest } from "./submit-refusals
 import { containersOf, type Executor, type RunResult, type RunningPod } from "./executor.js";
 import { invalidImageReason } from "./image-reference.js";
 import { gangOf } from "./gangs.js";
-import { DEFAULT_NAMESPACES, ImagePolicy, missingNamespaceReason } from "./cluster-objects.js";
+import {
+  DEFAULT_NAMESPACES,
+  ImagePolicy,
+  invalidPodReason,
+  missingNamespaceReason,
+} from "./cluster-objects.js";
 import {
   FailureCategorizer,
   INTERNAL_FAILURE_CATEGORY,
@@ -248,7 +253,8 @@ export class DevArmada {
     });
     // Then the field rules, refused whole as Armada's submit validation does
     // (after the queue and request checks above, in the real server's order);
-    // the rules left out here end the job REJECTED with its reason instead (job-validation.ts).
+    // the names left out here are Kubernetes' to refuse: the pod cannot be created and the job fails
+    // (cluster-objects.ts), as on a real cluster, where Armada's submit checks do not look at them.
     const invalid = invalidItemsMessage(items, {
       except: ["pod-spec-missing", "pod-spec-count", "containers", "container-name", "namespace"],
     });
@@ -423,7 +429,9 @@ export class DevArmada {
 
   private toPending(job: JobRecord, run: RunRecord, at: number): void {
     if (job.state !== "LEASED" || this.latestRun(job) !== run) return;
-    const noNamespace = missingNamespaceReason(podNameOf(job.id), job.namespace, this.namespaces);
+    const noNamespace =
+      invalidPodReason(podNameOf(job.id), containersOf(job)) ??
+      missingNamespaceReason(podNameOf(job.id), job.namespace, this.namespaces);
     if (noNamespace) {
       // The executor's pod creation is refused by the API server: the job fails before any pod exists.
       this.failRun(job, noNamespace, at, { exitCodes: {}, terminationReasons: {} });

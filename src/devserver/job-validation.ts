@@ -7,12 +7,6 @@ import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
 import type { PodSpec } from "../gen/k8s.io/api/core/v1/generated.js";
 import { bytes, cpuMillis, parseQuantity } from "./quantity.js";
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_LABEL_HELP =
-  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and " +
-  "end with an alphanumeric character (e.g. 'my-name', or '123-abc', regex used for validation is " +
-  "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-
 /** Result of validating one job: either its total resource requests or the rejection reason. */
 export type JobValidation =
   | { ok: true; resources: { cpuMillis: number; memoryBytes: number; gpus?: number } }
@@ -38,29 +32,14 @@ export function validateJob(
   const specs = podSpecsOf(item);
   if (specs.length === 0) return { ok: false, reason: "job has no pod spec" };
   if (specs.length > 1) return { ok: false, reason: "jobs with multiple pod specs are not supported" };
-  if (item.namespace && item.namespace.length > 63) {
-    return {
-      ok: false,
-      reason: `namespace "${item.namespace}" is invalid: must be no more than 63 characters`,
-    };
-  }
-  if (item.namespace && !DNS1123_LABEL.test(item.namespace)) {
-    return { ok: false, reason: `namespace "${item.namespace}" is invalid: ${DNS1123_LABEL_HELP}` };
-  }
+  // Names (namespace, containers) are Kubernetes' to refuse, when the pod is created (cluster-objects.ts).
   const spec = specs[0];
   if (spec.containers.length === 0) return { ok: false, reason: "pod spec has no containers" };
   let cpu = 0;
   let memory = 0;
   let gpus = 0;
-  const names = new Set<string>();
   for (const c of spec.containers) {
     const name = c.name ?? "";
-    if (!DNS1123_LABEL.test(name) || name.length > 63) {
-      return { ok: false, reason: `container name "${name}" is invalid: ${DNS1123_LABEL_HELP}` };
-    }
-    if (names.has(name))
-      return { ok: false, reason: `container name "${name}" is used by more than one container` };
-    names.add(name);
     const requests = c.resources?.requests ?? {};
     if (Object.keys(requests).length === 0) {
       return { ok: false, reason: `container ${name} has no resource requests specified` };

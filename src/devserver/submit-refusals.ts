@@ -65,6 +65,9 @@ export function refuseSubmitRequest(
     if (pc && !ctx.priorityClasses.has(pc)) {
       throw new DevRequestError("INVALID_ARGUMENT", `priority class ${pc} is not supported`);
     }
+    if ((item.podSpec ?? item.podSpecs[0])?.containers.length === 0) {
+      throw new DevRequestError("INVALID_ARGUMENT", "pod spec has no containers");
+    }
     if (item.clientId.length > MAX_CLIENT_ID_CHARS) {
       // Two spaces before the number: the real server's message has them.
       throw new DevRequestError(

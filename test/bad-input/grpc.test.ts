@@ -1,12 +1,14 @@
 /**
  * The dev server refuses malformed calls on receipt, over raw gRPC (the
  * generated clients, which check nothing before sending): the whole call
- * fails naming the item and field, and nothing is stored. The rules the dev
- * server answers per item (names, no pod spec) still end that item REJECTED
- * with its reason, as a real server's later checks do.
+ * fails naming the item and field, and nothing is stored. Names that
+ * Armada's submit checks leave to Kubernetes (namespace, container names)
+ * are accepted, and the job fails when its pod cannot be created, with the
+ * API server's reason, as on a real cluster.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/common/clock.js";
+import { sleepUntil } from "../support/sleep-until.js";
 import { startDevServer, type DevServer } from "../../src/testing/index.js";
 import type { JobSubmitRequestItem, JobSubmitResponse } from "../../src/gen/armada/submit.js";
 import { call, clients } from "../devserver/helpers.js";
@@ -16,8 +18,9 @@ import { each, expectNamesField, refusal } from "./table.js";
 
 let server: DevServer;
 let c: ReturnType<typeof clients>;
+const clock = new ManualClock();
 beforeAll(async () => {
-  server = await startDevServer({ clock: new ManualClock(), queues: ["q"] });
+  server = await startDevServer({ clock, queues: ["q"] });
   // Generated clients, not ArmadaClient: it checks some fields (NaN) before sending.
   c = clients(server.grpcTarget);
 });
@@ -46,13 +49,23 @@ describe("the dev server refuses a malformed call as a whole", () => {
   });
 });
 
-describe("per-item refusals, as the real server makes them", () => {
+describe("names Kubernetes refuses, as a real cluster refuses them", () => {
   it.each(PER_ITEM_CASES.map((k) => [k.name, k] as const))(
-    "%s: that item ends REJECTED, the call succeeds",
+    "%s: the call succeeds, and that job fails creating its pod",
     async (_n, k) => {
       const res = await submit("per-item", [goodItem(), k.item]);
       const bad = res.jobResponseItems[1]!.jobId;
-      expect(server.jobs().find((j) => j.id === bad)?.state).toBe("REJECTED");
+      const job = () => server.jobs().find((j) => j.id === bad);
+      await sleepUntil(() => {
+        clock.advance(500);
+        return job()?.state === "FAILED";
+      }, `job ${bad} fails`);
+      expect(job()!.error).toMatch(
+        k.path === "namespace"
+          ? /namespaces ".*" not found/
+          : /Pod "armada-.*-0" is invalid: spec\.containers\[\d\]\.name/,
+      );
+      expect(job()!.runs).toHaveLength(1);
     },
   );
 

@@ -136,7 +136,9 @@ describe("failure categories on the failed event, from exit code, condition and 
   });
 
   it("a job the server rejects carries Armada's own category, internal", async () => {
-    const r = await run(jobItem({}, []));
+    const r = await run(
+      jobItem({}, [container("main", ["true"], { resources: { requests: {}, limits: {} } })]),
+    );
     expect(r.state).toBe(JobState.REJECTED);
     expect(r.failed?.cause).toBe(Cause.Rejected);
     expect([r.failed?.failureCategory, r.failed?.failureSubcategory]).toEqual(["internal", "job_rejected"]);

@@ -67,8 +67,17 @@ out["details"] = {"queue": details.queue, "jobset": details.jobset, "state": sub
 runs = client.get_job_run_details([details.latest_run_id]).job_run_details
 out["run_cluster"] = runs[details.latest_run_id].cluster
 
+try:
+    client.submit_jobs("py-queue", "py-set", [client.create_job_request_item(priority=1, namespace="default",
+                       pod_spec=core_v1.PodSpec(containers=[]))])
+    out["no_containers"] = "accepted"
+except grpc.RpcError as e:
+    out["no_containers"] = [e.code().name, e.details()]
+huge = pod("true")
+for r in (huge.containers[0].resources.requests, huge.containers[0].resources.limits):
+    r["cpu"].string = "512"
 bad = client.submit_jobs("py-queue", "py-set", [client.create_job_request_item(priority=1, namespace="default",
-                          pod_spec=core_v1.PodSpec(containers=[]))]).job_response_items[0].job_id
+                          pod_spec=huge)]).job_response_items[0].job_id
 wait_state(bad, "REJECTED")
 out["rejected_error"] = client.get_job_errors([bad]).job_errors[bad]
 
@@ -143,7 +152,8 @@ describe("compatibility with the official Python client (armada-client)", () => 
         submitted: true,
       },
       run_cluster: expect.stringMatching(/^cluster-[12]$/),
-      rejected_error: "pod spec has no containers",
+      no_containers: ["INVALID_ARGUMENT", "pod spec has no containers"],
+      rejected_error: expect.stringMatching(/^job does not fit on any node: it requests cpu 512000m/),
       missing_queue: ["PERMISSION_DENIED", 'could not find queue "no-such-queue"'],
       oom: {
         category: "oom",

@@ -11,6 +11,7 @@ import {
 } from "../../src/gen/armada/submit.js";
 import { PodSpec } from "../../src/gen/k8s.io/api/core/v1/generated.js";
 import { startDevServer, type DevServer } from "armada-airflow/testing";
+import { sleepUntil } from "../support/sleep-until.js";
 import { call, clients, container, jobItem, kinds, readEvents } from "./helpers.js";
 
 describe("jobs the server accepts but cannot run end REJECTED with a real server's reason", () => {
@@ -40,27 +41,12 @@ describe("jobs the server accepts but cannot run end REJECTED with a real server
     return errs.jobErrors[id];
   };
 
-  it("no containers", async () => {
-    expect(await rejectWith("q", jobItem({}, []))).toBe("pod spec has no containers");
-  });
-
   it("missing resource requests", async () => {
     const reason = await rejectWith(
       "q",
       jobItem({}, [container("main", ["true"], { resources: { requests: {}, limits: {} } })]),
     );
     expect(reason).toBe("container main has no resource requests specified");
-  });
-
-  it("invalid container name", async () => {
-    const reason = await rejectWith("q", jobItem({}, [container("Main_1", ["true"])]));
-    expect(reason).toMatch(/^container name "Main_1" is invalid: a lowercase RFC 1123 label/);
-  });
-
-  it("invalid namespace", async () => {
-    expect(await rejectWith("q", jobItem({ namespace: "Not_Valid" }))).toMatch(
-      /^namespace "Not_Valid" is invalid/,
-    );
   });
 
   it("more than any node offers", async () => {
@@ -85,7 +71,10 @@ describe("jobs the server accepts but cannot run end REJECTED with a real server
     const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
       queue: "q",
       jobSetId: "mixed",
-      jobRequestItems: [jobItem(), jobItem({}, [])],
+      jobRequestItems: [
+        jobItem(),
+        jobItem({}, [container("main", ["true"], { resources: { requests: {}, limits: {} } })]),
+      ],
     });
     const [ok, bad] = res.jobResponseItems.map((i) => i.jobId);
     const st = await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [ok, bad] });
@@ -147,6 +136,13 @@ describe("requests the real server refuses as a whole fail the call and store no
     expect(await refused("q", "x".repeat(1024), [jobItem()])).toEqual({
       code: status.INVALID_ARGUMENT,
       details: "job set id of length 1024 must be less than max character length 1024",
+    });
+  });
+
+  it("a pod spec without containers fails the whole batch", async () => {
+    expect(await refused("q", "s3", [jobItem(), jobItem({}, [])])).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: "pod spec has no containers",
     });
   });
 
@@ -250,5 +246,48 @@ describe("a cordoned queue accepts jobs and keeps them queued until it is uncord
     clock.advance(150);
     const status2 = await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [id] });
     expect(status2.jobStates[id]).toBe(JobState.LEASED);
+  });
+});
+
+describe("names Armada leaves to Kubernetes: the job is accepted, and fails creating its pod with the API server's words", () => {
+  const clock = new ManualClock();
+  let server: DevServer;
+  let c: ReturnType<typeof clients>;
+  beforeAll(async () => {
+    server = await startDevServer({ clock, queues: ["q"] });
+    c = clients(server.grpcTarget);
+  });
+  afterAll(async () => {
+    c.close();
+    await server.stop();
+  });
+
+  const failWith = async (item: JobSubmitRequestItem) => {
+    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+      queue: "q",
+      jobSetId: "names",
+      jobRequestItems: [item],
+    });
+    const id = res.jobResponseItems[0].jobId;
+    expect(res.jobResponseItems[0].error).toBe("");
+    await sleepUntil(async () => {
+      clock.advance(500);
+      const st = await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [id] });
+      return st.jobStates[id] === JobState.FAILED;
+    }, `job ${id} fails`);
+    const errs = await call<unknown, JobErrorsResponse>(c.jobs, "getJobErrors", { jobIds: [id] });
+    return { id, reason: errs.jobErrors[id] };
+  };
+
+  it("an invalid container name", async () => {
+    const { id, reason } = await failWith(jobItem({}, [container("Main_1", ["true"])]));
+    expect(reason).toContain(
+      `failed to create pod armada-${id}-0: Pod "armada-${id}-0" is invalid: spec.containers[0].name: Invalid value: "Main_1": a lowercase RFC 1123 label`,
+    );
+  });
+
+  it("an invalid namespace name: there is no such namespace", async () => {
+    const { reason } = await failWith(jobItem({ namespace: "Not_Valid" }));
+    expect(reason).toContain('namespaces "Not_Valid" not found');
   });
 });

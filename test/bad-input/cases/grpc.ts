@@ -21,9 +21,10 @@ export interface GrpcInput {
 }
 
 /**
- * Rules the dev server answers per item, as the real server's later checks
- * do: the call succeeds and that item's job ends REJECTED. They are not in
- * the table (a job is recorded); grpc.test.ts checks them apart.
+ * Rules Armada's submit checks leave to Kubernetes (names): the call succeeds, and the job fails when its
+ * pod cannot be created, with the API server's words. They are not in the table (a job is recorded);
+ * grpc.test.ts checks them apart. (The pod-spec rules are whole-call refusals with the real server's
+ * messages, below.)
  */
 export const PER_ITEM_RULES: ReadonlySet<SubmitRule> = new Set([
   "pod-spec-missing",
@@ -41,6 +42,7 @@ export const REAL_SERVER_MESSAGES: Record<string, { field: string; says: RegExp 
     says: /client id of length 101 is greater than max allowed length of\s+100/,
   },
   "no pod spec": { field: "PodSpec", says: /Job must contain at least one PodSpec/ },
+  "no containers": { field: "pod spec", says: /pod spec has no containers/ },
 };
 
 export const ruleOf = (k: InvalidCase): SubmitRule =>
@@ -182,7 +184,7 @@ export const GRPC_CASES = badInputTable<GrpcInput>("raw gRPC to the dev server",
   },
 ]);
 
-/** The per-item refusals, checked apart (their job is recorded as REJECTED). */
+/** The names Kubernetes refuses, checked apart (their job is recorded, and fails creating its pod). */
 export const PER_ITEM_CASES = INVALID_CASES.filter(
   (c) => PER_ITEM_RULES.has(ruleOf(c)) && !(c.name in REAL_SERVER_MESSAGES),
 );
