@@ -4,8 +4,8 @@
  * them all. Client and server share this one Node process, so the figures are
  * a lower bound for the server alone. Then times `armada-airflow dev` from
  * spawn to ready (a figure here, not a test bound: see dev-startup.ts).
- * Last, the runtime at scale (runtime-scale.ts; BENCH_RUNTIME_TASKS, e.g.
- * "1000,10000").
+ * Then the runtime at scale (runtime-scale.ts; BENCH_RUNTIME_TASKS, e.g.
+ * "1000,10000"), and last the scheduler at scale (scheduler-scale.ts).
  */
 import { credentials } from "@grpc/grpc-js";
 import { performance } from "node:perf_hooks";
@@ -17,6 +17,7 @@ import { JobSubmitRequestItem, SubmitClient, type JobSubmitResponse } from "../s
 import { Container, PodSpec } from "../src/gen/k8s.io/api/core/v1/generated.js";
 import { measureDevStartup, median } from "./dev-startup.js";
 import { runtimeScaleBench } from "./runtime-scale.js";
+import { schedulerScaleBench } from "./scheduler-scale.js";
 
 const TOTAL = Number(process.env.BENCH_JOBS ?? 100_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
@@ -153,6 +154,11 @@ async function main(): Promise<void> {
   for (const n of (process.env.BENCH_RUNTIME_TASKS ?? "1000").split(",").map(Number)) {
     const figures = await runtimeScaleBench(n);
     if (figures.tasksNotSuccess !== 0 || figures.tasksWithoutExactlyOneJobPerTry !== 0) process.exitCode = 1;
+  }
+
+  // The scheduler: 1,000 scheduled DAGs, one and three schedulers on PostgreSQL (see scheduler-scale.ts).
+  for (const figures of await schedulerScaleBench()) {
+    if (figures.dagsWithoutExactlyOneRun !== 0 || figures.tasksNotSuccessOnce !== 0) process.exitCode = 1;
   }
 }
 

@@ -80,7 +80,7 @@ const percentile = (sorted: number[], p: number) =>
 
 /** Builds dist/ once per process, so the runner measured is the code as it is now. */
 let built = false;
-function buildOnce(): void {
+export function buildOnce(): void {
   if (built) return;
   const res = spawnSync(
     process.execPath,
