@@ -29,12 +29,12 @@ export class OutcomeRecorder {
     this.scope.emitTi(row, row.tryNumber, state);
   }
 
-  /** The try deferred: DEFERRED with its trigger stored in the same transition. */
+  /** The try deferred: DEFERRED with its trigger stored in the same transition; false when that lost. */
   async deferred(
     row: TaskInstanceRow,
     log: TaskLogger,
     deferral: { trigger: TriggerRow; methodName: string; nextKwargs: string; nowMs: number },
-  ): Promise<void> {
+  ): Promise<boolean> {
     await this.scope.flushLogs();
     const ok = await applyOutcome(this.scope.store, {
       kind: "defer",
@@ -44,12 +44,13 @@ export class OutcomeRecorder {
       nextKwargs: deferral.nextKwargs,
       nowMs: deferral.nowMs,
     });
-    if (!ok) return;
+    if (!ok) return false;
     crashPoint("runner.deferred");
     log.info(
       `Pausing task as DEFERRED (trigger ${deferral.trigger.classpath}, resume in ${deferral.methodName})`,
     );
     this.scope.emitTi(row, row.tryNumber, "deferred");
+    return true;
   }
 
   /** A trigger fired: SCHEDULED to resume, its trigger row deleted in the same transition. */

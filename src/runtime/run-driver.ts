@@ -33,6 +33,9 @@ export interface RunOwner {
   readonly maxActiveTasksPerDag: number;
   /** Tries running in this process now. */
   readonly runningTries: number;
+  /** False with `scheduler --no-triggerer`: triggers are left to an `armada-airflow triggerer`. */
+  readonly runsTriggers: boolean;
+  isRunnerAlive(id: string): Promise<boolean>;
   reserveTry(force?: boolean): boolean;
   unreserveTry(): void;
   tryEnded(): void;
@@ -98,6 +101,17 @@ export class RunDriver {
       recheck: (key) => this.recheck.add(key),
       wake: () => this.wake(),
       stopped: () => this.stopped,
+      claim: async (trow) => {
+        if (!runner.runsTriggers) return false;
+        if (trow.triggererId === runner.id) return true;
+        const ids = [trow.id];
+        const won = await this.store.claimTriggers({
+          holder: runner.id,
+          ids,
+          isHolderAlive: (id) => runner.isRunnerAlive(id),
+        });
+        return won.length > 0;
+      },
     });
   }
 
@@ -522,17 +536,20 @@ export class RunDriver {
       classpath,
       kwargs: JSON.stringify(kwargs),
       createdMs: now,
+      // Held by this process from the start when it runs triggers: a triggerer on the same database leaves it.
+      triggererId: this.runner.runsTriggers ? this.runner.id : null,
       timeoutMs: earliest(
         deferral.timeout !== undefined ? now + deferral.timeout * 1000 : undefined,
         executionDeadlineMs(this.dag.getTask(row.taskId), row.startMs),
       ),
     };
-    await this.recorder.deferred(row, rt.log, {
+    const deferred = await this.recorder.deferred(row, rt.log, {
       trigger,
       methodName: deferral.methodName,
       nextKwargs: serializeValue({ kwargs: deferral.kwargs }, "defer kwargs"),
       nowMs: now,
     });
+    if (deferred) this.triggerer.noteDeferred(rt.key);
   }
 
   private async killTry(

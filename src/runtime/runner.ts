@@ -48,6 +48,12 @@ export interface RunnerOptions {
    * @default config `[core] max_active_tasks_per_dag`, else 16
    */
   maxActiveTasksPerDag?: number;
+  /**
+   * Runs the triggers of deferred tasks in this process; false leaves them
+   * to an `armada-airflow triggerer` (deferred tasks wait for one).
+   * @default true
+   */
+  runTriggers?: boolean;
 }
 
 /** Options of {@link Runner.createDagRun}. */
@@ -96,6 +102,8 @@ export class Runner {
   readonly parallelism: number;
   /** `maxActiveTasks` of DAGs that do not set it. */
   readonly maxActiveTasksPerDag: number;
+  /** Whether this process runs the triggers of its deferred tasks ({@link RunnerOptions.runTriggers}). */
+  readonly runsTriggers: boolean;
   /** Tries running (or being started) in this process now. */
   private activeTries = 0;
   /** Runs with a task waiting for a slot: woken when a try here ends. */
@@ -109,6 +117,7 @@ export class Runner {
     this.templateEnv = options.templateEnv ?? defaultTemplateEnv();
     this.onEvent = options.onEvent ?? (() => {});
     this.staleAfterMs = options.staleAfterMs;
+    this.runsTriggers = options.runTriggers ?? true;
     if (options.parallelism !== undefined) {
       if (!Number.isInteger(options.parallelism) || options.parallelism < 0) {
         throw new RuntimeError(

@@ -64,6 +64,12 @@ export interface RunTriggererHooks {
   wake(): void;
   /** True once the run is shutting down: no new trigger starts. */
   stopped(): boolean;
+  /**
+   * Makes this process the one that runs (or cleans up) the trigger; false
+   * when another live process holds it (an `armada-airflow triggerer`), or
+   * when this process runs no triggers (`scheduler --no-triggerer`).
+   */
+  claim(trow: TriggerRow): Promise<boolean>;
 }
 
 /**
@@ -80,7 +86,15 @@ export class RunTriggerer {
   private readonly triggersByKey = new Map<string, Set<string>>();
   /** Trigger timeouts, by trigger id. */
   private readonly triggerTimeouts = new DeadlineHeap<string>();
+  /**
+   * Triggers of deferred task instances that another process runs (or will):
+   * this run still enforces their timeouts and kill requests, the holder
+   * fires them and owes their cleanup.
+   */
+  private readonly watched = new Map<string, TriggerRow>();
   private triggersLoaded = false;
+  /** Task instances that deferred in this process since the last pass (their trigger rows exist). */
+  private readonly deferredHere = new Set<string>();
 
   constructor(
     private readonly scope: RunScope,
@@ -110,21 +124,34 @@ export class RunTriggerer {
         await pace.step();
       }
     } else {
-      for (const [key, row] of changed) {
-        // Active ones (to remove when the task left DEFERRED) and stored ones (a new deferral's).
+      const keys = new Map<string, TaskInstanceRow | undefined>(changed);
+      for (const key of this.deferredHere) if (!keys.has(key)) keys.set(key, this.mirror.get(key));
+      for (const [key, row] of keys) {
+        // Active ones (to remove when the task left DEFERRED) and stored ones (a new deferral's, even
+        // when the task left DEFERRED again before this pass saw it: its trigger is owed a cleanup).
         const trows = new Map<string, TriggerRow>();
         for (const id of this.triggersByKey.get(key) ?? []) trows.set(id, this.triggers.get(id)!.row);
-        if (row.state === "deferred")
+        const deferredHere = this.deferredHere.delete(key);
+        if (row && (row.state === "deferred" || deferredHere))
           for (const t of await this.scope.store.listTriggersOf(row)) trows.set(t.id, t);
         for (const trow of trows.values()) await this.examine(trow, now);
         await pace.step();
       }
     }
     for (const id of this.triggerTimeouts.popDue(now)) {
-      const active = this.triggers.get(id);
-      if (active) await this.examine(active.row, now);
+      const trow = this.triggers.get(id)?.row ?? this.watched.get(id);
+      if (trow) await this.examine(trow, now);
     }
     return this.triggerTimeouts.peekTime();
+  }
+
+  /**
+   * A try of `key` deferred here: the next pass looks at its stored trigger
+   * whatever the task's state by then (another process may have marked it
+   * failed before that pass read it as DEFERRED).
+   */
+  noteDeferred(key: string): void {
+    this.deferredHere.add(key);
   }
 
   /** Stops every trigger of the run (with `cleanup()`), as on shutdown. */
@@ -142,8 +169,7 @@ export class RunTriggerer {
       if (ti && this.hooks.runsHere(ti)) return;
     }
     if (!ti || ti.state !== "deferred") {
-      if (active) await this.remove(trow.id);
-      else await this.cleanupOrphan(trow);
+      await this.removeOrOrphan(trow);
       return;
     }
     const log = this.scope.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
@@ -182,8 +208,9 @@ export class RunTriggerer {
       await this.removeOrOrphan(trow);
       return;
     }
-    if (!active && !this.hooks.stopped()) {
-      this.start(trow, ti);
+    if (!active && !this.hooks.stopped() && !this.watched.has(trow.id)) {
+      if (await this.hooks.claim(trow)) this.start(trow, ti);
+      else this.watched.set(trow.id, trow);
       if (trow.timeoutMs !== null) this.triggerTimeouts.push(trow.timeoutMs, trow.id);
     }
   }
@@ -242,9 +269,11 @@ export class RunTriggerer {
     await this.remove(active.row.id);
   }
 
+  /** The trigger's task left DEFERRED: its cleanup is run here, unless another process holds the trigger. */
   private async removeOrOrphan(trow: TriggerRow): Promise<void> {
+    this.watched.delete(trow.id);
     if (this.triggers.has(trow.id)) await this.remove(trow.id);
-    else await this.cleanupOrphan(trow);
+    else if (await this.hooks.claim(trow)) await this.cleanupOrphan(trow);
   }
 
   /** Stops a trigger, runs its cleanup (it may read the task's state) and deletes it. */
