@@ -18,6 +18,7 @@ import { openStore } from "../runtime/store/open-store.js";
 import { sweepOrphanJobs } from "../operator/orphan-sweep.js";
 import { createBackfill } from "../scheduler/backfill.js";
 import { Scheduler } from "../scheduler/scheduler.js";
+import { TriggererService } from "../scheduler/triggerer-service.js";
 import { parseDateOption } from "../scheduler/timezone.js";
 import { isoOrEmpty, table } from "./format.js";
 
@@ -126,9 +127,13 @@ export function registerSchedulerCommands(
       "--stop-timeout <seconds>",
       "on SIGTERM/SIGINT, how long to let runs finish before handing them over (default config [scheduler] stop_timeout_s, else 30)",
     )
+    .option(
+      "--no-triggerer",
+      "run no triggers in this process: deferred tasks wait for an `armada-airflow triggerer`",
+    )
     .addOption(dbOption())
     .action(async (opts) => {
-      const o = opts as { dagsFolder?: string; stopTimeout?: string; db?: string };
+      const o = opts as { dagsFolder?: string; stopTimeout?: string; db?: string; triggerer?: boolean };
       const source = config();
       const stopTimeoutS = seconds(
         o.stopTimeout,
@@ -169,6 +174,7 @@ export function registerSchedulerCommands(
           maxActiveRunsDefault: getConfigNumber("core", "max_active_runs_per_dag", 16, source),
           parallelism: getConfigNumber("core", "parallelism", 32, source),
           maxActiveTasksPerDag: getConfigNumber("core", "max_active_tasks_per_dag", 16, source),
+          runTriggers: o.triggerer !== false,
           log,
           onEvent: eventPrinter(ctx),
           ...(sweepS > 0
@@ -187,7 +193,8 @@ export function registerSchedulerCommands(
         try {
           log(
             `ready: runner ${scheduler.runner.id}, ${store.description}, DAGs folder ${folder} (${scheduler.bag.dags.size} DAGs), ` +
-              (sweepS > 0 ? `orphan sweep every ${sweepS}s` : "orphan sweep off"),
+              (sweepS > 0 ? `orphan sweep every ${sweepS}s` : "orphan sweep off") +
+              (o.triggerer === false ? ", no triggerer (triggers run in armada-airflow triggerer)" : ""),
           );
           await scheduler.loop();
           const reason = typeof ctx.signal?.reason === "string" ? ctx.signal.reason : "stop";
@@ -214,6 +221,43 @@ export function registerSchedulerCommands(
         } finally {
           ctx.signal?.removeEventListener("abort", onStop);
           await scheduler.release();
+        }
+      });
+    });
+
+  program
+    .command("triggerer")
+    .description(
+      "run the triggers of every deferred task in the store and fire them, until SIGTERM/SIGINT (several on one PostgreSQL)",
+    )
+    .addOption(dbOption())
+    .action(async (opts) => {
+      const o = opts as { db?: string };
+      const source = config();
+      const log = (line: string) => ctx.err(`[triggerer] ${line}\n`);
+      await withStore(ctx, o.db, async (store) => {
+        const triggerer = new TriggererService({
+          store,
+          clock: ctx.clock,
+          pollIntervalMs: getConfigNumber("triggerer", "poll_interval_s", 1, source) * 1000,
+          heartbeatMs: getConfigNumber("core", "runner_heartbeat_ms", 1000, source),
+          heartbeatTimeoutMs:
+            getConfigNumber("scheduler", "scheduler_health_check_threshold", 30, source) * 1000,
+          capacity: getConfigNumber("triggerer", "capacity", 1000, source),
+          log,
+        });
+        await triggerer.start();
+        const onStop = () => triggerer.requestStop();
+        ctx.signal?.addEventListener("abort", onStop, { once: true });
+        if (ctx.signal?.aborted) triggerer.requestStop();
+        try {
+          log(`ready: triggerer ${triggerer.runner.id}, ${store.description}`);
+          await triggerer.loop();
+          // Its triggers are handed over: their tasks stay deferred, the next triggerer runs them.
+          log(`stopped (${triggerer.size} triggers handed over)`);
+        } finally {
+          ctx.signal?.removeEventListener("abort", onStop);
+          await triggerer.release();
         }
       });
     });

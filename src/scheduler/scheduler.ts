@@ -41,6 +41,12 @@ export interface SchedulerOptions {
   parallelism?: number;
   /** `maxActiveTasks` of DAGs that do not say (`[core] max_active_tasks_per_dag`). @default the runner's */
   maxActiveTasksPerDag?: number;
+  /**
+   * Runs the triggers of deferred tasks in this process; false
+   * (`--no-triggerer`) leaves them to `armada-airflow triggerer` processes.
+   * @default true
+   */
+  runTriggers?: boolean;
   /** Scheduler log lines. */
   log: (line: string) => void;
   onEvent?: (event: RunnerEvent) => void;
@@ -95,6 +101,7 @@ export class Scheduler {
       staleAfterMs: options.heartbeatTimeoutMs,
       parallelism: options.parallelism,
       maxActiveTasksPerDag: options.maxActiveTasksPerDag,
+      runTriggers: options.runTriggers,
     });
     this.bag = new DagBag({
       folder: options.dagsFolder,

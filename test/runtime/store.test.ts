@@ -95,7 +95,7 @@ for (const [name, backend] of [
       const url = await backend.fresh();
       const store = await KyselyStore.open({ url, home: tmp });
       expect(store.dialect).toBe(name);
-      expect(await store.schemaVersion()).toBe(5);
+      expect(await store.schemaVersion()).toBe(6);
       await store.close();
       // Reopening an up-to-date database is fine.
       await (await KyselyStore.open({ url, home: tmp })).close();
@@ -104,6 +104,51 @@ for (const [name, backend] of [
       expect(RuntimeError.is(err)).toBe(true);
       expect((err as RuntimeError).code).toBe("store_too_new");
       expect((err as Error).message).toMatch(/newer than this armada-airflow.*upgrade armada-airflow/);
+    });
+
+    it("claimTriggers(): of claimers at once each trigger goes to one; a dead holder's are taken over, a live one's not", async () => {
+      const url = await backend.fresh();
+      const a = await KyselyStore.open({ url, home: tmp });
+      const b = await KyselyStore.open({ url, home: tmp });
+      try {
+        const trigger = (i: number, triggererId: string | null = null) => ({
+          id: `t${i}`,
+          dagId: "d",
+          runId: "r",
+          taskId: `task${i}`,
+          mapIndex: -1,
+          classpath: "c",
+          kwargs: "{}",
+          createdMs: i,
+          timeoutMs: null,
+          triggererId,
+        });
+        for (let i = 0; i < 40; i++) await a.insertTrigger(trigger(i));
+        await a.insertTrigger(trigger(40, "dead"));
+        await a.insertTrigger(trigger(41, "alive"));
+        const isHolderAlive = async (id: string) => id !== "dead";
+        const [x, y] = await Promise.all([
+          a.claimTriggers({ holder: "x", isHolderAlive, limit: 30 }),
+          b.claimTriggers({ holder: "y", isHolderAlive }),
+        ]);
+        const ids = [...x, ...y].map((t) => t.id);
+        expect(new Set(ids).size).toBe(ids.length);
+        expect(ids.sort()).toEqual(Array.from({ length: 41 }, (_, i) => `t${i}`).sort());
+        expect(x.length).toBeLessThanOrEqual(30);
+        const held = await a.listTriggersHeldBy("x");
+        expect(held.map((h) => h.trigger.id).sort()).toEqual(x.map((t) => t.id).sort());
+        expect(held.every((h) => h.state === null && h.trigger.triggererId === "x")).toBe(true);
+        expect(await a.claimTriggers({ holder: "z", isHolderAlive })).toEqual([]);
+        // x stops cleanly: its triggers are free at once, for the next claimer.
+        await a.releaseTriggers("x");
+        expect((await b.claimTriggers({ holder: "z", isHolderAlive })).map((t) => t.id).sort()).toEqual(
+          x.map((t) => t.id).sort(),
+        );
+        expect(await b.claimTriggers({ holder: "z", isHolderAlive, ids: ["t41"] })).toEqual([]);
+      } finally {
+        await a.close();
+        await b.close();
+      }
     });
 
     it("listTaskInstancesChangedSince(): each write (own or another connection's) is read once, in order, and only it", async () => {
@@ -124,7 +169,9 @@ for (const [name, backend] of [
           endMs: null,
         });
         // More rows than one bulk statement holds: all of them are one change.
-        const many = Array.from({ length: BULK_CHUNK_ROWS * 2 + 7 }, (_, i) => ti({ taskId: "m", mapIndex: i }));
+        const many = Array.from({ length: BULK_CHUNK_ROWS * 2 + 7 }, (_, i) =>
+          ti({ taskId: "m", mapIndex: i }),
+        );
         await store.insertTaskInstances([ti({ taskId: "a" }), ...many]);
         const first = await store.listTaskInstancesChangedSince("d", "r", 0);
         expect(first).toHaveLength(many.length + 1);
@@ -157,7 +204,11 @@ for (const [name, backend] of [
         await Promise.all(
           Array.from({ length: 40 }, async (_, i) => {
             const s = writers[i % writers.length]!;
-            await s.updateTaskInstance({ ...k, mapIndex: 100 + i }, { state: "scheduled" }, { states: ["none"] });
+            await s.updateTaskInstance(
+              { ...k, mapIndex: 100 + i },
+              { state: "scheduled" },
+              { states: ["none"] },
+            );
             for (const r of await store.listTaskInstancesChangedSince("d", "r", seen)) {
               changed.add(r.mapIndex);
               seen = Math.max(seen, r.changeSeq!);
@@ -269,7 +320,11 @@ for (const [name, backend] of [
         };
         await store.createDagRun(run);
         await expect(store.createDagRun(run)).rejects.toThrow(/use another run id/);
-        expect(await store.getDagRun("d", "r")).toEqual({ ...run, dataIntervalStartMs: null, dataIntervalEndMs: null });
+        expect(await store.getDagRun("d", "r")).toEqual({
+          ...run,
+          dataIntervalStartMs: null,
+          dataIntervalEndMs: null,
+        });
         expect(
           await store.updateDagRun("d", "r", { runnerId: "A", state: "running" }, { runnerId: null }),
         ).toBe(true);

@@ -7,6 +7,7 @@ import {
   PostgresDialect,
   SqliteDialect,
   sql,
+  type ExpressionBuilder,
   type Migration,
   type MigrationProvider,
   type Transaction,
@@ -19,6 +20,7 @@ import { MIGRATIONS } from "./migrations.js";
 import type {
   DagRow,
   DagRunRow,
+  HeldTrigger,
   ImportErrorRow,
   LogRow,
   PoolRow,
@@ -125,6 +127,7 @@ interface TriggerTable {
   kwargs: string;
   created_ms: number;
   timeout_ms: number | null;
+  triggerer_id: string | null;
 }
 interface LogTable {
   dag_id: string;
@@ -279,6 +282,7 @@ const triggerValues = (r: TriggerRow): TriggerTable => ({
   kwargs: r.kwargs,
   created_ms: r.createdMs,
   timeout_ms: r.timeoutMs,
+  triggerer_id: r.triggererId ?? null,
 });
 
 const toTrigger = (r: TriggerTable): TriggerRow => ({
@@ -291,6 +295,7 @@ const toTrigger = (r: TriggerTable): TriggerRow => ({
   kwargs: r.kwargs,
   createdMs: Number(r.created_ms),
   timeoutMs: num(r.timeout_ms),
+  triggererId: r.triggerer_id,
 });
 
 /**
@@ -949,6 +954,77 @@ export class KyselyStore implements Store {
       .orderBy("id")
       .execute();
     return rows.map(toTrigger);
+  }
+
+  async claimTriggers(o: {
+    holder: string;
+    isHolderAlive: (holder: string) => Promise<boolean>;
+    ids?: string[];
+    limit?: number;
+  }): Promise<TriggerRow[]> {
+    if (o.ids?.length === 0 || o.limit === 0) return [];
+    // The holders other than the claimer: a handful of processes, each looked at once.
+    let holders = this.db
+      .selectFrom("trigger")
+      .select("triggerer_id")
+      .distinct()
+      .where("triggerer_id", "is not", null)
+      .where("triggerer_id", "!=", o.holder);
+    if (o.ids) holders = holders.where("id", "in", o.ids);
+    const dead: string[] = [];
+    for (const { triggerer_id } of await holders.execute())
+      if (triggerer_id !== null && !(await o.isHolderAlive(triggerer_id))) dead.push(triggerer_id);
+    const claimable = (eb: ExpressionBuilder<Schema, "trigger">) =>
+      dead.length
+        ? eb.or([eb("triggerer_id", "is", null), eb("triggerer_id", "in", dead)])
+        : eb("triggerer_id", "is", null);
+    let pick = this.db.selectFrom("trigger").select("id").where(claimable);
+    if (o.ids) pick = pick.where("id", "in", o.ids);
+    pick = pick.orderBy("created_ms").orderBy("id");
+    if (o.limit !== undefined) pick = pick.limit(o.limit);
+    // PostgreSQL: rows another claimer has locked are its; skip them rather than wait.
+    if (this.dialect === "postgres") pick = pick.forUpdate().skipLocked();
+    // One statement, a write (SQLite takes its writer lock before it reads); the holder is checked again
+    // on the row written, so of two claimers one wins.
+    const rows = await this.db
+      .updateTable("trigger")
+      .set({ triggerer_id: o.holder })
+      .where("id", "in", pick)
+      .where(claimable)
+      .returningAll()
+      .execute();
+    return rows.map(toTrigger).sort((x, y) => x.createdMs - y.createdMs || (x.id < y.id ? -1 : 1));
+  }
+
+  async listTriggersHeldBy(holder: string): Promise<HeldTrigger[]> {
+    const rows = await this.db
+      .selectFrom("trigger as t")
+      .leftJoin("task_instance as ti", (join) =>
+        join
+          .onRef("ti.dag_id", "=", "t.dag_id")
+          .onRef("ti.run_id", "=", "t.run_id")
+          .onRef("ti.task_id", "=", "t.task_id")
+          .onRef("ti.map_index", "=", "t.map_index"),
+      )
+      .selectAll("t")
+      .select(["ti.state as ti_state", "ti.try_number as ti_try_number"])
+      .where("t.triggerer_id", "=", holder)
+      .orderBy("t.created_ms")
+      .orderBy("t.id")
+      .execute();
+    return rows.map((r) => ({
+      trigger: toTrigger(r),
+      state: (r.ti_state ?? null) as TaskInstanceState | null,
+      tryNumber: r.ti_try_number ?? null,
+    }));
+  }
+
+  async releaseTriggers(holder: string): Promise<void> {
+    await this.db
+      .updateTable("trigger")
+      .set({ triggerer_id: null })
+      .where("triggerer_id", "=", holder)
+      .execute();
   }
 
   async appendLogs(rows: LogRow[]): Promise<void> {

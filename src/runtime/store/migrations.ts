@@ -219,4 +219,12 @@ export const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  "0006_trigger_claims": {
+    async up(db: Kysely<unknown>) {
+      // The process running a trigger (a scheduler's runner, or an `armada-airflow triggerer`): null while
+      // none has taken it. Triggerers claim the unheld ones and those of dead holders, so each runs in one.
+      await db.schema.alterTable("trigger").addColumn("triggerer_id", "text").execute();
+      await db.schema.createIndex("trigger_triggerer_idx").on("trigger").columns(["triggerer_id"]).execute();
+    },
+  },
 };

@@ -130,6 +130,19 @@ export interface TriggerRow {
   createdMs: number;
   /** When the deferral times out. */
   timeoutMs: number | null;
+  /**
+   * The process that runs the trigger (a runner's or triggerer's id), null
+   * while none has claimed it (see {@link Store.claimTriggers}).
+   */
+  triggererId?: string | null;
+}
+
+/** A trigger a triggerer holds, with the state of its task instance as stored now. */
+export interface HeldTrigger {
+  trigger: TriggerRow;
+  /** The task instance's state and try; null when it is gone (its run was deleted). */
+  state: TaskInstanceState | null;
+  tryNumber: number | null;
 }
 
 /** One task log line. */
@@ -293,6 +306,24 @@ export interface Store {
   listTriggers(filter?: { dagId?: string; runId?: string }): Promise<TriggerRow[]>;
   /** Triggers of one task instance. */
   listTriggersOf(key: TiKey): Promise<TriggerRow[]>;
+  /**
+   * Makes `holder` the process that runs triggers nobody holds, or whose
+   * holder `isHolderAlive` says is dead: all such triggers, or those of
+   * `ids` only, at most `limit`. Each trigger goes to one claimer however
+   * many claim at once (a compare-and-set on the holder; PostgreSQL: the
+   * rows are locked `FOR UPDATE SKIP LOCKED`, so claimers do not queue on
+   * each other). Returns the triggers claimed.
+   */
+  claimTriggers(options: {
+    holder: string;
+    isHolderAlive: (holder: string) => Promise<boolean>;
+    ids?: string[];
+    limit?: number;
+  }): Promise<TriggerRow[]>;
+  /** The triggers `holder` holds, each with its task instance (one query). */
+  listTriggersHeldBy(holder: string): Promise<HeldTrigger[]>;
+  /** Gives up every trigger `holder` holds (a clean stop: the next triggerer takes them at once). */
+  releaseTriggers(holder: string): Promise<void>;
 
   appendLogs(rows: LogRow[]): Promise<void>;
   listLogs(filter: {

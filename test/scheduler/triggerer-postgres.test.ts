@@ -1,0 +1,138 @@
+/**
+ * `armada-airflow scheduler --no-triggerer` with separate `armada-airflow
+ * triggerer` processes on one PostgreSQL, running deferrable Armada tasks on
+ * a dev server: the scheduler runs no trigger itself, a triggerer fires them,
+ * and a triggerer killed with SIGKILL has its triggers taken over by the next.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { KyselyStore } from "armada-airflow";
+import { startDevServer, type DevServer } from "../../src/testing/index.js";
+import { killProcesses } from "../support/child-processes.js";
+import { spawnSourceCli } from "../support/source-cli.js";
+import { waitWhileRunning } from "../support/wait-while-running.js";
+import { startPostgres, type PostgresServer } from "../runtime/postgres-server.js";
+import { srcIndex } from "./support.js";
+
+let pg: PostgresServer | undefined;
+let server: DevServer | undefined;
+const root = mkdtempSync(path.join(os.tmpdir(), "aa-trig-pg-"));
+beforeAll(async () => {
+  // No skipping: without PostgreSQL binaries this fails with the reason.
+  pg = await startPostgres();
+  server = await startDevServer({ queues: ["default"] });
+}, 120_000);
+afterEach(async () => {
+  await killProcesses();
+});
+afterAll(async () => {
+  await server?.stop();
+  await pg?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const WIDTH = 6;
+
+describe("triggerers on PostgreSQL", () => {
+  it(
+    "scheduler --no-triggerer + triggerer: every task SUCCESS, one job per try; a triggerer killed with SIGKILL has its triggers taken over",
+    { timeout: 240_000 },
+    async () => {
+      const db = await pg!.createDatabase("trig_split");
+      const dags = path.join(root, "dags");
+      const home = path.join(root, "home");
+      mkdirSync(dags);
+      mkdirSync(home);
+      const start = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000).toISOString();
+      writeFileSync(
+        path.join(dags, "split.mts"),
+        `import { ArmadaOperator, DAG, armadaEnvironment } from ${JSON.stringify(srcIndex)};
+const armada = await armadaEnvironment();
+export const dag = new DAG({ dagId: "split", schedule: { every: "1h" }, startDate: ${JSON.stringify(start)} });
+new ArmadaOperator({
+  dag,
+  taskId: "job",
+  name: "job",
+  channelArgs: armada.channelArgs,
+  armadaQueue: armada.armadaQueue,
+  deferrable: true,
+  pollInterval: 1,
+  jobRequest: {
+    namespace: "default",
+    podSpec: {
+      containers: [{
+        name: "main",
+        image: "busybox:1.36",
+        command: ["sh", "-c"],
+        args: ["echo {{ ti.map_index }} && sleep 6"],
+        resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "10m", memory: "16Mi" } },
+      }],
+    },
+  },
+}).expand({ name: Array.from({ length: ${WIDTH} }, (_, i) => "job-" + i) });
+`,
+      );
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        ARMADA_AIRFLOW_HOME: home,
+        ARMADA_TARGET: server!.grpcTarget,
+        ARMADA_QUEUE: "default",
+        ARMADA_AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: "false",
+        ARMADA_AIRFLOW__CORE__RUNNER_HEARTBEAT_MS: "200",
+        ARMADA_AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME: "0.2",
+        ARMADA_AIRFLOW__TRIGGERER__POLL_INTERVAL_S: "0.2",
+      };
+      const scheduler = spawnSourceCli(
+        ["scheduler", "--no-triggerer", "--dags-folder", dags, "--db", db],
+        env,
+      );
+      const first = spawnSourceCli(["triggerer", "--db", db], env);
+      await Promise.all([
+        scheduler.waitForOutput("[scheduler] ready"),
+        first.waitForOutput("[triggerer] ready"),
+      ]);
+      expect(scheduler.output()).toContain("no triggerer");
+      const store = await KyselyStore.open({ url: db, home });
+      try {
+        const firstId = /\[triggerer\] ready: triggerer (\S+),/.exec(first.output())![1]!;
+        // The first triggerer holds the triggers of deferred tasks (waiting on their Armada jobs).
+        await waitWhileRunning(first, async () => (await store.listTriggersHeldBy(firstId)).length > 0, {
+          what: "triggers held by the first triggerer",
+        });
+        first.kill("SIGKILL");
+        await first.exited;
+        const second = spawnSourceCli(["triggerer", "--db", db], env);
+        await second.waitForOutput("[triggerer] ready");
+        await waitWhileRunning(
+          second,
+          async () =>
+            (await store.listDagRuns({ dagId: "split", states: ["success", "failed"] })).length === 1,
+          { what: "the run finished" },
+        );
+        const [run] = await store.listDagRuns({ dagId: "split" });
+        expect(run!.state).toBe("success");
+        const tis = await store.listTaskInstances("split", run!.runId);
+        expect(tis.map((t) => [t.mapIndex, t.state, t.tryNumber])).toEqual(
+          Array.from({ length: WIDTH }, (_, i) => [i, "success", 1]),
+        );
+        const jobs = server!.jobs().filter((j) => j.jobSetId === run!.runId);
+        expect(jobs.map((j) => j.externalJobUri).sort()).toEqual(
+          tis.map((t) => `airflow://split/job/${run!.runId}/${t.mapIndex}`).sort(),
+        );
+        // The triggers were fired by the triggerers, never by the scheduler.
+        expect(second.output()).toMatch(/\[triggerer\] fired trigger of split/);
+        expect(scheduler.output()).not.toMatch(/fired trigger/);
+        expect(await store.listTriggers({ dagId: "split" })).toEqual([]);
+        // Both stop cleanly on SIGTERM (exit code 143, as the CLI's for a signal).
+        second.kill("SIGTERM");
+        scheduler.kill("SIGTERM");
+        expect(await Promise.all([second.exited, scheduler.exited])).toEqual([143, 143]);
+        expect(second.output()).toContain("[triggerer] stopped");
+      } finally {
+        await store.close();
+      }
+    },
+  );
+});
