@@ -64,7 +64,18 @@ async function runOnce(
     for (let i = 0; i < schedulers; i++) {
       const child = spawn(
         process.execPath,
-        [path.join(repoRoot, "bin", "armada-airflow.js"), "scheduler", "--dags-folder", dags, "--db", url],
+        [
+          // BENCH_CPU_PROF=<dir>: a CPU profile of each scheduler, to see where its time goes.
+          ...(process.env.BENCH_CPU_PROF
+            ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+            : []),
+          path.join(repoRoot, "bin", "armada-airflow.js"),
+          "scheduler",
+          "--dags-folder",
+          dags,
+          "--db",
+          url,
+        ],
         { cwd: repoRoot, env, stdio: ["ignore", "ignore", "pipe"] },
       );
       children.push(child);
@@ -118,7 +129,18 @@ async function runOnce(
     for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(34)} ${v}`);
     return figures;
   } finally {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    // SIGTERM first (a CPU profile is written at a clean exit), then SIGKILL whatever is left.
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            const t = setTimeout(() => (c.kill("SIGKILL"), resolve()), 10_000);
+            c.once("exit", () => (clearTimeout(t), resolve()));
+          }),
+      ),
+    );
     await db.end().catch(() => undefined);
   }
 }
