@@ -88,6 +88,17 @@ export function applyDefaultArgs<T extends { dag?: DAG }>(options: T): T {
   return out as T;
 }
 
+/** Whether `err` names one of `names` as its field (`pollInterval`, `job_request.pod_spec...` for `jobRequest`). */
+function namesMappedField(err: unknown, names: readonly string[]): boolean {
+  const field = (err as { field?: unknown } | null)?.field;
+  if (typeof field !== "string") return false;
+  const head = field
+    .split(/[.[]/)[0]!
+    .replace(/[^a-z0-9]/gi, "")
+    .toLowerCase();
+  return names.some((n) => n.replace(/[^a-z0-9]/gi, "").toLowerCase() === head);
+}
+
 /**
  * The base of every task (Airflow's `BaseOperator`). Subclasses implement
  * `execute(context)`; its return value is pushed to XCom `return_value`.
@@ -262,6 +273,48 @@ export abstract class BaseOperator {
     }
     this.mappedArgs = { ...args };
     return this;
+  }
+
+  /**
+   * The operator of one mapped task instance. When the operator's
+   * constructor takes one options object (as Airflow operators take
+   * keyword arguments), the instance is built anew through it with the
+   * mapped values among the options, as Airflow unmaps a mapped operator:
+   * the constructor's checks and the fields it derives see them, so
+   * `expand({ pollInterval: [-1] })` fails that instance as `pollInterval:
+   * -1` fails a plain task. A mapped name the constructor does not read is
+   * set on the property. An operator whose constructor takes more (a
+   * function, say), or cannot be built again from its own options, gets a
+   * copy with the properties set. Either way the instance keeps this task's
+   * place in the DAG.
+   */
+  forMappedValues(values: Record<string, unknown>): this {
+    const names = Object.keys(values);
+    const Ctor = this.constructor as new (options: BaseOperatorOptions) => this;
+    let built: this | undefined;
+    if (Ctor.length <= 1) {
+      const { dag: _dag, ...options } = this.resolvedOptions;
+      try {
+        built = new Ctor({ ...options, ...values } as BaseOperatorOptions);
+      } catch (err) {
+        // Refused for a mapped value: that is this instance's error. Refused for anything else: the
+        // constructor is not one that can be repeated from the options it passed on (it renames them).
+        if (namesMappedField(err, names)) throw err;
+      }
+    }
+    const self = this as unknown as Record<string, unknown>;
+    if (!built) {
+      const copy = this.copyForTaskInstance();
+      for (const name of names) (copy as unknown as Record<string, unknown>)[name] = values[name];
+      return copy;
+    }
+    const out = built as unknown as Record<string, unknown>;
+    for (const name of names) if (out[name] === self[name]) out[name] = values[name];
+    built.dag = this.dag;
+    for (const key of ["upstreamTaskIds", "downstreamTaskIds"] as const)
+      Object.defineProperty(built, key, { value: new Set(this[key]), enumerable: true });
+    built.mappedArgs = this.mappedArgs;
+    return built;
   }
 
   /** A per-task-instance copy: rendering and mapping change the copy, never the DAG's operator. */

@@ -32,22 +32,29 @@ export async function mappedLists(
   return out;
 }
 
-/** Sets the mapped arguments of the task instance `mapIndex` on `task` (a copy for that instance). */
-export async function applyMapping(
+/**
+ * The operator of the task instance `mapIndex`: `task` itself when it is not
+ * mapped, else one built through its constructor with that instance's
+ * mapped values ({@link BaseOperator.forMappedValues}). Wrapped in an
+ * object: an operator has a `then` (task chaining), so a promise of one
+ * would be taken for a promise of a promise.
+ */
+export async function operatorForMapIndex(
   store: Store,
   task: BaseOperator,
   key: Omit<TiKey, "mapIndex">,
   mapIndex: number,
-): Promise<void> {
-  if (!task.mappedArgs || mapIndex < 0) return;
+): Promise<{ task: BaseOperator }> {
+  if (!task.mappedArgs || mapIndex < 0) return { task };
   const names = Object.keys(task.mappedArgs);
   const lists = await mappedLists(store, task, key);
   // Cartesian product in itertools.product order: the last argument varies fastest.
   let rest = mapIndex;
-  const self = task as unknown as Record<string, unknown>;
+  const values: Record<string, unknown> = {};
   for (let i = names.length - 1; i >= 0; i--) {
     const list = lists[i]!;
-    self[names[i]!] = list[rest % list.length];
+    values[names[i]!] = list[rest % list.length];
     rest = Math.floor(rest / list.length);
   }
+  return { task: task.forMappedValues(values) };
 }

@@ -12,7 +12,7 @@ import { errorText, executionDeadlineMs, tiLabel, type RunScope } from "./run-sc
 import { RuntimeTaskInstance } from "./runtime-task-instance.js";
 import { deserializeValue } from "./serde.js";
 import type { TaskInstanceRow } from "./store/store.js";
-import { applyMapping } from "./task-mapping.js";
+import { operatorForMapIndex } from "./task-mapping.js";
 import type { TaskLogger } from "./task-logger.js";
 import type { TemplateEnv } from "./template.js";
 
@@ -71,9 +71,13 @@ export class TryExecutor {
   async run(rt: RunningTry, resumeFrom: TaskInstanceRow | undefined): Promise<TryResult | undefined> {
     const row = rt.row;
     try {
-      const task = this.scope.dag.getTask(row.taskId).copyForTaskInstance();
+      const { task } = await operatorForMapIndex(
+        this.scope.store,
+        this.scope.dag.getTask(row.taskId).copyForTaskInstance(),
+        this.scope.tiKey(row.taskId, -1),
+        row.mapIndex,
+      );
       rt.task = task;
-      await applyMapping(this.scope.store, task, this.scope.tiKey(row.taskId, -1), row.mapIndex);
       const context = this.taskContext(task, row, rt.tryNumber, rt.log, rt.abort.signal);
       rt.context = context;
       const ti = context.ti;
@@ -158,8 +162,12 @@ export class TryExecutor {
     const abort = new AbortController();
     abort.abort(reason);
     try {
-      const task = this.scope.dag.getTask(row.taskId).copyForTaskInstance();
-      await applyMapping(this.scope.store, task, this.scope.tiKey(row.taskId, -1), row.mapIndex);
+      const { task } = await operatorForMapIndex(
+        this.scope.store,
+        this.scope.dag.getTask(row.taskId).copyForTaskInstance(),
+        this.scope.tiKey(row.taskId, -1),
+        row.mapIndex,
+      );
       const context = this.taskContext(task, row, row.tryNumber, log, abort.signal);
       log.warn(`Killing ${tiLabel(row)} try ${row.tryNumber}: ${reason.message}`);
       await runWithContext(context, async () => {
