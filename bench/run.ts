@@ -45,7 +45,7 @@ const TARGET_STARTUP_MS = 2000;
 
 function item(i: number): JobSubmitRequestItem {
   return JobSubmitRequestItem.fromPartial({
-    priority: i % 3,
+    priority: ((i % 3) + 3) % 3, // (the warm-up item is -1; priorities are >= 0)
     namespace: "default",
     annotations: { "armadaproject.io/externalJobUri": `airflow://bench/task/run/${i}` },
     podSpecs: [
