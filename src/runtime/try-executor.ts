@@ -63,6 +63,16 @@ export class TryExecutor {
     private readonly hooks: TryExecutorHooks,
   ) {}
 
+  /** This task instance's own operator: a copy of the DAG's, or its mapped instance. */
+  private operatorOf(row: TaskInstanceRow): Promise<{ task: BaseOperator }> {
+    return operatorForMapIndex(
+      this.scope.store,
+      this.scope.dag.getTask(row.taskId).copyForTaskInstance(),
+      this.scope.tiKey(row.taskId, -1),
+      row.mapIndex,
+    );
+  }
+
   /**
    * Runs the try; undefined when it was killed meanwhile (the kill recorded
    * its outcome). `resumeFrom` is the deferred row whose method and event a
@@ -71,12 +81,7 @@ export class TryExecutor {
   async run(rt: RunningTry, resumeFrom: TaskInstanceRow | undefined): Promise<TryResult | undefined> {
     const row = rt.row;
     try {
-      const { task } = await operatorForMapIndex(
-        this.scope.store,
-        this.scope.dag.getTask(row.taskId).copyForTaskInstance(),
-        this.scope.tiKey(row.taskId, -1),
-        row.mapIndex,
-      );
+      const { task } = await this.operatorOf(row);
       rt.task = task;
       const context = this.taskContext(task, row, rt.tryNumber, rt.log, rt.abort.signal);
       rt.context = context;
@@ -162,12 +167,7 @@ export class TryExecutor {
     const abort = new AbortController();
     abort.abort(reason);
     try {
-      const { task } = await operatorForMapIndex(
-        this.scope.store,
-        this.scope.dag.getTask(row.taskId).copyForTaskInstance(),
-        this.scope.tiKey(row.taskId, -1),
-        row.mapIndex,
-      );
+      const { task } = await this.operatorOf(row);
       const context = this.taskContext(task, row, row.tryNumber, log, abort.signal);
       log.warn(`Killing ${tiLabel(row)} try ${row.tryNumber}: ${reason.message}`);
       await runWithContext(context, async () => {

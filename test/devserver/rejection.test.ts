@@ -14,30 +14,38 @@ import { startDevServer, type DevServer } from "armada-airflow/testing";
 import { sleepUntil } from "../support/sleep-until.js";
 import { call, clients, container, jobItem, kinds, readEvents } from "./helpers.js";
 
-describe("jobs the server accepts but cannot run end REJECTED with a real server's reason", () => {
-  const clock = new ManualClock();
-  let server: DevServer;
-  let c: ReturnType<typeof clients>;
+/** A dev server on a manual clock and generated clients for it, started before a describe block's tests. */
+function devServerPerDescribe() {
+  const t = {
+    clock: new ManualClock(),
+    server: undefined as unknown as DevServer,
+    c: undefined as unknown as ReturnType<typeof clients>,
+  };
   beforeAll(async () => {
-    server = await startDevServer({ clock, queues: ["q"] });
-    c = clients(server.grpcTarget);
+    t.server = await startDevServer({ clock: t.clock, queues: ["q"] });
+    t.c = clients(t.server.grpcTarget);
   });
   afterAll(async () => {
-    c.close();
-    await server.stop();
+    t.c.close();
+    await t.server.stop();
   });
-  afterEach(() => server.faults.clear());
+  return t;
+}
+
+describe("jobs the server accepts but cannot run end REJECTED with a real server's reason", () => {
+  const t = devServerPerDescribe();
+  afterEach(() => t.server.faults.clear());
 
   const rejectWith = async (queue: string, item: JobSubmitRequestItem) => {
-    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+    const res = await call<unknown, JobSubmitResponse>(t.c.submit, "submitJobs", {
       queue,
       jobSetId: "rejects",
       jobRequestItems: [item],
     });
     const id = res.jobResponseItems[0].jobId;
-    const st = await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [id] });
+    const st = await call<unknown, JobStatusResponse>(t.c.jobs, "getJobStatus", { jobIds: [id] });
     expect(st.jobStates[id]).toBe(JobState.REJECTED);
-    const errs = await call<unknown, JobErrorsResponse>(c.jobs, "getJobErrors", { jobIds: [id] });
+    const errs = await call<unknown, JobErrorsResponse>(t.c.jobs, "getJobErrors", { jobIds: [id] });
     return errs.jobErrors[id];
   };
 
@@ -68,7 +76,7 @@ describe("jobs the server accepts but cannot run end REJECTED with a real server
   });
 
   it("sends submitted then failed events for a rejected job, and keeps the batch's other jobs", async () => {
-    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+    const res = await call<unknown, JobSubmitResponse>(t.c.submit, "submitJobs", {
       queue: "q",
       jobSetId: "mixed",
       jobRequestItems: [
@@ -77,9 +85,9 @@ describe("jobs the server accepts but cannot run end REJECTED with a real server
       ],
     });
     const [ok, bad] = res.jobResponseItems.map((i) => i.jobId);
-    const st = await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [ok, bad] });
+    const st = await call<unknown, JobStatusResponse>(t.c.jobs, "getJobStatus", { jobIds: [ok, bad] });
     expect(st.jobStates).toEqual({ [ok]: JobState.QUEUED, [bad]: JobState.REJECTED });
-    const events = await readEvents(c.events, { queue: "q", id: "mixed" });
+    const events = await readEvents(t.c.events, { queue: "q", id: "mixed" });
     expect(kinds(events.filter((e) => e.message?.events?.value.jobId === bad))).toEqual([
       "submitted",
       "failed",
@@ -88,28 +96,18 @@ describe("jobs the server accepts but cannot run end REJECTED with a real server
 });
 
 describe("requests the real server refuses as a whole fail the call and store nothing", () => {
-  const clock = new ManualClock();
-  let server: DevServer;
-  let c: ReturnType<typeof clients>;
-  beforeAll(async () => {
-    server = await startDevServer({ clock, queues: ["q"] });
-    c = clients(server.grpcTarget);
-  });
-  afterAll(async () => {
-    c.close();
-    await server.stop();
-  });
+  const t = devServerPerDescribe();
 
   /** Submits and expects the call to fail; returns the gRPC code and message, and checks nothing was stored. */
   const refused = async (queue: string, jobSetId: string, items: JobSubmitRequestItem[]) => {
-    const before = server.jobs().length;
-    const err = await call(c.submit, "submitJobs", { queue, jobSetId, jobRequestItems: items }).then(
+    const before = t.server.jobs().length;
+    const err = await call(t.c.submit, "submitJobs", { queue, jobSetId, jobRequestItems: items }).then(
       () => undefined,
       (e: ServiceError) => e,
     );
     expect(err, "the call must fail").toBeDefined();
-    expect(server.jobs()).toHaveLength(before);
-    const events = await readEvents(c.events, { queue: queue || "q", id: jobSetId || "x" });
+    expect(t.server.jobs()).toHaveLength(before);
+    const events = await readEvents(t.c.events, { queue: queue || "q", id: jobSetId || "x" });
     expect(events).toEqual([]);
     return { code: err!.code, details: err!.details };
   };
@@ -176,7 +174,7 @@ describe("requests the real server refuses as a whole fail the call and store no
       code: status.INVALID_ARGUMENT,
       details: "priority class gold is not supported",
     });
-    const ok = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+    const ok = await call<unknown, JobSubmitResponse>(t.c.submit, "submitJobs", {
       queue: "q",
       jobSetId: "s5",
       jobRequestItems: [withClass("armada-default"), withClass("armada-preemptible")],
@@ -192,7 +190,7 @@ describe("requests the real server refuses as a whole fail the call and store no
   });
 
   it("an empty batch is answered with no items, as the real server does", async () => {
-    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+    const res = await call<unknown, JobSubmitResponse>(t.c.submit, "submitJobs", {
       queue: "q",
       jobSetId: "s7",
       jobRequestItems: [],
@@ -201,7 +199,7 @@ describe("requests the real server refuses as a whole fail the call and store no
   });
 
   it("our ArmadaClient reports the missing queue as PERMISSION_DENIED with the server's words", async () => {
-    const client = new ArmadaClient(new GrpcChannelArgs({ target: server.grpcTarget }));
+    const client = new ArmadaClient(new GrpcChannelArgs({ target: t.server.grpcTarget }));
     try {
       const err = await client
         .submitJobs({ queue: "ghost", jobSetId: "s8", jobRequestItems: [jobItem()] })
@@ -219,51 +217,31 @@ describe("requests the real server refuses as a whole fail the call and store no
 });
 
 describe("a cordoned queue accepts jobs and keeps them queued until it is uncordoned, as Armada does", () => {
-  const clock = new ManualClock();
-  let server: DevServer;
-  let c: ReturnType<typeof clients>;
-  beforeAll(async () => {
-    server = await startDevServer({ clock, queues: ["q"] });
-    c = clients(server.grpcTarget);
-  });
-  afterAll(async () => {
-    c.close();
-    await server.stop();
-  });
+  const t = devServerPerDescribe();
 
   it("queued while cordoned, leased after uncordon", async () => {
-    await call(c.queues, "createQueue", Queue.fromPartial({ name: "closed", cordoned: true }));
-    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+    await call(t.c.queues, "createQueue", Queue.fromPartial({ name: "closed", cordoned: true }));
+    const res = await call<unknown, JobSubmitResponse>(t.c.submit, "submitJobs", {
       queue: "closed",
       jobSetId: "cordon",
       jobRequestItems: [jobItem()],
     });
     const id = res.jobResponseItems[0].jobId;
-    clock.advance(5_000);
-    const status1 = await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [id] });
+    t.clock.advance(5_000);
+    const status1 = await call<unknown, JobStatusResponse>(t.c.jobs, "getJobStatus", { jobIds: [id] });
     expect(status1.jobStates[id]).toBe(JobState.QUEUED);
-    await call(c.queues, "uncordonQueue", { name: "closed" });
-    clock.advance(150);
-    const status2 = await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [id] });
+    await call(t.c.queues, "uncordonQueue", { name: "closed" });
+    t.clock.advance(150);
+    const status2 = await call<unknown, JobStatusResponse>(t.c.jobs, "getJobStatus", { jobIds: [id] });
     expect(status2.jobStates[id]).toBe(JobState.LEASED);
   });
 });
 
 describe("names Armada leaves to Kubernetes: the job is accepted, and fails creating its pod with the API server's words", () => {
-  const clock = new ManualClock();
-  let server: DevServer;
-  let c: ReturnType<typeof clients>;
-  beforeAll(async () => {
-    server = await startDevServer({ clock, queues: ["q"] });
-    c = clients(server.grpcTarget);
-  });
-  afterAll(async () => {
-    c.close();
-    await server.stop();
-  });
+  const t = devServerPerDescribe();
 
   const failWith = async (item: JobSubmitRequestItem) => {
-    const res = await call<unknown, JobSubmitResponse>(c.submit, "submitJobs", {
+    const res = await call<unknown, JobSubmitResponse>(t.c.submit, "submitJobs", {
       queue: "q",
       jobSetId: "names",
       jobRequestItems: [item],
@@ -271,11 +249,11 @@ describe("names Armada leaves to Kubernetes: the job is accepted, and fails crea
     const id = res.jobResponseItems[0].jobId;
     expect(res.jobResponseItems[0].error).toBe("");
     await sleepUntil(async () => {
-      clock.advance(500);
-      const st = await call<unknown, JobStatusResponse>(c.jobs, "getJobStatus", { jobIds: [id] });
+      t.clock.advance(500);
+      const st = await call<unknown, JobStatusResponse>(t.c.jobs, "getJobStatus", { jobIds: [id] });
       return st.jobStates[id] === JobState.FAILED;
     }, `job ${id} fails`);
-    const errs = await call<unknown, JobErrorsResponse>(c.jobs, "getJobErrors", { jobIds: [id] });
+    const errs = await call<unknown, JobErrorsResponse>(t.c.jobs, "getJobErrors", { jobIds: [id] });
     return { id, reason: errs.jobErrors[id] };
   };
 

@@ -14,7 +14,7 @@ import { killProcesses, type TrackedChild } from "../support/child-processes.js"
 import { spawnSourceCli } from "../support/source-cli.js";
 import { waitWhileRunning } from "../support/wait-while-running.js";
 import { startPostgres, type PostgresServer } from "../runtime/postgres-server.js";
-import { srcIndex } from "./support.js";
+import { armadaFleetDag } from "./support.js";
 
 let pg: PostgresServer | undefined;
 let server: DevServer | undefined;
@@ -49,31 +49,12 @@ describe("schedulers on PostgreSQL", () => {
       const start = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - RUNS * 3_600_000).toISOString();
       writeFileSync(
         path.join(dags, "fleet.mts"),
-        `import { ArmadaOperator, DAG, armadaEnvironment } from ${JSON.stringify(srcIndex)};
-const armada = await armadaEnvironment();
-export const dag = new DAG({ dagId: "fleet", schedule: { every: "1h" }, startDate: ${JSON.stringify(start)}, catchup: true });
-new ArmadaOperator({
-  dag,
-  taskId: "job",
-  name: "job",
-  channelArgs: armada.channelArgs,
-  armadaQueue: armada.armadaQueue,
-  deferrable: true,
-  pollInterval: 1,
-  jobRequest: {
-    namespace: "default",
-    podSpec: {
-      containers: [{
-        name: "main",
-        image: "busybox:1.36",
-        command: ["sh", "-c"],
-        args: ["echo {{ ti.map_index }} && sleep 4"],
-        resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "10m", memory: "16Mi" } },
-      }],
-    },
-  },
-}).expand({ name: Array.from({ length: ${WIDTH} }, (_, i) => "job-" + i) });
-`,
+        armadaFleetDag({
+          dagId: "fleet",
+          schedule: `schedule: { every: "1h" }, startDate: ${JSON.stringify(start)}, catchup: true`,
+          width: WIDTH,
+          sleepS: 4,
+        }),
       );
       const env: NodeJS.ProcessEnv = {
         ...process.env,

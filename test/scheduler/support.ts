@@ -10,6 +10,43 @@ import { sleepUntil } from "../support/sleep-until.js";
 export const srcIndex = path.resolve(import.meta.dirname, "../../src/index.ts");
 
 /**
+ * A DAG file of `width` deferrable Armada tasks (mapped), each job echoing its map index and sleeping
+ * `sleepS`, on the schedule given (a TypeScript expression), against the environment's Armada.
+ */
+export function armadaFleetDag(o: {
+  dagId: string;
+  schedule: string;
+  width: number;
+  sleepS: number;
+}): string {
+  return `import { ArmadaOperator, DAG, armadaEnvironment } from ${JSON.stringify(srcIndex)};
+const armada = await armadaEnvironment();
+export const dag = new DAG({ dagId: ${JSON.stringify(o.dagId)}, ${o.schedule} });
+new ArmadaOperator({
+  dag,
+  taskId: "job",
+  name: "job",
+  channelArgs: armada.channelArgs,
+  armadaQueue: armada.armadaQueue,
+  deferrable: true,
+  pollInterval: 1,
+  jobRequest: {
+    namespace: "default",
+    podSpec: {
+      containers: [{
+        name: "main",
+        image: "busybox:1.36",
+        command: ["sh", "-c"],
+        args: ["echo {{ ti.map_index }} && sleep ${o.sleepS}"],
+        resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "10m", memory: "16Mi" } },
+      }],
+    },
+  },
+}).expand({ name: Array.from({ length: ${o.width} }, (_, i) => "job-" + i) });
+`;
+}
+
+/**
  * A DAG file body: an operator `Report` that returns what it sees of its run
  * (dates, data interval, macros), and whatever `body` adds.
  */
