@@ -18,7 +18,7 @@ import { openStore } from "../runtime/store/open-store.js";
 import { sweepOrphanJobs } from "../operator/orphan-sweep.js";
 import { createBackfill } from "../scheduler/backfill.js";
 import { Scheduler } from "../scheduler/scheduler.js";
-import { parseDateOption } from "../scheduler/timezone.js";
+import { parseDateOption } from "../runtime/timezone.js";
 import { isoOrEmpty, table } from "./format.js";
 
 /** What these commands need of the CLI's context. */

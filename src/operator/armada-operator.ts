@@ -37,7 +37,7 @@ import {
   type JobRequestFactory,
   type JobRequestJson,
 } from "./job-request.js";
-import { isTerminalJobState, JobState, jobStateName } from "./job-states.js";
+import { isTerminalJobState, JobState, jobStateName } from "../client/job-states.js";
 import {
   linkXComKey,
   lookoutUrl,

@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { startDevServer, type DevServer } from "../testing/index.js";
+import { startDevServer, type DevServer } from "../devserver/dev-server.js";
 
 const queues = (process.env.ARMADA_AIRFLOW_EMBEDDED_QUEUES ?? "default").split(",").filter(Boolean);
 const home = process.env.ARMADA_AIRFLOW_EMBEDDED_HOME;

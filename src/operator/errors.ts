@@ -4,7 +4,7 @@
  * carrying the job's queue, id, final state and reason.
  */
 import { brandSymbol } from "../runtime/brand.js";
-import { JobState, jobStateDisplayName, jobStateName, parseJobState } from "./job-states.js";
+import { JobState, jobStateDisplayName, jobStateName, parseJobState } from "../client/job-states.js";
 
 // The runtime fails a task without retry when the error carries this brand
 // (its TaskFatalError has it too); a brand, not a base class, because the

@@ -14,7 +14,7 @@ import { JobRunState } from "../gen/armada/job.js";
 import type { JobSubmitRequestItem, JobSubmitResponseItem } from "../gen/armada/submit.js";
 import { ArmadaOperatorCancelError, ArmadaOperatorQueueNotFoundError, ArmadaOperatorSubmitError } from "./errors.js";
 import { JobFailureReader, type JobFailure } from "./job-failure-reader.js";
-import { JobState, isTerminalJobState, jobStateName } from "./job-states.js";
+import { JobState, isTerminalJobState, jobStateName } from "../client/job-states.js";
 import { RunningJobContext } from "./running-job-context.js";
 import { StatusBatcher } from "./status-batcher.js";
 import { SubmitBatcher } from "./submit-batcher.js";

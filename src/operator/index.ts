@@ -77,7 +77,7 @@ export {
   parseJobState,
   TERMINAL_JOB_STATES,
   ALL_JOB_STATES,
-} from "./job-states.js";
+} from "../client/job-states.js";
 export { type JobRequest, type JobRequestFactory, type JobRequestJson } from "./job-request.js";
 export { type LogSink } from "./task-log.js";
 export {

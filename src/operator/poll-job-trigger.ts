@@ -15,7 +15,7 @@ import { TaskInstanceState } from "../runtime/state.js";
 import { stderrLogger } from "../runtime/task-logger.js";
 import { ArmadaHook, type ArmadaHookApi } from "./hook.js";
 import { RunningJobContext } from "./running-job-context.js";
-import { TERMINAL_JOB_STATES, jobStateName } from "./job-states.js";
+import { TERMINAL_JOB_STATES, jobStateName } from "../client/job-states.js";
 import type { LogSink } from "./task-log.js";
 
 /** The class path the trigger serializes under (the reference's). */

@@ -2,7 +2,7 @@
  * Reattach policies: on a retry, whether the task may attach to the job an
  * earlier try submitted instead of submitting a new one.
  */
-import { JobState } from "./job-states.js";
+import { JobState } from "../client/job-states.js";
 
 /** Decides from an existing job's state and termination reason whether to reattach. */
 export type ReattachPolicyFunction = (state: JobState, terminationReason: string) => boolean;

@@ -4,7 +4,7 @@
  */
 import { brandSymbol, hasBrand } from "../runtime/brand.js";
 import { registerSerializable } from "../runtime/serde.js";
-import { JobState, jobStateName, parseJobState } from "./job-states.js";
+import { JobState, jobStateName, parseJobState } from "../client/job-states.js";
 import { parseLogTimestamp } from "./log-timestamp.js";
 
 const RUNNING_JOB_CONTEXT = brandSymbol("RunningJobContext");

@@ -9,7 +9,7 @@ export {
   applyDefaultArgs,
 } from "./base-operator.js";
 export { DAG, type DagOptions, chain } from "./dag.js";
-export type { ScheduleSpec } from "../scheduler/schedule.js";
+export type { ScheduleSpec } from "./schedule.js";
 export {
   type Context,
   type TaskInstance,
