@@ -28,7 +28,11 @@ import {
   type StreamingQueueMessage,
   type SubmitServer,
 } from "../gen/armada/submit.js";
-import { jobStateName as apiJobStateName, jobStateNumber, type JobStateName as ApiJobStateName } from "../client/job-states.js";
+import {
+  jobStateName as apiJobStateName,
+  jobStateNumber,
+  type JobStateName as ApiJobStateName,
+} from "../client/job-states.js";
 import { checkAuthorization, type DevAuthOptions } from "./auth.js";
 import { DevRequestError, type DevArmada } from "./dev-armada.js";
 import { UnknownMessageIdError } from "./event-log.js";
@@ -65,7 +69,8 @@ function toStatus(err: unknown): Partial<StatusObject> {
 /** The name of a job state a request gives; a number no state has is the caller's mistake. */
 function jobStateName(state: JobState): ApiJobStateName {
   const name = apiJobStateName(state);
-  if (name === "UNRECOGNIZED") throw new DevRequestError("INVALID_ARGUMENT", `${state} is not a JobState value`);
+  if (name === "UNRECOGNIZED")
+    throw new DevRequestError("INVALID_ARGUMENT", `${state} is not a JobState value`);
   return name;
 }
 
