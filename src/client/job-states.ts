@@ -3,6 +3,8 @@
  * dev server and its Lookout pages): which are still moving, which are final,
  * and how they are named in messages, XCom and the dev server's records.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { JobState, jobStateFromJSON, jobStateToJSON } from "../gen/armada/submit.js";
 
 export { JobState };
@@ -80,7 +82,8 @@ export function parseJobState(value: unknown, field = "state"): JobState {
   const normalised = typeof value === "string" ? value.toUpperCase() : value;
   const state = jobStateFromJSON(normalised);
   if (state === JobState.UNRECOGNIZED) {
-    throw new TypeError(
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
       `${field}: ${JSON.stringify(value)} is not an Armada job state; expected one of ${ALL_JOB_STATES.map(jobStateName).join(", ")}`,
     );
   }

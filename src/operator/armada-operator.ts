@@ -5,6 +5,8 @@
  * outcome. Waits by sleeping, or by deferring to a trigger so the worker is
  * free while the job runs.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { createHash } from "node:crypto";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { systemClock, type Clock } from "../common/clock.js";
@@ -610,7 +612,8 @@ export class ArmadaOperator extends BaseOperator {
     const ti = this.attach(context);
     const stored = await ti.xcomPull({ key: XCOM_KEYS.jobContext });
     if (!stored) {
-      throw new Error(
+      throw new ArmadaAirflowError(
+        ErrorCode.NotFound,
         `Resumed without an XCom job_context for task ${ti.taskId}; cannot tell which Armada job to follow`,
       );
     }

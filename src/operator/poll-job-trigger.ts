@@ -8,6 +8,8 @@
  * to do. Job data lives in XCom, so the serialized form is the moment and
  * the watch.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { crashPoint } from "../common/crash-point.js";
 import { GrpcChannelArgs } from "../client/channel-args.js";
 import { BaseTrigger, registerTrigger, TriggerEvent, type TriggerTaskInstance } from "../runtime/trigger.js";
@@ -88,7 +90,10 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     super();
     this.moment = new Date(moment);
     if (Number.isNaN(this.moment.getTime())) {
-      throw new TypeError(`ArmadaPollJobTrigger moment must be a valid time, got ${JSON.stringify(moment)}`);
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `ArmadaPollJobTrigger moment must be a valid time, got ${JSON.stringify(moment)}`,
+      );
     }
     if (watch !== undefined) checkWatch(watch);
     this.watch = watch;
@@ -196,7 +201,10 @@ const FINAL_JOB_STATES: ReadonlySet<string> = new Set(
 
 function checkWatch(w: ArmadaJobWatch): void {
   const bad = (field: string, want: string) => {
-    throw new TypeError(`ArmadaPollJobTrigger watch.${field} must be ${want}, got ${JSON.stringify(w)}`);
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
+      `ArmadaPollJobTrigger watch.${field} must be ${want}, got ${JSON.stringify(w)}`,
+    );
   };
   if (typeof w !== "object" || w === null) bad("", "an object");
   if (typeof w.jobId !== "string" || w.jobId === "") bad("jobId", "a non-empty string");
