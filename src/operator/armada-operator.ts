@@ -138,7 +138,11 @@ export type ArmadaRetries = "inherit" | "failFast";
 /** Annotation that makes Armada's retry engine leave a job alone (it fails on its first failed run). */
 export const ARMADA_FAIL_FAST_ANNOTATION = "armadaproject.io/failFast";
 
-/** The task's result (XCom `return_value`). */
+/**
+ * The task's result (XCom `return_value`). Its fields are snake_case on
+ * purpose: they are the XCom keys Airflow's ArmadaOperator returns, which
+ * downstream tasks and templates (`ti.xcom_pull(...)["job_id"]`) read by name.
+ */
 export interface ArmadaOperatorResult {
   armada_queue: string;
   job_id: string;
@@ -606,7 +610,12 @@ export class ArmadaOperator extends BaseOperator {
     }
   }
 
-  /** Resumes after the trigger fired: reads the job context from XCom and polls again. */
+  /**
+   * Resumes after the trigger fired: reads the job context from XCom and polls again.
+   * Named as in Airflow's ArmadaOperator, snake_case and all: the name is
+   * stored with each deferral (the runtime calls the method by it on resume),
+   * so tasks deferred by an earlier version resume by the same name.
+   */
   async _trigger_reentry(context: Context, _event?: unknown): Promise<ArmadaOperatorResult> {
     crashPoint("armada.resumed");
     const ti = this.attach(context);

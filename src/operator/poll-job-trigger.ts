@@ -12,7 +12,7 @@ import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
 import { ErrorCode } from "../common/error-code.js";
 import { crashPoint } from "../common/crash-point.js";
 import { GrpcChannelArgs } from "../client/channel-args.js";
-import { BaseTrigger, registerTrigger, TriggerEvent, type TriggerTaskInstance } from "../runtime/trigger.js";
+import { BaseTrigger, registerTrigger, TriggerEvent } from "../runtime/trigger.js";
 import { TaskInstanceState } from "../runtime/state.js";
 import { stderrLogger } from "../runtime/task-logger.js";
 import { ArmadaHook, type ArmadaHookApi } from "./hook.js";
@@ -22,12 +22,6 @@ import type { LogSink } from "./task-log.js";
 
 /** The class path the trigger serializes under (the reference's). */
 export const POLL_JOB_TRIGGER_CLASSPATH = "armada.triggers.ArmadaPollJobTrigger";
-
-/**
- * A trigger's task instance that can read its XComs.
- * @deprecated every {@link TriggerTaskInstance} can now; use that.
- */
-export type XComReadableTaskInstance = TriggerTaskInstance;
 
 /** XCom keys the deferring operator pushes and cleanup reads (the operator's XCOM_KEYS). */
 const JOB_CONTEXT_KEY = "job_context";

@@ -4,15 +4,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import Database from "better-sqlite3";
 import pg from "pg";
-import {
-  DAG,
-  DateTimeTrigger,
-  KyselyStore,
-  ManualClock,
-  RuntimeError,
-  Runner,
-  type TaskInstanceRow,
-} from "armada-airflow";
+import { DAG, DateTimeTrigger, ManualClock, RuntimeError } from "armada-airflow";
+import { KyselyStore, type TaskInstanceRow } from "armada-airflow/store";
+import { Runner } from "armada-airflow/runner";
 import { sleepUntil } from "../support/sleep-until.js";
 import { startPostgres, type PostgresServer } from "./postgres-server.js";
 import { BULK_CHUNK_ROWS } from "../../src/runtime/store/kysely-store.js";
@@ -124,7 +118,9 @@ for (const [name, backend] of [
           endMs: null,
         });
         // More rows than one bulk statement holds: all of them are one change.
-        const many = Array.from({ length: BULK_CHUNK_ROWS * 2 + 7 }, (_, i) => ti({ taskId: "m", mapIndex: i }));
+        const many = Array.from({ length: BULK_CHUNK_ROWS * 2 + 7 }, (_, i) =>
+          ti({ taskId: "m", mapIndex: i }),
+        );
         await store.insertTaskInstances([ti({ taskId: "a" }), ...many]);
         const first = await store.listTaskInstancesChangedSince("d", "r", 0);
         expect(first).toHaveLength(many.length + 1);
@@ -157,7 +153,11 @@ for (const [name, backend] of [
         await Promise.all(
           Array.from({ length: 40 }, async (_, i) => {
             const s = writers[i % writers.length]!;
-            await s.updateTaskInstance({ ...k, mapIndex: 100 + i }, { state: "scheduled" }, { states: ["none"] });
+            await s.updateTaskInstance(
+              { ...k, mapIndex: 100 + i },
+              { state: "scheduled" },
+              { states: ["none"] },
+            );
             for (const r of await store.listTaskInstancesChangedSince("d", "r", seen)) {
               changed.add(r.mapIndex);
               seen = Math.max(seen, r.changeSeq!);
@@ -269,7 +269,11 @@ for (const [name, backend] of [
         };
         await store.createDagRun(run);
         await expect(store.createDagRun(run)).rejects.toThrow(/use another run id/);
-        expect(await store.getDagRun("d", "r")).toEqual({ ...run, dataIntervalStartMs: null, dataIntervalEndMs: null });
+        expect(await store.getDagRun("d", "r")).toEqual({
+          ...run,
+          dataIntervalStartMs: null,
+          dataIntervalEndMs: null,
+        });
         expect(
           await store.updateDagRun("d", "r", { runnerId: "A", state: "running" }, { runnerId: null }),
         ).toBe(true);
