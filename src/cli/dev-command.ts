@@ -237,13 +237,6 @@ function configureDevCommand(cmd: Command): void {
     });
 }
 
-/** Builds a standalone `dev` command. */
-export function createDevCommand(): Command {
-  const cmd = new Command("dev");
-  configureDevCommand(cmd);
-  return cmd;
-}
-
 /**
  * Adds `dev` to the CLI program, as a subcommand made by `program.command()`
  * so it inherits the program's output and exit settings.

@@ -6,12 +6,16 @@
  * keeps it). An unexpected error (a TypeError in a DAG file, a bug) keeps its
  * stack, since there the stack is what tells where.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
 
 /**
- * Error classes whose messages are complete: the library's own, and
- * `TaskFatalError`, which a DAG throws on purpose.
+ * Error classes whose messages are complete: the library's own (the
+ * ArmadaAirflowError family; their names are listed for failures read back as
+ * stack text from a task log), and `TaskFatalError`, which a DAG throws on
+ * purpose.
  */
 const EXPECTED_ERROR_NAMES: ReadonlySet<string> = new Set([
+  "ArmadaAirflowError",
   "ArmadaError",
   "ArmadaOperatorCancelError",
   "ArmadaOperatorInputError",
@@ -34,6 +38,7 @@ const NAMED = /(?:^|: )([A-Z][A-Za-z]*Error): /;
 
 /** True for an error (object or its stack text's first line) of an expected class. */
 export function isExpectedFailure(err: unknown): boolean {
+  if (err instanceof ArmadaAirflowError) return true;
   if (err instanceof Error) return EXPECTED_ERROR_NAMES.has(err.name);
   if (typeof err !== "string") return false;
   const m = NAMED.exec(err.split("\n", 1)[0]!);

@@ -19,7 +19,7 @@ import { sweepOrphanJobs } from "../operator/orphan-sweep.js";
 import { createBackfill } from "../scheduler/backfill.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { TriggererService } from "../scheduler/triggerer-service.js";
-import { parseDateOption } from "../scheduler/timezone.js";
+import { parseDateOption } from "../runtime/timezone.js";
 import { isoOrEmpty, table } from "./format.js";
 
 /** What these commands need of the CLI's context. */

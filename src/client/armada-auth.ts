@@ -1,3 +1,5 @@
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 /** What the transport tells an auth plugin about the call it is authorizing. */
 export interface AuthCallContext {
   /** `https://host/api.Submit` style URL of the service being called. */
@@ -44,12 +46,16 @@ export function registerAuthType(type: string, factory: AuthFactory): void {
 /** Restores an auth plugin from its {@link SerializedAuth} form; throws naming the type when unknown. */
 export function deserializeAuth(data: unknown): ArmadaAuth {
   if (typeof data !== "object" || data === null || typeof (data as SerializedAuth).type !== "string") {
-    throw new Error(`Serialized auth must be an object with a string "type", got ${JSON.stringify(data)}`);
+    throw new ArmadaAirflowError(
+      ErrorCode.Serde,
+      `Serialized auth must be an object with a string "type", got ${JSON.stringify(data)}`,
+    );
   }
   const d = data as SerializedAuth;
   const factory = authTypes.get(d.type);
   if (!factory) {
-    throw new Error(
+    throw new ArmadaAirflowError(
+      ErrorCode.Serde,
       `Unknown auth type "${d.type}" in serialized channel args; known: ${[...authTypes.keys()].sort().join(", ")}. ` +
         `Register custom auth with registerAuthType("${d.type}", factory) before deserializing.`,
     );
@@ -66,7 +72,8 @@ export function literalSecretNotRestorable(
   what: string,
   fix = `${kind}.fromEnv("ENV_VAR_NAME")`,
 ): Error {
-  return new Error(
+  return new ArmadaAirflowError(
+    ErrorCode.Serde,
     `Cannot restore ${kind} from serialized channel args: its ${what} was given as a literal value, and literal secrets are never serialized. ` +
       `Construct it with ${fix} (the variable is read where the client runs), or use a TokenRetriever registered with registerTokenRetriever().`,
   );

@@ -1,3 +1,5 @@
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { type Client, type ClientReadableStream, Metadata, status as GrpcStatus } from "@grpc/grpc-js";
 import { type Clock, systemClock } from "../common/clock.js";
 import { type EventStreamMessage, EventService, JobSetRequest } from "../gen/armada/event.js";
@@ -117,7 +119,8 @@ export class ArmadaClient {
 
   constructor(channelArgs: GrpcChannelArgs, opts: ArmadaClientOptions = {}) {
     if (typeof channelArgs !== "object" || channelArgs === null || typeof channelArgs.target !== "string") {
-      throw new TypeError(
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
         'ArmadaClient needs GrpcChannelArgs: new ArmadaClient(new GrpcChannelArgs({ target: "host:50051" }))',
       );
     }
@@ -126,7 +129,10 @@ export class ArmadaClient {
     this.#retry = resolveRetryPolicy(opts.retry);
     const d = opts.defaultDeadlineMs ?? 30_000;
     if (!Number.isFinite(d) || d <= 0)
-      throw new TypeError(`ArmadaClient defaultDeadlineMs must be a positive number of ms, got ${d}`);
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `ArmadaClient defaultDeadlineMs must be a positive number of ms, got ${d}`,
+      );
     this.#defaultDeadlineMs = d;
     this.#onRetry = opts.onRetry;
     this.#channel = openArmadaChannel(channelArgs);
@@ -529,7 +535,10 @@ export class ArmadaClient {
     const method = METHOD_NAME(def.path);
     const deadlineMs = opts.deadlineMs ?? this.#defaultDeadlineMs;
     if (!Number.isFinite(deadlineMs) || deadlineMs <= 0) {
-      throw new TypeError(`${method}: deadlineMs must be a positive number of ms, got ${deadlineMs}`);
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `${method}: deadlineMs must be a positive number of ms, got ${deadlineMs}`,
+      );
     }
     const start = this.#clock.nowMs();
     for (let failures = 0; ;) {

@@ -1,4 +1,6 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { errorCodeOfGrpcStatus } from "../common/error-code.js";
 import { redactSecrets } from "../common/secrets-masker.js";
 
 /** Where a failed call was going; used to write an actionable message. */
@@ -74,9 +76,12 @@ function isGrpcStatusError(e: unknown): e is { code: number; details?: string; m
 /**
  * The one error type of the Armada client: a gRPC status code with the method
  * and target it concerns and a message a person can act on. Secrets never
- * appear in the message or `details`.
+ * appear in the message or `details`. A member of the
+ * {@link ArmadaAirflowError} family: `errorCode` is the status in the family's
+ * spelling (`14` -> `unavailable`), and whether a retry may help is decided
+ * here, in the client, by {@link ArmadaError.isTransient}.
  */
-export class ArmadaError extends Error {
+export class ArmadaError extends ArmadaAirflowError {
   /** gRPC status code (see `@grpc/grpc-js` `status`). */
   readonly code: number;
   /** Name of {@link ArmadaError.code}, e.g. `UNAVAILABLE`. */
@@ -100,7 +105,7 @@ export class ArmadaError extends Error {
     if (h) parts.push(h);
     const message =
       init.message !== undefined ? scrub(init.message, init.secrets) : parts.join(". ").replace(/\.\./g, ".");
-    super(message, { cause: init.cause });
+    super(errorCodeOfGrpcStatus(init.code), message, { cause: init.cause });
     this.name = "ArmadaError";
     this.code = init.code;
     this.codeName = codeName;

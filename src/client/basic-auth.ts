@@ -1,3 +1,5 @@
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { inspect } from "node:util";
 import {
   type ArmadaAuth,
@@ -22,7 +24,10 @@ export class BasicAuth implements ArmadaAuth {
   /** @param password the password (kept in memory only), or a {@link SecretSource}. */
   constructor(username: string, password: string | SecretSource) {
     if (typeof username !== "string" || username.length === 0 || username.includes(":")) {
-      throw new TypeError("BasicAuth username must be a non-empty string without ':'");
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        "BasicAuth username must be a non-empty string without ':'",
+      );
     }
     this.username = username;
     this.#password =
@@ -64,7 +69,8 @@ export class BasicAuth implements ArmadaAuth {
 }
 
 registerAuthType("basic", (d) => {
-  if (typeof d.username !== "string") throw new Error('Serialized BasicAuth needs a string "username"');
+  if (typeof d.username !== "string")
+    throw new ArmadaAirflowError(ErrorCode.Serde, 'Serialized BasicAuth needs a string "username"');
   if (typeof d.passwordEnv === "string") return BasicAuth.fromEnv(d.username, d.passwordEnv);
   throw literalSecretNotRestorable("BasicAuth", "password");
 });

@@ -1,3 +1,5 @@
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { isDeepStrictEqual } from "node:util";
 import { type ArmadaAuth, type SerializedAuth, deserializeAuth } from "./armada-auth.js";
 // Built-in auth types register themselves for deserializeAuth.
@@ -49,7 +51,8 @@ function normalizeCompression(c: unknown): ChannelCompression {
   if (typeof c === "string" && (COMPRESSIONS as readonly string[]).includes(c.toLowerCase())) {
     return c.toLowerCase() as ChannelCompression;
   }
-  throw new TypeError(
+  throw new ArmadaAirflowError(
+    ErrorCode.InvalidArgument,
     `GrpcChannelArgs.compression must be "none", "deflate", "gzip" or null, got ${JSON.stringify(c)}`,
   );
 }
@@ -57,19 +60,22 @@ function normalizeCompression(c: unknown): ChannelCompression {
 function normalizeOptions(options: unknown): ChannelOption[] {
   if (options === null || options === undefined) return [];
   if (!Array.isArray(options)) {
-    throw new TypeError(
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
       `GrpcChannelArgs.options must be a list of [key, value] pairs, e.g. [["grpc.max_receive_message_length", 67108864]], got ${JSON.stringify(options)}`,
     );
   }
   return options.map((o, i) => {
     if (!Array.isArray(o) || o.length !== 2 || typeof o[0] !== "string" || o[0].length === 0) {
-      throw new TypeError(
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
         `GrpcChannelArgs.options[${i}] must be a [key, value] pair with a string key, got ${JSON.stringify(o)}`,
       );
     }
     const v: unknown = o[1];
     if (typeof v !== "string" && typeof v !== "boolean" && !(typeof v === "number" && Number.isFinite(v))) {
-      throw new TypeError(
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
         `GrpcChannelArgs.options[${i}] (${o[0]}): value must be a string, number or boolean, got ${JSON.stringify(v)}`,
       );
     }
@@ -105,20 +111,25 @@ export class GrpcChannelArgs {
 
   constructor(init: GrpcChannelArgsInit) {
     if (typeof init !== "object" || init === null) {
-      throw new TypeError(
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
         'GrpcChannelArgs needs an options object: new GrpcChannelArgs({ target: "host:50051" })',
       );
     }
     const known = new Set(["target", "options", "compression", "auth", "tls"]);
     for (const k of Object.keys(init)) {
       if (!known.has(k))
-        throw new TypeError(`GrpcChannelArgs: unknown option "${k}"; known: ${[...known].join(", ")}`);
+        throw new ArmadaAirflowError(
+          ErrorCode.InvalidArgument,
+          `GrpcChannelArgs: unknown option "${k}"; known: ${[...known].join(", ")}`,
+        );
     }
     this.target = validateGrpcTarget(init.target);
     this.options = Object.freeze(normalizeOptions(init.options));
     this.compression = normalizeCompression(init.compression);
     if (init.auth !== undefined && init.auth !== null && !isAuth(init.auth)) {
-      throw new TypeError(
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
         'GrpcChannelArgs.auth must implement ArmadaAuth (getRequestMetadata() and serialize()), e.g. BearerTokenAuth.fromEnv("ARMADA_TOKEN")',
       );
     }
@@ -155,17 +166,20 @@ export class GrpcChannelArgs {
    */
   static deserialize(data: unknown, version: number = GRPC_CHANNEL_ARGS_VERSION): GrpcChannelArgs {
     if (typeof version !== "number" || !Number.isInteger(version) || version < 1) {
-      throw new TypeError(
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
         `GrpcChannelArgs.deserialize: version must be a positive integer, got ${JSON.stringify(version)}`,
       );
     }
     if (version > GRPC_CHANNEL_ARGS_VERSION) {
-      throw new Error(
+      throw new ArmadaAirflowError(
+        ErrorCode.Serde,
         `GrpcChannelArgs.deserialize: data has serialization version ${version}, but this armada-airflow reads up to version ${GRPC_CHANNEL_ARGS_VERSION}; upgrade armada-airflow where it is deserialized.`,
       );
     }
     if (typeof data !== "object" || data === null || Array.isArray(data)) {
-      throw new TypeError(
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
         `GrpcChannelArgs.deserialize: data must be an object with a "target", got ${JSON.stringify(data)}`,
       );
     }

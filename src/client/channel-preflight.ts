@@ -6,18 +6,20 @@
  * handshake or with a bare UNAUTHENTICATED). Each problem names the option
  * and the fix.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import type { GrpcChannelArgs } from "./channel-args.js";
 import { readTlsMaterial } from "./tls-config.js";
 
 /** A channel problem found before any call: the option at fault and what to do. */
-export class ChannelConfigError extends Error {
+export class ChannelConfigError extends ArmadaAirflowError {
   constructor(
     /** The option at fault, e.g. `channelArgs.tls.caFile` or `channelArgs.auth.tokenEnv`. */
     readonly field: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(`${field}: ${message}`, options);
+    super(ErrorCode.Config, `${field}: ${message}`, options);
     this.name = "ChannelConfigError";
   }
 }

@@ -1,3 +1,5 @@
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 /**
  * Validation of gRPC channel targets, so a typo fails when the channel
  * arguments are built rather than as a confusing connection error later.
@@ -44,12 +46,14 @@ function checkHostPort(hp: string): string | undefined {
  */
 export function validateGrpcTarget(target: unknown): string {
   if (typeof target !== "string") {
-    throw new TypeError(
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
       `GrpcChannelArgs.target must be a string like "armada.example.com:50051", got ${typeof target}`,
     );
   }
   const fail = (why: string): never => {
-    throw new Error(
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
       `GrpcChannelArgs.target ${JSON.stringify(target)} is not a valid gRPC target: ${why}. ` +
         `Write it as host:port (e.g. "armada.example.com:50051"), dns:///host:port, ipv4:1.2.3.4:port or unix:/path/to/socket.`,
     );

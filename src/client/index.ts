@@ -1,6 +1,7 @@
 /**
  * armada-airflow/client: the Armada gRPC client — channel arguments, auth,
- * TLS, the ArmadaClient itself and its one error type.
+ * TLS, the ArmadaClient itself, its one error type (a member of the
+ * ArmadaAirflowError family) and the job states of the API.
  */
 export {
   ArmadaClient,
@@ -24,6 +25,19 @@ export {
   isAmbiguousSubmitFailure,
   grpcCodeName,
 } from "./armada-error.js";
+export { ArmadaAirflowError, type ArmadaAirflowErrorOptions } from "../common/armada-airflow-error.js";
+export { ErrorCode } from "../common/error-code.js";
+export {
+  JobState,
+  type JobStateName,
+  isTerminalJobState,
+  isActiveJobState,
+  jobStateName,
+  jobStateDisplayName,
+  parseJobState,
+  TERMINAL_JOB_STATES,
+  ALL_JOB_STATES,
+} from "./job-states.js";
 export {
   type ArmadaAuth,
   type AuthCallContext,

@@ -10,7 +10,7 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import { enums as armadaEnums, messages as armadaMessages } from "../gen/armada/schema.js";
 import { enums as k8sEnums, messages as k8sMessages } from "../gen/k8s.io/schema.js";
 import { ArmadaError } from "./armada-error.js";
-import type { SchemaField, SchemaMessage } from "./proto-schema.js";
+import type { SchemaField, SchemaMessage } from "../common/proto-schema.js";
 
 const MESSAGES: Record<string, SchemaMessage> = { ...k8sMessages, ...armadaMessages };
 const ENUMS: Record<string, Record<string, number>> = { ...k8sEnums, ...armadaEnums };

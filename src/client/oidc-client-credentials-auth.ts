@@ -1,3 +1,5 @@
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { inspect } from "node:util";
 import { type Clock, systemClock } from "../common/clock.js";
 import {
@@ -64,18 +66,26 @@ export class OidcClientCredentialsAuth implements ArmadaAuth {
     try {
       url = new URL(opts.tokenUrl);
     } catch {
-      throw new TypeError(
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
         `OidcClientCredentialsAuth.tokenUrl ${JSON.stringify(opts.tokenUrl)} is not a URL; give the provider's token endpoint, e.g. https://idp.example.com/oauth2/token`,
       );
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new TypeError(`OidcClientCredentialsAuth.tokenUrl must be http(s), got ${url.protocol}`);
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `OidcClientCredentialsAuth.tokenUrl must be http(s), got ${url.protocol}`,
+      );
     }
     if (typeof opts.clientId !== "string" || opts.clientId.length === 0) {
-      throw new TypeError("OidcClientCredentialsAuth.clientId must be a non-empty string");
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        "OidcClientCredentialsAuth.clientId must be a non-empty string",
+      );
     }
     if ((opts.clientSecret === undefined) === (opts.clientSecretEnv === undefined)) {
-      throw new TypeError(
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
         "OidcClientCredentialsAuth needs exactly one of clientSecret or clientSecretEnv (prefer clientSecretEnv: it can be serialized)",
       );
     }
@@ -139,7 +149,8 @@ export class OidcClientCredentialsAuth implements ArmadaAuth {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (e) {
-      throw new Error(
+      throw new ArmadaAirflowError(
+        ErrorCode.Unavailable,
         `OIDC token request to ${this.tokenUrl} failed: ${e instanceof Error ? e.message : String(e)}`,
         { cause: e },
       );
@@ -157,13 +168,17 @@ export class OidcClientCredentialsAuth implements ArmadaAuth {
         typeof json.error === "string"
           ? ` (${json.error}${typeof json.error_description === "string" ? `: ${json.error_description}` : ""})`
           : "";
-      throw new Error(
+      throw new ArmadaAirflowError(
+        ErrorCode.Unauthenticated,
         `OIDC token endpoint ${this.tokenUrl} answered HTTP ${res.status}${err}; check clientId "${this.clientId}", the client secret and the scopes.`,
       );
     }
     const token = json.access_token;
     if (typeof token !== "string" || token.length === 0) {
-      throw new Error(`OIDC token endpoint ${this.tokenUrl} answered without an access_token`);
+      throw new ArmadaAirflowError(
+        ErrorCode.Unauthenticated,
+        `OIDC token endpoint ${this.tokenUrl} answered without an access_token`,
+      );
     }
     // The access token is a credential too: mask it wherever it might be printed.
     maskSecret(token);

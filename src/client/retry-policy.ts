@@ -1,3 +1,5 @@
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 
 /**
@@ -34,7 +36,10 @@ export function resolveRetryPolicy(p: Partial<RetryPolicy> | undefined): Readonl
   const r = { ...defaultRetryPolicy, ...(p ?? {}) };
   const check = (name: keyof RetryPolicy, ok: boolean, want: string) => {
     if (!ok)
-      throw new TypeError(`ArmadaClient retry.${name} must be ${want}, got ${JSON.stringify(r[name])}`);
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `ArmadaClient retry.${name} must be ${want}, got ${JSON.stringify(r[name])}`,
+      );
   };
   check("maxAttempts", Number.isInteger(r.maxAttempts) && r.maxAttempts >= 1, "an integer >= 1");
   check("initialBackoffMs", Number.isFinite(r.initialBackoffMs) && r.initialBackoffMs >= 0, "a number >= 0");

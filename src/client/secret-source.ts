@@ -1,3 +1,5 @@
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { inspect } from "node:util";
 import { maskSecret } from "../common/secrets-masker.js";
 
@@ -21,7 +23,7 @@ export class SecretSource {
   /** A secret given as a value. `what` names it in errors (e.g. "BearerTokenAuth token"). */
   static literal(value: unknown, what: string): SecretSource {
     if (typeof value !== "string" || value.length === 0) {
-      throw new TypeError(`${what} must be a non-empty string`);
+      throw new ArmadaAirflowError(ErrorCode.InvalidArgument, `${what} must be a non-empty string`);
     }
     maskSecret(value);
     return new SecretSource(value, undefined);
@@ -30,7 +32,8 @@ export class SecretSource {
   /** A secret read from environment variable `name` when used. */
   static env(name: unknown, what: string): SecretSource {
     if (typeof name !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      throw new TypeError(
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
         `${what}: environment variable name must look like MY_VAR, got ${JSON.stringify(name)}`,
       );
     }
@@ -49,7 +52,8 @@ export class SecretSource {
     if (this.#literal !== undefined) return this.#literal;
     const v = process.env[this.envVar!];
     if (v === undefined || v === "") {
-      throw new Error(
+      throw new ArmadaAirflowError(
+        ErrorCode.Config,
         `${what}: environment variable ${this.envVar} is not set (or empty); set it where the client runs.`,
       );
     }

@@ -1,3 +1,5 @@
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { readFileSync } from "node:fs";
 
 /**
@@ -16,7 +18,8 @@ export interface TlsConfig {
 /** Checks a TLS config once, at construction; returns a frozen copy. */
 export function validateTlsConfig(tls: unknown): Readonly<TlsConfig> {
   if (typeof tls !== "object" || tls === null || Array.isArray(tls)) {
-    throw new TypeError(
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
       `GrpcChannelArgs.tls must be an object like { caFile, certFile, keyFile }, got ${JSON.stringify(tls)}`,
     );
   }
@@ -24,22 +27,30 @@ export function validateTlsConfig(tls: unknown): Readonly<TlsConfig> {
   const out: TlsConfig = {};
   for (const [k, v] of Object.entries(tls)) {
     if (!allowed.has(k)) {
-      throw new TypeError(
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
         `GrpcChannelArgs.tls.${k} is not a TLS option; use caFile, certFile and keyFile (file paths)`,
       );
     }
     if (v === undefined) continue;
     if (typeof v !== "string" || v.length === 0)
-      throw new TypeError(`GrpcChannelArgs.tls.${k} must be a file path string`);
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `GrpcChannelArgs.tls.${k} must be a file path string`,
+      );
     if (v.includes("-----BEGIN")) {
-      throw new TypeError(
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
         `GrpcChannelArgs.tls.${k} must be a path to a PEM file, not the PEM contents (contents would be serialized with the channel args)`,
       );
     }
     out[k as keyof TlsConfig] = v;
   }
   if ((out.certFile === undefined) !== (out.keyFile === undefined)) {
-    throw new TypeError("GrpcChannelArgs.tls: mutual TLS needs both certFile and keyFile");
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
+      "GrpcChannelArgs.tls: mutual TLS needs both certFile and keyFile",
+    );
   }
   return Object.freeze(out);
 }
@@ -57,7 +68,8 @@ function readPem(option: string, path: string | undefined): Buffer | null {
     return readFileSync(path);
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
-    throw new Error(
+    throw new ArmadaAirflowError(
+      ErrorCode.Config,
       `Cannot read TLS ${option} "${path}" (${why}); check the path in GrpcChannelArgs.tls.${option}.`,
       { cause: e },
     );

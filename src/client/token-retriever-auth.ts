@@ -1,3 +1,5 @@
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { inspect } from "node:util";
 import {
   type ArmadaAuth,
@@ -20,7 +22,10 @@ export class TokenRetrieverAuth implements ArmadaAuth {
 
   constructor(retriever: TokenRetriever) {
     if (!isTokenRetriever(retriever)) {
-      throw new TypeError("TokenRetrieverAuth needs an object with a getToken() method");
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        "TokenRetrieverAuth needs an object with a getToken() method",
+      );
     }
     this.retriever = retriever;
   }
@@ -31,12 +36,19 @@ export class TokenRetrieverAuth implements ArmadaAuth {
       token = await this.retriever.getToken();
     } catch (e) {
       // The retriever's own message is kept (it explains what failed); it is the retriever's job not to put a token in it.
-      throw new Error(`TokenRetriever.getToken() failed: ${e instanceof Error ? e.message : String(e)}`, {
-        cause: e,
-      });
+      throw new ArmadaAirflowError(
+        ErrorCode.Unauthenticated,
+        `TokenRetriever.getToken() failed: ${e instanceof Error ? e.message : String(e)}`,
+        {
+          cause: e,
+        },
+      );
     }
     if (typeof token !== "string" || token.length === 0) {
-      throw new Error(`TokenRetriever.getToken() must return a non-empty string, got ${typeof token}`);
+      throw new ArmadaAirflowError(
+        ErrorCode.Unauthenticated,
+        `TokenRetriever.getToken() must return a non-empty string, got ${typeof token}`,
+      );
     }
     maskSecret(token);
     return { authorization: `Bearer ${token}` };
@@ -69,7 +81,8 @@ export class TokenRetrieverAuth implements ArmadaAuth {
 
 registerAuthType("token-retriever", (d) => {
   if (typeof d.classpath !== "string") {
-    throw new Error(
+    throw new ArmadaAirflowError(
+      ErrorCode.Serde,
       "Cannot restore TokenRetrieverAuth from serialized channel args: its retriever has no serialize() method, so it was not written out. " +
         "Give the retriever a serialize() returning [classpath, kwargs] and register it with registerTokenRetriever(classpath, factory).",
     );

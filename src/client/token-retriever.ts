@@ -1,3 +1,5 @@
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 /**
  * A source of bearer tokens that can refresh them. Serializable when it says
  * how to rebuild itself: a registered classpath plus keyword arguments (which
@@ -21,7 +23,10 @@ const retrievers = new Map<string, TokenRetrieverFactory>();
  */
 export function registerTokenRetriever(classpath: string, factory: TokenRetrieverFactory): void {
   if (typeof classpath !== "string" || classpath.length === 0) {
-    throw new TypeError("registerTokenRetriever: classpath must be a non-empty string");
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
+      "registerTokenRetriever: classpath must be a non-empty string",
+    );
   }
   retrievers.set(classpath, factory);
 }
@@ -30,7 +35,8 @@ export function registerTokenRetriever(classpath: string, factory: TokenRetrieve
 export function createTokenRetriever(classpath: string, kwargs: Record<string, unknown>): TokenRetriever {
   const f = retrievers.get(classpath);
   if (!f) {
-    throw new Error(
+    throw new ArmadaAirflowError(
+      ErrorCode.Serde,
       `No TokenRetriever registered for classpath "${classpath}". Call registerTokenRetriever("${classpath}", (kwargs) => new YourRetriever(kwargs)) ` +
         `in the process that deserializes the channel args (e.g. at the top of the DAG file).`,
     );

@@ -17,12 +17,12 @@ import {
 import { EventLog } from "./event-log.js";
 import {
   ACTIVE_RUN_JOB_STATES,
-  TERMINAL_JOB_STATES,
   type JobRecord,
   type JobStateName,
   type RunRecord,
   type RunStateName,
 } from "./job-record.js";
+import { TERMINAL_JOB_STATE_NAMES } from "../client/job-states.js";
 import { invalidItemsMessage } from "../client/submit-validation.js";
 import { validateJob } from "./job-validation.js";
 import { DevRequestError } from "./request-error.js";
@@ -601,7 +601,7 @@ export class DevArmada {
     const done: string[] = [];
     for (const id of jobIds) {
       const job = this.jobsById.get(id);
-      if (!job || TERMINAL_JOB_STATES.has(job.state)) continue;
+      if (!job || TERMINAL_JOB_STATE_NAMES.has(job.state)) continue;
       this.emit(job, { $case: "cancelling", value: { ...this.base(job, now), requestor, reason } });
       this.stopRun(job, "CANCELLED", now, reason);
       job.cancelledAt = new Date(now);
@@ -621,7 +621,7 @@ export class DevArmada {
     const wanted = states.length > 0 ? new Set(states) : undefined;
     const ids: string[] = [];
     for (const job of this.byJobSet.get(uriKey(queue, jobSetId, "")) ?? []) {
-      if (wanted ? wanted.has(job.state) : !TERMINAL_JOB_STATES.has(job.state)) ids.push(job.id);
+      if (wanted ? wanted.has(job.state) : !TERMINAL_JOB_STATE_NAMES.has(job.state)) ids.push(job.id);
     }
     return ids;
   }
@@ -660,7 +660,7 @@ export class DevArmada {
   /** Fails a job that has not finished (fault injection); returns whether it did. */
   fail(jobId: string, reason: string, now = this.clock.nowMs()): boolean {
     const job = this.jobsById.get(jobId);
-    if (!job || TERMINAL_JOB_STATES.has(job.state)) return false;
+    if (!job || TERMINAL_JOB_STATE_NAMES.has(job.state)) return false;
     this.failRun(job, reason, now, { exitCodes: {}, terminationReasons: {} });
     return true;
   }
@@ -682,7 +682,7 @@ export class DevArmada {
         results[id] = `job "${id}" not found`;
         continue;
       }
-      if (TERMINAL_JOB_STATES.has(job.state)) {
+      if (TERMINAL_JOB_STATE_NAMES.has(job.state)) {
         results[id] = `job "${id}" is already ${job.state.toLowerCase()}`;
         continue;
       }
@@ -813,7 +813,7 @@ export class DevArmada {
           this.toRunningAt(job, run, pod, run.startedAt?.getTime() ?? now);
         }
       }
-    } else if (TERMINAL_JOB_STATES.has(job.state)) {
+    } else if (TERMINAL_JOB_STATE_NAMES.has(job.state)) {
       const pod = this.logs.ofJob(job.id, job.namespace);
       if (pod && run?.finishedAt && pod.deletedAtMs === undefined) {
         this.logs.close(pod);

@@ -2,6 +2,8 @@
  * `startDevServer`: an Armada-compatible server on 127.0.0.1 — gRPC API,
  * Lookout pages and a Kubernetes pod-log API — for local runs and tests.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { Server, ServerCredentials, type ServerWritableStream } from "@grpc/grpc-js";
 import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
@@ -65,7 +67,8 @@ function grpcCredentials(o: ResolvedDevServerOptions): ServerCredentials {
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
         `Invalid dev server options: tls.${field}: cannot read "${file}": ${(err as Error).message}`,
         {
           cause: err,
@@ -156,7 +159,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       );
     } catch (err) {
       grpc.forceShutdown();
-      throw new Error(
+      throw new ArmadaAirflowError(
+        ErrorCode.Unavailable,
         `Dev server cannot listen for gRPC on ${o.host}:${grpcPort} (grpcPort): ${(err as Error).message}. ` +
           `Is another server using it? Choose another port, or 0 for any free one.`,
         { cause: err },
@@ -169,7 +173,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       });
     } catch (err) {
       grpc.forceShutdown();
-      throw new Error(
+      throw new ArmadaAirflowError(
+        ErrorCode.Unavailable,
         `Dev server cannot listen for HTTP on ${o.host}:${httpPort} (httpPort): ${(err as Error).message}. ` +
           `Is another server using it? Choose another port, or 0 for any free one.`,
         { cause: err },
@@ -237,15 +242,25 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       dropEventStreamAfter: (k, n) => faults.dropEventStreamAfter(k, n),
       preemptJob(jobId, reason = "preempted by the dev server's fault injector") {
         if (armada.preempt([jobId], reason, "fault-injector").length === 0) {
-          throw new Error(`preemptJob: job "${jobId}" is unknown or not leased, pending or running`);
+          throw new ArmadaAirflowError(
+            ErrorCode.FailedPrecondition,
+            `preemptJob: job "${jobId}" is unknown or not leased, pending or running`,
+          );
         }
       },
       failJob(jobId, reason) {
         if (!armada.fail(jobId, reason))
-          throw new Error(`failJob: job "${jobId}" is unknown or already finished`);
+          throw new ArmadaAirflowError(
+            ErrorCode.FailedPrecondition,
+            `failJob: job "${jobId}" is unknown or already finished`,
+          );
       },
       setIngestionDelay(ms) {
-        if (!(ms >= 0)) throw new Error(`setIngestionDelay: ms must be >= 0, got ${ms}`);
+        if (!(ms >= 0))
+          throw new ArmadaAirflowError(
+            ErrorCode.InvalidArgument,
+            `setIngestionDelay: ms must be >= 0, got ${ms}`,
+          );
         armada.ingestionDelayMs = ms;
       },
       clear: () => faults.clear(),
@@ -253,7 +268,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     jobs: () => armada.allJobs().map((j) => ({ ...j, runs: j.runs.map((r) => ({ ...r })) })),
     callCounts: () => Object.fromEntries(counts),
     async restart() {
-      if (stopped) throw new Error("restart: the dev server was stopped");
+      if (stopped)
+        throw new ArmadaAirflowError(ErrorCode.FailedPrecondition, "restart: the dev server was stopped");
       await close();
       if (store) {
         const delay = armada.ingestionDelayMs;

@@ -1,3 +1,5 @@
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 /**
  * Armada's error categorizer, as the dev server applies it to a failed run:
  * an ordered list of named categories, each with rules on the failed
@@ -117,10 +119,15 @@ const RULE_HELP =
  */
 export function parseFailureCategoryRule(text: string): FailureCategory {
   const eq = text.indexOf("=");
-  if (eq <= 0) throw new Error(`"${text}" is not a failure category rule: ${RULE_HELP}`);
+  if (eq <= 0)
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
+      `"${text}" is not a failure category rule: ${RULE_HELP}`,
+    );
   const [name, subcategory = ""] = text.slice(0, eq).split("/", 2);
   if (!CATEGORY_NAME.test(name) || (subcategory && !CATEGORY_NAME.test(subcategory))) {
-    throw new Error(
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
       `"${text}": category and subcategory names are lowercase letters, digits, "_" and "-" (got "${text.slice(0, eq)}"); ${RULE_HELP}`,
     );
   }
@@ -137,7 +144,10 @@ export function parseFailureCategoryRule(text: string): FailureCategory {
       parts.length === 0 ||
       values.some((v, i) => parts[i] === "" || !Number.isInteger(v) || v < 0 || v > 255)
     ) {
-      throw new Error(`"${text}": exit-code needs a comma-separated list of exit codes 0-255; ${RULE_HELP}`);
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `"${text}": exit-code needs a comma-separated list of exit codes 0-255; ${RULE_HELP}`,
+      );
     }
     rule.onExitCodes = { operator: notIn ? "NotIn" : "In", values };
   } else if (kind === "condition") {
@@ -145,20 +155,34 @@ export function parseFailureCategoryRule(text: string): FailureCategory {
     const known = ["OOMKilled", "Evicted", "DeadlineExceeded"];
     const bad = conditions.find((c) => !known.includes(c));
     if (bad !== undefined) {
-      throw new Error(`"${text}": condition "${bad}" is not one of ${known.join(", ")}; ${RULE_HELP}`);
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `"${text}": condition "${bad}" is not one of ${known.join(", ")}; ${RULE_HELP}`,
+      );
     }
     rule.onConditions = conditions;
   } else if (kind === "message") {
     try {
       rule.onMessage = new RegExp(value);
     } catch (err) {
-      throw new Error(`"${text}": message is not a regular expression: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `"${text}": message is not a regular expression: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
-    if (!value) throw new Error(`"${text}": message needs a regular expression; ${RULE_HELP}`);
+    if (!value)
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `"${text}": message needs a regular expression; ${RULE_HELP}`,
+      );
   } else {
-    throw new Error(`"${text}": unknown rule kind "${kind}"; ${RULE_HELP}`);
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
+      `"${text}": unknown rule kind "${kind}"; ${RULE_HELP}`,
+    );
   }
   return { name, rules: [rule] };
 }

@@ -2,6 +2,8 @@
  * Fault injection for tests: make the next calls of a method fail, slow a
  * method down, cut event streams short, or push a job into a bad end.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { status } from "@grpc/grpc-js";
 
 /** gRPC method names the dev server serves (short form, e.g. `SubmitJobs`). */
@@ -66,7 +68,10 @@ export interface FaultInjector {
 export function methodName(method: string): GrpcMethodName {
   const short = method.includes("/") ? method.slice(method.lastIndexOf("/") + 1) : method;
   if (!(GRPC_METHODS as readonly string[]).includes(short)) {
-    throw new Error(`unknown gRPC method "${method}"; use one of: ${GRPC_METHODS.join(", ")}`);
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
+      `unknown gRPC method "${method}"; use one of: ${GRPC_METHODS.join(", ")}`,
+    );
   }
   return short as GrpcMethodName;
 }
@@ -81,7 +86,11 @@ export class CallFaults {
   private drops: number[] = [];
 
   failNext(method: string, n: number, code: status, message?: string): void {
-    if (!Number.isInteger(n) || n < 1) throw new Error(`failNext: n must be a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `failNext: n must be a positive integer, got ${n}`,
+      );
     const name = methodName(method);
     const list = this.failures.get(name) ?? [];
     list.push({
@@ -93,7 +102,8 @@ export class CallFaults {
   }
 
   latency(method: string, ms: number): void {
-    if (!(ms >= 0)) throw new Error(`latency: ms must be >= 0, got ${ms}`);
+    if (!(ms >= 0))
+      throw new ArmadaAirflowError(ErrorCode.InvalidArgument, `latency: ms must be >= 0, got ${ms}`);
     const name = methodName(method);
     if (ms === 0) this.latencies.delete(name);
     else this.latencies.set(name, ms);
@@ -101,7 +111,10 @@ export class CallFaults {
 
   dropEventStreamAfter(k: number, streams = 1): void {
     if (!Number.isInteger(k) || k < 0)
-      throw new Error(`dropEventStreamAfter: k must be an integer >= 0, got ${k}`);
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `dropEventStreamAfter: k must be an integer >= 0, got ${k}`,
+      );
     for (let i = 0; i < streams; i++) this.drops.push(k);
   }
 

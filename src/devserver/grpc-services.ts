@@ -28,12 +28,17 @@ import {
   type StreamingQueueMessage,
   type SubmitServer,
 } from "../gen/armada/submit.js";
+import {
+  jobStateName as apiJobStateName,
+  jobStateNumber,
+  type JobStateName as ApiJobStateName,
+} from "../client/job-states.js";
 import { checkAuthorization, type DevAuthOptions } from "./auth.js";
 import { DevRequestError, type DevArmada } from "./dev-armada.js";
 import { UnknownMessageIdError } from "./event-log.js";
 import type { CallFaults, GrpcMethodName } from "./faults.js";
 import type { JobStateName } from "./job-record.js";
-import { jobDetails, jobStateName, jobStateNumber, runDetails } from "./query-views.js";
+import { jobDetails, runDetails } from "./query-views.js";
 
 /** What the handlers need from the server around them. */
 export interface GrpcContext {
@@ -59,6 +64,14 @@ function toStatus(err: unknown): Partial<StatusObject> {
   if (err instanceof DevRequestError) return { code: CODE[err.code], details: err.message };
   if (err instanceof UnknownMessageIdError) return { code: status.INVALID_ARGUMENT, details: err.message };
   return { code: status.INTERNAL, details: `dev server error: ${(err as Error)?.message ?? String(err)}` };
+}
+
+/** The name of a job state a request gives; a number no state has is the caller's mistake. */
+function jobStateName(state: JobState): ApiJobStateName {
+  const name = apiJobStateName(state);
+  if (name === "UNRECOGNIZED")
+    throw new DevRequestError("INVALID_ARGUMENT", `${state} is not a JobState value`);
+  return name;
 }
 
 function authHeader(md: Metadata): string | undefined {

@@ -2,34 +2,16 @@
  * What the dev server remembers about a job and its runs. Exposed read-only to
  * tests through `DevServer.jobs()` so they can assert on what the server saw.
  */
+import type { JobStateName as ApiJobStateName } from "../client/job-states.js";
 import type { Job } from "../gen/armada/submit.js";
 import type { GangInfo } from "./gangs.js";
 
-/** Job state names, as the `JobState` enum spells them. */
-export type JobStateName =
-  | "SUBMITTED"
-  | "QUEUED"
-  | "LEASED"
-  | "PENDING"
-  | "RUNNING"
-  | "SUCCEEDED"
-  | "FAILED"
-  | "CANCELLED"
-  | "PREEMPTED"
-  | "REJECTED";
+/** The state names a dev server job can be in: the API's, less `UNKNOWN` (the server always knows). */
+export type JobStateName = Exclude<ApiJobStateName, "UNKNOWN">;
 
 /** Run state names, as the `JobRunState` enum spells them (without the `RUN_STATE_` prefix). */
 export type RunStateName =
   "LEASED" | "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "PREEMPTED" | "CANCELLED" | "LEASE_RETURNED";
-
-/** States after which a job never changes again. */
-export const TERMINAL_JOB_STATES: ReadonlySet<JobStateName> = new Set([
-  "SUCCEEDED",
-  "FAILED",
-  "CANCELLED",
-  "PREEMPTED",
-  "REJECTED",
-]);
 
 /** States in which a job holds a lease on a node. */
 export const ACTIVE_RUN_JOB_STATES: ReadonlySet<JobStateName> = new Set(["LEASED", "PENDING", "RUNNING"]);

@@ -2,6 +2,8 @@
  * Options of the dev server, with their defaults, validated once at start so a
  * mistake is reported with the field's name and the fix.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { status } from "@grpc/grpc-js";
 import { z } from "zod";
 import { systemClock, type Clock } from "../common/clock.js";
@@ -240,13 +242,20 @@ export function resolveDevServerOptions(options: DevServerOptions = {}): Resolve
   const parsed = schema.safeParse(options);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "options"}: ${i.message}`);
-    throw new Error(`Invalid dev server options: ${problems.join("; ")}`);
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
+      `Invalid dev server options: ${problems.join("; ")}`,
+    );
   }
   const o = parsed.data;
   const clusters = (o.clusters as ClusterConfig[] | undefined) ?? DEFAULT_CLUSTERS;
   const ids = clusters.map((c) => c.id);
   const dup = ids.find((id, i) => ids.indexOf(id) !== i);
-  if (dup) throw new Error(`Invalid dev server options: clusters: cluster id "${dup}" is used twice`);
+  if (dup)
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
+      `Invalid dev server options: clusters: cluster id "${dup}" is used twice`,
+    );
   return {
     host: o.host ?? "127.0.0.1",
     grpcPort: o.grpcPort ?? 0,
@@ -273,9 +282,13 @@ export function resolveDevServerOptions(options: DevServerOptions = {}): Resolve
         try {
           return [methodName(m), v] as [GrpcMethodName, number];
         } catch (err) {
-          throw new Error(`Invalid dev server options: faults.latency.${m}: ${(err as Error).message}`, {
-            cause: err,
-          });
+          throw new ArmadaAirflowError(
+            ErrorCode.InvalidArgument,
+            `Invalid dev server options: faults.latency.${m}: ${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          );
         }
       }),
       dropEventStreamAfter: o.faults?.dropEventStreamAfter,

@@ -3,20 +3,8 @@
  * service): enum numbers and the JobDetails / JobRunDetails messages.
  */
 import { JobRunState, type JobDetails, type JobRunDetails } from "../gen/armada/job.js";
-import { JobState } from "../gen/armada/submit.js";
-import type { JobRecord, JobStateName, RunRecord, RunStateName } from "./job-record.js";
-
-/** Enum number of a job state name. */
-export function jobStateNumber(state: JobStateName | "UNKNOWN"): JobState {
-  return JobState[state];
-}
-
-/** Job state name of an enum number; throws for values that are not a state. */
-export function jobStateName(state: JobState): JobStateName | "UNKNOWN" {
-  const name = JobState[state] as string | undefined;
-  if (name === undefined || name === "UNRECOGNIZED") throw new Error(`${state} is not a JobState value`);
-  return name as JobStateName | "UNKNOWN";
-}
+import { jobStateNumber } from "../client/job-states.js";
+import type { JobRecord, RunRecord, RunStateName } from "./job-record.js";
 
 const RUN_STATE: Record<RunStateName, JobRunState> = {
   LEASED: JobRunState.RUN_STATE_LEASED,

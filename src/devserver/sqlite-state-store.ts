@@ -4,6 +4,8 @@
  * of truth; changes are written behind in one transaction per event-loop turn,
  * which keeps submission fast.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import Database from "better-sqlite3";
 import { EventMessage } from "../gen/armada/event.js";
 import { Job, Queue, RetryPolicy } from "../gen/armada/submit.js";
@@ -32,9 +34,13 @@ export class SqliteStateStore implements StateSink {
     try {
       db = new Database(path);
     } catch (err) {
-      throw new Error(`Cannot open dev server state file "${path}": ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new ArmadaAirflowError(
+        ErrorCode.FailedPrecondition,
+        `Cannot open dev server state file "${path}": ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
@@ -44,7 +50,8 @@ export class SqliteStateStore implements StateSink {
     const version = row ? Number(row.value) : 0;
     if (version > SCHEMA_VERSION) {
       db.close();
-      throw new Error(
+      throw new ArmadaAirflowError(
+        ErrorCode.FailedPrecondition,
         `Dev server state file "${path}" has schema version ${version}, newer than this armada-airflow supports ` +
           `(${SCHEMA_VERSION}); upgrade armada-airflow or use another --state file`,
       );

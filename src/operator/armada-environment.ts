@@ -3,6 +3,8 @@
  * or, when none is named, an embedded dev server started on demand, so an
  * example DAG runs on a fresh machine with no cluster.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -72,7 +74,11 @@ function startEmbedded(queues: string[], home: string): Promise<EmbeddedInfo> {
         resolve(JSON.parse(out.slice(0, nl)) as EmbeddedInfo);
       } catch (e) {
         reject(
-          new Error(`embedded dev server printed something unexpected: ${out.slice(0, 200)}`, { cause: e }),
+          new ArmadaAirflowError(
+            ErrorCode.Internal,
+            `embedded dev server printed something unexpected: ${out.slice(0, 200)}`,
+            { cause: e },
+          ),
         );
       }
       // The child lives as long as this process does, without keeping it alive.
@@ -85,7 +91,8 @@ function startEmbedded(queues: string[], home: string): Promise<EmbeddedInfo> {
     child.once("error", reject);
     child.once("exit", (code) =>
       reject(
-        new Error(
+        new ArmadaAirflowError(
+          ErrorCode.Unavailable,
           `the embedded Armada dev server exited (code ${code}) before it was ready: ${err.trim().slice(-2000)}`,
         ),
       ),

@@ -5,6 +5,8 @@
  * outcome. Waits by sleeping, or by deferring to a trigger so the worker is
  * free while the job runs.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { createHash } from "node:crypto";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { systemClock, type Clock } from "../common/clock.js";
@@ -37,7 +39,7 @@ import {
   type JobRequestFactory,
   type JobRequestJson,
 } from "./job-request.js";
-import { isTerminalJobState, JobState, jobStateName } from "./job-states.js";
+import { isTerminalJobState, JobState, jobStateName } from "../client/job-states.js";
 import {
   linkXComKey,
   lookoutUrl,
@@ -136,7 +138,11 @@ export type ArmadaRetries = "inherit" | "failFast";
 /** Annotation that makes Armada's retry engine leave a job alone (it fails on its first failed run). */
 export const ARMADA_FAIL_FAST_ANNOTATION = "armadaproject.io/failFast";
 
-/** The task's result (XCom `return_value`). */
+/**
+ * The task's result (XCom `return_value`). Its fields are snake_case on
+ * purpose: they are the XCom keys Airflow's ArmadaOperator returns, which
+ * downstream tasks and templates (`ti.xcom_pull(...)["job_id"]`) read by name.
+ */
 export interface ArmadaOperatorResult {
   armada_queue: string;
   job_id: string;
@@ -604,13 +610,19 @@ export class ArmadaOperator extends BaseOperator {
     }
   }
 
-  /** Resumes after the trigger fired: reads the job context from XCom and polls again. */
+  /**
+   * Resumes after the trigger fired: reads the job context from XCom and polls again.
+   * Named as in Airflow's ArmadaOperator, snake_case and all: the name is
+   * stored with each deferral (the runtime calls the method by it on resume),
+   * so tasks deferred by an earlier version resume by the same name.
+   */
   async _trigger_reentry(context: Context, _event?: unknown): Promise<ArmadaOperatorResult> {
     crashPoint("armada.resumed");
     const ti = this.attach(context);
     const stored = await ti.xcomPull({ key: XCOM_KEYS.jobContext });
     if (!stored) {
-      throw new Error(
+      throw new ArmadaAirflowError(
+        ErrorCode.NotFound,
         `Resumed without an XCom job_context for task ${ti.taskId}; cannot tell which Armada job to follow`,
       );
     }

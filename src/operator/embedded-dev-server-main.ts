@@ -8,9 +8,11 @@
  * (recorded in that folder), so that `resume` after a crash finds the jobs of
  * the runner that died and their Lookout links stay valid.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { startDevServer, type DevServer } from "../testing/index.js";
+import { startDevServer, type DevServer } from "../devserver/dev-server.js";
 
 const queues = (process.env.ARMADA_AIRFLOW_EMBEDDED_QUEUES ?? "default").split(",").filter(Boolean);
 const home = process.env.ARMADA_AIRFLOW_EMBEDDED_HOME;
@@ -83,7 +85,8 @@ async function startWithState(dir: string): Promise<DevServer> {
         await new Promise((r) => setTimeout(r, 200));
         continue;
       }
-      throw new Error(
+      throw new ArmadaAirflowError(
+        ErrorCode.FailedPrecondition,
         `${message}. The embedded dev server of ${dir} must come back on ports ${last.grpcPort} (gRPC) and ` +
           `${last.httpPort} (HTTP) so that the jobs of the earlier runner and their Lookout links are found; ` +
           `free those ports (another program took them) and run the command again, or delete ${recordFile} ` +

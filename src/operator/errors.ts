@@ -3,8 +3,10 @@
  * One class for "retry may help" and a subclass for "never retry", both
  * carrying the job's queue, id, final state and reason.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { brandSymbol } from "../runtime/brand.js";
-import { JobState, jobStateDisplayName, jobStateName, parseJobState } from "./job-states.js";
+import { JobState, jobStateDisplayName, jobStateName, parseJobState } from "../client/job-states.js";
 
 // The runtime fails a task without retry when the error carries this brand
 // (its TaskFatalError has it too); a brand, not a base class, because the
@@ -28,7 +30,7 @@ function jobFailedMessage(queue: string, jobId: string, state: JobState, reason:
  * The Armada job ended in a state other than SUCCEEDED. The task may be
  * retried (a retry can reattach or submit afresh, per the reattach policy).
  */
-export class ArmadaOperatorJobFailedError extends Error {
+export class ArmadaOperatorJobFailedError extends ArmadaAirflowError {
   /** Marks the error as one the runtime may retry. */
   readonly fatal: boolean = false;
 
@@ -42,7 +44,7 @@ export class ArmadaOperatorJobFailedError extends Error {
     /** Armada's termination reason; empty when it gave none. */
     readonly reason: string = "",
   ) {
-    super(jobFailedMessage(queue, jobId, state, reason));
+    super(ErrorCode.JobFailed, jobFailedMessage(queue, jobId, state, reason));
     this.name = new.target.name;
   }
 
@@ -57,17 +59,23 @@ export class ArmadaOperatorJobFailedError extends Error {
   }
 
   /**
-   * Rebuilds either error class from its serialized form. Throws a TypeError
+   * Rebuilds either error class from its serialized form. Throws an ArmadaAirflowError (code `serde`)
    * naming the problem when the data is not one of ours.
    */
   static deserialize(data: unknown): ArmadaOperatorJobFailedError {
     if (!Array.isArray(data) || data.length !== 3 || !Array.isArray(data[1]) || data[1].length !== 4) {
-      throw new TypeError("serialized job failed error: expected [classpath, [queue, job_id, state_name, reason], {}]");
+      throw new ArmadaAirflowError(
+        ErrorCode.Serde,
+        "serialized job failed error: expected [classpath, [queue, job_id, state_name, reason], {}]",
+      );
     }
     const [classpath, args] = data as [unknown, unknown[]];
     const [queue, jobId, stateName, reason] = args;
     if (typeof queue !== "string" || typeof jobId !== "string" || typeof reason !== "string") {
-      throw new TypeError("serialized job failed error: queue, job_id and reason must be strings");
+      throw new ArmadaAirflowError(
+        ErrorCode.Serde,
+        "serialized job failed error: queue, job_id and reason must be strings",
+      );
     }
     const state = parseJobState(stateName, "serialized job failed error state");
     if (classpath === JOB_FAILED_FATAL_ERROR_CLASSPATH) {
@@ -76,7 +84,10 @@ export class ArmadaOperatorJobFailedError extends Error {
     if (classpath === JOB_FAILED_ERROR_CLASSPATH) {
       return new ArmadaOperatorJobFailedError(queue, jobId, state, reason);
     }
-    throw new TypeError(`serialized job failed error: unknown classpath ${JSON.stringify(classpath)}`);
+    throw new ArmadaAirflowError(
+      ErrorCode.Serde,
+      `serialized job failed error: unknown classpath ${JSON.stringify(classpath)}`,
+    );
   }
 }
 
@@ -103,14 +114,14 @@ export class ArmadaOperatorJobFailedFatalError extends ArmadaOperatorJobFailedEr
  * fix; raised before anything is submitted, and never retried (a retry
  * would fail the same way).
  */
-export class ArmadaOperatorInputError extends Error {
+export class ArmadaOperatorInputError extends ArmadaAirflowError {
   constructor(
     /** The operator option or job request path at fault, e.g. `job_request.pod_spec.containers[0].image`. */
     readonly field: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(`${field}: ${message}`, options);
+    super(ErrorCode.InvalidArgument, `${field}: ${message}`, options);
     this.name = "ArmadaOperatorInputError";
     Object.defineProperty(this, TASK_FATAL, { value: true });
   }
@@ -122,7 +133,7 @@ export class ArmadaOperatorInputError extends Error {
  * Armada answers. The same request would be refused again, so the task fails
  * without retry.
  */
-export class ArmadaOperatorSubmitError extends Error {
+export class ArmadaOperatorSubmitError extends ArmadaAirflowError {
   constructor(
     /** The queue the job was submitted to. */
     readonly queue: string,
@@ -132,13 +143,14 @@ export class ArmadaOperatorSubmitError extends Error {
     readonly itemIndex: number,
     /** Armada's own words. */
     readonly reason: string,
-    options?: { cause?: unknown; message?: string },
+    options?: { cause?: unknown; message?: string; errorCode?: ErrorCode },
   ) {
     super(
+      options?.errorCode ?? ErrorCode.SubmitRefused,
       options?.message ??
         `Error submitting job to Armada: ${reason} (job_request_items[${itemIndex}] in queue '${queue}', job set '${jobSetId}'; ` +
           "the request would be refused again, so the task is not retried)",
-      options?.cause !== undefined ? { cause: options.cause } : undefined,
+      { cause: options?.cause },
     );
     this.name = new.target.name;
     Object.defineProperty(this, TASK_FATAL, { value: true });
@@ -154,6 +166,7 @@ export class ArmadaOperatorQueueNotFoundError extends ArmadaOperatorSubmitError 
   constructor(queue: string, jobSetId: string, options?: { cause?: unknown }) {
     super(queue, jobSetId, 0, `could not find queue "${queue}"`, {
       ...options,
+      errorCode: ErrorCode.NotFound,
       message:
         `Armada queue '${queue}' does not exist, so nothing was submitted. Create it first ` +
         `(armadactl create queue ${queue}, or the QueueService CreateQueue call; the dev server takes ` +
@@ -168,7 +181,7 @@ export class ArmadaOperatorQueueNotFoundError extends ArmadaOperatorSubmitError 
  * running; `lastKnownState` is what the task last saw. Retryable: a later
  * try may reattach to the job or cancel it.
  */
-export class ArmadaOperatorCancelError extends Error {
+export class ArmadaOperatorCancelError extends ArmadaAirflowError {
   constructor(
     /** The Armada queue of the job. */
     readonly queue: string,
@@ -182,9 +195,10 @@ export class ArmadaOperatorCancelError extends Error {
   ) {
     const why = options?.cause instanceof Error ? `: ${options.cause.message}` : "";
     super(
+      ErrorCode.CancelFailed,
       `Could not cancel Armada job '${jobId}' in queue '${queue}' after ${attempts} attempt(s)${why}. ` +
         `The job may still be running (last seen ${lastKnownState}); cancel it with armadactl cancel or in Lookout.`,
-      options?.cause !== undefined ? { cause: options.cause } : undefined,
+      { cause: options?.cause },
     );
     this.name = "ArmadaOperatorCancelError";
   }

@@ -3,6 +3,8 @@
  * per channel (so many tasks share one connection), status checks batched
  * per channel, and submission that never creates a second job.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { randomUUID } from "node:crypto";
 import { type Clock, systemClock } from "../common/clock.js";
 import { crashPoint } from "../common/crash-point.js";
@@ -14,7 +16,7 @@ import { JobRunState } from "../gen/armada/job.js";
 import type { JobSubmitRequestItem, JobSubmitResponseItem } from "../gen/armada/submit.js";
 import { ArmadaOperatorCancelError, ArmadaOperatorQueueNotFoundError, ArmadaOperatorSubmitError } from "./errors.js";
 import { JobFailureReader, type JobFailure } from "./job-failure-reader.js";
-import { JobState, isTerminalJobState, jobStateName } from "./job-states.js";
+import { JobState, isTerminalJobState, jobStateName } from "../client/job-states.js";
 import { RunningJobContext } from "./running-job-context.js";
 import { StatusBatcher } from "./status-batcher.js";
 import { SubmitBatcher } from "./submit-batcher.js";
@@ -118,7 +120,10 @@ function isRetryableCancelFailure(err: ArmadaError): boolean {
 
 function positiveOption(name: string, value: number): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`ArmadaHook option ${name} must be a number > 0, got ${JSON.stringify(value)}`);
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
+      `ArmadaHook option ${name} must be a number > 0, got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -179,7 +184,8 @@ export class ArmadaHook implements ArmadaHookApi {
 
   constructor(channelArgs: GrpcChannelArgs, options: ArmadaHookOptions = {}) {
     if (!(channelArgs instanceof GrpcChannelArgs)) {
-      throw new TypeError(
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
         'channelArgs must be a GrpcChannelArgs, e.g. new GrpcChannelArgs({ target: "armada.example.com:50051" })',
       );
     }

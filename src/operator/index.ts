@@ -16,7 +16,6 @@ export {
   ArmadaPollJobTrigger,
   type ArmadaPollJobTriggerOptions,
   type ArmadaJobWatch,
-  type XComReadableTaskInstance,
   POLL_JOB_TRIGGER_CLASSPATH,
 } from "./poll-job-trigger.js";
 export {
@@ -28,7 +27,6 @@ export {
   type SubmitJobRequest,
   closeArmadaHookClients,
 } from "./hook.js";
-export { StatusBatcher, type StatusBatcherOptions, type FetchJobStates } from "./status-batcher.js";
 export { RunningJobContext, type RunningJobContextInit, type JobContextXCom } from "./running-job-context.js";
 export {
   ArmadaOperatorJobFailedError,
@@ -68,16 +66,6 @@ export {
   type FetchContainerLogsRequest,
   type K8sTokenSource,
 } from "./pod-log-manager.js";
-export {
-  JobState,
-  isTerminalJobState,
-  isActiveJobState,
-  jobStateName,
-  jobStateDisplayName,
-  parseJobState,
-  TERMINAL_JOB_STATES,
-  ALL_JOB_STATES,
-} from "./job-states.js";
 export { type JobRequest, type JobRequestFactory, type JobRequestJson } from "./job-request.js";
 export { type LogSink } from "./task-log.js";
 export {

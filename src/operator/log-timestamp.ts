@@ -1,3 +1,5 @@
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 /**
  * Kubernetes log timestamps (RFC 3339, up to nanoseconds) compared without
  * losing precision. A JavaScript Date keeps milliseconds only; two lines a
@@ -28,7 +30,11 @@ export function tryParseLogTimestamp(text: string): LogTimestamp | undefined {
 /** Parses an RFC 3339 timestamp; throws naming `field` when it is not one. */
 export function parseLogTimestamp(text: string, field = "timestamp"): LogTimestamp {
   const t = tryParseLogTimestamp(text);
-  if (!t) throw new TypeError(`${field}: ${JSON.stringify(text)} is not an RFC 3339 timestamp`);
+  if (!t)
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
+      `${field}: ${JSON.stringify(text)} is not an RFC 3339 timestamp`,
+    );
   return t;
 }
 

@@ -12,7 +12,7 @@ import { deserializeValue } from "../runtime/serde.js";
 import { FINISHED_STATES } from "../runtime/state.js";
 import type { DagRunRow, Store, TaskInstanceRow } from "../runtime/store/store.js";
 import { ArmadaOperator } from "./armada-operator.js";
-import { isTerminalJobState, JobState, jobStateName } from "./job-states.js";
+import { isTerminalJobState, JobState, jobStateName } from "../client/job-states.js";
 
 /** One live job the sweep looked at. */
 export interface SweptJob {

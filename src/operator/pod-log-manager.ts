@@ -3,6 +3,8 @@
  * Each call fetches what is new since the last published line, so polls,
  * deferrals and resumes together show every line once: no gaps, no repeats.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { PassThrough } from "node:stream";
 import { ApiException, KubeConfig, Log } from "@kubernetes/client-node";
 import type { LogSink } from "./task-log.js";
@@ -116,7 +118,10 @@ export class KubernetesPodLogManager {
     const stalled = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         controller.abort();
-        reject(new Error(`reading logs of pod ${request.pod} took longer than ${this.readTimeoutMs} ms; abandoned`));
+        reject(new ArmadaAirflowError(
+          ErrorCode.DeadlineExceeded,
+          `reading logs of pod ${request.pod} took longer than ${this.readTimeoutMs} ms; abandoned`,
+        ));
       }, this.readTimeoutMs);
       timer.unref();
     });
@@ -178,7 +183,8 @@ export class KubernetesPodLogManager {
       // With no KUBECONFIG, no ~/.kube/config and not in a cluster, the client
       // invents a localhost context named "loaded-context": nothing to read from.
       if (loaded.getCurrentContext() === "loaded-context" && loaded.getContexts().length === 1) {
-        throw new Error(
+        throw new ArmadaAirflowError(
+          ErrorCode.Config,
           "no kubeconfig found (KUBECONFIG is unset, ~/.kube/config does not exist, not in a cluster), so container " +
             "logs cannot be read; set KUBECONFIG to a kubeconfig with one context per Armada cluster id, " +
             "or pass the operator's kubeConfig option",
@@ -224,7 +230,8 @@ export class KubernetesPodLogManager {
     const ctx = base.getContextObject(context);
     if (!ctx) {
       const known = base.getContexts().map((c) => c.name);
-      throw new Error(
+      throw new ArmadaAirflowError(
+        ErrorCode.Config,
         `No kubeconfig context named '${context}' (the Armada cluster id) to read logs from; ` +
           `known contexts: ${known.length ? known.join(", ") : "none"}. Add one per Armada cluster.`,
       );

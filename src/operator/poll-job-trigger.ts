@@ -8,24 +8,20 @@
  * to do. Job data lives in XCom, so the serialized form is the moment and
  * the watch.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { crashPoint } from "../common/crash-point.js";
 import { GrpcChannelArgs } from "../client/channel-args.js";
-import { BaseTrigger, registerTrigger, TriggerEvent, type TriggerTaskInstance } from "../runtime/trigger.js";
+import { BaseTrigger, registerTrigger, TriggerEvent } from "../runtime/trigger.js";
 import { TaskInstanceState } from "../runtime/state.js";
 import { stderrLogger } from "../runtime/task-logger.js";
 import { ArmadaHook, type ArmadaHookApi } from "./hook.js";
 import { RunningJobContext } from "./running-job-context.js";
-import { TERMINAL_JOB_STATES, jobStateName } from "./job-states.js";
+import { TERMINAL_JOB_STATES, jobStateName } from "../client/job-states.js";
 import type { LogSink } from "./task-log.js";
 
 /** The class path the trigger serializes under (the reference's). */
 export const POLL_JOB_TRIGGER_CLASSPATH = "armada.triggers.ArmadaPollJobTrigger";
-
-/**
- * A trigger's task instance that can read its XComs.
- * @deprecated every {@link TriggerTaskInstance} can now; use that.
- */
-export type XComReadableTaskInstance = TriggerTaskInstance;
 
 /** XCom keys the deferring operator pushes and cleanup reads (the operator's XCOM_KEYS). */
 const JOB_CONTEXT_KEY = "job_context";
@@ -88,7 +84,10 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     super();
     this.moment = new Date(moment);
     if (Number.isNaN(this.moment.getTime())) {
-      throw new TypeError(`ArmadaPollJobTrigger moment must be a valid time, got ${JSON.stringify(moment)}`);
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `ArmadaPollJobTrigger moment must be a valid time, got ${JSON.stringify(moment)}`,
+      );
     }
     if (watch !== undefined) checkWatch(watch);
     this.watch = watch;
@@ -196,7 +195,10 @@ const FINAL_JOB_STATES: ReadonlySet<string> = new Set(
 
 function checkWatch(w: ArmadaJobWatch): void {
   const bad = (field: string, want: string) => {
-    throw new TypeError(`ArmadaPollJobTrigger watch.${field} must be ${want}, got ${JSON.stringify(w)}`);
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
+      `ArmadaPollJobTrigger watch.${field} must be ${want}, got ${JSON.stringify(w)}`,
+    );
   };
   if (typeof w !== "object" || w === null) bad("", "an object");
   if (typeof w.jobId !== "string" || w.jobId === "") bad("jobId", "a non-empty string");

@@ -2,7 +2,9 @@
  * Reattach policies: on a retry, whether the task may attach to the job an
  * earlier try submitted instead of submitting a new one.
  */
-import { JobState } from "./job-states.js";
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
+import { JobState } from "../client/job-states.js";
 
 /** Decides from an existing job's state and termination reason whether to reattach. */
 export type ReattachPolicyFunction = (state: JobState, terminationReason: string) => boolean;
@@ -30,7 +32,10 @@ export const runningOrSucceededReattach: ReattachPolicyFunction = (state) =>
 export function reattachPolicy(policy: ReattachPolicy): ReattachPolicyFunction {
   if (typeof policy === "function") return policy;
   if (typeof policy !== "string") {
-    throw new TypeError(`reattachPolicy: expected a policy name or a function, got ${typeof policy}`);
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
+      `reattachPolicy: expected a policy name or a function, got ${typeof policy}`,
+    );
   }
   switch (policy.toLowerCase()) {
     case "never":
@@ -40,7 +45,7 @@ export function reattachPolicy(policy: ReattachPolicy): ReattachPolicyFunction {
     case "running_or_succeeded":
       return runningOrSucceededReattach;
     default:
-      throw new Error(`Unknown policy type: ${policy.toLowerCase()}`);
+      throw new ArmadaAirflowError(ErrorCode.InvalidArgument, `Unknown policy type: ${policy.toLowerCase()}`);
   }
 }
 

@@ -2,9 +2,11 @@
  * What the operator knows about the Armada job it is waiting for. Immutable:
  * every change makes a new context, so a context pushed to XCom never moves.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { brandSymbol, hasBrand } from "../runtime/brand.js";
 import { registerSerializable } from "../runtime/serde.js";
-import { JobState, jobStateName, parseJobState } from "./job-states.js";
+import { JobState, jobStateName, parseJobState } from "../client/job-states.js";
 import { parseLogTimestamp } from "./log-timestamp.js";
 
 const RUNNING_JOB_CONTEXT = brandSymbol("RunningJobContext");
@@ -128,23 +130,38 @@ export class RunningJobContext {
 
   /** Reads an XCom `job_context` value back; throws naming the field that is wrong. */
   static fromXCom(value: unknown): RunningJobContext {
-    if (!value || typeof value !== "object") throw new TypeError("job_context: expected an object");
+    if (!value || typeof value !== "object") throw new ArmadaAirflowError(
+      ErrorCode.Serde,
+      "job_context: expected an object",
+    );
     const v = value as Record<string, unknown>;
     const str = (key: keyof JobContextXCom): string => {
       const x = v[key];
-      if (typeof x !== "string" || x === "") throw new TypeError(`job_context.${key}: expected a non-empty string`);
+      if (typeof x !== "string" || x === "") throw new ArmadaAirflowError(
+        ErrorCode.Serde,
+        `job_context.${key}: expected a non-empty string`,
+      );
       return x;
     };
     const submit = new Date(str("armada_job_submit_time"));
-    if (Number.isNaN(submit.getTime())) throw new TypeError("job_context.armada_job_submit_time: not a valid time");
+    if (Number.isNaN(submit.getTime())) throw new ArmadaAirflowError(
+      ErrorCode.Serde,
+      "job_context.armada_job_submit_time: not a valid time",
+    );
     const last = v.armada_job_last_log_time;
     if (last !== null && last !== undefined && typeof last !== "string") {
-      throw new TypeError("job_context.armada_job_last_log_time: expected a string or null");
+      throw new ArmadaAirflowError(
+        ErrorCode.Serde,
+        "job_context.armada_job_last_log_time: expected a string or null",
+      );
     }
     const optional = <T>(key: keyof JobContextXCom, type: "string" | "number"): T | undefined => {
       const x = v[key];
       if (x === null || x === undefined) return undefined;
-      if (typeof x !== type) throw new TypeError(`job_context.${key}: expected a ${type} or null`);
+      if (typeof x !== type) throw new ArmadaAirflowError(
+        ErrorCode.Serde,
+        `job_context.${key}: expected a ${type} or null`,
+      );
       return x as T;
     };
     const runId = optional<string>("armada_job_run_id", "string");
@@ -183,7 +200,8 @@ export class RunningJobContext {
   /** Inverse of {@link RunningJobContext.serialize}; refuses a newer format version. */
   static deserialize(data: Record<string, unknown>, version: number): RunningJobContext {
     if (version > RunningJobContext.version) {
-      throw new TypeError(
+      throw new ArmadaAirflowError(
+        ErrorCode.Serde,
         `RunningJobContext: serialized version ${version} is newer than this code understands (${RunningJobContext.version})`,
       );
     }

@@ -10,7 +10,7 @@
  * call is being prepared join it.
  */
 import type { Clock } from "../common/clock.js";
-import { JobState } from "./job-states.js";
+import { JobState } from "../client/job-states.js";
 
 /** Fetches the states of many jobs in one call. */
 export type FetchJobStates = (jobIds: string[]) => Promise<Map<string, JobState>>;

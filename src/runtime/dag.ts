@@ -3,8 +3,8 @@ import type { BaseOperator, BaseOperatorOptions } from "./base-operator.js";
 import { checkDagOptions, checkId } from "./definition-checks.js";
 import { DagDefinitionError, RuntimeError } from "./errors.js";
 import { getConfig, getConfigBoolean } from "./config.js";
-import { parseSchedule, type Schedule, type ScheduleSpec } from "../scheduler/schedule.js";
-import { checkTimezone, parseDateOption } from "../scheduler/timezone.js";
+import { parseSchedule, type Schedule, type ScheduleSpec } from "./schedule.js";
+import { checkTimezone, parseDateOption } from "./timezone.js";
 
 const DAG_BRAND = brandSymbol("DAG");
 const COLLECTOR = Symbol.for("armada-airflow.dag-collector");

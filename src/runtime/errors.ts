@@ -1,3 +1,4 @@
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
 import { brandSymbol, hasBrand } from "./brand.js";
 import type { BaseTrigger } from "./trigger.js";
 
@@ -6,7 +7,7 @@ const TASK_DEFERRED = brandSymbol("TaskDeferred");
 const TASK_SKIPPED = brandSymbol("TaskSkipped");
 const RUNTIME_ERROR = brandSymbol("RuntimeError");
 
-/** Machine-readable codes of {@link RuntimeError}. */
+/** Machine-readable codes of {@link RuntimeError}: a subset of the family's `ErrorCode` values. */
 export type RuntimeErrorCode =
   | "config"
   | "template"
@@ -21,11 +22,15 @@ export type RuntimeErrorCode =
   | "invalid_argument"
   | "pool";
 
-/** The runtime's own error family: a code, a message naming the fix, an optional cause. */
-export class RuntimeError extends Error {
+/**
+ * The runtime's errors: a code, a message naming the fix, an optional cause.
+ * A member of the {@link ArmadaAirflowError} family, whose `errorCode` equals
+ * `code` here.
+ */
+export class RuntimeError extends ArmadaAirflowError {
   readonly code: RuntimeErrorCode;
   constructor(code: RuntimeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = "RuntimeError";
     this.code = code;
     Object.defineProperty(this, RUNTIME_ERROR, { value: true });

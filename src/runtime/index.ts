@@ -1,5 +1,8 @@
 /**
- * The task runtime: the contract an Airflow-style operator codes against.
+ * The task runtime's public API: the contract an Airflow-style operator and a
+ * DAG file code against. The engine (the Runner, DAG loading, the task store
+ * and its transitions) is not here: see `armada-airflow/runner` and
+ * `armada-airflow/store`.
  */
 export {
   BaseOperator,
@@ -9,7 +12,7 @@ export {
   applyDefaultArgs,
 } from "./base-operator.js";
 export { DAG, type DagOptions, chain } from "./dag.js";
-export type { ScheduleSpec } from "../scheduler/schedule.js";
+export type { ScheduleSpec } from "./schedule.js";
 export {
   type Context,
   type TaskInstance,
@@ -50,7 +53,6 @@ export {
   getConfig,
   getConfigBoolean,
   getConfigNumber,
-  clearConfigCache,
   armadaAirflowHome,
   type ConfigSource,
 } from "./config.js";
@@ -59,33 +61,3 @@ export { templateFieldProperty } from "./naming.js";
 export { macros } from "./macros.js";
 export { maskSecret, redactSecrets } from "./secrets-masker.js";
 export { type TaskLogger, type LogLevel } from "./task-logger.js";
-export { Runner, type RunnerOptions, type RunnerEvent, type CreateDagRunOptions } from "./runner.js";
-export { evaluateTriggerRule, type TriggerDecision } from "./trigger-rules.js";
-export { loadDag, loadDagFile, findDagFiles, type ModuleImporter } from "./dag-loader.js";
-export { openStore } from "./store/open-store.js";
-export { KyselyStore, type StoreLocation } from "./store/kysely-store.js";
-export type {
-  Store,
-  DagRunRow,
-  TaskInstanceRow,
-  TaskTryRow,
-  XComRow,
-  TriggerRow,
-  LogRow,
-  RunnerRow,
-  TiKey,
-  TaskInstancePatch,
-  TaskTransition,
-  TransitionKind,
-  PoolRow,
-  PoolUsage,
-} from "./store/store.js";
-export { DEFAULT_POOL, DEFAULT_POOL_SLOTS, PoolSlotsUnavailable, type PoolRefusal } from "./pools.js";
-export {
-  applyOutcome,
-  transitionFor,
-  decideFailure,
-  type TaskOutcome,
-  type FailureDecision,
-} from "./outcome.js";
-export { markTaskFailed, requestTaskKill } from "./task-commands.js";

@@ -8,8 +8,3 @@
 export function templateFieldProperty(fieldName: string): string {
   return fieldName.replace(/_+([a-zA-Z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
-
-/** The snake_case form of a camelCase property (`jobRequest` -> `job_request`). */
-export function snakeCase(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}

@@ -9,7 +9,7 @@ import type { DAG } from "../runtime/dag.js";
 import { RuntimeError } from "../runtime/errors.js";
 import type { Runner } from "../runtime/runner.js";
 import type { DagRunRow } from "../runtime/store/store.js";
-import { runsBetween } from "./schedule.js";
+import { runsBetween } from "../runtime/schedule.js";
 
 /** What a backfill did. */
 export interface BackfillResult {

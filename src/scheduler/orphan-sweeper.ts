@@ -12,6 +12,8 @@
  * its cost follows the recent work, not the age of the database.
  * `armada-airflow armada sweep` looks at everything.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import type { Clock } from "../common/clock.js";
 import type { SweptJob } from "../operator/orphan-sweep.js";
 import { redactSecrets } from "../runtime/secrets-masker.js";
@@ -39,7 +41,10 @@ export class OrphanSweeper {
 
   constructor(private readonly options: OrphanSweeperOptions) {
     if (!(options.intervalMs > 0)) {
-      throw new TypeError(`OrphanSweeper intervalMs must be > 0, got ${options.intervalMs}`);
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `OrphanSweeper intervalMs must be > 0, got ${options.intervalMs}`,
+      );
     }
     const now = options.clock.nowMs();
     // The first sweep one interval after the start: `armada sweep` is there for one at once.

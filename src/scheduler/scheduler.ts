@@ -19,7 +19,7 @@ import { redactSecrets } from "../runtime/secrets-masker.js";
 import type { DagRunRow, Store } from "../runtime/store/store.js";
 import { DagBag } from "./dag-bag.js";
 import { OrphanSweeper, type OrphanSweepFunction } from "./orphan-sweeper.js";
-import type { DataInterval, ScheduledRun } from "./schedule.js";
+import type { DataInterval, ScheduledRun } from "../runtime/schedule.js";
 
 /** Options of a {@link Scheduler}. */
 export interface SchedulerOptions {

@@ -25,3 +25,4 @@ export {
   EXIT_CODE_ANNOTATION,
 } from "../devserver/index.js";
 export { type Clock, ManualClock, systemClock } from "../common/clock.js";
+export { clearConfigCache } from "../runtime/config.js";

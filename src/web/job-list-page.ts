@@ -1,7 +1,6 @@
 /** `/`: jobs, newest first, filtered by queue, job set and state. */
 import { html } from "hono/html";
-import type { JobRecord } from "../devserver/job-record.js";
-import type { LookoutSource } from "./lookout-source.js";
+import type { LookoutJob, LookoutSource } from "./lookout-source.js";
 import { page, stateBadge, time } from "./layout.js";
 
 /** Filters of the job list (all optional). */
@@ -14,10 +13,10 @@ export interface JobListFilters {
 }
 
 /** The jobs matching `filters`, newest first (scans from the end, stops at `limit`). */
-export function filterJobs(source: LookoutSource, filters: JobListFilters): JobRecord[] {
+export function filterJobs(source: LookoutSource, filters: JobListFilters): LookoutJob[] {
   const all = source.jobs();
   const limit = filters.limit ?? 100;
-  const out: JobRecord[] = [];
+  const out: LookoutJob[] = [];
   for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
     const j = all[i];
     if (filters.queue && j.queue !== filters.queue) continue;

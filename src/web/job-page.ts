@@ -1,7 +1,7 @@
 /** `/jobs/<job_id>`: one job's state, reason, runs, events and logs. */
 import { html } from "hono/html";
-import { TERMINAL_JOB_STATES, type JobRecord } from "../devserver/job-record.js";
-import type { LookoutSource } from "./lookout-source.js";
+import { TERMINAL_JOB_STATE_NAMES } from "../client/job-states.js";
+import type { LookoutJob, LookoutSource } from "./lookout-source.js";
 import { page, stateBadge, time } from "./layout.js";
 
 function eventSummary(value: Record<string, unknown>): string {
@@ -23,7 +23,7 @@ function eventSummary(value: Record<string, unknown>): string {
 }
 
 /** Renders the job page. */
-export function jobPage(source: LookoutSource, job: JobRecord) {
+export function jobPage(source: LookoutSource, job: LookoutJob) {
   const events = source.jobEvents(job);
   const logs = source.logs(job);
   // A job waiting for a node says why, as Lookout shows a queued job's scheduling reason.
@@ -124,6 +124,6 @@ ${l.lines.map((x) => `${new Date(x.timeMs).toISOString()} ${x.text}`).join("\n")
             )
       }`,
     // Reload while the job can still change, so a user can watch it run.
-    TERMINAL_JOB_STATES.has(job.state) ? undefined : 2,
+    TERMINAL_JOB_STATE_NAMES.has(job.state) ? undefined : 2,
   );
 }

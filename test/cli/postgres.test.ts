@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KyselyStore } from "armada-airflow";
+import { KyselyStore } from "armada-airflow/store";
 import { startPostgres, type PostgresServer } from "../runtime/postgres-server.js";
 import { cliSandbox } from "./support.js";
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { KyselyStore } from "armada-airflow";
+import { KyselyStore } from "armada-airflow/store";
 import { sleepUntil } from "../support/sleep-until.js";
 import { spawnSourceCli, type SourceCliProcess } from "../support/source-cli.js";
 

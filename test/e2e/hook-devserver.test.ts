@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GrpcChannelArgs } from "../../src/client/channel-args.js";
 import { ManualClock } from "../../src/common/clock.js";
 import { ArmadaHook, closeArmadaHookClients } from "../../src/operator/hook.js";
-import { JobState } from "../../src/operator/job-states.js";
+import { JobState } from "../../src/client/job-states.js";
 import { RunningJobContext } from "../../src/operator/running-job-context.js";
 import { jobRequestItemFromKubernetes } from "../../src/client/kubernetes-job-request-item.js";
 import { startDevServer, type DevServer } from "../../src/testing/index.js";

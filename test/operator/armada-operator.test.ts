@@ -7,7 +7,7 @@ import {
   ArmadaOperatorJobFailedError,
   ArmadaOperatorJobFailedFatalError,
 } from "../../src/operator/errors.js";
-import { JobState } from "../../src/operator/job-states.js";
+import { JobState } from "../../src/client/job-states.js";
 import { ArmadaPollJobTrigger } from "../../src/operator/poll-job-trigger.js";
 import { RunningJobContext } from "../../src/operator/running-job-context.js";
 import { runWithContext, type Context } from "../../src/runtime/context.js";

@@ -6,7 +6,7 @@ import {
   JOB_FAILED_ERROR_CLASSPATH,
   JOB_FAILED_FATAL_ERROR_CLASSPATH,
 } from "../../src/operator/errors.js";
-import { JobState } from "../../src/operator/job-states.js";
+import { JobState } from "../../src/client/job-states.js";
 
 describe("ArmadaOperatorJobFailedError", () => {
   it("keeps queue, job id, state and reason (case 11)", () => {

@@ -14,7 +14,7 @@ import {
   ArmadaOperatorSubmitError,
 } from "../../src/operator/errors.js";
 import { ArmadaHook, closeArmadaHookClients } from "../../src/operator/hook.js";
-import { JobState } from "../../src/operator/job-states.js";
+import { JobState } from "../../src/client/job-states.js";
 import { RunningJobContext } from "../../src/operator/running-job-context.js";
 import { isTaskFatalError } from "../../src/runtime/errors.js";
 import { startDevServer, type DevServer } from "../../src/testing/index.js";

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/common/clock.js";
 import { GrpcChannelArgs } from "../../src/client/channel-args.js";
 import { ArmadaOperator, type ArmadaOperatorOptions } from "../../src/operator/armada-operator.js";
-import { JobState } from "../../src/operator/job-states.js";
+import { JobState } from "../../src/client/job-states.js";
 import { firstTimeThisTry } from "../../src/operator/once-per-try.js";
 import { KubernetesPodLogManager } from "../../src/operator/pod-log-manager.js";
 import { runWithContext } from "../../src/runtime/context.js";

@@ -6,7 +6,7 @@ import {
   POLL_JOB_TRIGGER_CLASSPATH,
   type ArmadaJobWatch,
 } from "../../src/operator/poll-job-trigger.js";
-import { JobState } from "../../src/operator/job-states.js";
+import { JobState } from "../../src/client/job-states.js";
 import { RunningJobContext } from "../../src/operator/running-job-context.js";
 import { createTrigger, TriggerEvent } from "../../src/runtime/trigger.js";
 import type { TaskInstanceState } from "../../src/runtime/state.js";

@@ -8,7 +8,7 @@ import { GrpcChannelArgs } from "../../src/client/channel-args.js";
 import { ManualClock } from "../../src/common/clock.js";
 import { ArmadaOperator, type ArmadaOperatorOptions } from "../../src/operator/armada-operator.js";
 import { ArmadaOperatorInputError, ArmadaOperatorJobFailedError } from "../../src/operator/errors.js";
-import { JobState } from "../../src/operator/job-states.js";
+import { JobState } from "../../src/client/job-states.js";
 import { runWithContext } from "../../src/runtime/context.js";
 import { isTaskDeferred, isTaskFatalError } from "../../src/runtime/errors.js";
 import { goodItem } from "../bad-input/cases/job-request-items.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ALL_JOB_STATES, JobState } from "../../src/operator/job-states.js";
+import { ALL_JOB_STATES, JobState } from "../../src/client/job-states.js";
 import { externalJobUri, reattachPolicy, resolveReattachPolicy } from "../../src/operator/reattach-policy.js";
 
 describe("reattach policies", () => {

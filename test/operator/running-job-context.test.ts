@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { JobState } from "../../src/operator/job-states.js";
+import { JobState } from "../../src/client/job-states.js";
 import { RunningJobContext } from "../../src/operator/running-job-context.js";
 import { GrpcChannelArgs } from "../../src/client/channel-args.js";
 import { deserializeValue, serializeValue } from "../../src/runtime/serde.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/common/clock.js";
-import { JobState } from "../../src/operator/job-states.js";
+import { JobState } from "../../src/client/job-states.js";
 import { StatusBatcher } from "../../src/operator/status-batcher.js";
 
 function setup(states: Record<string, JobState>) {

@@ -9,7 +9,7 @@ import type { TaskInstanceState } from "../../src/runtime/state.js";
 import type { TaskLogger } from "../../src/runtime/task-logger.js";
 import { deserializeValue, serializeValue } from "../../src/runtime/serde.js";
 import type { ArmadaHookApi, ExistingJob, JobInfo, SubmitJobRequest } from "../../src/operator/hook.js";
-import { JobState, jobStateName } from "../../src/operator/job-states.js";
+import { JobState, jobStateName } from "../../src/client/job-states.js";
 import type { RunningJobContext } from "../../src/operator/running-job-context.js";
 import type { BaseOperator } from "../../src/runtime/base-operator.js";
 

@@ -11,9 +11,7 @@ import {
   TaskInstanceState,
   TriggerRule,
   chain,
-  clearConfigCache,
   deserializeValue,
-  evaluateTriggerRule,
   getConfig,
   getConfigBoolean,
   getConfigNumber,
@@ -27,6 +25,8 @@ import {
   templateFieldProperty,
   type Context,
 } from "armada-airflow";
+import { evaluateTriggerRule } from "armada-airflow/runner";
+import { clearConfigCache } from "armada-airflow/testing";
 import { FnOperator } from "./support.js";
 
 describe("BaseOperator and DAG", () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, it } from "vitest";
-import { KyselyStore, type TaskInstanceRow, type TransitionKind } from "armada-airflow";
+import { KyselyStore, type TaskInstanceRow, type TransitionKind } from "armada-airflow/store";
 import { spawnSourceCli, type SourceCliProcess } from "../support/source-cli.js";
 
 /**

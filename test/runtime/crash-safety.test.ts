@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, it } from "vitest";
-import { KyselyStore, type TaskInstanceRow } from "armada-airflow";
+import { KyselyStore, type TaskInstanceRow } from "armada-airflow/store";
 import { killProcesses } from "../support/child-processes.js";
 import { spawnSourceCli, type SourceCliProcess } from "../support/source-cli.js";
 import { waitWhileRunning } from "../support/wait-while-running.js";

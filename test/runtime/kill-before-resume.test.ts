@@ -12,14 +12,11 @@ import {
   DAG,
   TriggerEvent,
   getCurrentContext,
-  markTaskFailed,
   registerTrigger,
-  requestTaskKill,
   serializeValue,
   type Context,
-  type KyselyStore,
-  type Store,
 } from "armada-airflow";
+import { markTaskFailed, requestTaskKill, type KyselyStore, type Store } from "armada-airflow/store";
 import { sleepUntil } from "../support/sleep-until.js";
 import { tempSqliteStore, testRunner } from "./support.js";
 

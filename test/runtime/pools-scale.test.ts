@@ -4,7 +4,8 @@
  * all (a refused attempt stops the pass for the whole pool), not O(N^2).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BaseOperator, DAG, type KyselyStore, type TaskTransition } from "armada-airflow";
+import { BaseOperator, DAG } from "armada-airflow";
+import { type KyselyStore, type TaskTransition } from "armada-airflow/store";
 import { tempSqliteStore, testRunner } from "./support.js";
 
 let env: Awaited<ReturnType<typeof tempSqliteStore>>;

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KyselyStore, applyOutcome, type TaskInstanceRow } from "armada-airflow";
+import { KyselyStore, applyOutcome, type TaskInstanceRow } from "armada-airflow/store";
 import { PoolSlotsUnavailable } from "../../src/runtime/pools.js";
 import { startPostgres, type PostgresServer } from "./postgres-server.js";
 

@@ -5,7 +5,8 @@
  * of the machine. Figures of time and memory live in `npm run bench`.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BaseOperator, DAG, type Context, type KyselyStore } from "armada-airflow";
+import { BaseOperator, DAG, type Context } from "armada-airflow";
+import { type KyselyStore } from "armada-airflow/store";
 import { BULK_CHUNK_ROWS } from "../../src/runtime/store/kysely-store.js";
 import { FnOperator, dagRunRow, taskInstanceRow, tempSqliteStore, testRunner } from "./support.js";
 

@@ -8,13 +8,11 @@ import {
   TaskFatalError,
   TriggerEvent,
   getCurrentContext,
-  markTaskFailed,
   registerTrigger,
-  requestTaskKill,
   type Context,
-  type KyselyStore,
   type TaskInstanceState,
 } from "armada-airflow";
+import { markTaskFailed, requestTaskKill, type KyselyStore } from "armada-airflow/store";
 import { sleepUntil } from "../support/sleep-until.js";
 import { FnOperator, tempSqliteStore, testRunner } from "./support.js";
 

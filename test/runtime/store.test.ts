@@ -4,15 +4,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import Database from "better-sqlite3";
 import pg from "pg";
-import {
-  DAG,
-  DateTimeTrigger,
-  KyselyStore,
-  ManualClock,
-  RuntimeError,
-  Runner,
-  type TaskInstanceRow,
-} from "armada-airflow";
+import { DAG, DateTimeTrigger, ManualClock, RuntimeError } from "armada-airflow";
+import { KyselyStore, type TaskInstanceRow } from "armada-airflow/store";
+import { Runner } from "armada-airflow/runner";
 import { sleepUntil } from "../support/sleep-until.js";
 import { startPostgres, type PostgresServer } from "./postgres-server.js";
 import { BULK_CHUNK_ROWS } from "../../src/runtime/store/kysely-store.js";

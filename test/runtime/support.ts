@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { BaseOperator, KyselyStore, Runner, type BaseOperatorOptions, type Context, type RunnerEvent } from "armada-airflow";
+import { BaseOperator, type BaseOperatorOptions, type Context } from "armada-airflow";
+import { KyselyStore } from "armada-airflow/store";
+import { Runner, type RunnerEvent } from "armada-airflow/runner";
 import type { Clock } from "../../src/common/clock.js";
 import type { DagRunRow, TaskInstanceRow } from "../../src/runtime/store/store.js";
 

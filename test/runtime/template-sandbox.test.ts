@@ -1,12 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  BaseOperator,
-  DAG,
-  TemplateEnv,
-  TemplateRenderError,
-  clearConfigCache,
-  type Context,
-} from "armada-airflow";
+import { BaseOperator, DAG, TemplateEnv, TemplateRenderError, type Context } from "armada-airflow";
+import { clearConfigCache } from "armada-airflow/testing";
 import { macros } from "../../src/runtime/macros.js";
 import { SANDBOX_ESCAPES } from "../bad-input/cases/templates.js";
 import { fakeContext } from "./fake-context.js";

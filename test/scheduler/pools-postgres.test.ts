@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { KyselyStore } from "armada-airflow";
+import { KyselyStore } from "armada-airflow/store";
 import { killProcesses } from "../support/child-processes.js";
 import { runSourceCli, spawnSourceCli } from "../support/source-cli.js";
 import { waitWhileRunning } from "../support/wait-while-running.js";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DAG } from "armada-airflow";
-import { parseSchedule, runsBetween } from "../../src/scheduler/schedule.js";
-import { fromNaive } from "../../src/scheduler/timezone.js";
+import { parseSchedule, runsBetween } from "../../src/runtime/schedule.js";
+import { fromNaive } from "../../src/runtime/timezone.js";
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 const utc = (s: string) => Date.parse(s);

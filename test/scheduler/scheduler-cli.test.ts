@@ -1,6 +1,6 @@
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
-import { KyselyStore } from "armada-airflow";
+import { KyselyStore } from "armada-airflow/store";
 import { ManualClock } from "../../src/common/clock.js";
 import { dagFile, schedulerSandbox, srcIndex, until, type SchedulerSandbox } from "./support.js";
 

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { KyselyStore } from "armada-airflow";
+import { KyselyStore } from "armada-airflow/store";
 import { killProcesses } from "../support/child-processes.js";
 import { spawnSourceCli } from "../support/source-cli.js";
 import { waitWhileRunning } from "../support/wait-while-running.js";

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KyselyStore, type DagRunRow } from "armada-airflow";
+import { KyselyStore, type DagRunRow } from "armada-airflow/store";
 import { startPostgres, type PostgresServer } from "../runtime/postgres-server.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "aa-sched-store-"));

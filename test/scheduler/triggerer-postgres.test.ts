@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { KyselyStore } from "armada-airflow";
+import { KyselyStore } from "armada-airflow/store";
 import { startDevServer, type DevServer } from "../../src/testing/index.js";
 import { killProcesses } from "../support/child-processes.js";
 import { spawnSourceCli } from "../support/source-cli.js";

@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { isInlineField, messageSchema } from "../../../src/client/kubernetes-json.js";
 import { enums as armadaEnums } from "../../../src/gen/armada/schema.js";
-import type { SchemaField } from "../../../src/client/proto-schema.js";
+import type { SchemaField } from "../../../src/common/proto-schema.js";
 
 const word = fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/);
 const anyString = fc.string({ maxLength: 12 });

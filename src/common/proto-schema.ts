@@ -1,6 +1,6 @@
 /**
  * The shape of the runtime schema that `npm run generate` writes to
- * `src/gen/*\/schema.ts` (see codegen/protoc-gen-schema.ts). The
+ * `src/gen/*\/schema.ts` (see src/client/codegen/protoc-gen-schema.ts). The
  * Kubernetes-native converter walks it, so conversions follow the .proto.
  */
 

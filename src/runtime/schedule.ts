@@ -15,8 +15,8 @@
  * - `null`: manual runs only.
  */
 import { Cron } from "croner";
-import { getConfigBoolean, type ConfigSource } from "../runtime/config.js";
-import { RuntimeError } from "../runtime/errors.js";
+import { getConfigBoolean, type ConfigSource } from "./config.js";
+import { RuntimeError } from "./errors.js";
 import { formatDuration, isIsoDuration, parseDuration } from "./duration.js";
 import { fromNaive, toNaive } from "./timezone.js";
 

@@ -4,7 +4,7 @@
  * stored as if it were UTC epoch milliseconds, which lets a cron library
  * that knows nothing of zones step through local times.
  */
-import { RuntimeError } from "../runtime/errors.js";
+import { RuntimeError } from "./errors.js";
 
 const DAY_MS = 86_400_000;
 const formatters = new Map<string, Intl.DateTimeFormat>();

@@ -4,7 +4,7 @@
  * `P2W`). Calendar months and years have no fixed length, so they are
  * refused with a pointer to the cron presets.
  */
-import { RuntimeError } from "../runtime/errors.js";
+import { RuntimeError } from "./errors.js";
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 

@@ -1,10 +1,16 @@
 /**
- * Armada job states as the operator reasons about them: which are still
- * moving, which are final, and how they are named in messages and XCom.
+ * Armada job states, the one definition every layer uses (the operator, the
+ * dev server and its Lookout pages): which are still moving, which are final,
+ * and how they are named in messages, XCom and the dev server's records.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { JobState, jobStateFromJSON, jobStateToJSON } from "../gen/armada/submit.js";
 
 export { JobState };
+
+/** A state's upper-case enum name, as the API spells it (`UNRECOGNIZED`, ts-proto's own member, excluded). */
+export type JobStateName = Exclude<keyof typeof JobState, "UNRECOGNIZED">;
 
 /** States after which Armada will not move the job again. */
 export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set([
@@ -30,6 +36,15 @@ export const ALL_JOB_STATES: readonly JobState[] = [
   JobState.REJECTED,
 ];
 
+/** {@link TERMINAL_JOB_STATES} by name. */
+export const TERMINAL_JOB_STATE_NAMES: ReadonlySet<JobStateName> = new Set([
+  "SUCCEEDED",
+  "FAILED",
+  "CANCELLED",
+  "PREEMPTED",
+  "REJECTED",
+]);
+
 /** True when the job will not change state again. */
 export function isTerminalJobState(state: JobState): boolean {
   return TERMINAL_JOB_STATES.has(state);
@@ -40,9 +55,17 @@ export function isActiveJobState(state: JobState): boolean {
   return !isTerminalJobState(state);
 }
 
-/** The upper-case enum name, e.g. `FAILED`, as stored in XCom and serialized errors. */
-export function jobStateName(state: JobState): string {
-  return jobStateToJSON(state);
+/**
+ * The upper-case enum name, e.g. `FAILED`, as stored in XCom and serialized
+ * errors; `UNRECOGNIZED` for a number no state has (a newer server's state).
+ */
+export function jobStateName(state: JobState): JobStateName | "UNRECOGNIZED" {
+  return jobStateToJSON(state) as JobStateName | "UNRECOGNIZED";
+}
+
+/** The enum number of a state name. */
+export function jobStateNumber(name: JobStateName): JobState {
+  return JobState[name];
 }
 
 /** The name as people read it in messages, e.g. `Failed`. */
@@ -59,7 +82,8 @@ export function parseJobState(value: unknown, field = "state"): JobState {
   const normalised = typeof value === "string" ? value.toUpperCase() : value;
   const state = jobStateFromJSON(normalised);
   if (state === JobState.UNRECOGNIZED) {
-    throw new TypeError(
+    throw new ArmadaAirflowError(
+      ErrorCode.InvalidArgument,
       `${field}: ${JSON.stringify(value)} is not an Armada job state; expected one of ${ALL_JOB_STATES.map(jobStateName).join(", ")}`,
     );
   }

@@ -1,0 +1,8 @@
+/**
+ * `armada-airflow/runner`: the runtime's engine for tools and tests that run
+ * DAGs in-process (the CLI is built on it): the Runner, DAG file loading and
+ * trigger-rule evaluation.
+ */
+export { Runner, type RunnerOptions, type RunnerEvent, type CreateDagRunOptions } from "./runner.js";
+export { evaluateTriggerRule, type TriggerDecision } from "./trigger-rules.js";
+export { loadDag, loadDagFile, findDagFiles, type ModuleImporter } from "./dag-loader.js";
