@@ -7,6 +7,8 @@
  * Form: `[CLUSTER/]NAME:cpu=8,memory=32Gi[,gpus=N][,label.KEY=VALUE ...]`.
  * The cluster defaults to `cluster-1`; nodes naming the same cluster join it.
  */
+import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
+import { ErrorCode } from "../common/error-code.js";
 import { parseQuantity } from "./quantity.js";
 import type { ClusterConfig, NodeConfig } from "./scheduler.js";
 
@@ -22,7 +24,7 @@ const FORM = "[CLUSTER/]NAME:cpu=8,memory=32Gi[,gpus=N][,label.KEY=VALUE]";
 /** Parses one `--node` value; throws an Error that quotes the value and says the form it takes. */
 export function parseNodeSpec(text: string): NodeSpec {
   const fail = (why: string): never => {
-    throw new Error(`--node "${text}": ${why} (form: ${FORM})`);
+    throw new ArmadaAirflowError(ErrorCode.InvalidArgument, `--node "${text}": ${why} (form: ${FORM})`);
   };
   const colon = text.indexOf(":");
   if (colon < 0) fail('no ":" between the node\'s name and its resources');
@@ -82,7 +84,11 @@ export function clustersFromNodeSpecs(specs: readonly NodeSpec[]): ClusterConfig
   const clusters = new Map<string, ClusterConfig>();
   const names = new Set<string>();
   for (const { clusterId, node } of specs) {
-    if (names.has(node.name)) throw new Error(`--node: node name "${node.name}" is used twice`);
+    if (names.has(node.name))
+      throw new ArmadaAirflowError(
+        ErrorCode.InvalidArgument,
+        `--node: node name "${node.name}" is used twice`,
+      );
     names.add(node.name);
     let cluster = clusters.get(clusterId);
     if (!cluster) clusters.set(clusterId, (cluster = { id: clusterId, nodes: [] }));
