@@ -20,6 +20,7 @@ import type { DagRunRow, Store } from "../runtime/store/store.js";
 import { DagBag } from "./dag-bag.js";
 import { OrphanSweeper, type OrphanSweepFunction } from "./orphan-sweeper.js";
 import type { DataInterval, ScheduledRun } from "../runtime/schedule.js";
+import { takeSqliteServiceLock } from "./sqlite-service-lock.js";
 
 /** Options of a {@link Scheduler}. */
 export interface SchedulerOptions {
@@ -57,9 +58,6 @@ export interface SchedulerOptions {
    */
   orphanSweep?: { intervalMs: number; sweep: OrphanSweepFunction };
 }
-
-/** The lock name that allows one scheduler per SQLite database. */
-const SQLITE_LOCK = "scheduler";
 
 interface DagSchedule {
   /** The DAG object this was computed for (a new version starts over). */
@@ -123,23 +121,12 @@ export class Scheduler {
    */
   async start(): Promise<void> {
     await this.runner.start();
-    if (this.options.store.dialect === "sqlite") {
-      const holder = await this.options.store.acquireLock(
-        SQLITE_LOCK,
-        this.runner.id,
-        (id) => this.runner.isRunnerAlive(id),
-        this.options.clock.nowMs(),
-      );
-      if (holder !== this.runner.id) {
-        await this.runner.stop();
-        throw new RuntimeError(
-          "conflict",
-          `another scheduler (${holder}) is running on this SQLite database; SQLite supports one scheduler at a time. ` +
-            `Stop it, or use PostgreSQL ([database] url = postgres://... or --db) to run several schedulers`,
-        );
-      }
-      this.holdsLock = true;
-    }
+    this.holdsLock = await takeSqliteServiceLock(
+      this.options.store,
+      this.runner,
+      this.options.clock,
+      "scheduler",
+    );
     try {
       await this.bag.refresh();
     } catch (err) {
@@ -192,7 +179,7 @@ export class Scheduler {
   /** Releases the SQLite lock and unregisters the runner (its runs are then seen as left behind). */
   async release(): Promise<void> {
     this.bag.unwatch();
-    if (this.holdsLock) await this.options.store.releaseLock(SQLITE_LOCK, this.runner.id).catch(() => {});
+    if (this.holdsLock) await this.options.store.releaseLock("scheduler", this.runner.id).catch(() => {});
     this.holdsLock = false;
     await this.sweeper?.idle();
     await this.runner.stop();

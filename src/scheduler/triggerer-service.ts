@@ -20,6 +20,7 @@ import type { LogRow, Store, TriggerRow } from "../runtime/store/store.js";
 import { createTaskLogger, type TaskLogger } from "../runtime/task-logger.js";
 import { createTrigger, type BaseTrigger, type TriggerEvent } from "../runtime/trigger.js";
 import { firedKwargs, firstEvent, triggerTaskInstance } from "../runtime/triggerer.js";
+import { takeSqliteServiceLock } from "./sqlite-service-lock.js";
 
 /** Options of a {@link TriggererService}. */
 export interface TriggererServiceOptions {
@@ -43,9 +44,6 @@ interface RunningTrigger {
   abort: AbortController;
   ended: boolean;
 }
-
-/** The lock name that allows one triggerer per SQLite database. */
-const SQLITE_LOCK = "triggerer";
 
 /** One triggerer process's work. */
 export class TriggererService {
@@ -78,22 +76,12 @@ export class TriggererService {
   /** Registers the process and, on SQLite, takes the one-triggerer lock. */
   async start(): Promise<void> {
     await this.runner.start();
-    if (this.options.store.dialect !== "sqlite") return;
-    const holder = await this.options.store.acquireLock(
-      SQLITE_LOCK,
-      this.runner.id,
-      (id) => this.runner.isRunnerAlive(id),
-      this.options.clock.nowMs(),
+    this.holdsLock = await takeSqliteServiceLock(
+      this.options.store,
+      this.runner,
+      this.options.clock,
+      "triggerer",
     );
-    if (holder !== this.runner.id) {
-      await this.runner.stop();
-      throw new RuntimeError(
-        "conflict",
-        `another triggerer (${holder}) is running on this SQLite database; SQLite supports one triggerer at a time. ` +
-          `Stop it, or use PostgreSQL ([database] url = postgres://... or --db) to run several triggerers`,
-      );
-    }
-    this.holdsLock = true;
   }
 
   /** The loop, until {@link requestStop}. */
@@ -137,7 +125,7 @@ export class TriggererService {
           `cannot release its triggers (${errorText(err)}); they are taken over once it is seen dead`,
         ),
       );
-    if (this.holdsLock) await this.options.store.releaseLock(SQLITE_LOCK, this.runner.id).catch(() => {});
+    if (this.holdsLock) await this.options.store.releaseLock("triggerer", this.runner.id).catch(() => {});
     this.holdsLock = false;
     await this.runner.stop();
   }
