@@ -398,6 +398,22 @@ c.then(a);`),
     expect((await sb.run(["xcom", "list", "flaky", runId])).code).toBe(1);
   });
 
+  it("a second triggerer on the same SQLite file is refused and told to use PostgreSQL; once the first stops, one may start", async () => {
+    const clock = new ManualClock(Date.parse("2024-01-01T00:00:00Z"));
+    const t = await sb.startTriggerer(clock);
+    const second = await sb.run(["triggerer"], clock);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(
+      /another triggerer \(.+\) is running on this SQLite database; SQLite supports one triggerer at a time.*use PostgreSQL/,
+    );
+    // A scheduler beside it is another service: it starts.
+    const s = await sb.startScheduler(clock, ["--no-triggerer"]);
+    await s.stop();
+    expect(await t.stop()).toBe(0);
+    const next = await sb.startTriggerer(clock);
+    await next.stop();
+  });
+
   it("a second scheduler on the same SQLite file is refused and told to use PostgreSQL", async () => {
     const clock = new ManualClock(Date.parse("2024-01-01T00:00:00Z"));
     const s = await sb.startScheduler(clock);

@@ -81,6 +81,45 @@ export function schedulerSandbox(extraEnv: Record<string, string> = {}) {
     ...extraEnv,
   };
   const schedulers: { ac: AbortController; done: Promise<number> }[] = [];
+  async function startService(name: "scheduler" | "triggerer", argv: string[], clock: ManualClock) {
+    const stdout = new Capture();
+    const stderr = new Capture();
+    const ac = new AbortController();
+    const done = runCli(argv, {
+      stdout,
+      stderr,
+      env,
+      cwd: root,
+      clock,
+      signal: ac.signal,
+    });
+    const handle = { ac, done };
+    schedulers.push(handle);
+    let code: number | undefined;
+    void done.then((c) => (code = c));
+    await sleepUntil(
+      () => code !== undefined || stderr.text.includes(`[${name}] ready`),
+      `the ${name} to be ready`,
+      60_000,
+    );
+    if (code !== undefined) throw new Error(`the ${name} exited (${code}): ${stderr.text}`);
+    return {
+      stderr,
+      done,
+      /** Waits until the service's output matches. */
+      async said(pattern: RegExp | string, what = String(pattern)) {
+        const ok = () =>
+          typeof pattern === "string" ? stderr.text.includes(pattern) : pattern.test(stderr.text);
+        await sleepUntil(() => ok() || code !== undefined, what, 60_000);
+        if (!ok()) throw new Error(`the ${name} exited (${code}) before saying ${what}: ${stderr.text}`);
+      },
+      async stop(reason = "SIGTERM") {
+        ac.abort(reason);
+        return done;
+      },
+    };
+  }
+
   return {
     root,
     home,
@@ -100,44 +139,13 @@ export function schedulerSandbox(extraEnv: Record<string, string> = {}) {
       if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr}`);
       return JSON.parse(r.stdout) as T;
     },
-    /** Starts `armada-airflow scheduler` in-process on `clock`; resolves once it said it is ready. */
-    async startScheduler(clock: ManualClock, args: string[] = []) {
-      const stdout = new Capture();
-      const stderr = new Capture();
-      const ac = new AbortController();
-      const done = runCli(["scheduler", "--dags-folder", dags, ...args], {
-        stdout,
-        stderr,
-        env,
-        cwd: root,
-        clock,
-        signal: ac.signal,
-      });
-      const handle = { ac, done };
-      schedulers.push(handle);
-      let code: number | undefined;
-      void done.then((c) => (code = c));
-      await sleepUntil(
-        () => code !== undefined || stderr.text.includes("[scheduler] ready"),
-        "the scheduler to be ready",
-        60_000,
-      );
-      if (code !== undefined) throw new Error(`the scheduler exited (${code}): ${stderr.text}`);
-      return {
-        stderr,
-        done,
-        /** Waits until the scheduler's output matches. */
-        async said(pattern: RegExp | string, what = String(pattern)) {
-          const ok = () =>
-            typeof pattern === "string" ? stderr.text.includes(pattern) : pattern.test(stderr.text);
-          await sleepUntil(() => ok() || code !== undefined, what, 60_000);
-          if (!ok()) throw new Error(`the scheduler exited (${code}) before saying ${what}: ${stderr.text}`);
-        },
-        async stop(reason = "SIGTERM") {
-          ac.abort(reason);
-          return done;
-        },
-      };
+    /** `armada-airflow scheduler` in-process on the sandbox's DAGs folder, once it says it is ready. */
+    startScheduler(clock: ManualClock, args: string[] = []) {
+      return startService("scheduler", ["scheduler", "--dags-folder", dags, ...args], clock);
+    },
+    /** `armada-airflow triggerer` in-process on the sandbox's store, once it says it is ready. */
+    startTriggerer(clock: ManualClock, args: string[] = []) {
+      return startService("triggerer", ["triggerer", ...args], clock);
     },
     async dispose() {
       for (const s of schedulers) s.ac.abort("SIGTERM");
