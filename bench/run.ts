@@ -37,7 +37,7 @@ if (QUICK) {
 // Imported after the sizes are set: they read them when loaded.
 const { runtimeScaleBench } = await import("./runtime-scale.js");
 const { schedulerScaleBench } = await import("./scheduler-scale.js");
-const { compareWithReference, referenceBench } = await import("./reference-python.js");
+const { compareWithReference, loadAverage, referenceBench } = await import("./reference-python.js");
 
 const TOTAL = Number(process.env.BENCH_JOBS ?? 100_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
@@ -173,8 +173,9 @@ async function main(): Promise<void> {
   // The runtime at scale: deferrable Armada tasks in one runner process (figures, see runtime-scale.ts).
   const ours = new Map<number, Awaited<ReturnType<typeof runtimeScaleBench>>>();
   for (const n of (process.env.BENCH_RUNTIME_TASKS ?? "1000").split(",").map(Number)) {
+    const loadAtStart = loadAverage();
     const figures = await runtimeScaleBench(n);
-    ours.set(n, figures);
+    ours.set(n, { ...figures, loadAtStart });
     if (figures.tasksNotSuccess !== 0 || figures.tasksWithoutExactlyOneJobPerTry !== 0) process.exitCode = 1;
   }
 
