@@ -5,8 +5,11 @@
  * a lower bound for the server alone. Then times `armada-airflow dev` from
  * spawn to ready (a figure here, not a test bound: see dev-startup.ts).
  * Then the runtime at scale (runtime-scale.ts; BENCH_RUNTIME_TASKS, e.g.
- * "1000,10000"), and last the scheduler at scale (scheduler-scale.ts).
- * `npm run bench -- --quick` is the smaller smoke run CI makes.
+ * "1000,10000"), the Python reference beside it (reference-python.ts;
+ * BENCH_REFERENCE_TASKS, default "1000"; BENCH_REFERENCE=0 skips it), and last
+ * the scheduler at scale (scheduler-scale.ts).
+ * `npm run bench -- --quick` is the smaller smoke run CI makes (no reference:
+ * it would install Airflow).
  */
 import { credentials } from "@grpc/grpc-js";
 import { performance } from "node:perf_hooks";
@@ -34,6 +37,7 @@ if (QUICK) {
 // Imported after the sizes are set: they read them when loaded.
 const { runtimeScaleBench } = await import("./runtime-scale.js");
 const { schedulerScaleBench } = await import("./scheduler-scale.js");
+const { compareWithReference, loadAverage, referenceBench } = await import("./reference-python.js");
 
 const TOTAL = Number(process.env.BENCH_JOBS ?? 100_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
@@ -167,9 +171,23 @@ async function main(): Promise<void> {
   }
 
   // The runtime at scale: deferrable Armada tasks in one runner process (figures, see runtime-scale.ts).
+  const ours = new Map<number, Awaited<ReturnType<typeof runtimeScaleBench>>>();
   for (const n of (process.env.BENCH_RUNTIME_TASKS ?? "1000").split(",").map(Number)) {
+    const loadAtStart = loadAverage();
     const figures = await runtimeScaleBench(n);
+    ours.set(n, { ...figures, loadAtStart });
     if (figures.tasksNotSuccess !== 0 || figures.tasksWithoutExactlyOneJobPerTry !== 0) process.exitCode = 1;
+  }
+
+  // The reference (the Python armada-airflow package's own trigger and poll code) on the same jobs,
+  // beside ours with the ratio; not in --quick, which must not install Airflow.
+  if (!QUICK && process.env.BENCH_REFERENCE !== "0") {
+    for (const n of (process.env.BENCH_REFERENCE_TASKS ?? "1000").split(",").map(Number)) {
+      const mine = ours.get(n) ?? (await runtimeScaleBench(n));
+      const ref = await referenceBench(n);
+      compareWithReference(mine, ref);
+      if (ref.tasksNotSucceeded !== 0 || ref.errors !== 0) process.exitCode = 1;
+    }
   }
 
   // The scheduler: 1,000 scheduled DAGs, one and three schedulers on PostgreSQL (see scheduler-scale.ts).

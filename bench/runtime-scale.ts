@@ -23,8 +23,8 @@ import { KyselyStore } from "../src/runtime/store/kysely-store.js";
 import { median } from "./dev-startup.js";
 
 const N = Number(process.env.BENCH_TASKS ?? 1000);
-const JOB_S = Number(process.env.BENCH_JOB_S ?? 60);
-const POLL_S = Number(process.env.BENCH_POLL_S ?? 5);
+export const JOB_S = Number(process.env.BENCH_JOB_S ?? 60);
+export const POLL_S = Number(process.env.BENCH_POLL_S ?? 5);
 const repoRoot = path.resolve(import.meta.dirname, "..");
 
 interface Usage {
@@ -34,6 +34,28 @@ interface Usage {
   maxEventLoopStallMs: number;
   p99EventLoopStallMs: number;
 }
+
+/** Every task's job (the reference's benchmark submits the same one: reference-python.ts). */
+export const benchJobRequest = (jobS: number) => ({
+  namespace: "default",
+  annotations: { [DURATION_ANNOTATION]: `${jobS}s` },
+  podSpec: {
+    containers: [
+      {
+        name: "main",
+        image: "busybox:1.36",
+        command: ["sh", "-c", "echo hi"],
+        resources: { requests: { cpu: "1m", memory: "1Mi" }, limits: { cpu: "1m", memory: "1Mi" } },
+      },
+    ],
+  },
+});
+
+/** Nodes large enough that no job waits for capacity: the figure is the runtime's, not the scheduler's. */
+export const benchDevServerOptions = () => ({
+  queues: ["bench"],
+  clusters: [{ id: "cluster-1", nodes: [{ name: "big-1", cpu: "100000", memory: "1000Ti" }] }],
+});
 
 const dagSource = (n: number, jobS: number, pollS: number) => `
 import { ArmadaOperator, DAG, armadaEnvironment } from "armada-airflow";
@@ -47,20 +69,7 @@ new ArmadaOperator({
   armadaQueue: armada.armadaQueue,
   deferrable: true,
   pollInterval: ${pollS},
-  jobRequest: {
-    namespace: "default",
-    annotations: { "${DURATION_ANNOTATION}": "${jobS}s" },
-    podSpec: {
-      containers: [
-        {
-          name: "main",
-          image: "busybox:1.36",
-          command: ["sh", "-c", "echo hi"],
-          resources: { requests: { cpu: "1m", memory: "1Mi" }, limits: { cpu: "1m", memory: "1Mi" } },
-        },
-      ],
-    },
-  },
+  jobRequest: ${JSON.stringify(benchJobRequest(jobS))},
 }).expand({ name: Array.from({ length: ${n} }, (_, i) => "job-" + i) });
 `;
 
@@ -75,7 +84,7 @@ function cpuSeconds(pid: number): number | undefined {
   }
 }
 
-const percentile = (sorted: number[], p: number) =>
+export const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
 
 /** Builds dist/ once per process, so the runner measured is the code as it is now. */
@@ -99,11 +108,7 @@ export async function runtimeScaleBench(n = N): Promise<Record<string, number | 
   buildOnce();
   // Inside the repository, so the DAG file's `armada-airflow` import resolves to this package.
   const dir = mkdtempSync(path.join(repoRoot, ".bench-runtime-"));
-  // Nodes large enough that no job waits for capacity: the figure is the runtime's, not the scheduler's.
-  const server = await startDevServer({
-    queues: ["bench"],
-    clusters: [{ id: "cluster-1", nodes: [{ name: "big-1", cpu: "100000", memory: "1000Ti" }] }],
-  });
+  const server = await startDevServer(benchDevServerOptions());
   try {
     const dagFile = path.join(dir, "runtime_scale.ts");
     writeFileSync(dagFile, dagSource(n, JOB_S, POLL_S));
@@ -162,12 +167,17 @@ export async function runtimeScaleBench(n = N): Promise<Record<string, number | 
     for (const j of server.jobs())
       jobsByUri.set(j.externalJobUri, [...(jobsByUri.get(j.externalJobUri) ?? []), j]);
     const latencies: number[] = [];
+    // Tracked span (first job submitted -> last task ended), for status calls per poll round.
+    let firstSubmitMs = Infinity;
+    let lastEndMs = -Infinity;
     let notSuccess = 0;
     let jobMismatch = 0;
     for (const ti of tis) {
       if (ti.state !== "success") notSuccess++;
       const jobs = jobsByUri.get(`airflow://runtime_scale/job/${run.runId}/${ti.mapIndex}`) ?? [];
       if (jobs.length !== ti.tryNumber) jobMismatch++;
+      for (const j of jobs) firstSubmitMs = Math.min(firstSubmitMs, j.submittedAt.getTime());
+      if (ti.endMs) lastEndMs = Math.max(lastEndMs, ti.endMs);
       const finished = jobs.at(-1)?.runs.at(-1)?.finishedAt;
       if (finished && ti.endMs) latencies.push((ti.endMs - finished.getTime()) / 1000);
     }
@@ -190,7 +200,10 @@ export async function runtimeScaleBench(n = N): Promise<Record<string, number | 
       p99EventLoopStallMs: round(usage.p99EventLoopStallMs),
       detectionP50S: round(median(latencies)),
       detectionP95S: round(percentile(latencies, 95)),
+      detectionP99S: round(percentile(latencies, 99)),
+      trackedS: round((lastEndMs - firstSubmitMs) / 1000),
       getJobStatusCalls: calls.GetJobStatus ?? 0,
+      getJobDetailsCalls: calls.GetJobDetails ?? 0,
       submitJobsCalls: calls.SubmitJobs ?? 0,
       tasksNotSuccess: notSuccess,
       tasksWithoutExactlyOneJobPerTry: jobMismatch,
