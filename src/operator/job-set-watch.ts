@@ -15,8 +15,10 @@
  * budget) is given up: its waiters are told to poll instead, and the log
  * says so once. At most `[armada_operator] max_event_streams` (default 100)
  * streams are open per process; waiters beyond that poll. A stream is
- * closed when no waiter is left on its job set (after a short linger, so a
- * task that resumes and defers again keeps it), and at process exit.
+ * closed when no waiter is left on its job set (after a short linger when
+ * the last one is coming back, a task that resumes and defers again, so it
+ * keeps the stream; at once when its job ended, so a finished process
+ * exits), when the client is closed, and at process exit.
  */
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Clock } from "../common/clock.js";
@@ -41,8 +43,12 @@ export interface JobEventSubscription {
    * rejects; calls while one is pending return the same promise.
    */
   next(): Promise<void>;
-  /** Leaves the stream; the last one to leave closes it. Idempotent. */
-  close(): void;
+  /**
+   * Leaves the stream; the last one to leave closes it, at once or, with
+   * `linger` (this waiter will likely be back: its task defers again), after
+   * the linger, so the stream is kept. Idempotent.
+   */
+  close(options?: { linger?: boolean }): void;
 }
 
 /** Opens one watch stream of a job set from `fromMessageId` ("" = from the start); ends cleanly on abort. */
@@ -245,13 +251,13 @@ class JobSetWatch {
     return sub;
   }
 
-  leave(sub: Subscription): void {
+  leave(sub: Subscription, keep: boolean): void {
     const set = this.waiters.get(sub.jobId);
     if (!set?.delete(sub)) return;
     if (set.size === 0) this.waiters.delete(sub.jobId);
     if (--this.refs > 0 || this.isClosed) return;
     const { lingerMs, clock } = this.owner.options;
-    if (lingerMs <= 0) return this.close();
+    if (!keep || lingerMs <= 0) return this.close();
     const linger = (this.linger = new AbortController());
     clock.sleep(lingerMs, linger.signal).then(
       () => {
@@ -395,9 +401,9 @@ class Subscription implements JobEventSubscription {
     }));
   }
 
-  close(): void {
+  close(options: { linger?: boolean } = {}): void {
     if (this.left) return;
     this.left = true;
-    this.watch.leave(this);
+    this.watch.leave(this, options.linger ?? false);
   }
 }

@@ -119,11 +119,12 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
       const hook = await this.watchHook();
       const sub = hook?.watchJobEvents?.(this.watch.queue!, this.watch.jobSetId!, this.watch.jobId);
       if (hook && sub) {
-        let state: string;
+        let state: string | undefined;
         try {
           state = await this.followEvents(this.watch, hook, sub);
         } finally {
-          sub.close();
+          // A task resumed on a move (not an end) defers again at once: keep the stream for it.
+          sub.close({ linger: state !== undefined && !FINAL_JOB_STATES.has(state) });
         }
         yield new TriggerEvent({ moment: this.moment.toISOString(), job_state: state });
         return;

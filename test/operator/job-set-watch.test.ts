@@ -8,7 +8,7 @@ import { ManualClock } from "../../src/common/clock.js";
 import { ArmadaError } from "../../src/client/armada-error.js";
 import type { EventStreamMessage } from "../../src/gen/armada/event.js";
 import { JobSetWatches, type OpenJobSetStream } from "../../src/operator/job-set-watch.js";
-import { JobState } from "../../src/operator/job-states.js";
+import { JobState } from "../../src/client/job-states.js";
 import { sleepUntil } from "../support/sleep-until.js";
 
 /** One opened stream: the test pushes events into it, breaks or ends it. */
@@ -198,15 +198,18 @@ describe("JobSetWatches", () => {
     const last = event("a", "running");
     opened[0]!.push(last);
     await a.next();
-    a.close();
-    b.close();
+    a.close({ linger: true });
+    b.close({ linger: true });
     expect(watches.openStreams).toBe(1); // lingering
     const again = watches.subscribe("q", "js", "a")!; // a task that deferred again keeps it
-    again.close();
+    again.close({ linger: true });
     clock.advance(5000);
     await sleepUntil(() => watches.openStreams === 0, "the close");
-    watches.subscribe("q", "js", "a");
+    const back = watches.subscribe("q", "js", "a")!;
     expect(opened).toHaveLength(2);
     expect(opened[1]!.fromMessageId).toBe(last.id);
+    // Left without linger (its job ended): closed at once, no clock needed.
+    back.close();
+    await sleepUntil(() => watches.openStreams === 0, "the close without linger");
   });
 });
