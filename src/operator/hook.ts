@@ -128,6 +128,9 @@ export interface ArmadaHookOptions {
   eventStreamLingerMs?: number;
 }
 
+/** Options read once per channel, by its first hook (the channel and its streams are shared). */
+type ChannelWideOption = "log" | "eventStreamRetryBudget" | "eventStreamBackoffMs" | "eventStreamLingerMs";
+
 /** Armada's answer to SubmitJobs for a queue that does not exist (PERMISSION_DENIED). */
 const QUEUE_NOT_FOUND = /could not find queue "([^"]*)"/;
 
@@ -165,7 +168,12 @@ const channels: Map<string, SharedChannel[]> = ((globalThis as Record<symbol, un
   SharedChannel[]
 >()) as Map<string, SharedChannel[]>;
 
-function channelFor(args: GrpcChannelArgs, clock: Clock, deadlineMs: number, options: ArmadaHookOptions): SharedChannel {
+function channelFor(
+  args: GrpcChannelArgs,
+  clock: Clock,
+  deadlineMs: number,
+  options: ArmadaHookOptions,
+): SharedChannel {
   const key = JSON.stringify(args.serialize());
   const list = channels.get(key) ?? [];
   // Equal serializations can still differ in secrets; only share equal args.
@@ -190,7 +198,9 @@ function channelFor(args: GrpcChannelArgs, clock: Clock, deadlineMs: number, opt
       log: options.log ?? stderrLogger,
       target: args.target,
       maxStreams: maxEventStreams,
-      ...(options.eventStreamRetryBudget !== undefined ? { retryBudget: options.eventStreamRetryBudget } : {}),
+      ...(options.eventStreamRetryBudget !== undefined
+        ? { retryBudget: options.eventStreamRetryBudget }
+        : {}),
       ...(options.eventStreamBackoffMs !== undefined ? { backoffMs: options.eventStreamBackoffMs } : {}),
       ...(options.eventStreamLingerMs !== undefined ? { lingerMs: options.eventStreamLingerMs } : {}),
     },
@@ -219,9 +229,7 @@ function latest<T extends { submittedAt: Date | undefined }>(items: T[]): T | un
 export class ArmadaHook implements ArmadaHookApi {
   readonly channelArgs: GrpcChannelArgs;
   private readonly clock: Clock;
-  private readonly options: Required<
-    Omit<ArmadaHookOptions, "clock" | "log" | "eventStreamRetryBudget" | "eventStreamBackoffMs" | "eventStreamLingerMs">
-  >;
+  private readonly options: Required<Omit<ArmadaHookOptions, "clock" | ChannelWideOption>>;
   private readonly channelOptions: ArmadaHookOptions;
   private shared: SharedChannel | undefined;
 
@@ -268,7 +276,12 @@ export class ArmadaHook implements ArmadaHookApi {
   }
 
   private channel(): SharedChannel {
-    return (this.shared ??= channelFor(this.channelArgs, this.clock, this.options.deadlineMs, this.channelOptions));
+    return (this.shared ??= channelFor(
+      this.channelArgs,
+      this.clock,
+      this.options.deadlineMs,
+      this.channelOptions,
+    ));
   }
 
   /**

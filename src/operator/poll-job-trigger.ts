@@ -160,7 +160,9 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
   private async watchJob(watch: ArmadaJobWatch, hook: ArmadaHookApi, checkFirst = true): Promise<string> {
     const intervalMs = watch.pollIntervalS * 1000;
     hook.trackJob?.(watch.jobId);
-    if (!checkFirst) await this.clock.sleep(alignedWait(this.clock.nowMs(), intervalMs, watch.untilMs), this.signal);
+    if (!checkFirst) {
+      await this.clock.sleep(alignedWait(this.clock.nowMs(), intervalMs, watch.untilMs), this.signal);
+    }
     for (;;) {
       let state: string;
       try {
@@ -184,7 +186,11 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
    * event comes. `untilMs` still bounds the wait, so even a lost event only
    * delays the task. When the stream is given up, polls as without it.
    */
-  private async followEvents(watch: ArmadaJobWatch, hook: ArmadaHookApi, sub: JobEventSubscription): Promise<string> {
+  private async followEvents(
+    watch: ArmadaJobWatch,
+    hook: ArmadaHookApi,
+    sub: JobEventSubscription,
+  ): Promise<string> {
     const intervalMs = watch.pollIntervalS * 1000;
     const moved = () => {
       const hint = sub.eventState;
@@ -310,8 +316,9 @@ function checkWatch(w: ArmadaJobWatch): void {
   if (!Number.isFinite(w.untilMs)) bad("untilMs", "a time in epoch milliseconds");
   if (w.tracking !== undefined) {
     if (w.tracking !== "events") bad("tracking", '"events" or absent');
-    if (typeof w.queue !== "string" || w.queue === "") bad("queue", "a non-empty string with tracking events");
-    if (typeof w.jobSetId !== "string" || w.jobSetId === "") bad("jobSetId", "a non-empty string with tracking events");
+    const name = (v: unknown) => typeof v === "string" && v !== "";
+    if (!name(w.queue)) bad("queue", "a non-empty string with tracking events");
+    if (!name(w.jobSetId)) bad("jobSetId", "a non-empty string with tracking events");
   }
 }
 
