@@ -11,8 +11,9 @@
  * succeeded with exactly one job. Figures, not assertions: a loaded machine
  * changes them, so no test depends on them.
  *
- * Environment: BENCH_TASKS (1000), BENCH_JOB_S (60), BENCH_POLL_S (5); BENCH_CPU_PROF=<dir>
- * writes a CPU profile of the runner there.
+ * Environment: BENCH_TASKS (1000), BENCH_JOB_S (60), BENCH_POLL_S (5), BENCH_TRACKING (`poll`, or
+ * `events` for event-stream tracking: one shared GetJobSetEvents watch, no poll rounds; a comma list runs
+ * one row per mode in `npm run bench`); BENCH_CPU_PROF=<dir> writes a CPU profile of the runner there.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -25,6 +26,8 @@ import { median } from "./dev-startup.js";
 const N = Number(process.env.BENCH_TASKS ?? 1000);
 export const JOB_S = Number(process.env.BENCH_JOB_S ?? 60);
 export const POLL_S = Number(process.env.BENCH_POLL_S ?? 5);
+/** Tracking modes to measure (`poll`, `events`). */
+export const BENCH_TRACKING = (process.env.BENCH_TRACKING ?? "poll").split(",").map((m) => m.trim());
 const repoRoot = path.resolve(import.meta.dirname, "..");
 
 interface Usage {
@@ -104,7 +107,13 @@ export function buildOnce(): void {
 }
 
 /** Runs the benchmark once; prints and returns its figures. */
-export async function runtimeScaleBench(n = N): Promise<Record<string, number | string>> {
+export async function runtimeScaleBench(
+  n = N,
+  tracking = BENCH_TRACKING[0]!,
+): Promise<Record<string, number | string>> {
+  if (tracking !== "poll" && tracking !== "events") {
+    throw new Error(`BENCH_TRACKING must be poll or events (or a comma list), got ${tracking}`);
+  }
   buildOnce();
   // Inside the repository, so the DAG file's `armada-airflow` import resolves to this package.
   const dir = mkdtempSync(path.join(repoRoot, ".bench-runtime-"));
@@ -135,6 +144,7 @@ export async function runtimeScaleBench(n = N): Promise<Record<string, number | 
           ARMADA_QUEUE: "bench",
           ARMADA_AIRFLOW_HOME: dir,
           BENCH_USAGE_FILE: usageFile,
+          ARMADA_AIRFLOW__ARMADA_OPERATOR__TRACKING: tracking,
         },
         stdio: ["ignore", "ignore", "pipe"],
       },
@@ -189,6 +199,7 @@ export async function runtimeScaleBench(n = N): Promise<Record<string, number | 
         : NaN;
     const figures = {
       tasks: n,
+      tracking,
       jobSeconds: JOB_S,
       pollSeconds: POLL_S,
       wallS: round(wallS),
@@ -204,11 +215,14 @@ export async function runtimeScaleBench(n = N): Promise<Record<string, number | 
       trackedS: round((lastEndMs - firstSubmitMs) / 1000),
       getJobStatusCalls: calls.GetJobStatus ?? 0,
       getJobDetailsCalls: calls.GetJobDetails ?? 0,
+      getJobSetEventsCalls: calls.GetJobSetEvents ?? 0,
       submitJobsCalls: calls.SubmitJobs ?? 0,
       tasksNotSuccess: notSuccess,
       tasksWithoutExactlyOneJobPerTry: jobMismatch,
     };
-    console.log(`runtime scale (${n} deferrable Armada tasks, ${JOB_S} s jobs, ${POLL_S} s poll):`);
+    console.log(
+      `runtime scale (${n} deferrable Armada tasks, ${JOB_S} s jobs, ${POLL_S} s poll, tracking ${tracking}):`,
+    );
     for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(34)} ${v}`);
     if (notSuccess || jobMismatch)
       throw new Error(
@@ -224,5 +238,5 @@ export async function runtimeScaleBench(n = N): Promise<Record<string, number | 
 const round = (v: number, digits = 1) => (Number.isFinite(v) ? Number(v.toFixed(digits)) : NaN);
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await runtimeScaleBench();
+  for (const tracking of BENCH_TRACKING) await runtimeScaleBench(N, tracking);
 }

@@ -940,6 +940,7 @@ export class DevArmada {
   }
 
   private emit(job: JobRecord, events: EventMessage["events"]): void {
+    if (this.events.lostJobs.has(job.id)) return; // fault injection: the job's events are lost
     const message: EventMessage = { events };
     const stored = this.events.append(job.queue, job.jobSetId, message);
     this.sink?.eventAppended(job.queue, job.jobSetId, stored.id, message);

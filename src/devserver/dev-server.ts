@@ -14,6 +14,12 @@ import type { AddressInfo } from "node:net";
 import { status } from "@grpc/grpc-js";
 import { createLookoutApp } from "../web/lookout-app.js";
 import type { LookoutSource } from "../web/lookout-source.js";
+import {
+  type EventMessage,
+  JobCancelledEvent,
+  JobFailedEvent,
+  JobSucceededEvent,
+} from "../gen/armada/event.js";
 import { DevArmada } from "./dev-armada.js";
 import type { Executor } from "./executor.js";
 import { CallFaults, type FaultInjector } from "./faults.js";
@@ -254,6 +260,25 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
             ErrorCode.FailedPrecondition,
             `failJob: job "${jobId}" is unknown or already finished`,
           );
+      },
+      reportEvent(jobId, kind) {
+        const job = armada.job(jobId);
+        if (!job) throw new ArmadaAirflowError(ErrorCode.NotFound, `reportEvent: job "${jobId}" is unknown`);
+        const base = { jobId, jobSetId: job.jobSetId, queue: job.queue, created: o.clock.now() };
+        const reason = "wrongly reported by the dev server's fault injector";
+        const events: EventMessage["events"] =
+          kind === "succeeded"
+            ? { $case: "succeeded", value: JobSucceededEvent.fromPartial(base) }
+            : kind === "failed"
+              ? { $case: "failed", value: JobFailedEvent.fromPartial({ ...base, reason }) }
+              : { $case: "cancelled", value: JobCancelledEvent.fromPartial({ ...base, reason }) };
+        armada.events.append(job.queue, job.jobSetId, { events });
+      },
+      loseEvents(jobId) {
+        if (!armada.job(jobId)) {
+          throw new ArmadaAirflowError(ErrorCode.NotFound, `loseEvents: job "${jobId}" is unknown`);
+        }
+        armada.events.lostJobs.add(jobId);
       },
       setIngestionDelay(ms) {
         if (!(ms >= 0))

@@ -16,6 +16,8 @@ export class UnknownMessageIdError extends Error {}
 /** All job sets' events, keyed by queue and job set id. */
 export class EventLog {
   private readonly sets = new Map<string, JobSetStream>();
+  /** Jobs whose events are lost (fault injection): never appended. */
+  readonly lostJobs = new Set<string>();
 
   /** Appends an event and hands it to the job set's watchers; returns the stored message. */
   append(queue: string, jobSetId: string, message: EventMessage): EventStreamMessage {

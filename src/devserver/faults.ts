@@ -58,6 +58,14 @@ export interface FaultInjector {
   preemptJob(jobId: string, reason?: string): void;
   /** Fails a job that has not finished, with `reason`. Throws when the job is unknown or finished. */
   failJob(jobId: string, reason: string): void;
+  /**
+   * Writes a wrong event to the job's job set stream (stored and sent to
+   * watchers, not persisted): the job is said to have ended `kind` while
+   * nothing about it changes. For testing that clients check before acting.
+   */
+  reportEvent(jobId: string, kind: "succeeded" | "failed" | "cancelled"): void;
+  /** From now on the job's events are lost: never written to its job set's stream (the query API still follows it). */
+  loseEvents(jobId: string): void;
   /** Changes how long the query API answers UNKNOWN after a submit. */
   setIngestionDelay(ms: number): void;
   /** Removes every pending call fault, latency and stream drop. */

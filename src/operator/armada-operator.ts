@@ -29,6 +29,8 @@ import {
   ArmadaOperatorJobFailedFatalError,
 } from "./errors.js";
 import { ArmadaHook, type ArmadaHookApi } from "./hook.js";
+import type { JobEventSubscription } from "./job-set-watch.js";
+import { maxEventStreams, resolveTracking, type ArmadaTracking } from "./tracking.js";
 import {
   containerNames,
   jobRequestFromJson,
@@ -95,6 +97,17 @@ export interface ArmadaOperatorOptions extends BaseOperatorOptions {
   k8sTokenRetriever?: TokenRetriever;
   /** Wait in a trigger instead of a sleeping worker. @default config `operators.default_deferrable`, else false */
   deferrable?: boolean;
+  /**
+   * How a waiting task learns that its job moved. `poll`: a batched status
+   * check at each (aligned) poll moment. `events`: woken by its job set's
+   * event stream, shared by every task of the process on that job set, and
+   * confirmed by one batched status check before acting; falls back to
+   * polling when the stream cannot be kept (see the README). A deferred task
+   * then needs no poll at all; one that does not defer still checks every
+   * `pollInterval`, and earlier when an event comes.
+   * @default config `armada_operator.tracking`, else `"poll"`
+   */
+  tracking?: ArmadaTracking;
   /** Seconds the job may stay unknown to Armada's query API before it is cancelled. @default config `armada_operator.default_job_acknowledgement_timeout_s`, else 300 */
   jobAcknowledgementTimeout?: number;
   /**
@@ -270,6 +283,7 @@ export class ArmadaOperator extends BaseOperator {
   readonly containerLogs: string | undefined;
   readonly k8sTokenRetriever: TokenRetriever | undefined;
   readonly deferrable: boolean;
+  readonly tracking: ArmadaTracking;
   readonly jobAcknowledgementTimeout: number;
   readonly queueTimeout: number | undefined;
   readonly armadaRetries: ArmadaRetries;
@@ -345,6 +359,9 @@ export class ArmadaOperator extends BaseOperator {
     }
     this.k8sTokenRetriever = o.k8sTokenRetriever;
     this.deferrable = optionalBoolean("deferrable", o.deferrable) ?? getConfigBoolean("operators", "default_deferrable", false);
+    this.tracking = resolveTracking(o.tracking);
+    // Checked at load, like the other settings: a bad cap would otherwise surface in the first trigger.
+    if (this.tracking === "events") maxEventStreams();
     const ack =
       o.jobAcknowledgementTimeout ??
       getConfigNumber("armada_operator", "default_job_acknowledgement_timeout_s", 300);
@@ -763,20 +780,66 @@ export class ArmadaOperator extends BaseOperator {
     start: RunningJobContext,
   ): Promise<ArmadaOperatorResult> {
     let ctx = start;
-    for (;;) {
-      ctx = await this.checkJobStatusAndFetchLogs(context, ctx);
-      if (!isTerminalJobState(ctx.state)) crashPoint("armada.polling");
-      if (isTerminalJobState(ctx.state)) return this.terminated(context, ctx);
-      if (this.deferrable) {
-        const now = this.clock.nowMs();
-        this.defer({
-          trigger: new ArmadaPollJobTrigger(now + this.pollInterval * 1000, {}, this.watchFor(ctx, now)),
-          methodName: "_trigger_reentry",
-          ...(this.executionTimeout !== undefined ? { timeout: this.executionTimeout } : {}),
-        });
+    try {
+      for (;;) {
+        ctx = await this.checkJobStatusAndFetchLogs(context, ctx);
+        if (!isTerminalJobState(ctx.state)) crashPoint("armada.polling");
+        if (isTerminalJobState(ctx.state)) return await this.terminated(context, ctx);
+        if (this.deferrable) {
+          const now = this.clock.nowMs();
+          this.defer({
+            trigger: new ArmadaPollJobTrigger(now + this.pollInterval * 1000, {}, this.watchFor(ctx, now)),
+            methodName: "_trigger_reentry",
+            ...(this.executionTimeout !== undefined ? { timeout: this.executionTimeout } : {}),
+          });
+        }
+        await this.waitForNextCheck(ctx, context.signal);
       }
-      await this.clock.sleep(this.pollInterval * 1000, context.signal);
+    } finally {
+      this.leaveEventStream();
     }
+  }
+
+  /** Event subscription of a task that waits without deferring (tracking `events`). */
+  private subscription: JobEventSubscription | undefined;
+
+  /**
+   * A task that does not defer checks every poll interval; with tracking
+   * `events` it checks at once when its job set's stream brings an event of
+   * its job (the check itself is the confirmation). The subscription is held
+   * for the whole wait and left when the job ends or the try stops.
+   */
+  private async waitForNextCheck(ctx: RunningJobContext, signal: AbortSignal | undefined): Promise<void> {
+    if (this.tracking === "events" && !this.subscription) {
+      this.subscription = this.hook.watchJobEvents?.(ctx.armadaQueue, ctx.jobSetId, ctx.jobId);
+    }
+    const sub = this.subscription;
+    if (!sub || sub.fallenBack) return this.clock.sleep(this.pollInterval * 1000, signal);
+    const timer = new AbortController();
+    const stop = () => timer.abort();
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      const slept = this.clock.sleep(this.pollInterval * 1000, timer.signal).then(
+        () => false,
+        () => false,
+      );
+      for (;;) {
+        const woke = await Promise.race([sub.next().then(() => true), slept]);
+        signal?.throwIfAborted();
+        if (!woke || sub.fallenBack) return;
+        // Events that say nothing new (a backlog read when the stream opened) wait on.
+        const hint = sub.eventState;
+        if (hint !== undefined && (hint !== ctx.state || isTerminalJobState(hint))) return;
+      }
+    } finally {
+      signal?.removeEventListener("abort", stop);
+      timer.abort();
+    }
+  }
+
+  private leaveEventStream(): void {
+    this.subscription?.close();
+    this.subscription = undefined;
   }
 
   /**
@@ -801,6 +864,9 @@ export class ArmadaOperator extends BaseOperator {
       lastState: jobStateName(ctx.state),
       pollIntervalS: this.pollInterval,
       untilMs: Math.max(until, now + this.pollInterval * 1000),
+      ...(this.tracking === "events"
+        ? { tracking: "events" as const, queue: ctx.armadaQueue, jobSetId: ctx.jobSetId }
+        : {}),
     };
   }
 

@@ -18,8 +18,11 @@ import { ArmadaOperatorCancelError, ArmadaOperatorQueueNotFoundError, ArmadaOper
 import { JobFailureReader, type JobFailure } from "./job-failure-reader.js";
 import { JobState, isTerminalJobState, jobStateName } from "../client/job-states.js";
 import { RunningJobContext } from "./running-job-context.js";
-import { StatusBatcher } from "./status-batcher.js";
+import { StatusBatcher, type StatusCheckOptions } from "./status-batcher.js";
 import { SubmitBatcher } from "./submit-batcher.js";
+import { JobSetWatches, type JobEventSubscription } from "./job-set-watch.js";
+import { stderrLogger } from "../runtime/task-logger.js";
+import { maxEventStreams } from "./tracking.js";
 import type { LogSink } from "./task-log.js";
 
 /** A job found by its external job URI. */
@@ -61,7 +64,8 @@ export interface SubmitJobRequest {
  */
 export interface ArmadaHookApi {
   submitJob(request: SubmitJobRequest): Promise<string>;
-  getJobState(jobId: string): Promise<JobState>;
+  /** The job's state, batched with other checks on the channel (`alone`: only with the checks made now). */
+  getJobState(jobId: string, options?: StatusCheckOptions): Promise<JobState>;
   getJobInfo(jobId: string): Promise<JobInfo>;
   getJobTerminationReason(jobId: string): Promise<string>;
   /** The latest failed event of a job (its failure category, and whether Armada will retry it); optional. */
@@ -79,6 +83,12 @@ export interface ArmadaHookApi {
   forgetJob(jobId: string): void;
   /** Includes a job in batched status checks from now on (optional). */
   trackJob?(jobId: string): void;
+  /**
+   * Joins the shared event stream of the job's job set (event-stream
+   * tracking); undefined when the job must be polled instead (optional: a
+   * hook without it always polls).
+   */
+  watchJobEvents?(queue: string, jobSetId: string, jobId: string): JobEventSubscription | undefined;
 }
 
 /** Options of {@link ArmadaHook}. */
@@ -104,7 +114,22 @@ export interface ArmadaHookOptions {
    * retry is immediate, the rest back off. @default 1000
    */
   cancelBackoffMs?: number;
+  /**
+   * Where channel-wide notices go (an event stream given up, the stream cap
+   * reached). The channel is shared: the first hook of a channel sets it.
+   * @default stderr
+   */
+  log?: LogSink;
+  /** Event streams (tracking `events`): consecutive failures before a stream is given up. @default 5 */
+  eventStreamRetryBudget?: number;
+  /** Event streams: first pause before re-opening a broken stream (doubles up to 8 s). @default 500 */
+  eventStreamBackoffMs?: number;
+  /** Event streams: how long a stream nobody waits on stays open for a task that defers again. @default 5000 */
+  eventStreamLingerMs?: number;
 }
+
+/** Options read once per channel, by its first hook (the channel and its streams are shared). */
+type ChannelWideOption = "log" | "eventStreamRetryBudget" | "eventStreamBackoffMs" | "eventStreamLingerMs";
 
 /** Armada's answer to SubmitJobs for a queue that does not exist (PERMISSION_DENIED). */
 const QUEUE_NOT_FOUND = /could not find queue "([^"]*)"/;
@@ -133,6 +158,7 @@ interface SharedChannel {
   batcher: StatusBatcher;
   submitter: SubmitBatcher;
   failures: JobFailureReader;
+  watches: JobSetWatches;
 }
 
 const CHANNELS_KEY = Symbol.for("armada-airflow.operator.channels");
@@ -142,7 +168,12 @@ const channels: Map<string, SharedChannel[]> = ((globalThis as Record<symbol, un
   SharedChannel[]
 >()) as Map<string, SharedChannel[]>;
 
-function channelFor(args: GrpcChannelArgs, clock: Clock, deadlineMs: number): SharedChannel {
+function channelFor(
+  args: GrpcChannelArgs,
+  clock: Clock,
+  deadlineMs: number,
+  options: ArmadaHookOptions,
+): SharedChannel {
   const key = JSON.stringify(args.serialize());
   const list = channels.get(key) ?? [];
   // Equal serializations can still differ in secrets; only share equal args.
@@ -159,15 +190,34 @@ function channelFor(args: GrpcChannelArgs, clock: Clock, deadlineMs: number): Sh
     crashPoint("armada.mid-submit");
     return res;
   });
-  const shared = { client, batcher, submitter, failures: new JobFailureReader(() => client) };
+  const watches = new JobSetWatches(
+    (queue, id, fromMessageId, signal) =>
+      client.getJobSetEvents({ queue, id, watch: true, fromMessageId }, { resume: false, signal }),
+    {
+      clock,
+      log: options.log ?? stderrLogger,
+      target: args.target,
+      maxStreams: maxEventStreams,
+      ...(options.eventStreamRetryBudget !== undefined
+        ? { retryBudget: options.eventStreamRetryBudget }
+        : {}),
+      ...(options.eventStreamBackoffMs !== undefined ? { backoffMs: options.eventStreamBackoffMs } : {}),
+      ...(options.eventStreamLingerMs !== undefined ? { lingerMs: options.eventStreamLingerMs } : {}),
+    },
+  );
+  const shared = { client, batcher, submitter, failures: new JobFailureReader(() => client), watches };
   list.push(shared);
   channels.set(key, list);
   return shared;
 }
 
-/** Closes every cached client (for tests and clean shutdown). */
+/** Closes every cached client and its event streams (for tests and clean shutdown). */
 export function closeArmadaHookClients(): void {
-  for (const list of channels.values()) for (const c of list) c.client.close();
+  for (const list of channels.values())
+    for (const c of list) {
+      c.watches.closeAll();
+      c.client.close();
+    }
   channels.clear();
 }
 
@@ -179,7 +229,8 @@ function latest<T extends { submittedAt: Date | undefined }>(items: T[]): T | un
 export class ArmadaHook implements ArmadaHookApi {
   readonly channelArgs: GrpcChannelArgs;
   private readonly clock: Clock;
-  private readonly options: Required<Omit<ArmadaHookOptions, "clock">>;
+  private readonly options: Required<Omit<ArmadaHookOptions, "clock" | ChannelWideOption>>;
+  private readonly channelOptions: ArmadaHookOptions;
   private shared: SharedChannel | undefined;
 
   constructor(channelArgs: GrpcChannelArgs, options: ArmadaHookOptions = {}) {
@@ -201,6 +252,7 @@ export class ArmadaHook implements ArmadaHookApi {
       maxCancelAttempts: Math.floor(positiveOption("maxCancelAttempts", options.maxCancelAttempts ?? 4)),
       cancelBackoffMs: options.cancelBackoffMs ?? 1000,
     };
+    this.channelOptions = options;
   }
 
   /** The shared client of this channel. */
@@ -213,13 +265,23 @@ export class ArmadaHook implements ArmadaHookApi {
     return this.channel().submitter;
   }
 
+  /** The shared job-set event streams of this channel (tracking `events`). */
+  get eventStreams(): JobSetWatches {
+    return this.channel().watches;
+  }
+
   /** The shared status batcher of this channel. */
   get statusBatcher(): StatusBatcher {
     return this.channel().batcher;
   }
 
   private channel(): SharedChannel {
-    return (this.shared ??= channelFor(this.channelArgs, this.clock, this.options.deadlineMs));
+    return (this.shared ??= channelFor(
+      this.channelArgs,
+      this.clock,
+      this.options.deadlineMs,
+      this.channelOptions,
+    ));
   }
 
   /**
@@ -285,8 +347,8 @@ export class ArmadaHook implements ArmadaHookApi {
   }
 
   /** The job's state; checks of all jobs on this channel are batched into one GetJobStatus call. */
-  async getJobState(jobId: string): Promise<JobState> {
-    const state = await this.statusBatcher.getState(jobId);
+  async getJobState(jobId: string, options?: StatusCheckOptions): Promise<JobState> {
+    const state = await this.statusBatcher.getState(jobId, options);
     if (isTerminalJobState(state)) this.statusBatcher.finished(jobId);
     return state;
   }
@@ -420,5 +482,10 @@ export class ArmadaHook implements ArmadaHookApi {
 
   forgetJob(jobId: string): void {
     this.statusBatcher.untrack(jobId);
+  }
+
+  /** See {@link ArmadaHookApi.watchJobEvents}: the channel's shared stream of the job set. */
+  watchJobEvents(queue: string, jobSetId: string, jobId: string): JobEventSubscription | undefined {
+    return this.channel().watches.subscribe(queue, jobSetId, jobId);
   }
 }

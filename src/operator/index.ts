@@ -27,6 +27,9 @@ export {
   type SubmitJobRequest,
   closeArmadaHookClients,
 } from "./hook.js";
+export { type StatusCheckOptions } from "./status-batcher.js";
+export { type ArmadaTracking } from "./tracking.js";
+export { type JobEventSubscription } from "./job-set-watch.js";
 export { RunningJobContext, type RunningJobContextInit, type JobContextXCom } from "./running-job-context.js";
 export {
   ArmadaOperatorJobFailedError,

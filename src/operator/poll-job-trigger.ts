@@ -5,8 +5,10 @@
  * {@link ArmadaJobWatch} (the operator always gives one, except while it
  * streams a running job's log), it instead checks the job itself, batched
  * with every other waiting job, and fires only when the task has something
- * to do. Job data lives in XCom, so the serialized form is the moment and
- * the watch.
+ * to do. With event-stream tracking (`watch.tracking: "events"`) it does not
+ * poll at all: its job set's shared event stream wakes it when its job
+ * moves, and one batched status call confirms before it fires. Job data
+ * lives in XCom, so the serialized form is the moment and the watch.
  */
 import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
 import { ErrorCode } from "../common/error-code.js";
@@ -17,7 +19,8 @@ import { TaskInstanceState } from "../runtime/state.js";
 import { stderrLogger } from "../runtime/task-logger.js";
 import { ArmadaHook, type ArmadaHookApi } from "./hook.js";
 import { RunningJobContext } from "./running-job-context.js";
-import { TERMINAL_JOB_STATES, jobStateName } from "../client/job-states.js";
+import { TERMINAL_JOB_STATES, isTerminalJobState, jobStateName } from "../client/job-states.js";
+import type { JobEventSubscription } from "./job-set-watch.js";
 import type { LogSink } from "./task-log.js";
 
 /** The class path the trigger serializes under (the reference's). */
@@ -44,6 +47,16 @@ export interface ArmadaJobWatch {
   pollIntervalS: number;
   /** Fire by then whatever the state (the operator's own deadlines, and a progress line now and then). */
   untilMs: number;
+  /**
+   * `events`: woken by the job set's shared event stream from the start
+   * (not from the moment), falling back to polling when the stream cannot be
+   * kept. Absent: polling. Needs `queue` and `jobSetId`.
+   */
+  tracking?: "events";
+  /** The job's queue (event-stream tracking). */
+  queue?: string;
+  /** The job's job set (event-stream tracking). */
+  jobSetId?: string;
 }
 
 /** Options not part of the serialized form. */
@@ -102,6 +115,22 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
   }
 
   async *run(): AsyncIterable<TriggerEvent> {
+    if (this.watch?.tracking === "events") {
+      const hook = await this.watchHook();
+      const sub = hook?.watchJobEvents?.(this.watch.queue!, this.watch.jobSetId!, this.watch.jobId);
+      if (hook && sub) {
+        let state: string | undefined;
+        try {
+          state = await this.followEvents(this.watch, hook, sub);
+        } finally {
+          // A task resumed on a move (not an end) defers again at once: keep the stream for it.
+          sub.close({ linger: state !== undefined && !FINAL_JOB_STATES.has(state) });
+        }
+        yield new TriggerEvent({ moment: this.moment.toISOString(), job_state: state });
+        return;
+      }
+      // No stream for this job (no watch on the server, at the cap, given up): poll from the moment.
+    }
     const wait = this.moment.getTime() - this.clock.nowMs();
     if (wait > 0) await this.clock.sleep(wait, this.signal);
     const hook = this.watch ? await this.watchHook() : undefined;
@@ -128,9 +157,12 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
    * the batcher makes one call for all of them. A failed check resumes the
    * task, whose own status check decides (it retries transient errors).
    */
-  private async watchJob(watch: ArmadaJobWatch, hook: ArmadaHookApi): Promise<string> {
+  private async watchJob(watch: ArmadaJobWatch, hook: ArmadaHookApi, checkFirst = true): Promise<string> {
     const intervalMs = watch.pollIntervalS * 1000;
     hook.trackJob?.(watch.jobId);
+    if (!checkFirst) {
+      await this.clock.sleep(alignedWait(this.clock.nowMs(), intervalMs, watch.untilMs), this.signal);
+    }
     for (;;) {
       let state: string;
       try {
@@ -140,8 +172,77 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
       }
       const now = this.clock.nowMs();
       if (state !== watch.lastState || FINAL_JOB_STATES.has(state) || now >= watch.untilMs) return state;
-      const next = Math.min((Math.floor(now / intervalMs) + 1) * intervalMs, watch.untilMs);
-      await this.clock.sleep(Math.max(0, next - now), this.signal);
+      await this.clock.sleep(alignedWait(now, intervalMs, watch.untilMs), this.signal);
+    }
+  }
+
+  /**
+   * Event-stream tracking: waits for its job's events and confirms with one
+   * batched status call (of the jobs woken now, not every tracked one)
+   * whenever an event says the job moved from `lastState` or ended; fires
+   * on the confirmed state only. An event the query API does not bear out
+   * yet (it lags the stream, or the event was wrong) is checked again after
+   * 1 s, doubling up to the poll interval, until the two agree or another
+   * event comes. `untilMs` still bounds the wait, so even a lost event only
+   * delays the task. When the stream is given up, polls as without it.
+   */
+  private async followEvents(
+    watch: ArmadaJobWatch,
+    hook: ArmadaHookApi,
+    sub: JobEventSubscription,
+  ): Promise<string> {
+    const intervalMs = watch.pollIntervalS * 1000;
+    const moved = () => {
+      const hint = sub.eventState;
+      return hint !== undefined && (jobStateName(hint) !== watch.lastState || isTerminalJobState(hint));
+    };
+    let check = moved(); // an event read before this trigger joined (the job moved while its task deferred)
+    let recheckMs = 0;
+    let recheckAt = Infinity;
+    for (;;) {
+      if (sub.fallenBack) return this.watchJob(watch, hook, false);
+      const now = this.clock.nowMs();
+      if (check || now >= recheckAt || now >= watch.untilMs) {
+        check = false;
+        let state: string;
+        try {
+          state = jobStateName(await hook.getJobState(watch.jobId, { alone: true }));
+        } catch {
+          return watch.lastState; // the task's own check decides (it retries transient errors)
+        }
+        if (state !== watch.lastState || FINAL_JOB_STATES.has(state) || this.clock.nowMs() >= watch.untilMs) {
+          return state;
+        }
+        if (moved()) {
+          recheckMs = recheckMs === 0 ? FIRST_RECHECK_MS : Math.min(recheckMs * 2, intervalMs);
+          // Aligned, so the rechecks of many triggers share one call.
+          const at = this.clock.nowMs() + recheckMs;
+          recheckAt = Math.ceil(at / recheckMs) * recheckMs;
+        } else {
+          recheckMs = 0;
+          recheckAt = Infinity;
+        }
+      }
+      if (await this.eventOrTime(sub, Math.min(recheckAt, watch.untilMs))) check = moved();
+    }
+  }
+
+  /** Waits for the subscription's next event (true) or until `atMs` on the clock (false); throws when removed. */
+  private async eventOrTime(sub: JobEventSubscription, atMs: number): Promise<boolean> {
+    const timer = new AbortController();
+    const stop = () => timer.abort();
+    this.signal.addEventListener("abort", stop, { once: true });
+    try {
+      const slept = this.clock.sleep(Math.max(0, atMs - this.clock.nowMs()), timer.signal).then(
+        () => false,
+        () => false,
+      );
+      const woke = await Promise.race([sub.next().then(() => true), slept]);
+      this.signal.throwIfAborted();
+      return woke;
+    } finally {
+      this.signal.removeEventListener("abort", stop);
+      timer.abort();
     }
   }
 
@@ -189,6 +290,14 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
   }
 }
 
+/** First recheck after an event the query API did not bear out yet. */
+const FIRST_RECHECK_MS = 1000;
+
+/** From `now`, the wait to the next multiple of the interval (or `untilMs`, when sooner). */
+function alignedWait(now: number, intervalMs: number, untilMs: number): number {
+  return Math.max(0, Math.min((Math.floor(now / intervalMs) + 1) * intervalMs, untilMs) - now);
+}
+
 const FINAL_JOB_STATES: ReadonlySet<string> = new Set(
   [...TERMINAL_JOB_STATES].map((s) => jobStateName(s)),
 );
@@ -205,6 +314,12 @@ function checkWatch(w: ArmadaJobWatch): void {
   if (typeof w.lastState !== "string") bad("lastState", "a job state name");
   if (!(typeof w.pollIntervalS === "number" && w.pollIntervalS > 0)) bad("pollIntervalS", "a number > 0");
   if (!Number.isFinite(w.untilMs)) bad("untilMs", "a time in epoch milliseconds");
+  if (w.tracking !== undefined) {
+    if (w.tracking !== "events") bad("tracking", '"events" or absent');
+    const name = (v: unknown) => typeof v === "string" && v !== "";
+    if (!name(w.queue)) bad("queue", "a non-empty string with tracking events");
+    if (!name(w.jobSetId)) bad("jobSetId", "a non-empty string with tracking events");
+  }
 }
 
 registerTrigger(

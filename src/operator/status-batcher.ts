@@ -33,6 +33,12 @@ export interface StatusBatcherOptions {
   forgetAfterMs?: number;
   /** Upper bound on job ids per call (the rest go in further calls). @default 1000 */
   maxBatchSize?: number;
+  /**
+   * How long (real time) a call made of `alone` checks only waits for more
+   * of them: the events of many jobs arrive over several reads of a stream,
+   * and their confirmations should still share a call. @default 10
+   */
+  confirmWindowMs?: number;
 }
 
 interface Known {
@@ -40,8 +46,20 @@ interface Known {
   fetchedAt: number;
 }
 
+/** How one check is made. */
+export interface StatusCheckOptions {
+  /**
+   * Ask only for the jobs checked now, not for every tracked job: a check
+   * woken by a job's event (event-stream tracking) confirms that job alone,
+   * where a poll round asks for everything that waits. Never answered from
+   * the kept answers: an event may be newer than they are. @default false
+   */
+  alone?: boolean;
+}
+
 interface Waiter {
   jobId: string;
+  alone: boolean;
   resolve: (s: JobState) => void;
   reject: (e: unknown) => void;
 }
@@ -52,6 +70,7 @@ export class StatusBatcher {
   private readonly maxStalenessMs: number;
   private readonly forgetAfterMs: number;
   private readonly maxBatchSize: number;
+  private readonly confirmWindowMs: number;
   /** Job id -> last time a task asked about it (by `clock`). */
   private readonly tracked = new Map<string, number>();
   private readonly known = new Map<string, Known>();
@@ -68,6 +87,7 @@ export class StatusBatcher {
     this.maxStalenessMs = options.maxStalenessMs ?? 2000;
     this.forgetAfterMs = options.forgetAfterMs ?? 600_000;
     this.maxBatchSize = options.maxBatchSize ?? 1000;
+    this.confirmWindowMs = options.confirmWindowMs ?? 10;
   }
 
   /** Starts including `jobId` in every batched call (until it is seen in a final state). */
@@ -90,24 +110,25 @@ export class StatusBatcher {
     this.tracked.delete(jobId);
   }
 
-  /** The job's state, fetched together with every other tracked job's. */
-  getState(jobId: string): Promise<JobState> {
+  /** The job's state, fetched together with every other tracked job's (with `alone`, with the others checked now). */
+  getState(jobId: string, options: StatusCheckOptions = {}): Promise<JobState> {
     const now = this.clock.nowMs();
     this.tracked.set(jobId, now);
     const hit = this.known.get(jobId);
-    if (hit && now - hit.fetchedAt <= this.maxStalenessMs) {
+    if (hit && !options.alone && now - hit.fetchedAt <= this.maxStalenessMs) {
       // Served once from the cache: the next check of this job (a later
       // poll round) must see a newer answer.
       this.known.delete(jobId);
       return Promise.resolve(hit.state);
     }
     return new Promise<JobState>((resolve, reject) => {
-      this.waiters.push({ jobId, resolve, reject });
+      this.waiters.push({ jobId, alone: options.alone ?? false, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         // Wait one macrotask so checks made in the same turn (tasks resumed
-        // together) join this call.
-        setImmediate(() => void this.flush());
+        // together) join this call; confirmations of events wait a little longer.
+        if (options.alone) setTimeout(() => void this.flush(), this.confirmWindowMs);
+        else setImmediate(() => void this.flush());
       }
     });
   }
@@ -125,7 +146,9 @@ export class StatusBatcher {
       if (now - k.fetchedAt > this.maxStalenessMs) this.known.delete(id);
     }
     const wanted = new Set(waiters.map((w) => w.jobId));
-    const ids = [...wanted, ...[...this.tracked.keys()].filter((id) => !wanted.has(id))];
+    // Confirmations alone ask only for their own jobs; any poll-round check fills the call with the rest.
+    const fill = waiters.some((w) => !w.alone);
+    const ids = fill ? [...wanted, ...[...this.tracked.keys()].filter((id) => !wanted.has(id))] : [...wanted];
     const results = new Map<string, JobState>();
     try {
       for (let i = 0; i < ids.length; i += this.maxBatchSize) {

@@ -130,7 +130,10 @@ describe("ArmadaPollJobTrigger", () => {
     });
 
     it("fires at untilMs whatever the state (the operator's deadlines, a progress line)", async () => {
-      const { event, firedAt } = await fire([JobState.RUNNING], { ...watch, untilMs: start.getTime() + 60_000 });
+      const { event, firedAt } = await fire([JobState.RUNNING], {
+        ...watch,
+        untilMs: start.getTime() + 60_000,
+      });
       expect(firedAt).toBe(60_000);
       expect(event.payload).toMatchObject({ job_state: "RUNNING" });
     });
@@ -143,7 +146,32 @@ describe("ArmadaPollJobTrigger", () => {
       trigger.clock = new ManualClock(moment);
       const events: TriggerEvent[] = [];
       for await (const e of trigger.run()) events.push(e);
-      expect(events.map((e) => e.payload)).toEqual([{ moment: "2024-01-01T00:00:30.000Z", job_state: "RUNNING" }]);
+      expect(events.map((e) => e.payload)).toEqual([
+        { moment: "2024-01-01T00:00:30.000Z", job_state: "RUNNING" },
+      ]);
+    });
+
+    it("with tracking events: serializes queue and job set, and refuses a watch without them", () => {
+      const events = { ...watch, tracking: "events" as const, queue: "q", jobSetId: "prefix-test_run_1" };
+      const t = new ArmadaPollJobTrigger(moment, {}, events);
+      const [classpath, kwargs] = t.serialize();
+      expect(kwargs).toEqual({ moment: "2024-01-01T00:00:30.000Z", watch: events });
+      expect(
+        (createTrigger(classpath, JSON.parse(JSON.stringify(kwargs))) as ArmadaPollJobTrigger).equals(t),
+      ).toBe(true);
+      expect(() => new ArmadaPollJobTrigger(moment, {}, { ...events, jobSetId: "" })).toThrow(
+        /watch\.jobSetId/,
+      );
+      expect(
+        () => new ArmadaPollJobTrigger(moment, {}, { ...events, tracking: "stream" as "events" }),
+      ).toThrow(/watch\.tracking/);
+    });
+
+    it("with tracking events on a hook without event streams, polls from its moment as without", async () => {
+      const events = { ...watch, tracking: "events" as const, queue: "q", jobSetId: "js" };
+      const { event, checksAt } = await fire([JobState.RUNNING, JobState.SUCCEEDED], events);
+      expect(checksAt).toEqual([30_000, 40_000]);
+      expect(event.payload).toMatchObject({ job_state: "SUCCEEDED" });
     });
 
     it("refuses a malformed watch, naming the field", () => {
@@ -203,7 +231,12 @@ describe("ArmadaPollJobTrigger", () => {
     // No job submitted yet: nothing to cancel.
     await trigger.cleanup();
     expect(hook.cancels).toHaveLength(0);
-    xcom.job_context = new RunningJobContext({ armadaQueue: "q", jobId: "j9", jobSetId: "s", submitTime: new Date(0) }).toXCom();
+    xcom.job_context = new RunningJobContext({
+      armadaQueue: "q",
+      jobId: "j9",
+      jobSetId: "s",
+      submitTime: new Date(0),
+    }).toXCom();
     xcom.channel_args = new GrpcChannelArgs({ target: "127.0.0.1:7" }).serialize();
     await trigger.cleanup();
     expect(hook.cancels.map((c) => c.jobId)).toEqual(["j9"]);
