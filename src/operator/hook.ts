@@ -154,6 +154,9 @@ function positiveOption(name: string, value: number): number {
 }
 
 interface SharedChannel {
+  /** What the pieces were made with: only hooks asking for the same share them. */
+  clock: Clock;
+  deadlineMs: number;
   client: ArmadaClient;
   batcher: StatusBatcher;
   submitter: SubmitBatcher;
@@ -176,8 +179,14 @@ function channelFor(
 ): SharedChannel {
   const key = JSON.stringify(args.serialize());
   const list = channels.get(key) ?? [];
-  // Equal serializations can still differ in secrets; only share equal args.
-  const found = list.find((c) => c.client.channelArgs === args || c.client.channelArgs.equals(args));
+  // Equal serializations can still differ in secrets; only share equal args. A hook with another clock or
+  // deadline gets its own client and batchers, not silently the first hook's.
+  const found = list.find(
+    (c) =>
+      c.clock === clock &&
+      c.deadlineMs === deadlineMs &&
+      (c.client.channelArgs === args || c.client.channelArgs.equals(args)),
+  );
   if (found) return found;
   const client = new ArmadaClient(args, { defaultDeadlineMs: deadlineMs });
   const batcher = new StatusBatcher(async (jobIds) => {
@@ -205,7 +214,15 @@ function channelFor(
       ...(options.eventStreamLingerMs !== undefined ? { lingerMs: options.eventStreamLingerMs } : {}),
     },
   );
-  const shared = { client, batcher, submitter, failures: new JobFailureReader(() => client), watches };
+  const shared = {
+    clock,
+    deadlineMs,
+    client,
+    batcher,
+    submitter,
+    failures: new JobFailureReader(() => client),
+    watches,
+  };
   list.push(shared);
   channels.set(key, list);
   return shared;
