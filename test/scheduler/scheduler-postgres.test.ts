@@ -46,12 +46,15 @@ describe("schedulers on PostgreSQL", () => {
       const home = path.join(root, "home");
       mkdirSync(dags);
       mkdirSync(home);
-      const start = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - RUNS * 3_600_000).toISOString();
+      const startMs = Math.floor(Date.now() / 3_600_000) * 3_600_000 - RUNS * 3_600_000;
+      const start = new Date(startMs).toISOString();
+      // Ends at the last run's logical date: an hour that turns while the test runs adds no run.
+      const end = new Date(startMs + (RUNS - 1) * 3_600_000).toISOString();
       writeFileSync(
         path.join(dags, "fleet.mts"),
         armadaFleetDag({
           dagId: "fleet",
-          schedule: `schedule: { every: "1h" }, startDate: ${JSON.stringify(start)}, catchup: true`,
+          schedule: `schedule: { every: "1h" }, startDate: ${JSON.stringify(start)}, endDate: ${JSON.stringify(end)}, catchup: true`,
           width: WIDTH,
           sleepS: 4,
         }),

@@ -50,7 +50,8 @@ describe("triggerers on PostgreSQL", () => {
         path.join(dags, "split.mts"),
         armadaFleetDag({
           dagId: "split",
-          schedule: `schedule: { every: "1h" }, startDate: ${JSON.stringify(start)}`,
+          // Ends where it starts: one run, even when the hour turns while the test runs.
+          schedule: `schedule: { every: "1h" }, startDate: ${JSON.stringify(start)}, endDate: ${JSON.stringify(start)}`,
           width: WIDTH,
           sleepS: 6,
         }),
