@@ -33,7 +33,7 @@ class Noop extends BaseOperator {
   }
 }
 for (let i = ${first}; i < ${first + count}; i++) {
-  const dag = new DAG({ dagId: "sched_" + i, schedule: "@hourly", startDate: "${startIso}", endDate: "${startIso}", catchup: false });
+  const dag = new DAG({ dagId: "sched_" + i, schedule: "@hourly", startDate: "${startIso}", endDate: "${startIso}", catchup: true });
   new Noop({ taskId: "noop", dag });
 }
 `;

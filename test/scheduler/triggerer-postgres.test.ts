@@ -51,7 +51,7 @@ describe("triggerers on PostgreSQL", () => {
         armadaFleetDag({
           dagId: "split",
           // Ends where it starts: one run, even when the hour turns while the test runs.
-          schedule: `schedule: { every: "1h" }, startDate: ${JSON.stringify(start)}, endDate: ${JSON.stringify(start)}`,
+          schedule: `schedule: { every: "1h" }, startDate: ${JSON.stringify(start)}, endDate: ${JSON.stringify(start)}, catchup: true`,
           width: WIDTH,
           sleepS: 6,
         }),
