@@ -2,9 +2,9 @@
  * Scheduler benchmark (`npm run bench:scheduler`, and part of `npm run bench`):
  * BENCH_SCHED_DAGS (1,000) scheduled DAGs of one task each, due at once, run
  * by one and by three `armada-airflow scheduler` processes (the built
- * command) sharing one PostgreSQL. Each DAG has an hourly schedule that
- * starts and ends at one hour in the past, so each gets exactly one run
- * (also when the hour turns during the run).
+ * command) sharing one PostgreSQL. Each DAG has an hourly schedule whose
+ * start and end date are the same past hour (with catch-up), so each gets
+ * exactly one run, also when the hour turns during the benchmark.
  *
  * Reports per scheduler count: time from spawn to every scheduler ready
  * (loading the DAGs folder), DAG runs created per second and tasks finished
