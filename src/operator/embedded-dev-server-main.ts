@@ -17,11 +17,12 @@ import { startDevServer, type DevServer } from "../devserver/dev-server.js";
 const queues = (process.env.ARMADA_AIRFLOW_EMBEDDED_QUEUES ?? "default").split(",").filter(Boolean);
 const home = process.env.ARMADA_AIRFLOW_EMBEDDED_HOME;
 
-/** The ports the last embedded server of this home listened on, and its pid. */
+/** The ports the last embedded server of this home listened on, its pid, and the pid of the runner it served. */
 interface PortsRecord {
   grpcPort: number;
   httpPort: number;
   pid: number;
+  ownerPid?: number;
 }
 
 /** How long to wait for the ports of a previous embedded server that is still shutting down. */
@@ -53,6 +54,13 @@ async function startWithState(dir: string): Promise<DevServer> {
   const recordFile = path.join(dir, "embedded-dev-server.json");
   const statePath = path.join(dir, "embedded-dev-server.db");
   const last = readRecord(recordFile);
+  // The last server still runs. Its runner alive: another runner of this home owns it. Its runner gone
+  // (killed): it is shutting down (it exits when its stdin closes), so wait for it to let go of the state.
+  const ownerAlive = last?.ownerPid !== undefined ? alive(last.ownerPid) : true;
+  if (last && last.pid !== process.pid && alive(last.pid) && !ownerAlive) {
+    const until = Date.now() + PORT_WAIT_MS;
+    while (alive(last.pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  }
   if (last && last.pid !== process.pid && alive(last.pid)) {
     // Another live runner of this home owns the embedded server: a private, stateless one for this process.
     process.stderr.write(
@@ -73,6 +81,7 @@ async function startWithState(dir: string): Promise<DevServer> {
         grpcPort: Number(server.grpcTarget.split(":").at(-1)),
         httpPort: Number(new URL(server.httpUrl).port),
         pid: process.pid,
+        ownerPid: process.ppid,
       };
       writeFileSync(recordFile, JSON.stringify(record) + "\n");
       return server;
