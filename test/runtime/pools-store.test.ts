@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KyselyStore, applyOutcome, type TaskInstanceRow } from "armada-airflow/store";
 import { PoolSlotsUnavailable } from "../../src/runtime/pools.js";
 import { startPostgres, type PostgresServer } from "./postgres-server.js";
+import { taskInstanceRow } from "./support.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "aa-pools-store-"));
 let pgServer: PostgresServer | undefined;
@@ -24,23 +25,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const ti = (taskId: string): TaskInstanceRow => ({
-  dagId: "d",
-  runId: "r",
-  taskId,
-  mapIndex: -1,
-  state: "none",
-  tryNumber: 0,
-  maxTries: 0,
-  nextMethod: null,
-  nextKwargs: null,
-  nextRetryMs: null,
-  startMs: null,
-  endMs: null,
-  runnerId: null,
-  killRequested: false,
-  updatedMs: 0,
-});
+const ti = (taskId: string): TaskInstanceRow => taskInstanceRow({ taskId });
 
 /**
  * Two stores on one fresh database, with a run of `count` task instances.

@@ -14,7 +14,7 @@ import {
 } from "armada-airflow";
 import { markTaskFailed, requestTaskKill, type KyselyStore } from "armada-airflow/store";
 import { sleepUntil } from "../support/sleep-until.js";
-import { FnOperator, tempSqliteStore, testRunner } from "./support.js";
+import { FnOperator, taskInstanceRow, tempSqliteStore, testRunner } from "./support.js";
 
 let env: Awaited<ReturnType<typeof tempSqliteStore>>;
 let store: KyselyStore;
@@ -168,23 +168,7 @@ describe("Runner", () => {
     const { runner } = testRunner(store);
     const run = await runner.createDagRun(dag);
     await store.insertTaskInstances([
-      {
-        dagId: "changed",
-        runId: run.runId,
-        taskId: "gone",
-        mapIndex: -1,
-        state: "none",
-        tryNumber: 0,
-        maxTries: 0,
-        nextMethod: null,
-        nextKwargs: null,
-        nextRetryMs: null,
-        startMs: null,
-        endMs: null,
-        runnerId: null,
-        killRequested: false,
-        updatedMs: 0,
-      },
+      taskInstanceRow({ dagId: "changed", runId: run.runId, taskId: "gone" }),
     ]);
     expect(await runner.runDagRun(dag, run.runId)).toBe("success");
     await runner.stop();

@@ -10,7 +10,7 @@ import { Runner } from "armada-airflow/runner";
 import { sleepUntil } from "../support/sleep-until.js";
 import { startPostgres, type PostgresServer } from "./postgres-server.js";
 import { BULK_CHUNK_ROWS } from "../../src/runtime/store/kysely-store.js";
-import { FnOperator } from "./support.js";
+import { dagRunRow, FnOperator } from "./support.js";
 
 interface Backend {
   /** A fresh, empty database. */
@@ -150,18 +150,7 @@ for (const [name, backend] of [
       const store = await KyselyStore.open({ url, home: tmp });
       const other = await KyselyStore.open({ url, home: tmp });
       try {
-        await store.createDagRun({
-          dagId: "d",
-          runId: "r",
-          logicalDateMs: 0,
-          conf: "{}",
-          dagFile: "",
-          state: "running",
-          runType: "manual",
-          runnerId: null,
-          createdMs: 0,
-          endMs: null,
-        });
+        await store.createDagRun(dagRunRow());
         // More rows than one bulk statement holds: all of them are one change.
         const many = Array.from({ length: BULK_CHUNK_ROWS * 2 + 7 }, (_, i) =>
           ti({ taskId: "m", mapIndex: i }),
