@@ -4,34 +4,17 @@
  * it drives a run. Every run is created once, every task ends once in its
  * first try, and the dev server saw exactly one job per task.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { KyselyStore } from "armada-airflow/store";
-import { startDevServer, type DevServer } from "../../src/testing/index.js";
-import { killProcesses, type TrackedChild } from "../support/child-processes.js";
+import type { TrackedChild } from "../support/child-processes.js";
 import { spawnSourceCli } from "../support/source-cli.js";
 import { waitWhileRunning } from "../support/wait-while-running.js";
-import { startPostgres, type PostgresServer } from "../runtime/postgres-server.js";
+import { postgresFleet } from "./postgres-fleet.js";
 import { armadaFleetDag } from "./support.js";
 
-let pg: PostgresServer | undefined;
-let server: DevServer | undefined;
-const root = mkdtempSync(path.join(os.tmpdir(), "aa-sched-pg-"));
-beforeAll(async () => {
-  // No skipping: without PostgreSQL binaries this fails with the reason.
-  pg = await startPostgres();
-  server = await startDevServer({ queues: ["default"] });
-}, 120_000);
-afterEach(async () => {
-  await killProcesses();
-});
-afterAll(async () => {
-  await server?.stop();
-  await pg?.stop();
-  rmSync(root, { recursive: true, force: true });
-});
+const fleet = postgresFleet("aa-sched-pg-");
 
 const WIDTH = 6;
 const RUNS = 3;
@@ -41,9 +24,9 @@ describe("schedulers on PostgreSQL", () => {
     "three schedulers, one killed with SIGKILL mid-run: runs created once, each task ends once, one job per task",
     { timeout: 240_000 },
     async () => {
-      const db = await pg!.createDatabase("sched_multi");
-      const dags = path.join(root, "dags");
-      const home = path.join(root, "home");
+      const db = await fleet.pg.createDatabase("sched_multi");
+      const dags = path.join(fleet.root, "dags");
+      const home = path.join(fleet.root, "home");
       mkdirSync(dags);
       mkdirSync(home);
       const startMs = Math.floor(Date.now() / 3_600_000) * 3_600_000 - RUNS * 3_600_000;
@@ -59,15 +42,7 @@ describe("schedulers on PostgreSQL", () => {
           sleepS: 4,
         }),
       );
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        ARMADA_AIRFLOW_HOME: home,
-        ARMADA_TARGET: server!.grpcTarget,
-        ARMADA_QUEUE: "default",
-        ARMADA_AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: "false",
-        ARMADA_AIRFLOW__CORE__RUNNER_HEARTBEAT_MS: "200",
-        ARMADA_AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME: "0.2",
-      };
+      const env = fleet.env(home);
       const schedulers: TrackedChild[] = [];
       for (let i = 0; i < 3; i++)
         schedulers.push(spawnSourceCli(["scheduler", "--dags-folder", dags, "--db", db], env));
@@ -114,7 +89,7 @@ describe("schedulers on PostgreSQL", () => {
           );
           for (const t of tis) uris.push(`airflow://fleet/job/${run.runId}/${t.mapIndex}`);
         }
-        const jobs = server!.jobs();
+        const jobs = fleet.server.jobs();
         expect(jobs.map((j) => j.externalJobUri).sort()).toEqual(uris.sort());
         expect(survivors.some((s) => /Taking over DAG run fleet/.test(s.output()))).toBe(true);
         // The survivors stop cleanly on SIGTERM (exit code 143, as the CLI's for a signal).

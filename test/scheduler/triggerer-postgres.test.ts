@@ -4,34 +4,16 @@
  * a dev server: the scheduler runs no trigger itself, a triggerer fires them,
  * and a triggerer killed with SIGKILL has its triggers taken over by the next.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { KyselyStore } from "armada-airflow/store";
-import { startDevServer, type DevServer } from "../../src/testing/index.js";
-import { killProcesses } from "../support/child-processes.js";
 import { spawnSourceCli } from "../support/source-cli.js";
 import { waitWhileRunning } from "../support/wait-while-running.js";
-import { startPostgres, type PostgresServer } from "../runtime/postgres-server.js";
+import { postgresFleet } from "./postgres-fleet.js";
 import { armadaFleetDag } from "./support.js";
 
-let pg: PostgresServer | undefined;
-let server: DevServer | undefined;
-const root = mkdtempSync(path.join(os.tmpdir(), "aa-trig-pg-"));
-beforeAll(async () => {
-  // No skipping: without PostgreSQL binaries this fails with the reason.
-  pg = await startPostgres();
-  server = await startDevServer({ queues: ["default"] });
-}, 120_000);
-afterEach(async () => {
-  await killProcesses();
-});
-afterAll(async () => {
-  await server?.stop();
-  await pg?.stop();
-  rmSync(root, { recursive: true, force: true });
-});
+const fleet = postgresFleet("aa-trig-pg-");
 
 const WIDTH = 6;
 
@@ -40,9 +22,9 @@ describe("triggerers on PostgreSQL", () => {
     "scheduler --no-triggerer + triggerer: every task SUCCESS, one job per try; a triggerer killed with SIGKILL has its triggers taken over",
     { timeout: 240_000 },
     async () => {
-      const db = await pg!.createDatabase("trig_split");
-      const dags = path.join(root, "dags");
-      const home = path.join(root, "home");
+      const db = await fleet.pg.createDatabase("trig_split");
+      const dags = path.join(fleet.root, "dags");
+      const home = path.join(fleet.root, "home");
       mkdirSync(dags);
       mkdirSync(home);
       const start = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000).toISOString();
@@ -56,16 +38,7 @@ describe("triggerers on PostgreSQL", () => {
           sleepS: 6,
         }),
       );
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        ARMADA_AIRFLOW_HOME: home,
-        ARMADA_TARGET: server!.grpcTarget,
-        ARMADA_QUEUE: "default",
-        ARMADA_AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: "false",
-        ARMADA_AIRFLOW__CORE__RUNNER_HEARTBEAT_MS: "200",
-        ARMADA_AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME: "0.2",
-        ARMADA_AIRFLOW__TRIGGERER__POLL_INTERVAL_S: "0.2",
-      };
+      const env = fleet.env(home, { ARMADA_AIRFLOW__TRIGGERER__POLL_INTERVAL_S: "0.2" });
       const scheduler = spawnSourceCli(
         ["scheduler", "--no-triggerer", "--dags-folder", dags, "--db", db],
         env,
@@ -99,7 +72,7 @@ describe("triggerers on PostgreSQL", () => {
         expect(tis.map((t) => [t.mapIndex, t.state, t.tryNumber])).toEqual(
           Array.from({ length: WIDTH }, (_, i) => [i, "success", 1]),
         );
-        const jobs = server!.jobs().filter((j) => j.jobSetId === run!.runId);
+        const jobs = fleet.server.jobs().filter((j) => j.jobSetId === run!.runId);
         expect(jobs.map((j) => j.externalJobUri).sort()).toEqual(
           tis.map((t) => `airflow://split/job/${run!.runId}/${t.mapIndex}`).sort(),
         );
