@@ -10,7 +10,8 @@ export interface CliStreams {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
-const label = (e: { taskId: string; mapIndex: number }) => (e.mapIndex >= 0 ? `${e.taskId}[${e.mapIndex}]` : e.taskId);
+const label = (e: { taskId: string; mapIndex: number }) =>
+  e.mapIndex >= 0 ? `${e.taskId}[${e.mapIndex}]` : e.taskId;
 
 /**
  * Live progress of DAG runs. Every task log line goes to stderr with a
@@ -23,10 +24,32 @@ export class ProgressReporter {
   /** Set while a listr2 task renders: lines go to its output instead of stderr. */
   private sink: ((line: string) => void) | undefined;
 
+  /** Lines not yet written: written together once per turn of the event loop (a write each costs a syscall). */
+  private pending: string[] = [];
+  private flushScheduled = false;
+  /** Set while {@link track} runs work on a plain stderr: lines are batched then, written at once otherwise. */
+  private batching = false;
+
   private line(text: string): void {
-    if (this.sink) this.sink(text);
-    else this.streams.stderr.write(`${text}\n`);
+    if (this.sink) return this.sink(text);
+    if (!this.batching) {
+      this.streams.stderr.write(`${text}\n`);
+      return;
+    }
+    this.pending.push(text);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flush);
   }
+
+  /** Writes the lines still held (also at exit, so a process that ends loses none). */
+  readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const text = this.pending.join("\n") + "\n";
+    this.pending = [];
+    this.streams.stderr.write(text);
+  };
 
   constructor(
     private readonly streams: CliStreams,
@@ -80,7 +103,17 @@ export class ProgressReporter {
 
   /** Runs `work`, showing a listr2 progress line on a TTY stderr; plain lines otherwise. */
   async track<T>(title: string, work: () => Promise<T>): Promise<T> {
-    if (!this.streams.stderr.isTTY) return work();
+    if (!this.streams.stderr.isTTY) {
+      process.once("exit", this.flush);
+      this.batching = true;
+      try {
+        return await work();
+      } finally {
+        this.batching = false;
+        this.flush();
+        process.off("exit", this.flush);
+      }
+    }
     let result: T | undefined;
     const list = new Listr(
       [

@@ -8,19 +8,35 @@ import { RuntimeError } from "./errors.js";
 /** Imports a module by absolute path. */
 export type ModuleImporter = (file: string) => Promise<Record<string, unknown>>;
 
+let tsxRegistered: Promise<void> | undefined;
+
+/**
+ * Makes this process able to import TypeScript (tsx's loader, registered
+ * once for the whole process). Not tsx's `tsImport`: that loads the file's
+ * whole module graph again in a namespace of its own, so a DAG file's
+ * `armada-airflow` would be a second copy of the runtime (twice the start-up
+ * time and memory, and classes that are not the runner's own).
+ */
+function importTypeScript(url: string): Promise<Record<string, unknown>> {
+  tsxRegistered ??= import("tsx/esm/api").then(({ register }) => {
+    register();
+  });
+  return tsxRegistered.then(() => import(url) as Promise<Record<string, unknown>>);
+}
+
+/** True when `file` needs a TypeScript loader this process may not have yet. */
+const needsTsx = (file: string) => !import.meta.url.endsWith(".ts") && /\.[cm]?tsx?$/.test(file);
+
 /**
  * The default importer. Running from source (vitest, `node --import tsx`) the
  * loader is already able to import TypeScript, and `armada-airflow` resolves to
- * src; running from dist, DAG files are loaded with tsx's `tsImport`, which
- * resolves `armada-airflow` to the built package.
+ * src; running from dist, tsx's loader is registered first, and
+ * `armada-airflow` resolves to the built package, the modules this process runs.
  */
 export const defaultImporter: ModuleImporter = async (file) => {
-  const fromSource = import.meta.url.endsWith(".ts");
-  if (fromSource || !/\.[cm]?tsx?$/.test(file)) {
-    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-  }
-  const { tsImport } = await import("tsx/esm/api");
-  return (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+  const url = pathToFileURL(file).href;
+  if (needsTsx(file)) return importTypeScript(url);
+  return (await import(url)) as Record<string, unknown>;
 };
 
 /**
@@ -32,9 +48,8 @@ export const defaultImporter: ModuleImporter = async (file) => {
 export function versionedImporter(version: string): ModuleImporter {
   return async (file) => {
     const url = `${pathToFileURL(file).href}?version=${encodeURIComponent(version)}`;
-    if (import.meta.url.endsWith(".ts") || !/\.[cm]?tsx?$/.test(file)) return (await import(url)) as Record<string, unknown>;
-    const { tsImport } = await import("tsx/esm/api");
-    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+    if (needsTsx(file)) return importTypeScript(url);
+    return (await import(url)) as Record<string, unknown>;
   };
 }
 
@@ -95,7 +110,11 @@ export async function readDagFile(file: string, importer: ModuleImporter): Promi
     mod = r.result as Record<string, unknown>;
     created = r.created;
   } catch (err) {
-    throw new RuntimeError("dag", `cannot load DAG file ${abs}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new RuntimeError(
+      "dag",
+      `cannot load DAG file ${abs}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
   const dags: DAG[] = [];
   for (const d of [...created, ...Object.values(mod ?? {}).filter((v) => DAG.isDag(v))] as DAG[]) {
@@ -104,7 +123,10 @@ export async function readDagFile(file: string, importer: ModuleImporter): Promi
   const ids = new Set<string>();
   for (const d of dags) {
     if (ids.has(d.dagId)) {
-      throw new RuntimeError("dag", `cannot load DAG file ${abs}: it defines two DAGs with dagId "${d.dagId}"; give each DAG its own dagId`);
+      throw new RuntimeError(
+        "dag",
+        `cannot load DAG file ${abs}: it defines two DAGs with dagId "${d.dagId}"; give each DAG its own dagId`,
+      );
     }
     ids.add(d.dagId);
   }
@@ -114,7 +136,11 @@ export async function readDagFile(file: string, importer: ModuleImporter): Promi
       d.validate();
     } catch (err) {
       // Said as an import error is, naming the file the fix goes in.
-      throw new RuntimeError("dag", `cannot load DAG file ${abs}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new RuntimeError(
+        "dag",
+        `cannot load DAG file ${abs}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
   }
   return dags;
@@ -128,7 +154,13 @@ export async function findDagFiles(target: string): Promise<string[]> {
   if (s.isFile()) return [abs];
   const out: string[] = [];
   for (const entry of await readdir(abs, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile() || !/\.(ts|mts|js|mjs)$/.test(entry.name) || entry.name.endsWith(".d.ts") || /\.test\./.test(entry.name)) continue;
+    if (
+      !entry.isFile() ||
+      !/\.(ts|mts|js|mjs)$/.test(entry.name) ||
+      entry.name.endsWith(".d.ts") ||
+      /\.test\./.test(entry.name)
+    )
+      continue;
     out.push(path.join(entry.parentPath, entry.name));
   }
   return out.sort();
@@ -139,11 +171,18 @@ export async function loadDag(file: string, dagId?: string, importer?: ModuleImp
   const dags = await loadDagFile(file, importer);
   if (dagId) {
     const d = dags.find((x) => x.dagId === dagId);
-    if (!d) throw new RuntimeError("not_found", `DAG "${dagId}" not found in ${file}; it defines: ${dags.map((x) => x.dagId).join(", ") || "no DAGs"}`);
+    if (!d)
+      throw new RuntimeError(
+        "not_found",
+        `DAG "${dagId}" not found in ${file}; it defines: ${dags.map((x) => x.dagId).join(", ") || "no DAGs"}`,
+      );
     return d;
   }
   if (dags.length === 0) {
-    throw new RuntimeError("dag", `${file} defines no DAG: construct one with new DAG({ dagId: "my_dag" }) at the top level of the file`);
+    throw new RuntimeError(
+      "dag",
+      `${file} defines no DAG: construct one with new DAG({ dagId: "my_dag" }) at the top level of the file`,
+    );
   }
   if (dags.length !== 1) {
     throw new RuntimeError(

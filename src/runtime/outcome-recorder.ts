@@ -53,8 +53,8 @@ export class OutcomeRecorder {
     return true;
   }
 
-  /** A trigger fired: SCHEDULED to resume, its trigger row deleted in the same transition. */
-  async fired(row: TaskInstanceRow, log: TaskLogger, triggerId: string, nextKwargs: string): Promise<void> {
+  /** A trigger fired: SCHEDULED to resume, its trigger row deleted in the same transition (true then). */
+  async fired(row: TaskInstanceRow, log: TaskLogger, triggerId: string, nextKwargs: string): Promise<boolean> {
     const ok = await applyOutcome(this.scope.store, {
       kind: "fire",
       row,
@@ -62,10 +62,11 @@ export class OutcomeRecorder {
       nextKwargs,
       nowMs: this.scope.clock.nowMs(),
     });
-    if (!ok) return;
+    if (!ok) return false;
     crashPoint("runner.fired");
     log.info(`Trigger fired: resuming task`);
     this.scope.emitTi(row, row.tryNumber, "scheduled");
+    return true;
   }
 
   /** Airflow's handle_failure: UP_FOR_RETRY while `tryNumber <= maxTries` and not fatal, else FAILED. */

@@ -549,7 +549,7 @@ export class RunDriver {
       nextKwargs: serializeValue({ kwargs: deferral.kwargs }, "defer kwargs"),
       nowMs: now,
     });
-    if (deferred) this.triggerer.noteDeferred(rt.key);
+    if (deferred) this.triggerer.noteDeferred(rt.key, trigger);
   }
 
   private async killTry(

@@ -65,6 +65,8 @@ export class RuntimeTaskInstance implements TaskInstance {
       this.store,
       { dagId: this.dagId, runId: this.runId, taskId: this.taskId, mapIndex: this.mapIndex },
       options,
+      // Its own XComs are this try's (the running try is the task instance's current one).
+      this.tryNumber,
     );
   }
 
@@ -106,7 +108,16 @@ export async function pullXCom(
     mapIndexes: mapList,
   });
   // Only the task instances pulled from are read (never the whole run): a pull costs O(what it returns).
-  const tis = await tryNumbersOf(store, self, taskIds, mapList);
+  // A pull of its own XCom with its try known reads no task instance at all.
+  const onlySelf =
+    selfTryNumber !== undefined &&
+    taskIds.length === 1 &&
+    taskIds[0] === self.taskId &&
+    mapList?.length === 1 &&
+    mapList[0] === self.mapIndex;
+  const tis = onlySelf
+    ? [{ taskId: self.taskId, mapIndex: self.mapIndex, tryNumber: selfTryNumber }]
+    : await tryNumbersOf(store, self, taskIds, mapList);
   const currentTry = new Map(tis.map((t) => [`${t.taskId}\u0000${t.mapIndex}`, t.tryNumber]));
   if (selfTryNumber !== undefined) currentTry.set(`${self.taskId}\u0000${self.mapIndex}`, selfTryNumber);
   const current = new Map(

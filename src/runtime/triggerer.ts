@@ -93,8 +93,8 @@ export class RunTriggerer {
    */
   private readonly watched = new Map<string, TriggerRow>();
   private triggersLoaded = false;
-  /** Task instances that deferred in this process since the last pass (their trigger rows exist). */
-  private readonly deferredHere = new Set<string>();
+  /** Task instances that deferred in this process since the last pass, with the trigger rows stored. */
+  private readonly deferredHere = new Map<string, TriggerRow>();
 
   constructor(
     private readonly scope: RunScope,
@@ -125,14 +125,17 @@ export class RunTriggerer {
       }
     } else {
       const keys = new Map<string, TaskInstanceRow | undefined>(changed);
-      for (const key of this.deferredHere) if (!keys.has(key)) keys.set(key, this.mirror.get(key));
+      for (const key of this.deferredHere.keys()) if (!keys.has(key)) keys.set(key, this.mirror.get(key));
       for (const [key, row] of keys) {
         // Active ones (to remove when the task left DEFERRED) and stored ones (a new deferral's, even
         // when the task left DEFERRED again before this pass saw it: its trigger is owed a cleanup).
         const trows = new Map<string, TriggerRow>();
         for (const id of this.triggersByKey.get(key) ?? []) trows.set(id, this.triggers.get(id)!.row);
-        const deferredHere = this.deferredHere.delete(key);
-        if (row && (row.state === "deferred" || deferredHere))
+        // A deferral made here brought its trigger row: only one made elsewhere is read.
+        const deferredHere = this.deferredHere.get(key);
+        this.deferredHere.delete(key);
+        if (deferredHere) trows.set(deferredHere.id, deferredHere);
+        else if (row?.state === "deferred")
           for (const t of await this.scope.store.listTriggersOf(row)) trows.set(t.id, t);
         for (const trow of trows.values()) await this.examine(trow, now);
         await pace.step();
@@ -150,8 +153,8 @@ export class RunTriggerer {
    * whatever the task's state by then (another process may have marked it
    * failed before that pass read it as DEFERRED).
    */
-  noteDeferred(key: string): void {
-    this.deferredHere.add(key);
+  noteDeferred(key: string, trigger: TriggerRow): void {
+    this.deferredHere.set(key, trigger);
   }
 
   /** Stops every trigger of the run (with `cleanup()`), as on shutdown. */
@@ -256,9 +259,9 @@ export class RunTriggerer {
     if (active.removed) return;
     const log = this.scope.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
     if (!ev) return this.onError(active, ti, new Error("trigger ended without an event"));
-    const current = await this.scope.store.getTaskInstance(ti);
-    await this.recorder.fired(ti, log, active.row.id, firedKwargs(current, ev));
-    await this.remove(active.row.id);
+    // `ti` is the deferred row this trigger started for: its next kwargs are this deferral's.
+    const fired = await this.recorder.fired(ti, log, active.row.id, firedKwargs(ti, ev));
+    await this.remove(active.row.id, fired);
   }
 
   private async onError(active: ActiveTrigger, ti: TaskInstanceRow, err: unknown): Promise<void> {
@@ -276,8 +279,11 @@ export class RunTriggerer {
     else if (await this.hooks.claim(trow)) await this.cleanupOrphan(trow);
   }
 
-  /** Stops a trigger, runs its cleanup (it may read the task's state) and deletes it. */
-  private async remove(id: string): Promise<void> {
+  /**
+   * Stops a trigger, runs its cleanup (it may read the task's state) and
+   * deletes it, unless the transition that fired it has (`deleted`).
+   */
+  private async remove(id: string, deleted = false): Promise<void> {
     const active = this.triggers.get(id);
     if (!active || active.removed) return;
     active.removed = true;
@@ -289,7 +295,7 @@ export class RunTriggerer {
         .loggerFor(active.row.taskId, active.row.mapIndex, active.trigger.taskInstance?.tryNumber ?? 0)
         .error(`Trigger cleanup failed: ${errorText(err)}`);
     }
-    await this.scope.store.deleteTrigger(id);
+    if (!deleted) await this.scope.store.deleteTrigger(id);
     this.triggers.delete(id);
     const key = tiKeyOf(active.row);
     const ids = this.triggersByKey.get(key);

@@ -17,6 +17,7 @@ import { RuntimeError } from "../errors.js";
 import { PoolSlotsUnavailable } from "../pools.js";
 import type { DagRunState, TaskInstanceState } from "../state.js";
 import { MIGRATIONS } from "./migrations.js";
+import { QueryShapes, type Param } from "./query-shapes.js";
 import type {
   DagRow,
   DagRunRow,
@@ -369,6 +370,8 @@ export class KyselyStore implements Store {
   private readonly transitionsSeen = new Map<TransitionKind, number>();
   /** Assigns `seq` to log lines that come without one, in append order. */
   private logSeq = 0;
+  /** The hot statements, each compiled once (see {@link QueryShapes}). */
+  private readonly shapes = new QueryShapes();
 
   private constructor(db: Kysely<Schema>, dialect: "sqlite" | "postgres", description: string) {
     this.db = db;
@@ -574,14 +577,19 @@ export class KyselyStore implements Store {
   }
 
   async getTaskInstance(k: TiKey): Promise<TaskInstanceRow | undefined> {
-    const r = await this.db
-      .selectFrom("task_instance")
-      .selectAll()
-      .where("dag_id", "=", k.dagId)
-      .where("run_id", "=", k.runId)
-      .where("task_id", "=", k.taskId)
-      .where("map_index", "=", k.mapIndex)
-      .executeTakeFirst();
+    const q = this.shapes.compiled(
+      "getTaskInstance",
+      (p) =>
+        this.db
+          .selectFrom("task_instance")
+          .selectAll()
+          .where("dag_id", "=", p("dagId"))
+          .where("run_id", "=", p("runId"))
+          .where("task_id", "=", p("taskId"))
+          .where("map_index", "=", p("mapIndex")),
+      k,
+    );
+    const r = (await this.db.executeQuery(q)).rows[0];
     return r ? toTi(r) : undefined;
   }
 
@@ -641,10 +649,8 @@ export class KyselyStore implements Store {
       if (!changed) return false;
       this.maybeKillInTransition(t.kind);
       if (t.tryRow) await this.upsertTaskTryIn(trx, t.tryRow);
-      if (t.trigger && "insert" in t.trigger)
-        await trx.insertInto("trigger").values(triggerValues(t.trigger.insert)).execute();
-      if (t.trigger && "deleteId" in t.trigger)
-        await trx.deleteFrom("trigger").where("id", "=", t.trigger.deleteId).execute();
+      if (t.trigger && "insert" in t.trigger) await this.insertTriggerIn(trx, t.trigger.insert);
+      if (t.trigger && "deleteId" in t.trigger) await this.deleteTriggerIn(trx, t.trigger.deleteId);
       return true;
     });
   }
@@ -659,28 +665,36 @@ export class KyselyStore implements Store {
   private async takePoolSlots(trx: Transaction<Schema>, name: string, slots: number): Promise<void> {
     // PostgreSQL: the row lock. SQLite: a write first, so the transaction holds the writer lock before it
     // reads (a read first would make a later write fail when another process committed in between).
-    const pool =
-      this.dialect === "postgres"
-        ? await trx
-            .selectFrom("pool")
-            .select(["slots", "include_deferred"])
-            .where("name", "=", name)
-            .forUpdate()
-            .executeTakeFirst()
-        : await trx
-            .updateTable("pool")
-            .set((eb) => ({ slots: eb.ref("slots") }))
-            .where("name", "=", name)
-            .returning(["slots", "include_deferred"])
-            .executeTakeFirst();
+    const lock = this.shapes.compiled(
+      "lockPool",
+      (p) =>
+        this.dialect === "postgres"
+          ? trx
+              .selectFrom("pool")
+              .select(["slots", "include_deferred"])
+              .where("name", "=", p("name"))
+              .forUpdate()
+          : trx
+              .updateTable("pool")
+              .set((eb) => ({ slots: eb.ref("slots") }))
+              .where("name", "=", p("name"))
+              .returning(["slots", "include_deferred"]),
+      { name },
+    );
+    const pool = (await trx.executeQuery(lock)).rows[0];
     if (!pool) throw new PoolSlotsUnavailable(name, { kind: "unknown" });
     const states = pool.include_deferred ? ["running", "queued", "deferred"] : ["running", "queued"];
-    const { n } = await trx
-      .selectFrom("task_instance")
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>("pool_slots"), eb.lit(0)).as("n"))
-      .where("state", "in", states)
-      .where("pool", "=", name)
-      .executeTakeFirstOrThrow();
+    const count = this.shapes.compiled(
+      `poolTaken:${states.length}`,
+      (p) =>
+        trx
+          .selectFrom("task_instance")
+          .select((eb) => eb.fn.coalesce(eb.fn.sum<number>("pool_slots"), eb.lit(0)).as("n"))
+          .where("state", "in", states)
+          .where("pool", "=", p("name")),
+      { name },
+    );
+    const { n } = (await trx.executeQuery(count)).rows[0]!;
     const occupied = Number(n);
     const total = Number(pool.slots);
     if (occupied + slots > total)
@@ -766,17 +780,35 @@ export class KyselyStore implements Store {
     // The run's counter first: every writer locks the run row before the task instance (no deadlock),
     // and holds it to commit, so change numbers become visible in order.
     const changeSeq = await this.nextChangeSeq(db, k.dagId, k.runId);
-    let q = db
-      .updateTable("task_instance")
-      .set({ ...tiPatch(patch), change_seq: changeSeq })
-      .where("dag_id", "=", k.dagId)
-      .where("run_id", "=", k.runId)
-      .where("task_id", "=", k.taskId)
-      .where("map_index", "=", k.mapIndex);
-    if (expect.states) q = q.where("state", "in", expect.states);
-    if (expect.tryNumber !== undefined) q = q.where("try_number", "=", expect.tryNumber);
-    const res = await q.executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    const values: Record<string, unknown> = { ...tiPatch(patch), change_seq: changeSeq };
+    const columns = Object.keys(values);
+    const states = expect.states ?? [];
+    states.forEach((state, i) => (values[`state${i}`] = state));
+    if (expect.tryNumber !== undefined) values.expectTry = expect.tryNumber;
+    const shape = `cas:${columns.join(",")}:${expect.states ? states.length : "-"}:${expect.tryNumber !== undefined}`;
+    const q = this.shapes.compiled(
+      shape,
+      (p) => {
+        let u = db
+          .updateTable("task_instance")
+          .set(Object.fromEntries(columns.map((c) => [c, p(c)])))
+          .where("dag_id", "=", p("dagId"))
+          .where("run_id", "=", p("runId"))
+          .where("task_id", "=", p("taskId"))
+          .where("map_index", "=", p("mapIndex"));
+        if (expect.states)
+          u = u.where(
+            "state",
+            "in",
+            states.map((_, i) => p(`state${i}`)),
+          );
+        if (expect.tryNumber !== undefined) u = u.where("try_number", "=", p("expectTry"));
+        return u;
+      },
+      { ...values, dagId: k.dagId, runId: k.runId, taskId: k.taskId, mapIndex: k.mapIndex },
+    );
+    const res = await db.executeQuery(q);
+    return Number(res.numAffectedRows ?? 0) > 0;
   }
 
   async listTaskInstances(dagId: string, runId: string): Promise<TaskInstanceRow[]> {
@@ -797,13 +829,18 @@ export class KyselyStore implements Store {
    * transaction: the run row's lock orders the commits.
    */
   private async nextChangeSeq(trx: Transaction<Schema>, dagId: string, runId: string): Promise<number> {
-    const r = await trx
-      .updateTable("dag_run")
-      .set((eb) => ({ change_seq: eb("change_seq", "+", 1) }))
-      .where("dag_id", "=", dagId)
-      .where("run_id", "=", runId)
-      .returning("change_seq")
-      .executeTakeFirst();
+    const q = this.shapes.compiled(
+      "nextChangeSeq",
+      (p) =>
+        trx
+          .updateTable("dag_run")
+          .set((eb) => ({ change_seq: eb("change_seq", "+", 1) }))
+          .where("dag_id", "=", p("dagId"))
+          .where("run_id", "=", p("runId"))
+          .returning("change_seq"),
+      { dagId, runId },
+    );
+    const r = (await trx.executeQuery(q)).rows[0];
     return r ? Number(r.change_seq) : 0;
   }
 
@@ -812,15 +849,19 @@ export class KyselyStore implements Store {
     runId: string,
     afterSeq: number,
   ): Promise<TaskInstanceRow[]> {
-    const rows = await this.db
-      .selectFrom("task_instance")
-      .selectAll()
-      .where("dag_id", "=", dagId)
-      .where("run_id", "=", runId)
-      .where("change_seq", ">", afterSeq)
-      .orderBy("change_seq")
-      .execute();
-    return rows.map(toTi);
+    const q = this.shapes.compiled(
+      "listTaskInstancesChangedSince",
+      (p) =>
+        this.db
+          .selectFrom("task_instance")
+          .selectAll()
+          .where("dag_id", "=", p("dagId"))
+          .where("run_id", "=", p("runId"))
+          .where("change_seq", ">", p("afterSeq"))
+          .orderBy("change_seq"),
+      { dagId, runId, afterSeq },
+    );
+    return (await this.db.executeQuery(q)).rows.map(toTi);
   }
 
   async upsertTaskTry(r: TaskTryRow): Promise<void> {
@@ -828,25 +869,30 @@ export class KyselyStore implements Store {
   }
 
   private async upsertTaskTryIn(db: Kysely<Schema> | Transaction<Schema>, r: TaskTryRow): Promise<void> {
-    await db
-      .insertInto("task_try")
-      .values({
-        dag_id: r.dagId,
-        run_id: r.runId,
-        task_id: r.taskId,
-        map_index: r.mapIndex,
-        try_number: r.tryNumber,
-        state: r.state,
-        start_ms: r.startMs,
-        end_ms: r.endMs,
-        error: r.error,
-      })
-      .onConflict((oc) =>
-        oc
-          .columns(["dag_id", "run_id", "task_id", "map_index", "try_number"])
-          .doUpdateSet({ state: r.state, end_ms: r.endMs, error: r.error }),
-      )
-      .execute();
+    const q = this.shapes.compiled(
+      "upsertTaskTry",
+      (p) =>
+        db
+          .insertInto("task_try")
+          .values({
+            dag_id: p("dagId"),
+            run_id: p("runId"),
+            task_id: p("taskId"),
+            map_index: p("mapIndex"),
+            try_number: p("tryNumber"),
+            state: p("state"),
+            start_ms: p("startMs"),
+            end_ms: p("endMs"),
+            error: p("error"),
+          })
+          .onConflict((oc) =>
+            oc
+              .columns(["dag_id", "run_id", "task_id", "map_index", "try_number"])
+              .doUpdateSet({ state: p("state"), end_ms: p("endMs"), error: p("error") }),
+          ),
+      r,
+    );
+    await db.executeQuery(q);
   }
 
   async listTaskTries(k: TiKey): Promise<TaskTryRow[]> {
@@ -873,24 +919,29 @@ export class KyselyStore implements Store {
   }
 
   async setXCom(r: XComRow): Promise<void> {
-    await this.db
-      .insertInto("xcom")
-      .values({
-        dag_id: r.dagId,
-        run_id: r.runId,
-        task_id: r.taskId,
-        map_index: r.mapIndex,
-        try_number: r.tryNumber,
-        key: r.key,
-        value: r.value,
-        created_ms: r.createdMs,
-      })
-      .onConflict((oc) =>
-        oc
-          .columns(["dag_id", "run_id", "task_id", "map_index", "try_number", "key"])
-          .doUpdateSet({ value: r.value, created_ms: r.createdMs }),
-      )
-      .execute();
+    const q = this.shapes.compiled(
+      "setXCom",
+      (p) =>
+        this.db
+          .insertInto("xcom")
+          .values({
+            dag_id: p("dagId"),
+            run_id: p("runId"),
+            task_id: p("taskId"),
+            map_index: p("mapIndex"),
+            try_number: p("tryNumber"),
+            key: p("key"),
+            value: p("value"),
+            created_ms: p("createdMs"),
+          })
+          .onConflict((oc) =>
+            oc
+              .columns(["dag_id", "run_id", "task_id", "map_index", "try_number", "key"])
+              .doUpdateSet({ value: p("value"), created_ms: p("createdMs") }),
+          ),
+      r,
+    );
+    await this.db.executeQuery(q);
   }
 
   async listXComs(f: {
@@ -900,20 +951,45 @@ export class KyselyStore implements Store {
     key?: string;
     mapIndexes?: number[];
   }): Promise<XComRow[]> {
-    let q = this.db
-      .selectFrom("xcom")
-      .selectAll()
-      .where("dag_id", "=", f.dagId)
-      .where("run_id", "=", f.runId);
-    if (f.taskIds) q = q.where("task_id", "in", f.taskIds.length ? f.taskIds : [""]);
-    if (f.key !== undefined) q = q.where("key", "=", f.key);
-    if (f.mapIndexes) q = q.where("map_index", "in", f.mapIndexes.length ? f.mapIndexes : [-2]);
-    const rows = await q
-      .orderBy("task_id")
-      .orderBy("map_index")
-      .orderBy("try_number")
-      .orderBy("key")
-      .execute();
+    const taskIds = f.taskIds && (f.taskIds.length ? f.taskIds : [""]);
+    const mapIndexes = f.mapIndexes && (f.mapIndexes.length ? f.mapIndexes : [-2]);
+    const values: Record<string, unknown> = { dagId: f.dagId, runId: f.runId, key: f.key };
+    taskIds?.forEach((id, i) => (values[`t${i}`] = id));
+    mapIndexes?.forEach((m, i) => (values[`m${i}`] = m));
+    // Long lists (a pull from many mapped instances) are rare: those shapes are not kept.
+    const build = (p: Param) => {
+      let q = this.db
+        .selectFrom("xcom")
+        .selectAll()
+        .where("dag_id", "=", p("dagId"))
+        .where("run_id", "=", p("runId"));
+      if (taskIds)
+        q = q.where(
+          "task_id",
+          "in",
+          taskIds.map((_, i) => p(`t${i}`)),
+        );
+      if (f.key !== undefined) q = q.where("key", "=", p("key"));
+      if (mapIndexes)
+        q = q.where(
+          "map_index",
+          "in",
+          mapIndexes.map((_, i) => p(`m${i}`)),
+        );
+      return q.orderBy("task_id").orderBy("map_index").orderBy("try_number").orderBy("key");
+    };
+    const small = (taskIds?.length ?? 0) <= 4 && (mapIndexes?.length ?? 0) <= 4;
+    const rows = small
+      ? (
+          await this.db.executeQuery(
+            this.shapes.compiled(
+              `listXComs:${taskIds?.length ?? "-"}:${f.key !== undefined}:${mapIndexes?.length ?? "-"}`,
+              build,
+              values,
+            ),
+          )
+        ).rows
+      : await build(((name: string) => values[name]) as Param).execute();
     return rows.map((r) => ({
       dagId: r.dag_id,
       runId: r.run_id,
@@ -927,11 +1003,35 @@ export class KyselyStore implements Store {
   }
 
   async insertTrigger(r: TriggerRow): Promise<void> {
-    await this.db.insertInto("trigger").values(triggerValues(r)).execute();
+    await this.insertTriggerIn(this.db, r);
+  }
+
+  private async insertTriggerIn(db: Kysely<Schema>, r: TriggerRow): Promise<void> {
+    const values = triggerValues(r);
+    const q = this.shapes.compiled(
+      "insertTrigger",
+      (p) =>
+        db
+          .insertInto("trigger")
+          .values(Object.fromEntries(Object.keys(values).map((c) => [c, p(c)])) as unknown as TriggerTable),
+      values,
+    );
+    await db.executeQuery(q);
   }
 
   async deleteTrigger(id: string): Promise<void> {
-    await this.db.deleteFrom("trigger").where("id", "=", id).execute();
+    await this.deleteTriggerIn(this.db, id);
+  }
+
+  private async deleteTriggerIn(db: Kysely<Schema>, id: string): Promise<void> {
+    const q = this.shapes.compiled(
+      "deleteTrigger",
+      (p) => db.deleteFrom("trigger").where("id", "=", p("id")),
+      {
+        id,
+      },
+    );
+    await db.executeQuery(q);
   }
 
   async listTriggers(f: { dagId?: string; runId?: string } = {}): Promise<TriggerRow[]> {
@@ -943,17 +1043,21 @@ export class KyselyStore implements Store {
   }
 
   async listTriggersOf(k: TiKey): Promise<TriggerRow[]> {
-    const rows = await this.db
-      .selectFrom("trigger")
-      .selectAll()
-      .where("dag_id", "=", k.dagId)
-      .where("run_id", "=", k.runId)
-      .where("task_id", "=", k.taskId)
-      .where("map_index", "=", k.mapIndex)
-      .orderBy("created_ms")
-      .orderBy("id")
-      .execute();
-    return rows.map(toTrigger);
+    const q = this.shapes.compiled(
+      "listTriggersOf",
+      (p) =>
+        this.db
+          .selectFrom("trigger")
+          .selectAll()
+          .where("dag_id", "=", p("dagId"))
+          .where("run_id", "=", p("runId"))
+          .where("task_id", "=", p("taskId"))
+          .where("map_index", "=", p("mapIndex"))
+          .orderBy("created_ms")
+          .orderBy("id"),
+      k,
+    );
+    return (await this.db.executeQuery(q)).rows.map(toTrigger);
   }
 
   async claimTriggers(o: {
