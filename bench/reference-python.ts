@@ -177,20 +177,22 @@ export async function referenceBench(n: number): Promise<Record<string, number |
     const before = server.callCounts();
 
     // Tracking window: from every task waiting on its trigger to the first job finished.
-    let trackStart: { t: number; cpu: number } | undefined;
-    let trackEnd: { t: number; cpu: number } | undefined;
+    let trackStart: { t: number; cpu: number; statusCalls: number } | undefined;
+    let trackEnd: { t: number; cpu: number; statusCalls: number } | undefined;
+    const statusCalls = () => server.callCounts().GetJobStatus ?? 0;
     void tracking.then(
       () => {
         const cpu = cpuSeconds(child.pid!);
         if (cpu !== undefined && !server.jobs().some((j) => j.runs.some((r) => r.finishedAt)))
-          trackStart = { t: Date.now(), cpu };
+          trackStart = { t: Date.now(), cpu, statusCalls: statusCalls() };
       },
       () => {},
     );
     sampler = setInterval(() => {
       const cpu = cpuSeconds(child.pid!);
       if (cpu === undefined || !trackStart || trackEnd) return;
-      if (server.jobs().some((j) => j.runs.some((r) => r.finishedAt))) trackEnd = { t: Date.now(), cpu };
+      if (server.jobs().some((j) => j.runs.some((r) => r.finishedAt)))
+        trackEnd = { t: Date.now(), cpu, statusCalls: statusCalls() };
     }, 250);
     const t1 = Date.now();
     (child.stdin as Writable).end(
@@ -240,6 +242,13 @@ export async function referenceBench(n: number): Promise<Record<string, number |
       trackedS: round((lastDetectedMs - firstSubmitMs) / 1000),
       triggerFirings: result.firings,
       getJobStatusCalls: delta("GetJobStatus"),
+      statusCallsPerRound:
+        trackStart && trackEnd && trackEnd.t > trackStart.t
+          ? round(
+              (trackEnd.statusCalls - trackStart.statusCalls) / ((trackEnd.t - trackStart.t) / 1000 / POLL_S),
+              2,
+            )
+          : "n/a",
       getJobDetailsCalls: delta("GetJobDetails"),
       tasksNotSucceeded: n - (result.states.SUCCEEDED ?? 0),
       errors: result.errors.length,
@@ -315,9 +324,10 @@ export function compareWithReference(ours: Figures, ref: Figures, pollS = POLL_S
       target: { text: `<= ${pollS + 2} s`, met: (a) => a <= pollS + 2 },
     },
     {
+      // While only tracking (all jobs submitted, none finished): the task's own checks at submission are not rounds.
       figure: "GetJobStatus calls per poll round",
-      ours: perRound(ours, "getJobStatusCalls"),
-      reference: perRound(ref, "getJobStatusCalls"),
+      ours: num(ours, "statusCallsPerRound"),
+      reference: num(ref, "statusCallsPerRound"),
       target: { text: `<= ${Math.ceil(n / 1000)}`, met: (a) => a <= Math.ceil(n / 1000) },
     },
     {

@@ -153,15 +153,16 @@ export async function runtimeScaleBench(
     child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
     // Tracking window: from every job submitted to the first job finished (the runner only waits then).
-    let trackStart: { t: number; cpu: number } | undefined;
-    let trackEnd: { t: number; cpu: number } | undefined;
+    let trackStart: { t: number; cpu: number; statusCalls: number } | undefined;
+    let trackEnd: { t: number; cpu: number; statusCalls: number } | undefined;
     const sampler = setInterval(() => {
       const cpu = cpuSeconds(child.pid!);
       if (cpu === undefined) return;
       const jobs = server.jobs();
       const anyFinished = jobs.some((j) => j.runs.some((r) => r.finishedAt));
-      if (!trackStart && jobs.length >= n && !anyFinished) trackStart = { t: Date.now(), cpu };
-      if (trackStart && !trackEnd && anyFinished) trackEnd = { t: Date.now(), cpu };
+      const statusCalls = server.callCounts().GetJobStatus ?? 0;
+      if (!trackStart && jobs.length >= n && !anyFinished) trackStart = { t: Date.now(), cpu, statusCalls };
+      if (trackStart && !trackEnd && anyFinished) trackEnd = { t: Date.now(), cpu, statusCalls };
     }, 250);
     const code = await exited;
     clearInterval(sampler);
@@ -214,6 +215,14 @@ export async function runtimeScaleBench(
       detectionP99S: round(percentile(latencies, 99)),
       trackedS: round((lastEndMs - firstSubmitMs) / 1000),
       getJobStatusCalls: calls.GetJobStatus ?? 0,
+      // Calls per poll interval while only tracking (target: ceil(N / 1000); the reference makes N, plus N GetJobDetails).
+      statusCallsPerRound:
+        trackStart && trackEnd && trackEnd.t > trackStart.t
+          ? round(
+              (trackEnd.statusCalls - trackStart.statusCalls) / ((trackEnd.t - trackStart.t) / 1000 / POLL_S),
+              2,
+            )
+          : "n/a",
       getJobDetailsCalls: calls.GetJobDetails ?? 0,
       getJobSetEventsCalls: calls.GetJobSetEvents ?? 0,
       submitJobsCalls: calls.SubmitJobs ?? 0,

@@ -3,7 +3,8 @@
  * camelCase, `cpu: "500m"`, `memory: 1Gi`, int-or-string ports, RFC3339
  * times), converted to the generated proto form and back without loss.
  */
-import { loadYaml } from "@kubernetes/client-node";
+// js-yaml directly (what @kubernetes/client-node parses with), so reading a job request never loads that client.
+import yaml from "js-yaml";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Job, JobSubmitRequestItem } from "../gen/armada/submit.js";
 import type { PodSpec } from "../gen/k8s.io/api/core/v1/generated.js";
@@ -54,7 +55,8 @@ export function parseKubernetesDocument(text: string, what: string): unknown {
   if (text.trim() === "") throw invalidDocument(what, 1, 1, "the text is empty");
   let doc: unknown;
   try {
-    doc = loadYaml(text);
+    doc = yaml.load(text);
+    if (!doc) throw new Error("the document holds no value");
   } catch (e) {
     const templ = unquotedTemplate(text);
     if (templ) throw invalidDocument(what, templ.line, templ.column, QUOTE_TEMPLATE, e);

@@ -8,7 +8,8 @@ import { ErrorCode } from "../common/error-code.js";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { kubernetesClient } from "../common/kubernetes-client.js";
 import { BearerTokenAuth } from "../client/bearer-token-auth.js";
 import { GrpcChannelArgs } from "../client/channel-args.js";
 import { armadaAirflowHome } from "../runtime/config.js";
@@ -151,7 +152,7 @@ export async function armadaEnvironment(options: ArmadaEnvironmentOptions = {}):
   }
   const cache = globalThis as Record<symbol, Promise<EmbeddedInfo> | undefined>;
   const info = await (cache[EMBEDDED_KEY] ??= startEmbedded([armadaQueue], armadaAirflowHome({ env })));
-  const kubeConfig = new KubeConfig();
+  const kubeConfig = new (await kubernetesClient()).KubeConfig();
   kubeConfig.loadFromString(info.kubeconfig);
   return {
     channelArgs: new GrpcChannelArgs({ target: info.grpcTarget }),

@@ -296,9 +296,11 @@ export class ArmadaOperator extends BaseOperator {
   private podLogManagerOverride: KubernetesPodLogManager | undefined;
   private hookInstance: ArmadaHookApi | undefined;
   private podLogManagerInstance: KubernetesPodLogManager | undefined;
-  /** The parsed, annotated request to submit (set by rendering). */
-  private renderedItem: JobSubmitRequestItem | undefined;
+  /** The parsed, annotated request to submit: see {@link renderedItem}. */
+  private renderedItemCache: JobSubmitRequestItem | undefined;
   private renderedJson: JobRequestJson | undefined;
+  /** The context the request was rendered in (its annotations name the task instance). */
+  private renderedContext: Context | undefined;
   private renderedLinks: Record<string, string> = {};
   private linkExtractor: UrlFromLogsExtractor | undefined;
   private statusFailures = 0;
@@ -358,7 +360,9 @@ export class ArmadaOperator extends BaseOperator {
       );
     }
     this.k8sTokenRetriever = o.k8sTokenRetriever;
-    this.deferrable = optionalBoolean("deferrable", o.deferrable) ?? getConfigBoolean("operators", "default_deferrable", false);
+    this.deferrable =
+      optionalBoolean("deferrable", o.deferrable) ??
+      getConfigBoolean("operators", "default_deferrable", false);
     this.tracking = resolveTracking(o.tracking);
     // Checked at load, like the other settings: a bad cap would otherwise surface in the first trigger.
     if (this.tracking === "events") maxEventStreams();
@@ -383,7 +387,8 @@ export class ArmadaOperator extends BaseOperator {
       );
     }
     this.armadaRetries = retries;
-    this.dryRun = optionalBoolean("dryRun", o.dryRun) ?? getConfigBoolean("armada_operator", "default_dry_run", false);
+    this.dryRun =
+      optionalBoolean("dryRun", o.dryRun) ?? getConfigBoolean("armada_operator", "default_dry_run", false);
     try {
       this.reattachPolicy = resolveReattachPolicy(
         o.reattachPolicy,
@@ -395,7 +400,10 @@ export class ArmadaOperator extends BaseOperator {
         `${(err as Error).message}; use "never", "always", "running_or_succeeded" or a function (state, reason) => boolean`,
       );
     }
-    if (o.extraLinks !== undefined && (o.extraLinks === null || typeof o.extraLinks !== "object" || Array.isArray(o.extraLinks))) {
+    if (
+      o.extraLinks !== undefined &&
+      (o.extraLinks === null || typeof o.extraLinks !== "object" || Array.isArray(o.extraLinks))
+    ) {
       throw new ArmadaOperatorInputError(
         "extraLinks",
         'must be an object of name -> URL template or RegExp, e.g. { Grafana: "https://grafana/d?job=<job_id>" }',
@@ -421,7 +429,6 @@ export class ArmadaOperator extends BaseOperator {
     this.templateFields = ["job_request", "job_set_prefix"];
     this.templateFieldsRenderers = { job_request: "py" };
     this.operatorExtraLinks = this.buildOperatorLinks();
-
   }
 
   private static toChannelArgs(value: unknown): GrpcChannelArgs {
@@ -540,12 +547,32 @@ export class ArmadaOperator extends BaseOperator {
     }
     for (const [name, url] of Object.entries(this.renderedLinks)) await ti.xcomPush(linkXComKey(name), url);
     this.renderedJson = json;
+    this.renderedContext = context;
+    this.renderedItemCache = undefined;
     this.jobRequest = json;
-    const item = jobRequestFromJson(json);
-    this.annotate(context, item);
+    // A first rendering checked the parsed request above; a resumed try's stored one is parsed when needed.
+    if (!this.renderedBefore) this.renderedItem();
+  }
+
+  /**
+   * The rendered request, parsed and annotated. Parsed on first use: a
+   * resumed try polls a job already submitted and never needs it, and
+   * parsing it again on every resume was a tenth of a deferred task's cost.
+   */
+  private renderedItem(): JobSubmitRequestItem {
+    if (this.renderedItemCache) return this.renderedItemCache;
+    if (!this.renderedJson || !this.renderedContext) {
+      throw new ArmadaAirflowError(
+        ErrorCode.Internal,
+        "ArmadaOperator: the job request is used before rendering",
+      );
+    }
+    const item = jobRequestFromJson(this.renderedJson);
+    this.annotate(this.renderedContext, item);
     assertSubmittable(item);
-    this.renderedItem = item;
     this.checkContainerLogs(item);
+    this.renderedItemCache = item;
+    return item;
   }
 
   /** Refuses a `containerLogs` that names none of the job's containers. */
@@ -593,7 +620,7 @@ export class ArmadaOperator extends BaseOperator {
   /** Submits (or reattaches) and follows the job to a final state. */
   async execute(context: Context): Promise<ArmadaOperatorResult | Record<string, never>> {
     const ti = this.attach(context);
-    if (!this.renderedItem) await this.renderTemplateFields(context);
+    if (!this.renderedJson) await this.renderTemplateFields(context);
     this.log.info(
       `ArmadaOperator(deferrable: ${this.deferrable}, dry_run: ${this.dryRun}, poll_interval: ${this.pollInterval}s, ` +
         `job_acknowledgement_timeout: ${this.jobAcknowledgementTimeout}s, retries: ${this.retries})`,
@@ -693,7 +720,7 @@ export class ArmadaOperator extends BaseOperator {
     const jobId = await this.hook.submitJob({
       queue: this.armadaQueue,
       jobSetId,
-      item: this.renderedItem!,
+      item: this.renderedItem(),
       externalJobUri: uri,
       log: this.log,
     });
@@ -753,7 +780,7 @@ export class ArmadaOperator extends BaseOperator {
       this.armadaQueue,
       jobSetId,
       uri,
-      this.renderedItem!.clientId,
+      this.renderedItem().clientId,
     );
     if (!jobId) return undefined;
     this.log.info(
@@ -856,7 +883,8 @@ export class ArmadaOperator extends BaseOperator {
     const quietMs = getConfigNumber("armada_operator", "max_quiet_s", 300) * 1000;
     const submitted = ctx.submitTime.getTime();
     let until = now + quietMs;
-    if (ctx.state === JobState.UNKNOWN) until = Math.min(until, submitted + this.jobAcknowledgementTimeout * 1000 + 1);
+    if (ctx.state === JobState.UNKNOWN)
+      until = Math.min(until, submitted + this.jobAcknowledgementTimeout * 1000 + 1);
     if (this.queueTimeout !== undefined && WAITING_FOR_CAPACITY.has(ctx.state))
       until = Math.min(until, submitted + this.queueTimeout * 1000 + 1);
     return {
@@ -963,7 +991,7 @@ export class ArmadaOperator extends BaseOperator {
   private async fetchLogs(context: Context, start: RunningJobContext): Promise<RunningJobContext> {
     let ctx = start;
     try {
-      let namespace = this.renderedItem?.namespace || undefined;
+      let namespace = (this.renderedJson && this.renderedItem().namespace) || undefined;
       // Whether the followed run's pod can have a log: the job's state says so, or (with a run id) the run's.
       let podExists = STATES_WITH_POD.has(ctx.state);
       // Without a run id (a hook that does not report runs) the first cluster read is kept, as before.
@@ -1005,7 +1033,7 @@ export class ArmadaOperator extends BaseOperator {
       // Said once per try, when logs are first read and only when the
       // kubeconfig's own credentials are a fixed token to a remote cluster.
       const manager = this.podManager as Partial<KubernetesPodLogManager>;
-      if (manager.usesFixedRemoteToken?.(ctx.cluster) && firstTimeThisTry(context.ti, "k8s-token")) {
+      if ((await manager.usesFixedRemoteToken?.(ctx.cluster)) && firstTimeThisTry(context.ti, "k8s-token")) {
         this.log.warn(
           `containerLogs is set without k8sTokenRetriever: logs of cluster ${ctx.cluster} are read with the ` +
             "kubeconfig's fixed token, which may expire during a long job; pass k8sTokenRetriever to refresh it",

@@ -6,7 +6,8 @@
 import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
 import { ErrorCode } from "../common/error-code.js";
 import { PassThrough } from "node:stream";
-import { ApiException, KubeConfig, Log } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { kubernetesClient } from "../common/kubernetes-client.js";
 import type { LogSink } from "./task-log.js";
 import type { UrlFromLogsExtractor } from "./links.js";
 import {
@@ -90,6 +91,7 @@ export class KubernetesPodLogManager {
    */
   async fetchContainerLogs(request: FetchContainerLogsRequest): Promise<string | undefined> {
     const since = request.sinceTime ? parseLogTimestamp(request.sinceTime, "sinceTime") : undefined;
+    const k8s = await kubernetesClient();
     const config = await this.configFor(request.k8sContext);
     const sink = new PassThrough();
     const chunks: Buffer[] = [];
@@ -100,7 +102,7 @@ export class KubernetesPodLogManager {
     });
     let controller: AbortController;
     try {
-      controller = await new Log(config).log(request.namespace, request.pod, request.container, sink, {
+      controller = await new k8s.Log(config).log(request.namespace, request.pod, request.container, sink, {
         follow: false,
         timestamps: true,
         // Kubernetes reads sinceTime to the second; we ask from the start of
@@ -108,7 +110,7 @@ export class KubernetesPodLogManager {
         ...(since ? { sinceTime: new Date(Math.floor(since.epochMs / 1000) * 1000).toISOString().replace(".000Z", "Z") } : {}),
       });
     } catch (err) {
-      if (err instanceof ApiException && err.code === 404) {
+      if (err instanceof k8s.ApiException && err.code === 404) {
         request.log.warn(`Unable to fetch logs - pod ${request.pod} has been deleted.`);
         return request.sinceTime;
       }
@@ -176,9 +178,9 @@ export class KubernetesPodLogManager {
   }
 
   /** The kubeconfig: the one given, else the standard one; an error when there is none at all. */
-  private baseConfig(): KubeConfig {
+  private async baseConfig(): Promise<KubeConfig> {
     if (!this.kubeConfig) {
-      const loaded = new KubeConfig();
+      const loaded = new (await kubernetesClient()).KubeConfig();
       loaded.loadFromDefault();
       // With no KUBECONFIG, no ~/.kube/config and not in a cluster, the client
       // invents a localhost context named "loaded-context": nothing to read from.
@@ -202,11 +204,11 @@ export class KubernetesPodLogManager {
    * this machine (a local cluster's token is not expected to expire). False
    * when the context cannot be resolved.
    */
-  usesFixedRemoteToken(context: string): boolean {
+  async usesFixedRemoteToken(context: string): Promise<boolean> {
     if (this.tokenRetriever) return false;
     let base: KubeConfig;
     try {
-      base = this.baseConfig();
+      base = await this.baseConfig();
     } catch {
       return false;
     }
@@ -226,7 +228,7 @@ export class KubernetesPodLogManager {
   }
 
   private async configFor(context: string): Promise<KubeConfig> {
-    const base = this.baseConfig();
+    const base = await this.baseConfig();
     const ctx = base.getContextObject(context);
     if (!ctx) {
       const known = base.getContexts().map((c) => c.name);
@@ -238,7 +240,7 @@ export class KubernetesPodLogManager {
     }
     const token = this.tokenRetriever ? await this.tokenRetriever.getToken() : undefined;
     const user = base.getUser(ctx.user);
-    const copy = new KubeConfig();
+    const copy = new (await kubernetesClient()).KubeConfig();
     copy.loadFromOptions({
       clusters: base.getClusters(),
       users: [{ ...(user ?? { name: ctx.user }), ...(token ? { token } : {}) }],

@@ -131,7 +131,8 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
       }
       // No stream for this job (no watch on the server, at the cap, given up): poll from the moment.
     }
-    const wait = this.moment.getTime() - this.clock.nowMs();
+    const at = this.watch ? firstWatchCheckAt(this.moment.getTime(), this.watch) : this.moment.getTime();
+    const wait = at - this.clock.nowMs();
     if (wait > 0) await this.clock.sleep(wait, this.signal);
     const hook = this.watch ? await this.watchHook() : undefined;
     if (this.watch && hook) {
@@ -147,7 +148,9 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     const rawArgs = await this.taskInstance?.xcomPull({ key: CHANNEL_ARGS_KEY });
     if (!rawArgs) return undefined; // the task resumes and checks the job itself
     const args = rawArgs instanceof GrpcChannelArgs ? rawArgs : GrpcChannelArgs.deserialize(rawArgs, 1);
-    return this.options.hookFactory ? this.options.hookFactory(args) : new ArmadaHook(args, { clock: this.clock });
+    return this.options.hookFactory
+      ? this.options.hookFactory(args)
+      : new ArmadaHook(args, { clock: this.clock });
   }
 
   /**
@@ -262,17 +265,23 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     // runs in a process that never saw the task defer.
     const rawContext = await ti.xcomPull({ key: JOB_CONTEXT_KEY });
     if (!rawContext) {
-      this.options.log?.info(`Task ${ti.taskId} is ${state}; no Armada job in XCom ${JOB_CONTEXT_KEY}, nothing to cancel`);
+      this.options.log?.info(
+        `Task ${ti.taskId} is ${state}; no Armada job in XCom ${JOB_CONTEXT_KEY}, nothing to cancel`,
+      );
       return;
     }
     const context = RunningJobContext.fromXCom(rawContext);
     const rawArgs = await ti.xcomPull({ key: CHANNEL_ARGS_KEY });
     if (!rawArgs) {
-      this.options.log?.warn(`No channel_args in XCom for ${ti.taskId}; cannot cancel Armada job ${context.jobId}.`);
+      this.options.log?.warn(
+        `No channel_args in XCom for ${ti.taskId}; cannot cancel Armada job ${context.jobId}.`,
+      );
       return;
     }
     const args = rawArgs instanceof GrpcChannelArgs ? rawArgs : GrpcChannelArgs.deserialize(rawArgs, 1);
-    const hook = this.options.hookFactory ? this.options.hookFactory(args) : new ArmadaHook(args, { clock: this.clock });
+    const hook = this.options.hookFactory
+      ? this.options.hookFactory(args)
+      : new ArmadaHook(args, { clock: this.clock });
     this.options.log?.info(
       `Task ${ti.taskId} is ${state}; cancelling Armada job ${context.jobId} in queue ${context.armadaQueue}`,
     );
@@ -298,9 +307,20 @@ function alignedWait(now: number, intervalMs: number, untilMs: number): number {
   return Math.max(0, Math.min((Math.floor(now / intervalMs) + 1) * intervalMs, untilMs) - now);
 }
 
-const FINAL_JOB_STATES: ReadonlySet<string> = new Set(
-  [...TERMINAL_JOB_STATES].map((s) => jobStateName(s)),
-);
+/**
+ * When a watching trigger checks first: at the poll moment nearest its own
+ * `moment` (within half an interval of it), not at the moment itself.
+ * Tasks defer a few milliseconds apart; checking at their own moments made
+ * one status call per group of tasks, where an aligned first check joins the
+ * round every other watching trigger of the process checks in.
+ */
+function firstWatchCheckAt(moment: number, watch: ArmadaJobWatch): number {
+  const intervalMs = watch.pollIntervalS * 1000;
+  const aligned = Math.ceil((moment - intervalMs / 2) / intervalMs) * intervalMs;
+  return Math.min(aligned, watch.untilMs);
+}
+
+const FINAL_JOB_STATES: ReadonlySet<string> = new Set([...TERMINAL_JOB_STATES].map((s) => jobStateName(s)));
 
 function checkWatch(w: ArmadaJobWatch): void {
   const bad = (field: string, want: string) => {

@@ -76,6 +76,13 @@ export class StatusBatcher {
   private readonly known = new Map<string, Known>();
   private waiters: Waiter[] = [];
   private scheduled = false;
+  /**
+   * The poll-round call being made, if any: the jobs it asks for and its
+   * answer. A poll-round check of one of those jobs that comes while the
+   * call is out takes its answer instead of making another call (triggers
+   * whose timers fire a few milliseconds apart still share one call).
+   */
+  private inFlight: { ids: ReadonlySet<string>; answer: Promise<Map<string, JobState>> } | undefined;
   /** Number of fetch calls made; for tests and diagnostics. */
   calls = 0;
 
@@ -121,6 +128,11 @@ export class StatusBatcher {
       this.known.delete(jobId);
       return Promise.resolve(hit.state);
     }
+    const call = this.inFlight;
+    if (call && !options.alone && call.ids.has(jobId)) {
+      // Its answer is also kept for the check that follows, as the call's own waiters' are.
+      return call.answer.then((states) => states.get(jobId) ?? JobState.UNKNOWN);
+    }
     return new Promise<JobState>((resolve, reject) => {
       this.waiters.push({ jobId, alone: options.alone ?? false, resolve, reject });
       if (!this.scheduled) {
@@ -149,19 +161,23 @@ export class StatusBatcher {
     // Confirmations alone ask only for their own jobs; any poll-round check fills the call with the rest.
     const fill = waiters.some((w) => !w.alone);
     const ids = fill ? [...wanted, ...[...this.tracked.keys()].filter((id) => !wanted.has(id))] : [...wanted];
-    const results = new Map<string, JobState>();
+    // Chunks beyond the first only matter if a waiter is in them.
+    const chunks: string[][] = [];
+    for (let i = 0; i < ids.length; i += this.maxBatchSize) {
+      const chunk = ids.slice(i, i + this.maxBatchSize);
+      if (i === 0 || chunk.some((id) => wanted.has(id))) chunks.push(chunk);
+    }
+    const answer = this.fetchChunks(chunks);
+    const call = fill ? { ids: new Set(chunks.flat()), answer } : undefined;
+    if (call) this.inFlight = call;
+    let results: Map<string, JobState>;
     try {
-      for (let i = 0; i < ids.length; i += this.maxBatchSize) {
-        const chunk = ids.slice(i, i + this.maxBatchSize);
-        // Chunks beyond the first only matter if a waiter is in them.
-        if (i > 0 && !chunk.some((id) => wanted.has(id))) break;
-        this.calls++;
-        const states = await this.fetch(chunk);
-        for (const id of chunk) results.set(id, states.get(id) ?? JobState.UNKNOWN);
-      }
+      results = await answer;
     } catch (err) {
       for (const w of waiters) w.reject(err);
       return;
+    } finally {
+      if (this.inFlight === call) this.inFlight = undefined;
     }
     const fetchedAt = this.clock.nowMs();
     // Kept for the next check too, even of the jobs asked for: a watching trigger that fires is
@@ -170,5 +186,16 @@ export class StatusBatcher {
       if (this.tracked.has(id)) this.known.set(id, { state, fetchedAt });
     }
     for (const w of waiters) w.resolve(results.get(w.jobId) ?? JobState.UNKNOWN);
+  }
+
+  /** Every chunk's states, one call each, in order; jobs a call does not name are UNKNOWN. */
+  private async fetchChunks(chunks: string[][]): Promise<Map<string, JobState>> {
+    const results = new Map<string, JobState>();
+    for (const chunk of chunks) {
+      this.calls++;
+      const states = await this.fetch(chunk);
+      for (const id of chunk) results.set(id, states.get(id) ?? JobState.UNKNOWN);
+    }
+    return results;
   }
 }

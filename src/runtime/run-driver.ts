@@ -543,13 +543,20 @@ export class RunDriver {
         executionDeadlineMs(this.dag.getTask(row.taskId), row.startMs),
       ),
     };
-    const deferred = await this.recorder.deferred(row, rt.log, {
-      trigger,
-      methodName: deferral.methodName,
-      nextKwargs: serializeValue({ kwargs: deferral.kwargs }, "defer kwargs"),
-      nowMs: now,
-    });
-    if (deferred) this.triggerer.noteDeferred(rt.key, trigger);
+    // Noted before the transition commits, not after: a pass that reads the committed deferral first
+    // would start the trigger itself, and a note made after that would name a trigger already gone.
+    this.triggerer.noteDeferred(rt.key, trigger);
+    let deferred = false;
+    try {
+      deferred = await this.recorder.deferred(row, rt.log, {
+        trigger,
+        methodName: deferral.methodName,
+        nextKwargs: serializeValue({ kwargs: deferral.kwargs }, "defer kwargs"),
+        nowMs: now,
+      });
+    } finally {
+      if (!deferred) this.triggerer.forgetDeferred(rt.key, trigger.id);
+    }
   }
 
   private async killTry(

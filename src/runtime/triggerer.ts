@@ -149,12 +149,19 @@ export class RunTriggerer {
   }
 
   /**
-   * A try of `key` deferred here: the next pass looks at its stored trigger
-   * whatever the task's state by then (another process may have marked it
-   * failed before that pass read it as DEFERRED).
+   * A try of `key` is deferring here (noted as its transition is made): the
+   * next pass looks at its stored trigger whatever the task's state by then
+   * (another process may have marked it failed before that pass read it as
+   * DEFERRED). A pass before the commit finds the try still running here and
+   * leaves the trigger to the pass that reads the deferral.
    */
   noteDeferred(key: string, trigger: TriggerRow): void {
     this.deferredHere.set(key, trigger);
+  }
+
+  /** The deferral noted for `key` with trigger `id` did not happen (its transition wrote nothing). */
+  forgetDeferred(key: string, id: string): void {
+    if (this.deferredHere.get(key)?.id === id) this.deferredHere.delete(key);
   }
 
   /** Stops every trigger of the run (with `cleanup()`), as on shutdown. */
@@ -172,7 +179,7 @@ export class RunTriggerer {
       if (ti && this.hooks.runsHere(ti)) return;
     }
     if (!ti || ti.state !== "deferred") {
-      await this.removeOrOrphan(trow);
+      await this.removeOrOrphan(trow, active !== undefined);
       return;
     }
     const log = this.scope.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
@@ -185,7 +192,7 @@ export class RunTriggerer {
         ["deferred"],
         log,
       );
-      await this.removeOrOrphan(trow);
+      await this.removeOrOrphan(trow, active !== undefined);
       return;
     }
     if (trow.timeoutMs !== null && trow.timeoutMs <= now) {
@@ -200,7 +207,7 @@ export class RunTriggerer {
         // The work (an Armada job) must not outlive the try: onKill releases it even when a retry follows.
         await this.executor.killWithoutTry(ti, err, log);
         await this.recorder.failed(ti, err, false, ["deferred"], log);
-        await this.removeOrOrphan(trow);
+        await this.removeOrOrphan(trow, active !== undefined);
         return;
       }
       const err = new TaskTimeoutError(
@@ -208,7 +215,7 @@ export class RunTriggerer {
       );
       log.error(err.message);
       await this.recorder.failed(ti, err, false, ["deferred"], log);
-      await this.removeOrOrphan(trow);
+      await this.removeOrOrphan(trow, active !== undefined);
       return;
     }
     if (!active && !this.hooks.stopped() && !this.watched.has(trow.id)) {
@@ -272,10 +279,15 @@ export class RunTriggerer {
     await this.remove(active.row.id);
   }
 
-  /** The trigger's task left DEFERRED: its cleanup is run here, unless another process holds the trigger. */
-  private async removeOrOrphan(trow: TriggerRow): Promise<void> {
+  /**
+   * The trigger's task left DEFERRED: its cleanup is run here, unless another
+   * process holds the trigger. `wasActive`: it ran here when the caller
+   * looked, so it is never an orphan, even if it fired and was removed while
+   * the caller waited on a write (its one cleanup ran then).
+   */
+  private async removeOrOrphan(trow: TriggerRow, wasActive: boolean): Promise<void> {
     this.watched.delete(trow.id);
-    if (this.triggers.has(trow.id)) await this.remove(trow.id);
+    if (wasActive || this.triggers.has(trow.id)) await this.remove(trow.id);
     else if (await this.hooks.claim(trow)) await this.cleanupOrphan(trow);
   }
 

@@ -14,11 +14,16 @@ import { FakeHook } from "./support.js";
 
 const moment = new Date("2024-01-01T00:00:30Z");
 
-function triggerFor(state: TaskInstanceState | Error, watch?: ArmadaJobWatch, jobStates: JobState[] = []) {
+function triggerFor(
+  state: TaskInstanceState | Error,
+  watch?: ArmadaJobWatch,
+  jobStates: JobState[] = [],
+  at: Date = moment,
+) {
   const hook = new FakeHook(jobStates);
   const args: GrpcChannelArgs[] = [];
   const trigger = new ArmadaPollJobTrigger(
-    moment,
+    at,
     {
       hookFactory: (a) => {
         args.push(a);
@@ -127,6 +132,28 @@ describe("ArmadaPollJobTrigger", () => {
       const { event, checksAt } = await fire([JobState.RUNNING, JobState.RUNNING, JobState.SUCCEEDED]);
       expect(checksAt).toEqual([30_000, 40_000, 50_000]);
       expect(event.payload).toEqual({ moment: "2024-01-01T00:00:30.000Z", job_state: "SUCCEEDED" });
+    });
+
+    it("checks first at the poll moment nearest its own, with the triggers of the same round", async () => {
+      const clock = new ManualClock(start);
+      // Deferred 10 s before their moments, 0.1-4.9 s apart: all check first at 30 s, in one round.
+      const moments = [30_100, 31_400, 34_900, 35_100].map((ms) => new Date(start.getTime() + ms));
+      const runs = moments.map((at) => {
+        const { trigger, hook } = triggerFor("deferred", watch, [JobState.RUNNING], at);
+        trigger.clock = clock;
+        const it = trigger.run()[Symbol.asyncIterator]();
+        void it.next();
+        return hook;
+      });
+      const firstCheckAt: (number | undefined)[] = moments.map(() => undefined);
+      for (let t = 0; t < 41_000; t += 100) {
+        await new Promise((r) => setImmediate(r));
+        runs.forEach((hook, i) => {
+          if (firstCheckAt[i] === undefined && hook.statusChecks.length > 0) firstCheckAt[i] = t;
+        });
+        clock.advance(100);
+      }
+      expect(firstCheckAt).toEqual([30_000, 30_000, 30_000, 40_000]);
     });
 
     it("fires at untilMs whatever the state (the operator's deadlines, a progress line)", async () => {

@@ -57,6 +57,33 @@ describe("StatusBatcher", () => {
     expect(calls).toEqual([["missing"]]);
   });
 
+  it("lets a poll-round check that comes while a call is out take that call's answer", async () => {
+    const calls: string[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const batcher = new StatusBatcher(
+      async (ids) => {
+        calls.push([...ids]);
+        await gate;
+        return new Map(ids.map((id) => [id, id === "b" ? JobState.QUEUED : JobState.RUNNING]));
+      },
+      { clock: new ManualClock() },
+    );
+    ["a", "b"].forEach((id) => batcher.track(id));
+    const first = batcher.getState("a");
+    await new Promise((r) => setImmediate(r)); // the call has gone out, and waits at the gate
+    expect(calls).toEqual([["a", "b"]]);
+    const joined = batcher.getState("b"); // in the call that is out: joins it
+    const alone = batcher.getState("b", { alone: true }); // a confirmation never does
+    release();
+    expect(await Promise.all([first, joined, alone])).toEqual([
+      JobState.RUNNING,
+      JobState.QUEUED,
+      JobState.QUEUED,
+    ]);
+    expect(calls).toEqual([["a", "b"], ["b"]]);
+  });
+
   it("passes a failed call to every waiter", async () => {
     const batcher = new StatusBatcher(
       async () => {

@@ -261,7 +261,14 @@ describe("kill requested after the trigger fired, before the resume", () => {
     const run = await runner.createDagRun(dag);
     const done = runner.runDagRun(dag, run.runId);
     try {
-      await sleepUntil(() => Holder.kills.length > 0, "onKill of the resumed try", 5_000);
+      // onKill, then the run's end (the try's failure follows onKill): only then may the test stop the runner.
+      let ended = false;
+      void done.finally(() => (ended = true));
+      await sleepUntil(
+        () => Holder.kills.length > 0 && ended,
+        "onKill of the resumed try, then the end of its run",
+        5_000,
+      );
     } finally {
       void runner.shutdown("test over");
     }

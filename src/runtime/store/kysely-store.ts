@@ -4,13 +4,13 @@ import Database from "better-sqlite3";
 import {
   Kysely,
   Migrator,
+  type CompiledQuery,
   PostgresDialect,
   SqliteDialect,
   sql,
   type ExpressionBuilder,
   type Migration,
   type MigrationProvider,
-  type Transaction,
 } from "kysely";
 import pg from "pg";
 import { RuntimeError } from "../errors.js";
@@ -18,6 +18,7 @@ import { PoolSlotsUnavailable } from "../pools.js";
 import type { DagRunState, TaskInstanceState } from "../state.js";
 import { MIGRATIONS } from "./migrations.js";
 import { QueryShapes, type Param } from "./query-shapes.js";
+import { runStepsIn, SqliteWriteGroup, type WriteSteps } from "./write-steps.js";
 import type {
   DagRow,
   DagRunRow,
@@ -372,11 +373,31 @@ export class KyselyStore implements Store {
   private logSeq = 0;
   /** The hot statements, each compiled once (see {@link QueryShapes}). */
   private readonly shapes = new QueryShapes();
+  /** SQLite: the writes of one event-loop turn share a commit (see {@link SqliteWriteGroup}). */
+  private readonly writes: SqliteWriteGroup | undefined;
 
-  private constructor(db: Kysely<Schema>, dialect: "sqlite" | "postgres", description: string) {
+  private constructor(
+    db: Kysely<Schema>,
+    dialect: "sqlite" | "postgres",
+    description: string,
+    database?: Database.Database,
+  ) {
     this.db = db;
     this.dialect = dialect;
     this.description = description;
+    this.writes = database && new SqliteWriteGroup(db as unknown as Kysely<never>, database);
+  }
+
+  /**
+   * Runs a write's steps atomically: SQLite in the turn's shared transaction,
+   * PostgreSQL in a transaction of its own (`single`: one statement, which
+   * needs none).
+   */
+  private write<T>(steps: () => WriteSteps<T>, o: { single?: boolean } = {}): Promise<T> {
+    if (this.writes) return this.writes.run(steps);
+    const db = this.db as unknown as Kysely<never>;
+    if (o.single) return runStepsIn(db, steps());
+    return db.transaction().execute((trx) => runStepsIn(trx, steps()));
   }
 
   /** Opens (and migrates) the store; refuses a database migrated by a newer version. */
@@ -424,15 +445,16 @@ export class KyselyStore implements Store {
           );
         }
       }
-      const database = new Database(file);
+      const database = withStatementCache(new Database(file));
       // WAL lets the CLI read and mark tasks while a runner writes; busy_timeout waits for the writer lock.
       database.pragma("journal_mode = WAL");
       database.pragma("busy_timeout = 10000");
       database.pragma("synchronous = NORMAL");
       store = new KyselyStore(
-        new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }),
+        new Kysely<Schema>({ dialect: new SqliteDialect({ database }) }),
         "sqlite",
         file,
+        database,
       );
     }
     try {
@@ -560,20 +582,22 @@ export class KyselyStore implements Store {
   async insertTaskInstances(rows: TaskInstanceRow[]): Promise<void> {
     if (rows.length === 0) return;
     // One transaction, chunked statements: all or none of a mapped task's instances appear.
-    await this.db.transaction().execute(async (trx) => {
-      const seqs = new Map<string, number>();
-      for (const r of rows) {
-        const runKey = `${r.dagId}\u0000${r.runId}`;
-        if (!seqs.has(runKey)) seqs.set(runKey, await this.nextChangeSeq(trx, r.dagId, r.runId));
-      }
-      for (const part of chunks(rows)) {
-        await trx
-          .insertInto("task_instance")
-          .values(part.map((r) => tiValues(r, seqs.get(`${r.dagId}\u0000${r.runId}`)!)))
-          .onConflict((oc) => oc.columns(["dag_id", "run_id", "task_id", "map_index"]).doNothing())
-          .execute();
-      }
-    });
+    await this.write(() => this.insertTaskInstancesSteps(rows));
+  }
+
+  private *insertTaskInstancesSteps(rows: TaskInstanceRow[]): WriteSteps<void> {
+    const seqs = new Map<string, number>();
+    for (const r of rows) {
+      const runKey = `${r.dagId}\u0000${r.runId}`;
+      if (!seqs.has(runKey)) seqs.set(runKey, yield* this.nextChangeSeq(r.dagId, r.runId));
+    }
+    for (const part of chunks(rows)) {
+      yield this.db
+        .insertInto("task_instance")
+        .values(part.map((r) => tiValues(r, seqs.get(`${r.dagId}\u0000${r.runId}`)!)))
+        .onConflict((oc) => oc.columns(["dag_id", "run_id", "task_id", "map_index"]).doNothing())
+        .compile();
+    }
   }
 
   async getTaskInstance(k: TiKey): Promise<TaskInstanceRow | undefined> {
@@ -642,17 +666,19 @@ export class KyselyStore implements Store {
   }
 
   async transition(t: TaskTransition): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      // The pool's row first: starts of one pool queue on it (before the run row, in every transaction).
-      if (t.pool) await this.takePoolSlots(trx, t.pool.name, t.pool.slots);
-      const changed = await this.casTaskInstance(trx, t.key, t.patch, t.expected);
-      if (!changed) return false;
-      this.maybeKillInTransition(t.kind);
-      if (t.tryRow) await this.upsertTaskTryIn(trx, t.tryRow);
-      if (t.trigger && "insert" in t.trigger) await this.insertTriggerIn(trx, t.trigger.insert);
-      if (t.trigger && "deleteId" in t.trigger) await this.deleteTriggerIn(trx, t.trigger.deleteId);
-      return true;
-    });
+    return this.write(() => this.transitionSteps(t));
+  }
+
+  private *transitionSteps(t: TaskTransition): WriteSteps<boolean> {
+    // The pool's row first: starts of one pool queue on it (before the run row, in every transaction).
+    if (t.pool) yield* this.takePoolSlots(t.pool.name, t.pool.slots);
+    const changed = yield* this.casTaskInstance(t.key, t.patch, t.expected);
+    if (!changed) return false;
+    this.maybeKillInTransition(t.kind);
+    if (t.tryRow) yield this.upsertTaskTryQuery(t.tryRow);
+    if (t.trigger && "insert" in t.trigger) yield this.insertTriggerQuery(t.trigger.insert);
+    if (t.trigger && "deleteId" in t.trigger) yield this.deleteTriggerQuery(t.trigger.deleteId);
+    return true;
   }
 
   /**
@@ -662,39 +688,39 @@ export class KyselyStore implements Store {
    * count reads the pool's RUNNING/QUEUED (and DEFERRED) instances through
    * `task_instance_pool_idx` alone (a covering index): as many entries as the pool has takers.
    */
-  private async takePoolSlots(trx: Transaction<Schema>, name: string, slots: number): Promise<void> {
+  private *takePoolSlots(name: string, slots: number): WriteSteps<void> {
     // PostgreSQL: the row lock. SQLite: a write first, so the transaction holds the writer lock before it
     // reads (a read first would make a later write fail when another process committed in between).
     const lock = this.shapes.compiled(
       "lockPool",
       (p) =>
         this.dialect === "postgres"
-          ? trx
+          ? this.db
               .selectFrom("pool")
               .select(["slots", "include_deferred"])
               .where("name", "=", p("name"))
               .forUpdate()
-          : trx
+          : this.db
               .updateTable("pool")
               .set((eb) => ({ slots: eb.ref("slots") }))
               .where("name", "=", p("name"))
               .returning(["slots", "include_deferred"]),
       { name },
     );
-    const pool = (await trx.executeQuery(lock)).rows[0];
+    const pool = (yield lock).rows[0];
     if (!pool) throw new PoolSlotsUnavailable(name, { kind: "unknown" });
     const states = pool.include_deferred ? ["running", "queued", "deferred"] : ["running", "queued"];
     const count = this.shapes.compiled(
       `poolTaken:${states.length}`,
       (p) =>
-        trx
+        this.db
           .selectFrom("task_instance")
           .select((eb) => eb.fn.coalesce(eb.fn.sum<number>("pool_slots"), eb.lit(0)).as("n"))
           .where("state", "in", states)
           .where("pool", "=", p("name")),
       { name },
     );
-    const { n } = (await trx.executeQuery(count)).rows[0]!;
+    const { n } = (yield count).rows[0]!;
     const occupied = Number(n);
     const total = Number(pool.slots);
     if (occupied + slots > total)
@@ -771,15 +797,14 @@ export class KyselyStore implements Store {
     if (seen === (point.nth ?? 1)) process.kill(process.pid, "SIGKILL");
   }
 
-  private async casTaskInstance(
-    db: Transaction<Schema>,
+  private *casTaskInstance(
     k: TiKey,
     patch: TaskInstancePatch,
     expect: { states?: TaskInstanceState[]; tryNumber?: number },
-  ): Promise<boolean> {
+  ): WriteSteps<boolean> {
     // The run's counter first: every writer locks the run row before the task instance (no deadlock),
     // and holds it to commit, so change numbers become visible in order.
-    const changeSeq = await this.nextChangeSeq(db, k.dagId, k.runId);
+    const changeSeq = yield* this.nextChangeSeq(k.dagId, k.runId);
     const values: Record<string, unknown> = { ...tiPatch(patch), change_seq: changeSeq };
     const columns = Object.keys(values);
     const states = expect.states ?? [];
@@ -789,7 +814,7 @@ export class KyselyStore implements Store {
     const q = this.shapes.compiled(
       shape,
       (p) => {
-        let u = db
+        let u = this.db
           .updateTable("task_instance")
           .set(Object.fromEntries(columns.map((c) => [c, p(c)])))
           .where("dag_id", "=", p("dagId"))
@@ -807,7 +832,7 @@ export class KyselyStore implements Store {
       },
       { ...values, dagId: k.dagId, runId: k.runId, taskId: k.taskId, mapIndex: k.mapIndex },
     );
-    const res = await db.executeQuery(q);
+    const res = yield q;
     return Number(res.numAffectedRows ?? 0) > 0;
   }
 
@@ -820,7 +845,7 @@ export class KyselyStore implements Store {
     patch: TaskInstancePatch,
     expect: { states?: TaskInstanceState[]; tryNumber?: number } = {},
   ): Promise<boolean> {
-    return this.db.transaction().execute((trx) => this.casTaskInstance(trx, k, patch, expect));
+    return this.write(() => this.casTaskInstance(k, patch, expect));
   }
 
   /**
@@ -828,11 +853,11 @@ export class KyselyStore implements Store {
    * not exist, as in store-only tests). Must run inside the writing
    * transaction: the run row's lock orders the commits.
    */
-  private async nextChangeSeq(trx: Transaction<Schema>, dagId: string, runId: string): Promise<number> {
+  private *nextChangeSeq(dagId: string, runId: string): WriteSteps<number> {
     const q = this.shapes.compiled(
       "nextChangeSeq",
       (p) =>
-        trx
+        this.db
           .updateTable("dag_run")
           .set((eb) => ({ change_seq: eb("change_seq", "+", 1) }))
           .where("dag_id", "=", p("dagId"))
@@ -840,7 +865,7 @@ export class KyselyStore implements Store {
           .returning("change_seq"),
       { dagId, runId },
     );
-    const r = (await trx.executeQuery(q)).rows[0];
+    const r = (yield q).rows[0];
     return r ? Number(r.change_seq) : 0;
   }
 
@@ -865,14 +890,19 @@ export class KyselyStore implements Store {
   }
 
   async upsertTaskTry(r: TaskTryRow): Promise<void> {
-    await this.upsertTaskTryIn(this.db, r);
+    await this.write(
+      function* (this: KyselyStore): WriteSteps<void> {
+        yield this.upsertTaskTryQuery(r);
+      }.bind(this),
+      { single: true },
+    );
   }
 
-  private async upsertTaskTryIn(db: Kysely<Schema> | Transaction<Schema>, r: TaskTryRow): Promise<void> {
-    const q = this.shapes.compiled(
+  private upsertTaskTryQuery(r: TaskTryRow): CompiledQuery {
+    return this.shapes.compiled(
       "upsertTaskTry",
       (p) =>
-        db
+        this.db
           .insertInto("task_try")
           .values({
             dag_id: p("dagId"),
@@ -892,7 +922,6 @@ export class KyselyStore implements Store {
           ),
       r,
     );
-    await db.executeQuery(q);
   }
 
   async listTaskTries(k: TiKey): Promise<TaskTryRow[]> {
@@ -919,29 +948,35 @@ export class KyselyStore implements Store {
   }
 
   async setXCom(r: XComRow): Promise<void> {
-    const q = this.shapes.compiled(
-      "setXCom",
-      (p) =>
-        this.db
-          .insertInto("xcom")
-          .values({
-            dag_id: p("dagId"),
-            run_id: p("runId"),
-            task_id: p("taskId"),
-            map_index: p("mapIndex"),
-            try_number: p("tryNumber"),
-            key: p("key"),
-            value: p("value"),
-            created_ms: p("createdMs"),
-          })
-          .onConflict((oc) =>
-            oc
-              .columns(["dag_id", "run_id", "task_id", "map_index", "try_number", "key"])
-              .doUpdateSet({ value: p("value"), created_ms: p("createdMs") }),
-          ),
-      r,
+    const q = (): CompiledQuery =>
+      this.shapes.compiled(
+        "setXCom",
+        (p) =>
+          this.db
+            .insertInto("xcom")
+            .values({
+              dag_id: p("dagId"),
+              run_id: p("runId"),
+              task_id: p("taskId"),
+              map_index: p("mapIndex"),
+              try_number: p("tryNumber"),
+              key: p("key"),
+              value: p("value"),
+              created_ms: p("createdMs"),
+            })
+            .onConflict((oc) =>
+              oc
+                .columns(["dag_id", "run_id", "task_id", "map_index", "try_number", "key"])
+                .doUpdateSet({ value: p("value"), created_ms: p("createdMs") }),
+            ),
+        r,
+      );
+    await this.write(
+      function* (): WriteSteps<void> {
+        yield q();
+      },
+      { single: true },
     );
-    await this.db.executeQuery(q);
   }
 
   async listXComs(f: {
@@ -1003,35 +1038,33 @@ export class KyselyStore implements Store {
   }
 
   async insertTrigger(r: TriggerRow): Promise<void> {
-    await this.insertTriggerIn(this.db, r);
+    await this.db.executeQuery(this.insertTriggerQuery(r));
   }
 
-  private async insertTriggerIn(db: Kysely<Schema>, r: TriggerRow): Promise<void> {
+  private insertTriggerQuery(r: TriggerRow): CompiledQuery {
     const values = triggerValues(r);
-    const q = this.shapes.compiled(
+    return this.shapes.compiled(
       "insertTrigger",
       (p) =>
-        db
+        this.db
           .insertInto("trigger")
           .values(Object.fromEntries(Object.keys(values).map((c) => [c, p(c)])) as unknown as TriggerTable),
       values,
     );
-    await db.executeQuery(q);
   }
 
   async deleteTrigger(id: string): Promise<void> {
-    await this.deleteTriggerIn(this.db, id);
+    await this.db.executeQuery(this.deleteTriggerQuery(id));
   }
 
-  private async deleteTriggerIn(db: Kysely<Schema>, id: string): Promise<void> {
-    const q = this.shapes.compiled(
+  private deleteTriggerQuery(id: string): CompiledQuery {
+    return this.shapes.compiled(
       "deleteTrigger",
-      (p) => db.deleteFrom("trigger").where("id", "=", p("id")),
+      (p) => this.db.deleteFrom("trigger").where("id", "=", p("id")),
       {
         id,
       },
     );
-    await db.executeQuery(q);
   }
 
   async listTriggers(f: { dagId?: string; runId?: string } = {}): Promise<TriggerRow[]> {
@@ -1144,8 +1177,9 @@ export class KyselyStore implements Store {
       message: r.message,
       seq: r.seq ?? ++this.logSeq,
     }));
-    await this.db.transaction().execute(async (trx) => {
-      for (const part of chunks(values)) await trx.insertInto("task_log").values(part).execute();
+    const db = this.db;
+    await this.write(function* (): WriteSteps<void> {
+      for (const part of chunks(values)) yield db.insertInto("task_log").values(part).compile();
     });
   }
 
@@ -1389,6 +1423,7 @@ export class KyselyStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.writes?.drain();
     await this.db.destroy();
   }
 }
