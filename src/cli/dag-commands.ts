@@ -1,0 +1,152 @@
+/**
+ * `armada-airflow dags list|test|trigger`: the DAGs of a file or folder, and
+ * manual runs of one (run here and waited for, or queued for `resume`).
+ */
+import path from "node:path";
+import type { CommandUnknownOpts } from "@commander-js/extra-typings";
+import type { DAG } from "../runtime/dag.js";
+import { findDagFiles, loadDag, loadDagFile } from "../runtime/dag-loader.js";
+import { RuntimeError } from "../runtime/errors.js";
+import { Runner } from "../runtime/runner.js";
+import type { CliContext } from "./cli-context.js";
+import { dbOption, withStore } from "./common-options.js";
+import { driveRuns } from "./drive-runs.js";
+import { table } from "./format.js";
+import { exitFor, printRun, runReport } from "./run-report.js";
+
+/** `--conf`: a run's conf, a JSON object (none: `{}`). */
+export function parseConf(raw: string | undefined): Record<string, unknown> {
+  if (raw === undefined) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch (err) {
+    throw new RuntimeError(
+      "invalid_argument",
+      `--conf must be a JSON object, e.g. '{"key": "value"}' (${(err as Error).message})`,
+    );
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new RuntimeError(
+      "invalid_argument",
+      `--conf must be a JSON object, e.g. '{"key": "value"}', got ${raw}`,
+    );
+  }
+  return v as Record<string, unknown>;
+}
+
+function parseDate(raw: string): Date {
+  const d = new Date(raw);
+  if (Number.isNaN(d.getTime()))
+    throw new RuntimeError("invalid_argument", `--logical-date must be an ISO date, got ${raw}`);
+  return d;
+}
+
+/** A manual run's logical date (default now) and the data interval its DAG's schedule gives it (as Airflow infers). */
+function manualDates(
+  dag: DAG,
+  raw: string | undefined,
+): { logicalDate: Date; dataIntervalStart: Date; dataIntervalEnd: Date } {
+  const logicalDate = raw ? parseDate(raw) : new Date();
+  const interval = dag.timetable.manualInterval(logicalDate.getTime());
+  return {
+    logicalDate,
+    dataIntervalStart: new Date(interval.startMs),
+    dataIntervalEnd: new Date(interval.endMs),
+  };
+}
+
+/** A manual run of `dag` as the `--conf`, `--run-id` and `--logical-date` options of `dags test|trigger` ask. */
+function manualRun(dag: DAG, o: { conf?: string; runId?: string; logicalDate?: string }) {
+  return {
+    conf: parseConf(o.conf),
+    runId: o.runId,
+    ...manualDates(dag, o.logicalDate),
+    dagFile: dag.fileloc,
+  };
+}
+
+function listCommand(dags: CommandUnknownOpts, ctx: CliContext): void {
+  dags
+    .command("list")
+    .description("list the DAGs defined in a file or directory")
+    .argument("<path>", "a DAG file or a directory of them")
+    .option("--json", "machine-readable output")
+    .action(async (target, o) => {
+      const rows: { dagId: string; file: string; tasks: string[]; schedule: string | null }[] = [];
+      let importErrors = 0;
+      for (const file of await findDagFiles(path.resolve(ctx.cwd, target))) {
+        // As Airflow's import errors: one broken file does not hide the others.
+        try {
+          for (const d of await loadDagFile(file))
+            rows.push({ dagId: d.dagId, file, tasks: d.taskIds, schedule: d.schedule });
+        } catch (err) {
+          importErrors++;
+          ctx.err(`import error: ${err instanceof Error ? err.message : String(err)}\n`);
+        }
+      }
+      if (importErrors > 0) ctx.exitCode = 1;
+      if (o.json) ctx.out(JSON.stringify(rows, null, 2) + "\n");
+      else
+        ctx.out(
+          table(
+            ["dag_id", "tasks", "file"],
+            rows.map((r) => [r.dagId, r.tasks.length, path.relative(ctx.cwd, r.file)]),
+          ),
+        );
+    });
+}
+
+function testCommand(dags: CommandUnknownOpts, ctx: CliContext): void {
+  dags
+    .command("test")
+    .description("run one DAG run in this process and wait for it (as airflow dags test)")
+    .argument("<file>", "DAG file")
+    .argument("[dag_id]", "needed when the file defines several DAGs")
+    .option("--conf <json>", "the run's conf (JSON object)")
+    .option("--run-id <id>", "run id (default manual__<logical date>)")
+    .option("--logical-date <iso>", "logical date (default now)")
+    .option("--json", "print the final run report as JSON on stdout")
+    .addOption(dbOption())
+    .action(async (file, dagId, o) => {
+      const dag = await loadDag(path.resolve(ctx.cwd, file), dagId);
+      await withStore(ctx, o.db, async (store) => {
+        const runner = new Runner({ store });
+        const run = await runner.createDagRun(dag, manualRun(dag, o));
+        const [state] = await driveRuns(ctx, store, [{ dag, runId: run.runId }]);
+        printRun(ctx, await runReport(store, dag.dagId, run.runId), Boolean(o.json));
+        ctx.exitCode = exitFor([state!]);
+      });
+    });
+}
+
+function triggerCommand(dags: CommandUnknownOpts, ctx: CliContext): void {
+  dags
+    .command("trigger")
+    .description("create a queued DAG run; `resume` runs it")
+    .argument("<file>", "DAG file")
+    .argument("[dag_id]", "needed when the file defines several DAGs")
+    .option("--conf <json>", "the run's conf (JSON object)")
+    .option("--run-id <id>", "run id (default manual__<logical date>)")
+    .option("--logical-date <iso>", "logical date (default now)")
+    .option("--json", "machine-readable output")
+    .addOption(dbOption())
+    .action(async (file, dagId, o) => {
+      const dag = await loadDag(path.resolve(ctx.cwd, file), dagId);
+      await withStore(ctx, o.db, async (store) => {
+        const run = await new Runner({ store }).createDagRun(dag, manualRun(dag, o));
+        if (o.json) ctx.out(JSON.stringify({ dagId: run.dagId, runId: run.runId, state: run.state }) + "\n");
+        else
+          ctx.out(`Created DAG run ${run.dagId} ${run.runId} (queued); run it with: armada-airflow resume\n`);
+      });
+    });
+}
+
+/** Adds the `dags` group with `list`, `test` and `trigger`; returns it for the scheduler's `dags` commands. */
+export function registerDagCommands(program: CommandUnknownOpts, ctx: CliContext): CommandUnknownOpts {
+  const dags = program.command("dags").description("DAG files and runs");
+  listCommand(dags, ctx);
+  testCommand(dags, ctx);
+  triggerCommand(dags, ctx);
+  return dags;
+}
