@@ -8,6 +8,8 @@ import type { DAG } from "../runtime/dag.js";
 import { findDagFiles, loadDag, loadDagFile } from "../runtime/dag-loader.js";
 import { RuntimeError } from "../runtime/errors.js";
 import { Runner } from "../runtime/runner.js";
+import type { KyselyStore } from "../runtime/store/kysely-store.js";
+import type { DagRunRow } from "../runtime/store/store.js";
 import type { CliContext } from "./cli-context.js";
 import { dbOption, withStore } from "./common-options.js";
 import { driveRuns } from "./drive-runs.js";
@@ -56,14 +58,39 @@ function manualDates(
   };
 }
 
-/** A manual run of `dag` as the `--conf`, `--run-id` and `--logical-date` options of `dags test|trigger` ask. */
-function manualRun(dag: DAG, o: { conf?: string; runId?: string; logicalDate?: string }) {
-  return {
-    conf: parseConf(o.conf),
-    runId: o.runId,
-    ...manualDates(dag, o.logicalDate),
-    dagFile: dag.fileloc,
-  };
+/**
+ * A command that makes a manual run of a file's DAG (`dags test`, `dags trigger`):
+ * it loads the DAG, creates the run as `--conf`, `--run-id` and `--logical-date`
+ * ask, then hands it to `then` with the store still open.
+ */
+function manualRunCommand(
+  dags: CommandUnknownOpts,
+  ctx: CliContext,
+  command: { name: string; description: string; jsonHelp: string },
+  then: (store: KyselyStore, dag: DAG, run: DagRunRow, json: boolean) => Promise<void>,
+): void {
+  dags
+    .command(command.name)
+    .description(command.description)
+    .argument("<file>", "DAG file")
+    .argument("[dag_id]", "needed when the file defines several DAGs")
+    .option("--conf <json>", "the run's conf (JSON object)")
+    .option("--run-id <id>", "run id (default manual__<logical date>)")
+    .option("--logical-date <iso>", "logical date (default now)")
+    .option("--json", command.jsonHelp)
+    .addOption(dbOption())
+    .action(async (file, dagId, o) => {
+      const dag = await loadDag(path.resolve(ctx.cwd, file), dagId);
+      await withStore(ctx, o.db, async (store) => {
+        const run = await new Runner({ store }).createDagRun(dag, {
+          conf: parseConf(o.conf),
+          runId: o.runId,
+          ...manualDates(dag, o.logicalDate),
+          dagFile: dag.fileloc,
+        });
+        await then(store, dag, run, Boolean(o.json));
+      });
+    });
 }
 
 function listCommand(dags: CommandUnknownOpts, ctx: CliContext): void {
@@ -98,48 +125,22 @@ function listCommand(dags: CommandUnknownOpts, ctx: CliContext): void {
 }
 
 function testCommand(dags: CommandUnknownOpts, ctx: CliContext): void {
-  dags
-    .command("test")
-    .description("run one DAG run in this process and wait for it (as airflow dags test)")
-    .argument("<file>", "DAG file")
-    .argument("[dag_id]", "needed when the file defines several DAGs")
-    .option("--conf <json>", "the run's conf (JSON object)")
-    .option("--run-id <id>", "run id (default manual__<logical date>)")
-    .option("--logical-date <iso>", "logical date (default now)")
-    .option("--json", "print the final run report as JSON on stdout")
-    .addOption(dbOption())
-    .action(async (file, dagId, o) => {
-      const dag = await loadDag(path.resolve(ctx.cwd, file), dagId);
-      await withStore(ctx, o.db, async (store) => {
-        const runner = new Runner({ store });
-        const run = await runner.createDagRun(dag, manualRun(dag, o));
-        const [state] = await driveRuns(ctx, store, [{ dag, runId: run.runId }]);
-        printRun(ctx, await runReport(store, dag.dagId, run.runId), Boolean(o.json));
-        ctx.exitCode = exitFor([state!]);
-      });
-    });
+  const description = "run one DAG run in this process and wait for it (as airflow dags test)";
+  const jsonHelp = "print the final run report as JSON on stdout";
+  manualRunCommand(dags, ctx, { name: "test", description, jsonHelp }, async (store, dag, run, json) => {
+    const [state] = await driveRuns(ctx, store, [{ dag, runId: run.runId }]);
+    printRun(ctx, await runReport(store, dag.dagId, run.runId), json);
+    ctx.exitCode = exitFor([state!]);
+  });
 }
 
 function triggerCommand(dags: CommandUnknownOpts, ctx: CliContext): void {
-  dags
-    .command("trigger")
-    .description("create a queued DAG run; `resume` runs it")
-    .argument("<file>", "DAG file")
-    .argument("[dag_id]", "needed when the file defines several DAGs")
-    .option("--conf <json>", "the run's conf (JSON object)")
-    .option("--run-id <id>", "run id (default manual__<logical date>)")
-    .option("--logical-date <iso>", "logical date (default now)")
-    .option("--json", "machine-readable output")
-    .addOption(dbOption())
-    .action(async (file, dagId, o) => {
-      const dag = await loadDag(path.resolve(ctx.cwd, file), dagId);
-      await withStore(ctx, o.db, async (store) => {
-        const run = await new Runner({ store }).createDagRun(dag, manualRun(dag, o));
-        if (o.json) ctx.out(JSON.stringify({ dagId: run.dagId, runId: run.runId, state: run.state }) + "\n");
-        else
-          ctx.out(`Created DAG run ${run.dagId} ${run.runId} (queued); run it with: armada-airflow resume\n`);
-      });
-    });
+  const description = "create a queued DAG run; `resume` runs it";
+  const jsonHelp = "machine-readable output";
+  manualRunCommand(dags, ctx, { name: "trigger", description, jsonHelp }, async (_store, _dag, run, json) => {
+    if (json) ctx.out(JSON.stringify({ dagId: run.dagId, runId: run.runId, state: run.state }) + "\n");
+    else ctx.out(`Created DAG run ${run.dagId} ${run.runId} (queued); run it with: armada-airflow resume\n`);
+  });
 }
 
 /** Adds the `dags` group with `list`, `test` and `trigger`; returns it for the scheduler's `dags` commands. */

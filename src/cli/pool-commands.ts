@@ -5,16 +5,12 @@
 import type { Command } from "@commander-js/extra-typings";
 import { RuntimeError } from "../runtime/errors.js";
 import { DEFAULT_POOL, checkPoolSlots } from "../runtime/pools.js";
+import type { CliContext } from "./cli-context.js";
 import { dbOption, withStore } from "./common-options.js";
 import { table } from "./format.js";
 
 /** What these commands need of the CLI's context. */
-export interface PoolCliContext {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-}
+export type PoolCliContext = Pick<CliContext, "out" | "err" | "cwd" | "env">;
 
 type AnyCommand = Command<unknown[], Record<string, unknown>>;
 

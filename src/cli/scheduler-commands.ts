@@ -4,7 +4,6 @@
  */
 import path from "node:path";
 import type { Command } from "@commander-js/extra-typings";
-import type { Clock } from "../common/clock.js";
 import { clearTaskInstances } from "../runtime/clear.js";
 import { getConfig, getConfigBoolean, getConfigNumber } from "../runtime/config.js";
 import type { DAG } from "../runtime/dag.js";
@@ -19,21 +18,16 @@ import { createBackfill } from "../scheduler/backfill.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { TriggererService } from "../scheduler/triggerer-service.js";
 import { parseDateOption } from "../runtime/timezone.js";
+import type { CliContext } from "./cli-context.js";
 import { configSource, dbOption, parseSeconds, withStore } from "./common-options.js";
 import { recordedDagFile, requireDagRun } from "./dag-run-lookup.js";
 import { isoOrEmpty, table } from "./format.js";
 
 /** What these commands need of the CLI's context. */
-export interface SchedulerCliContext {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  signal: AbortSignal | undefined;
-  clock: Clock;
-  exitProcess: ((code: number) => void) | undefined;
-  exitCode: number;
-}
+export type SchedulerCliContext = Pick<
+  CliContext,
+  "out" | "err" | "cwd" | "env" | "signal" | "clock" | "exitProcess" | "exitCode"
+>;
 
 // The commands are built untyped here: the parent commands come from main.ts's own typed program.
 type AnyCommand = Command<unknown[], Record<string, unknown>>;

@@ -7,15 +7,6 @@ import type { EventServer, EventStreamMessage } from "../gen/armada/event.js";
 import { DevRequestError } from "./dev-armada.js";
 import type { GrpcContext, GrpcHandlerFactory } from "./grpc-handlers.js";
 
-/** Where an event stream starts and whether it goes on; the two RPCs name these fields differently. */
-interface EventStreamRequest {
-  queue: string;
-  jobSetId: string;
-  fromMessageId: string;
-  watch: boolean;
-  errorIfMissing: boolean;
-}
-
 /**
  * Sends a job set's backlog and then, when watching, its new events, until the
  * client cancels, a write fails, an injected drop cuts it, or the server stops
@@ -24,7 +15,11 @@ interface EventStreamRequest {
 function streamEvents(
   ctx: GrpcContext,
   call: ServerWritableStream<unknown, EventStreamMessage>,
-  { queue, jobSetId, fromMessageId, watch, errorIfMissing }: EventStreamRequest,
+  queue: string,
+  jobSetId: string,
+  fromMessageId: string,
+  watch: boolean,
+  errorIfMissing: boolean,
 ): void {
   const a = ctx.armada();
   if (!queue) throw new DevRequestError("INVALID_ARGUMENT", "queue is a required field");
@@ -80,23 +75,11 @@ export function eventService(
   return {
     getJobSetEvents: stream("GetJobSetEvents", (call) => {
       const r = call.request;
-      streamEvents(ctx, call, {
-        queue: r.queue,
-        jobSetId: r.id,
-        fromMessageId: r.fromMessageId,
-        watch: r.watch,
-        errorIfMissing: r.errorIfMissing,
-      });
+      streamEvents(ctx, call, r.queue, r.id, r.fromMessageId, r.watch, r.errorIfMissing);
     }),
     watch: stream("Watch", (call) => {
       const r = call.request;
-      streamEvents(ctx, call, {
-        queue: r.queue,
-        jobSetId: r.jobSetId,
-        fromMessageId: r.fromId,
-        watch: true,
-        errorIfMissing: false,
-      });
+      streamEvents(ctx, call, r.queue, r.jobSetId, r.fromId, true, false);
     }),
     health,
   };

@@ -2,12 +2,23 @@
  * The dev server's `api.Jobs` query service: job states, details, errors and
  * runs, as Armada answers them once a job has been ingested.
  */
-import type { JobDetails, JobRunDetails, JobsServer } from "../gen/armada/job.js";
+import type { JobRunDetails, JobsServer } from "../gen/armada/job.js";
 import { JobState } from "../gen/armada/submit.js";
 import { jobStateNumber } from "../client/job-states.js";
-import { DevRequestError } from "./dev-armada.js";
+import { DevRequestError, type DevArmada } from "./dev-armada.js";
 import type { GrpcContext, GrpcHandlerFactory } from "./grpc-handlers.js";
+import type { JobRecord } from "./job-record.js";
 import { jobDetails, runDetails } from "./query-views.js";
+
+/** `view` of each job of `ids` that has been ingested, by id; the others are left out. */
+function eachIngested<T>(a: DevArmada, ids: string[], view: (job: JobRecord) => T): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const id of ids) {
+    const job = a.ingestedJob(id);
+    if (job) out[id] = view(job);
+  }
+  return out;
+}
 
 /** The Jobs handlers. A job not ingested yet is unknown to them, as to Armada's query API. */
 export function jobsService(ctx: GrpcContext, { unary }: GrpcHandlerFactory): JobsServer {
@@ -31,24 +42,14 @@ export function jobsService(ctx: GrpcContext, { unary }: GrpcHandlerFactory): Jo
       }
       return { jobStates };
     }),
-    getJobDetails: unary("GetJobDetails", (req) => {
-      const a = ctx.armada();
-      const out: Record<string, JobDetails> = {};
-      for (const id of req.jobIds) {
-        const job = a.ingestedJob(id);
-        if (job) out[id] = jobDetails(job, req.expandJobSpec, req.expandJobRun);
-      }
-      return { jobDetails: out };
-    }),
-    getJobErrors: unary("GetJobErrors", (req) => {
-      const a = ctx.armada();
-      const jobErrors: Record<string, string> = {};
-      for (const id of req.jobIds) {
-        const job = a.ingestedJob(id);
-        if (job) jobErrors[id] = job.error ?? "";
-      }
-      return { jobErrors };
-    }),
+    getJobDetails: unary("GetJobDetails", (req) => ({
+      jobDetails: eachIngested(ctx.armada(), req.jobIds, (job) =>
+        jobDetails(job, req.expandJobSpec, req.expandJobRun),
+      ),
+    })),
+    getJobErrors: unary("GetJobErrors", (req) => ({
+      jobErrors: eachIngested(ctx.armada(), req.jobIds, (job) => job.error ?? ""),
+    })),
     getJobRunDetails: unary("GetJobRunDetails", (req) => {
       const a = ctx.armada();
       const out: Record<string, JobRunDetails> = {};
