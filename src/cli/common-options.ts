@@ -36,7 +36,7 @@ export async function withStore<T>(
   }
 }
 
-/** The config the CLI's environment gives (config file and `ARMADA_AIRFLOW__*` variables). */
+/** Where config is read from for this CLI call: its environment variables and its folder. */
 export function configSource(ctx: StoreCliContext): ConfigSource {
   return { env: ctx.env, cwd: ctx.cwd };
 }
@@ -51,6 +51,27 @@ export function parseSeconds(raw: string | undefined, fallback: number, what: st
       `${what} must be a number of seconds >= 0, got ${JSON.stringify(raw)}`,
     );
   return n;
+}
+
+/** `--conf`: a run's conf, a JSON object (none: `{}`). */
+export function parseConf(raw: string | undefined): Record<string, unknown> {
+  if (raw === undefined) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch (err) {
+    throw new RuntimeError(
+      "invalid_argument",
+      `--conf must be a JSON object, e.g. '{"key": "value"}' (${(err as Error).message})`,
+    );
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new RuntimeError(
+      "invalid_argument",
+      `--conf must be a JSON object, e.g. '{"key": "value"}', got ${raw}`,
+    );
+  }
+  return v as Record<string, unknown>;
 }
 
 /** `--map-index`: a mapped task's index, or -1 for an unmapped task. */

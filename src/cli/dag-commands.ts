@@ -11,31 +11,10 @@ import { Runner } from "../runtime/runner.js";
 import type { KyselyStore } from "../runtime/store/kysely-store.js";
 import type { DagRunRow } from "../runtime/store/store.js";
 import type { CliContext } from "./cli-context.js";
-import { dbOption, withStore } from "./common-options.js";
+import { dbOption, parseConf, withStore } from "./common-options.js";
 import { driveRuns } from "./drive-runs.js";
 import { table } from "./format.js";
 import { exitFor, printRun, runReport } from "./run-report.js";
-
-/** `--conf`: a run's conf, a JSON object (none: `{}`). */
-export function parseConf(raw: string | undefined): Record<string, unknown> {
-  if (raw === undefined) return {};
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch (err) {
-    throw new RuntimeError(
-      "invalid_argument",
-      `--conf must be a JSON object, e.g. '{"key": "value"}' (${(err as Error).message})`,
-    );
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new RuntimeError(
-      "invalid_argument",
-      `--conf must be a JSON object, e.g. '{"key": "value"}', got ${raw}`,
-    );
-  }
-  return v as Record<string, unknown>;
-}
 
 function parseDate(raw: string): Date {
   const d = new Date(raw);

@@ -9,8 +9,7 @@ import { Runner } from "../runtime/runner.js";
 import type { TiKey } from "../runtime/store/store.js";
 import { markTaskFailed, requestTaskKill } from "../runtime/task-commands.js";
 import type { CliContext } from "./cli-context.js";
-import { dbOption, parseMapIndex, withStore } from "./common-options.js";
-import { parseConf } from "./dag-commands.js";
+import { dbOption, parseConf, parseMapIndex, withStore } from "./common-options.js";
 import { driveRuns } from "./drive-runs.js";
 import { exitFor, printRun, runReport } from "./run-report.js";
 
