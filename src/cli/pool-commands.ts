@@ -3,48 +3,19 @@
  * instances run at once across every runner and scheduler of a store.
  */
 import type { Command } from "@commander-js/extra-typings";
-import { Option } from "@commander-js/extra-typings";
 import { RuntimeError } from "../runtime/errors.js";
 import { DEFAULT_POOL, checkPoolSlots } from "../runtime/pools.js";
-import type { KyselyStore } from "../runtime/store/kysely-store.js";
-import { openStore } from "../runtime/store/open-store.js";
+import type { CliContext } from "./cli-context.js";
+import { dbOption, withStore } from "./common-options.js";
 import { table } from "./format.js";
 
 /** What these commands need of the CLI's context. */
-export interface PoolCliContext {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-}
+export type PoolCliContext = Pick<CliContext, "out" | "err" | "cwd" | "env">;
 
 type AnyCommand = Command<unknown[], Record<string, unknown>>;
 
-const dbOption = () =>
-  new Option(
-    "--db <url>",
-    "store URL (postgres://... or sqlite:<file>); default config database.url or SQLite in ARMADA_AIRFLOW_HOME",
-  );
-
-async function withStore<T>(
-  ctx: PoolCliContext,
-  db: string | undefined,
-  fn: (s: KyselyStore) => Promise<T>,
-): Promise<T> {
-  const store = await openStore({ url: db, env: ctx.env, cwd: ctx.cwd });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
-
-/** Adds the `pools` command group. */
-export function registerPoolCommands(program: unknown, ctx: PoolCliContext): void {
-  const pools = (program as AnyCommand)
-    .command("pools")
-    .description("pools of slots that limit how many task instances run at once (operator option pool)");
-
+/** `pools set`: creates a pool or resizes it. */
+function setCommand(pools: AnyCommand, ctx: PoolCliContext): void {
   pools
     .command("set")
     .description(
@@ -82,7 +53,10 @@ export function registerPoolCommands(program: unknown, ctx: PoolCliContext): voi
           );
       });
     });
+}
 
+/** `pools list`: each pool's size and the slots taken now. */
+function listCommand(pools: AnyCommand, ctx: PoolCliContext): void {
   pools
     .command("list")
     .description("pools with their size and the slots taken now")
@@ -117,7 +91,10 @@ export function registerPoolCommands(program: unknown, ctx: PoolCliContext): voi
           );
       });
     });
+}
 
+/** `pools delete`: any pool but the default one. */
+function deleteCommand(pools: AnyCommand, ctx: PoolCliContext): void {
   pools
     .command("delete")
     .description(
@@ -144,4 +121,14 @@ export function registerPoolCommands(program: unknown, ctx: PoolCliContext): voi
         ctx.out(`Deleted pool ${poolName}\n`);
       });
     });
+}
+
+/** Adds the `pools` command group. */
+export function registerPoolCommands(program: unknown, ctx: PoolCliContext): void {
+  const pools = (program as AnyCommand)
+    .command("pools")
+    .description("pools of slots that limit how many task instances run at once (operator option pool)");
+  setCommand(pools, ctx);
+  listCommand(pools, ctx);
+  deleteCommand(pools, ctx);
 }

@@ -4,75 +4,37 @@
  */
 import path from "node:path";
 import type { Command } from "@commander-js/extra-typings";
-import { Option } from "@commander-js/extra-typings";
-import type { Clock } from "../common/clock.js";
 import { clearTaskInstances } from "../runtime/clear.js";
-import { getConfig, getConfigBoolean, getConfigNumber, type ConfigSource } from "../runtime/config.js";
+import { getConfig, getConfigBoolean, getConfigNumber } from "../runtime/config.js";
 import type { DAG } from "../runtime/dag.js";
 import { findDagFiles, loadDag, loadDagFile } from "../runtime/dag-loader.js";
 import { RuntimeError } from "../runtime/errors.js";
 import { Runner, type RunnerEvent } from "../runtime/runner.js";
 import type { KyselyStore } from "../runtime/store/kysely-store.js";
+import { tiLabel } from "../runtime/run-scope.js";
 import type { DagRunRow } from "../runtime/store/store.js";
-import { openStore } from "../runtime/store/open-store.js";
 import { sweepOrphanJobs } from "../operator/orphan-sweep.js";
 import { createBackfill } from "../scheduler/backfill.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { TriggererService } from "../scheduler/triggerer-service.js";
 import { parseDateOption } from "../runtime/timezone.js";
+import type { CliContext } from "./cli-context.js";
+import { configSource, dbOption, parseSeconds, withStore } from "./common-options.js";
+import { recordedDagFile, requireDagRun } from "./dag-run-lookup.js";
 import { isoOrEmpty, table } from "./format.js";
 
 /** What these commands need of the CLI's context. */
-export interface SchedulerCliContext {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  signal: AbortSignal | undefined;
-  clock: Clock;
-  exitProcess: ((code: number) => void) | undefined;
-  exitCode: number;
-}
+export type SchedulerCliContext = Pick<
+  CliContext,
+  "out" | "err" | "cwd" | "env" | "signal" | "clock" | "exitProcess" | "exitCode"
+>;
 
 // The commands are built untyped here: the parent commands come from main.ts's own typed program.
 type AnyCommand = Command<unknown[], Record<string, unknown>>;
 
-const dbOption = () =>
-  new Option(
-    "--db <url>",
-    "store URL (postgres://... or sqlite:<file>); default config database.url or SQLite in ARMADA_AIRFLOW_HOME",
-  );
-
-const label = (e: { taskId: string; mapIndex: number }) =>
-  e.mapIndex >= 0 ? `${e.taskId}[${e.mapIndex}]` : e.taskId;
-
-function seconds(raw: string | undefined, fallback: number, what: string): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0)
-    throw new RuntimeError(
-      "invalid_argument",
-      `${what} must be a number of seconds >= 0, got ${JSON.stringify(raw)}`,
-    );
-  return n;
-}
-
-async function withStore<T>(
-  ctx: SchedulerCliContext,
-  db: string | undefined,
-  fn: (store: KyselyStore) => Promise<T>,
-): Promise<T> {
-  const store = await openStore({ url: db, env: ctx.env, cwd: ctx.cwd });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
-
 /** `--dags-folder`, else config `[core] dags_folder`, else `./dags`. */
 function dagsFolder(ctx: SchedulerCliContext, given: string | undefined): string {
-  const source: ConfigSource = { env: ctx.env, cwd: ctx.cwd };
+  const source = configSource(ctx);
   return path.resolve(ctx.cwd, given ?? (getConfig("core", "dags_folder", source) || "dags"));
 }
 
@@ -97,26 +59,17 @@ function eventPrinter(ctx: SchedulerCliContext): (e: RunnerEvent) => void {
     if (e.type === "log") {
       const level = e.level === "info" ? "" : `${e.level.toUpperCase()} `;
       for (const line of e.message.split("\n"))
-        ctx.err(`[${e.dagId} ${e.runId} ${label(e)} #${e.tryNumber}] ${level}${line}\n`);
+        ctx.err(`[${e.dagId} ${e.runId} ${tiLabel(e)} #${e.tryNumber}] ${level}${line}\n`);
     } else if (e.type === "ti") {
-      ctx.err(`--> ${e.dagId} ${e.runId} ${label(e)} try ${e.tryNumber}: ${e.state}\n`);
+      ctx.err(`--> ${e.dagId} ${e.runId} ${tiLabel(e)} try ${e.tryNumber}: ${e.state}\n`);
     } else {
       ctx.err(`==> DAG run ${e.dagId} ${e.runId}: ${e.state}\n`);
     }
   };
 }
 
-/** Adds the scheduler's commands to the program and its `dags`, `runs` and `tasks` groups. */
-export function registerSchedulerCommands(
-  groups: { program: unknown; dags: unknown; runs: unknown; tasks: unknown },
-  ctx: SchedulerCliContext,
-): void {
-  const program = groups.program as AnyCommand;
-  const dags = groups.dags as AnyCommand;
-  const runs = groups.runs as AnyCommand;
-  const tasks = groups.tasks as AnyCommand;
-  const config = (): ConfigSource => ({ env: ctx.env, cwd: ctx.cwd });
-
+/** `scheduler`: runs the DAGs of a folder on their schedules until stopped, then hands over or stops its runs. */
+function schedulerCommand(program: AnyCommand, ctx: SchedulerCliContext): void {
   program
     .command("scheduler")
     .description(
@@ -134,8 +87,8 @@ export function registerSchedulerCommands(
     .addOption(dbOption())
     .action(async (opts) => {
       const o = opts as { dagsFolder?: string; stopTimeout?: string; db?: string; triggerer?: boolean };
-      const source = config();
-      const stopTimeoutS = seconds(
+      const source = configSource(ctx);
+      const stopTimeoutS = parseSeconds(
         o.stopTimeout,
         getConfigNumber("scheduler", "stop_timeout_s", 30, source),
         "--stop-timeout",
@@ -224,7 +177,10 @@ export function registerSchedulerCommands(
         }
       });
     });
+}
 
+/** `triggerer`: runs the triggers of deferred tasks until stopped, then hands them over. */
+function triggererCommand(program: AnyCommand, ctx: SchedulerCliContext): void {
   program
     .command("triggerer")
     .description(
@@ -233,7 +189,7 @@ export function registerSchedulerCommands(
     .addOption(dbOption())
     .action(async (opts) => {
       const o = opts as { db?: string };
-      const source = config();
+      const source = configSource(ctx);
       const log = (line: string) => ctx.err(`[triggerer] ${line}\n`);
       await withStore(ctx, o.db, async (store) => {
         const triggerer = new TriggererService({
@@ -261,7 +217,10 @@ export function registerSchedulerCommands(
         }
       });
     });
+}
 
+/** `dags pause|unpause`. */
+function pauseCommands(dags: AnyCommand, ctx: SchedulerCliContext): void {
   for (const [name, paused] of [
     ["pause", true],
     ["unpause", false],
@@ -284,7 +243,10 @@ export function registerSchedulerCommands(
         });
       });
   }
+}
 
+/** `dags list-import-errors`. */
+function importErrorsCommand(dags: AnyCommand, ctx: SchedulerCliContext): void {
   dags
     .command("list-import-errors")
     .description("DAG files the scheduler could not load (their DAGs keep their last good version)")
@@ -309,7 +271,10 @@ export function registerSchedulerCommands(
           );
       });
     });
+}
 
+/** `dags backfill`: queues the runs of a date range for the scheduler. */
+function backfillCommand(dags: AnyCommand, ctx: SchedulerCliContext): void {
   dags
     .command("backfill")
     .description("create the runs a DAG's schedule has between two dates (the scheduler runs them in order)")
@@ -365,7 +330,10 @@ export function registerSchedulerCommands(
         }
       });
     });
+}
 
+/** `runs delete`: refused while a live runner drives the run. */
+function deleteRunCommand(runs: AnyCommand, ctx: SchedulerCliContext): void {
   runs
     .command("delete")
     .description("delete a DAG run with its task instances, XComs and logs")
@@ -376,8 +344,7 @@ export function registerSchedulerCommands(
       const o = opts as { db?: string };
       const [d, r] = [dagId as string, runId as string];
       await withStore(ctx, o.db, async (store) => {
-        const run = await store.getDagRun(d, r);
-        if (!run) throw new RuntimeError("not_found", `no DAG run ${d}/${r}; see runs list`);
+        const run = await requireDagRun(store, d, r);
         const probe = new Runner({ store });
         if (run.runnerId && (await probe.isRunnerAlive(run.runnerId))) {
           throw new RuntimeError(
@@ -400,7 +367,10 @@ export function registerSchedulerCommands(
         }
       });
     });
+}
 
+/** `tasks clear`. */
+function clearCommand(tasks: AnyCommand, ctx: SchedulerCliContext): void {
   tasks
     .command("clear")
     .description("run task instances of a DAG run again in a new try (a finished run is queued again)")
@@ -423,14 +393,8 @@ export function registerSchedulerCommands(
       };
       const [d, r] = [dagId as string, runId as string];
       await withStore(ctx, o.db, async (store) => {
-        const run = await store.getDagRun(d, r);
-        if (!run) throw new RuntimeError("not_found", `no DAG run ${d}/${r}; see runs list`);
-        if (!run.dagFile)
-          throw new RuntimeError(
-            "dag",
-            `DAG run ${d}/${r} has no DAG file recorded; cannot tell its tasks' dependencies`,
-          );
-        const dag = await loadDag(run.dagFile, d);
+        const run = await requireDagRun(store, d, r);
+        const dag = await loadDag(recordedDagFile(run, "cannot tell its tasks' dependencies"), d);
         const cleared = await clearTaskInstances(
           store,
           dag,
@@ -462,4 +426,22 @@ export function registerSchedulerCommands(
         }
       });
     });
+}
+
+/** Adds the scheduler's commands to the program and its `dags`, `runs` and `tasks` groups. */
+export function registerSchedulerCommands(
+  groups: { program: unknown; dags: unknown; runs: unknown; tasks: unknown },
+  ctx: SchedulerCliContext,
+): void {
+  const program = groups.program as AnyCommand;
+  const dags = groups.dags as AnyCommand;
+  const runs = groups.runs as AnyCommand;
+  const tasks = groups.tasks as AnyCommand;
+  schedulerCommand(program, ctx);
+  triggererCommand(program, ctx);
+  pauseCommands(dags, ctx);
+  importErrorsCommand(dags, ctx);
+  backfillCommand(dags, ctx);
+  deleteRunCommand(runs, ctx);
+  clearCommand(tasks, ctx);
 }
