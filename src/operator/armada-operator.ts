@@ -892,6 +892,9 @@ export class ArmadaOperator extends BaseOperator {
       lastState: jobStateName(ctx.state),
       pollIntervalS: this.pollInterval,
       untilMs: Math.max(until, now + this.pollInterval * 1000),
+      ...(this.lookoutUrl(ctx.jobId) ? { detailsUrl: this.lookoutUrl(ctx.jobId) } : {}),
+      // The running job's log is read by the task: it resumes when the job starts running.
+      ...(this.containerLogs ? { resumeOnEveryChange: true as const } : {}),
       ...(this.tracking === "events"
         ? { tracking: "events" as const, queue: ctx.armadaQueue, jobSetId: ctx.jobSetId }
         : {}),

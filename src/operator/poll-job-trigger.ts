@@ -57,6 +57,14 @@ export interface ArmadaJobWatch {
   queue?: string;
   /** The job's job set (event-stream tracking). */
   jobSetId?: string;
+  /** The job's page (Lookout), named in the trigger's state-change lines as the operator names it in its own. */
+  detailsUrl?: string;
+  /**
+   * Fire on every change of state, forward steps too: the task follows the
+   * job's container log, which it must start reading once the job runs.
+   * Absent: a step forward through the active states is only logged.
+   */
+  resumeOnEveryChange?: boolean;
 }
 
 /** Options not part of the serialized form. */
@@ -166,17 +174,38 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     if (!checkFirst) {
       await this.clock.sleep(alignedWait(this.clock.nowMs(), intervalMs, watch.untilMs), this.signal);
     }
+    let seen = watch.lastState;
     for (;;) {
       let state: string;
       try {
         state = jobStateName(await hook.getJobState(watch.jobId));
       } catch {
-        return watch.lastState;
+        return seen;
       }
       const now = this.clock.nowMs();
-      if (state !== watch.lastState || FINAL_JOB_STATES.has(state) || now >= watch.untilMs) return state;
+      if (this.worthResuming(watch, seen, state) || now >= watch.untilMs) return state;
+      seen = state;
       await this.clock.sleep(alignedWait(now, intervalMs, watch.untilMs), this.signal);
     }
+  }
+
+  /**
+   * Whether the task must resume for `state` (the job was last seen in
+   * `seen`): a final state, or any move but a step forward through the active
+   * states. A step forward (QUEUED to RUNNING, say) asks nothing of the task
+   * (its deadlines only get further away), so the trigger logs it in the task's
+   * log, as the operator would, and goes on waiting: one resume per job
+   * instead of one per state it passes through.
+   */
+  private worthResuming(watch: ArmadaJobWatch, seen: string, state: string): boolean {
+    if (FINAL_JOB_STATES.has(state)) return true;
+    if (state === seen) return false;
+    if (watch.resumeOnEveryChange) return true;
+    const from = PROGRESS_ORDER.indexOf(seen);
+    if (from < 0 || PROGRESS_ORDER.indexOf(state) <= from) return true;
+    const details = watch.detailsUrl ? ` Job details available at ${watch.detailsUrl}` : "";
+    this.log.info(`Armada job ${watch.jobId} is in state: ${state}.${details}`);
+    return false;
   }
 
   /**
@@ -195,9 +224,10 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     sub: JobEventSubscription,
   ): Promise<string> {
     const intervalMs = watch.pollIntervalS * 1000;
+    let seen = watch.lastState;
     const moved = () => {
       const hint = sub.eventState;
-      return hint !== undefined && (jobStateName(hint) !== watch.lastState || isTerminalJobState(hint));
+      return hint !== undefined && (jobStateName(hint) !== seen || isTerminalJobState(hint));
     };
     let check = moved(); // an event read before this trigger joined (the job moved while its task deferred)
     let recheckMs = 0;
@@ -211,11 +241,10 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
         try {
           state = jobStateName(await hook.getJobState(watch.jobId, { alone: true }));
         } catch {
-          return watch.lastState; // the task's own check decides (it retries transient errors)
+          return seen; // the task's own check decides (it retries transient errors)
         }
-        if (state !== watch.lastState || FINAL_JOB_STATES.has(state) || this.clock.nowMs() >= watch.untilMs) {
-          return state;
-        }
+        if (this.worthResuming(watch, seen, state) || this.clock.nowMs() >= watch.untilMs) return state;
+        seen = state;
         if (moved()) {
           recheckMs = recheckMs === 0 ? FIRST_RECHECK_MS : Math.min(recheckMs * 2, intervalMs);
           // Aligned, so the rechecks of many triggers share one call.
@@ -299,6 +328,9 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
   }
 }
 
+/** The active states in the order a job passes through them. */
+const PROGRESS_ORDER: readonly string[] = ["UNKNOWN", "SUBMITTED", "QUEUED", "LEASED", "PENDING", "RUNNING"];
+
 /** First recheck after an event the query API did not bear out yet. */
 const FIRST_RECHECK_MS = 1000;
 
@@ -340,6 +372,9 @@ function checkWatch(w: ArmadaJobWatch): void {
     if (!name(w.queue)) bad("queue", "a non-empty string with tracking events");
     if (!name(w.jobSetId)) bad("jobSetId", "a non-empty string with tracking events");
   }
+  if (w.detailsUrl !== undefined && typeof w.detailsUrl !== "string") bad("detailsUrl", "a URL or absent");
+  if (w.resumeOnEveryChange !== undefined && w.resumeOnEveryChange !== true)
+    bad("resumeOnEveryChange", "true or absent");
 }
 
 registerTrigger(

@@ -3,6 +3,7 @@ import { brandSymbol, hasBrand } from "./brand.js";
 import type { XComPullOptions } from "./context.js";
 import { RuntimeError } from "./errors.js";
 import type { TaskInstanceState } from "./state.js";
+import { stderrLogger, type TaskLogger } from "./task-logger.js";
 
 const TRIGGER = brandSymbol("BaseTrigger");
 const TRIGGER_EVENT = brandSymbol("TriggerEvent");
@@ -61,6 +62,11 @@ export abstract class BaseTrigger {
   signal: AbortSignal = new AbortController().signal;
   /** The runner's clock. */
   clock: Clock = systemClock;
+  /**
+   * Where the trigger logs: set by the triggerer to its task's try log (as
+   * Airflow's triggerer writes trigger logs into the task's log).
+   */
+  log: TaskLogger = stderrLogger;
 
   constructor() {
     Object.defineProperty(this, TRIGGER, { value: true });
@@ -85,10 +91,8 @@ export abstract class BaseTrigger {
 export type TriggerFactory = (kwargs: Record<string, unknown>) => BaseTrigger;
 
 const REGISTRY_KEY = Symbol.for("armada-airflow.trigger-registry");
-const registry: Map<string, TriggerFactory> = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] ??= new Map<
-  string,
-  TriggerFactory
->()) as Map<string, TriggerFactory>;
+const registry: Map<string, TriggerFactory> = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] ??=
+  new Map<string, TriggerFactory>()) as Map<string, TriggerFactory>;
 
 /** Registers how to re-create triggers serialized under `classpath` (replaces an earlier registration). */
 export function registerTrigger(classpath: string, fromKwargs: TriggerFactory): void {
@@ -131,7 +135,10 @@ export class DateTimeTrigger extends BaseTrigger {
     super();
     this.moment = new Date(moment);
     if (Number.isNaN(this.moment.getTime())) {
-      throw new RuntimeError("invalid_argument", `DateTimeTrigger moment must be a valid date, got ${String(moment)}`);
+      throw new RuntimeError(
+        "invalid_argument",
+        `DateTimeTrigger moment must be a valid date, got ${String(moment)}`,
+      );
     }
   }
 

@@ -241,6 +241,7 @@ export class RunTriggerer {
     const abort = new AbortController();
     trigger.signal = abort.signal;
     trigger.clock = this.scope.clock;
+    trigger.log = log;
     trigger.taskInstance = triggerTaskInstance(
       this.scope.store,
       this.scope.tiKey(ti.taskId, ti.mapIndex),

@@ -232,6 +232,7 @@ export class TriggererService {
     const abort = new AbortController();
     trigger.signal = abort.signal;
     trigger.clock = this.options.clock;
+    trigger.log = log;
     const key = { dagId: row.dagId, runId: row.runId, taskId: row.taskId, mapIndex: row.mapIndex };
     trigger.taskInstance = triggerTaskInstance(this.options.store, key, tryNumber);
     const r: RunningTrigger = { row, tryNumber, trigger, abort, ended: false };

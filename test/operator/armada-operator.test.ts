@@ -101,12 +101,14 @@ describe("ArmadaOperator execute (upstream cases 1-10)", () => {
     expect(deferred.timeout).toBe(600);
     const trigger = deferred.trigger as ArmadaPollJobTrigger;
     expect(trigger.moment.getTime()).toBe(s.clock.nowMs() + 5000);
-    // It watches the job from there: the task resumes when its state changes, not every poll.
+    // It watches the job from there: the task resumes when its job ends (or moves back), not every poll;
+    // the job's page is named in the lines the trigger logs for the steps in between.
     expect(trigger.watch).toEqual({
       jobId: "test_job",
       lastState: "QUEUED",
       pollIntervalS: 5,
       untilMs: s.clock.nowMs() + 300_000,
+      detailsUrl: "http://lookout.armadaproject.io/jobs?job_id=test_job",
     });
     expect(s.hook.statusChecks).toHaveLength(1);
     // channel args go to XCom for the trigger, serialized.

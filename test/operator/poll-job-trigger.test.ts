@@ -9,6 +9,7 @@ import {
 import { JobState } from "../../src/client/job-states.js";
 import { RunningJobContext } from "../../src/operator/running-job-context.js";
 import { createTrigger, TriggerEvent } from "../../src/runtime/trigger.js";
+import { createTaskLogger } from "../../src/runtime/task-logger.js";
 import type { TaskInstanceState } from "../../src/runtime/state.js";
 import { FakeHook } from "./support.js";
 
@@ -101,6 +102,8 @@ describe("ArmadaPollJobTrigger", () => {
       const { trigger, hook } = triggerFor("deferred", w, jobStates);
       const clock = new ManualClock(start);
       trigger.clock = clock;
+      const logged: string[] = [];
+      trigger.log = createTaskLogger((level, message) => logged.push(`${level} ${message}`));
       let event: TriggerEvent | undefined;
       const done = (async () => {
         for await (const e of trigger.run()) event = e;
@@ -116,7 +119,7 @@ describe("ArmadaPollJobTrigger", () => {
         if (!event) clock.advance(10_000);
       }
       await done;
-      return { event: event!, checksAt, firedAt: clock.nowMs() - start.getTime() };
+      return { event: event!, checksAt, firedAt: clock.nowMs() - start.getTime(), logged };
     }
 
     it("serializes its watch and comes back equal", () => {
@@ -132,6 +135,27 @@ describe("ArmadaPollJobTrigger", () => {
       const { event, checksAt } = await fire([JobState.RUNNING, JobState.RUNNING, JobState.SUCCEEDED]);
       expect(checksAt).toEqual([30_000, 40_000, 50_000]);
       expect(event.payload).toEqual({ moment: "2024-01-01T00:00:30.000Z", job_state: "SUCCEEDED" });
+    });
+
+    it("logs a step forward through the active states in the task's log and waits on; fires on an end or a step back", async () => {
+      const queued = { ...watch, lastState: "QUEUED", detailsUrl: "http://lookout/jobs/test_job" };
+      const ended = await fire(
+        [JobState.QUEUED, JobState.RUNNING, JobState.RUNNING, JobState.SUCCEEDED],
+        queued,
+      );
+      expect(ended.checksAt).toEqual([30_000, 40_000, 50_000, 60_000]);
+      expect(ended.event.payload).toMatchObject({ job_state: "SUCCEEDED" });
+      expect(ended.logged).toEqual([
+        "info Armada job test_job is in state: RUNNING. Job details available at http://lookout/jobs/test_job",
+      ]);
+      // Back from RUNNING to QUEUED (its lease returned): the operator's queue deadline applies again.
+      const back = await fire([JobState.RUNNING, JobState.QUEUED], queued);
+      expect(back.event.payload).toMatchObject({ job_state: "QUEUED" });
+      expect(back.firedAt).toBe(40_000);
+      // A task that follows the container log resumes as the job starts running.
+      const logs = await fire([JobState.QUEUED, JobState.RUNNING], { ...queued, resumeOnEveryChange: true });
+      expect(logs.event.payload).toMatchObject({ job_state: "RUNNING" });
+      expect(logs.logged).toEqual([]);
     });
 
     it("checks first at the poll moment nearest its own, with the triggers of the same round", async () => {
