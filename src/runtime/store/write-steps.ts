@@ -24,6 +24,15 @@ export async function runStepsIn<T>(
 /** Most writes one shared SQLite transaction takes (the rest wait for the next). */
 const MAX_WRITES_PER_COMMIT = 512;
 
+/**
+ * Longest the writes of one event-loop turn run back to back before the next
+ * waits a turn. SQLite runs synchronously, so a cascade of writes that each
+ * wake the next (a thousand triggers answered by one status call, each firing
+ * and resuming its task) would otherwise hold the event loop until all are
+ * done, and timers and RPCs would wait behind it.
+ */
+const TURN_SLICE_MS = 20;
+
 interface Pending {
   steps: () => WriteSteps<unknown>;
   resolve: (value: unknown) => void;
@@ -48,6 +57,8 @@ interface Pending {
 export class SqliteWriteGroup {
   private pending: Pending[] = [];
   private scheduled = false;
+  /** When this event-loop turn's first write was scheduled (undefined: none yet). */
+  private turnStartedAt: number | undefined;
   /** Commits handed to Kysely's connection and not yet settled. */
   private readonly committing = new Set<Promise<void>>();
 
@@ -62,7 +73,7 @@ export class SqliteWriteGroup {
       this.pending.push({ steps, resolve: resolve as (v: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        queueMicrotask(() => this.flush());
+        this.schedule();
       }
     });
   }
@@ -75,13 +86,24 @@ export class SqliteWriteGroup {
     }
   }
 
+  /** The next flush: on a microtask, or on the next turn once this turn's writes ran for a slice. */
+  private schedule(): void {
+    const now = performance.now();
+    if (this.turnStartedAt === undefined) {
+      this.turnStartedAt = now;
+      setImmediate(() => (this.turnStartedAt = undefined));
+    }
+    if (now - this.turnStartedAt < TURN_SLICE_MS) queueMicrotask(() => this.flush());
+    else setImmediate(() => this.flush());
+  }
+
   private flush(): void {
     this.scheduled = false;
     const items = this.pending.splice(0, MAX_WRITES_PER_COMMIT);
     if (items.length === 0) return;
     if (this.pending.length > 0) {
       this.scheduled = true;
-      queueMicrotask(() => this.flush());
+      this.schedule();
     }
     // Kysely's connection lock orders this commit after any query of the store that is under way.
     const commit: Promise<void> = this.db
