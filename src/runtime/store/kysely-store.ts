@@ -361,6 +361,15 @@ function withStatementCache(database: Database.Database): Database.Database {
   });
 }
 
+/** A try's key columns (of `task_try` and `xcom` rows) as the named values of a query shape. */
+const tryKeyParams = (p: Param) => ({
+  dag_id: p("dagId"),
+  run_id: p("runId"),
+  task_id: p("taskId"),
+  map_index: p("mapIndex"),
+  try_number: p("tryNumber"),
+});
+
 /** The store implementation for SQLite and PostgreSQL (one schema, Kysely). */
 export class KyselyStore implements Store {
   readonly dialect: "sqlite" | "postgres";
@@ -909,11 +918,7 @@ export class KyselyStore implements Store {
         this.db
           .insertInto("task_try")
           .values({
-            dag_id: p("dagId"),
-            run_id: p("runId"),
-            task_id: p("taskId"),
-            map_index: p("mapIndex"),
-            try_number: p("tryNumber"),
+            ...tryKeyParams(p),
             state: p("state"),
             start_ms: p("startMs"),
             end_ms: p("endMs"),
@@ -959,11 +964,7 @@ export class KyselyStore implements Store {
           this.db
             .insertInto("xcom")
             .values({
-              dag_id: p("dagId"),
-              run_id: p("runId"),
-              task_id: p("taskId"),
-              map_index: p("mapIndex"),
-              try_number: p("tryNumber"),
+              ...tryKeyParams(p),
               key: p("key"),
               value: p("value"),
               created_ms: p("createdMs"),
