@@ -271,6 +271,15 @@ export function setScopedRuntimeConfig(config: RuntimeConfig): boolean {
 }
 
 /**
+ * Runs `fn` with `config` as the current config: the DAGs and operators it
+ * constructs take their defaults from it, as when the CLI with that config
+ * loads a DAG file (for tests and tools that build DAGs in-process).
+ */
+export function withRuntimeConfig<T>(config: RuntimeConfig, fn: () => T): T {
+  return scopes.run({ config }, fn);
+}
+
+/**
  * The config for code that runs where no config is handed to it: the
  * constructors of DAGs and operators, whose defaults (`default_timezone`,
  * `catchup_by_default`, `default_deferrable`, `default_poll_interval_s`, ...)
