@@ -5,7 +5,7 @@ import { dateStrings } from "./context.js";
 import type { DAG } from "./dag.js";
 import { RuntimeError } from "./errors.js";
 import { isProcessAlive } from "./recovery.js";
-import { currentRuntimeConfig, type RuntimeConfig } from "./runtime-config.js";
+import { currentRuntimeConfig, withRuntimeConfig, type RuntimeConfig } from "./runtime-config.js";
 import { RunDriver } from "./run-driver.js";
 import { errorText, type RunnerEvent } from "./run-scope.js";
 import { serializeValue } from "./serde.js";
@@ -325,8 +325,12 @@ export class Runner {
     const driver = new RunDriver(this, dag, run, options.onlyTaskIds, this.templateEnv, this.onEvent);
     this.drivers.add(driver);
     try {
-      await driver.recover();
-      return await driver.drive();
+      // Operators built while the run goes (mapped task instances) take their defaults from this runner's
+      // settings, as the run's tasks read theirs, whoever made the runner.
+      return await withRuntimeConfig(this.config, async () => {
+        await driver.recover();
+        return await driver.drive();
+      });
     } finally {
       this.drivers.delete(driver);
       await driver.flushLogs().catch((err: unknown) => {
