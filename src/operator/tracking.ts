@@ -12,26 +12,19 @@ export type ArmadaTracking = "poll" | "events";
 
 const MODES: readonly ArmadaTracking[] = ["poll", "events"];
 
-/** The default when neither the option nor `[armada_operator] tracking` is set. */
-export const DEFAULT_TRACKING: ArmadaTracking = "poll";
-
-/** Default of `[armada_operator] max_event_streams`. */
-export const DEFAULT_MAX_EVENT_STREAMS = 100;
-
 /**
  * The operator option, else config `[armada_operator] tracking` (`config`,
- * default {@link currentRuntimeConfig}'s), else {@link DEFAULT_TRACKING};
- * a bad value names where it came from.
+ * default {@link currentRuntimeConfig}'s; its default is `poll`); a bad
+ * value names where it came from.
  */
 export function resolveTracking(option: unknown, config?: ArmadaOperatorConfig): ArmadaTracking {
   if (option !== undefined) return checkMode("tracking", option);
-  // The config's default is DEFAULT_TRACKING too; blank means unset there.
   return checkMode("armada_operator.tracking", (config ?? currentRuntimeConfig().armada_operator).tracking);
 }
 
 /**
  * Config `[armada_operator] max_event_streams` (streams open at once per
- * process; 0 = none; default {@link DEFAULT_MAX_EVENT_STREAMS}) of `config`
+ * process; 0 = none; default 100) of `config`
  * (default {@link currentRuntimeConfig}'s), checked.
  */
 export function maxEventStreams(config?: ArmadaOperatorConfig): number {
