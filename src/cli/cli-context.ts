@@ -1,5 +1,6 @@
 /** What every command of one CLI invocation shares: where it writes, its environment, and its exit code. */
 import type { Clock } from "../common/clock.js";
+import type { RuntimeConfig } from "../runtime/runtime-config.js";
 import type { CliStreams } from "./progress.js";
 
 /** The state of one `runCli` call, handed to each command group. */
@@ -9,6 +10,12 @@ export interface CliContext {
   streams: CliStreams;
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /**
+   * Every setting, resolved from `env` (and the config file it names) once,
+   * when the command starts; what the command's runner, scheduler or
+   * triggerer and the DAG files it loads read.
+   */
+  readonly config: RuntimeConfig;
   signal: AbortSignal | undefined;
   clock: Clock;
   exitProcess: ((code: number) => void) | undefined;

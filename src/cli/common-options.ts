@@ -1,18 +1,20 @@
 /**
  * What the CLI's commands share: the `--db` option and the store it opens,
- * the config source of the CLI's environment, and the parsers of option values
- * that several commands take. One place, so every command words an error alike.
+ * and the parsers of option values that several commands take. One place, so
+ * every command words an error alike.
  */
 import { Option } from "@commander-js/extra-typings";
-import type { ConfigSource } from "../runtime/config.js";
 import { RuntimeError } from "../runtime/errors.js";
+import type { RuntimeConfig } from "../runtime/runtime-config.js";
 import type { KyselyStore } from "../runtime/store/kysely-store.js";
 import { openStore } from "../runtime/store/open-store.js";
 
-/** Where a command runs: the environment and folder its store URL and config come from. */
+/** Where a command runs: its folder and environment, and the config resolved from them. */
 export interface StoreCliContext {
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Resolved from `env` once per CLI call (see main.ts). */
+  readonly config: RuntimeConfig;
 }
 
 /** `--db <url>`: a new option each call, as commander keeps an option per command. */
@@ -28,17 +30,12 @@ export async function withStore<T>(
   db: string | undefined,
   fn: (store: KyselyStore) => Promise<T>,
 ): Promise<T> {
-  const store = await openStore({ url: db, env: ctx.env, cwd: ctx.cwd });
+  const store = await openStore({ url: db, config: ctx.config, env: ctx.env, cwd: ctx.cwd });
   try {
     return await fn(store);
   } finally {
     await store.close();
   }
-}
-
-/** Where config is read from for this CLI call: its environment variables and its folder. */
-export function configSource(ctx: StoreCliContext): ConfigSource {
-  return { env: ctx.env, cwd: ctx.cwd };
 }
 
 /** A number of seconds >= 0 from option `what`; `fallback` when it is not given. */

@@ -61,7 +61,7 @@ function manualRunCommand(
     .action(async (file, dagId, o) => {
       const dag = await loadDag(path.resolve(ctx.cwd, file), dagId);
       await withStore(ctx, o.db, async (store) => {
-        const run = await new Runner({ store }).createDagRun(dag, {
+        const run = await new Runner({ store, config: ctx.config }).createDagRun(dag, {
           conf: parseConf(o.conf),
           runId: o.runId,
           ...manualDates(dag, o.logicalDate),
@@ -108,7 +108,7 @@ function testCommand(dags: CommandUnknownOpts, ctx: CliContext): void {
   const jsonHelp = "print the final run report as JSON on stdout";
   manualRunCommand(dags, ctx, { name: "test", description, jsonHelp }, async (store, dag, run, json) => {
     const [state] = await driveRuns(ctx, store, [{ dag, runId: run.runId }]);
-    printRun(ctx, await runReport(store, dag.dagId, run.runId), json);
+    printRun(ctx, await runReport(store, dag.dagId, run.runId, ctx.config), json);
     ctx.exitCode = exitFor([state!]);
   });
 }

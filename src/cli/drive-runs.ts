@@ -11,13 +11,13 @@ import { ProgressReporter } from "./progress.js";
 
 /** Drives runs with a runner wired to progress output and to the abort signal (SIGINT/SIGTERM). */
 export async function driveRuns(
-  ctx: Pick<CliContext, "streams" | "verbose" | "signal" | "err">,
+  ctx: Pick<CliContext, "streams" | "verbose" | "signal" | "err" | "config">,
   store: KyselyStore,
   runs: { dag: DAG; runId: string; onlyTaskIds?: string[] }[],
   options: { skipConflicts?: boolean } = {},
 ): Promise<("success" | "failed" | "running" | "queued" | "interrupted" | "claimed_elsewhere")[]> {
   const progress = new ProgressReporter(ctx.streams, false, ctx.verbose);
-  const runner = new Runner({ store, onEvent: progress.onEvent });
+  const runner = new Runner({ store, config: ctx.config, onEvent: progress.onEvent });
   const onAbort = () => {
     const reason = ctx.signal?.reason;
     void runner.shutdown(`received ${typeof reason === "string" ? reason : "a stop signal"}`);

@@ -3,6 +3,12 @@ import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { RuntimeError } from "../runtime/errors.js";
+import {
+  resolveRuntimeConfig,
+  setScopedRuntimeConfig,
+  withRuntimeConfigScope,
+  type RuntimeConfig,
+} from "../runtime/runtime-config.js";
 import { systemClock, type Clock } from "../common/clock.js";
 import { registerArmadaCommands } from "./armada-commands.js";
 import type { CliContext } from "./cli-context.js";
@@ -50,6 +56,9 @@ function build(ctx: CliContext): Command {
     .option("--verbose", "show stack traces of expected failures (a failed job, bad input) too")
     .hook("preAction", (cmd) => {
       ctx.verbose = Boolean(cmd.opts().verbose);
+      // Resolved once, before the command runs or loads a DAG file, so the DAG and operator
+      // constructors in DAG files see the settings of this call's env, not of process.env.
+      setScopedRuntimeConfig(ctx.config);
     })
     .showHelpAfterError()
     .exitOverride()
@@ -75,12 +84,19 @@ function build(ctx: CliContext): Command {
  */
 export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
   const streams: CliStreams = { stdout: io.stdout ?? process.stdout, stderr: io.stderr ?? process.stderr };
+  const cwd = io.cwd ?? process.cwd();
+  const env = io.env ?? process.env;
+  let config: RuntimeConfig | undefined;
   const ctx: CliContext = {
     out: (s) => void streams.stdout.write(s),
     err: (s) => void streams.stderr.write(s),
     streams,
-    cwd: io.cwd ?? process.cwd(),
-    env: io.env ?? process.env,
+    cwd,
+    env,
+    // On first use (the preAction hook), so `--help` and `--version` work whatever the config says.
+    get config() {
+      return (config ??= resolveRuntimeConfig({ env, cwd }));
+    },
     signal: io.signal,
     clock: io.clock ?? systemClock,
     exitProcess: io.exitProcess,
@@ -89,7 +105,8 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
   };
   const program = build(ctx);
   try {
-    await program.parseAsync(argv, { from: "user" });
+    // The command, and all it starts, sees ctx.config as the current config (see currentRuntimeConfig).
+    await withRuntimeConfigScope(() => program.parseAsync(argv, { from: "user" }));
     return ctx.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;

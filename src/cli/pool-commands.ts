@@ -10,7 +10,7 @@ import { dbOption, withStore } from "./common-options.js";
 import { table } from "./format.js";
 
 /** What these commands need of the CLI's context. */
-export type PoolCliContext = Pick<CliContext, "out" | "err" | "cwd" | "env">;
+export type PoolCliContext = Pick<CliContext, "out" | "err" | "cwd" | "env" | "config">;
 
 type AnyCommand = Command<unknown[], Record<string, unknown>>;
 

@@ -69,7 +69,7 @@ export function registerResumeCommand(program: CommandUnknownOpts, ctx: CliConte
     .action(async (o) => {
       const waitS = parseSeconds(o.wait, 60, "--wait");
       await withStore(ctx, o.db, async (store) => {
-        const probe = new Runner({ store });
+        const probe = new Runner({ store, config: ctx.config });
         const candidates = (
           await store.listDagRuns({ dagId: o.dagId, states: ["queued", "running"] })
         ).filter((r) => !o.runId || r.runId === o.runId);
@@ -90,7 +90,9 @@ export function registerResumeCommand(program: CommandUnknownOpts, ctx: CliConte
         const all = await driveRuns(ctx, store, todo, { skipConflicts: true });
         const mine = todo.filter((_, i) => all[i] !== "claimed_elsewhere");
         const states = all.filter((s) => s !== "claimed_elsewhere");
-        const reports = await Promise.all(mine.map((t) => runReport(store, t.dag.dagId, t.runId)));
+        const reports = await Promise.all(
+          mine.map((t) => runReport(store, t.dag.dagId, t.runId, ctx.config)),
+        );
         if (o.json) ctx.out(JSON.stringify(reports, null, 2) + "\n");
         else for (const r of reports) printRun(ctx, r, false);
         ctx.exitCode = stillOwned > 0 ? Math.max(1, exitFor(states)) : exitFor(states);

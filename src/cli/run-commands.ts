@@ -4,7 +4,7 @@ import { tiLabel } from "../runtime/run-scope.js";
 import { RuntimeError } from "../runtime/errors.js";
 import type { DagRunRow } from "../runtime/store/store.js";
 import type { CliContext } from "./cli-context.js";
-import { configSource, dbOption, withStore } from "./common-options.js";
+import { dbOption, withStore } from "./common-options.js";
 import { isoOrEmpty, table } from "./format.js";
 import { printRun, runReport } from "./run-report.js";
 
@@ -61,7 +61,7 @@ function showCommand(runs: CommandUnknownOpts, ctx: CliContext): void {
     .addOption(dbOption())
     .action(async (dagId, runId, o) => {
       await withStore(ctx, o.db, async (store) => {
-        const report = await runReport(store, dagId, runId, configSource(ctx));
+        const report = await runReport(store, dagId, runId, ctx.config);
         printRun(ctx, report, Boolean(o.json));
         if (o.logs && !o.json) {
           for (const l of await store.listLogs({ dagId, runId })) {

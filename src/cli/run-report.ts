@@ -3,7 +3,7 @@
  * `resume` print: its task instances, their extra links, and why waiting ones wait.
  */
 import type { CliContext } from "./cli-context.js";
-import { getConfigNumber, type ConfigSource } from "../runtime/config.js";
+import type { RuntimeConfig } from "../runtime/runtime-config.js";
 import type { DAG } from "../runtime/dag.js";
 import { loadDag } from "../runtime/dag-loader.js";
 import { tiLabel } from "../runtime/run-scope.js";
@@ -54,7 +54,7 @@ async function waitReasons(
   store: KyselyStore,
   run: DagRunRow,
   tis: TaskInstanceRow[],
-  source: ConfigSource,
+  config: RuntimeConfig,
 ): Promise<Map<string, string>> {
   if (run.state !== "running") return new Map();
   let dag: DAG;
@@ -69,17 +69,17 @@ async function waitReasons(
     run,
     taskInstances: tis,
     nowMs: Date.now(),
-    parallelism: getConfigNumber("core", "parallelism", 32, source),
-    maxActiveTasksDefault: getConfigNumber("core", "max_active_tasks_per_dag", 16, source),
+    parallelism: config.core.parallelism,
+    maxActiveTasksDefault: config.core.max_active_tasks_per_dag,
   });
 }
 
 /** A DAG run with its task instances, their extra links and why those waiting wait: what `runs show` prints. */
-export async function runReport(store: KyselyStore, dagId: string, runId: string, source: ConfigSource = {}) {
+export async function runReport(store: KyselyStore, dagId: string, runId: string, config: RuntimeConfig) {
   const run = await requireDagRun(store, dagId, runId);
   const tis = await store.listTaskInstances(dagId, runId);
   const { links, error: linksError } = await extraLinks(store, run, tis);
-  const waits = await waitReasons(store, run, tis, source);
+  const waits = await waitReasons(store, run, tis, config);
   return {
     dagId,
     runId,

@@ -5,7 +5,6 @@
 import path from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { clearTaskInstances } from "../runtime/clear.js";
-import { getConfig, getConfigBoolean, getConfigNumber } from "../runtime/config.js";
 import type { DAG } from "../runtime/dag.js";
 import { findDagFiles, loadDag, loadDagFile } from "../runtime/dag-loader.js";
 import { RuntimeError } from "../runtime/errors.js";
@@ -19,14 +18,14 @@ import { Scheduler } from "../scheduler/scheduler.js";
 import { TriggererService } from "../scheduler/triggerer-service.js";
 import { parseDateOption } from "../runtime/timezone.js";
 import type { CliContext } from "./cli-context.js";
-import { configSource, dbOption, parseSeconds, withStore } from "./common-options.js";
+import { dbOption, parseSeconds, withStore } from "./common-options.js";
 import { recordedDagFile, requireDagRun } from "./dag-run-lookup.js";
 import { isoOrEmpty, table } from "./format.js";
 
 /** What these commands need of the CLI's context. */
 export type SchedulerCliContext = Pick<
   CliContext,
-  "out" | "err" | "cwd" | "env" | "signal" | "clock" | "exitProcess" | "exitCode"
+  "out" | "err" | "cwd" | "env" | "config" | "signal" | "clock" | "exitProcess" | "exitCode"
 >;
 
 // The commands are built untyped here: the parent commands come from main.ts's own typed program.
@@ -34,8 +33,7 @@ type AnyCommand = Command<unknown[], Record<string, unknown>>;
 
 /** `--dags-folder`, else config `[core] dags_folder`, else `./dags`. */
 function dagsFolder(ctx: SchedulerCliContext, given: string | undefined): string {
-  const source = configSource(ctx);
-  return path.resolve(ctx.cwd, given ?? (getConfig("core", "dags_folder", source) || "dags"));
+  return path.resolve(ctx.cwd, given ?? ctx.config.core.dags_folder);
 }
 
 /** A DAG by id: from the file the scheduler registered for it, else by searching the DAGs folder. */
@@ -87,15 +85,11 @@ function schedulerCommand(program: AnyCommand, ctx: SchedulerCliContext): void {
     .addOption(dbOption())
     .action(async (opts) => {
       const o = opts as { dagsFolder?: string; stopTimeout?: string; db?: string; triggerer?: boolean };
-      const source = configSource(ctx);
-      const stopTimeoutS = parseSeconds(
-        o.stopTimeout,
-        getConfigNumber("scheduler", "stop_timeout_s", 30, source),
-        "--stop-timeout",
-      );
+      const { config } = ctx;
+      const stopTimeoutS = parseSeconds(o.stopTimeout, config.scheduler.stop_timeout_s, "--stop-timeout");
       const folder = dagsFolder(ctx, o.dagsFolder);
       const log = (line: string) => ctx.err(`[scheduler] ${line}\n`);
-      const sweepS = getConfigNumber("scheduler", "orphan_sweep_interval_s", 300, source);
+      const sweepS = config.scheduler.orphan_sweep_interval_s;
       if (sweepS < 0) {
         throw new RuntimeError(
           "config",
@@ -118,15 +112,15 @@ function schedulerCommand(program: AnyCommand, ctx: SchedulerCliContext): void {
           store,
           dagsFolder: folder,
           clock: ctx.clock,
-          pollIntervalMs: getConfigNumber("scheduler", "scheduler_idle_sleep_time", 1, source) * 1000,
-          rescanIntervalMs: getConfigNumber("scheduler", "min_file_process_interval", 30, source) * 1000,
-          heartbeatTimeoutMs:
-            getConfigNumber("scheduler", "scheduler_health_check_threshold", 30, source) * 1000,
-          heartbeatMs: getConfigNumber("core", "runner_heartbeat_ms", 1000, source),
-          pausedAtCreation: getConfigBoolean("core", "dags_are_paused_at_creation", true, source),
-          maxActiveRunsDefault: getConfigNumber("core", "max_active_runs_per_dag", 16, source),
-          parallelism: getConfigNumber("core", "parallelism", 32, source),
-          maxActiveTasksPerDag: getConfigNumber("core", "max_active_tasks_per_dag", 16, source),
+          config,
+          pollIntervalMs: config.scheduler.scheduler_idle_sleep_time * 1000,
+          rescanIntervalMs: config.scheduler.min_file_process_interval * 1000,
+          heartbeatTimeoutMs: config.scheduler.scheduler_health_check_threshold * 1000,
+          heartbeatMs: config.core.runner_heartbeat_ms,
+          pausedAtCreation: config.core.dags_are_paused_at_creation,
+          maxActiveRunsDefault: config.core.max_active_runs_per_dag,
+          parallelism: config.core.parallelism,
+          maxActiveTasksPerDag: config.core.max_active_tasks_per_dag,
           runTriggers: o.triggerer !== false,
           log,
           onEvent: eventPrinter(ctx),
@@ -189,17 +183,17 @@ function triggererCommand(program: AnyCommand, ctx: SchedulerCliContext): void {
     .addOption(dbOption())
     .action(async (opts) => {
       const o = opts as { db?: string };
-      const source = configSource(ctx);
+      const { config } = ctx;
       const log = (line: string) => ctx.err(`[triggerer] ${line}\n`);
       await withStore(ctx, o.db, async (store) => {
         const triggerer = new TriggererService({
           store,
           clock: ctx.clock,
-          pollIntervalMs: getConfigNumber("triggerer", "poll_interval_s", 1, source) * 1000,
-          heartbeatMs: getConfigNumber("core", "runner_heartbeat_ms", 1000, source),
-          heartbeatTimeoutMs:
-            getConfigNumber("scheduler", "scheduler_health_check_threshold", 30, source) * 1000,
-          capacity: getConfigNumber("triggerer", "capacity", 1000, source),
+          config,
+          pollIntervalMs: config.triggerer.poll_interval_s * 1000,
+          heartbeatMs: config.core.runner_heartbeat_ms,
+          heartbeatTimeoutMs: config.scheduler.scheduler_health_check_threshold * 1000,
+          capacity: config.triggerer.capacity,
           log,
         });
         await triggerer.start();
@@ -302,7 +296,12 @@ function backfillCommand(dags: AnyCommand, ctx: SchedulerCliContext): void {
         const dag = await findDag(store, dagId as string, dagsFolder(ctx, o.dagsFolder));
         const from = parseDateOption(o.startDate, dag.timezone, "--start-date");
         const to = parseDateOption(o.endDate, dag.timezone, "--end-date");
-        const result = await createBackfill(new Runner({ store, clock: ctx.clock }), dag, from, to);
+        const result = await createBackfill(
+          new Runner({ store, clock: ctx.clock, config: ctx.config }),
+          dag,
+          from,
+          to,
+        );
         if (o.json) {
           ctx.out(
             JSON.stringify(
@@ -345,7 +344,7 @@ function deleteRunCommand(runs: AnyCommand, ctx: SchedulerCliContext): void {
       const [d, r] = [dagId as string, runId as string];
       await withStore(ctx, o.db, async (store) => {
         const run = await requireDagRun(store, d, r);
-        const probe = new Runner({ store });
+        const probe = new Runner({ store, config: ctx.config });
         if (run.runnerId && (await probe.isRunnerAlive(run.runnerId))) {
           throw new RuntimeError(
             "conflict",

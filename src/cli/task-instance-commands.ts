@@ -27,13 +27,13 @@ function testCommand(tasks: CommandUnknownOpts, ctx: CliContext): void {
       const dag = await loadDag(path.resolve(ctx.cwd, file), dagId);
       dag.getTask(taskId);
       await withStore(ctx, o.db, async (store) => {
-        const run = await new Runner({ store }).createDagRun(dag, {
+        const run = await new Runner({ store, config: ctx.config }).createDagRun(dag, {
           conf: parseConf(o.conf),
           runType: "test",
           dagFile: dag.fileloc,
         });
         const [state] = await driveRuns(ctx, store, [{ dag, runId: run.runId, onlyTaskIds: [taskId] }]);
-        printRun(ctx, await runReport(store, dag.dagId, run.runId), Boolean(o.json));
+        printRun(ctx, await runReport(store, dag.dagId, run.runId, ctx.config), Boolean(o.json));
         ctx.exitCode = exitFor([state!]);
       });
     });

@@ -19,7 +19,11 @@ import { jobRequestItemToKubernetes } from "../client/kubernetes-job-request-ite
 import { qualifiedNameProblem, validateSubmitItem } from "../client/submit-validation.js";
 import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
 import { BaseOperator, type BaseOperatorOptions, type OperatorLink } from "../runtime/base-operator.js";
-import { getConfig, getConfigBoolean, getConfigNumber } from "../runtime/config.js";
+import {
+  currentRuntimeConfig,
+  type ArmadaOperatorConfig,
+  type RuntimeConfig,
+} from "../runtime/runtime-config.js";
 import { tryGetCurrentContext, type Context, type TaskInstance } from "../runtime/context.js";
 import type { TemplateEnv } from "../runtime/template.js";
 import { defaultTemplateEnv } from "../runtime/template.js";
@@ -217,8 +221,8 @@ function annotationKeyPrefix(): string {
  * Refuses call settings that would make every Armada call fail (a deadline
  * of 0, a negative look-up grace), naming the setting.
  */
-function checkCallSettings(): void {
-  const deadline = getConfigNumber("armada_operator", "rpc_deadline_s", 30);
+function checkCallSettings(config: ArmadaOperatorConfig): void {
+  const deadline = config.rpc_deadline_s;
   if (!(deadline > 0)) {
     throw new ArmadaOperatorInputError(
       "armada_operator.rpc_deadline_s",
@@ -226,7 +230,7 @@ function checkCallSettings(): void {
         "Set it to the longest an Armada call may take (default 30), or remove it.",
     );
   }
-  const grace = getConfigNumber("armada_operator", "submit_lookup_grace_s", 30);
+  const grace = config.submit_lookup_grace_s;
   if (!(grace >= 0)) {
     throw new ArmadaOperatorInputError(
       "armada_operator.submit_lookup_grace_s",
@@ -309,10 +313,14 @@ export class ArmadaOperator extends BaseOperator {
   private renderedBefore = false;
   private taskInstance: TaskInstance | undefined;
   private clock: Clock = systemClock;
+  /** The settings of the runner running this try (its context's), once attached. */
+  private runConfig: RuntimeConfig | undefined;
 
   constructor(options: ArmadaOperatorOptions) {
     super(options);
     const o = this.resolvedOptions as unknown as ArmadaOperatorOptions;
+    // The defaults are taken when the DAG file's code runs: from the config the CLI resolved, else process.env.
+    const config = currentRuntimeConfig();
     this.name = nonEmptyString("name", o.name, '"my-job"');
     this.channelArgs = ArmadaOperator.toChannelArgs(o.channelArgs);
     this.armadaQueue = nonEmptyString("armadaQueue", o.armadaQueue, '"my-queue"');
@@ -341,7 +349,7 @@ export class ArmadaOperator extends BaseOperator {
         ? positiveNumber("pollInterval", o.pollInterval)
         : positiveNumber(
             "armada_operator.default_poll_interval_s",
-            getConfigNumber("armada_operator", "default_poll_interval_s", 30),
+            config.armada_operator.default_poll_interval_s,
           );
     if (o.containerLogs !== undefined && typeof o.containerLogs !== "string") {
       throw new ArmadaOperatorInputError(
@@ -360,15 +368,11 @@ export class ArmadaOperator extends BaseOperator {
       );
     }
     this.k8sTokenRetriever = o.k8sTokenRetriever;
-    this.deferrable =
-      optionalBoolean("deferrable", o.deferrable) ??
-      getConfigBoolean("operators", "default_deferrable", false);
-    this.tracking = resolveTracking(o.tracking);
+    this.deferrable = optionalBoolean("deferrable", o.deferrable) ?? config.operators.default_deferrable;
+    this.tracking = resolveTracking(o.tracking, config.armada_operator);
     // Checked at load, like the other settings: a bad cap would otherwise surface in the first trigger.
-    if (this.tracking === "events") maxEventStreams();
-    const ack =
-      o.jobAcknowledgementTimeout ??
-      getConfigNumber("armada_operator", "default_job_acknowledgement_timeout_s", 300);
+    if (this.tracking === "events") maxEventStreams(config.armada_operator);
+    const ack = o.jobAcknowledgementTimeout ?? config.armada_operator.default_job_acknowledgement_timeout_s;
     if (typeof ack !== "number" || !Number.isFinite(ack)) {
       throw new ArmadaOperatorInputError(
         "jobAcknowledgementTimeout",
@@ -387,13 +391,9 @@ export class ArmadaOperator extends BaseOperator {
       );
     }
     this.armadaRetries = retries;
-    this.dryRun =
-      optionalBoolean("dryRun", o.dryRun) ?? getConfigBoolean("armada_operator", "default_dry_run", false);
+    this.dryRun = optionalBoolean("dryRun", o.dryRun) ?? config.armada_operator.default_dry_run;
     try {
-      this.reattachPolicy = resolveReattachPolicy(
-        o.reattachPolicy,
-        getConfig("armada_operator", "reattach_policy"),
-      );
+      this.reattachPolicy = resolveReattachPolicy(o.reattachPolicy, config.armada_operator.reattach_policy);
     } catch (err) {
       throw new ArmadaOperatorInputError(
         "reattachPolicy",
@@ -424,7 +424,7 @@ export class ArmadaOperator extends BaseOperator {
     // (TLS files and token variables are checked at run time: they may exist
     // only where tasks run.)
     annotationKeyPrefix();
-    if (!this.hookFactory) checkCallSettings();
+    if (!this.hookFactory) checkCallSettings(config.armada_operator);
 
     this.templateFields = ["job_request", "job_set_prefix"];
     this.templateFieldsRenderers = { job_request: "py" };
@@ -463,15 +463,24 @@ export class ArmadaOperator extends BaseOperator {
     return links;
   }
 
+  /**
+   * The settings a try reads at execute time: its runner's (from the task
+   * context), else, before a context is attached, the current ones.
+   */
+  private get settings(): ArmadaOperatorConfig {
+    return (this.runConfig ?? currentRuntimeConfig()).armada_operator;
+  }
+
   /** The Armada hook for this operator's channel. */
   get hook(): ArmadaHookApi {
-    return (this.hookInstance ??= this.hookFactory
-      ? this.hookFactory(this.channelArgs, this.clock)
-      : new ArmadaHook(this.channelArgs, {
-          clock: this.clock,
-          deadlineMs: getConfigNumber("armada_operator", "rpc_deadline_s", 30) * 1000,
-          submitLookupGraceMs: getConfigNumber("armada_operator", "submit_lookup_grace_s", 30) * 1000,
-        }));
+    if (this.hookInstance) return this.hookInstance;
+    if (this.hookFactory) return (this.hookInstance = this.hookFactory(this.channelArgs, this.clock));
+    const settings = this.settings;
+    return (this.hookInstance = new ArmadaHook(this.channelArgs, {
+      clock: this.clock,
+      deadlineMs: settings.rpc_deadline_s * 1000,
+      submitLookupGraceMs: settings.submit_lookup_grace_s * 1000,
+    }));
   }
 
   /** Reads container logs from Kubernetes. */
@@ -497,6 +506,7 @@ export class ArmadaOperator extends BaseOperator {
   private attach(context: Context): TaskInstance {
     this.taskInstance = context.ti;
     this.clock = context.clock ?? systemClock;
+    this.runConfig = context.runtimeConfig;
     return context.ti;
   }
 
@@ -645,7 +655,7 @@ export class ArmadaOperator extends BaseOperator {
    * setting, instead of surfacing as unknown submit outcomes or TLS errors.
    */
   private preflight(): void {
-    if (!this.hookFactory) checkCallSettings();
+    if (!this.hookFactory) checkCallSettings(this.settings);
     try {
       checkChannelArgs(this.channelArgs);
     } catch (err) {
@@ -880,7 +890,7 @@ export class ArmadaOperator extends BaseOperator {
    */
   private watchFor(ctx: RunningJobContext, now: number): ArmadaJobWatch | undefined {
     if (this.containerLogs && ctx.state === JobState.RUNNING) return undefined;
-    const quietMs = getConfigNumber("armada_operator", "max_quiet_s", 300) * 1000;
+    const quietMs = this.settings.max_quiet_s * 1000;
     const submitted = ctx.submitTime.getTime();
     let until = now + quietMs;
     if (ctx.state === JobState.UNKNOWN)

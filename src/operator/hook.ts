@@ -206,7 +206,8 @@ function channelFor(
       clock,
       log: options.log ?? stderrLogger,
       target: args.target,
-      maxStreams: maxEventStreams,
+      // Asked when a stream would open, so the config of the process (its CLI's) at that moment counts.
+      maxStreams: () => maxEventStreams(),
       ...(options.eventStreamRetryBudget !== undefined
         ? { retryBudget: options.eventStreamRetryBudget }
         : {}),

@@ -4,7 +4,7 @@
  * event stream and confirmed by one batched status call (`events`; see
  * `job-set-watch.ts`). Read from the option, else config.
  */
-import { getConfig, getConfigNumber } from "../runtime/config.js";
+import { currentRuntimeConfig, type ArmadaOperatorConfig } from "../runtime/runtime-config.js";
 import { ArmadaOperatorInputError } from "./errors.js";
 
 /** See the module comment. */
@@ -12,23 +12,23 @@ export type ArmadaTracking = "poll" | "events";
 
 const MODES: readonly ArmadaTracking[] = ["poll", "events"];
 
-/** The default when neither the option nor `[armada_operator] tracking` is set. */
-export const DEFAULT_TRACKING: ArmadaTracking = "poll";
-
-/** Default of `[armada_operator] max_event_streams`. */
-export const DEFAULT_MAX_EVENT_STREAMS = 100;
-
-/** The operator option, else config `[armada_operator] tracking`, else {@link DEFAULT_TRACKING}; a bad value names where it came from. */
-export function resolveTracking(option: unknown): ArmadaTracking {
+/**
+ * The operator option, else config `[armada_operator] tracking` (`config`,
+ * default {@link currentRuntimeConfig}'s; its default is `poll`); a bad
+ * value names where it came from.
+ */
+export function resolveTracking(option: unknown, config?: ArmadaOperatorConfig): ArmadaTracking {
   if (option !== undefined) return checkMode("tracking", option);
-  const raw = getConfig("armada_operator", "tracking");
-  if (raw === undefined || raw.trim() === "") return DEFAULT_TRACKING;
-  return checkMode("armada_operator.tracking", raw.trim().toLowerCase());
+  return checkMode("armada_operator.tracking", (config ?? currentRuntimeConfig().armada_operator).tracking);
 }
 
-/** Config `[armada_operator] max_event_streams` (streams open at once per process; 0 = none), checked. */
-export function maxEventStreams(): number {
-  const n = getConfigNumber("armada_operator", "max_event_streams", DEFAULT_MAX_EVENT_STREAMS);
+/**
+ * Config `[armada_operator] max_event_streams` (streams open at once per
+ * process; 0 = none; default 100) of `config`
+ * (default {@link currentRuntimeConfig}'s), checked.
+ */
+export function maxEventStreams(config?: ArmadaOperatorConfig): number {
+  const n = (config ?? currentRuntimeConfig().armada_operator).max_event_streams;
   if (!Number.isInteger(n) || n < 0) {
     throw new ArmadaOperatorInputError(
       "armada_operator.max_event_streams",

@@ -153,10 +153,10 @@ export abstract class BaseOperator {
     const o = applyDefaultArgs(options) as BaseOperatorOptions & Record<string, unknown>;
     this.resolvedOptions = o;
     this.taskId = o.taskId;
-    this.retries = o.retries ?? configuredOperatorDefault("retries", "default_task_retries", 0);
-    this.retryDelay = o.retryDelay ?? configuredOperatorDefault("retryDelay", "default_task_retry_delay", 300);
+    this.retries = o.retries ?? configuredOperatorDefault("retries", "default_task_retries");
+    this.retryDelay = o.retryDelay ?? configuredOperatorDefault("retryDelay", "default_task_retry_delay");
     this.retryExponentialBackoff = Boolean(o.retryExponentialBackoff);
-    this.maxRetryDelay = o.maxRetryDelay ?? configuredOperatorDefault("maxRetryDelay", "max_task_retry_delay", 86_400);
+    this.maxRetryDelay = o.maxRetryDelay ?? configuredOperatorDefault("maxRetryDelay", "max_task_retry_delay");
     this.executionTimeout = o.executionTimeout;
     this.triggerRule = o.triggerRule ?? "all_success";
     this.params = o.params ?? {};

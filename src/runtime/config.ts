@@ -27,6 +27,8 @@ export function armadaAirflowHome(source: ConfigSource = {}): string {
 }
 
 const fileCache = new Map<string, Map<string, string>>();
+/** The file each parsed map came from (named in errors about its values). */
+const fileOf = new WeakMap<Map<string, string>, string>();
 
 function parseIni(text: string, file: string): Map<string, string> {
   const values = new Map<string, string>();
@@ -80,6 +82,7 @@ function fileValues(source: ConfigSource): Map<string, string> {
   }
   const values = parseIni(text, file);
   fileCache.set(file, values);
+  fileOf.set(values, file);
   return values;
 }
 
@@ -89,13 +92,38 @@ export function clearConfigCache(): void {
   missingUntil.clear();
 }
 
-/** The raw string for `section.key`, or `undefined` when not configured. */
-export function getConfig(section: string, key: string, source: ConfigSource = {}): string | undefined {
+/** A configured value and where it was set (an env var's name, or the config file's path). */
+export interface ConfigValue {
+  raw: string;
+  /** `env ARMADA_AIRFLOW__CORE__PARALLELISM`, `env AIRFLOW__...` or `<file> [section] key`. */
+  origin: string;
+}
+
+/** The env var that sets `section.key` first: `ARMADA_AIRFLOW__<SECTION>__<KEY>`. */
+export function configEnvVar(section: string, key: string): string {
+  return `ARMADA_AIRFLOW__${section}__${key}`.toUpperCase();
+}
+
+/** `section.key` as configured, with where it came from; `undefined` when not configured. @internal */
+export function lookupConfig(
+  section: string,
+  key: string,
+  source: ConfigSource = {},
+): ConfigValue | undefined {
   const env = source.env ?? process.env;
   const envKey = `${section}__${key}`.toUpperCase();
-  const fromEnv = env[`ARMADA_AIRFLOW__${envKey}`] ?? env[`AIRFLOW__${envKey}`];
-  if (fromEnv !== undefined) return fromEnv;
-  return fileValues(source).get(`${section.toLowerCase()}.${key.toLowerCase()}`);
+  for (const name of [`ARMADA_AIRFLOW__${envKey}`, `AIRFLOW__${envKey}`]) {
+    const raw = env[name];
+    if (raw !== undefined) return { raw, origin: `env ${name}` };
+  }
+  const values = fileValues(source);
+  const raw = values.get(`${section.toLowerCase()}.${key.toLowerCase()}`);
+  return raw === undefined ? undefined : { raw, origin: `${fileOf.get(values)} [${section}] ${key}` };
+}
+
+/** The raw string for `section.key`, or `undefined` when not configured. */
+export function getConfig(section: string, key: string, source: ConfigSource = {}): string | undefined {
+  return lookupConfig(section, key, source)?.raw;
 }
 
 /** `section.key` as a boolean (`true/false/1/0/yes/no/on/off`), else `fallback`. */

@@ -3,6 +3,7 @@ import type { Clock } from "../common/clock.js";
 import type { BaseOperator } from "./base-operator.js";
 import type { DAG } from "./dag.js";
 import { RuntimeError } from "./errors.js";
+import type { RuntimeConfig } from "./runtime-config.js";
 import type { DagRunState, TaskInstanceState } from "./state.js";
 import type { TaskLogger } from "./task-logger.js";
 
@@ -97,6 +98,8 @@ export interface Context {
   signal: AbortSignal;
   /** The runner's clock. */
   clock: Clock;
+  /** The settings of the runner running the task, resolved once (operators read theirs here at execute time). */
+  runtimeConfig: RuntimeConfig;
 }
 
 const CONTEXT_KEY = Symbol.for("armada-airflow.current-context");

@@ -2,7 +2,7 @@ import { stat, readdir } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { collectDags, DAG } from "./dag.js";
-import { getConfigNumber } from "./config.js";
+import { currentRuntimeConfig } from "./runtime-config.js";
 import { RuntimeError } from "./errors.js";
 
 /** Imports a module by absolute path. */
@@ -64,7 +64,7 @@ const cache = new Map<string, DAG[]>();
  */
 async function withLoadTimeout<T>(startLoad: () => Promise<T>, file: string): Promise<T> {
   // Read before the import starts: a bad setting must not leave an import running unwatched.
-  const seconds = getConfigNumber("core", "dagbag_import_timeout", 30);
+  const seconds = currentRuntimeConfig().core.dagbag_import_timeout;
   const load = startLoad();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

@@ -2,7 +2,7 @@ import { brandSymbol, hasBrand } from "./brand.js";
 import type { BaseOperator, BaseOperatorOptions } from "./base-operator.js";
 import { checkDagOptions, checkId } from "./definition-checks.js";
 import { DagDefinitionError, RuntimeError } from "./errors.js";
-import { getConfig, getConfigBoolean } from "./config.js";
+import { currentRuntimeConfig } from "./runtime-config.js";
 import { parseSchedule, type Schedule, type ScheduleSpec } from "./schedule.js";
 import { checkTimezone, parseDateOption } from "./timezone.js";
 
@@ -85,8 +85,10 @@ export class DAG {
     this.defaultArgs = options.defaultArgs ?? {};
     this.params = options.params ?? {};
     const where = `DAG "${options.dagId}"`;
-    this.timezone = checkTimezone(options.timezone ?? getConfig("core", "default_timezone") ?? "UTC", `${where}: timezone`);
-    this.timetable = parseSchedule(options.schedule ?? null, this.timezone, `${where}: schedule`);
+    // Read once per DAG: its defaults are taken when the DAG file's code runs (see currentRuntimeConfig).
+    const config = currentRuntimeConfig();
+    this.timezone = checkTimezone(options.timezone ?? config.core.default_timezone, `${where}: timezone`);
+    this.timetable = parseSchedule(options.schedule ?? null, this.timezone, `${where}: schedule`, config);
     this.schedule = this.timetable.summary;
     this.startDateMs =
       options.startDate === undefined ? undefined : parseDateOption(options.startDate, this.timezone, `${where}: startDate`);
@@ -94,7 +96,7 @@ export class DAG {
     if (this.startDateMs !== undefined && this.endDateMs !== undefined && this.endDateMs < this.startDateMs) {
       throw new RuntimeError("invalid_argument", `${where}: endDate is before startDate; swap them or drop endDate`);
     }
-    this.catchup = options.catchup ?? getConfigBoolean("scheduler", "catchup_by_default", false);
+    this.catchup = options.catchup ?? config.scheduler.catchup_by_default;
     if (typeof this.catchup !== "boolean") throw new RuntimeError("invalid_argument", `${where}: catchup must be true or false`);
     this.maxActiveRuns = options.maxActiveRuns;
     if (this.maxActiveRuns !== undefined && (!Number.isInteger(this.maxActiveRuns) || this.maxActiveRuns < 1)) {

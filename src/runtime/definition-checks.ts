@@ -6,7 +6,7 @@
  * surfacing later as a task that never runs or retries forever.
  */
 import { brandSymbol, hasBrand } from "./brand.js";
-import { getConfigNumber } from "./config.js";
+import { currentRuntimeConfig, type CoreConfig } from "./runtime-config.js";
 import { DagDefinitionError } from "./errors.js";
 import { TriggerRule } from "./state.js";
 
@@ -155,8 +155,12 @@ export function checkOperatorOptions(options: Record<string, unknown>, where: st
  * checked as the option itself is; a bad setting is named by its key
  * (`[core] default_task_retries`), since that is where the fix goes.
  */
-export function configuredOperatorDefault(option: string, key: string, fallback: number): number {
-  const value = getConfigNumber("core", key, fallback);
+export function configuredOperatorDefault(
+  option: string,
+  key: "default_task_retries" | "default_task_retry_delay" | "max_task_retry_delay",
+  core: CoreConfig = currentRuntimeConfig().core,
+): number {
+  const value = core[key];
   OPERATOR_OPTION_CHECKS[option]!(value, `[core] ${key}`, `config (option ${option}): `);
   return value;
 }

@@ -19,6 +19,7 @@ import type { TemplateEnv } from "./template.js";
 import { decideTriggerRule, type UpstreamSummary } from "./trigger-rules.js";
 import { createTrigger } from "./trigger.js";
 import { RunTriggerer } from "./triggerer.js";
+import type { RuntimeConfig } from "./runtime-config.js";
 import { TryExecutor, type RunningTry, type TryResult } from "./try-executor.js";
 import { mappedLists } from "./task-mapping.js";
 
@@ -28,6 +29,8 @@ export interface RunOwner {
   readonly store: Store;
   readonly clock: Clock;
   readonly heartbeatMs: number;
+  /** The settings the run's tasks see as `context.runtimeConfig`. */
+  readonly config: RuntimeConfig;
   /** Tries running at once in this process at most (0: no limit). */
   readonly parallelism: number;
   readonly maxActiveTasksPerDag: number;

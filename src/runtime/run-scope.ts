@@ -1,6 +1,7 @@
 import type { Clock } from "../common/clock.js";
 import type { BaseOperator } from "./base-operator.js";
 import type { DAG } from "./dag.js";
+import type { RuntimeConfig } from "./runtime-config.js";
 import { redactSecrets } from "./secrets-masker.js";
 import { deserializeValue } from "./serde.js";
 import type { DagRunState, TaskInstanceState } from "./state.js";
@@ -61,6 +62,8 @@ export class RunScope {
   readonly clock: Clock;
   /** The runner (process) working on the run. */
   readonly runnerId: string;
+  /** The runner's settings (tasks see them as `context.runtimeConfig`). */
+  readonly config: RuntimeConfig;
   /** The run's `conf`, deserialized once. */
   readonly conf: Record<string, unknown>;
   /** With `onlyTaskIds` (`tasks test`): the tasks to run, ignoring their dependencies. */
@@ -68,7 +71,7 @@ export class RunScope {
   private readonly logQueue: LogRow[] = [];
 
   constructor(
-    owner: { store: Store; clock: Clock; id: string },
+    owner: { store: Store; clock: Clock; id: string; config: RuntimeConfig },
     readonly dag: DAG,
     readonly run: DagRunRow,
     onlyTaskIds: string[] | undefined,
@@ -77,6 +80,7 @@ export class RunScope {
     this.store = owner.store;
     this.clock = owner.clock;
     this.runnerId = owner.id;
+    this.config = owner.config;
     this.conf = (deserializeValue(run.conf) ?? {}) as Record<string, unknown>;
     this.only = onlyTaskIds ? new Set(onlyTaskIds) : undefined;
     for (const id of onlyTaskIds ?? []) dag.getTask(id);

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { systemClock, type Clock } from "../common/clock.js";
-import { getConfigNumber } from "./config.js";
 import { dateStrings } from "./context.js";
 import type { DAG } from "./dag.js";
 import { RuntimeError } from "./errors.js";
 import { isProcessAlive } from "./recovery.js";
+import { currentRuntimeConfig, withRuntimeConfig, type RuntimeConfig } from "./runtime-config.js";
 import { RunDriver } from "./run-driver.js";
 import { errorText, type RunnerEvent } from "./run-scope.js";
 import { serializeValue } from "./serde.js";
@@ -19,6 +19,12 @@ export type { RunnerEvent } from "./run-scope.js";
 /** Options of a {@link Runner}. */
 export interface RunnerOptions {
   store: Store;
+  /**
+   * The settings this runner and the tasks it runs read (tasks see it as
+   * `context.runtimeConfig`); the defaults of the options below come from it.
+   * @default {@link currentRuntimeConfig} when the runner is made
+   */
+  config?: RuntimeConfig;
   /** @default systemClock */
   clock?: Clock;
   /**
@@ -73,8 +79,7 @@ export interface CreateDagRunOptions {
 }
 
 /** A config value that is a count: an integer >= `min`. */
-function countConfig(section: string, key: string, fallback: number, min: number): number {
-  const n = getConfigNumber(section, key, fallback);
+function checkedCount(section: string, key: string, n: number, min: number): number {
   if (!Number.isInteger(n) || n < min) {
     throw new RuntimeError("config", `config [${section}] ${key} must be an integer >= ${min}, got ${n}`);
   }
@@ -92,6 +97,8 @@ export class Runner {
   readonly store: Store;
   readonly clock: Clock;
   readonly heartbeatMs: number;
+  /** The settings of this runner and its tasks, resolved once. */
+  readonly config: RuntimeConfig;
   private readonly templateEnv: TemplateEnv;
   private readonly onEvent: (event: RunnerEvent) => void;
   private readonly drivers = new Set<RunDriver>();
@@ -113,7 +120,8 @@ export class Runner {
     this.id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
-    this.heartbeatMs = options.heartbeatMs ?? getConfigNumber("core", "runner_heartbeat_ms", 1000);
+    this.config = options.config ?? currentRuntimeConfig();
+    this.heartbeatMs = options.heartbeatMs ?? this.config.core.runner_heartbeat_ms;
     this.templateEnv = options.templateEnv ?? defaultTemplateEnv();
     this.onEvent = options.onEvent ?? (() => {});
     this.staleAfterMs = options.staleAfterMs;
@@ -126,7 +134,7 @@ export class Runner {
         );
       }
       this.parallelism = options.parallelism;
-    } else this.parallelism = countConfig("core", "parallelism", 32, 0);
+    } else this.parallelism = checkedCount("core", "parallelism", this.config.core.parallelism, 0);
     if (options.maxActiveTasksPerDag !== undefined) {
       if (!Number.isInteger(options.maxActiveTasksPerDag) || options.maxActiveTasksPerDag < 1) {
         throw new RuntimeError(
@@ -135,7 +143,13 @@ export class Runner {
         );
       }
       this.maxActiveTasksPerDag = options.maxActiveTasksPerDag;
-    } else this.maxActiveTasksPerDag = countConfig("core", "max_active_tasks_per_dag", 16, 1);
+    } else
+      this.maxActiveTasksPerDag = checkedCount(
+        "core",
+        "max_active_tasks_per_dag",
+        this.config.core.max_active_tasks_per_dag,
+        1,
+      );
   }
 
   /**
@@ -311,8 +325,12 @@ export class Runner {
     const driver = new RunDriver(this, dag, run, options.onlyTaskIds, this.templateEnv, this.onEvent);
     this.drivers.add(driver);
     try {
-      await driver.recover();
-      return await driver.drive();
+      // Operators built while the run goes (mapped task instances) take their defaults from this runner's
+      // settings, as the run's tasks read theirs, whoever made the runner.
+      return await withRuntimeConfig(this.config, async () => {
+        await driver.recover();
+        return await driver.drive();
+      });
     } finally {
       this.drivers.delete(driver);
       await driver.flushLogs().catch((err: unknown) => {

@@ -15,7 +15,7 @@
  * - `null`: manual runs only.
  */
 import { Cron } from "croner";
-import { getConfigBoolean, type ConfigSource } from "./config.js";
+import { currentRuntimeConfig, type RuntimeConfig } from "./runtime-config.js";
 import { RuntimeError } from "./errors.js";
 import { formatDuration, isIsoDuration, parseDuration } from "./duration.js";
 import { fromNaive, toNaive } from "./timezone.js";
@@ -278,7 +278,7 @@ export function parseSchedule(
   spec: unknown,
   timezone: string,
   field = "schedule",
-  config: ConfigSource = {},
+  config: RuntimeConfig = currentRuntimeConfig(),
 ): Schedule {
   if (spec === null || spec === undefined) return new ManualSchedule();
   if (typeof spec === "object" && !Array.isArray(spec) && Object.keys(spec).length === 1 && "every" in spec) {
@@ -309,7 +309,7 @@ export function parseSchedule(
     expression = preset;
   }
   const cron = new ZonedCron(expression, timezone, field);
-  return getConfigBoolean("scheduler", "create_cron_data_intervals", false, config)
+  return config.scheduler.create_cron_data_intervals
     ? new IntervalSchedule(text, cronIntervalSteps(cron))
     : new CronTriggerSchedule(text, cron);
 }

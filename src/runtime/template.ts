@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import nunjucks from "nunjucks";
 import type { Clock } from "../common/clock.js";
-import { getConfigNumber } from "./config.js";
+import { currentRuntimeConfig, type RuntimeConfig } from "./runtime-config.js";
 import { dateStrings, type Context } from "./context.js";
 import { RuntimeError, TemplateRenderError } from "./errors.js";
 import { macros, strftime } from "./macros.js";
@@ -36,10 +36,10 @@ export interface TemplateEnvOptions {
   maxOutputBytes?: number;
   /** Time source of the render timeout. @default the wall clock */
   clock?: Pick<Clock, "nowMs">;
+  /** Settings the defaults of the bounds above come from. @default {@link currentRuntimeConfig} */
+  config?: RuntimeConfig;
 }
 
-const DEFAULT_RENDER_TIMEOUT_S = 10;
-const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 /** The variable the native-value rendering hands the expression's value to (not a dunder: those are refused). */
 const NATIVE_CAPTURE = "_armada_native_capture";
 
@@ -171,15 +171,15 @@ export class TemplateEnv {
       if (!g) guarded.set(f, (g = guardFilter(name, f, () => this.#active)));
       return g as ReturnType<nunjucks.Environment["getFilter"]>;
     };
+    // Read only when an option is not given: a TemplateEnv with both set reads no setting at all.
+    const configured = () => options.config ?? currentRuntimeConfig();
     this.renderTimeoutS = positiveOption(
       "renderTimeoutS",
-      options.renderTimeoutS ??
-        getConfigNumber("core", "template_render_timeout_s", DEFAULT_RENDER_TIMEOUT_S),
+      options.renderTimeoutS ?? configured().core.template_render_timeout_s,
     );
     this.maxOutputBytes = positiveOption(
       "maxOutputBytes",
-      options.maxOutputBytes ??
-        getConfigNumber("core", "template_max_output_bytes", DEFAULT_MAX_OUTPUT_BYTES),
+      options.maxOutputBytes ?? configured().core.template_max_output_bytes,
     );
     this.#clock = options.clock ?? { nowMs: () => Date.now() };
   }

@@ -186,7 +186,7 @@ export class TryExecutor {
     log: TaskLogger,
     signal: AbortSignal,
   ): Context {
-    const { run, dag, conf, store, clock } = this.scope;
+    const { run, dag, conf, store, clock, config } = this.scope;
     const ti = new RuntimeTaskInstance({
       ...this.scope.tiKey(row.taskId, row.mapIndex),
       tryNumber,
@@ -220,6 +220,7 @@ export class TryExecutor {
       dagRun,
       signal,
       clock,
+      runtimeConfig: config,
     };
   }
 }

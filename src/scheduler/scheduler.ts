@@ -15,6 +15,7 @@ import { dateStrings } from "../runtime/context.js";
 import type { DAG } from "../runtime/dag.js";
 import { RuntimeError } from "../runtime/errors.js";
 import { Runner, type RunnerEvent } from "../runtime/runner.js";
+import type { RuntimeConfig } from "../runtime/runtime-config.js";
 import { redactSecrets } from "../runtime/secrets-masker.js";
 import type { DagRunRow, Store } from "../runtime/store/store.js";
 import { DagBag } from "./dag-bag.js";
@@ -48,6 +49,8 @@ export interface SchedulerOptions {
    * @default true
    */
   runTriggers?: boolean;
+  /** Settings of its runner and the tasks it runs. @default the runtime's current config (`currentRuntimeConfig()`) */
+  config?: RuntimeConfig;
   /** Scheduler log lines. */
   log: (line: string) => void;
   onEvent?: (event: RunnerEvent) => void;
@@ -94,6 +97,7 @@ export class Scheduler {
     this.runner = new Runner({
       store: options.store,
       clock: options.clock,
+      config: options.config,
       heartbeatMs: options.heartbeatMs,
       onEvent: options.onEvent,
       staleAfterMs: options.heartbeatTimeoutMs,

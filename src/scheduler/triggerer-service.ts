@@ -15,6 +15,7 @@ import { loadDag } from "../runtime/dag-loader.js";
 import { RuntimeError, TaskKilledError } from "../runtime/errors.js";
 import { applyOutcome } from "../runtime/outcome.js";
 import { Runner } from "../runtime/runner.js";
+import type { RuntimeConfig } from "../runtime/runtime-config.js";
 import { errorText, tiLabel } from "../runtime/run-scope.js";
 import type { LogRow, Store, TriggerRow } from "../runtime/store/store.js";
 import { createTaskLogger, type TaskLogger } from "../runtime/task-logger.js";
@@ -34,6 +35,8 @@ export interface TriggererServiceOptions {
   heartbeatTimeoutMs: number;
   /** Triggers run at once at most. @default 1000 */
   capacity?: number;
+  /** Settings of the process's runner. @default the runtime's current config (`currentRuntimeConfig()`) */
+  config?: RuntimeConfig;
   log: (line: string) => void;
 }
 
@@ -62,6 +65,7 @@ export class TriggererService {
     this.runner = new Runner({
       store: options.store,
       clock: options.clock,
+      config: options.config,
       heartbeatMs: options.heartbeatMs,
       staleAfterMs: options.heartbeatTimeoutMs,
     });

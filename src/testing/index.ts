@@ -26,3 +26,4 @@ export {
 } from "../devserver/index.js";
 export { type Clock, ManualClock, systemClock } from "../common/clock.js";
 export { clearConfigCache } from "../runtime/config.js";
+export { resolveRuntimeConfig, withRuntimeConfig, type RuntimeConfig } from "../runtime/runtime-config.js";

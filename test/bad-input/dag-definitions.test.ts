@@ -31,26 +31,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Sets `env` while `fn` runs (constructors read config from process.env). */
-async function withEnv<T>(env: Record<string, string> | undefined, fn: () => Promise<T>): Promise<T> {
-  const saved = Object.keys(env ?? {}).map((k) => [k, process.env[k]] as const);
-  Object.assign(process.env, env);
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of saved) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
-
 describe("a DAG file with a definition mistake does not load", () => {
   it.each(each(DAG_DEFINITION_CASES))("%s", async (name, c) => {
     const file = path.join(dir, `${name.replace(/[^A-Za-z0-9]+/g, "_")}.ts`);
     writeFileSync(file, dagFileSource(path.join(repoRoot, "src", "index.ts"), c.input.body));
     const jobsBefore = server.jobs().length;
-    const res = await withEnv(c.input.env, () => sandbox.run(["dags", "test", file]));
+    // The case's settings go in the CLI's own env: the DAG file's constructors see the config it resolved.
+    const res = await sandbox.runWith(["dags", "test", file], c.input.env ?? {});
     expect(res.code, res.stderr).toBe(1);
     const line = res.stderr.trim();
     expect(line.split("\n"), "one line, no stack trace").toHaveLength(1);

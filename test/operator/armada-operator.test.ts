@@ -11,6 +11,7 @@ import { JobState } from "../../src/client/job-states.js";
 import { ArmadaPollJobTrigger } from "../../src/operator/poll-job-trigger.js";
 import { RunningJobContext } from "../../src/operator/running-job-context.js";
 import { runWithContext, type Context } from "../../src/runtime/context.js";
+import { resolveRuntimeConfig, withRuntimeConfig } from "../../src/runtime/runtime-config.js";
 import { isTaskDeferred, isTaskFatalError, TaskDeferred, TemplateRenderError } from "../../src/runtime/errors.js";
 import { FakeHook, FakeTaskInstance, makeContext, withTimeFlowing } from "./support.js";
 
@@ -113,6 +114,24 @@ describe("ArmadaOperator execute (upstream cases 1-10)", () => {
     expect(s.hook.statusChecks).toHaveLength(1);
     // channel args go to XCom for the trigger, serialized.
     expect(s.ti.pushed("channel_args")).toEqual([channelArgs.serialize()]);
+  });
+
+  it("reads max_quiet_s at execute time from its context's runtime config, not process.env", async () => {
+    expect(process.env.ARMADA_AIRFLOW__ARMADA_OPERATOR__MAX_QUIET_S).toBeUndefined();
+    const s = setup([JobState.QUEUED], { deferrable: true });
+    const context: Context = {
+      ...s.context,
+      runtimeConfig: resolveRuntimeConfig({ env: { ARMADA_AIRFLOW__ARMADA_OPERATOR__MAX_QUIET_S: "42" } }),
+    };
+    const err = await withTimeFlowing(s.clock, () =>
+      runWithContext(context, async () => {
+        await s.op.renderTemplateFields(context);
+        return s.op.execute(context);
+      }),
+    ).catch((e: unknown) => e);
+    expect(isTaskDeferred(err)).toBe(true);
+    const trigger = (err as TaskDeferred).trigger as ArmadaPollJobTrigger;
+    expect(trigger.watch?.untilMs).toBe(s.clock.nowMs() + 42_000);
   });
 
   for (const end of [JobState.FAILED, JobState.PREEMPTED, JobState.CANCELLED]) {
@@ -437,24 +456,24 @@ describe("ArmadaOperator rendering and bad input", () => {
   });
 
   it("takes defaults from configuration", () => {
-    const env = process.env;
-    process.env = {
-      ...env,
-      AIRFLOW__ARMADA_OPERATOR__DEFAULT_POLL_INTERVAL_S: "7",
-      AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE: "true",
-      AIRFLOW__ARMADA_OPERATOR__DEFAULT_JOB_ACKNOWLEDGEMENT_TIMEOUT_S: "12",
-      AIRFLOW__ARMADA_OPERATOR__DEFAULT_DRY_RUN: "true",
-      AIRFLOW__ARMADA_OPERATOR__REATTACH_POLICY: "ALWAYS",
-    };
-    try {
+    // The config a CLI call with these settings in its env resolves, current while its DAG file loads.
+    const config = resolveRuntimeConfig({
+      env: {
+        ...process.env,
+        AIRFLOW__ARMADA_OPERATOR__DEFAULT_POLL_INTERVAL_S: "7",
+        AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE: "true",
+        AIRFLOW__ARMADA_OPERATOR__DEFAULT_JOB_ACKNOWLEDGEMENT_TIMEOUT_S: "12",
+        AIRFLOW__ARMADA_OPERATOR__DEFAULT_DRY_RUN: "true",
+        AIRFLOW__ARMADA_OPERATOR__REATTACH_POLICY: "ALWAYS",
+      },
+    });
+    withRuntimeConfig(config, () => {
       const op = new ArmadaOperator({ taskId: "t", name: "n", channelArgs, armadaQueue: "q", jobRequest });
       expect([op.pollInterval, op.deferrable, op.jobAcknowledgementTimeout, op.dryRun]).toEqual([7, true, 12, true]);
       expect(op.reattachPolicy(JobState.FAILED, "")).toBe(true);
       expect(op.templateFields).toEqual(["job_request", "job_set_prefix"]);
       expect(op.templateFieldsRenderers).toEqual({ job_request: "py" });
-    } finally {
-      process.env = env;
-    }
+    });
     const plain = new ArmadaOperator({ taskId: "t", name: "n", channelArgs, armadaQueue: "q", jobRequest });
     expect([plain.pollInterval, plain.deferrable, plain.jobAcknowledgementTimeout, plain.dryRun]).toEqual([30, false, 300, false]);
   });

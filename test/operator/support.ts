@@ -5,6 +5,7 @@
 import { ManualClock } from "../../src/common/clock.js";
 import type { Context, TaskInstance } from "../../src/runtime/context.js";
 import { DAG } from "../../src/runtime/dag.js";
+import { currentRuntimeConfig } from "../../src/runtime/runtime-config.js";
 import type { TaskInstanceState } from "../../src/runtime/state.js";
 import type { TaskLogger } from "../../src/runtime/task-logger.js";
 import { deserializeValue, serializeValue } from "../../src/runtime/serde.js";
@@ -142,6 +143,7 @@ export function makeContext(task: BaseOperator, ti: FakeTaskInstance, clock: Man
     dagRun: { dagId: "test_dag", runId: ti.runId, logicalDate: logical, conf: {}, runType: "manual", state: "running" },
     signal: new AbortController().signal,
     clock,
+    runtimeConfig: currentRuntimeConfig(),
   };
 }
 

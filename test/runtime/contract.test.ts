@@ -26,7 +26,7 @@ import {
   type Context,
 } from "armada-airflow";
 import { evaluateTriggerRule } from "armada-airflow/runner";
-import { clearConfigCache } from "armada-airflow/testing";
+import { clearConfigCache, resolveRuntimeConfig, withRuntimeConfig } from "armada-airflow/testing";
 import { FnOperator } from "./support.js";
 
 describe("BaseOperator and DAG", () => {
@@ -40,13 +40,10 @@ describe("BaseOperator and DAG", () => {
   });
 
   it("defaults come from config core.default_task_retries / default_task_retry_delay", () => {
-    process.env.AIRFLOW__CORE__DEFAULT_TASK_RETRIES = "4";
-    try {
-      const a = new FnOperator({ taskId: "a" }, () => 1);
-      expect([a.retries, a.retryDelay]).toEqual([4, 300]);
-    } finally {
-      delete process.env.AIRFLOW__CORE__DEFAULT_TASK_RETRIES;
-    }
+    // As a DAG file loaded by a CLI call with this setting in its env constructs it.
+    const config = resolveRuntimeConfig({ env: { AIRFLOW__CORE__DEFAULT_TASK_RETRIES: "4" } });
+    const a = withRuntimeConfig(config, () => new FnOperator({ taskId: "a" }, () => 1));
+    expect([a.retries, a.retryDelay]).toEqual([4, 300]);
   });
 
   it("rejects bad options naming the field", () => {

@@ -1,5 +1,6 @@
 import { dateStrings } from "../../src/runtime/context.js";
 import { systemClock } from "../../src/common/clock.js";
+import { currentRuntimeConfig } from "../../src/runtime/runtime-config.js";
 import { DAG, type BaseOperator, type Context } from "armada-airflow";
 
 /** A context for rendering tests that do not need a store. */
@@ -37,5 +38,6 @@ export function fakeContext(
     dagRun: { dagId: dag.dagId, runId: "manual__1", logicalDate, conf: o.conf ?? {}, runType: "manual", state: "running" },
     signal: new AbortController().signal,
     clock: systemClock,
+    runtimeConfig: currentRuntimeConfig(),
   };
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { BaseOperator, DAG, TemplateEnv, TemplateRenderError, type Context } from "armada-airflow";
-import { clearConfigCache } from "armada-airflow/testing";
+import { clearConfigCache, resolveRuntimeConfig } from "armada-airflow/testing";
 import { macros } from "../../src/runtime/macros.js";
 import { SANDBOX_ESCAPES } from "../bad-input/cases/templates.js";
 import { fakeContext } from "./fake-context.js";
@@ -116,19 +116,19 @@ describe("template sandbox: ordinary Airflow templates render as before", () => 
 });
 
 describe("template bounds", () => {
-  afterEach(() => {
-    delete process.env.ARMADA_AIRFLOW__CORE__TEMPLATE_RENDER_TIMEOUT_S;
-    delete process.env.ARMADA_AIRFLOW__CORE__TEMPLATE_MAX_OUTPUT_BYTES;
-    clearConfigCache();
-  });
+  afterEach(() => clearConfigCache());
 
   it("defaults to 10 s and 4 MiB, read from [core] config when set", () => {
     const env = new TemplateEnv();
     expect(env.renderTimeoutS).toBe(10);
     expect(env.maxOutputBytes).toBe(4 * 1024 * 1024);
-    process.env.ARMADA_AIRFLOW__CORE__TEMPLATE_RENDER_TIMEOUT_S = "2.5";
-    process.env.ARMADA_AIRFLOW__CORE__TEMPLATE_MAX_OUTPUT_BYTES = "1000";
-    const configured = new TemplateEnv();
+    const config = resolveRuntimeConfig({
+      env: {
+        ARMADA_AIRFLOW__CORE__TEMPLATE_RENDER_TIMEOUT_S: "2.5",
+        ARMADA_AIRFLOW__CORE__TEMPLATE_MAX_OUTPUT_BYTES: "1000",
+      },
+    });
+    const configured = new TemplateEnv({ config });
     expect(configured.renderTimeoutS).toBe(2.5);
     expect(configured.maxOutputBytes).toBe(1000);
     expect(new TemplateEnv({ renderTimeoutS: 1, maxOutputBytes: 5 }).maxOutputBytes).toBe(5);

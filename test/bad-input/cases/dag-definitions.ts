@@ -9,7 +9,7 @@ import { badInputTable } from "../table.js";
 /** The body of a DAG file, after the prelude (see {@link dagFileSource}), and settings to load it with. */
 export interface DagFileInput {
   body: string;
-  /** Environment variables set while the file loads (config the constructors read). */
+  /** Settings in the env of the CLI call that loads the file (config the constructors read). */
   env?: Record<string, string>;
 }
 
