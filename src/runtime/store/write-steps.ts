@@ -31,7 +31,7 @@ const MAX_WRITES_PER_COMMIT = 512;
  * and resuming its task) would otherwise hold the event loop until all are
  * done, and timers and RPCs would wait behind it.
  */
-const TURN_SLICE_MS = 20;
+const TURN_SLICE_MS = 50;
 
 interface Pending {
   steps: () => WriteSteps<unknown>;
