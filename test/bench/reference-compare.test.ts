@@ -52,6 +52,18 @@ describe("compareWithReference", () => {
     expect(t["GetJobDetails calls per poll round"]!.slice(0, 2)).toEqual(["0", "900"]);
   });
 
+  it("takes status calls per round while only tracking when both sides measured them", () => {
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    const table = compareWithReference(
+      { ...ours, statusCallsPerRound: 0.9 },
+      { ...ref, statusCallsPerRound: 950 },
+      5,
+    );
+    vi.restoreAllMocks();
+    const row = table.find((r) => r[0] === "GetJobStatus calls per poll round")!;
+    expect(row.slice(1)).toEqual(["0.9", "950", "0.00095x", "<= 1", "met"]);
+  });
+
   it("says what was not measured instead of judging it", () => {
     expect(rows()["detection p99 (s)"]).toEqual(["not measured", "4", "n/a", "<= 7 s", "not measured"]);
   });
