@@ -891,6 +891,7 @@ export class ArmadaOperator extends BaseOperator {
   private watchFor(ctx: RunningJobContext, now: number): ArmadaJobWatch | undefined {
     if (this.containerLogs && ctx.state === JobState.RUNNING) return undefined;
     const quietMs = this.settings.max_quiet_s * 1000;
+    const detailsUrl = this.lookoutUrl(ctx.jobId);
     const submitted = ctx.submitTime.getTime();
     let until = now + quietMs;
     if (ctx.state === JobState.UNKNOWN)
@@ -902,7 +903,7 @@ export class ArmadaOperator extends BaseOperator {
       lastState: jobStateName(ctx.state),
       pollIntervalS: this.pollInterval,
       untilMs: Math.max(until, now + this.pollInterval * 1000),
-      ...(this.lookoutUrl(ctx.jobId) ? { detailsUrl: this.lookoutUrl(ctx.jobId) } : {}),
+      ...(detailsUrl ? { detailsUrl } : {}),
       // The running job's log is read by the task: it resumes when the job starts running.
       ...(this.containerLogs ? { resumeOnEveryChange: true as const } : {}),
       ...(this.tracking === "events"

@@ -168,13 +168,18 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
    * the batcher makes one call for all of them. A failed check resumes the
    * task, whose own status check decides (it retries transient errors).
    */
-  private async watchJob(watch: ArmadaJobWatch, hook: ArmadaHookApi, checkFirst = true): Promise<string> {
+  private async watchJob(
+    watch: ArmadaJobWatch,
+    hook: ArmadaHookApi,
+    checkFirst = true,
+    lastSeen = watch.lastState,
+  ): Promise<string> {
     const intervalMs = watch.pollIntervalS * 1000;
     hook.trackJob?.(watch.jobId);
     if (!checkFirst) {
       await this.clock.sleep(alignedWait(this.clock.nowMs(), intervalMs, watch.untilMs), this.signal);
     }
-    let seen = watch.lastState;
+    let seen = lastSeen;
     for (;;) {
       let state: string;
       try {
@@ -233,7 +238,8 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     let recheckMs = 0;
     let recheckAt = Infinity;
     for (;;) {
-      if (sub.fallenBack) return this.watchJob(watch, hook, false);
+      // Polls on from the state this trigger last saw (and logged), not the deferral's.
+      if (sub.fallenBack) return this.watchJob(watch, hook, false, seen);
       const now = this.clock.nowMs();
       if (check || now >= recheckAt || now >= watch.untilMs) {
         check = false;

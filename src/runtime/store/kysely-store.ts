@@ -397,16 +397,19 @@ export class KyselyStore implements Store {
     this.writes = database && new SqliteWriteGroup(db as unknown as Kysely<never>, database);
   }
 
-  /**
-   * Runs a write's steps atomically: SQLite in the turn's shared transaction,
-   * PostgreSQL in a transaction of its own (`single`: one statement, which
-   * needs none).
-   */
-  private write<T>(steps: () => WriteSteps<T>, o: { single?: boolean } = {}): Promise<T> {
+  /** Runs a write's steps atomically: SQLite in the turn's shared transaction, PostgreSQL in one of its own. */
+  private write<T>(steps: () => WriteSteps<T>): Promise<T> {
     if (this.writes) return this.writes.run(steps);
-    const db = this.db as unknown as Kysely<never>;
-    if (o.single) return runStepsIn(db, steps());
-    return db.transaction().execute((trx) => runStepsIn(trx, steps()));
+    return (this.db as unknown as Kysely<never>).transaction().execute((trx) => runStepsIn(trx, steps()));
+  }
+
+  /** Runs one write statement: SQLite in the turn's shared transaction, PostgreSQL alone (it needs no transaction). */
+  private async writeStatement(q: CompiledQuery): Promise<void> {
+    if (this.writes) {
+      await this.writes.run(function* (): WriteSteps<void> {
+        yield q;
+      });
+    } else await this.db.executeQuery(q);
   }
 
   /** Opens (and migrates) the store; refuses a database migrated by a newer version. */
@@ -903,12 +906,7 @@ export class KyselyStore implements Store {
   }
 
   async upsertTaskTry(r: TaskTryRow): Promise<void> {
-    await this.write(
-      function* (this: KyselyStore): WriteSteps<void> {
-        yield this.upsertTaskTryQuery(r);
-      }.bind(this),
-      { single: true },
-    );
+    await this.writeStatement(this.upsertTaskTryQuery(r));
   }
 
   private upsertTaskTryQuery(r: TaskTryRow): CompiledQuery {
@@ -957,7 +955,7 @@ export class KyselyStore implements Store {
   }
 
   async setXCom(r: XComRow): Promise<void> {
-    const q = (): CompiledQuery =>
+    await this.writeStatement(
       this.shapes.compiled(
         "setXCom",
         (p) =>
@@ -975,12 +973,7 @@ export class KyselyStore implements Store {
                 .doUpdateSet({ value: p("value"), created_ms: p("createdMs") }),
             ),
         r,
-      );
-    await this.write(
-      function* (): WriteSteps<void> {
-        yield q();
-      },
-      { single: true },
+      ),
     );
   }
 
