@@ -83,9 +83,12 @@ new Marked({ taskId: "b", dag, pool: "one" });
       const released: string[] = [];
       const store = await KyselyStore.open({ url: db, home });
       try {
+        // The process to watch is one whose run still has a task the test has not released: it cannot exit
+        // before running that task (the other may have finished its run and exited meanwhile).
+        const runOver = (i: number) => ["a", "b"].every((t) => released.includes(`r${i + 1}.${t}`));
         for (let n = 0; n < 4; n++) {
           await waitWhileRunning(
-            runners[0]!.exitCode === null ? runners[0]! : runners[1]!,
+            runOver(0) ? runners[1]! : runners[0]!,
             () => running().length === 1 && !released.includes(running()[0]!),
             {
               what: `task ${n + 1} of 4 running`,
