@@ -109,7 +109,7 @@ export interface ArmadaOperatorOptions extends BaseOperatorOptions {
    * polling when the stream cannot be kept (see the README). A deferred task
    * then needs no poll at all; one that does not defer still checks every
    * `pollInterval`, and earlier when an event comes.
-   * @default config `armada_operator.tracking`, else `"poll"`
+   * @default config `armada_operator.tracking`, else `"events"`
    */
   tracking?: ArmadaTracking;
   /** Seconds the job may stay unknown to Armada's query API before it is cancelled. @default config `armada_operator.default_job_acknowledgement_timeout_s`, else 300 */

@@ -38,6 +38,13 @@ export interface JobEventSubscription {
   /** The job's state by the latest event read for it; undefined before any. */
   readonly eventState: JobState | undefined;
   /**
+   * False when the stream began at a resume point (the job set was watched
+   * before in this process, and that stream closed): events read before it
+   * are not known here, so a waiter must check its job once rather than
+   * trust `eventState` being undefined.
+   */
+  readonly sawEveryEvent: boolean;
+  /**
    * Resolves at the next event of the job after the last resolution (events
    * read in one turn count as one), or when the stream falls back. Never
    * rejects; calls while one is pending return the same promise.
@@ -219,6 +226,8 @@ class JobSetWatch {
   private refs = 0;
   private readonly abort = new AbortController();
   private linger: AbortController | undefined;
+  /** Until when (by the clock) the stream is kept after its last waiter leaves, set by waiters that will be back. */
+  private keepUntil = 0;
   private readonly dirty = new Set<string>();
   private flushScheduled = false;
 
@@ -230,7 +239,11 @@ class JobSetWatch {
     fromMessageId: string,
   ) {
     this.lastMessageId = fromMessageId;
+    this.sawEveryEvent = fromMessageId === "";
   }
+
+  /** Whether the stream read the job set from its start (see {@link JobEventSubscription.sawEveryEvent}). */
+  readonly sawEveryEvent: boolean;
 
   get subscribers(): number {
     return this.refs;
@@ -255,9 +268,12 @@ class JobSetWatch {
     const set = this.waiters.get(sub.jobId);
     if (!set?.delete(sub)) return;
     if (set.size === 0) this.waiters.delete(sub.jobId);
-    if (--this.refs > 0 || this.isClosed) return;
     const { lingerMs, clock } = this.owner.options;
-    if (!keep || lingerMs <= 0) return this.close();
+    // A waiter that will be back keeps the stream for it even when others leave after it for good
+    // (their jobs ended): a stream re-opened later starts at its resume point, past the events it read.
+    if (keep) this.keepUntil = Math.max(this.keepUntil, clock.nowMs() + lingerMs);
+    if (--this.refs > 0 || this.isClosed) return;
+    if (lingerMs <= 0 || clock.nowMs() >= this.keepUntil) return this.close();
     const linger = (this.linger = new AbortController());
     clock.sleep(lingerMs, linger.signal).then(
       () => {
@@ -378,6 +394,10 @@ class Subscription implements JobEventSubscription {
 
   get eventState(): JobState | undefined {
     return this.watch.stateOf(this.jobId);
+  }
+
+  get sawEveryEvent(): boolean {
+    return this.watch.sawEveryEvent;
   }
 
   notify(): void {

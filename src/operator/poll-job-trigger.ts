@@ -184,7 +184,8 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
       let state: string;
       try {
         state = jobStateName(await hook.getJobState(watch.jobId));
-      } catch {
+      } catch (e) {
+        this.checkFailed(watch.jobId, e);
         return seen;
       }
       const now = this.clock.nowMs();
@@ -192,6 +193,12 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
       seen = state;
       await this.clock.sleep(alignedWait(now, intervalMs, watch.untilMs), this.signal);
     }
+  }
+
+  /** Says in the task's log why it resumes without a new state. */
+  private checkFailed(jobId: string, e: unknown): void {
+    const why = e instanceof Error ? e.message : String(e);
+    this.log.warn(`Checking Armada job ${jobId} failed (${why}); resuming the task, whose own check decides`);
   }
 
   /**
@@ -236,7 +243,9 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     };
     let check = moved(); // an event read before this trigger joined (the job moved while its task deferred)
     let recheckMs = 0;
-    let recheckAt = Infinity;
+    // A stream that began at a resume point may have read this job's end before this trigger joined
+    // (and no longer knows it): check once at the aligned poll moment, shared with the other triggers.
+    let recheckAt = check || sub.sawEveryEvent ? Infinity : firstWatchCheckAt(this.moment.getTime(), watch);
     for (;;) {
       // Polls on from the state this trigger last saw (and logged), not the deferral's.
       if (sub.fallenBack) return this.watchJob(watch, hook, false, seen);
@@ -246,7 +255,8 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
         let state: string;
         try {
           state = jobStateName(await hook.getJobState(watch.jobId, { alone: true }));
-        } catch {
+        } catch (e) {
+          this.checkFailed(watch.jobId, e);
           return seen; // the task's own check decides (it retries transient errors)
         }
         if (this.worthResuming(watch, seen, state) || this.clock.nowMs() >= watch.untilMs) return state;

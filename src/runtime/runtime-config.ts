@@ -91,7 +91,7 @@ export interface ArmadaOperatorConfig {
   readonly default_dry_run: boolean;
   /** `reattachPolicy` of operators that do not set it (checked by the operator). Env `ARMADA_AIRFLOW__ARMADA_OPERATOR__REATTACH_POLICY`; default none (never). */
   readonly reattach_policy: string | undefined;
-  /** `tracking` of operators that do not set it, trimmed and lower-cased (checked by the operator). Env `ARMADA_AIRFLOW__ARMADA_OPERATOR__TRACKING`; default `"poll"`. */
+  /** `tracking` of operators that do not set it, trimmed and lower-cased (checked by the operator). Env `ARMADA_AIRFLOW__ARMADA_OPERATOR__TRACKING`; default `"events"`. */
   readonly tracking: string;
   /** Event streams open at once per process (checked by the operator). Env `ARMADA_AIRFLOW__ARMADA_OPERATOR__MAX_EVENT_STREAMS`; default 100. */
   readonly max_event_streams: number;
@@ -229,7 +229,7 @@ export function resolveRuntimeConfig(source: ConfigSource = {}): RuntimeConfig {
         r.number("armada_operator", "default_job_acknowledgement_timeout_s", 300),
       default_dry_run: () => r.boolean("armada_operator", "default_dry_run", false),
       reattach_policy: () => r.string("armada_operator", "reattach_policy"),
-      tracking: () => r.string("armada_operator", "tracking")?.trim().toLowerCase() || "poll",
+      tracking: () => r.string("armada_operator", "tracking")?.trim().toLowerCase() || "events",
       max_event_streams: () => r.number("armada_operator", "max_event_streams", 100),
       max_quiet_s: () => r.number("armada_operator", "max_quiet_s", 300),
     }),

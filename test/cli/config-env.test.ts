@@ -23,7 +23,7 @@ const SETTINGS = {
   ARMADA_AIRFLOW__CORE__PARALLELISM: "3",
   ARMADA_AIRFLOW__CORE__DEFAULT_TASK_RETRIES: "2",
   AIRFLOW__CORE__DEFAULT_TIMEZONE: "Europe/Paris",
-  ARMADA_AIRFLOW__ARMADA_OPERATOR__TRACKING: "events",
+  ARMADA_AIRFLOW__ARMADA_OPERATOR__TRACKING: "poll",
 };
 
 /**
@@ -72,14 +72,14 @@ describe("config given in runCli's env", () => {
       retries: 2,
       timezone: "Europe/Paris",
       parallelism: 3,
-      tracking: "events",
+      tracking: "poll",
     });
     for (const key of Object.keys(SETTINGS)) expect(process.env[key], key).toBeUndefined();
 
     // The next call, without them, sees the defaults: nothing stayed behind.
     const plain = await sb.run(["dags", "test", probeDag("plain"), "--json"]);
     expect(plain.code, plain.stderr).toBe(0);
-    expect(await probed("plain")).toEqual({ retries: 0, timezone: "UTC", parallelism: 32, tracking: "poll" });
+    expect(await probed("plain")).toEqual({ retries: 0, timezone: "UTC", parallelism: 32, tracking: "events" });
   });
 
   it("refuses a bad value from that env, naming the key and the variable", async () => {

@@ -25,6 +25,7 @@ describe("deferrable fan-out", () => {
     for (let i = 0; i < n; i++) {
       e.operator(`t${i}`, dag, {
         deferrable: true,
+        tracking: "poll", // poll rounds are what this test counts (event tracking has its own tests)
         pollInterval: 10,
         jobRequest: {
           podSpec: {

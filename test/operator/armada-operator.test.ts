@@ -94,7 +94,8 @@ describe("ArmadaOperator execute (upstream cases 1-10)", () => {
   }
 
   it("defers with the execution timeout, a trigger at now + pollInterval and _trigger_reentry (case 2)", async () => {
-    const s = setup([JobState.QUEUED], { deferrable: true, executionTimeout: 600 });
+    // Polling, as the reference's trigger does (the default, event-stream tracking, is the next test).
+    const s = setup([JobState.QUEUED], { deferrable: true, executionTimeout: 600, tracking: "poll" });
     const err = await s.execute().catch((e: unknown) => e);
     expect(isTaskDeferred(err)).toBe(true);
     const deferred = err as TaskDeferred;
@@ -114,6 +115,19 @@ describe("ArmadaOperator execute (upstream cases 1-10)", () => {
     expect(s.hook.statusChecks).toHaveLength(1);
     // channel args go to XCom for the trigger, serialized.
     expect(s.ti.pushed("channel_args")).toEqual([channelArgs.serialize()]);
+  });
+
+  it("by default, watches its job through its job set's event stream (tracking events)", async () => {
+    const s = setup([JobState.QUEUED], { deferrable: true });
+    const err = await s.execute().catch((e: unknown) => e);
+    const trigger = (err as TaskDeferred).trigger as ArmadaPollJobTrigger;
+    expect(trigger.watch).toMatchObject({
+      jobId: "test_job",
+      lastState: "QUEUED",
+      tracking: "events",
+      queue: "test_queue_1",
+      jobSetId: expect.any(String),
+    });
   });
 
   it("reads max_quiet_s at execute time from its context's runtime config, not process.env", async () => {

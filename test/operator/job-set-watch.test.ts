@@ -212,4 +212,28 @@ describe("JobSetWatches", () => {
     back.close();
     await sleepUntil(() => watches.openStreams === 0, "the close without linger");
   });
+
+  it("keeps the stream for a waiter that will be back even when the others then leave for good, and says when a stream missed earlier events", async () => {
+    const { clock, opened, watches } = setup({ lingerMs: 5000 });
+    const a = watches.subscribe("q", "js", "a")!;
+    const b = watches.subscribe("q", "js", "b")!;
+    expect(a.sawEveryEvent).toBe(true); // read from the job set's start
+    a.close({ linger: true }); // a's task resumes on a move and will defer again
+    opened[0]!.push(event("a", "succeeded")); // a's job ends before its trigger is back
+    b.close(); // b's job ended: b leaves for good, the last to leave
+    await sleepUntil(() => watches.subscribers === 0, "both left");
+    expect(watches.openStreams).toBe(1); // kept for a
+    const back = watches.subscribe("q", "js", "a")!;
+    await sleepUntil(() => back.eventState === JobState.SUCCEEDED, "a's end, read while it was away");
+    expect(opened).toHaveLength(1);
+    back.close({ linger: true });
+    clock.advance(5000);
+    await sleepUntil(() => watches.openStreams === 0, "the close after the linger");
+    // Re-opened from its resume point: what it read before is not known to the new stream.
+    const later = watches.subscribe("q", "js", "a")!;
+    expect(opened).toHaveLength(2);
+    expect(later.sawEveryEvent).toBe(false);
+    expect(later.eventState).toBeUndefined();
+    later.close();
+  });
 });

@@ -225,6 +225,49 @@ describe("ArmadaPollJobTrigger", () => {
       expect(event.payload).toMatchObject({ job_state: "SUCCEEDED" });
     });
 
+    it("with tracking events on a stream re-opened past earlier events: checks once at its poll moment, and fires on the end it missed", async () => {
+      const events = { ...watch, tracking: "events" as const, queue: "q", jobSetId: "js" };
+      const { trigger, hook } = triggerFor("deferred", events, [JobState.SUCCEEDED]);
+      let sawEveryEvent = false;
+      const streamHook = Object.assign(hook, {
+        watchJobEvents: () => ({
+          fallenBack: false,
+          eventState: undefined,
+          get sawEveryEvent() {
+            return sawEveryEvent;
+          },
+          next: () => new Promise<void>(() => {}), // no event ever comes: the end was read before
+          close: () => {},
+        }),
+      });
+      const clock = new ManualClock(start);
+      const run = async () => {
+        const t = new ArmadaPollJobTrigger(moment, { hookFactory: () => streamHook }, events);
+        t.taskInstance = trigger.taskInstance;
+        t.clock = clock;
+        const fired: TriggerEvent[] = [];
+        const done = (async () => {
+          for await (const e of t.run()) fired.push(e);
+        })();
+        for (let i = 0; i < 10 && fired.length === 0; i++) {
+          await new Promise((r) => setImmediate(r));
+          clock.advance(10_000);
+        }
+        return { fired, done };
+      };
+      const missed = await run();
+      await missed.done;
+      expect(missed.fired.map((e) => e.payload)).toEqual([
+        { moment: "2024-01-01T00:00:30.000Z", job_state: "SUCCEEDED" },
+      ]);
+      // A stream read from the job set's start knows every event: no check until one comes.
+      sawEveryEvent = true;
+      const checksBefore = hook.statusChecks.length;
+      const whole = await run();
+      expect(whole.fired).toEqual([]);
+      expect(hook.statusChecks.length).toBe(checksBefore);
+    });
+
     it("refuses a malformed watch, naming the field", () => {
       expect(() => new ArmadaPollJobTrigger(moment, {}, { ...watch, pollIntervalS: 0 })).toThrow(
         /watch\.pollIntervalS must be a number > 0/,

@@ -14,8 +14,9 @@ const settings = (env: Record<string, string> = {}) =>
     .armada_operator;
 
 describe("tracking", () => {
-  it("is the option, else [armada_operator] tracking, else poll", () => {
-    expect(resolveTracking(undefined, settings())).toBe("poll");
+  it("is the option, else [armada_operator] tracking, else events", () => {
+    expect(resolveTracking(undefined, settings())).toBe("events");
+    expect(resolveTracking(undefined, settings({ [KEYS[0]!]: "Poll" }))).toBe("poll");
     expect(resolveTracking(undefined, settings({ [KEYS[0]!]: "Events" }))).toBe("events");
     expect(resolveTracking("poll", settings({ [KEYS[0]!]: "Events" }))).toBe("poll");
   });
