@@ -62,7 +62,7 @@ describe("resolveRuntimeConfig", () => {
         default_job_acknowledgement_timeout_s: 300,
         default_dry_run: false,
         reattach_policy: undefined,
-        tracking: "poll",
+        tracking: "events",
         max_event_streams: 100,
         max_quiet_s: 300,
       },
