@@ -33,6 +33,14 @@ const MAX_WRITES_PER_COMMIT = 512;
  */
 const TURN_SLICE_MS = 50;
 
+/**
+ * Longest one shared transaction runs its writes before it commits and hands
+ * the rest to the next one, a turn later. A commit of the most writes (the
+ * resumes of many jobs that ended in one round) takes well over 100 ms of
+ * statements, all synchronous; a commit costs far less than that slice.
+ */
+const COMMIT_SLICE_MS = 20;
+
 interface Pending {
   steps: () => WriteSteps<unknown>;
   resolve: (value: unknown) => void;
@@ -59,8 +67,12 @@ export class SqliteWriteGroup {
   private scheduled = false;
   /** When this event-loop turn's first write was scheduled (undefined: none yet). */
   private turnStartedAt: number | undefined;
-  /** Commits handed to Kysely's connection and not yet settled. */
-  private readonly committing = new Set<Promise<void>>();
+  /** The commit handed to Kysely's connection and not yet settled, if any. */
+  private committing: Promise<void> | undefined;
+  /** A flush came while a commit was out: it runs when that commit settles. */
+  private flushAfterCommit = false;
+  /** A commit ran out of its slice: nothing commits again before the next event-loop turn. */
+  private sliceSpent = false;
 
   constructor(
     private readonly db: Kysely<never>,
@@ -80,8 +92,8 @@ export class SqliteWriteGroup {
 
   /** Waits until every write handed in so far has settled. */
   async drain(): Promise<void> {
-    while (this.scheduled || this.committing.size > 0) {
-      if (this.committing.size > 0) await Promise.all(this.committing);
+    while (this.scheduled || this.committing || this.pending.length > 0) {
+      if (this.committing) await this.committing;
       else await new Promise((r) => setImmediate(r));
     }
   }
@@ -99,6 +111,15 @@ export class SqliteWriteGroup {
 
   private flush(): void {
     this.scheduled = false;
+    if (this.committing) {
+      // One commit at a time, so writes commit in the order they were handed in (a slice's leftovers first).
+      this.flushAfterCommit = true;
+      return;
+    }
+    if (this.sliceSpent) {
+      this.scheduled = true; // the next turn's flush takes these too
+      return;
+    }
     const items = this.pending.splice(0, MAX_WRITES_PER_COMMIT);
     if (items.length === 0) return;
     if (this.pending.length > 0) {
@@ -112,18 +133,31 @@ export class SqliteWriteGroup {
       .catch((err: unknown) => {
         for (const item of items) item.reject(err);
       })
-      .finally(() => this.committing.delete(commit));
-    this.committing.add(commit);
+      .finally(() => {
+        this.committing = undefined;
+        if (this.flushAfterCommit) {
+          this.flushAfterCommit = false;
+          this.flush();
+        }
+      });
+    this.committing = commit;
   }
 
-  /** One transaction for `items`, synchronously; settles each item's promise. */
+  /**
+   * One transaction for `items`, synchronously; settles each item's promise.
+   * Items left when the slice is over go back to the front of the queue.
+   */
   private commit(items: Pending[]): void {
     const done: { item: Pending; value: unknown }[] = [];
     const failed: { item: Pending; err: unknown }[] = [];
+    const startedAt = performance.now();
+    let taken = 0;
     // IMMEDIATE: the writer lock first, so no read of this transaction can be overtaken by another process.
     this.exec("begin immediate");
     try {
       for (const item of items) {
+        if (taken > 0 && performance.now() - startedAt >= COMMIT_SLICE_MS) break;
+        taken++;
         this.exec("savepoint write_item");
         try {
           done.push({ item, value: this.drive(item.steps()) });
@@ -138,6 +172,15 @@ export class SqliteWriteGroup {
     } catch (err) {
       if (this.database.inTransaction) this.exec("rollback");
       throw err;
+    }
+    if (taken < items.length) {
+      // Before anything handed in since: writes keep their order.
+      this.pending.unshift(...items.slice(taken));
+      this.sliceSpent = true;
+      setImmediate(() => {
+        this.sliceSpent = false;
+        this.flush();
+      });
     }
     for (const { item, value } of done) item.resolve(value);
     for (const { item, err } of failed) item.reject(err);
