@@ -14,7 +14,11 @@ import { ArmadaError, isAmbiguousSubmitFailure } from "../client/armada-error.js
 import { GrpcChannelArgs } from "../client/channel-args.js";
 import { JobRunState } from "../gen/armada/job.js";
 import type { JobSubmitRequestItem, JobSubmitResponseItem } from "../gen/armada/submit.js";
-import { ArmadaOperatorCancelError, ArmadaOperatorQueueNotFoundError, ArmadaOperatorSubmitError } from "./errors.js";
+import {
+  ArmadaOperatorCancelError,
+  ArmadaOperatorQueueNotFoundError,
+  ArmadaOperatorSubmitError,
+} from "./errors.js";
 import { JobFailureReader, type JobFailure } from "./job-failure-reader.js";
 import { JobState, isTerminalJobState, jobStateName } from "../client/job-states.js";
 import { RunningJobContext } from "./running-job-context.js";
@@ -71,14 +75,23 @@ export interface ArmadaHookApi {
   /** The latest failed event of a job (its failure category, and whether Armada will retry it); optional. */
   getJobFailure?(queue: string, jobSetId: string, jobId: string): Promise<JobFailure | undefined>;
   cancelJob(context: RunningJobContext, log?: LogSink): Promise<RunningJobContext>;
-  jobByExternalJobUri(queue: string, jobSetId: string, externalJobUri: string): Promise<ExistingJob | undefined>;
+  jobByExternalJobUri(
+    queue: string,
+    jobSetId: string,
+    externalJobUri: string,
+  ): Promise<ExistingJob | undefined>;
   /** Every job of the job set carrying `externalJobUri` (all tries of a task instance); optional. */
   jobsByExternalJobUri?(queue: string, jobSetId: string, externalJobUri: string): Promise<ExistingJob[]>;
   /**
    * The job of the job set with this URI and client id, waiting up to the
    * submit lookup grace for the query API to ingest it; undefined if none.
    */
-  findSubmittedJob(queue: string, jobSetId: string, externalJobUri: string, clientId: string): Promise<string | undefined>;
+  findSubmittedJob(
+    queue: string,
+    jobSetId: string,
+    externalJobUri: string,
+    clientId: string,
+  ): Promise<string | undefined>;
   /** Stops batching status checks for a job that reached a final state. */
   forgetJob(jobId: string): void;
   /** Includes a job in batched status checks from now on (optional). */
@@ -166,10 +179,8 @@ interface SharedChannel {
 
 const CHANNELS_KEY = Symbol.for("armada-airflow.operator.channels");
 // One client per channel per process, shared by every task and trigger.
-const channels: Map<string, SharedChannel[]> = ((globalThis as Record<symbol, unknown>)[CHANNELS_KEY] ??= new Map<
-  string,
-  SharedChannel[]
->()) as Map<string, SharedChannel[]>;
+const channels: Map<string, SharedChannel[]> = ((globalThis as Record<symbol, unknown>)[CHANNELS_KEY] ??=
+  new Map<string, SharedChannel[]>()) as Map<string, SharedChannel[]>;
 
 function channelFor(
   args: GrpcChannelArgs,
@@ -189,10 +200,13 @@ function channelFor(
   );
   if (found) return found;
   const client = new ArmadaClient(args, { defaultDeadlineMs: deadlineMs });
-  const batcher = new StatusBatcher(async (jobIds) => {
-    const res = await client.getJobStatus({ jobIds });
-    return new Map(Object.entries(res.jobStates).map(([id, s]) => [id, s as JobState]));
-  }, { clock });
+  const batcher = new StatusBatcher(
+    async (jobIds) => {
+      const res = await client.getJobStatus({ jobIds });
+      return new Map(Object.entries(res.jobStates).map(([id, s]) => [id, s as JobState]));
+    },
+    { clock },
+  );
   const submitter = new SubmitBatcher(async (queue, jobSetId, jobRequestItems) => {
     const res = await client.submitJobs({ queue, jobSetId, jobRequestItems });
     // Test-only (fault matrix): Armada created the jobs, no task has read its answer yet.
@@ -322,17 +336,30 @@ export class ArmadaHook implements ArmadaHookApi {
         // Shared with the other tasks submitting to this queue and job set now: one call for many.
         one = await submitter.submit(request.queue, request.jobSetId, item);
       } catch (err) {
-        const missing = err instanceof ArmadaError && err.code === GrpcStatus.PERMISSION_DENIED && QUEUE_NOT_FOUND.exec(err.details);
-        if (missing) throw new ArmadaOperatorQueueNotFoundError(missing[1] || request.queue, request.jobSetId, { cause: err });
+        const missing =
+          err instanceof ArmadaError &&
+          err.code === GrpcStatus.PERMISSION_DENIED &&
+          QUEUE_NOT_FOUND.exec(err.details);
+        if (missing)
+          throw new ArmadaOperatorQueueNotFoundError(missing[1] || request.queue, request.jobSetId, {
+            cause: err,
+          });
         if (!isAmbiguousSubmitFailure(err)) throw err;
         lastError = err;
         request.log?.warn(
           `SubmitJobs outcome unknown (${err instanceof Error ? err.message : String(err)}); ` +
             `looking the job up by its external job URI ${request.externalJobUri} before submitting again`,
         );
-        const found = await this.findSubmittedJob(request.queue, request.jobSetId, request.externalJobUri, item.clientId);
+        const found = await this.findSubmittedJob(
+          request.queue,
+          request.jobSetId,
+          request.externalJobUri,
+          item.clientId,
+        );
         if (found) {
-          request.log?.info(`Found job ${found} created by the submission whose outcome was unknown; not submitting again.`);
+          request.log?.info(
+            `Found job ${found} created by the submission whose outcome was unknown; not submitting again.`,
+          );
           return found;
         }
         continue;
@@ -345,11 +372,20 @@ export class ArmadaHook implements ArmadaHookApi {
   }
 
   /** See {@link ArmadaHookApi.findSubmittedJob}. */
-  async findSubmittedJob(queue: string, jobSetId: string, uri: string, clientId: string): Promise<string | undefined> {
+  async findSubmittedJob(
+    queue: string,
+    jobSetId: string,
+    uri: string,
+    clientId: string,
+  ): Promise<string | undefined> {
     const deadline = this.clock.nowMs() + this.options.submitLookupGraceMs;
     for (;;) {
       try {
-        const res = await this.client.getJobStatusUsingExternalJobUri({ queue, jobset: jobSetId, externalJobUri: uri });
+        const res = await this.client.getJobStatusUsingExternalJobUri({
+          queue,
+          jobset: jobSetId,
+          externalJobUri: uri,
+        });
         const ids = Object.keys(res.jobStates);
         if (ids.length > 0) {
           const details = await this.client.getJobDetails({ jobIds: ids, expandJobSpec: true });
@@ -439,7 +475,9 @@ export class ArmadaHook implements ArmadaHookApi {
             (retry ? `; trying again${waitMs > 0 ? ` in ${waitMs / 1000}s` : ""}` : ""),
         );
         if (!retry) {
-          throw new ArmadaOperatorCancelError(context.armadaQueue, context.jobId, context.jobState, attempt, { cause: err });
+          throw new ArmadaOperatorCancelError(context.armadaQueue, context.jobId, context.jobState, attempt, {
+            cause: err,
+          });
         }
         if (waitMs > 0) await this.clock.sleep(waitMs);
         continue;
@@ -472,13 +510,25 @@ export class ArmadaHook implements ArmadaHookApi {
   }
 
   /** The most recently submitted job of the job set carrying `externalJobUri`, if any. */
-  async jobByExternalJobUri(queue: string, jobSetId: string, externalJobUri: string): Promise<ExistingJob | undefined> {
+  async jobByExternalJobUri(
+    queue: string,
+    jobSetId: string,
+    externalJobUri: string,
+  ): Promise<ExistingJob | undefined> {
     return latest(await this.jobsByExternalJobUri(queue, jobSetId, externalJobUri));
   }
 
   /** Every job of the job set carrying `externalJobUri`, with its state. */
-  async jobsByExternalJobUri(queue: string, jobSetId: string, externalJobUri: string): Promise<ExistingJob[]> {
-    const res = await this.client.getJobStatusUsingExternalJobUri({ queue, jobset: jobSetId, externalJobUri });
+  async jobsByExternalJobUri(
+    queue: string,
+    jobSetId: string,
+    externalJobUri: string,
+  ): Promise<ExistingJob[]> {
+    const res = await this.client.getJobStatusUsingExternalJobUri({
+      queue,
+      jobset: jobSetId,
+      externalJobUri,
+    });
     const ids = Object.keys(res.jobStates);
     if (ids.length === 0) return [];
     const details = await this.client.getJobDetails({ jobIds: ids });
