@@ -31,8 +31,8 @@ export interface Env {
   /** While false, the clock is not moved (to let a real-time deadline pass first). */
   flowing: boolean;
   operator(taskId: string, dag: DAG, overrides?: Partial<ArmadaOperatorOptions>): ArmadaOperator;
-  /** Runs a DAG to its end while time flows; returns the run state. */
-  run(dag: DAG, runId?: string): Promise<string>;
+  /** Runs a DAG to its end while time flows (in `by`, default the env's runner); returns the run state. */
+  run(dag: DAG, runId?: string, by?: Runner): Promise<string>;
   logLines(taskId?: string): string[];
   xcom(dagId: string, runId: string, taskId: string, key: string): Promise<unknown>;
   stop(): Promise<void>;
@@ -103,8 +103,8 @@ export async function startEnv(
         ...overrides,
       });
     },
-    async run(dag, runId = "test_run_1") {
-      await runner.createDagRun(dag, { runId });
+    async run(dag, runId = "test_run_1", by = runner) {
+      await by.createDagRun(dag, { runId });
       pumping++;
       const pump = (async () => {
         while (pumping > 0) {
@@ -116,7 +116,7 @@ export async function startEnv(
       // broken test is stopped by its test timeout, after which `stop()` (in
       // the tests' afterEach) shuts the runner down and this run returns.
       try {
-        return await runner.runDagRun(dag, runId);
+        return await by.runDagRun(dag, runId);
       } finally {
         pumping--;
         await pump;
