@@ -240,7 +240,9 @@ export class Runner {
   /**
    * Stops the heartbeat, unregisters, and closes what the runner held for
    * its tasks and triggers ({@link resources}: its Armada clients and event
-   * streams, say). Call it once the runs it drives have ended.
+   * streams, say). Runs still driven here keep those until the last of them
+   * ends (a scheduler handing its runs over stops its runner and exits: its
+   * tasks must not see their connections close first).
    */
   async stop(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
@@ -254,6 +256,10 @@ export class Runner {
       });
     }
     this.started = false;
+    if (this.drivers.size === 0) await this.closeResources();
+  }
+
+  private async closeResources(): Promise<void> {
     await this.resources.close().catch((err: unknown) => {
       const causes = err instanceof AggregateError ? err.errors : [err];
       stderrLogger.warn(`Runner ${this.id}: cannot close what it held: ${causes.map(errorText).join("; ")}`);
@@ -369,6 +375,8 @@ export class Runner {
           // The claim stays until this process is gone; the next runner sees it dead and takes the run.
           stderrLogger.warn(`DAG run ${dag.dagId}/${runId}: cannot release the run (${errorText(err)})`);
         });
+      // Stopped while this run went on: its resources were left to the last run to end.
+      if (!this.started && this.drivers.size === 0) await this.closeResources();
     }
   }
 

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { DAG } from "armada-airflow";
 import { currentRunnerResources, RunnerResources } from "../../src/runtime/runner-resources.js";
+import { sleepUntil } from "../support/sleep-until.js";
 import { FnOperator, tempSqliteStore, testRunner } from "./support.js";
 
 const KEY = Symbol.for("armada-airflow.test.runner-resource");
@@ -51,6 +52,29 @@ describe("RunnerResources", () => {
     expect(runner.resources.size).toBe(0);
     await runner.stop();
     expect(seen[0]!.closes).toBe(1);
+  });
+
+  it("a runner stopped while a run goes on keeps its resources until that run ends", async () => {
+    const t = await tempSqliteStore();
+    dispose = t.dispose;
+    const { runner } = testRunner(t.store);
+    let held: Held | undefined;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const dag = new DAG({ dagId: "long" });
+    new FnOperator({ dag, taskId: "t" }, async () => {
+      held = currentRunnerResources()!.get(KEY, () => new Held());
+      await gate;
+    });
+    await runner.createDagRun(dag, { runId: "r" });
+    const run = runner.runDagRun(dag, "r");
+    await sleepUntil(() => held !== undefined, "the task to take its resource");
+    // As a scheduler handing its runs over does before it exits: the running task keeps its connections.
+    await runner.stop();
+    expect(held!.closes).toBe(0);
+    release();
+    expect(await run).toBe("success");
+    expect(held!.closes).toBe(1);
   });
 
   it("outside a runner there are none; after close a resource is made anew", async () => {
