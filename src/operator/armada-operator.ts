@@ -144,7 +144,10 @@ export interface ArmadaOperatorOptions extends BaseOperatorOptions {
   extraLinks?: ExtraLinks;
   /** Kubeconfig (contexts named by Armada cluster id) for container logs. @default the standard kubeconfig */
   kubeConfig?: KubeConfig;
-  /** Replaces the Armada hook (tests, custom transports). @default an {@link ArmadaHook} per channel */
+  /**
+   * Replaces the Armada hook (tests, custom transports); called where the try runs, so an `ArmadaHook` it makes
+   * is in that runner's connection pool. @default an {@link ArmadaHook} in the runner's pool
+   */
   hookFactory?: (channelArgs: GrpcChannelArgs, clock: Clock) => ArmadaHookApi;
   /** Replaces the pod log manager. @default a {@link KubernetesPodLogManager} */
   podLogManager?: KubernetesPodLogManager;
