@@ -18,6 +18,7 @@ const ROOT_VALUES = [
   "ARMADA_FAIL_FAST_ANNOTATION",
   "ArmadaAirflowError",
   "ArmadaClient",
+  "ArmadaConnectionPool",
   "ArmadaError",
   "ArmadaHook",
   "ArmadaOperator",
@@ -128,6 +129,8 @@ const ROOT_VALUES = [
 const ROOT_TYPES = [
   "ArmadaAirflowErrorOptions",
   "ArmadaAuth",
+  "ArmadaChannel",
+  "ArmadaChannelOptions",
   "ArmadaClientOptions",
   "ArmadaEnvironment",
   "ArmadaEnvironmentOptions",

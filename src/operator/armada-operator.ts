@@ -32,7 +32,8 @@ import {
   ArmadaOperatorJobFailedError,
   ArmadaOperatorJobFailedFatalError,
 } from "./errors.js";
-import { ArmadaHook, type ArmadaHookApi } from "./hook.js";
+import { ArmadaHook, configuredHookOptions, type ArmadaHookApi } from "./hook.js";
+import { ArmadaConnectionPool } from "./connection-pool.js";
 import type { JobEventSubscription } from "./job-set-watch.js";
 import { maxEventStreams, resolveTracking, type ArmadaTracking } from "./tracking.js";
 import {
@@ -72,7 +73,7 @@ export const XCOM_KEYS = {
   lookoutUrl: LOOKOUT_URL_XCOM_KEY,
 } as const;
 
-/** The default annotation key prefix (env `ANNOTATION_KEY_PREFIX` overrides it). */
+/** The default annotation key prefix (env `ANNOTATION_KEY_PREFIX`, config `armada_operator.annotation_key_prefix`, overrides it). */
 export const DEFAULT_ANNOTATION_KEY_PREFIX = "armadaproject.io/";
 
 /** Options of {@link ArmadaOperator}. */
@@ -143,7 +144,10 @@ export interface ArmadaOperatorOptions extends BaseOperatorOptions {
   extraLinks?: ExtraLinks;
   /** Kubeconfig (contexts named by Armada cluster id) for container logs. @default the standard kubeconfig */
   kubeConfig?: KubeConfig;
-  /** Replaces the Armada hook (tests, custom transports). @default an {@link ArmadaHook} per channel */
+  /**
+   * Replaces the Armada hook (tests, custom transports); called where the try runs, so an `ArmadaHook` it makes
+   * is in that runner's connection pool. @default an {@link ArmadaHook} in the runner's pool
+   */
   hookFactory?: (channelArgs: GrpcChannelArgs, clock: Clock) => ArmadaHookApi;
   /** Replaces the pod log manager. @default a {@link KubernetesPodLogManager} */
   podLogManager?: KubernetesPodLogManager;
@@ -203,9 +207,12 @@ function nonEmptyString(field: string, value: unknown, example: string): string 
   return value;
 }
 
-/** The annotation key prefix (env `ANNOTATION_KEY_PREFIX`), refused when it cannot make valid keys. */
-function annotationKeyPrefix(): string {
-  const prefix = process.env.ANNOTATION_KEY_PREFIX ?? DEFAULT_ANNOTATION_KEY_PREFIX;
+/**
+ * The annotation key prefix (`armada_operator.annotation_key_prefix`, env `ANNOTATION_KEY_PREFIX`),
+ * refused when it cannot make valid keys.
+ */
+function annotationKeyPrefix(config: ArmadaOperatorConfig): string {
+  const prefix = config.annotation_key_prefix;
   const problem = qualifiedNameProblem(`${prefix}taskId`.toLowerCase());
   if (problem) {
     throw new ArmadaOperatorInputError(
@@ -299,6 +306,8 @@ export class ArmadaOperator extends BaseOperator {
   private readonly hookFactory: ((channelArgs: GrpcChannelArgs, clock: Clock) => ArmadaHookApi) | undefined;
   private podLogManagerOverride: KubernetesPodLogManager | undefined;
   private hookInstance: ArmadaHookApi | undefined;
+  /** The pool {@link hookInstance} was made in. */
+  private hookPool: ArmadaConnectionPool | undefined;
   private podLogManagerInstance: KubernetesPodLogManager | undefined;
   /** The parsed, annotated request to submit: see {@link renderedItem}. */
   private renderedItemCache: JobSubmitRequestItem | undefined;
@@ -423,7 +432,7 @@ export class ArmadaOperator extends BaseOperator {
     // too, so a bad one stops the load instead of failing every task's try.
     // (TLS files and token variables are checked at run time: they may exist
     // only where tasks run.)
-    annotationKeyPrefix();
+    annotationKeyPrefix(config.armada_operator);
     if (!this.hookFactory) checkCallSettings(config.armada_operator);
 
     this.templateFields = ["job_request", "job_set_prefix"];
@@ -471,15 +480,20 @@ export class ArmadaOperator extends BaseOperator {
     return (this.runConfig ?? currentRuntimeConfig()).armada_operator;
   }
 
-  /** The Armada hook for this operator's channel. */
+  /**
+   * The Armada hook for this operator's channel, in the connection pool of
+   * the runner running the try (made again when another runner runs this
+   * operator: a hook must not outlive its runner's pool).
+   */
   get hook(): ArmadaHookApi {
-    if (this.hookInstance) return this.hookInstance;
+    const pool = ArmadaConnectionPool.current();
+    if (this.hookInstance && this.hookPool === pool) return this.hookInstance;
+    this.hookPool = pool;
     if (this.hookFactory) return (this.hookInstance = this.hookFactory(this.channelArgs, this.clock));
-    const settings = this.settings;
     return (this.hookInstance = new ArmadaHook(this.channelArgs, {
+      pool,
       clock: this.clock,
-      deadlineMs: settings.rpc_deadline_s * 1000,
-      submitLookupGraceMs: settings.submit_lookup_grace_s * 1000,
+      ...configuredHookOptions(this.settings),
     }));
   }
 
@@ -599,7 +613,7 @@ export class ArmadaOperator extends BaseOperator {
   }
 
   private annotate(context: Context, item: JobSubmitRequestItem): void {
-    const prefix = annotationKeyPrefix();
+    const prefix = annotationKeyPrefix(this.settings);
     const uri = this.externalJobUri(context);
     item.annotations = {
       ...item.annotations,

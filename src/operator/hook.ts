@@ -1,29 +1,40 @@
 /**
- * ArmadaHook: the operator's and trigger's way to Armada. One cached client
- * per channel (so many tasks share one connection), status checks batched
- * per channel, and submission that never creates a second job.
+ * ArmadaHook: the operator's and trigger's way to Armada. Its client and
+ * batchers come from a connection pool (its runner's, see
+ * {@link ArmadaConnectionPool}): one client per channel, so many tasks share
+ * one connection, status checks batched per channel, and submission that
+ * never creates a second job.
  */
 import { ArmadaAirflowError } from "../common/armada-airflow-error.js";
 import { ErrorCode } from "../common/error-code.js";
 import { randomUUID } from "node:crypto";
 import { type Clock, systemClock } from "../common/clock.js";
-import { crashPoint } from "../common/crash-point.js";
-import { ArmadaClient } from "../client/armada-client.js";
+import type { ArmadaClient } from "../client/armada-client.js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { ArmadaError, isAmbiguousSubmitFailure } from "../client/armada-error.js";
 import { GrpcChannelArgs } from "../client/channel-args.js";
 import { JobRunState } from "../gen/armada/job.js";
 import type { JobSubmitRequestItem, JobSubmitResponseItem } from "../gen/armada/submit.js";
-import { ArmadaOperatorCancelError, ArmadaOperatorQueueNotFoundError, ArmadaOperatorSubmitError } from "./errors.js";
-import { JobFailureReader, type JobFailure } from "./job-failure-reader.js";
+import {
+  ArmadaOperatorCancelError,
+  ArmadaOperatorQueueNotFoundError,
+  ArmadaOperatorSubmitError,
+} from "./errors.js";
+import type { JobFailure } from "./job-failure-reader.js";
 import { JobState, isTerminalJobState, jobStateName } from "../client/job-states.js";
 import { RunningJobContext } from "./running-job-context.js";
-import { StatusBatcher, type StatusCheckOptions } from "./status-batcher.js";
-import { SubmitBatcher } from "./submit-batcher.js";
-import { JobSetWatches, type JobEventSubscription } from "./job-set-watch.js";
-import { stderrLogger } from "../runtime/task-logger.js";
-import { maxEventStreams } from "./tracking.js";
+import type { StatusBatcher, StatusCheckOptions } from "./status-batcher.js";
+import type { SubmitBatcher } from "./submit-batcher.js";
+import type { JobSetWatches, JobEventSubscription } from "./job-set-watch.js";
 import type { LogSink } from "./task-log.js";
+import type { ArmadaOperatorConfig } from "../runtime/runtime-config.js";
+import {
+  ArmadaConnectionPool,
+  closeDefaultArmadaConnectionPool,
+  defaultArmadaConnectionPool,
+  type ArmadaChannel,
+  type ArmadaChannelOptions,
+} from "./connection-pool.js";
 
 /** A job found by its external job URI. */
 export interface ExistingJob {
@@ -71,14 +82,23 @@ export interface ArmadaHookApi {
   /** The latest failed event of a job (its failure category, and whether Armada will retry it); optional. */
   getJobFailure?(queue: string, jobSetId: string, jobId: string): Promise<JobFailure | undefined>;
   cancelJob(context: RunningJobContext, log?: LogSink): Promise<RunningJobContext>;
-  jobByExternalJobUri(queue: string, jobSetId: string, externalJobUri: string): Promise<ExistingJob | undefined>;
+  jobByExternalJobUri(
+    queue: string,
+    jobSetId: string,
+    externalJobUri: string,
+  ): Promise<ExistingJob | undefined>;
   /** Every job of the job set carrying `externalJobUri` (all tries of a task instance); optional. */
   jobsByExternalJobUri?(queue: string, jobSetId: string, externalJobUri: string): Promise<ExistingJob[]>;
   /**
    * The job of the job set with this URI and client id, waiting up to the
    * submit lookup grace for the query API to ingest it; undefined if none.
    */
-  findSubmittedJob(queue: string, jobSetId: string, externalJobUri: string, clientId: string): Promise<string | undefined>;
+  findSubmittedJob(
+    queue: string,
+    jobSetId: string,
+    externalJobUri: string,
+    clientId: string,
+  ): Promise<string | undefined>;
   /** Stops batching status checks for a job that reached a final state. */
   forgetJob(jobId: string): void;
   /** Includes a job in batched status checks from now on (optional). */
@@ -92,7 +112,14 @@ export interface ArmadaHookApi {
 }
 
 /** Options of {@link ArmadaHook}. */
-export interface ArmadaHookOptions {
+export interface ArmadaHookOptions extends ArmadaChannelOptions {
+  /**
+   * The connections this hook shares with others (one client and batchers per
+   * channel, deadline and clock).
+   * @default the pool of the runner running the code that makes the hook (a task, a trigger), else the
+   * process default pool (see {@link ArmadaConnectionPool})
+   */
+  pool?: ArmadaConnectionPool;
   /** Time source for waits and batching. @default systemClock */
   clock?: Clock;
   /** Deadline of each RPC in ms. @default 30000 */
@@ -114,22 +141,25 @@ export interface ArmadaHookOptions {
    * retry is immediate, the rest back off. @default 1000
    */
   cancelBackoffMs?: number;
-  /**
-   * Where channel-wide notices go (an event stream given up, the stream cap
-   * reached). The channel is shared: the first hook of a channel sets it.
-   * @default stderr
-   */
-  log?: LogSink;
-  /** Event streams (tracking `events`): consecutive failures before a stream is given up. @default 5 */
-  eventStreamRetryBudget?: number;
-  /** Event streams: first pause before re-opening a broken stream (doubles up to 8 s). @default 500 */
-  eventStreamBackoffMs?: number;
-  /** Event streams: how long a stream nobody waits on stays open for a task that defers again. @default 5000 */
-  eventStreamLingerMs?: number;
+}
+
+/**
+ * The hook options that come from the `[armada_operator]` settings
+ * (`rpc_deadline_s`, `submit_lookup_grace_s`). The operator and its trigger
+ * both take theirs from here, so a task and its trigger ask for the same
+ * channel and share its client, batched status calls and event streams.
+ */
+export function configuredHookOptions(
+  settings: Pick<ArmadaOperatorConfig, "rpc_deadline_s" | "submit_lookup_grace_s">,
+): Pick<ArmadaHookOptions, "deadlineMs" | "submitLookupGraceMs"> {
+  return {
+    deadlineMs: settings.rpc_deadline_s * 1000,
+    submitLookupGraceMs: settings.submit_lookup_grace_s * 1000,
+  };
 }
 
 /** Options read once per channel, by its first hook (the channel and its streams are shared). */
-type ChannelWideOption = "log" | "eventStreamRetryBudget" | "eventStreamBackoffMs" | "eventStreamLingerMs";
+type ChannelWideOption = keyof ArmadaChannelOptions;
 
 /** Armada's answer to SubmitJobs for a queue that does not exist (PERMISSION_DENIED). */
 const QUEUE_NOT_FOUND = /could not find queue "([^"]*)"/;
@@ -153,90 +183,13 @@ function positiveOption(name: string, value: number): number {
   return value;
 }
 
-interface SharedChannel {
-  /** What the pieces were made with: only hooks asking for the same share them. */
-  clock: Clock;
-  deadlineMs: number;
-  client: ArmadaClient;
-  batcher: StatusBatcher;
-  submitter: SubmitBatcher;
-  failures: JobFailureReader;
-  watches: JobSetWatches;
-}
-
-const CHANNELS_KEY = Symbol.for("armada-airflow.operator.channels");
-// One client per channel per process, shared by every task and trigger.
-const channels: Map<string, SharedChannel[]> = ((globalThis as Record<symbol, unknown>)[CHANNELS_KEY] ??= new Map<
-  string,
-  SharedChannel[]
->()) as Map<string, SharedChannel[]>;
-
-function channelFor(
-  args: GrpcChannelArgs,
-  clock: Clock,
-  deadlineMs: number,
-  options: ArmadaHookOptions,
-): SharedChannel {
-  const key = JSON.stringify(args.serialize());
-  const list = channels.get(key) ?? [];
-  // Equal serializations can still differ in secrets; only share equal args. A hook with another clock or
-  // deadline gets its own client and batchers, not silently the first hook's.
-  const found = list.find(
-    (c) =>
-      c.clock === clock &&
-      c.deadlineMs === deadlineMs &&
-      (c.client.channelArgs === args || c.client.channelArgs.equals(args)),
-  );
-  if (found) return found;
-  const client = new ArmadaClient(args, { defaultDeadlineMs: deadlineMs });
-  const batcher = new StatusBatcher(async (jobIds) => {
-    const res = await client.getJobStatus({ jobIds });
-    return new Map(Object.entries(res.jobStates).map(([id, s]) => [id, s as JobState]));
-  }, { clock });
-  const submitter = new SubmitBatcher(async (queue, jobSetId, jobRequestItems) => {
-    const res = await client.submitJobs({ queue, jobSetId, jobRequestItems });
-    // Test-only (fault matrix): Armada created the jobs, no task has read its answer yet.
-    crashPoint("armada.mid-submit");
-    return res;
-  });
-  const watches = new JobSetWatches(
-    (queue, id, fromMessageId, signal) =>
-      client.getJobSetEvents({ queue, id, watch: true, fromMessageId }, { resume: false, signal }),
-    {
-      clock,
-      log: options.log ?? stderrLogger,
-      target: args.target,
-      // Asked when a stream would open, so the config of the process (its CLI's) at that moment counts.
-      maxStreams: () => maxEventStreams(),
-      ...(options.eventStreamRetryBudget !== undefined
-        ? { retryBudget: options.eventStreamRetryBudget }
-        : {}),
-      ...(options.eventStreamBackoffMs !== undefined ? { backoffMs: options.eventStreamBackoffMs } : {}),
-      ...(options.eventStreamLingerMs !== undefined ? { lingerMs: options.eventStreamLingerMs } : {}),
-    },
-  );
-  const shared = {
-    clock,
-    deadlineMs,
-    client,
-    batcher,
-    submitter,
-    failures: new JobFailureReader(() => client),
-    watches,
-  };
-  list.push(shared);
-  channels.set(key, list);
-  return shared;
-}
-
-/** Closes every cached client and its event streams (for tests and clean shutdown). */
+/**
+ * Closes the clients and event streams of the process default pool: those
+ * of hooks made outside any runner (for tests and clean shutdown). A
+ * runner's pool is closed by the runner, when it stops.
+ */
 export function closeArmadaHookClients(): void {
-  for (const list of channels.values())
-    for (const c of list) {
-      c.watches.closeAll();
-      c.client.close();
-    }
-  channels.clear();
+  closeDefaultArmadaConnectionPool();
 }
 
 function latest<T extends { submittedAt: Date | undefined }>(items: T[]): T | undefined {
@@ -247,9 +200,11 @@ function latest<T extends { submittedAt: Date | undefined }>(items: T[]): T | un
 export class ArmadaHook implements ArmadaHookApi {
   readonly channelArgs: GrpcChannelArgs;
   private readonly clock: Clock;
-  private readonly options: Required<Omit<ArmadaHookOptions, "clock" | ChannelWideOption>>;
+  private readonly options: Required<Omit<ArmadaHookOptions, "clock" | "pool" | ChannelWideOption>>;
   private readonly channelOptions: ArmadaHookOptions;
-  private shared: SharedChannel | undefined;
+  /** The pool given, or the runner's found when the hook was made; undefined: the process default. */
+  private readonly ownPool: ArmadaConnectionPool | undefined;
+  private shared: { pool: ArmadaConnectionPool; channel: ArmadaChannel } | undefined;
 
   constructor(channelArgs: GrpcChannelArgs, options: ArmadaHookOptions = {}) {
     if (!(channelArgs instanceof GrpcChannelArgs)) {
@@ -271,6 +226,19 @@ export class ArmadaHook implements ArmadaHookApi {
       cancelBackoffMs: options.cancelBackoffMs ?? 1000,
     };
     this.channelOptions = options;
+    // Found now: a hook is made where it is used (a task's execute, a trigger's run), in its runner's scope.
+    this.ownPool = options.pool ?? ArmadaConnectionPool.ofCurrentRunner();
+  }
+
+  /**
+   * The pool this hook's channel is in: the one given, else that of the
+   * runner it was made in, else the process default pool (looked up at each
+   * use, so one closed by {@link closeArmadaHookClients} is replaced). Once
+   * the pool is closed, calls through the hook throw a `failed_precondition`
+   * error.
+   */
+  get pool(): ArmadaConnectionPool {
+    return this.ownPool ?? defaultArmadaConnectionPool();
   }
 
   /** The shared client of this channel. */
@@ -293,13 +261,17 @@ export class ArmadaHook implements ArmadaHookApi {
     return this.channel().batcher;
   }
 
-  private channel(): SharedChannel {
-    return (this.shared ??= channelFor(
+  private channel(): ArmadaChannel {
+    const pool = this.pool;
+    if (this.shared?.pool === pool && !pool.closed) return this.shared.channel;
+    const channel = pool.channelFor(
       this.channelArgs,
       this.clock,
       this.options.deadlineMs,
       this.channelOptions,
-    ));
+    );
+    this.shared = { pool, channel };
+    return channel;
   }
 
   /**
@@ -322,17 +294,30 @@ export class ArmadaHook implements ArmadaHookApi {
         // Shared with the other tasks submitting to this queue and job set now: one call for many.
         one = await submitter.submit(request.queue, request.jobSetId, item);
       } catch (err) {
-        const missing = err instanceof ArmadaError && err.code === GrpcStatus.PERMISSION_DENIED && QUEUE_NOT_FOUND.exec(err.details);
-        if (missing) throw new ArmadaOperatorQueueNotFoundError(missing[1] || request.queue, request.jobSetId, { cause: err });
+        const missing =
+          err instanceof ArmadaError &&
+          err.code === GrpcStatus.PERMISSION_DENIED &&
+          QUEUE_NOT_FOUND.exec(err.details);
+        if (missing)
+          throw new ArmadaOperatorQueueNotFoundError(missing[1] || request.queue, request.jobSetId, {
+            cause: err,
+          });
         if (!isAmbiguousSubmitFailure(err)) throw err;
         lastError = err;
         request.log?.warn(
           `SubmitJobs outcome unknown (${err instanceof Error ? err.message : String(err)}); ` +
             `looking the job up by its external job URI ${request.externalJobUri} before submitting again`,
         );
-        const found = await this.findSubmittedJob(request.queue, request.jobSetId, request.externalJobUri, item.clientId);
+        const found = await this.findSubmittedJob(
+          request.queue,
+          request.jobSetId,
+          request.externalJobUri,
+          item.clientId,
+        );
         if (found) {
-          request.log?.info(`Found job ${found} created by the submission whose outcome was unknown; not submitting again.`);
+          request.log?.info(
+            `Found job ${found} created by the submission whose outcome was unknown; not submitting again.`,
+          );
           return found;
         }
         continue;
@@ -345,11 +330,20 @@ export class ArmadaHook implements ArmadaHookApi {
   }
 
   /** See {@link ArmadaHookApi.findSubmittedJob}. */
-  async findSubmittedJob(queue: string, jobSetId: string, uri: string, clientId: string): Promise<string | undefined> {
+  async findSubmittedJob(
+    queue: string,
+    jobSetId: string,
+    uri: string,
+    clientId: string,
+  ): Promise<string | undefined> {
     const deadline = this.clock.nowMs() + this.options.submitLookupGraceMs;
     for (;;) {
       try {
-        const res = await this.client.getJobStatusUsingExternalJobUri({ queue, jobset: jobSetId, externalJobUri: uri });
+        const res = await this.client.getJobStatusUsingExternalJobUri({
+          queue,
+          jobset: jobSetId,
+          externalJobUri: uri,
+        });
         const ids = Object.keys(res.jobStates);
         if (ids.length > 0) {
           const details = await this.client.getJobDetails({ jobIds: ids, expandJobSpec: true });
@@ -439,7 +433,9 @@ export class ArmadaHook implements ArmadaHookApi {
             (retry ? `; trying again${waitMs > 0 ? ` in ${waitMs / 1000}s` : ""}` : ""),
         );
         if (!retry) {
-          throw new ArmadaOperatorCancelError(context.armadaQueue, context.jobId, context.jobState, attempt, { cause: err });
+          throw new ArmadaOperatorCancelError(context.armadaQueue, context.jobId, context.jobState, attempt, {
+            cause: err,
+          });
         }
         if (waitMs > 0) await this.clock.sleep(waitMs);
         continue;
@@ -472,13 +468,25 @@ export class ArmadaHook implements ArmadaHookApi {
   }
 
   /** The most recently submitted job of the job set carrying `externalJobUri`, if any. */
-  async jobByExternalJobUri(queue: string, jobSetId: string, externalJobUri: string): Promise<ExistingJob | undefined> {
+  async jobByExternalJobUri(
+    queue: string,
+    jobSetId: string,
+    externalJobUri: string,
+  ): Promise<ExistingJob | undefined> {
     return latest(await this.jobsByExternalJobUri(queue, jobSetId, externalJobUri));
   }
 
   /** Every job of the job set carrying `externalJobUri`, with its state. */
-  async jobsByExternalJobUri(queue: string, jobSetId: string, externalJobUri: string): Promise<ExistingJob[]> {
-    const res = await this.client.getJobStatusUsingExternalJobUri({ queue, jobset: jobSetId, externalJobUri });
+  async jobsByExternalJobUri(
+    queue: string,
+    jobSetId: string,
+    externalJobUri: string,
+  ): Promise<ExistingJob[]> {
+    const res = await this.client.getJobStatusUsingExternalJobUri({
+      queue,
+      jobset: jobSetId,
+      externalJobUri,
+    });
     const ids = Object.keys(res.jobStates);
     if (ids.length === 0) return [];
     const details = await this.client.getJobDetails({ jobIds: ids });

@@ -27,6 +27,7 @@ export {
   type SubmitJobRequest,
   closeArmadaHookClients,
 } from "./hook.js";
+export { ArmadaConnectionPool, type ArmadaChannel, type ArmadaChannelOptions } from "./connection-pool.js";
 export { type StatusCheckOptions } from "./status-batcher.js";
 export { type ArmadaTracking } from "./tracking.js";
 export { type JobEventSubscription } from "./job-set-watch.js";

@@ -17,7 +17,8 @@ import { GrpcChannelArgs } from "../client/channel-args.js";
 import { BaseTrigger, registerTrigger, TriggerEvent } from "../runtime/trigger.js";
 import { TaskInstanceState } from "../runtime/state.js";
 import { stderrLogger } from "../runtime/task-logger.js";
-import { ArmadaHook, type ArmadaHookApi } from "./hook.js";
+import { ArmadaHook, configuredHookOptions, type ArmadaHookApi } from "./hook.js";
+import { currentRuntimeConfig } from "../runtime/runtime-config.js";
 import { RunningJobContext } from "./running-job-context.js";
 import { TERMINAL_JOB_STATES, isTerminalJobState, jobStateName } from "../client/job-states.js";
 import type { JobEventSubscription } from "./job-set-watch.js";
@@ -158,7 +159,10 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     const args = rawArgs instanceof GrpcChannelArgs ? rawArgs : GrpcChannelArgs.deserialize(rawArgs, 1);
     return this.options.hookFactory
       ? this.options.hookFactory(args)
-      : new ArmadaHook(args, { clock: this.clock });
+      : new ArmadaHook(args, {
+          clock: this.clock,
+          ...configuredHookOptions(currentRuntimeConfig().armada_operator),
+        });
   }
 
   /**
@@ -326,7 +330,10 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     const args = rawArgs instanceof GrpcChannelArgs ? rawArgs : GrpcChannelArgs.deserialize(rawArgs, 1);
     const hook = this.options.hookFactory
       ? this.options.hookFactory(args)
-      : new ArmadaHook(args, { clock: this.clock });
+      : new ArmadaHook(args, {
+          clock: this.clock,
+          ...configuredHookOptions(currentRuntimeConfig().armada_operator),
+        });
     this.options.log?.info(
       `Task ${ti.taskId} is ${state}; cancelling Armada job ${context.jobId} in queue ${context.armadaQueue}`,
     );

@@ -4,6 +4,7 @@
  * trigger-rule evaluation, and the settings a Runner is given (RuntimeConfig).
  */
 export { Runner, type RunnerOptions, type RunnerEvent, type CreateDagRunOptions } from "./runner.js";
+export { RunnerResources, type RunnerResource } from "./runner-resources.js";
 export { evaluateTriggerRule, type TriggerDecision } from "./trigger-rules.js";
 export { loadDag, loadDagFile, findDagFiles, type ModuleImporter } from "./dag-loader.js";
 export {

@@ -7,6 +7,7 @@ import { RuntimeError } from "./errors.js";
 import { isProcessAlive } from "./recovery.js";
 import { currentRuntimeConfig, withRuntimeConfig, type RuntimeConfig } from "./runtime-config.js";
 import { RunDriver } from "./run-driver.js";
+import { RunnerResources, withRunnerResources } from "./runner-resources.js";
 import { errorText, type RunnerEvent } from "./run-scope.js";
 import { serializeValue } from "./serde.js";
 import type { DagRunState } from "./state.js";
@@ -99,6 +100,11 @@ export class Runner {
   readonly heartbeatMs: number;
   /** The settings of this runner and its tasks, resolved once. */
   readonly config: RuntimeConfig;
+  /**
+   * What this runner holds for its tasks and triggers (the operator's Armada
+   * connection pool): made on first use, closed by {@link stop}.
+   */
+  readonly resources = new RunnerResources();
   private readonly templateEnv: TemplateEnv;
   private readonly onEvent: (event: RunnerEvent) => void;
   private readonly drivers = new Set<RunDriver>();
@@ -231,7 +237,13 @@ export class Runner {
     for (const d of this.drivers) d.wake();
   }
 
-  /** Stops the heartbeat and unregisters. */
+  /**
+   * Stops the heartbeat, unregisters, and closes what the runner held for
+   * its tasks and triggers ({@link resources}: its Armada clients and event
+   * streams, say). Runs still driven here keep those until the last of them
+   * ends (a scheduler handing its runs over stops its runner and exits: its
+   * tasks must not see their connections close first).
+   */
   async stop(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
@@ -244,6 +256,24 @@ export class Runner {
       });
     }
     this.started = false;
+    if (this.drivers.size === 0) await this.closeResources();
+  }
+
+  private async closeResources(): Promise<void> {
+    await this.resources.close().catch((err: unknown) => {
+      const causes = err instanceof AggregateError ? err.errors : [err];
+      stderrLogger.warn(`Runner ${this.id}: cannot close what it held: ${causes.map(errorText).join("; ")}`);
+    });
+  }
+
+  /**
+   * Runs `fn` as this runner runs its tasks and triggers: with its config as
+   * the current one (`currentRuntimeConfig`) and its resources as the
+   * current runner's (`currentRunnerResources`). A service that runs
+   * triggers for this runner (the triggerer) calls them through it.
+   */
+  inScope<T>(fn: () => T): T {
+    return withRuntimeConfig(this.config, () => withRunnerResources(this.resources, fn));
   }
 
   /** Creates a queued DAG run (nothing runs until {@link runDagRun} or `resume`). */
@@ -326,8 +356,9 @@ export class Runner {
     this.drivers.add(driver);
     try {
       // Operators built while the run goes (mapped task instances) take their defaults from this runner's
-      // settings, as the run's tasks read theirs, whoever made the runner.
-      return await withRuntimeConfig(this.config, async () => {
+      // settings, as the run's tasks read theirs, whoever made the runner; the run's tasks and triggers
+      // share this runner's resources (one Armada connection pool per runner, not per process).
+      return await this.inScope(async () => {
         await driver.recover();
         return await driver.drive();
       });
@@ -344,6 +375,8 @@ export class Runner {
           // The claim stays until this process is gone; the next runner sees it dead and takes the run.
           stderrLogger.warn(`DAG run ${dag.dagId}/${runId}: cannot release the run (${errorText(err)})`);
         });
+      // Stopped while this run went on: its resources were left to the last run to end.
+      if (!this.started && this.drivers.size === 0) await this.closeResources();
     }
   }
 
@@ -353,7 +386,8 @@ export class Runner {
    * their triggers are removed (with `cleanup()`). Runs stay resumable.
    */
   async shutdown(reason: string): Promise<void> {
-    await Promise.all([...this.drivers].map((d) => d.shutdown(reason)));
+    // In scope: the kills and trigger cleanups it runs reach Armada through this runner's clients.
+    await this.inScope(() => Promise.all([...this.drivers].map((d) => d.shutdown(reason))));
   }
 
   /** True when the runner `id` still runs (same host: its pid exists; else a recent heartbeat). */

@@ -97,6 +97,12 @@ export interface ArmadaOperatorConfig {
   readonly max_event_streams: number;
   /** Seconds a deferred task may go without resuming (a progress line). Env `ARMADA_AIRFLOW__ARMADA_OPERATOR__MAX_QUIET_S`; default 300. */
   readonly max_quiet_s: number;
+  /**
+   * Prefix of the annotation keys the operator puts on its jobs (`<prefix>taskId`, ...; checked by the
+   * operator). Env `ANNOTATION_KEY_PREFIX`, the reference operator's name (no `ARMADA_AIRFLOW__` form, no
+   * config-file key); default `"armadaproject.io/"`.
+   */
+  readonly annotation_key_prefix: string;
 }
 
 /** `[operators]`. */
@@ -232,6 +238,8 @@ export function resolveRuntimeConfig(source: ConfigSource = {}): RuntimeConfig {
       tracking: () => r.string("armada_operator", "tracking")?.trim().toLowerCase() || "events",
       max_event_streams: () => r.number("armada_operator", "max_event_streams", 100),
       max_quiet_s: () => r.number("armada_operator", "max_quiet_s", 300),
+      // The reference's own variable, read as it reads it (an empty value is an empty prefix).
+      annotation_key_prefix: () => (source.env ?? process.env).ANNOTATION_KEY_PREFIX ?? "armadaproject.io/",
     }),
     operators: section<OperatorsConfig>({
       default_deferrable: () => r.boolean("operators", "default_deferrable", false),

@@ -242,7 +242,10 @@ export class TriggererService {
     const r: RunningTrigger = { row, tryNumber, trigger, abort, ended: false };
     this.running.set(row.id, r);
     this.options.log(`running trigger ${row.classpath} of ${row.dagId} ${row.runId} ${tiLabel(row)}`);
-    firstEvent(trigger)
+    // In the runner's scope, as a scheduler runs its triggers: its config, and its Armada clients (closed when
+    // the triggerer stops).
+    this.runner
+      .inScope(() => firstEvent(trigger))
       .then(
         (ev) => this.onEvent(r, ev),
         (err: unknown) => this.onError(r, err),
@@ -307,7 +310,7 @@ export class TriggererService {
     r.ended = true;
     r.abort.abort(new TaskKilledError("trigger removed"));
     try {
-      await r.trigger.cleanup();
+      await this.runner.inScope(() => r.trigger.cleanup());
     } catch (err) {
       this.loggerFor(r.row, r.tryNumber).error(`Trigger cleanup failed: ${errorText(err)}`);
     }
@@ -324,7 +327,7 @@ export class TriggererService {
       trigger.clock = clock;
       const key = { dagId: row.dagId, runId: row.runId, taskId: row.taskId, mapIndex: row.mapIndex };
       trigger.taskInstance = triggerTaskInstance(store, key, ti?.tryNumber ?? 0);
-      await trigger.cleanup();
+      await this.runner.inScope(() => trigger.cleanup());
     } catch (err) {
       this.loggerFor(row, 0).error(`Trigger cleanup failed: ${errorText(err)}`);
     }

@@ -51,7 +51,7 @@ async function useServer(extra: Record<string, string> = {}): Promise<NodeJS.Pro
   return process.env;
 }
 
-async function cli(args: string[]): Promise<{ code: number; out: string }> {
+async function cli(args: string[], env = process.env): Promise<{ code: number; out: string }> {
   let out = "";
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -59,7 +59,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string }> {
       cb();
     },
   });
-  const code = await runCli(args, { stdout: sink, stderr: sink, env: process.env, cwd: root });
+  const code = await runCli(args, { stdout: sink, stderr: sink, env, cwd: root });
   return { code, out };
 }
 
@@ -80,6 +80,23 @@ describe("armada-airflow dags test", () => {
     expect(out).toContain("[main] Hello from hello in run cli_hello");
     expect(out).toContain("[main] all done");
     expect(out).toMatch(/hello\s+-1\s+success/);
+  });
+
+  it("annotates jobs with the ANNOTATION_KEY_PREFIX of the env it is given, not of process.env", async () => {
+    const env = { ...(await useServer()), ANNOTATION_KEY_PREFIX: "example.com/" };
+    expect(process.env.ANNOTATION_KEY_PREFIX).toBeUndefined();
+    const { code, out } = await cli(
+      ["dags", "test", "examples/dags/hello.ts", "--run-id", "cli_prefix"],
+      env,
+    );
+    expect(code, out.slice(-2000)).toBe(0);
+    const [job] = jobsOf("hello-cli_prefix");
+    expect(job?.annotations).toMatchObject({
+      "example.com/taskId": "hello",
+      "example.com/dagId": "hello",
+      "example.com/externalJobUri": "airflow://hello/hello/cli_prefix/-1",
+    });
+    expect(Object.keys(job!.annotations).filter((k) => k.startsWith("armadaproject.io/"))).toEqual([]);
   });
 
   it("fails the bad-job example; the last job context says FAILED", async () => {

@@ -92,8 +92,9 @@ async function start(
   const done = e.runner.runDagRun(dag, "r1").then((s) => (finished = s));
   const calls = (m: string) => e.server.callCounts()[m] ?? 0;
   const states = async () => (await e.store.listTaskInstances("events", "r1")).map((t) => t.state);
-  // The channel is shared: this hook and the operators' reach the same streams (and notices go to `notices`).
-  const watches = new ArmadaHook(e.channelArgs, { clock: e.clock, log: notices }).eventStreams;
+  // The channel is shared: this hook and the operators' (in the runner's pool) reach the same streams (and
+  // notices go to `notices`).
+  const watches = new ArmadaHook(e.channelArgs, { pool: e.pool, clock: e.clock, log: notices }).eventStreams;
   const settled = async (what: string, polling = false) => {
     let last = "";
     // Settled: every task parked, and the RPC counts unchanged across two looks (no confirmation in flight).

@@ -11,9 +11,11 @@ import { GrpcChannelArgs } from "../../src/client/channel-args.js";
 import { ManualClock } from "../../src/common/clock.js";
 import { startDevServer, type DevServer, type DevServerOptions } from "../../src/testing/index.js";
 import { ArmadaOperator, type ArmadaOperatorOptions } from "../../src/operator/armada-operator.js";
+import { ArmadaConnectionPool } from "../../src/operator/connection-pool.js";
 import { ArmadaHook, type ArmadaHookOptions } from "../../src/operator/hook.js";
 import { DAG } from "../../src/runtime/dag.js";
 import { Runner, type RunnerEvent } from "../../src/runtime/runner.js";
+import type { RuntimeConfig } from "../../src/runtime/runtime-config.js";
 import { KyselyStore } from "../../src/runtime/store/kysely-store.js";
 
 export interface Env {
@@ -21,28 +23,36 @@ export interface Env {
   server: DevServer;
   store: KyselyStore;
   runner: Runner;
+  /** The runner's Armada connection pool (its tasks' and triggers' clients; closed when the runner stops). */
+  readonly pool: ArmadaConnectionPool;
   events: RunnerEvent[];
   kubeConfig: KubeConfig;
   channelArgs: GrpcChannelArgs;
   /** While false, the clock is not moved (to let a real-time deadline pass first). */
   flowing: boolean;
   operator(taskId: string, dag: DAG, overrides?: Partial<ArmadaOperatorOptions>): ArmadaOperator;
-  /** Runs a DAG to its end while time flows; returns the run state. */
-  run(dag: DAG, runId?: string): Promise<string>;
+  /** Runs a DAG to its end while time flows (in `by`, default the env's runner); returns the run state. */
+  run(dag: DAG, runId?: string, by?: Runner): Promise<string>;
   logLines(taskId?: string): string[];
   xcom(dagId: string, runId: string, taskId: string, key: string): Promise<unknown>;
   stop(): Promise<void>;
 }
 
 export async function startEnv(
-  o: { server?: DevServerOptions; hook?: ArmadaHookOptions; stepMs?: number } = {},
+  o: { server?: DevServerOptions; hook?: ArmadaHookOptions; stepMs?: number; config?: RuntimeConfig } = {},
 ): Promise<Env> {
   const clock = new ManualClock(Date.UTC(2024, 0, 1));
   const server = await startDevServer({ clock, queues: ["test_queue_1"], ...o.server });
   const dir = mkdtempSync(path.join(os.tmpdir(), "aa-e2e-"));
   const store = await KyselyStore.open({ home: dir });
   const events: RunnerEvent[] = [];
-  const runner = new Runner({ store, clock, heartbeatMs: 20, onEvent: (e) => events.push(e) });
+  const runner = new Runner({
+    store,
+    clock,
+    heartbeatMs: 20,
+    onEvent: (e) => events.push(e),
+    ...(o.config ? { config: o.config } : {}),
+  });
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromString(server.kubeconfig());
   const channelArgs = new GrpcChannelArgs({ target: server.grpcTarget });
@@ -53,6 +63,9 @@ export async function startEnv(
     server,
     store,
     runner,
+    get pool() {
+      return ArmadaConnectionPool.of(runner);
+    },
     events,
     kubeConfig,
     channelArgs,
@@ -90,8 +103,8 @@ export async function startEnv(
         ...overrides,
       });
     },
-    async run(dag, runId = "test_run_1") {
-      await runner.createDagRun(dag, { runId });
+    async run(dag, runId = "test_run_1", by = runner) {
+      await by.createDagRun(dag, { runId });
       pumping++;
       const pump = (async () => {
         while (pumping > 0) {
@@ -103,7 +116,7 @@ export async function startEnv(
       // broken test is stopped by its test timeout, after which `stop()` (in
       // the tests' afterEach) shuts the runner down and this run returns.
       try {
-        return await runner.runDagRun(dag, runId);
+        return await by.runDagRun(dag, runId);
       } finally {
         pumping--;
         await pump;

@@ -65,9 +65,26 @@ describe("resolveRuntimeConfig", () => {
         tracking: "events",
         max_event_streams: 100,
         max_quiet_s: 300,
+        annotation_key_prefix: "armadaproject.io/",
       },
       operators: { default_deferrable: false },
     });
+  });
+
+  it("reads the annotation key prefix from ANNOTATION_KEY_PREFIX of its source, not of process.env", () => {
+    const saved = process.env.ANNOTATION_KEY_PREFIX;
+    process.env.ANNOTATION_KEY_PREFIX = "process.example.com/";
+    try {
+      const env = { ...empty().env, ANNOTATION_KEY_PREFIX: "example.com/" };
+      expect(resolveRuntimeConfig({ env }).armada_operator.annotation_key_prefix).toBe("example.com/");
+      expect(resolveRuntimeConfig(empty()).armada_operator.annotation_key_prefix).toBe("armadaproject.io/");
+      // Set but empty is an empty prefix, as the reference reads it.
+      const blank = { ...empty().env, ANNOTATION_KEY_PREFIX: "" };
+      expect(resolveRuntimeConfig({ env: blank }).armada_operator.annotation_key_prefix).toBe("");
+    } finally {
+      if (saved === undefined) delete process.env.ANNOTATION_KEY_PREFIX;
+      else process.env.ANNOTATION_KEY_PREFIX = saved;
+    }
   });
 
   it("is frozen, section by section", () => {
