@@ -11,8 +11,8 @@
  * succeeded with exactly one job. Figures, not assertions: a loaded machine
  * changes them, so no test depends on them.
  *
- * Environment: BENCH_TASKS (1000), BENCH_JOB_S (60), BENCH_POLL_S (5), BENCH_TRACKING (`poll`, or
- * `events` for event-stream tracking: one shared GetJobSetEvents watch, no poll rounds; a comma list runs
+ * Environment: BENCH_TASKS (1000), BENCH_JOB_S (60), BENCH_POLL_S (5), BENCH_TRACKING (`events,poll`: `events`
+ * for event-stream tracking, the default: one shared GetJobSetEvents watch, no poll rounds; a comma list runs
  * one row per mode in `npm run bench`); BENCH_CPU_PROF=<dir> writes a CPU profile of the runner there.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -27,7 +27,7 @@ const N = Number(process.env.BENCH_TASKS ?? 1000);
 export const JOB_S = Number(process.env.BENCH_JOB_S ?? 60);
 export const POLL_S = Number(process.env.BENCH_POLL_S ?? 5);
 /** Tracking modes to measure (`poll`, `events`). */
-export const BENCH_TRACKING = (process.env.BENCH_TRACKING ?? "poll").split(",").map((m) => m.trim());
+export const BENCH_TRACKING = (process.env.BENCH_TRACKING ?? "events,poll").split(",").map((m) => m.trim());
 const repoRoot = path.resolve(import.meta.dirname, "..");
 
 interface Usage {

@@ -75,6 +75,10 @@ describe("ArmadaOperator follows each run Armada makes of its job", () => {
       env.operator("rerun", dag, {
         containerLogs: "main",
         deferrable,
+        // What is tested is the log of each run. The harness moves its clock in steps while anything sleeps on
+        // it; with tracking events (more sleepers and real-time waits) the clock could pass the second run's end
+        // and its pod's removal before the task's last read, in most runs. Not understood further yet.
+        tracking: "poll",
         pollInterval: 1,
         jobRequest: job("echo run-start && sleep 4 && echo run-end && exit 1"),
       });
