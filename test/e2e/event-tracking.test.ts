@@ -166,7 +166,7 @@ describe("event-stream tracking", () => {
     await t.settled("all tasks deferred");
     expect(t.e.server.jobs()).toHaveLength(n);
     const afterStart = t.calls("GetJobStatus");
-    // Every job starts running: each trigger fires on RUNNING, its task logs it and defers again.
+    // Every job starts running: each trigger writes the step into its task's log and waits on (no resume).
     t.e.clock.advance(1000);
     await sleepUntil(
       async () => t.e.logLines().filter((l) => /is in state: RUNNING/.test(l)).length === n,
@@ -176,6 +176,8 @@ describe("event-stream tracking", () => {
     t.e.clock.advance(10_000);
     await sleepUntil(() => t.finished() !== undefined, "the run to end");
     expect(t.finished()).toBe("success");
+    // One resume per task, on its job's end: the step to RUNNING was logged by the trigger, not by a resume.
+    expect(t.e.logLines().filter((l) => /^Resuming .* after deferral/.test(l))).toHaveLength(n);
     expect(t.calls("GetJobSetEvents"), "one stream for the job set").toBe(1);
     // Confirmations of tasks woken together share calls: far fewer than one per task per change.
     // (2 changes x 30 tasks would be 60 calls; how many windows the events spread over depends on the machine.)
