@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startDevServer, type DevServer } from "../../src/testing/index.js";
 import { killProcesses, runTracked } from "../support/child-processes.js";
 import { repoRoot, sourceCliArgs } from "../support/source-cli.js";
+import { armadaFleetDag } from "../scheduler/support.js";
 
 let server: DevServer;
 let dir: string;
@@ -41,36 +42,15 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function dagSource(dagId: string, withLogs: boolean): string {
-  return `import { ArmadaOperator, DAG, armadaEnvironment } from ${JSON.stringify(path.join(repoRoot, "src", "index.ts"))};
-const armada = await armadaEnvironment();
-export const dag = new DAG({ dagId: ${JSON.stringify(dagId)} });
-new ArmadaOperator({
-  dag,
-  taskId: "job",
-  name: "job",
-  channelArgs: armada.channelArgs,
-  armadaQueue: armada.armadaQueue,
-  ${withLogs ? 'containerLogs: "main",' : ""}
-  deferrable: true,
-  pollInterval: 1,
-  jobRequest: {
-    namespace: "default",
-    podSpec: {
-      containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "echo hi"],
-        resources: { requests: { cpu: "10m", memory: "8Mi" }, limits: { cpu: "10m", memory: "8Mi" } } }],
-    },
-  },
-});
-`;
-}
-
 /** Runs the DAG with the CLI and returns whether client-node was resolved, with the run's output. */
 async function run(dagId: string, withLogs: boolean) {
   const kubeconfigFile = path.join(dir, "kubeconfig");
   writeFileSync(kubeconfigFile, server.kubeconfig());
   const dagFile = path.join(dir, `${dagId}.mts`);
-  writeFileSync(dagFile, dagSource(dagId, withLogs));
+  writeFileSync(
+    dagFile,
+    armadaFleetDag({ dagId, schedule: "", width: 1, sleepS: 0, containerLogs: withLogs }),
+  );
   const record = path.join(dir, `${dagId}.resolved`);
   writeFileSync(record, "");
   const r = await runTracked(
@@ -107,7 +87,7 @@ describe("@kubernetes/client-node is loaded lazily", () => {
 
       const logged = await run("with_logs", true);
       expect(logged.code, logged.output).toBe(0);
-      expect(logged.output).toContain("[main] hi");
+      expect(logged.output).toContain("[main] 0"); // the job's echo of its map index
       expect(logged.loadedClientNode).toBe(true);
     },
   );

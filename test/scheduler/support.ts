@@ -11,13 +11,15 @@ export const srcIndex = path.resolve(import.meta.dirname, "../../src/index.ts");
 
 /**
  * A DAG file of `width` deferrable Armada tasks (mapped), each job echoing its map index and sleeping
- * `sleepS`, on the schedule given (a TypeScript expression), against the environment's Armada.
+ * `sleepS`, on the schedule given (a TypeScript expression, or "" for none), against the environment's Armada.
  */
 export function armadaFleetDag(o: {
   dagId: string;
   schedule: string;
   width: number;
   sleepS: number;
+  /** Stream the container's log into the task log (needs a kubeconfig for the server's pod-log API). */
+  containerLogs?: boolean;
 }): string {
   return `import { ArmadaOperator, DAG, armadaEnvironment } from ${JSON.stringify(srcIndex)};
 const armada = await armadaEnvironment();
@@ -29,7 +31,7 @@ new ArmadaOperator({
   channelArgs: armada.channelArgs,
   armadaQueue: armada.armadaQueue,
   deferrable: true,
-  pollInterval: 1,
+  pollInterval: 1,${o.containerLogs ? '\n  containerLogs: "main",' : ""}
   jobRequest: {
     namespace: "default",
     podSpec: {
