@@ -156,6 +156,11 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
   private async watchHook(): Promise<ArmadaHookApi | undefined> {
     const rawArgs = await this.taskInstance?.xcomPull({ key: CHANNEL_ARGS_KEY });
     if (!rawArgs) return undefined; // the task resumes and checks the job itself
+    return this.hookFor(rawArgs);
+  }
+
+  /** The hook of the channel in `rawArgs` (XCom `channel_args`), with the task's configured call settings. */
+  private hookFor(rawArgs: unknown): ArmadaHookApi {
     const args = rawArgs instanceof GrpcChannelArgs ? rawArgs : GrpcChannelArgs.deserialize(rawArgs, 1);
     return this.options.hookFactory
       ? this.options.hookFactory(args)
@@ -327,13 +332,7 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
       );
       return;
     }
-    const args = rawArgs instanceof GrpcChannelArgs ? rawArgs : GrpcChannelArgs.deserialize(rawArgs, 1);
-    const hook = this.options.hookFactory
-      ? this.options.hookFactory(args)
-      : new ArmadaHook(args, {
-          clock: this.clock,
-          ...configuredHookOptions(currentRuntimeConfig().armada_operator),
-        });
+    const hook = this.hookFor(rawArgs);
     this.options.log?.info(
       `Task ${ti.taskId} is ${state}; cancelling Armada job ${context.jobId} in queue ${context.armadaQueue}`,
     );
