@@ -548,6 +548,8 @@ export class ArmadaOperator extends BaseOperator {
       this.renderedLinks[name] = String(e.render(link, context, `extra_links.${name}`));
     }
     let json: JobRequestJson;
+    // A first rendering's checked, annotated item is the one submitted: parsing the stored form again gives the same.
+    let firstItem: JobSubmitRequestItem | undefined;
     if (stored && typeof stored === "object") {
       json = stored;
       this.renderedBefore = true;
@@ -567,15 +569,15 @@ export class ArmadaOperator extends BaseOperator {
       // Settings that would fail every call are refused before anything is stored, too.
       if (!this.dryRun) this.preflight();
       json = jobRequestItemToKubernetes(parsed);
+      firstItem = probe;
       await ti.xcomPush(XCOM_KEYS.jobRequest, json);
     }
     for (const [name, url] of Object.entries(this.renderedLinks)) await ti.xcomPush(linkXComKey(name), url);
     this.renderedJson = json;
     this.renderedContext = context;
-    this.renderedItemCache = undefined;
+    this.renderedItemCache = firstItem;
     this.jobRequest = json;
-    // A first rendering checked the parsed request above; a resumed try's stored one is parsed when needed.
-    if (!this.renderedBefore) this.renderedItem();
+    // A resumed try's stored request is parsed only when needed.
   }
 
   /**
