@@ -35,6 +35,8 @@ interface Usage {
   systemCpuS: number;
   maxRssMiB: number;
   maxEventLoopStallMs: number;
+  /** The longest stalls over 50 ms: [seconds since the runner started, ms]. */
+  longestStalls: [number, number][];
   p99EventLoopStallMs: number;
 }
 
@@ -210,6 +212,8 @@ export async function runtimeScaleBench(
       peakRssMiB: round(usage.maxRssMiB),
       maxEventLoopStallMs: round(usage.maxEventLoopStallMs),
       p99EventLoopStallMs: round(usage.p99EventLoopStallMs),
+      // Where they came: start-up (loading the DAG file) is the first second or so.
+      longestStallsAtSMs: usage.longestStalls.map(([at, ms]) => `${at}s:${ms}`).join(" ") || "none",
       detectionP50S: round(median(latencies)),
       detectionP95S: round(percentile(latencies, 95)),
       detectionP99S: round(percentile(latencies, 99)),
