@@ -2,7 +2,8 @@
 // writes the process's own CPU time, peak RSS and longest event-loop stall to $BENCH_USAGE_FILE, and when
 // the longest stalls came (seconds since the process started), to tell start-up from the run.
 import { writeFileSync } from "node:fs";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { setInterval } from "node:timers";
 
 const file = process.env.BENCH_USAGE_FILE;
 if (file) {
