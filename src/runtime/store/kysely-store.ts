@@ -18,7 +18,6 @@ import { PoolSlotsUnavailable } from "../pools.js";
 import type { DagRunState, TaskInstanceState } from "../state.js";
 import { MIGRATIONS } from "./migrations.js";
 import { QueryShapes, type Param } from "./query-shapes.js";
-import { MAIN_THREAD_AUTOCHECKPOINT_PAGES, WalCheckpointer } from "./wal-checkpointer.js";
 import { runStepsIn, SqliteWriteGroup, type WriteSteps } from "./write-steps.js";
 import type {
   DagRow,
@@ -385,8 +384,6 @@ export class KyselyStore implements Store {
   private readonly shapes = new QueryShapes();
   /** SQLite: the writes of one event-loop turn share a commit (see {@link SqliteWriteGroup}). */
   private readonly writes: SqliteWriteGroup | undefined;
-  /** SQLite: checkpoints the WAL off the event loop once it has grown (see {@link WalCheckpointer}). */
-  readonly walCheckpointer: WalCheckpointer | undefined;
 
   private constructor(
     db: Kysely<Schema>,
@@ -397,11 +394,7 @@ export class KyselyStore implements Store {
     this.db = db;
     this.dialect = dialect;
     this.description = description;
-    const checkpointer = database && new WalCheckpointer(description, database);
-    this.walCheckpointer = checkpointer;
-    this.writes =
-      database &&
-      new SqliteWriteGroup(db as unknown as Kysely<never>, database, () => checkpointer?.noteCommit());
+    this.writes = database && new SqliteWriteGroup(db as unknown as Kysely<never>, database);
   }
 
   /** Runs a write's steps atomically: SQLite in the turn's shared transaction, PostgreSQL in one of its own. */
@@ -471,8 +464,7 @@ export class KyselyStore implements Store {
       database.pragma("synchronous = NORMAL");
       // Checkpoints every 10,000 WAL pages (about 40 MiB), not SQLite's 1,000: a checkpoint copies pages back
       // and syncs the file inside some commit, and at that pace it was 40% of what a runner's commits cost.
-      // A store that writes much hands its checkpoints to a worker thread (WalCheckpointer).
-      database.pragma(`wal_autocheckpoint = ${MAIN_THREAD_AUTOCHECKPOINT_PAGES}`);
+      database.pragma("wal_autocheckpoint = 10000");
       database.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
       store = new KyselyStore(
         new Kysely<Schema>({ dialect: new SqliteDialect({ database }) }),
@@ -1431,6 +1423,5 @@ export class KyselyStore implements Store {
   async close(): Promise<void> {
     await this.writes?.drain();
     await this.db.destroy();
-    await this.walCheckpointer?.close();
   }
 }
