@@ -9,18 +9,19 @@ const file = process.env.BENCH_USAGE_FILE;
 if (file) {
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
-  // A 10 ms ticker: a gap well over 10 ms between ticks is a stall, and this knows when it was.
+  // A ticker: a gap well over its period between ticks is a stall, and this knows when it was.
+  const TICK_MS = 10;
   const stalls = [];
   let last = performance.now();
   setInterval(() => {
     const now = performance.now();
-    const gap = now - last - 10;
+    const gap = now - last - TICK_MS;
     last = now;
     if (gap < 50) return;
     stalls.push([Math.round(now - gap) / 1000, Math.round(gap)]);
     stalls.sort((a, b) => b[1] - a[1]);
     stalls.length = Math.min(stalls.length, 5);
-  }, 10).unref();
+  }, TICK_MS).unref();
   process.on("exit", () => {
     const u = process.resourceUsage();
     writeFileSync(
