@@ -15,7 +15,6 @@ import { ArmadaError } from "../client/armada-error.js";
 import { GrpcChannelArgs, type GrpcChannelArgsInit } from "../client/channel-args.js";
 import { checkChannelArgs, ChannelConfigError } from "../client/channel-preflight.js";
 import type { TokenRetriever } from "../client/token-retriever.js";
-import { jobRequestItemToKubernetes } from "../client/kubernetes-job-request-item.js";
 import { qualifiedNameProblem, validateSubmitItem } from "../client/submit-validation.js";
 import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
 import { BaseOperator, type BaseOperatorOptions, type OperatorLink } from "../runtime/base-operator.js";
@@ -40,8 +39,8 @@ import {
   containerNames,
   jobRequestFromJson,
   jobRequestToJson,
+  normalizeRenderedJobRequest,
   renderJobRequestJson,
-  parseRenderedJobRequest,
   type JobRequest,
   type JobRequestFactory,
   type JobRequestJson,
@@ -561,14 +560,14 @@ export class ArmadaOperator extends BaseOperator {
       const rendered = renderJobRequestJson(template, (v, path) => e.renderWith(v, ns, path));
       // Parse and check before storing so an invalid job never reaches XCom or
       // Armada; the stored form is the normalized one that parses as it is.
-      const parsed = parseRenderedJobRequest(rendered, template);
-      const probe = structuredClone(parsed);
+      const normalized = normalizeRenderedJobRequest(rendered, template);
+      const probe = normalized.item;
       this.annotate(context, probe);
       assertSubmittable(probe);
       this.checkContainerLogs(probe);
       // Settings that would fail every call are refused before anything is stored, too.
       if (!this.dryRun) this.preflight();
-      json = jobRequestItemToKubernetes(parsed);
+      json = normalized.json;
       firstItem = probe;
       await ti.xcomPush(XCOM_KEYS.jobRequest, json);
     }

@@ -14,6 +14,7 @@ import type { JobSubmitRequestItem } from "../gen/armada/submit.js";
 import type { Context } from "../runtime/context.js";
 import { childFieldPath, type TemplateEnv } from "../runtime/template.js";
 import { ArmadaOperatorInputError } from "./errors.js";
+import { PlainJsonMemo, plainJsonKey } from "./plain-json-memo.js";
 
 /** A job request item: Kubernetes-style pod specs (`cpu: "500m"`), or the proto form. */
 export type JobRequest = JobRequestItemInput | Record<string, unknown>;
@@ -123,6 +124,13 @@ export function parseRenderedJobRequest(
  * templated values do not parse yet is kept as written.
  */
 export function jobRequestToJson(request: unknown): JobRequestJson {
+  const key = typeof request === "string" ? `text:${request}` : plainJsonKey(request);
+  return toJsonMemo.get(key, () => convertJobRequestToJson(request));
+}
+
+const toJsonMemo = new PlainJsonMemo<JobRequestJson>();
+
+function convertJobRequestToJson(request: unknown): JobRequestJson {
   if (typeof request === "string") {
     try {
       request = parseKubernetesDocument(request, "job_request");
@@ -177,6 +185,34 @@ export function jobRequestFromJson(json: JobRequestJson): JobSubmitRequestItem {
   validateJobRequest(item);
   return item;
 }
+
+/** A rendered job request parsed ({@link parseRenderedJobRequest}) and in the normalized JSON form that is stored. */
+export interface NormalizedJobRequest {
+  /** The message to submit (not yet annotated). */
+  item: JobSubmitRequestItem;
+  /** Its Kubernetes-native JSON form, which parses back to `item` as it is. */
+  json: JobRequestJson;
+}
+
+/**
+ * {@link parseRenderedJobRequest}, then the JSON form of the result. Both
+ * are fresh copies the caller may change; the same rendered request (every
+ * task of a mapped operator whose templates render alike) is parsed once.
+ */
+export function normalizeRenderedJobRequest(
+  rendered: JobRequestJson,
+  template: JobRequestJson,
+): NormalizedJobRequest {
+  const renderedKey = plainJsonKey(rendered);
+  const templateKey = renderedKey === undefined ? undefined : plainJsonKey(template);
+  const key = templateKey === undefined ? undefined : `${templateKey}\u0000${renderedKey}`;
+  return normalizedMemo.get(key, () => {
+    const item = parseRenderedJobRequest(rendered, template);
+    return { item, json: jobRequestItemToKubernetes(item) };
+  });
+}
+
+const normalizedMemo = new PlainJsonMemo<NormalizedJobRequest>();
 
 /** Checks what Armada would reject anyway, so nothing doomed is submitted. */
 export function validateJobRequest(item: JobSubmitRequestItem): void {

@@ -23,8 +23,16 @@ function setup() {
     get(target, prop, receiver) {
       if (prop === "prepare")
         return (sqlText: string) => {
-          if (sqlText === "commit") commits++;
-          return target.prepare(sqlText);
+          const stmt = target.prepare(sqlText);
+          if (sqlText !== "commit") return stmt;
+          // Counted when run: the group prepares a statement once and runs it many times.
+          return new Proxy(stmt, {
+            get(s, p) {
+              const v: unknown = Reflect.get(s, p, s);
+              if (p === "run") return (...a: unknown[]) => (commits++, stmt.run(...(a as [])));
+              return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(s) : v;
+            },
+          });
         };
       const value: unknown = Reflect.get(target, prop, receiver);
       return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;

@@ -24,6 +24,9 @@ export async function runStepsIn<T>(
 /** Most writes one shared SQLite transaction takes (the rest wait for the next). */
 const MAX_WRITES_PER_COMMIT = 512;
 
+/** Prepared statements one write group keeps at most. */
+const MAX_PREPARED_STATEMENTS = 256;
+
 /**
  * Longest the writes of one event-loop turn run back to back before the next
  * waits a turn. SQLite runs synchronously, so a cascade of writes that each
@@ -73,6 +76,8 @@ export class SqliteWriteGroup {
   private flushAfterCommit = false;
   /** A commit ran out of its slice: nothing commits again before the next event-loop turn. */
   private sliceSpent = false;
+  /** Prepared statements by SQL text (see {@link statement}). */
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(
     private readonly db: Kysely<never>,
@@ -193,12 +198,28 @@ export class SqliteWriteGroup {
   }
 
   private exec(sqlText: string): void {
-    this.database.prepare(sqlText).run();
+    this.statement(sqlText).run();
+  }
+
+  /**
+   * The prepared statement for `sqlText`, prepared once: every write of a
+   * kind has the same text, and a commit runs a savepoint and a release per
+   * write. Bounded (cleared when full), as chunked bulk statements vary in
+   * length.
+   */
+  private statement(sqlText: string): Database.Statement {
+    let stmt = this.statements.get(sqlText);
+    if (!stmt) {
+      stmt = this.database.prepare(sqlText);
+      if (this.statements.size >= MAX_PREPARED_STATEMENTS) this.statements.clear();
+      this.statements.set(sqlText, stmt);
+    }
+    return stmt;
   }
 
   /** Runs one compiled statement as Kysely's SQLite driver would, and answers in its form. */
   private execCompiled(q: CompiledQuery): QueryResult<Record<string, unknown>> {
-    const stmt = this.database.prepare(q.sql);
+    const stmt = this.statement(q.sql);
     const params = q.parameters as unknown[];
     if (stmt.reader) return { rows: stmt.all(params) as Record<string, unknown>[] };
     const { changes, lastInsertRowid } = stmt.run(params);
