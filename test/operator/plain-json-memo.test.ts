@@ -22,7 +22,7 @@ describe("plainJsonKey", () => {
 
   it.each([
     ["an undefined member", { a: undefined }],
-    ["a sparse array", [1, , 3]],
+    ["a sparse array", new Array<number>(3)],
     ["-0", { n: -0 }],
     ["NaN", { n: NaN }],
     ["a Date", { d: new Date(0) }],
