@@ -182,6 +182,9 @@ const STATES_WITH_REASON: ReadonlySet<JobState> = new Set([
   JobState.REJECTED,
 ]);
 /** States of a job waiting for capacity, which `queueTimeout` bounds. */
+/** A watch's `untilMs` when the operator has no deadline for the job: the latest time a Date holds. */
+const NO_DEADLINE_MS = 8.64e15;
+
 const WAITING_FOR_CAPACITY: ReadonlySet<JobState> = new Set([JobState.QUEUED, JobState.LEASED]);
 /** Status checks that may fail in a row (server away) before the try fails. */
 const MAX_CONSECUTIVE_STATUS_FAILURES = 10;
@@ -898,17 +901,18 @@ export class ArmadaOperator extends BaseOperator {
    * What the deferral's trigger watches for, so that the task resumes only
    * when there is something to do: the job's state changed or became final,
    * or one of this operator's deadlines (acknowledgement, `queueTimeout`)
-   * came, or `armada_operator.max_quiet_s` (default 300) passed, which gives
-   * a progress line now and then. Undefined, so the trigger fires at its
-   * moment and the task resumes every poll, while a running job's container
-   * log is being streamed: reading it needs the task.
+   * came. Every `armada_operator.max_quiet_s` (default 300) with nothing
+   * new the trigger checks the job itself and writes a progress line, and
+   * the task resumes only if that check finds something to do. Undefined,
+   * so the trigger fires at its moment and the task resumes every poll,
+   * while a running job's container log is being streamed: reading it needs
+   * the task.
    */
   private watchFor(ctx: RunningJobContext, now: number): ArmadaJobWatch | undefined {
     if (this.containerLogs && ctx.state === JobState.RUNNING) return undefined;
-    const quietMs = this.settings.max_quiet_s * 1000;
     const detailsUrl = this.lookoutUrl(ctx.jobId);
     const submitted = ctx.submitTime.getTime();
-    let until = now + quietMs;
+    let until = NO_DEADLINE_MS;
     if (ctx.state === JobState.UNKNOWN)
       until = Math.min(until, submitted + this.jobAcknowledgementTimeout * 1000 + 1);
     if (this.queueTimeout !== undefined && WAITING_FOR_CAPACITY.has(ctx.state))
@@ -918,6 +922,7 @@ export class ArmadaOperator extends BaseOperator {
       lastState: jobStateName(ctx.state),
       pollIntervalS: this.pollInterval,
       untilMs: Math.max(until, now + this.pollInterval * 1000),
+      ...(this.settings.max_quiet_s > 0 ? { quietS: this.settings.max_quiet_s } : {}),
       ...(detailsUrl ? { detailsUrl } : {}),
       // The running job's log is read by the task: it resumes when the job starts running.
       ...(this.containerLogs ? { resumeOnEveryChange: true as const } : {}),

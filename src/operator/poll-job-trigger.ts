@@ -46,8 +46,22 @@ export interface ArmadaJobWatch {
   lastState: string;
   /** Seconds between checks. */
   pollIntervalS: number;
-  /** Fire by then whatever the state (the operator's own deadlines, and a progress line now and then). */
+  /**
+   * Fire by then whatever the state: the operator's own deadlines (and,
+   * without `quietS`, a progress line now and then).
+   */
   untilMs: number;
+  /**
+   * Seconds the trigger waits with nothing new before it checks the job
+   * itself (one batched status call, which a lost event cannot defeat) and
+   * says in the task's log that it is still waiting; it fires only if that
+   * check finds something worth a resume. Absent (triggers deferred by
+   * earlier versions): `untilMs` holds this moment and the task resumes at it.
+   * Resuming every waiting task every few minutes was more than a runner can
+   * do at 100,000 tasks: the resumes took every task slot, and no new task
+   * started.
+   */
+  quietS?: number;
   /**
    * `events`: woken by the job set's shared event stream from the start
    * (not from the moment), falling back to polling when the stream cannot be
@@ -189,6 +203,7 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
       await this.clock.sleep(alignedWait(this.clock.nowMs(), intervalMs, watch.untilMs), this.signal);
     }
     let seen = lastSeen;
+    let quietAt = nextQuietAt(watch, this.clock.nowMs());
     for (;;) {
       let state: string;
       try {
@@ -199,9 +214,19 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
       }
       const now = this.clock.nowMs();
       if (this.worthResuming(watch, seen, state) || now >= watch.untilMs) return state;
+      if (now >= quietAt) {
+        this.stillWaiting(watch, state);
+        quietAt = nextQuietAt(watch, now);
+      }
       seen = state;
       await this.clock.sleep(alignedWait(now, intervalMs, watch.untilMs), this.signal);
     }
+  }
+
+  /** The quiet check-in's line in the task's log: the job is as it was, and the trigger waits on. */
+  private stillWaiting(watch: ArmadaJobWatch, state: string): void {
+    const details = watch.detailsUrl ? ` Job details available at ${watch.detailsUrl}` : "";
+    this.log.info(`Armada job ${watch.jobId} is still in state: ${state}; waiting on.${details}`);
   }
 
   /** Says in the task's log why it resumes without a new state. */
@@ -255,11 +280,13 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     // A stream that began at a resume point may have read this job's end before this trigger joined
     // (and no longer knows it): check once at the aligned poll moment, shared with the other triggers.
     let recheckAt = check || sub.sawEveryEvent ? Infinity : firstWatchCheckAt(this.moment.getTime(), watch);
+    let quietAt = nextQuietAt(watch, this.clock.nowMs());
     for (;;) {
       // Polls on from the state this trigger last saw (and logged), not the deferral's.
       if (sub.fallenBack) return this.watchJob(watch, hook, false, seen);
       const now = this.clock.nowMs();
-      if (check || now >= recheckAt || now >= watch.untilMs) {
+      const quiet = now >= quietAt;
+      if (check || now >= recheckAt || now >= watch.untilMs || quiet) {
         check = false;
         let state: string;
         try {
@@ -269,6 +296,10 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
           return seen; // the task's own check decides (it retries transient errors)
         }
         if (this.worthResuming(watch, seen, state) || this.clock.nowMs() >= watch.untilMs) return state;
+        if (quiet) {
+          this.stillWaiting(watch, state);
+          quietAt = nextQuietAt(watch, this.clock.nowMs());
+        }
         seen = state;
         if (moved()) {
           recheckMs = recheckMs === 0 ? FIRST_RECHECK_MS : Math.min(recheckMs * 2, intervalMs);
@@ -280,7 +311,7 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
           recheckAt = Infinity;
         }
       }
-      if (await this.eventOrTime(sub, Math.min(recheckAt, watch.untilMs))) check = moved();
+      if (await this.eventOrTime(sub, Math.min(recheckAt, watch.untilMs, quietAt))) check = moved();
     }
   }
 
@@ -362,6 +393,18 @@ function alignedWait(now: number, intervalMs: number, untilMs: number): number {
 }
 
 /**
+ * The next quiet check-in after `now` (Infinity without `quietS`): on a
+ * multiple of the poll interval, so the check-ins of tasks that deferred
+ * near each other share one status call; never sooner than an interval.
+ */
+function nextQuietAt(watch: ArmadaJobWatch, now: number): number {
+  if (watch.quietS === undefined) return Infinity;
+  const intervalMs = watch.pollIntervalS * 1000;
+  const quietMs = Math.max(watch.quietS * 1000, intervalMs);
+  return Math.floor((now + quietMs) / intervalMs) * intervalMs;
+}
+
+/**
  * When a watching trigger checks first: at the poll moment nearest its own
  * `moment` (within half an interval of it), not at the moment itself.
  * Tasks defer a few milliseconds apart; checking at their own moments made
@@ -388,6 +431,8 @@ function checkWatch(w: ArmadaJobWatch): void {
   if (typeof w.lastState !== "string") bad("lastState", "a job state name");
   if (!(typeof w.pollIntervalS === "number" && w.pollIntervalS > 0)) bad("pollIntervalS", "a number > 0");
   if (!Number.isFinite(w.untilMs)) bad("untilMs", "a time in epoch milliseconds");
+  if (w.quietS !== undefined && !(typeof w.quietS === "number" && w.quietS > 0 && Number.isFinite(w.quietS)))
+    bad("quietS", "a number of seconds > 0 or absent");
   if (w.tracking !== undefined) {
     if (w.tracking !== "events") bad("tracking", '"events" or absent');
     const name = (v: unknown) => typeof v === "string" && v !== "";

@@ -95,7 +95,11 @@ export interface ArmadaOperatorConfig {
   readonly tracking: string;
   /** Event streams open at once per process (checked by the operator). Env `ARMADA_AIRFLOW__ARMADA_OPERATOR__MAX_EVENT_STREAMS`; default 100. */
   readonly max_event_streams: number;
-  /** Seconds a deferred task may go without resuming (a progress line). Env `ARMADA_AIRFLOW__ARMADA_OPERATOR__MAX_QUIET_S`; default 300. */
+  /**
+   * Seconds a watching trigger waits with nothing new before it checks the job itself and writes a progress line
+   * in the task's log (the task resumes only if the check finds something to do); 0 or less: no such checks.
+   * Env `ARMADA_AIRFLOW__ARMADA_OPERATOR__MAX_QUIET_S`; default 300.
+   */
   readonly max_quiet_s: number;
   /**
    * Prefix of the annotation keys the operator puts on its jobs (`<prefix>taskId`, ...; checked by the

@@ -109,7 +109,10 @@ describe("ArmadaOperator execute (upstream cases 1-10)", () => {
       jobId: "test_job",
       lastState: "QUEUED",
       pollIntervalS: 5,
-      untilMs: s.clock.nowMs() + 300_000,
+      // No deadline of the operator's applies to a QUEUED job: the trigger fires for the job alone, and checks
+      // in every max_quiet_s (300 s) without resuming the task.
+      untilMs: 8.64e15,
+      quietS: 300,
       detailsUrl: "http://lookout.armadaproject.io/jobs?job_id=test_job",
     });
     expect(s.hook.statusChecks).toHaveLength(1);
@@ -145,7 +148,7 @@ describe("ArmadaOperator execute (upstream cases 1-10)", () => {
     ).catch((e: unknown) => e);
     expect(isTaskDeferred(err)).toBe(true);
     const trigger = (err as TaskDeferred).trigger as ArmadaPollJobTrigger;
-    expect(trigger.watch?.untilMs).toBe(s.clock.nowMs() + 42_000);
+    expect(trigger.watch?.quietS).toBe(42);
   });
 
   for (const end of [JobState.FAILED, JobState.PREEMPTED, JobState.CANCELLED]) {

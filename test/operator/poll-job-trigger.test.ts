@@ -268,6 +268,67 @@ describe("ArmadaPollJobTrigger", () => {
       expect(hook.statusChecks.length).toBe(checksBefore);
     });
 
+    it("with quietS: checks in at the quiet moments, on the poll grid, with a line in the task's log, and does not fire for them", async () => {
+      const quiet = { ...watch, untilMs: 8.64e15, quietS: 30 };
+      const states = [...Array<JobState>(7).fill(JobState.RUNNING), JobState.SUCCEEDED];
+      const { event, checksAt, firedAt, logged } = await fire(states, quiet);
+      // The poll's own checks; the check-ins (at 60 s and 90 s) make no extra call.
+      expect(checksAt).toEqual([30_000, 40_000, 50_000, 60_000, 70_000, 80_000, 90_000, 100_000]);
+      expect(logged).toEqual([
+        "info Armada job test_job is still in state: RUNNING; waiting on.",
+        "info Armada job test_job is still in state: RUNNING; waiting on.",
+      ]);
+      expect([firedAt, event.payload]).toEqual([
+        100_000,
+        { moment: "2024-01-01T00:00:30.000Z", job_state: "SUCCEEDED" },
+      ]);
+      expect(() => new ArmadaPollJobTrigger(moment, {}, { ...quiet, quietS: 0 })).toThrow(/watch\.quietS/);
+    });
+
+    it("with quietS and tracking events: a check-in confirms the job alone; a lost end event is found at the next one", async () => {
+      const events = {
+        ...watch,
+        untilMs: 8.64e15,
+        quietS: 60,
+        tracking: "events" as const,
+        queue: "q",
+        jobSetId: "js",
+      };
+      const { trigger, hook } = triggerFor("deferred", events, [JobState.RUNNING, JobState.SUCCEEDED]);
+      const streamHook = Object.assign(hook, {
+        watchJobEvents: () => ({
+          fallenBack: false,
+          eventState: undefined,
+          sawEveryEvent: true,
+          next: () => new Promise<void>(() => {}), // the end event is lost
+          close: () => {},
+        }),
+      });
+      const clock = new ManualClock(start);
+      const t = new ArmadaPollJobTrigger(moment, { hookFactory: () => streamHook }, events);
+      t.taskInstance = trigger.taskInstance;
+      t.clock = clock;
+      const logged: string[] = [];
+      t.log = createTaskLogger((level, message) => logged.push(`${level} ${message}`));
+      const fired: TriggerEvent[] = [];
+      const done = (async () => {
+        for await (const e of t.run()) fired.push(e);
+      })();
+      const checksAt: number[] = [];
+      for (let i = 0; i < 20 && fired.length === 0; i++) {
+        await new Promise((r) => setImmediate(r));
+        while (hook.statusChecks.length > checksAt.length) checksAt.push(clock.nowMs() - start.getTime());
+        if (fired.length === 0) clock.advance(10_000);
+      }
+      await done;
+      // Deferred at 0: check-ins at 60 s (still RUNNING: a line, no resume) and 120 s (SUCCEEDED: it fires).
+      expect(checksAt).toEqual([60_000, 120_000]);
+      expect(logged).toEqual(["info Armada job test_job is still in state: RUNNING; waiting on."]);
+      expect(fired.map((e) => e.payload)).toEqual([
+        { moment: "2024-01-01T00:00:30.000Z", job_state: "SUCCEEDED" },
+      ]);
+    });
+
     it("refuses a malformed watch, naming the field", () => {
       expect(() => new ArmadaPollJobTrigger(moment, {}, { ...watch, pollIntervalS: 0 })).toThrow(
         /watch\.pollIntervalS must be a number > 0/,
