@@ -225,8 +225,9 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
 
   /** The quiet check-in's line in the task's log: the job is as it was, and the trigger waits on. */
   private stillWaiting(watch: ArmadaJobWatch, state: string): void {
-    const details = watch.detailsUrl ? ` Job details available at ${watch.detailsUrl}` : "";
-    this.log.info(`Armada job ${watch.jobId} is still in state: ${state}; waiting on.${details}`);
+    this.log.info(
+      `Armada job ${watch.jobId} is still in state: ${state}; waiting on.${detailsSuffix(watch)}`,
+    );
   }
 
   /** Says in the task's log why it resumes without a new state. */
@@ -249,8 +250,7 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     if (watch.resumeOnEveryChange) return true;
     const from = PROGRESS_ORDER.indexOf(seen);
     if (from < 0 || PROGRESS_ORDER.indexOf(state) <= from) return true;
-    const details = watch.detailsUrl ? ` Job details available at ${watch.detailsUrl}` : "";
-    this.log.info(`Armada job ${watch.jobId} is in state: ${state}.${details}`);
+    this.log.info(`Armada job ${watch.jobId} is in state: ${state}.${detailsSuffix(watch)}`);
     return false;
   }
 
@@ -390,6 +390,11 @@ const FIRST_RECHECK_MS = 1000;
 /** From `now`, the wait to the next multiple of the interval (or `untilMs`, when sooner). */
 function alignedWait(now: number, intervalMs: number, untilMs: number): number {
   return Math.max(0, Math.min((Math.floor(now / intervalMs) + 1) * intervalMs, untilMs) - now);
+}
+
+/** The job's page, as the operator names it at the end of its state lines (empty without one). */
+function detailsSuffix(watch: ArmadaJobWatch): string {
+  return watch.detailsUrl ? ` Job details available at ${watch.detailsUrl}` : "";
 }
 
 /**
