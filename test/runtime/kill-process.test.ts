@@ -49,9 +49,14 @@ describe.concurrent("killing from outside the runner process", () => {
           async () => {
             store ??= await KyselyStore.open({ home });
             const s = await states(store);
-            return s.hang === "running" && s.hang_retry === "running" && s.deferred === "deferred";
+            return (
+              s.hang === "running" &&
+              s.hang_retry === "running" &&
+              s.deferred === "deferred" &&
+              existsSync(`${marker}.trigger-running`)
+            );
           },
-          { what: "tasks started" },
+          { what: "tasks started and the trigger running" },
         );
         runner.kill(sig);
         expect(await runner.exited).toBe(sig === "SIGINT" ? 130 : 143);
@@ -84,9 +89,14 @@ describe.concurrent("killing from outside the runner process", () => {
         async () => {
           store ??= await KyselyStore.open({ home });
           const s = await states(store);
-          return s.hang === "running" && s.hang_retry === "running" && s.deferred === "deferred";
+          return (
+            s.hang === "running" &&
+            s.hang_retry === "running" &&
+            s.deferred === "deferred" &&
+            existsSync(`${marker}.trigger-running`)
+          );
         },
-        { what: "tasks started" },
+        { what: "tasks started and the trigger running" },
       );
       const c1 = cli(["tasks", "mark-failed", "killme", "r", "hang"], home, marker);
       const c2 = cli(["tasks", "kill", "killme", "r", "deferred"], home, marker);

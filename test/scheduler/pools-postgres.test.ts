@@ -87,14 +87,19 @@ new Marked({ taskId: "b", dag, pool: "one" });
         // before running that task (the other may have finished its run and exited meanwhile).
         const runOver = (i: number) => ["a", "b"].every((t) => released.includes(`r${i + 1}.${t}`));
         for (let n = 0; n < 4; n++) {
+          // One read of the folder per look: between two reads a released task may take its mark away.
+          let me: string | undefined;
           await waitWhileRunning(
             runOver(0) ? runners[1]! : runners[0]!,
-            () => running().length === 1 && !released.includes(running()[0]!),
+            () => {
+              const now = running();
+              me = now.length === 1 && !released.includes(now[0]!) ? now[0] : undefined;
+              return me !== undefined;
+            },
             {
               what: `task ${n + 1} of 4 running`,
             },
           );
-          const [me] = running();
           if (n === 0) {
             // Both processes tried a task and were refused: the one holding the slot for its second task,
             // the other for the slot held in another process.
