@@ -181,10 +181,9 @@ const STATES_WITH_REASON: ReadonlySet<JobState> = new Set([
   JobState.PREEMPTED,
   JobState.REJECTED,
 ]);
-/** States of a job waiting for capacity, which `queueTimeout` bounds. */
 /** A watch's `untilMs` when the operator has no deadline for the job: the latest time a Date holds. */
 const NO_DEADLINE_MS = 8.64e15;
-
+/** States of a job waiting for capacity, which `queueTimeout` bounds. */
 const WAITING_FOR_CAPACITY: ReadonlySet<JobState> = new Set([JobState.QUEUED, JobState.LEASED]);
 /** Status checks that may fail in a row (server away) before the try fails. */
 const MAX_CONSECUTIVE_STATUS_FAILURES = 10;

@@ -25,6 +25,20 @@ async function states(store: KyselyStore): Promise<Record<string, TaskInstanceSt
   return Object.fromEntries((await store.listTaskInstances("killme", "r")).map((t) => [t.taskId, t.state]));
 }
 
+/**
+ * Both hanging tasks run and the deferred task's trigger is running: a task killed before its trigger runs has
+ * no trigger to clean up (as in Airflow), so the kill waits for this.
+ */
+async function readyToKill(store: KyselyStore, marker: string): Promise<boolean> {
+  const s = await states(store);
+  return (
+    s.hang === "running" &&
+    s.hang_retry === "running" &&
+    s.deferred === "deferred" &&
+    existsSync(`${marker}.trigger-running`)
+  );
+}
+
 const markers = (file: string) =>
   existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").sort() : [];
 
@@ -46,16 +60,7 @@ describe.concurrent("killing from outside the runner process", () => {
         });
         await waitWhileRunning(
           runner,
-          async () => {
-            store ??= await KyselyStore.open({ home });
-            const s = await states(store);
-            return (
-              s.hang === "running" &&
-              s.hang_retry === "running" &&
-              s.deferred === "deferred" &&
-              existsSync(`${marker}.trigger-running`)
-            );
-          },
+          async () => readyToKill((store ??= await KyselyStore.open({ home })), marker),
           { what: "tasks started and the trigger running" },
         );
         runner.kill(sig);
@@ -86,16 +91,7 @@ describe.concurrent("killing from outside the runner process", () => {
       });
       await waitWhileRunning(
         runner,
-        async () => {
-          store ??= await KyselyStore.open({ home });
-          const s = await states(store);
-          return (
-            s.hang === "running" &&
-            s.hang_retry === "running" &&
-            s.deferred === "deferred" &&
-            existsSync(`${marker}.trigger-running`)
-          );
-        },
+        async () => readyToKill((store ??= await KyselyStore.open({ home })), marker),
         { what: "tasks started and the trigger running" },
       );
       const c1 = cli(["tasks", "mark-failed", "killme", "r", "hang"], home, marker);
