@@ -1,7 +1,7 @@
 // Loaded with `node --import` into the runner process the runtime benchmark measures: at exit it
 // writes the process's own CPU time, peak RSS and longest event-loop stall to $BENCH_USAGE_FILE, and when
 // the longest stalls came (seconds since the process started), to tell start-up from the run.
-import { writeFileSync } from "node:fs";
+import { appendFileSync, writeFileSync } from "node:fs";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { setInterval } from "node:timers";
 
@@ -22,6 +22,21 @@ if (file) {
     stalls.sort((a, b) => b[1] - a[1]);
     stalls.length = Math.min(stalls.length, 5);
   }, TICK_MS).unref();
+  // BENCH_MEM_TRACE=FILE: one line of process.memoryUsage() (MiB) every 5 s, to tell the V8 heap from
+  // native memory when RSS grows.
+  const trace = process.env.BENCH_MEM_TRACE;
+  if (trace) {
+    const t0 = performance.now();
+    setInterval(() => {
+      const m = process.memoryUsage();
+      const mib = (n) => Math.round(n / 1048576);
+      const at = Math.round((performance.now() - t0) / 1000);
+      appendFileSync(
+        trace,
+        `${at}s rss=${mib(m.rss)} heapTotal=${mib(m.heapTotal)} heapUsed=${mib(m.heapUsed)} external=${mib(m.external)} arrayBuffers=${mib(m.arrayBuffers)}\n`,
+      );
+    }, 5000).unref();
+  }
   process.on("exit", () => {
     const u = process.resourceUsage();
     writeFileSync(

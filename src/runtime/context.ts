@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from "node:async_hooks";
+import { ScopedValue } from "./async-scope.js";
 import type { Clock } from "../common/clock.js";
 import type { BaseOperator } from "./base-operator.js";
 import type { DAG } from "./dag.js";
@@ -102,9 +102,8 @@ export interface Context {
   runtimeConfig: RuntimeConfig;
 }
 
-const CONTEXT_KEY = Symbol.for("armada-airflow.current-context");
-const storage: AsyncLocalStorage<Context> = ((globalThis as Record<symbol, unknown>)[CONTEXT_KEY] ??=
-  new AsyncLocalStorage<Context>()) as AsyncLocalStorage<Context>;
+// Shared by every copy of this module, so a DAG file importing the other copy sees its task's context.
+const storage = new ScopedValue<Context>("current-context");
 
 /** Runs `fn` with `context` as the current context. */
 export function runWithContext<T>(context: Context, fn: () => T): T {
@@ -113,7 +112,7 @@ export function runWithContext<T>(context: Context, fn: () => T): T {
 
 /** The context of the task running now (Airflow's `get_current_context()`); throws outside a task. */
 export function getCurrentContext(): Context {
-  const ctx = storage.getStore();
+  const ctx = storage.get();
   if (!ctx) {
     throw new RuntimeError(
       "invalid_argument",
@@ -125,7 +124,7 @@ export function getCurrentContext(): Context {
 
 /** The current context, or undefined outside a task. */
 export function tryGetCurrentContext(): Context | undefined {
-  return storage.getStore();
+  return storage.get();
 }
 
 function pad(n: number, width = 2): string {

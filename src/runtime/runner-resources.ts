@@ -10,7 +10,7 @@
  * it runs (its DAG runs, their triggers, a shutdown), as it does for its
  * config.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import { ScopedValue } from "./async-scope.js";
 
 /** Something a runner holds: closed once, when the runner stops. */
 export interface RunnerResource {
@@ -55,11 +55,9 @@ export class RunnerResources {
   }
 }
 
-// One store for every copy of this module, as the task context's: a DAG file importing the other copy must
+// Shared by every copy of this module, as the task context is: a DAG file importing the other copy must
 // still find its runner's resources.
-const SCOPE_KEY = Symbol.for("armada-airflow.runner-resources");
-const scopes: AsyncLocalStorage<RunnerResources> = ((globalThis as Record<symbol, unknown>)[SCOPE_KEY] ??=
-  new AsyncLocalStorage<RunnerResources>()) as AsyncLocalStorage<RunnerResources>;
+const scopes = new ScopedValue<RunnerResources>("runner-resources");
 
 /** Runs `fn` with `resources` as the current runner's (see {@link currentRunnerResources}). */
 export function withRunnerResources<T>(resources: RunnerResources, fn: () => T): T {
@@ -68,5 +66,5 @@ export function withRunnerResources<T>(resources: RunnerResources, fn: () => T):
 
 /** The resources of the runner running the calling code; undefined outside a runner. */
 export function currentRunnerResources(): RunnerResources | undefined {
-  return scopes.getStore();
+  return scopes.get();
 }

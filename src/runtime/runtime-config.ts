@@ -11,7 +11,7 @@
  * interval > 0, a count >= 0) stay with it, so its error keeps naming the
  * option a user also can pass.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import { ScopedValue } from "./async-scope.js";
 import { configEnvVar, lookupConfig, type ConfigSource } from "./config.js";
 import { RuntimeError } from "./errors.js";
 
@@ -256,11 +256,9 @@ interface ConfigScope {
   config: RuntimeConfig | undefined;
 }
 
-// One store for every copy of this module (src and dist, or a DAG file loaded through tsx), as the
-// task context's: a DAG file importing the other copy must still see the CLI's config.
-const SCOPE_KEY = Symbol.for("armada-airflow.runtime-config");
-const scopes: AsyncLocalStorage<ConfigScope> = ((globalThis as Record<symbol, unknown>)[SCOPE_KEY] ??=
-  new AsyncLocalStorage<ConfigScope>()) as AsyncLocalStorage<ConfigScope>;
+// Shared by every copy of this module (src and dist, or a DAG file loaded through tsx), as the task
+// context is: a DAG file importing the other copy must still see the CLI's config.
+const scopes = new ScopedValue<ConfigScope>("runtime-config");
 
 /**
  * Runs `fn` with a config scope that {@link setScopedRuntimeConfig} fills in
@@ -276,7 +274,7 @@ export function withRuntimeConfigScope<T>(fn: () => T): T {
 
 /** Sets the config of the scope `withRuntimeConfigScope` opened; false outside one. @internal */
 export function setScopedRuntimeConfig(config: RuntimeConfig): boolean {
-  const scope = scopes.getStore();
+  const scope = scopes.get();
   if (!scope) return false;
   scope.config = config;
   return true;
@@ -302,5 +300,5 @@ export function withRuntimeConfig<T>(config: RuntimeConfig, fn: () => T): T {
  * it always was. Code that runs tasks reads its Runner's config instead.
  */
 export function currentRuntimeConfig(): RuntimeConfig {
-  return scopes.getStore()?.config ?? resolveRuntimeConfig();
+  return scopes.get()?.config ?? resolveRuntimeConfig();
 }
