@@ -17,7 +17,8 @@ import { GrpcChannelArgs } from "../client/channel-args.js";
 import { BaseTrigger, registerTrigger, TriggerEvent } from "../runtime/trigger.js";
 import { TaskInstanceState } from "../runtime/state.js";
 import { stderrLogger } from "../runtime/task-logger.js";
-import { ArmadaHook, configuredHookOptions, type ArmadaHookApi } from "./hook.js";
+import { configuredHookOptions, type ArmadaHookApi } from "./hook.js";
+import { triggerHook } from "./trigger-hooks.js";
 import { currentRuntimeConfig } from "../runtime/runtime-config.js";
 import { RunningJobContext } from "./running-job-context.js";
 import { TERMINAL_JOB_STATES, isTerminalJobState, jobStateName } from "../client/job-states.js";
@@ -111,6 +112,8 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
   /** Set when the trigger watches the job instead of firing at its moment. */
   readonly watch: ArmadaJobWatch | undefined;
   private readonly options: ArmadaPollJobTriggerOptions;
+  /** The pending wake-up of event-stream tracking (see `alarmAt`). */
+  private alarm: { atMs: number; fired: Promise<false> } | undefined;
 
   constructor(
     moment: Date | string | number,
@@ -127,7 +130,12 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     }
     if (watch !== undefined) checkWatch(watch);
     this.watch = watch;
-    this.options = { log: stderrLogger, ...options };
+    this.options = options;
+  }
+
+  /** Where cleanup reports (the options' log, else stderr): not copied into each trigger's options. */
+  private get cleanupLog(): LogSink {
+    return this.options.log ?? stderrLogger;
   }
 
   serialize(): [string, Record<string, unknown>] {
@@ -175,13 +183,15 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
 
   /** The hook of the channel in `rawArgs` (XCom `channel_args`), with the task's configured call settings. */
   private hookFor(rawArgs: unknown): ArmadaHookApi {
-    const args = rawArgs instanceof GrpcChannelArgs ? rawArgs : GrpcChannelArgs.deserialize(rawArgs, 1);
-    return this.options.hookFactory
-      ? this.options.hookFactory(args)
-      : new ArmadaHook(args, {
-          clock: this.clock,
-          ...configuredHookOptions(currentRuntimeConfig().armada_operator),
-        });
+    if (this.options.hookFactory) {
+      return this.options.hookFactory(
+        rawArgs instanceof GrpcChannelArgs ? rawArgs : GrpcChannelArgs.deserialize(rawArgs, 1),
+      );
+    }
+    return triggerHook(rawArgs, {
+      clock: this.clock,
+      ...configuredHookOptions(currentRuntimeConfig().armada_operator),
+    });
   }
 
   /**
@@ -317,21 +327,28 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
 
   /** Waits for the subscription's next event (true) or until `atMs` on the clock (false); throws when removed. */
   private async eventOrTime(sub: JobEventSubscription, atMs: number): Promise<boolean> {
-    const timer = new AbortController();
-    const stop = () => timer.abort();
-    this.signal.addEventListener("abort", stop, { once: true });
-    try {
-      const slept = this.clock.sleep(Math.max(0, atMs - this.clock.nowMs()), timer.signal).then(
-        () => false,
-        () => false,
+    const woke = await Promise.race([sub.next().then(() => true), this.alarmAt(atMs)]);
+    this.signal.throwIfAborted();
+    return woke;
+  }
+
+  /**
+   * Resolves (false) at `atMs` on the clock, or when the trigger is removed.
+   * One sleep per moment, kept across the event wake-ups before it (a job's
+   * every event wakes its trigger, and the moment is mostly the same next
+   * check-in): a sleep with its own abort controller per wake-up cost each
+   * of 100,000 waiting triggers a controller, a listener and a timer more.
+   * A sleep left for a later moment ends then, or with the trigger.
+   */
+  private alarmAt(atMs: number): Promise<false> {
+    if (this.alarm?.atMs !== atMs) {
+      const fired = this.clock.sleep(Math.max(0, atMs - this.clock.nowMs()), this.signal).then(
+        () => false as const,
+        () => false as const,
       );
-      const woke = await Promise.race([sub.next().then(() => true), slept]);
-      this.signal.throwIfAborted();
-      return woke;
-    } finally {
-      this.signal.removeEventListener("abort", stop);
-      timer.abort();
+      this.alarm = { atMs, fired };
     }
+    return this.alarm.fired;
   }
 
   /**
@@ -350,7 +367,7 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     // runs in a process that never saw the task defer.
     const rawContext = await ti.xcomPull({ key: JOB_CONTEXT_KEY });
     if (!rawContext) {
-      this.options.log?.info(
+      this.cleanupLog.info(
         `Task ${ti.taskId} is ${state}; no Armada job in XCom ${JOB_CONTEXT_KEY}, nothing to cancel`,
       );
       return;
@@ -358,16 +375,16 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     const context = RunningJobContext.fromXCom(rawContext);
     const rawArgs = await ti.xcomPull({ key: CHANNEL_ARGS_KEY });
     if (!rawArgs) {
-      this.options.log?.warn(
+      this.cleanupLog.warn(
         `No channel_args in XCom for ${ti.taskId}; cannot cancel Armada job ${context.jobId}.`,
       );
       return;
     }
     const hook = this.hookFor(rawArgs);
-    this.options.log?.info(
+    this.cleanupLog.info(
       `Task ${ti.taskId} is ${state}; cancelling Armada job ${context.jobId} in queue ${context.armadaQueue}`,
     );
-    await hook.cancelJob(context, this.options.log);
+    await hook.cancelJob(context, this.cleanupLog);
     crashPoint("armada.cancelling");
   }
 

@@ -8,25 +8,58 @@ import { pullXCom } from "./runtime-task-instance.js";
 import { deserializeValue, serializeValue } from "./serde.js";
 import type { TaskInstanceState } from "./state.js";
 import type { Store, TaskInstanceRow, TiKey, TriggerRow } from "./store/store.js";
-import { createTrigger, type BaseTrigger, type TriggerEvent, type TriggerTaskInstance } from "./trigger.js";
+import {
+  createTrigger,
+  type BaseTrigger,
+  type TriggerEvent,
+  type TriggerTaskInstance,
+  type TriggerXComPullOptions,
+} from "./trigger.js";
 import type { TryExecutor } from "./try-executor.js";
 
 /** What a trigger sees of its task instance: state and XComs, read from the store (any process). */
 export function triggerTaskInstance(store: Store, key: TiKey, tryNumber: number): TriggerTaskInstance {
-  return {
-    ...key,
-    tryNumber,
-    currentState: async () => (await store.getTaskInstance(key))?.state ?? "none",
-    xcomPull: async (options) => {
-      if (typeof options?.key !== "string" || options.key === "") {
-        throw new RuntimeError(
-          "invalid_argument",
-          `trigger xcomPull: key must be a non-empty string, e.g. { key: "job_context" }`,
-        );
-      }
-      return pullXCom(store, key, options, tryNumber);
-    },
-  };
+  return new StoredTriggerTaskInstance(store, key, tryNumber);
+}
+
+/**
+ * A class, not an object of closures: one is kept per waiting trigger, and
+ * methods on the prototype cost nothing per instance.
+ */
+class StoredTriggerTaskInstance implements TriggerTaskInstance {
+  readonly dagId: string;
+  readonly taskId: string;
+  readonly runId: string;
+  readonly mapIndex: number;
+
+  constructor(
+    private readonly store: Store,
+    key: TiKey,
+    readonly tryNumber: number,
+  ) {
+    this.dagId = key.dagId;
+    this.taskId = key.taskId;
+    this.runId = key.runId;
+    this.mapIndex = key.mapIndex;
+  }
+
+  async currentState(): Promise<TaskInstanceState> {
+    return (await this.store.getTaskInstance(this.key()))?.state ?? "none";
+  }
+
+  async xcomPull(options: TriggerXComPullOptions): Promise<unknown> {
+    if (typeof options?.key !== "string" || options.key === "") {
+      throw new RuntimeError(
+        "invalid_argument",
+        `trigger xcomPull: key must be a non-empty string, e.g. { key: "job_context" }`,
+      );
+    }
+    return pullXCom(this.store, this.key(), options, this.tryNumber);
+  }
+
+  private key(): TiKey {
+    return { dagId: this.dagId, runId: this.runId, taskId: this.taskId, mapIndex: this.mapIndex };
+  }
 }
 
 /** The first event a trigger yields; undefined when it ends without one. */

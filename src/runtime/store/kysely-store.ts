@@ -19,6 +19,7 @@ import type { DagRunState, TaskInstanceState } from "../state.js";
 import { MIGRATIONS } from "./migrations.js";
 import { QueryShapes, type Param } from "./query-shapes.js";
 import { runStepsIn, SqliteWriteGroup, type WriteSteps } from "./write-steps.js";
+import { interned } from "./interned-strings.js";
 import type {
   DagRow,
   DagRunRow,
@@ -199,23 +200,23 @@ const toDag = (r: DagTable): DagRow => ({
 const num = (v: number | null): number | null => (v === null ? null : Number(v));
 
 const toTi = (r: TaskInstanceTable): TaskInstanceRow => ({
-  dagId: r.dag_id,
-  runId: r.run_id,
-  taskId: r.task_id,
+  dagId: interned(r.dag_id),
+  runId: interned(r.run_id),
+  taskId: interned(r.task_id),
   mapIndex: r.map_index,
-  state: r.state as TaskInstanceState,
+  state: interned(r.state) as TaskInstanceState,
   tryNumber: r.try_number,
   maxTries: r.max_tries,
-  nextMethod: r.next_method,
+  nextMethod: interned(r.next_method),
   nextKwargs: r.next_kwargs,
   nextRetryMs: num(r.next_retry_ms),
   startMs: num(r.start_ms),
   endMs: num(r.end_ms),
-  runnerId: r.runner_id,
+  runnerId: interned(r.runner_id),
   killRequested: Boolean(r.kill_requested),
   updatedMs: Number(r.updated_ms),
   changeSeq: Number(r.change_seq),
-  pool: r.pool,
+  pool: interned(r.pool),
   poolSlots: r.pool_slots === null ? null : Number(r.pool_slots),
 });
 
@@ -289,11 +290,11 @@ const triggerValues = (r: TriggerRow): TriggerTable => ({
 
 const toTrigger = (r: TriggerTable): TriggerRow => ({
   id: r.id,
-  dagId: r.dag_id,
-  runId: r.run_id,
-  taskId: r.task_id,
+  dagId: interned(r.dag_id),
+  runId: interned(r.run_id),
+  taskId: interned(r.task_id),
   mapIndex: r.map_index,
-  classpath: r.classpath,
+  classpath: interned(r.classpath),
   kwargs: r.kwargs,
   createdMs: Number(r.created_ms),
   timeoutMs: num(r.timeout_ms),
