@@ -113,7 +113,9 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
   readonly watch: ArmadaJobWatch | undefined;
   private readonly options: ArmadaPollJobTriggerOptions;
   /** The pending wake-up of event-stream tracking (see `alarmAt`). */
-  private alarm: { atMs: number; fired: Promise<false> } | undefined;
+  private alarm: Alarm | undefined;
+  /** Resolves the pending `eventOrTime` wait: true for an event, false for the alarm. */
+  private waiter: ((woke: boolean) => void) | undefined;
 
   constructor(
     moment: Date | string | number,
@@ -327,28 +329,43 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
 
   /** Waits for the subscription's next event (true) or until `atMs` on the clock (false); throws when removed. */
   private async eventOrTime(sub: JobEventSubscription, atMs: number): Promise<boolean> {
-    const woke = await Promise.race([sub.next().then(() => true), this.alarmAt(atMs)]);
+    const alarm = this.alarmAt(atMs);
+    const woke = await new Promise<boolean>((resolve) => {
+      if (alarm.rang) return resolve(false);
+      this.waiter = resolve;
+      void sub.next().then(() => {
+        if (this.waiter !== resolve) return;
+        this.waiter = undefined;
+        resolve(true);
+      });
+    });
     this.signal.throwIfAborted();
     return woke;
   }
 
   /**
-   * Resolves (false) at `atMs` on the clock, or when the trigger is removed.
+   * The wake-up at `atMs` on the clock (or when the trigger is removed).
    * One sleep per moment, kept across the event wake-ups before it (a job's
    * every event wakes its trigger, and the moment is mostly the same next
-   * check-in): a sleep with its own abort controller per wake-up cost each
-   * of 100,000 waiting triggers a controller, a listener and a timer more.
-   * A sleep left for a later moment ends then, or with the trigger.
+   * check-in), and no race of promises: a sleep with its own abort
+   * controller per wake-up cost each of 100,000 waiting triggers a
+   * controller, a listener and a timer more, and racing each wait against
+   * one kept sleep left a reaction on it per wait. A sleep left for a later
+   * moment ends then, or with the trigger, and wakes nobody.
    */
-  private alarmAt(atMs: number): Promise<false> {
-    if (this.alarm?.atMs !== atMs) {
-      const fired = this.clock.sleep(Math.max(0, atMs - this.clock.nowMs()), this.signal).then(
-        () => false as const,
-        () => false as const,
-      );
-      this.alarm = { atMs, fired };
-    }
-    return this.alarm.fired;
+  private alarmAt(atMs: number): Alarm {
+    if (this.alarm?.atMs === atMs) return this.alarm;
+    const alarm: Alarm = { atMs, rang: false };
+    this.alarm = alarm;
+    const ring = () => {
+      alarm.rang = true;
+      if (this.alarm !== alarm || !this.waiter) return;
+      const waiter = this.waiter;
+      this.waiter = undefined;
+      waiter(false);
+    };
+    this.clock.sleep(Math.max(0, atMs - this.clock.nowMs()), this.signal).then(ring, ring);
+    return alarm;
   }
 
   /**
@@ -396,6 +413,12 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
       JSON.stringify(other.watch) === JSON.stringify(this.watch)
     );
   }
+}
+
+/** A moment event-stream tracking wakes at; `rang` once it came (or the trigger was removed). */
+interface Alarm {
+  readonly atMs: number;
+  rang: boolean;
 }
 
 /** The active states in the order a job passes through them. */
