@@ -354,7 +354,9 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
    * moment ends then, or with the trigger, and wakes nobody.
    */
   private alarmAt(atMs: number): Alarm {
-    if (this.alarm?.atMs === atMs) return this.alarm;
+    // A clock that woke early (or a removed trigger) gets a new sleep: a rung alarm never waits again.
+    const kept = this.alarm;
+    if (kept?.atMs === atMs && !(kept.rang && this.clock.nowMs() < atMs)) return kept;
     const alarm: Alarm = { atMs, rang: false };
     this.alarm = alarm;
     const ring = () => {

@@ -329,6 +329,65 @@ describe("ArmadaPollJobTrigger", () => {
       ]);
     });
 
+    it("with tracking events: many events of an unchanged state wake it without a check or a new sleep each; the end fires it", async () => {
+      const events = {
+        ...watch,
+        untilMs: 8.64e15,
+        quietS: 300,
+        tracking: "events" as const,
+        queue: "q",
+        jobSetId: "js",
+      };
+      const { trigger, hook } = triggerFor("deferred", events, [JobState.SUCCEEDED]);
+      let eventState: JobState | undefined = JobState.RUNNING;
+      let wake: (() => void) | undefined;
+      let waits = 0;
+      const streamHook = Object.assign(hook, {
+        watchJobEvents: () => ({
+          fallenBack: false,
+          get eventState() {
+            return eventState;
+          },
+          sawEveryEvent: true,
+          next: () => {
+            waits++;
+            return new Promise<void>((resolve) => (wake = resolve));
+          },
+          close: () => {},
+        }),
+      });
+      const clock = new ManualClock(start);
+      const t = new ArmadaPollJobTrigger(moment, { hookFactory: () => streamHook }, events);
+      t.taskInstance = trigger.taskInstance;
+      t.clock = clock;
+      const removal = new AbortController();
+      t.signal = removal.signal;
+      const fired: TriggerEvent[] = [];
+      const done = (async () => {
+        for await (const e of t.run()) fired.push(e);
+      })();
+      const turn = () => new Promise((r) => setImmediate(r));
+      await turn();
+      for (let i = 0; i < 50; i++) {
+        wake!();
+        await turn();
+      }
+      expect(waits).toBe(51);
+      expect(hook.statusChecks).toHaveLength(0);
+      // One sleep, to the next check-in, kept across the 50 wake-ups.
+      expect(clock.pendingSleepers).toBe(1);
+      eventState = JobState.SUCCEEDED;
+      wake!();
+      await done;
+      expect(hook.statusChecks).toHaveLength(1);
+      expect(fired.map((e) => e.payload)).toEqual([
+        { moment: "2024-01-01T00:00:30.000Z", job_state: "SUCCEEDED" },
+      ]);
+      // The triggerer removes a fired trigger: its kept sleep ends with it.
+      removal.abort();
+      expect(clock.pendingSleepers).toBe(0);
+    });
+
     it("refuses a malformed watch, naming the field", () => {
       expect(() => new ArmadaPollJobTrigger(moment, {}, { ...watch, pollIntervalS: 0 })).toThrow(
         /watch\.pollIntervalS must be a number > 0/,
