@@ -185,12 +185,9 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
 
   /** The hook of the channel in `rawArgs` (XCom `channel_args`), with the task's configured call settings. */
   private hookFor(rawArgs: unknown): ArmadaHookApi {
-    if (this.options.hookFactory) {
-      return this.options.hookFactory(
-        rawArgs instanceof GrpcChannelArgs ? rawArgs : GrpcChannelArgs.deserialize(rawArgs, 1),
-      );
-    }
-    return triggerHook(rawArgs, {
+    const args = rawArgs instanceof GrpcChannelArgs ? rawArgs : GrpcChannelArgs.deserialize(rawArgs, 1);
+    if (this.options.hookFactory) return this.options.hookFactory(args);
+    return triggerHook(args, {
       clock: this.clock,
       ...configuredHookOptions(currentRuntimeConfig().armada_operator),
     });

@@ -7,7 +7,7 @@
  * the runner's connection pool), so sharing it changes nothing a trigger sees.
  */
 import type { Clock } from "../common/clock.js";
-import { GrpcChannelArgs } from "../client/channel-args.js";
+import type { GrpcChannelArgs } from "../client/channel-args.js";
 import { currentRunnerResources, type RunnerResource } from "../runtime/runner-resources.js";
 import { ArmadaHook, type ArmadaHookApi, type ArmadaHookOptions } from "./hook.js";
 
@@ -40,15 +40,13 @@ class TriggerHooks implements RunnerResource {
 }
 
 /**
- * The hook for the channel in `rawArgs` (XCom `channel_args`, or the
- * arguments themselves) with `options`: the runner's shared one when
- * called in a runner, else a new one.
+ * The hook for the channel `args` with `options`: the runner's shared one
+ * when called in a runner, else a new one.
  */
 export function triggerHook(
-  rawArgs: unknown,
+  args: GrpcChannelArgs,
   options: Pick<ArmadaHookOptions, "deadlineMs" | "submitLookupGraceMs"> & { clock: Clock },
 ): ArmadaHookApi {
-  const args = rawArgs instanceof GrpcChannelArgs ? rawArgs : GrpcChannelArgs.deserialize(rawArgs, 1);
   const make = () => new ArmadaHook(args, options);
   const resources = currentRunnerResources();
   if (!resources) return make();

@@ -97,6 +97,16 @@ describe("ArmadaPollJobTrigger", () => {
       untilMs: start.getTime() + 300_000,
     };
 
+    /** The watch of event-stream tracking with check-ins every `quietS`, and no deadline of the operator's. */
+    const eventsWatch = (quietS: number): ArmadaJobWatch => ({
+      ...watch,
+      untilMs: 8.64e15,
+      quietS,
+      tracking: "events",
+      queue: "q",
+      jobSetId: "js",
+    });
+
     /** Runs the trigger on a manual clock, advancing it 10 s at a time until it fires. */
     async function fire(jobStates: JobState[], w = watch) {
       const { trigger, hook } = triggerFor("deferred", w, jobStates);
@@ -286,14 +296,7 @@ describe("ArmadaPollJobTrigger", () => {
     });
 
     it("with quietS and tracking events: a check-in confirms the job alone; a lost end event is found at the next one", async () => {
-      const events = {
-        ...watch,
-        untilMs: 8.64e15,
-        quietS: 60,
-        tracking: "events" as const,
-        queue: "q",
-        jobSetId: "js",
-      };
+      const events = eventsWatch(60);
       const { trigger, hook } = triggerFor("deferred", events, [JobState.RUNNING, JobState.SUCCEEDED]);
       const streamHook = Object.assign(hook, {
         watchJobEvents: () => ({
@@ -330,14 +333,7 @@ describe("ArmadaPollJobTrigger", () => {
     });
 
     it("with tracking events: many events of an unchanged state wake it without a check or a new sleep each; the end fires it", async () => {
-      const events = {
-        ...watch,
-        untilMs: 8.64e15,
-        quietS: 300,
-        tracking: "events" as const,
-        queue: "q",
-        jobSetId: "js",
-      };
+      const events = eventsWatch(300);
       const { trigger, hook } = triggerFor("deferred", events, [JobState.SUCCEEDED]);
       let eventState: JobState | undefined = JobState.RUNNING;
       let wake: (() => void) | undefined;

@@ -10,14 +10,18 @@ import { RunnerResources, withRunnerResources } from "../../src/runtime/runner-r
 
 const clock = new ManualClock();
 const settings = { clock, deadlineMs: 30_000, submitLookupGraceMs: 30_000 };
-const argsOf = (target: string) => new GrpcChannelArgs({ target }).serialize();
+const argsOf = (target: string) => new GrpcChannelArgs({ target });
 
 describe("triggerHook", () => {
   it("gives the triggers of one runner one hook per channel and settings", async () => {
     const resources = new RunnerResources();
     const [a, b, other, slower, otherClock] = withRunnerResources(resources, () => [
       triggerHook(argsOf("armada.example:50051"), settings),
-      triggerHook(JSON.parse(JSON.stringify(argsOf("armada.example:50051"))), settings),
+      // The same channel, as a trigger reads it back from XCom.
+      triggerHook(
+        GrpcChannelArgs.deserialize(JSON.parse(JSON.stringify(argsOf("armada.example:50051")))),
+        settings,
+      ),
       triggerHook(argsOf("other.example:50051"), settings),
       triggerHook(argsOf("armada.example:50051"), { ...settings, deadlineMs: 60_000 }),
       triggerHook(argsOf("armada.example:50051"), { ...settings, clock: new ManualClock() }),
