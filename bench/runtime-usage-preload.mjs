@@ -4,6 +4,11 @@
 import { appendFileSync, writeFileSync } from "node:fs";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { setInterval } from "node:timers";
+import { setFlagsFromString } from "node:v8";
+
+// BENCH_V8_FLAGS="--flag ...": V8 flags for the runner that NODE_OPTIONS does not take (heap sizing, say),
+// to measure what they trade.
+if (process.env.BENCH_V8_FLAGS) setFlagsFromString(process.env.BENCH_V8_FLAGS);
 
 const file = process.env.BENCH_USAGE_FILE;
 if (file) {

@@ -132,6 +132,8 @@ export class DevArmada {
   /** Queue + client id -> the job that id created; Armada answers a repeated client id with that job. */
   private readonly byClientId = new Map<string, JobRecord>();
   private readonly runsById = new Map<string, RunRecord>();
+  /** Runs that have ended, counted as they end: {@link counts} reads it without looking at any job. */
+  private runsEnded = 0;
   private readonly pods = new Map<string, RunningPod>();
   private readonly ids = new JobIdFactory();
   private readonly executor: Executor;
@@ -493,7 +495,7 @@ export class DevArmada {
     if (job.state !== "RUNNING" || this.latestRun(job) !== run) return;
     this.pods.delete(run.runId);
     run.exitCodes = result.exitCodes;
-    run.finishedAt = new Date(at);
+    this.endRun(run, at);
     this.scheduler.release(job, run.cluster, run.node);
     const pod = this.logs.ofJob(job.id, job.namespace);
     if (pod) {
@@ -712,7 +714,7 @@ export class DevArmada {
     this.pods.get(run.runId)?.kill();
     this.pods.delete(run.runId);
     run.state = runState;
-    run.finishedAt = new Date(at);
+    this.endRun(run, at);
     run.reason = reason;
     this.scheduler.release(job, run.cluster, run.node);
     const pod = this.logs.ofJob(job.id, job.namespace);
@@ -744,6 +746,15 @@ export class DevArmada {
     return this.runsById.get(runId);
   }
 
+  /**
+   * How many jobs were accepted and how many runs have ended, without
+   * copying or scanning any job: a benchmark samples it several times a
+   * second beside 100,000 jobs.
+   */
+  counts(): { jobs: number; runsEnded: number } {
+    return { jobs: this.jobList.length, runsEnded: this.runsEnded };
+  }
+
   /** Every job, in submission order. */
   allJobs(): readonly JobRecord[] {
     return this.jobList;
@@ -752,6 +763,11 @@ export class DevArmada {
   /** The job's latest run. */
   latestRun(job: JobRecord): RunRecord | undefined {
     return job.runs[job.runs.length - 1];
+  }
+
+  private endRun(run: RunRecord, at: number): void {
+    run.finishedAt = new Date(at);
+    this.runsEnded++;
   }
 
   // ---------------------------------------------------------------- restore and shutdown
@@ -763,7 +779,10 @@ export class DevArmada {
    */
   restoreJob(job: JobRecord): void {
     this.index(job);
-    for (const run of job.runs) this.runsById.set(run.runId, run);
+    for (const run of job.runs) {
+      this.runsById.set(run.runId, run);
+      if (run.finishedAt) this.runsEnded++;
+    }
     if (job.externalJobUri) {
       const k = uriKey(job.queue, job.jobSetId, job.externalJobUri);
       const list = this.byExternalUri.get(k);
@@ -780,7 +799,7 @@ export class DevArmada {
       this.scheduler.occupy(job, run.cluster, run.node);
       if (this.executor.kind === "process" && job.state === "RUNNING") {
         run.state = "LEASE_RETURNED";
-        run.finishedAt = new Date(now);
+        this.endRun(run, now);
         run.reason = "the dev server restarted while the job's process was running";
         this.scheduler.release(job, run.cluster, run.node);
         this.emit(job, {

@@ -47,6 +47,12 @@ export interface DevServer {
   readonly faults: FaultInjector;
   /** Every job the server accepted (duplicates and rejected ones included), oldest first. */
   jobs(): JobRecord[];
+  /**
+   * How many jobs the server accepted and how many of their runs have ended
+   * (finished, cancelled, preempted, returned). O(1): safe to sample often
+   * beside many jobs, where {@link DevServer.jobs} copies every one.
+   */
+  jobCounts(): { jobs: number; runsEnded: number };
   /** gRPC calls received per method (short names such as `GetJobStatus`). */
   callCounts(): Record<string, number>;
   /** Stops and starts again on the same ports, keeping state (reloaded from SQLite when `statePath` is set). */
@@ -176,6 +182,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     },
     faults: jobFaultInjector(faults, current, o.clock),
     jobs: () => armada.allJobs().map((j) => ({ ...j, runs: j.runs.map((r) => ({ ...r })) })),
+    jobCounts: () => armada.counts(),
     callCounts: () => Object.fromEntries(counts),
     async restart() {
       if (stopped)

@@ -48,6 +48,7 @@ describe("cancellation and preemption", () => {
     const [id] = await submit(1);
     clock.advance(400);
     await sleepUntil(async () => (await states([id]))[0] === JobState.RUNNING, "RUNNING");
+    expect(server.jobCounts()).toEqual({ jobs: 1, runsEnded: 0 });
     const res = await call<unknown, CancellationResult>(c.submit, "cancelJobs", {
       jobId: id,
       jobSetId: "set",
@@ -76,6 +77,8 @@ describe("cancellation and preemption", () => {
       reason: "",
     });
     expect(again.cancelledIds).toEqual([]);
+    // The cancelled run ended once, however many cancels came.
+    expect(server.jobCounts()).toEqual({ jobs: 1, runsEnded: 1 });
     const ev = await readEvents(c.events, { queue: "q", id: "set" });
     expect(kinds(ev).slice(-2)).toEqual(["cancelling", "cancelled"]);
     // Capacity came back: nothing is left holding the node.

@@ -138,6 +138,8 @@ describe("restart keeps state", () => {
     await untilServing(c);
     expect(await statusOf(long)).toBe(JobState.SUCCEEDED);
     expect(server.jobs().map((j) => j.id)).toEqual([long, short]);
+    // Counted from what was restored: both runs had ended.
+    expect(server.jobCounts()).toEqual({ jobs: 2, runsEnded: 2 });
   });
 });
 
