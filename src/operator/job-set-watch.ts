@@ -51,6 +51,14 @@ export interface JobEventSubscription {
    */
   next(): Promise<void>;
   /**
+   * Calls `wake` once, as `next()` would resolve (at once, a microtask
+   * later, when an event came since the last wake-up): a callback, not a
+   * promise, for a waiter kept per deferred task. A later call replaces an
+   * earlier `wake` not yet called; use one of `next` and `onNext` per
+   * subscription.
+   */
+  onNext(wake: () => void): void;
+  /**
    * Leaves the stream; the last one to leave closes it, at once or, with
    * `linger` (this waiter will likely be back: its task defers again), after
    * the linger, so the stream is kept. Idempotent.
@@ -380,6 +388,7 @@ class Subscription implements JobEventSubscription {
   private version = 0;
   private seen = 0;
   private pending: Promise<void> | undefined;
+  /** The waiter to wake at the next event: `next()`'s resolve, or `onNext`'s callback. */
   private wake: (() => void) | undefined;
   private left = false;
 
@@ -403,9 +412,11 @@ class Subscription implements JobEventSubscription {
   notify(): void {
     this.version++;
     const wake = this.wake;
+    if (!wake) return;
     this.wake = undefined;
     this.pending = undefined;
-    wake?.();
+    this.seen = this.version;
+    wake();
   }
 
   next(): Promise<void> {
@@ -413,12 +424,18 @@ class Subscription implements JobEventSubscription {
       this.seen = this.version;
       return Promise.resolve();
     }
-    return (this.pending ??= new Promise<void>((resolve) => {
-      this.wake = () => {
-        this.seen = this.version;
-        resolve();
-      };
-    }));
+    return (this.pending ??= new Promise<void>((resolve) => (this.wake = resolve)));
+  }
+
+  onNext(wake: () => void): void {
+    this.pending = undefined;
+    if (this.version > this.seen || this.fallenBack) {
+      this.seen = this.version;
+      this.wake = undefined;
+      queueMicrotask(wake);
+      return;
+    }
+    this.wake = wake;
   }
 
   close(options: { linger?: boolean } = {}): void {

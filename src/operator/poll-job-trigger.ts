@@ -24,6 +24,7 @@ import { RunningJobContext } from "./running-job-context.js";
 import { TERMINAL_JOB_STATES, isTerminalJobState, jobStateName } from "../client/job-states.js";
 import type { JobEventSubscription } from "./job-set-watch.js";
 import type { LogSink } from "./task-log.js";
+import { momentAlarms, type AlarmListener } from "../common/moment-alarms.js";
 
 /** The class path the trigger serializes under (the reference's). */
 export const POLL_JOB_TRIGGER_CLASSPATH = "armada.triggers.ArmadaPollJobTrigger";
@@ -105,17 +106,19 @@ const CANCEL_ON: ReadonlySet<string> = new Set<string>([
 ]);
 
 /** Fires `{moment}` once at `moment`. */
-export class ArmadaPollJobTrigger extends BaseTrigger {
+export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
   /** Serialization class path. */
   static readonly classpath = POLL_JOB_TRIGGER_CLASSPATH;
   readonly moment: Date;
   /** Set when the trigger watches the job instead of firing at its moment. */
   readonly watch: ArmadaJobWatch | undefined;
   private readonly options: ArmadaPollJobTriggerOptions;
-  /** The pending wake-up of event-stream tracking (see `alarmAt`). */
-  private alarm: Alarm | undefined;
-  /** Resolves the pending `eventOrTime` wait: true for an event, false for the alarm. */
+  /** The moment this trigger's alarm is set for (see `wakeAt`), while it is. */
+  private alarmAtMs: number | undefined;
+  /** Resolves the pending `wakeAt` wait: true for an event, false for the alarm (or removal). */
   private waiter: ((woke: boolean) => void) | undefined;
+  /** What its subscription calls at an event; made once, on the first wait for events. */
+  private eventWake: (() => void) | undefined;
 
   constructor(
     moment: Date | string | number,
@@ -165,8 +168,8 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
       // No stream for this job (no watch on the server, at the cap, given up): poll from the moment.
     }
     const at = this.watch ? firstWatchCheckAt(this.moment.getTime(), this.watch) : this.moment.getTime();
-    const wait = at - this.clock.nowMs();
-    if (wait > 0) await this.clock.sleep(wait, this.signal);
+    await this.wakeAt(at);
+    this.throwIfCancelled();
     const hook = this.watch ? await this.watchHook() : undefined;
     if (this.watch && hook) {
       const state = await this.watchJob(this.watch, hook);
@@ -209,7 +212,8 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
     const intervalMs = watch.pollIntervalS * 1000;
     hook.trackJob?.(watch.jobId);
     if (!checkFirst) {
-      await this.clock.sleep(alignedWait(this.clock.nowMs(), intervalMs, watch.untilMs), this.signal);
+      await this.wakeAt(alignedMoment(this.clock.nowMs(), intervalMs, watch.untilMs));
+      this.throwIfCancelled();
     }
     let seen = lastSeen;
     let quietAt = nextQuietAt(watch, this.clock.nowMs());
@@ -228,7 +232,8 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
         quietAt = nextQuietAt(watch, now);
       }
       seen = state;
-      await this.clock.sleep(alignedWait(now, intervalMs, watch.untilMs), this.signal);
+      await this.wakeAt(alignedMoment(now, intervalMs, watch.untilMs));
+      this.throwIfCancelled();
     }
   }
 
@@ -320,51 +325,53 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
           recheckAt = Infinity;
         }
       }
-      if (await this.eventOrTime(sub, Math.min(recheckAt, watch.untilMs, quietAt))) check = moved();
+      const woke = await this.wakeAt(Math.min(recheckAt, watch.untilMs, quietAt), sub);
+      this.throwIfCancelled();
+      if (woke) check = moved();
     }
   }
 
-  /** Waits for the subscription's next event (true) or until `atMs` on the clock (false); throws when removed. */
-  private async eventOrTime(sub: JobEventSubscription, atMs: number): Promise<boolean> {
-    const alarm = this.alarmAt(atMs);
-    const woke = await new Promise<boolean>((resolve) => {
-      if (alarm.rang) return resolve(false);
+  /**
+   * Waits until `atMs` on the clock (false) or, given `sub`, its next event
+   * (true); false at once when the trigger was removed (the caller then
+   * throws). Neither a sleep nor a promise per trigger: the clock's shared
+   * alarm of the moment (moments are aligned on the poll interval, so
+   * thousands of triggers share one) and a callback on the subscription. The
+   * alarm is kept across the event wake-ups before its moment (a job's
+   * every event wakes its trigger, and the moment is mostly the same next
+   * check-in), and left when the trigger waits for another moment or is removed.
+   */
+  private wakeAt(atMs: number, sub?: JobEventSubscription): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      if (this.isCancelled || atMs <= this.clock.nowMs()) return resolve(false);
+      if (this.alarmAtMs !== atMs) {
+        const alarms = momentAlarms(this.clock);
+        if (this.alarmAtMs !== undefined) alarms.delete(this.alarmAtMs, this);
+        this.alarmAtMs = atMs;
+        alarms.add(atMs, this);
+      }
       this.waiter = resolve;
-      void sub.next().then(() => {
-        if (this.waiter !== resolve) return;
-        this.waiter = undefined;
-        resolve(true);
-      });
+      sub?.onNext((this.eventWake ??= () => this.wake(true)));
     });
-    this.signal.throwIfAborted();
-    return woke;
   }
 
-  /**
-   * The wake-up at `atMs` on the clock (or when the trigger is removed).
-   * One sleep per moment, kept across the event wake-ups before it (a job's
-   * every event wakes its trigger, and the moment is mostly the same next
-   * check-in), and no race of promises: a sleep with its own abort
-   * controller per wake-up cost each of 100,000 waiting triggers a
-   * controller, a listener and a timer more, and racing each wait against
-   * one kept sleep left a reaction on it per wait. A sleep left for a later
-   * moment ends then, or with the trigger, and wakes nobody.
-   */
-  private alarmAt(atMs: number): Alarm {
-    // A clock that woke early (or a removed trigger) gets a new sleep: a rung alarm never waits again.
-    const kept = this.alarm;
-    if (kept?.atMs === atMs && !(kept.rang && this.clock.nowMs() < atMs)) return kept;
-    const alarm: Alarm = { atMs, rang: false };
-    this.alarm = alarm;
-    const ring = () => {
-      alarm.rang = true;
-      if (this.alarm !== alarm || !this.waiter) return;
-      const waiter = this.waiter;
-      this.waiter = undefined;
-      waiter(false);
-    };
-    this.clock.sleep(Math.max(0, atMs - this.clock.nowMs()), this.signal).then(ring, ring);
-    return alarm;
+  /** The alarm of `atMs` rang (the clock's {@link MomentAlarms} calls it); not for other callers. */
+  ring(atMs: number): void {
+    if (this.alarmAtMs === atMs) this.alarmAtMs = undefined;
+    this.wake(false);
+  }
+
+  private wake(byEvent: boolean): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.(byEvent);
+  }
+
+  /** Removed: leaves its alarm and ends its wait. */
+  protected override onCancel(): void {
+    if (this.alarmAtMs !== undefined) momentAlarms(this.clock).delete(this.alarmAtMs, this);
+    this.alarmAtMs = undefined;
+    this.wake(false);
   }
 
   /**
@@ -414,21 +421,15 @@ export class ArmadaPollJobTrigger extends BaseTrigger {
   }
 }
 
-/** A moment event-stream tracking wakes at; `rang` once it came (or the trigger was removed). */
-interface Alarm {
-  readonly atMs: number;
-  rang: boolean;
-}
-
 /** The active states in the order a job passes through them. */
 const PROGRESS_ORDER: readonly string[] = ["UNKNOWN", "SUBMITTED", "QUEUED", "LEASED", "PENDING", "RUNNING"];
 
 /** First recheck after an event the query API did not bear out yet. */
 const FIRST_RECHECK_MS = 1000;
 
-/** From `now`, the wait to the next multiple of the interval (or `untilMs`, when sooner). */
-function alignedWait(now: number, intervalMs: number, untilMs: number): number {
-  return Math.max(0, Math.min((Math.floor(now / intervalMs) + 1) * intervalMs, untilMs) - now);
+/** After `now`, the next multiple of the interval (or `untilMs`, when sooner). */
+function alignedMoment(now: number, intervalMs: number, untilMs: number): number {
+  return Math.min((Math.floor(now / intervalMs) + 1) * intervalMs, untilMs);
 }
 
 /** The job's page, as the operator names it at the end of its state lines (empty without one). */

@@ -50,16 +50,14 @@ export interface TriggerTaskInstance {
  * `BaseTrigger`). The triggerer runs every trigger's `run()` concurrently in
  * one event loop; the first event resumes the task and ends the trigger.
  *
- * Before `run()` the triggerer sets {@link taskInstance}, {@link signal}
- * (aborted when the trigger is removed: stop waiting) and {@link clock}
- * (the runner's clock: use it for time). After the trigger ends, for any
- * reason, it calls `cleanup()`.
+ * Before `run()` the triggerer sets {@link taskInstance} and {@link clock}
+ * (the runner's clock: use it for time). It removes a trigger with
+ * {@link cancel}, which aborts {@link signal}. After the trigger ends, for
+ * any reason, it calls `cleanup()`.
  */
 export abstract class BaseTrigger {
   /** Set by the triggerer before `run()`. */
   taskInstance: TriggerTaskInstance | undefined;
-  /** Aborted when the trigger is removed; pass it to every wait. */
-  signal: AbortSignal = new AbortController().signal;
   /** The runner's clock. */
   clock: Clock = systemClock;
   /**
@@ -67,9 +65,59 @@ export abstract class BaseTrigger {
    * Airflow's triggerer writes trigger logs into the task's log).
    */
   log: TaskLogger = stderrLogger;
+  /**
+   * Made on the first read of {@link signal}, not per trigger: a waiting
+   * trigger is kept per deferred task, 100,000 of them in one runner, and a
+   * controller (its signal, listener maps and their tables) was about a
+   * kilobyte of each, for triggers that never read it.
+   */
+  private removal: AbortController | undefined;
+  /** A signal the caller gave (see the setter): its abort cancels the trigger. */
+  private given: AbortSignal | undefined;
+  private cancelled = false;
+  private cancelReason: unknown;
 
-  constructor() {
-    Object.defineProperty(this, TRIGGER, { value: true });
+  /** Aborted when the trigger is removed (see {@link cancel}); pass it to every wait. */
+  get signal(): AbortSignal {
+    if (this.given && !this.cancelled) return this.given;
+    if (!this.removal) {
+      this.removal = new AbortController();
+      if (this.cancelled) this.removal.abort(this.cancelReason);
+    }
+    return this.removal.signal;
+  }
+
+  /** Stops the trigger when `signal` aborts (a caller running `run()` itself, as a test does). */
+  set signal(signal: AbortSignal) {
+    this.given = signal;
+    if (signal.aborted) this.cancel(signal.reason);
+    else signal.addEventListener("abort", () => this.cancel(signal.reason), { once: true });
+  }
+
+  /** True once the trigger was removed. */
+  get isCancelled(): boolean {
+    return this.cancelled;
+  }
+
+  /**
+   * Removes the trigger (the triggerer calls it; idempotent): aborts
+   * {@link signal} with `reason` and calls {@link onCancel}, so a wait in
+   * `run()` ends by throwing.
+   */
+  cancel(reason: unknown = new RuntimeError("killed", "trigger removed")): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.cancelReason = reason;
+    this.removal?.abort(reason);
+    this.onCancel();
+  }
+
+  /** For a trigger that waits without {@link signal}: end the wait, which then calls {@link throwIfCancelled}. */
+  protected onCancel(): void {}
+
+  /** Throws the reason the trigger was removed with, if it was. */
+  protected throwIfCancelled(): void {
+    if (this.cancelled) throw this.cancelReason;
   }
 
   /** `[classpath, kwargs]`: enough to re-create the trigger with the registry after a restart. */
@@ -86,6 +134,9 @@ export abstract class BaseTrigger {
     return hasBrand(value, TRIGGER);
   }
 }
+
+// The brand is on the prototype, not on each of (possibly 100,000) instances.
+Object.defineProperty(BaseTrigger.prototype, TRIGGER, { value: true });
 
 /** Builds a trigger from the kwargs its `serialize()` returned. */
 export type TriggerFactory = (kwargs: Record<string, unknown>) => BaseTrigger;

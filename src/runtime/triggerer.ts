@@ -62,10 +62,19 @@ class StoredTriggerTaskInstance implements TriggerTaskInstance {
   }
 }
 
-/** The first event a trigger yields; undefined when it ends without one. */
-export async function firstEvent(trigger: BaseTrigger): Promise<TriggerEvent | undefined> {
-  for await (const ev of trigger.run()) return ev;
-  return undefined;
+/**
+ * The first event a trigger yields; undefined when it ends without one. As
+ * `for await ... return` does (the generator is closed after its first
+ * event, its `finally` blocks run), but without an async function of its
+ * own suspended beside each of the many waiting triggers.
+ */
+export function firstEvent(trigger: BaseTrigger): Promise<TriggerEvent | undefined> {
+  const events = trigger.run()[Symbol.asyncIterator]();
+  return events.next().then(async (first) => {
+    if (first.done) return undefined;
+    await events.return?.();
+    return first.value;
+  });
 }
 
 /** The `nextKwargs` of a resume after `ev`: what the deferral passed, with the event added. */
@@ -77,7 +86,6 @@ export function firedKwargs(current: TaskInstanceRow | undefined, ev: TriggerEve
 interface ActiveTrigger {
   row: TriggerRow;
   trigger: BaseTrigger;
-  abort: AbortController;
   removed: boolean;
 }
 
@@ -271,8 +279,6 @@ export class RunTriggerer {
       });
       return;
     }
-    const abort = new AbortController();
-    trigger.signal = abort.signal;
     trigger.clock = this.scope.clock;
     trigger.log = log;
     trigger.taskInstance = triggerTaskInstance(
@@ -280,7 +286,7 @@ export class RunTriggerer {
       this.scope.tiKey(ti.taskId, ti.mapIndex),
       ti.tryNumber,
     );
-    const active: ActiveTrigger = { row: trow, trigger, abort, removed: false };
+    const active: ActiveTrigger = { row: trow, trigger, removed: false };
     this.triggers.set(trow.id, active);
     const key = tiKeyOf(trow);
     this.triggersByKey.set(key, (this.triggersByKey.get(key) ?? new Set()).add(trow.id));
@@ -333,7 +339,7 @@ export class RunTriggerer {
     const active = this.triggers.get(id);
     if (!active || active.removed) return;
     active.removed = true;
-    active.abort.abort(new TaskKilledError("trigger removed"));
+    active.trigger.cancel(new TaskKilledError("trigger removed"));
     try {
       await active.trigger.cleanup();
     } catch (err) {

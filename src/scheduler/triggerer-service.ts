@@ -44,7 +44,6 @@ interface RunningTrigger {
   row: TriggerRow;
   tryNumber: number;
   trigger: BaseTrigger;
-  abort: AbortController;
   ended: boolean;
 }
 
@@ -116,7 +115,7 @@ export class TriggererService {
   async release(): Promise<void> {
     for (const r of this.running.values()) {
       r.ended = true;
-      r.abort.abort(new TaskKilledError("the triggerer stopped"));
+      r.trigger.cancel(new TaskKilledError("the triggerer stopped"));
     }
     this.running.clear();
     await this.flushLogs().catch((err: unknown) =>
@@ -174,7 +173,7 @@ export class TriggererService {
     for (const r of [...this.running.values()]) {
       if (seen.has(r.row.id)) continue;
       r.ended = true;
-      r.abort.abort(new TaskKilledError("trigger removed"));
+      r.trigger.cancel(new TaskKilledError("trigger removed"));
       this.running.delete(r.row.id);
     }
     await this.flushLogs();
@@ -233,13 +232,11 @@ export class TriggererService {
       await this.options.store.deleteTrigger(row.id);
       return;
     }
-    const abort = new AbortController();
-    trigger.signal = abort.signal;
     trigger.clock = this.options.clock;
     trigger.log = log;
     const key = { dagId: row.dagId, runId: row.runId, taskId: row.taskId, mapIndex: row.mapIndex };
     trigger.taskInstance = triggerTaskInstance(this.options.store, key, tryNumber);
-    const r: RunningTrigger = { row, tryNumber, trigger, abort, ended: false };
+    const r: RunningTrigger = { row, tryNumber, trigger, ended: false };
     this.running.set(row.id, r);
     this.options.log(`running trigger ${row.classpath} of ${row.dagId} ${row.runId} ${tiLabel(row)}`);
     // In the runner's scope, as a scheduler runs its triggers: its config, and its Armada clients (closed when
@@ -308,7 +305,7 @@ export class TriggererService {
   private async end(r: RunningTrigger): Promise<void> {
     if (r.ended) return;
     r.ended = true;
-    r.abort.abort(new TaskKilledError("trigger removed"));
+    r.trigger.cancel(new TaskKilledError("trigger removed"));
     try {
       await this.runner.inScope(() => r.trigger.cleanup());
     } catch (err) {

@@ -3,6 +3,7 @@
  * GetJobStatus call for all of them (deliberate difference 8).
  */
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { momentAlarms } from "../../src/common/moment-alarms.js";
 import { closeArmadaHookClients } from "../../src/operator/hook.js";
 import { DAG } from "../../src/runtime/dag.js";
 import { sleepUntil } from "../support/sleep-until.js";
@@ -30,7 +31,12 @@ describe("deferrable fan-out", () => {
         jobRequest: {
           podSpec: {
             containers: [
-              { name: "main", image: "busybox", args: ["sleep", "25"], resources: { requests: { cpu: "10m", memory: "8Mi" } } },
+              {
+                name: "main",
+                image: "busybox",
+                args: ["sleep", "25"],
+                resources: { requests: { cpu: "10m", memory: "8Mi" } },
+              },
             ],
           },
         },
@@ -47,10 +53,12 @@ describe("deferrable fan-out", () => {
     // Time stands still until every task is parked in its trigger, so all
     // triggers share one moment, as tasks started together do.
     await sleepUntil(parked, "all tasks submitted and deferred");
-    // Parked in the store is not yet idle: a round is over when every trigger sleeps on the clock again
-    // (watching triggers sleep between checks; a trigger that fired has a successor once its task re-deferred).
-    await sleepUntil(() => e.clock.pendingSleepers >= n, "every trigger waiting on the clock");
-    const idle = async () => finished !== undefined || ((await parked()) && e.clock.pendingSleepers >= n);
+    // Parked in the store is not yet idle: a round is over when every trigger waits on the clock again
+    // (watching triggers wait between checks, on the clock's shared alarm of their moment; a trigger that
+    // fired has a successor once its task re-deferred).
+    const waiting = () => momentAlarms(e.clock).listening;
+    await sleepUntil(() => waiting() >= n, "every trigger waiting on the clock");
+    const idle = async () => finished !== undefined || ((await parked()) && waiting() >= n);
     const firstRound = statusCalls();
     expect(e.server.jobs()).toHaveLength(n);
     // The submits of tasks started together share calls too (one per job set and 10 ms window), each item with its
@@ -62,7 +70,8 @@ describe("deferrable fan-out", () => {
       e.clock.advance(10_000);
       await sleepUntil(
         async () => finished !== undefined || ((await parked()) && statusCalls() > before),
-        () => `next poll round (calls per round so far: ${perRound.join(", ")}; pending sleepers ${e.clock.pendingSleepers})`,
+        () =>
+          `next poll round (calls per round so far: ${perRound.join(", ")}; triggers waiting ${waiting()})`,
       );
       // Let stragglers of this round land before counting.
       await sleepUntil(idle, "round settled");
@@ -76,6 +85,9 @@ describe("deferrable fan-out", () => {
     expect(firstRound, "calls of the first round").toBeLessThanOrEqual(3);
     // Each later round: one call for all 30 jobs, where one call per job would be 30.
     expect(perRound.length).toBeGreaterThanOrEqual(2);
-    expect(perRound.every((c) => c === 1), `calls per round: ${perRound.join(", ")}`).toBe(true);
+    expect(
+      perRound.every((c) => c === 1),
+      `calls per round: ${perRound.join(", ")}`,
+    ).toBe(true);
   });
 });

@@ -140,6 +140,29 @@ describe("JobSetWatches", () => {
     expect(bWoke).toBe(false);
   });
 
+  it("onNext calls its callback once per wake-up, as next() resolves: at once for an event already read, a later call replacing an earlier one", async () => {
+    const { opened, watches } = setup();
+    const a = watches.subscribe("q", "js", "job-a")!;
+    const woke: string[] = [];
+    a.onNext(() => woke.push("first"));
+    a.onNext(() => woke.push("second")); // replaces the first, not yet called
+    opened[0]!.push(event("job-a", "leased"));
+    await sleepUntil(() => woke.length > 0, "the first wake-up");
+    expect(woke).toEqual(["second"]);
+    // Events read while nobody waited wake the next waiter a microtask later, not inside the call.
+    opened[0]!.push(event("job-a", "running"));
+    await sleepUntil(() => a.eventState === JobState.RUNNING, "the second event read");
+    a.onNext(() => woke.push("third"));
+    expect(woke).toEqual(["second"]);
+    await Promise.resolve();
+    expect(woke).toEqual(["second", "third"]);
+    expect(a.eventState).toBe(JobState.RUNNING);
+    // Nothing new since: the next waiter waits.
+    a.onNext(() => woke.push("fourth"));
+    await new Promise((r) => setImmediate(r));
+    expect(woke).toEqual(["second", "third"]);
+  });
+
   it("re-opens a broken stream after its backoff from the last message id, and hears what came meanwhile", async () => {
     const { clock, opened, watches } = setup();
     const sub = watches.subscribe("q", "js", "job-a")!;

@@ -247,6 +247,7 @@ describe("ArmadaPollJobTrigger", () => {
             return sawEveryEvent;
           },
           next: () => new Promise<void>(() => {}), // no event ever comes: the end was read before
+          onNext: () => {},
           close: () => {},
         }),
       });
@@ -304,6 +305,7 @@ describe("ArmadaPollJobTrigger", () => {
           eventState: undefined,
           sawEveryEvent: true,
           next: () => new Promise<void>(() => {}), // the end event is lost
+          onNext: () => {},
           close: () => {},
         }),
       });
@@ -345,9 +347,10 @@ describe("ArmadaPollJobTrigger", () => {
             return eventState;
           },
           sawEveryEvent: true,
-          next: () => {
+          next: () => Promise.reject(new Error("the trigger waits with onNext")),
+          onNext: (w: () => void) => {
             waits++;
-            return new Promise<void>((resolve) => (wake = resolve));
+            wake = w;
           },
           close: () => {},
         }),
