@@ -22,6 +22,7 @@
  */
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Clock } from "../common/clock.js";
+import { SetMultimap } from "../common/set-multimap.js";
 import { ArmadaError } from "../client/armada-error.js";
 import type { EventStreamMessage } from "../gen/armada/event.js";
 import { jobEventState } from "./job-event-state.js";
@@ -230,7 +231,7 @@ class JobSetWatch {
   reading = false;
   /** Latest event-implied state of every job of the job set read so far. */
   private readonly states = new Map<string, JobState>();
-  private readonly waiters = new Map<string, Set<Subscription>>();
+  private readonly waiters = new SetMultimap<string, Subscription>();
   private refs = 0;
   private readonly abort = new AbortController();
   private linger: AbortController | undefined;
@@ -266,16 +267,12 @@ class JobSetWatch {
     this.linger?.abort();
     this.linger = undefined;
     const sub = new Subscription(this, jobId);
-    let set = this.waiters.get(jobId);
-    if (!set) this.waiters.set(jobId, (set = new Set()));
-    set.add(sub);
+    this.waiters.add(jobId, sub);
     return sub;
   }
 
   leave(sub: Subscription, keep: boolean): void {
-    const set = this.waiters.get(sub.jobId);
-    if (!set?.delete(sub)) return;
-    if (set.size === 0) this.waiters.delete(sub.jobId);
+    if (!this.waiters.delete(sub.jobId, sub)) return;
     const { lingerMs, clock } = this.owner.options;
     // A waiter that will be back keeps the stream for it even when others leave after it for good
     // (their jobs ended): a stream re-opened later starts at its resume point, past the events it read.
@@ -374,13 +371,13 @@ class JobSetWatch {
     // Events read in one turn (a backlog, a burst) wake each waiter once.
     setImmediate(() => {
       this.flushScheduled = false;
-      for (const id of this.dirty) for (const s of this.waiters.get(id) ?? []) s.notify();
+      for (const id of this.dirty) for (const s of this.waiters.get(id)) s.notify();
       this.dirty.clear();
     });
   }
 
   private notifyAll(): void {
-    for (const set of this.waiters.values()) for (const s of set) s.notify();
+    for (const s of [...this.waiters.values()]) s.notify();
   }
 }
 

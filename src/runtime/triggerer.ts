@@ -1,3 +1,4 @@
+import { SetMultimap } from "../common/set-multimap.js";
 import { DeadlineHeap } from "./deadline-heap.js";
 import { RuntimeError, TaskKilledError, TaskTimeoutError } from "./errors.js";
 import type { OutcomeRecorder } from "./outcome-recorder.js";
@@ -124,7 +125,7 @@ export interface RunTriggererHooks {
 export class RunTriggerer {
   private readonly triggers = new Map<string, ActiveTrigger>();
   /** Active trigger ids by task instance key. */
-  private readonly triggersByKey = new Map<string, Set<string>>();
+  private readonly triggersByKey = new SetMultimap<string, string>();
   /** Trigger timeouts, by trigger id. */
   private readonly triggerTimeouts = new DeadlineHeap<string>();
   /**
@@ -171,7 +172,7 @@ export class RunTriggerer {
         // Active ones (to remove when the task left DEFERRED) and stored ones (a new deferral's, even
         // when the task left DEFERRED again before this pass saw it: its trigger is owed a cleanup).
         const trows = new Map<string, TriggerRow>();
-        for (const id of this.triggersByKey.get(key) ?? []) trows.set(id, this.triggers.get(id)!.row);
+        for (const id of this.triggersByKey.get(key)) trows.set(id, this.triggers.get(id)!.row);
         // A deferral made here brought its trigger row: only one made elsewhere is read.
         const deferredHere = this.deferredHere.get(key);
         this.deferredHere.delete(key);
@@ -289,7 +290,7 @@ export class RunTriggerer {
     const active: ActiveTrigger = { row: trow, trigger, removed: false };
     this.triggers.set(trow.id, active);
     const key = tiKeyOf(trow);
-    this.triggersByKey.set(key, (this.triggersByKey.get(key) ?? new Set()).add(trow.id));
+    this.triggersByKey.add(key, trow.id);
     this.hooks.supervise("The trigger", ti, ["deferred"], () =>
       firstEvent(trigger).then(
         (ev) => this.onEvent(active, ti, ev),
@@ -350,9 +351,7 @@ export class RunTriggerer {
     if (!deleted) await this.scope.store.deleteTrigger(id);
     this.triggers.delete(id);
     const key = tiKeyOf(active.row);
-    const ids = this.triggersByKey.get(key);
-    ids?.delete(id);
-    if (ids?.size === 0) this.triggersByKey.delete(key);
+    this.triggersByKey.delete(key, id);
     // The task may have deferred again meanwhile: its new trigger is looked at in the next pass.
     this.hooks.recheck(key);
     this.hooks.wake();
