@@ -150,33 +150,33 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
     ];
   }
 
-  async *run(): AsyncIterable<TriggerEvent> {
+  /**
+   * One event, then the end. Not an async generator: a waiting trigger is
+   * kept per deferred task, and the generator's suspended frame (with its
+   * request queue and the await into `followEvents`) was a frame more per
+   * task; `followEvents` waits alone.
+   */
+  run(): AsyncIterable<TriggerEvent> {
+    return onlyEvent(() => this.fire());
+  }
+
+  private async fire(): Promise<TriggerEvent> {
     if (this.watch?.tracking === "events") {
       const hook = await this.watchHook();
       const sub = hook?.watchJobEvents?.(this.watch.queue!, this.watch.jobSetId!, this.watch.jobId);
-      if (hook && sub) {
-        let state: string | undefined;
-        try {
-          state = await this.followEvents(this.watch, hook, sub);
-        } finally {
-          // A task resumed on a move (not an end) defers again at once: keep the stream for it.
-          sub.close({ linger: state !== undefined && !FINAL_JOB_STATES.has(state) });
-        }
-        yield new TriggerEvent({ moment: this.moment.toISOString(), job_state: state });
-        return;
-      }
+      if (hook && sub) return this.followEvents(this.watch, hook, sub);
       // No stream for this job (no watch on the server, at the cap, given up): poll from the moment.
     }
     const at = this.watch ? firstWatchCheckAt(this.moment.getTime(), this.watch) : this.moment.getTime();
     await this.wakeAt(at);
     this.throwIfCancelled();
     const hook = this.watch ? await this.watchHook() : undefined;
-    if (this.watch && hook) {
-      const state = await this.watchJob(this.watch, hook);
-      yield new TriggerEvent({ moment: this.moment.toISOString(), job_state: state });
-      return;
-    }
-    yield new TriggerEvent({ moment: this.moment.toISOString() });
+    if (this.watch && hook) return this.event(await this.watchJob(this.watch, hook));
+    return new TriggerEvent({ moment: this.moment.toISOString() });
+  }
+
+  private event(jobState: string): TriggerEvent {
+    return new TriggerEvent({ moment: this.moment.toISOString(), job_state: jobState });
   }
 
   /** The hook of the task's channel (XCom `channel_args`), or undefined when it cannot be read. */
@@ -282,52 +282,62 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
     watch: ArmadaJobWatch,
     hook: ArmadaHookApi,
     sub: JobEventSubscription,
-  ): Promise<string> {
-    const intervalMs = watch.pollIntervalS * 1000;
-    let seen = watch.lastState;
-    const moved = () => {
-      const hint = sub.eventState;
-      return hint !== undefined && (jobStateName(hint) !== seen || isTerminalJobState(hint));
-    };
-    let check = moved(); // an event read before this trigger joined (the job moved while its task deferred)
-    let recheckMs = 0;
-    // A stream that began at a resume point may have read this job's end before this trigger joined
-    // (and no longer knows it): check once at the aligned poll moment, shared with the other triggers.
-    let recheckAt = check || sub.sawEveryEvent ? Infinity : firstWatchCheckAt(this.moment.getTime(), watch);
-    let quietAt = nextQuietAt(watch, this.clock.nowMs());
-    for (;;) {
-      // Polls on from the state this trigger last saw (and logged), not the deferral's.
-      if (sub.fallenBack) return this.watchJob(watch, hook, false, seen);
-      const now = this.clock.nowMs();
-      const quiet = now >= quietAt;
-      if (check || now >= recheckAt || now >= watch.untilMs || quiet) {
-        check = false;
-        let state: string;
-        try {
-          state = jobStateName(await hook.getJobState(watch.jobId, { alone: true }));
-        } catch (e) {
-          this.checkFailed(watch.jobId, e);
-          return seen; // the task's own check decides (it retries transient errors)
+  ): Promise<TriggerEvent> {
+    // One function, not a loop awaited by another: its suspended frame is kept per waiting task.
+    let state: string | undefined;
+    try {
+      const intervalMs = watch.pollIntervalS * 1000;
+      let seen = watch.lastState;
+      let check = moved(sub, seen); // an event read before this trigger joined (the job moved while its task deferred)
+      let recheckMs = 0;
+      // A stream that began at a resume point may have read this job's end before this trigger joined
+      // (and no longer knows it): check once at the aligned poll moment, shared with the other triggers.
+      let recheckAt = check || sub.sawEveryEvent ? Infinity : firstWatchCheckAt(this.moment.getTime(), watch);
+      let quietAt = nextQuietAt(watch, this.clock.nowMs());
+      for (;;) {
+        // Polls on from the state this trigger last saw (and logged), not the deferral's.
+        if (sub.fallenBack) {
+          state = await this.watchJob(watch, hook, false, seen);
+          return this.event(state);
         }
-        if (this.worthResuming(watch, seen, state) || this.clock.nowMs() >= watch.untilMs) return state;
-        if (quiet) {
-          this.stillWaiting(watch, state);
-          quietAt = nextQuietAt(watch, this.clock.nowMs());
+        const now = this.clock.nowMs();
+        const quiet = now >= quietAt;
+        if (check || now >= recheckAt || now >= watch.untilMs || quiet) {
+          check = false;
+          let found: string;
+          try {
+            found = jobStateName(await hook.getJobState(watch.jobId, { alone: true }));
+          } catch (e) {
+            this.checkFailed(watch.jobId, e);
+            state = seen; // the task's own check decides (it retries transient errors)
+            return this.event(state);
+          }
+          if (this.worthResuming(watch, seen, found) || this.clock.nowMs() >= watch.untilMs) {
+            state = found;
+            return this.event(state);
+          }
+          if (quiet) {
+            this.stillWaiting(watch, found);
+            quietAt = nextQuietAt(watch, this.clock.nowMs());
+          }
+          seen = found;
+          if (moved(sub, seen)) {
+            recheckMs = recheckMs === 0 ? FIRST_RECHECK_MS : Math.min(recheckMs * 2, intervalMs);
+            // Aligned, so the rechecks of many triggers share one call.
+            const at = this.clock.nowMs() + recheckMs;
+            recheckAt = Math.ceil(at / recheckMs) * recheckMs;
+          } else {
+            recheckMs = 0;
+            recheckAt = Infinity;
+          }
         }
-        seen = state;
-        if (moved()) {
-          recheckMs = recheckMs === 0 ? FIRST_RECHECK_MS : Math.min(recheckMs * 2, intervalMs);
-          // Aligned, so the rechecks of many triggers share one call.
-          const at = this.clock.nowMs() + recheckMs;
-          recheckAt = Math.ceil(at / recheckMs) * recheckMs;
-        } else {
-          recheckMs = 0;
-          recheckAt = Infinity;
-        }
+        const woke = await this.wakeAt(Math.min(recheckAt, watch.untilMs, quietAt), sub);
+        this.throwIfCancelled();
+        if (woke) check = moved(sub, seen);
       }
-      const woke = await this.wakeAt(Math.min(recheckAt, watch.untilMs, quietAt), sub);
-      this.throwIfCancelled();
-      if (woke) check = moved();
+    } finally {
+      // A task resumed on a move (not an end) defers again at once: keep the stream for it.
+      sub.close({ linger: state !== undefined && !FINAL_JOB_STATES.has(state) });
     }
   }
 
@@ -419,6 +429,36 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
       JSON.stringify(other.watch) === JSON.stringify(this.watch)
     );
   }
+}
+
+/** Whether the latest event of the job says it moved from `seen` (or ended). */
+function moved(sub: JobEventSubscription, seen: string): boolean {
+  const hint = sub.eventState;
+  return hint !== undefined && (jobStateName(hint) !== seen || isTerminalJobState(hint));
+}
+
+/**
+ * An iterable of the one event `fire` resolves to (`for await` sees it,
+ * then the end), without a generator frame of its own.
+ */
+function onlyEvent(fire: () => Promise<TriggerEvent>): AsyncIterable<TriggerEvent> {
+  return {
+    [Symbol.asyncIterator]() {
+      let started = false;
+      const end = (): Promise<IteratorResult<TriggerEvent>> => {
+        started = true;
+        return Promise.resolve({ done: true, value: undefined });
+      };
+      return {
+        next: () => {
+          if (started) return end();
+          started = true;
+          return fire().then((value) => ({ done: false, value }));
+        },
+        return: end,
+      };
+    },
+  };
 }
 
 /** The active states in the order a job passes through them. */
