@@ -72,7 +72,6 @@ export class MomentAlarms {
     } catch {
       return; // its last listener left
     }
-    if (this.moments.get(atMs) !== moment) return;
     // Rung a slice per event-loop turn: what each listener does next (a trigger's status check) runs
     // before the next slice, and 100,000 of them in one turn held the event loop for seconds. The moment
     // stays listed meanwhile, so a listener that leaves before its turn is not rung.

@@ -115,8 +115,10 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
   private readonly options: ArmadaPollJobTriggerOptions;
   /** The moment this trigger's alarm is set for (see `wakeAt`), while it is. */
   private alarmAtMs: number | undefined;
-  /** Resolves the pending `wakeAt` wait: true for an event, false for the alarm (or removal). */
+  /** Resolves the pending `wakeAt` wait: true for an event, false for the alarm. */
   private waiter: ((woke: boolean) => void) | undefined;
+  /** Rejects the pending `wakeAt` wait: the trigger was removed. */
+  private waiterFailed: ((reason: unknown) => void) | undefined;
   /** What its subscription calls at an event; made once, on the first wait for events. */
   private eventWake: (() => void) | undefined;
 
@@ -169,7 +171,6 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
     }
     const at = this.watch ? firstWatchCheckAt(this.moment.getTime(), this.watch) : this.moment.getTime();
     await this.wakeAt(at);
-    this.throwIfCancelled();
     const hook = this.watch ? await this.watchHook() : undefined;
     if (this.watch && hook) return this.event(await this.watchJob(this.watch, hook));
     return new TriggerEvent({ moment: this.moment.toISOString() });
@@ -213,7 +214,6 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
     hook.trackJob?.(watch.jobId);
     if (!checkFirst) {
       await this.wakeAt(alignedMoment(this.clock.nowMs(), intervalMs, watch.untilMs));
-      this.throwIfCancelled();
     }
     let seen = lastSeen;
     let quietAt = nextQuietAt(watch, this.clock.nowMs());
@@ -233,7 +233,6 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
       }
       seen = state;
       await this.wakeAt(alignedMoment(now, intervalMs, watch.untilMs));
-      this.throwIfCancelled();
     }
   }
 
@@ -331,9 +330,7 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
             recheckAt = Infinity;
           }
         }
-        const woke = await this.wakeAt(Math.min(recheckAt, watch.untilMs, quietAt), sub);
-        this.throwIfCancelled();
-        if (woke) check = moved(sub, seen);
+        if (await this.wakeAt(Math.min(recheckAt, watch.untilMs, quietAt), sub)) check = moved(sub, seen);
       }
     } finally {
       // A task resumed on a move (not an end) defers again at once: keep the stream for it.
@@ -343,8 +340,8 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
 
   /**
    * Waits until `atMs` on the clock (false) or, given `sub`, its next event
-   * (true); false at once when the trigger was removed (the caller then
-   * throws). Neither a sleep nor a promise per trigger: the clock's shared
+   * (true); rejects with the reason when the trigger is (or was) removed.
+   * Neither a sleep nor a promise per trigger: the clock's shared
    * alarm of the moment (moments are aligned on the poll interval, so
    * thousands of triggers share one) and a callback on the subscription. The
    * alarm is kept across the event wake-ups before its moment (a job's
@@ -352,8 +349,9 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
    * check-in), and left when the trigger waits for another moment or is removed.
    */
   private wakeAt(atMs: number, sub?: JobEventSubscription): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      if (this.isCancelled || atMs <= this.clock.nowMs()) return resolve(false);
+    return new Promise<boolean>((resolve, reject) => {
+      this.throwIfCancelled(); // thrown in the executor: the wait rejects
+      if (atMs <= this.clock.nowMs()) return resolve(false);
       if (this.alarmAtMs !== atMs) {
         const alarms = momentAlarms(this.clock);
         if (this.alarmAtMs !== undefined) alarms.delete(this.alarmAtMs, this);
@@ -361,6 +359,7 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
         alarms.add(atMs, this);
       }
       this.waiter = resolve;
+      this.waiterFailed = reject;
       sub?.onNext((this.eventWake ??= () => this.wake(true)));
     });
   }
@@ -373,15 +372,17 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
 
   private wake(byEvent: boolean): void {
     const waiter = this.waiter;
-    this.waiter = undefined;
+    this.waiter = this.waiterFailed = undefined;
     waiter?.(byEvent);
   }
 
-  /** Removed: leaves its alarm and ends its wait. */
-  protected override onCancel(): void {
+  /** Removed: leaves its alarm and ends its wait with `reason`. */
+  protected override onCancel(reason: unknown): void {
     if (this.alarmAtMs !== undefined) momentAlarms(this.clock).delete(this.alarmAtMs, this);
     this.alarmAtMs = undefined;
-    this.wake(false);
+    const fail = this.waiterFailed;
+    this.waiter = this.waiterFailed = undefined;
+    fail?.(reason);
   }
 
   /**

@@ -109,11 +109,11 @@ export abstract class BaseTrigger {
     this.cancelled = true;
     this.cancelReason = reason;
     this.removal?.abort(reason);
-    this.onCancel();
+    this.onCancel(reason);
   }
 
-  /** For a trigger that waits without {@link signal}: end the wait, which then calls {@link throwIfCancelled}. */
-  protected onCancel(): void {}
+  /** For a trigger that waits without {@link signal}: end the wait with `reason` (reject it). */
+  protected onCancel(_reason: unknown): void {}
 
   /** Throws the reason the trigger was removed with, if it was. */
   protected throwIfCancelled(): void {

@@ -12,6 +12,7 @@ import { createTrigger, TriggerEvent } from "../../src/runtime/trigger.js";
 import { createTaskLogger } from "../../src/runtime/task-logger.js";
 import type { TaskInstanceState } from "../../src/runtime/state.js";
 import { FakeHook } from "./support.js";
+import { sleepUntil } from "../support/sleep-until.js";
 
 const moment = new Date("2024-01-01T00:00:30Z");
 
@@ -385,6 +386,32 @@ describe("ArmadaPollJobTrigger", () => {
       // The triggerer removes a fired trigger: its kept sleep ends with it.
       removal.abort();
       expect(clock.pendingSleepers).toBe(0);
+    });
+
+    it("with tracking events: removed while it waits, its wait ends with the removal's reason and leaves no sleep", async () => {
+      const events = eventsWatch(300);
+      const { trigger, hook } = triggerFor("deferred", events, [JobState.SUCCEEDED]);
+      const streamHook = Object.assign(hook, {
+        watchJobEvents: () => ({
+          fallenBack: false,
+          eventState: JobState.RUNNING,
+          sawEveryEvent: true,
+          next: () => new Promise<void>(() => {}),
+          onNext: () => {}, // no event comes
+          close: () => {},
+        }),
+      });
+      const clock = new ManualClock(start);
+      const t = new ArmadaPollJobTrigger(moment, { hookFactory: () => streamHook }, events);
+      t.taskInstance = trigger.taskInstance;
+      t.clock = clock;
+      const fired = t.run()[Symbol.asyncIterator]().next();
+      await sleepUntil(() => clock.pendingSleepers === 1, "the trigger waiting on its check-in moment");
+      const reason = new Error("trigger removed");
+      t.cancel(reason);
+      await expect(fired).rejects.toBe(reason);
+      expect(clock.pendingSleepers).toBe(0);
+      expect(hook.statusChecks).toHaveLength(0);
     });
 
     it("refuses a malformed watch, naming the field", () => {
