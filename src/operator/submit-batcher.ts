@@ -1,8 +1,14 @@
 /**
  * Shares `SubmitJobs` calls between tasks: the items submitted to the same
- * queue and job set on one channel within a short window go in one call (up
- * to {@link SubmitBatcherOptions.maxItems}), so 10,000 mapped tasks cost
- * about 20 calls instead of 10,000. Each item keeps its own client id and
+ * queue and job set on one channel while they keep coming go in one call (up
+ * to {@link SubmitBatcherOptions.maxItems}), so 10,000 mapped tasks cost tens
+ * of calls instead of 10,000. A batch is sent once no item has joined it for
+ * {@link SubmitBatcherOptions.windowMs}, or {@link SubmitBatcherOptions.maxWaitMs}
+ * after its first item, whichever is sooner: a lone task waits only the short
+ * gap, while a stream of tasks reaching submit one after another (a runner
+ * starts them a few milliseconds apart) fills calls instead of sending one
+ * per gap. How many items can be in a batch at once is bounded by how many
+ * tasks run at once (`maxActiveTasks`, `core.max_active_tasks_per_dag`). Each item keeps its own client id and
  * gets its own answer (Armada answers item by item, in order), so the
  * no-duplicate guarantee stands item by item: a call whose outcome is
  * unknown fails every item of it with that error, and each task looks its
@@ -22,8 +28,10 @@ export type SubmitJobsCall = (
 export interface SubmitBatcherOptions {
   /** Items per call at most (Armada's own limit is far above). @default 500 */
   maxItems?: number;
-  /** How long the first item of a batch waits for others, in real milliseconds. @default 10 */
+  /** The quiet gap that ends a batch: sent once no item has joined for this long, in real milliseconds. @default 10 */
   windowMs?: number;
+  /** Longest the first item of a batch waits for others, in real milliseconds. @default 200 */
+  maxWaitMs?: number;
 }
 
 interface Pending {
@@ -37,12 +45,17 @@ interface Batch {
   jobSetId: string;
   items: Pending[];
   timer: NodeJS.Timeout | undefined;
+  /** When the first item joined (Date.now()). */
+  firstAt: number;
+  /** When the last item joined (Date.now()). */
+  lastAt: number;
 }
 
 /** See the module comment. One instance per channel. */
 export class SubmitBatcher {
   private readonly maxItems: number;
   private readonly windowMs: number;
+  private readonly maxWaitMs: number;
   private readonly open = new Map<string, Batch>();
   /** Calls made; for tests and diagnostics. */
   calls = 0;
@@ -53,6 +66,7 @@ export class SubmitBatcher {
   ) {
     this.maxItems = options.maxItems ?? 500;
     this.windowMs = options.windowMs ?? 10;
+    this.maxWaitMs = Math.max(this.windowMs, options.maxWaitMs ?? 200);
   }
 
   /**
@@ -63,19 +77,33 @@ export class SubmitBatcher {
   submit(queue: string, jobSetId: string, item: JobSubmitRequestItem): Promise<JobSubmitResponseItem> {
     return new Promise((resolve, reject) => {
       const key = `${queue}\u0000${jobSetId}`;
+      const now = Date.now();
       let batch = this.open.get(key);
       if (!batch) {
-        batch = { queue, jobSetId, items: [], timer: undefined };
+        batch = { queue, jobSetId, items: [], timer: undefined, firstAt: now, lastAt: now };
         this.open.set(key, batch);
-        const b = batch;
-        batch.timer = setTimeout(() => this.send(key, b), this.windowMs);
+        this.arm(key, batch, this.windowMs);
       }
+      batch.lastAt = now;
       batch.items.push({ item, resolve, reject });
       if (batch.items.length >= this.maxItems) {
         clearTimeout(batch.timer);
         this.send(key, batch);
       }
     });
+  }
+
+  /**
+   * One timer per batch, re-armed when it rings early rather than reset on
+   * every item (a stream of 500 items would otherwise make 500 timers).
+   */
+  private arm(key: string, batch: Batch, delayMs: number): void {
+    batch.timer = setTimeout(() => {
+      const now = Date.now();
+      const due = Math.min(batch.lastAt + this.windowMs, batch.firstAt + this.maxWaitMs);
+      if (now < due) this.arm(key, batch, due - now);
+      else this.send(key, batch);
+    }, delayMs);
   }
 
   private send(key: string, batch: Batch): void {

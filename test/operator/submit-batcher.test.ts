@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { ArmadaError } from "../../src/client/armada-error.js";
 import type { JobSubmitRequestItem, JobSubmitResponse } from "../../src/gen/armada/submit.js";
@@ -19,6 +19,50 @@ function fakeCall(refuse?: (items: JobSubmitRequestItem[]) => unknown) {
 }
 
 describe("SubmitBatcher", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("keeps a batch open while items keep coming within the gap, up to maxWaitMs from its first item", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    const { call, calls } = fakeCall();
+    const b = new SubmitBatcher(call, { windowMs: 10, maxWaitMs: 200 });
+    const sentAt: number[] = [];
+    const answers: Promise<unknown>[] = [];
+    const t0 = Date.now();
+    // 100 tasks reaching submit 5 ms apart (as a runner starts them), then nothing.
+    for (let i = 0; i < 100; i++) {
+      answers.push(b.submit("q", "s", item(`t${i}`)).then(() => sentAt.push(Date.now() - t0)));
+      await vi.advanceTimersByTimeAsync(5);
+    }
+    await vi.advanceTimersByTimeAsync(50);
+    await Promise.all(answers);
+    // A fixed 10 ms window would have made 50 calls of 2; the gap never passes, so each call waits
+    // the cap: items 0-39 (t = 0..195 ms) at 200 ms, 40-79 at 400 ms, the rest 10 ms after the last (495 ms).
+    expect(calls.map((c) => c.clientIds.length)).toEqual([40, 40, 20]);
+    expect(calls[0]!.clientIds[0]).toBe("t0");
+    expect(calls[1]!.clientIds[0]).toBe("t40");
+    expect(Math.min(...sentAt)).toBe(200);
+    expect(Math.max(...sentAt)).toBe(505);
+  });
+
+  it("sends a lone item once the gap has passed, not at the cap", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    const { call, calls } = fakeCall();
+    const b = new SubmitBatcher(call, { windowMs: 10, maxWaitMs: 200 });
+    const first = b.submit("q", "s", item("a"));
+    await vi.advanceTimersByTimeAsync(9);
+    expect(calls).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    await first;
+    // A second item 15 ms later (past the gap) is a call of its own.
+    await vi.advanceTimersByTimeAsync(5);
+    const second = b.submit("q", "s", item("b"));
+    await vi.advanceTimersByTimeAsync(10);
+    await second;
+    expect(calls.map((c) => c.clientIds)).toEqual([["a"], ["b"]]);
+  });
+
   it("shares one call among the items of a queue and job set, up to maxItems, each getting its own answer", async () => {
     const { call, calls } = fakeCall();
     const b = new SubmitBatcher(call, { maxItems: 500 });
