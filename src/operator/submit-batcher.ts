@@ -8,8 +8,8 @@
  * gap, while a stream of tasks reaching submit one after another (a runner
  * starts them a few milliseconds apart) fills calls instead of sending one
  * per gap. How many items can be in a batch at once is bounded by how many
- * tasks run at once (`maxActiveTasks`, `core.max_active_tasks_per_dag`). Each item keeps its own client id and
- * gets its own answer (Armada answers item by item, in order), so the
+ * tasks run at once (`maxActiveTasks`, `[core] parallelism`, pool slots).
+ * Each item keeps its own client id and gets its own answer (Armada answers item by item, in order), so the
  * no-duplicate guarantee stands item by item: a call whose outcome is
  * unknown fails every item of it with that error, and each task looks its
  * own job up by external job URI and client id before submitting again.
