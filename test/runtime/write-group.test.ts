@@ -41,7 +41,7 @@ function setup() {
   const group = new SqliteWriteGroup(db, counted);
   const rows = () =>
     (database.prepare("select n from t order by rowid").all() as { n: number }[]).map((r) => r.n);
-  return { group, rows, commits: () => commits };
+  return { group, rows, db, commits: () => commits };
 }
 
 /** A write that inserts `n`, spending about `busyMs` of synchronous work first. */
@@ -102,5 +102,42 @@ describe("SqliteWriteGroup", () => {
     ]);
     expect([a.status, b.status, c.status]).toEqual(["fulfilled", "rejected", "fulfilled"]);
     expect(rows()).toEqual([1, 2]);
+  });
+});
+
+describe("SqliteWriteGroup, one write longer than a slice", () => {
+  /** One write of `count` statements, each after about `busyMs` of synchronous work; throws at the end if told. */
+  function* long(count: number, busyMs: number, fail = false): WriteSteps<number> {
+    for (let i = 0; i < count; i++) yield* insert(i, busyMs);
+    if (fail) throw new Error("refused after its statements");
+    return count;
+  }
+
+  it("yields the event loop between its statements, and a read issued meanwhile sees all of it or none", async () => {
+    const { group, rows, db } = setup();
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    let turnsBeforeEnd = -1;
+    // About 150 ms of statements in one write: several slices of 20 ms.
+    const write = group.run(() => long(150, 1)).then((n) => ((turnsBeforeEnd = turns), n));
+    // Issued after the write has begun (its first slice ran on the microtask): waits for the commit.
+    await new Promise((r) => setImmediate(r));
+    const seen = await db.executeQuery<{ n: number }>(CompiledQuery.raw("select count(*) as n from t"));
+    clearInterval(ticker);
+    expect(await write).toBe(150);
+    expect(turnsBeforeEnd).toBeGreaterThan(0);
+    expect(seen.rows[0]!.n).toBe(150);
+    expect(rows()).toEqual(Array.from({ length: 150 }, (_, i) => i));
+  });
+
+  it("that throws after yielding is rolled back whole, and the writes after it land", async () => {
+    const { group, rows } = setup();
+    const [bad, good] = await Promise.allSettled([
+      group.run(() => long(100, 1, true)),
+      group.run(() => insert(7)),
+    ]);
+    expect(bad.status).toBe("rejected");
+    expect(good.status).toBe("fulfilled");
+    expect(rows()).toEqual([7]);
   });
 });
