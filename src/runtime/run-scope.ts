@@ -118,8 +118,12 @@ export class RunScope {
 
   loggerFor(taskId: string, mapIndex: number, tryNumber: number): TaskLogger {
     return createTaskLogger((level, message) => {
+      // Not `...this.tiKey()`: V8 adds each property after a spread slowly, and this runs per log line.
       const row: LogRow = {
-        ...this.tiKey(taskId, mapIndex),
+        dagId: this.run.dagId,
+        runId: this.run.runId,
+        taskId,
+        mapIndex,
         tryNumber,
         tsMs: this.clock.nowMs(),
         level,

@@ -188,7 +188,10 @@ export class TryExecutor {
   ): Context {
     const { run, dag, conf, store, clock, config } = this.scope;
     const ti = new RuntimeTaskInstance({
-      ...this.scope.tiKey(row.taskId, row.mapIndex),
+      dagId: run.dagId,
+      runId: run.runId,
+      taskId: row.taskId,
+      mapIndex: row.mapIndex,
       tryNumber,
       maxTries: row.maxTries,
       task,
