@@ -81,6 +81,16 @@ describe("runner at scale", () => {
     const all = await store.listTaskInstancesChangedSince("huge", "r", 0);
     expect(all).toHaveLength(n);
     const cursor = Math.max(...all.map((r) => r.changeSeq!));
+    // In pages, as the runner reads them: each bounded, every instance once.
+    const paged: number[] = [];
+    for (let after = 0; ;) {
+      const page = await store.listTaskInstancesChangedSince("huge", "r", after, 2_000);
+      expect(page.length).toBeLessThanOrEqual(2_000);
+      paged.push(...page.map((r) => r.mapIndex));
+      if (page.length < 2_000) break;
+      after = Math.max(...page.map((r) => r.changeSeq!));
+    }
+    expect(paged.sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
     await store.updateTaskInstance({ dagId: "huge", runId: "r", taskId: "m", mapIndex: 4321 }, { state: "queued" });
     const changed = await store.listTaskInstancesChangedSince("huge", "r", cursor);
     expect(changed.map((r) => r.mapIndex)).toEqual([4321]);

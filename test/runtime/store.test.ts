@@ -151,7 +151,7 @@ for (const [name, backend] of [
       const other = await KyselyStore.open({ url, home: tmp });
       try {
         await store.createDagRun(dagRunRow());
-        // More rows than one bulk statement holds: all of them are one change.
+        // More rows than one bulk statement holds, in one write (a number of the run's counter each).
         const many = Array.from({ length: BULK_CHUNK_ROWS * 2 + 7 }, (_, i) =>
           ti({ taskId: "m", mapIndex: i }),
         );
@@ -202,6 +202,38 @@ for (const [name, backend] of [
         expect(changed.size).toBe(40);
       } finally {
         await other.close();
+        await store.close();
+      }
+    });
+
+    it("listTaskInstancesChangedSince() in pages: bounded, each row once, and never cutting one change number's rows", async () => {
+      const store = await KyselyStore.open({ url: await backend.fresh(), home: tmp });
+      try {
+        await store.createDagRun(dagRunRow());
+        await store.insertTaskInstances(
+          Array.from({ length: 250 }, (_, i) => ti({ taskId: "m", mapIndex: i })),
+        );
+        const seen: number[] = [];
+        let after = 0;
+        let pages = 0;
+        for (;;) {
+          const page = await store.listTaskInstancesChangedSince("d", "r", after, 100);
+          pages++;
+          seen.push(...page.map((r) => r.mapIndex));
+          if (page.length < 100) break;
+          expect(page).toHaveLength(100);
+          after = Math.max(...page.map((r) => r.changeSeq!));
+        }
+        expect(pages).toBe(3);
+        expect(seen).toEqual(Array.from({ length: 250 }, (_, i) => i));
+        // Rows of a run the store has no row for share change number 0: one page takes all of them.
+        await store.insertTaskInstances(
+          Array.from({ length: 150 }, (_, i) => ti({ runId: "norun", taskId: "m", mapIndex: i })),
+        );
+        const shared = await store.listTaskInstancesChangedSince("d", "norun", -1, 100);
+        expect(shared).toHaveLength(150);
+        expect(await store.listTaskInstancesChangedSince("d", "norun", 0, 100)).toEqual([]);
+      } finally {
         await store.close();
       }
     });

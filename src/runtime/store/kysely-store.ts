@@ -603,15 +603,28 @@ export class KyselyStore implements Store {
   }
 
   private *insertTaskInstancesSteps(rows: TaskInstanceRow[]): WriteSteps<void> {
-    const seqs = new Map<string, number>();
+    // A change number per row (a run's rows take a range of its counter), so a reader can page
+    // through 100,000 new instances a few thousand at a time.
+    const counts = new Map<string, { dagId: string; runId: string; n: number; next: number }>();
     for (const r of rows) {
       const runKey = `${r.dagId}\u0000${r.runId}`;
-      if (!seqs.has(runKey)) seqs.set(runKey, yield* this.nextChangeSeq(r.dagId, r.runId));
+      const c = counts.get(runKey);
+      if (c) c.n++;
+      else counts.set(runKey, { dagId: r.dagId, runId: r.runId, n: 1, next: 0 });
     }
+    for (const c of counts.values()) {
+      const last = yield* this.nextChangeSeq(c.dagId, c.runId, c.n);
+      // 0 when the run row does not exist (store-only tests): every row then takes 0.
+      c.next = last === 0 ? 0 : last - c.n + 1;
+    }
+    const seqOf = (r: TaskInstanceRow): number => {
+      const c = counts.get(`${r.dagId}\u0000${r.runId}`)!;
+      return c.next === 0 ? 0 : c.next++;
+    };
     for (const part of chunks(rows)) {
       yield this.db
         .insertInto("task_instance")
-        .values(part.map((r) => tiValues(r, seqs.get(`${r.dagId}\u0000${r.runId}`)!)))
+        .values(part.map((r) => tiValues(r, seqOf(r))))
         .onConflict((oc) => oc.columns(["dag_id", "run_id", "task_id", "map_index"]).doNothing())
         .compile();
     }
@@ -847,7 +860,7 @@ export class KyselyStore implements Store {
         if (expect.tryNumber !== undefined) u = u.where("try_number", "=", p("expectTry"));
         return u;
       },
-      { ...values, dagId: k.dagId, runId: k.runId, taskId: k.taskId, mapIndex: k.mapIndex },
+      Object.assign(values, { dagId: k.dagId, runId: k.runId, taskId: k.taskId, mapIndex: k.mapIndex }),
     );
     const res = yield q;
     return Number(res.numAffectedRows ?? 0) > 0;
@@ -866,21 +879,21 @@ export class KyselyStore implements Store {
   }
 
   /**
-   * Takes the next number of a run's change counter (0 when the run row does
-   * not exist, as in store-only tests). Must run inside the writing
-   * transaction: the run row's lock orders the commits.
+   * Takes the next `count` numbers of a run's change counter and returns the
+   * last (0 when the run row does not exist, as in store-only tests). Must run
+   * inside the writing transaction: the run row's lock orders the commits.
    */
-  private *nextChangeSeq(dagId: string, runId: string): WriteSteps<number> {
+  private *nextChangeSeq(dagId: string, runId: string, count = 1): WriteSteps<number> {
     const q = this.shapes.compiled(
       "nextChangeSeq",
       (p) =>
         this.db
           .updateTable("dag_run")
-          .set((eb) => ({ change_seq: eb("change_seq", "+", 1) }))
+          .set((eb) => ({ change_seq: eb("change_seq", "+", p("count")) }))
           .where("dag_id", "=", p("dagId"))
           .where("run_id", "=", p("runId"))
           .returning("change_seq"),
-      { dagId, runId },
+      { dagId, runId, count },
     );
     const r = (yield q).rows[0];
     return r ? Number(r.change_seq) : 0;
@@ -890,20 +903,47 @@ export class KyselyStore implements Store {
     dagId: string,
     runId: string,
     afterSeq: number,
+    limit?: number,
   ): Promise<TaskInstanceRow[]> {
-    const q = this.shapes.compiled(
-      "listTaskInstancesChangedSince",
-      (p) =>
-        this.db
-          .selectFrom("task_instance")
-          .selectAll()
-          .where("dag_id", "=", p("dagId"))
-          .where("run_id", "=", p("runId"))
-          .where("change_seq", ">", p("afterSeq"))
-          .orderBy("change_seq"),
-      { dagId, runId, afterSeq },
+    const since = (p: Param) =>
+      this.db
+        .selectFrom("task_instance")
+        .selectAll()
+        .where("dag_id", "=", p("dagId"))
+        .where("run_id", "=", p("runId"))
+        .where("change_seq", ">", p("afterSeq"))
+        .orderBy("change_seq");
+    if (limit === undefined) {
+      const q = this.shapes.compiled("listTaskInstancesChangedSince", since, { dagId, runId, afterSeq });
+      return (await this.db.executeQuery(q)).rows.map(toTi);
+    }
+    const page = (
+      await this.db.executeQuery(
+        this.shapes.compiled("listTaskInstancesChangedSincePage", (p) => since(p).limit(p("limit")), {
+          dagId,
+          runId,
+          afterSeq,
+          limit,
+        }),
+      )
+    ).rows;
+    if (page.length < limit) return page.map(toTi);
+    // A full page may cut the rows of its last change number (one write of many rows): all of them, then.
+    const lastSeq = Number(page[page.length - 1]!.change_seq);
+    const rest = await this.db.executeQuery(
+      this.shapes.compiled(
+        "listTaskInstancesOfChange",
+        (p) =>
+          this.db
+            .selectFrom("task_instance")
+            .selectAll()
+            .where("dag_id", "=", p("dagId"))
+            .where("run_id", "=", p("runId"))
+            .where("change_seq", "=", p("seq")),
+        { dagId, runId, seq: lastSeq },
+      ),
     );
-    return (await this.db.executeQuery(q)).rows.map(toTi);
+    return [...page.filter((r) => Number(r.change_seq) !== lastSeq), ...rest.rows].map(toTi);
   }
 
   async upsertTaskTry(r: TaskTryRow): Promise<void> {

@@ -271,9 +271,17 @@ export interface Store {
    * the next number of the run's counter and commits in that order, so a
    * reader that keeps the highest `changeSeq` it saw misses nothing and
    * reads each change once: the cost of a look is the number of changes,
-   * not the number of tasks.
+   * not the number of tasks. With `limit`, one page: the first `limit` rows,
+   * and the rest of any change number the page would cut (so a reader that
+   * goes on from the highest number it saw misses nothing); a page of fewer
+   * than `limit` rows is the last.
    */
-  listTaskInstancesChangedSince(dagId: string, runId: string, afterSeq: number): Promise<TaskInstanceRow[]>;
+  listTaskInstancesChangedSince(
+    dagId: string,
+    runId: string,
+    afterSeq: number,
+    limit?: number,
+  ): Promise<TaskInstanceRow[]>;
 
   /** Task instances of a run in the given states only (uses an index; for scheduling at scale). */
   listTaskInstancesInStates(
