@@ -23,6 +23,12 @@ if (file) {
     const gap = now - last - TICK_MS;
     last = now;
     if (gap < 50) return;
+    // BENCH_STALL_TRACE=FILE: every stall over 50 ms as it ends (seconds since start, ms), for a run stopped early.
+    if (process.env.BENCH_STALL_TRACE)
+      appendFileSync(
+        process.env.BENCH_STALL_TRACE,
+        `${Math.round(now - gap) / 1000}s ${Math.round(gap)}ms\n`,
+      );
     stalls.push([Math.round(now - gap) / 1000, Math.round(gap)]);
     stalls.sort((a, b) => b[1] - a[1]);
     stalls.length = Math.min(stalls.length, 5);
