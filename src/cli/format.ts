@@ -1,8 +1,20 @@
 /** Formats rows as an aligned text table. */
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? "" : String(c))))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
-  return cells.map((r) => r.map((c, i) => (c ?? "").padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n";
+  // A loop, not Math.max(...column): a spread of some 120,000 values overflows the stack (a big mapped run).
+  const widths = headers.map(() => 0);
+  for (const r of cells)
+    for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, (r[i] ?? "").length);
+  return (
+    cells
+      .map((r) =>
+        r
+          .map((c, i) => (c ?? "").padEnd(widths[i]!))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n") + "\n"
+  );
 }
 
 /** ISO time of epoch ms, or empty. */
