@@ -173,7 +173,9 @@ export class SqliteWriteGroup {
         taken++;
         this.exec("savepoint write_item");
         try {
-          done.push({ item, value: await this.drive(item.steps(), startedAt) });
+          let value = this.drive(item.steps(), startedAt);
+          if (value instanceof Promise) value = await value;
+          done.push({ item, value });
           this.exec("release write_item");
         } catch (err) {
           this.exec("rollback to write_item");
@@ -200,19 +202,31 @@ export class SqliteWriteGroup {
   }
 
   /**
-   * Runs a write's statements; between two of them, once the slice begun at
-   * `sliceStartedAt` is spent, waits a turn and starts a new slice. Only a
-   * write that outlasts a slice awaits anything.
+   * Runs a write's statements, synchronously while the slice begun at
+   * `sliceStartedAt` lasts; a write that outlasts it goes on in
+   * {@link driveAfterTurn}. Only such a write returns a promise.
    */
-  private async drive<T>(steps: WriteSteps<T>, sliceStartedAt: number): Promise<T> {
+  private drive<T>(steps: WriteSteps<T>, sliceStartedAt: number): T | Promise<T> {
     let next = steps.next();
     while (!next.done) {
-      const result = this.execCompiled(next.value);
-      if (performance.now() - sliceStartedAt >= COMMIT_SLICE_MS) {
+      next = steps.next(this.execCompiled(next.value));
+      if (!next.done && performance.now() - sliceStartedAt >= COMMIT_SLICE_MS)
+        return this.driveAfterTurn(steps, next.value);
+    }
+    return next.value;
+  }
+
+  /** The rest of a write that outlasted its slice, from `statement`: a turn first, and after each slice. */
+  private async driveAfterTurn<T>(steps: WriteSteps<T>, statement: CompiledQuery): Promise<T> {
+    await nextTurn();
+    let sliceStartedAt = performance.now();
+    let next: IteratorResult<CompiledQuery, T> = { done: false, value: statement };
+    while (!next.done) {
+      next = steps.next(this.execCompiled(next.value));
+      if (!next.done && performance.now() - sliceStartedAt >= COMMIT_SLICE_MS) {
         await nextTurn();
         sliceStartedAt = performance.now();
       }
-      next = steps.next(result);
     }
     return next.value;
   }
