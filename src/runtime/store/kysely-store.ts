@@ -630,17 +630,20 @@ export class KyselyStore implements Store {
     }
   }
 
+  /** The task instances of run `dagId`/`runId` (named values), the start of a query shape. */
+  private runInstancesShape(p: Param) {
+    return this.db
+      .selectFrom("task_instance")
+      .selectAll()
+      .where("dag_id", "=", p("dagId"))
+      .where("run_id", "=", p("runId"));
+  }
+
   async getTaskInstance(k: TiKey): Promise<TaskInstanceRow | undefined> {
     const q = this.shapes.compiled(
       "getTaskInstance",
       (p) =>
-        this.db
-          .selectFrom("task_instance")
-          .selectAll()
-          .where("dag_id", "=", p("dagId"))
-          .where("run_id", "=", p("runId"))
-          .where("task_id", "=", p("taskId"))
-          .where("map_index", "=", p("mapIndex")),
+        this.runInstancesShape(p).where("task_id", "=", p("taskId")).where("map_index", "=", p("mapIndex")),
       k,
     );
     const r = (await this.db.executeQuery(q)).rows[0];
@@ -906,13 +909,7 @@ export class KyselyStore implements Store {
     limit?: number,
   ): Promise<TaskInstanceRow[]> {
     const since = (p: Param) =>
-      this.db
-        .selectFrom("task_instance")
-        .selectAll()
-        .where("dag_id", "=", p("dagId"))
-        .where("run_id", "=", p("runId"))
-        .where("change_seq", ">", p("afterSeq"))
-        .orderBy("change_seq");
+      this.runInstancesShape(p).where("change_seq", ">", p("afterSeq")).orderBy("change_seq");
     if (limit === undefined) {
       const q = this.shapes.compiled("listTaskInstancesChangedSince", since, { dagId, runId, afterSeq });
       return (await this.db.executeQuery(q)).rows.map(toTi);
@@ -933,13 +930,7 @@ export class KyselyStore implements Store {
     const rest = await this.db.executeQuery(
       this.shapes.compiled(
         "listTaskInstancesOfChange",
-        (p) =>
-          this.db
-            .selectFrom("task_instance")
-            .selectAll()
-            .where("dag_id", "=", p("dagId"))
-            .where("run_id", "=", p("runId"))
-            .where("change_seq", "=", p("seq")),
+        (p) => this.runInstancesShape(p).where("change_seq", "=", p("seq")),
         { dagId, runId, seq: lastSeq },
       ),
     );
