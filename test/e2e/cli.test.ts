@@ -123,8 +123,10 @@ describe("armada-airflow dags test", () => {
     const jobs = jobsOf("fan-out-cli_fan");
     expect(jobs).toHaveLength(100);
     expect(jobs.every((j) => j.state === "SUCCEEDED")).toBe(true);
-    // Unbatched, 100 jobs polled at least twice each would take >= 200 calls.
-    expect((server.callCounts().GetJobStatus ?? 0) - before).toBeLessThan(40);
+    // Unbatched, 100 jobs polled at least twice each would take >= 200 calls. Batched it takes 17-29 on an
+    // idle or busy 2-core machine, and 46 was seen with the load average at 12 (tasks start and reach their
+    // checks further apart): the bound is half of unbatched, so only a loss of batching fails it.
+    expect((server.callCounts().GetJobStatus ?? 0) - before).toBeLessThan(100);
   }, 60_000);
 
   it("runs the log-link example: the link found in the logs and the templated one are stored", async () => {
