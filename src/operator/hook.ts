@@ -104,6 +104,12 @@ export interface ArmadaHookApi {
   /** Includes a job in batched status checks from now on (optional). */
   trackJob?(jobId: string): void;
   /**
+   * When, within each poll interval, a poll of the job should check: ms
+   * after each multiple of `intervalMs` (see {@link StatusBatcher.pollPhase});
+   * tracks the job. Optional: without it polls check at the multiples.
+   */
+  pollPhaseMs?(jobId: string, intervalMs: number): number;
+  /**
    * Joins the shared event stream of the job's job set (event-stream
    * tracking); undefined when the job must be polled instead (optional: a
    * hook without it always polls).
@@ -508,6 +514,11 @@ export class ArmadaHook implements ArmadaHookApi {
 
   forgetJob(jobId: string): void {
     this.statusBatcher.untrack(jobId);
+  }
+
+  /** See {@link ArmadaHookApi.pollPhaseMs}: the job's group's phase in this channel's poll rounds. */
+  pollPhaseMs(jobId: string, intervalMs: number): number {
+    return this.statusBatcher.pollPhase(jobId, intervalMs);
   }
 
   /** See {@link ArmadaHookApi.watchJobEvents}: the channel's shared stream of the job set. */

@@ -169,10 +169,15 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
       if (hook && sub) return this.followEvents(this.watch, hook, sub);
       // No stream for this job (no watch on the server, at the cap, given up): poll from the moment.
     }
-    const at = this.watch ? firstWatchCheckAt(this.moment.getTime(), this.watch) : this.moment.getTime();
-    await this.wakeAt(at);
-    const hook = this.watch ? await this.watchHook() : undefined;
-    if (this.watch && hook) return this.event(await this.watchJob(this.watch, hook));
+    if (!this.watch) {
+      await this.wakeAt(this.moment.getTime());
+      return new TriggerEvent({ moment: this.moment.toISOString() });
+    }
+    // The hook first: it says when in each interval this job's poll round is (its phase).
+    const hook = await this.watchHook();
+    const phaseMs = hook?.pollPhaseMs?.(this.watch.jobId, this.watch.pollIntervalS * 1000) ?? 0;
+    await this.wakeAt(firstWatchCheckAt(this.moment.getTime(), this.watch, phaseMs));
+    if (hook) return this.event(await this.watchJob(this.watch, hook));
     return new TriggerEvent({ moment: this.moment.toISOString() });
   }
 
@@ -200,8 +205,10 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
   /**
    * Checks the job once per poll interval until its state is worth a resume;
    * returns that state's name. Poll moments are aligned on multiples of the
-   * interval, so every trigger of a process checks in the same instant and
-   * the batcher makes one call for all of them. A failed check resumes the
+   * interval plus the phase of the job's group (the hook's `pollPhaseMs`), so
+   * the triggers of a group check in the same instant and the batcher makes
+   * one call for all of them; with more jobs than one call holds, the groups'
+   * calls are spread over the interval. A failed check resumes the
    * task, whose own status check decides (it retries transient errors).
    */
   private async watchJob(
@@ -212,8 +219,9 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
   ): Promise<string> {
     const intervalMs = watch.pollIntervalS * 1000;
     hook.trackJob?.(watch.jobId);
+    const phaseMs = hook.pollPhaseMs?.(watch.jobId, intervalMs) ?? 0;
     if (!checkFirst) {
-      await this.wakeAt(alignedMoment(this.clock.nowMs(), intervalMs, watch.untilMs));
+      await this.wakeAt(alignedMoment(this.clock.nowMs(), intervalMs, watch.untilMs, phaseMs));
     }
     let seen = lastSeen;
     let quietAt = nextQuietAt(watch, this.clock.nowMs());
@@ -232,7 +240,7 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
         quietAt = nextQuietAt(watch, now);
       }
       seen = state;
-      await this.wakeAt(alignedMoment(now, intervalMs, watch.untilMs));
+      await this.wakeAt(alignedMoment(now, intervalMs, watch.untilMs, phaseMs));
     }
   }
 
@@ -468,9 +476,9 @@ const PROGRESS_ORDER: readonly string[] = ["UNKNOWN", "SUBMITTED", "QUEUED", "LE
 /** First recheck after an event the query API did not bear out yet. */
 const FIRST_RECHECK_MS = 1000;
 
-/** After `now`, the next multiple of the interval (or `untilMs`, when sooner). */
-function alignedMoment(now: number, intervalMs: number, untilMs: number): number {
-  return Math.min((Math.floor(now / intervalMs) + 1) * intervalMs, untilMs);
+/** After `now`, the next multiple of the interval plus `phaseMs` (or `untilMs`, when sooner). */
+function alignedMoment(now: number, intervalMs: number, untilMs: number, phaseMs = 0): number {
+  return Math.min((Math.floor((now - phaseMs) / intervalMs) + 1) * intervalMs + phaseMs, untilMs);
 }
 
 /** The job's page, as the operator names it at the end of its state lines (empty without one). */
@@ -491,15 +499,16 @@ function nextQuietAt(watch: ArmadaJobWatch, now: number): number {
 }
 
 /**
- * When a watching trigger checks first: at the poll moment nearest its own
- * `moment` (within half an interval of it), not at the moment itself.
+ * When a watching trigger checks first: at the poll moment (of its job's
+ * phase) nearest its own `moment` (within half an interval of it), not at the
+ * moment itself.
  * Tasks defer a few milliseconds apart; checking at their own moments made
  * one status call per group of tasks, where an aligned first check joins the
  * round every other watching trigger of the process checks in.
  */
-function firstWatchCheckAt(moment: number, watch: ArmadaJobWatch): number {
+function firstWatchCheckAt(moment: number, watch: ArmadaJobWatch, phaseMs = 0): number {
   const intervalMs = watch.pollIntervalS * 1000;
-  const aligned = Math.ceil((moment - intervalMs / 2) / intervalMs) * intervalMs;
+  const aligned = Math.ceil((moment - phaseMs - intervalMs / 2) / intervalMs) * intervalMs + phaseMs;
   return Math.min(aligned, watch.untilMs);
 }
 

@@ -8,6 +8,15 @@
  * all tracked jobs at once and keeps the answers briefly, so the other tasks
  * of the same round read them instead of calling again. Checks made while a
  * call is being prepared join it.
+ *
+ * Poll rounds are spread over the interval once a call cannot hold them all:
+ * polling triggers ask for their job's {@link StatusBatcher.pollPhase}, and
+ * jobs are put in groups of at most one call's worth (`maxBatchSize`), the
+ * first group at phase 0, the next ones at tenths of the interval after it.
+ * A round still costs one call per group, but at 10,000 jobs the ten calls
+ * come half a second apart instead of together, so the jobs one call finds
+ * ended resume as a trickle, not as a burst that queues for the task slots
+ * (a burst's last resume came seconds after its job's end was seen).
  */
 import type { Clock } from "../common/clock.js";
 import { JobState } from "../client/job-states.js";
@@ -64,6 +73,9 @@ interface Waiter {
   reject: (e: unknown) => void;
 }
 
+/** Phases a poll interval is divided into for the groups of polled jobs (see the module comment). */
+export const POLL_PHASES = 10;
+
 /** See the module comment. One instance per channel. */
 export class StatusBatcher {
   private readonly clock: Clock;
@@ -74,6 +86,14 @@ export class StatusBatcher {
   /** Job id -> last time a task asked about it (by `clock`). */
   private readonly tracked = new Map<string, number>();
   private readonly known = new Map<string, Known>();
+  /**
+   * Polled jobs by group ({@link pollPhase}); group `g` polls at phase
+   * `g % POLL_PHASES` and holds at most `maxBatchSize` jobs. A job leaves its
+   * group when it is no longer tracked.
+   */
+  private readonly groupOfJob = new Map<string, number>();
+  /** Jobs in each group. */
+  private readonly groupSizes: number[] = [];
   private waiters: Waiter[] = [];
   private scheduled = false;
   /**
@@ -104,8 +124,40 @@ export class StatusBatcher {
 
   /** Stops including `jobId` in batched calls. */
   untrack(jobId: string): void {
-    this.tracked.delete(jobId);
+    this.drop(jobId);
     this.known.delete(jobId);
+  }
+
+  /**
+   * When, within each poll interval of `intervalMs`, a poll of `jobId`
+   * should check (ms after each multiple of the interval), and tracks the
+   * job. Every job of a group shares the phase, so its group's poll is one
+   * call; until one call's worth of jobs is polled, every job is in the
+   * first group and the phase is 0 (one call per round, at the aligned
+   * moment, as before groups). A job keeps its group while it is tracked.
+   */
+  pollPhase(jobId: string, intervalMs: number): number {
+    if (!this.tracked.has(jobId)) this.track(jobId);
+    const group = this.groupOfJob.get(jobId) ?? this.join(jobId);
+    return Math.floor(((group % POLL_PHASES) * intervalMs) / POLL_PHASES);
+  }
+
+  /** Puts `jobId` in the first group with room, so groups stay full and the phases few. */
+  private join(jobId: string): number {
+    let g = this.groupSizes.findIndex((size) => size < this.maxBatchSize);
+    if (g < 0) g = this.groupSizes.push(0) - 1;
+    this.groupSizes[g]!++;
+    this.groupOfJob.set(jobId, g);
+    return g;
+  }
+
+  /** No longer tracked: out of batched calls and out of its group. */
+  private drop(jobId: string): void {
+    this.tracked.delete(jobId);
+    const g = this.groupOfJob.get(jobId);
+    if (g === undefined) return;
+    this.groupOfJob.delete(jobId);
+    this.groupSizes[g]!--;
   }
 
   /**
@@ -114,7 +166,7 @@ export class StatusBatcher {
    * its task's own check follows).
    */
   finished(jobId: string): void {
-    this.tracked.delete(jobId);
+    this.drop(jobId);
   }
 
   /** The job's state, fetched together with every other tracked job's (with `alone`, with the others checked now). */
@@ -152,15 +204,16 @@ export class StatusBatcher {
     if (waiters.length === 0) return;
     const now = this.clock.nowMs();
     for (const [id, lastAsked] of this.tracked) {
-      if (now - lastAsked > this.forgetAfterMs) this.tracked.delete(id);
+      if (now - lastAsked > this.forgetAfterMs) this.drop(id);
     }
     for (const [id, k] of this.known) {
       if (now - k.fetchedAt > this.maxStalenessMs) this.known.delete(id);
     }
     const wanted = new Set(waiters.map((w) => w.jobId));
-    // Confirmations alone ask only for their own jobs; any poll-round check fills the call with the rest.
+    // Confirmations alone ask only for their own jobs; a poll-round check fills the call with the rest of
+    // its round: the other jobs of its group, or (a job in no group) every tracked job in no group.
     const fill = waiters.some((w) => !w.alone);
-    const ids = fill ? [...wanted, ...[...this.tracked.keys()].filter((id) => !wanted.has(id))] : [...wanted];
+    const ids = fill ? [...wanted, ...this.roundMates(waiters, wanted)] : [...wanted];
     // Chunks beyond the first only matter if a waiter is in them.
     const chunks: string[][] = [];
     for (let i = 0; i < ids.length; i += this.maxBatchSize) {
@@ -186,6 +239,26 @@ export class StatusBatcher {
       if (this.tracked.has(id)) this.known.set(id, { state, fetchedAt });
     }
     for (const w of waiters) w.resolve(results.get(w.jobId) ?? JobState.UNKNOWN);
+  }
+
+  /** The tracked jobs not in `wanted` that share a poll round with one of the poll-round `waiters`. */
+  private roundMates(waiters: Waiter[], wanted: ReadonlySet<string>): string[] {
+    const groups = new Set<number>();
+    let ungrouped = false;
+    for (const w of waiters) {
+      if (w.alone) continue;
+      const g = this.groupOfJob.get(w.jobId);
+      if (g === undefined) ungrouped = true;
+      else groups.add(g);
+    }
+    const mates: string[] = [];
+    if (groups.size > 0) {
+      for (const [id, g] of this.groupOfJob) if (groups.has(g) && !wanted.has(id)) mates.push(id);
+    }
+    if (ungrouped) {
+      for (const id of this.tracked.keys()) if (!wanted.has(id) && !this.groupOfJob.has(id)) mates.push(id);
+    }
+    return mates;
   }
 
   /** Every chunk's states, one call each, in order; jobs a call does not name are UNKNOWN. */

@@ -12,6 +12,7 @@ import { createTrigger, TriggerEvent } from "../../src/runtime/trigger.js";
 import { createTaskLogger } from "../../src/runtime/task-logger.js";
 import type { TaskInstanceState } from "../../src/runtime/state.js";
 import { FakeHook } from "./support.js";
+import { StatusBatcher } from "../../src/operator/status-batcher.js";
 import { sleepUntil } from "../support/sleep-until.js";
 
 const moment = new Date("2024-01-01T00:00:30Z");
@@ -189,6 +190,51 @@ describe("ArmadaPollJobTrigger", () => {
         clock.advance(100);
       }
       expect(firstCheckAt).toEqual([30_000, 30_000, 30_000, 40_000]);
+    });
+
+    it("many polling triggers of a channel: each group of one call's worth checks at its own phase of the interval, one call per group", async () => {
+      const clock = new ManualClock(start);
+      const calls: { atMs: number; ids: string[] }[] = [];
+      const batcher = new StatusBatcher(
+        async (ids) => {
+          calls.push({ atMs: clock.nowMs() - start.getTime(), ids: [...ids] });
+          return new Map(ids.map((id) => [id, JobState.RUNNING]));
+        },
+        { clock, maxBatchSize: 4 },
+      );
+      const hook = Object.assign(new FakeHook([JobState.RUNNING]), {
+        getJobState: (id: string) => batcher.getState(id),
+        trackJob: (id: string) => batcher.track(id),
+        pollPhaseMs: (id: string, intervalMs: number) => batcher.pollPhase(id, intervalMs),
+      });
+      // Ten tasks deferred together (moment 30 s): groups of 4, 4 and 2, at phases 0, 1 and 2 s of the 10 s interval.
+      for (let i = 0; i < 10; i++) {
+        const trigger = new ArmadaPollJobTrigger(
+          new Date(start.getTime() + 30_000),
+          { hookFactory: () => hook },
+          {
+            ...watch,
+            jobId: `job-${i}`,
+          },
+        );
+        trigger.taskInstance = triggerFor("deferred").trigger.taskInstance;
+        trigger.clock = clock;
+        void trigger.run()[Symbol.asyncIterator]().next();
+      }
+      for (let t = 0; t <= 43_000; t += 100) {
+        // A few turns: the alarm rings, the check is made, the batcher's call goes out, all at this time.
+        for (let turn = 0; turn < 5; turn++) await new Promise((r) => setImmediate(r));
+        clock.advance(100);
+      }
+      expect(calls.map((c) => [c.atMs, c.ids.length])).toEqual([
+        [30_000, 4],
+        [31_000, 4],
+        [32_000, 2],
+        [40_000, 4],
+        [41_000, 4],
+        [42_000, 2],
+      ]);
+      expect(new Set(calls.slice(0, 3).flatMap((c) => c.ids)).size).toBe(10);
     });
 
     it("fires at untilMs whatever the state (the operator's deadlines, a progress line)", async () => {

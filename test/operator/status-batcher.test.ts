@@ -94,4 +94,45 @@ describe("StatusBatcher", () => {
     const results = await Promise.allSettled([batcher.getState("a"), batcher.getState("b")]);
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
   });
+
+  describe("poll phases", () => {
+    it("puts polled jobs in groups of one call's worth, the first at phase 0, the next at tenths of the interval", () => {
+      const batcher = new StatusBatcher(async () => new Map(), { clock: new ManualClock(), maxBatchSize: 3 });
+      const phases = Array.from({ length: 7 }, (_, i) => batcher.pollPhase(`j${i}`, 5000));
+      expect(phases).toEqual([0, 0, 0, 500, 500, 500, 1000]);
+      // A job keeps its phase; one that ends frees its place for the next job polled.
+      expect(batcher.pollPhase("j4", 5000)).toBe(500);
+      batcher.finished("j1");
+      expect(batcher.pollPhase("new", 5000)).toBe(0);
+      batcher.untrack("j5");
+      expect(batcher.pollPhase("newer", 5000)).toBe(500);
+      // Group 10 comes round to phase 0 again: a round never has more than ten moments.
+      const many = new StatusBatcher(async () => new Map(), { clock: new ManualClock(), maxBatchSize: 1 });
+      expect(Array.from({ length: 12 }, (_, i) => many.pollPhase(`k${i}`, 10_000))).toEqual([
+        0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 0, 1000,
+      ]);
+    });
+
+    it("fills a poll round's call with its own group only; a job in no group with the others in none", async () => {
+      const ids = Array.from({ length: 7 }, (_, i) => `j${i}`);
+      const calls: string[][] = [];
+      const batcher = new StatusBatcher(
+        async (asked) => {
+          calls.push([...asked].sort());
+          return new Map(asked.map((id) => [id, JobState.RUNNING]));
+        },
+        { clock: new ManualClock(), maxBatchSize: 3 },
+      );
+      for (const id of ids) batcher.pollPhase(id, 5000);
+      batcher.track("plain-1");
+      batcher.track("plain-2");
+      await batcher.getState("j4");
+      expect(calls).toEqual([["j3", "j4", "j5"]]);
+      await batcher.getState("plain-1");
+      expect(calls[1]).toEqual(["plain-1", "plain-2"]);
+      // The rest of j4's round is served from that call, without another.
+      expect(await batcher.getState("j3")).toBe(JobState.RUNNING);
+      expect(calls).toHaveLength(2);
+    });
+  });
 });
