@@ -131,6 +131,16 @@ export class RunPlanner {
     return { nextRetryMs, waitsForSlot: this.limited || this.full.size > 0 || this.parked.size > 0 };
   }
 
+  /**
+   * A start this pass said "started" for was refused by its pool once
+   * written (see `StartWrites`): it waits as a refusal seen at once would
+   * have made it wait. A resume or a retry is parked (a new task instance
+   * is found again by the next pass, as its task's other waiting ones are).
+   */
+  refusedForPool(row: TaskInstanceRow, mode: "start" | "resume"): void {
+    if (mode === "resume" || row.state === "up_for_retry") this.park(row, mode);
+  }
+
   /** A try of `key` started (however it was found): no queue holds it any more. */
   started(key: string): void {
     this.unpark(key);

@@ -7,14 +7,15 @@ import { applyOutcome } from "./outcome.js";
 import { OutcomeRecorder } from "./outcome-recorder.js";
 import { Pacer } from "./pacer.js";
 import { RunPlanner, type PlanAction, type StartResult } from "./planner.js";
-import { PoolSlotsUnavailable } from "./pools.js";
+import { DEFAULT_POOL, PoolSlotsUnavailable } from "./pools.js";
 import { recoverRun } from "./recovery.js";
 import { RunMirror, tiKeyOf } from "./run-mirror.js";
+import { StartWrites } from "./start-writes.js";
 import { RunScope, errorText, executionDeadlineMs, tiLabel, type RunnerEvent } from "./run-scope.js";
 import { serializeValue } from "./serde.js";
 import type { DagRunState, TaskInstanceState } from "./state.js";
 import type { DagRunRow, Store, TaskInstanceRow, TriggerRow } from "./store/store.js";
-import { stderrLogger } from "./task-logger.js";
+import { stderrLogger, type TaskLogger } from "./task-logger.js";
 import type { TemplateEnv } from "./template.js";
 import { decideTriggerRule, type UpstreamSummary } from "./trigger-rules.js";
 import { createTrigger } from "./trigger.js";
@@ -66,6 +67,8 @@ export class RunDriver {
   private readonly mirror: RunMirror;
   /** Task instances skipped by a wake because a try of theirs ran here; looked at again once it ends. */
   private readonly recheck = new Set<string>();
+  /** Pools that refused a start lately: their starts are written one by one (see {@link StartWrites}). */
+  private readonly crowdedPools = new Set<string>();
   /** Task instances whose wait was logged (once each). */
   private readonly waitLogged = new Set<string>();
   /** Task instances of this run running at once at most ({@link DAG.maxActiveTasks}). */
@@ -274,15 +277,20 @@ export class RunDriver {
     if (this.stopped) return undefined;
 
     const plan = this.planner.pass(changed, now, (key) => this.running.has(key));
+    const starts = new StartWrites();
     let step = plan.next();
     while (!step.done) {
-      const result = await this.perform(step.value, now);
+      const result = await this.perform(step.value, now, starts);
       if (step.value.kind === "start" || step.value.kind === "mark") await pace.step();
       step = plan.next(result);
     }
+    // The pass's starts were written together (sharing commits); the pass is over once all are.
+    await starts.settled();
+    for (const pool of starts.usedPools) if (!starts.refusedPools.has(pool)) this.crowdedPools.delete(pool);
+    for (const pool of starts.refusedPools) this.crowdedPools.add(pool);
     const summary = step.value;
     if (summary.nextRetryMs !== undefined) soon(summary.nextRetryMs);
-    if (summary.waitsForSlot) this.runner.waitForSlot(this);
+    if (summary.waitsForSlot || starts.refusedPools.size > 0) this.runner.waitForSlot(this);
 
     // Finished when every task instance is in a final state.
     if (this.running.size === 0 && this.triggerer.size === 0 && this.planner.allFinished()) {
@@ -300,11 +308,11 @@ export class RunDriver {
     return deadline;
   }
 
-  /** Carries out one action of the planner; a start says what it came to. */
-  private async perform(action: PlanAction, now: number): Promise<StartResult | undefined> {
+  /** Carries out one action of the planner; a start says what it came to (its write joins `starts`). */
+  private async perform(action: PlanAction, now: number, starts: StartWrites): Promise<StartResult | undefined> {
     switch (action.kind) {
       case "start":
-        return this.startTry(action.row, action.mode);
+        return this.startTry(action.row, action.mode, starts);
       case "create":
         await this.createTaskInstances(action.task, action.upstream);
         return undefined;
@@ -406,8 +414,22 @@ export class RunDriver {
   /**
    * Starts a try: a new one (`start`), a deferred one resuming (`resume`),
    * or one a dead runner left running, run again (`reclaim`).
+   *
+   * Given `starts` (a pass of the planner), the try's start is written
+   * without waiting for it: it says "started" once the limits that are
+   * known here (the run's task slots, the runner's) let it, takes its slot
+   * at once, and its write joins the pass's other starts, which then share
+   * commits instead of taking one commit's wait each, one after another (at
+   * a burst of resumes that wait was most of a resume's latency). The try
+   * runs only once its write has committed. A start its write refuses (its
+   * pool full, or the task instance changed meanwhile) gives its slot back
+   * and waits as it would have (see {@link StartWrites}).
    */
-  private async startTry(row: TaskInstanceRow, mode: "start" | "resume" | "reclaim"): Promise<StartResult> {
+  private async startTry(
+    row: TaskInstanceRow,
+    mode: "start" | "resume" | "reclaim",
+    starts?: StartWrites,
+  ): Promise<StartResult> {
     const resume = mode === "resume";
     const key = keyOf(row);
     if (this.running.has(key) || this.stopped) return "done";
@@ -440,7 +462,6 @@ export class RunDriver {
       );
       return "limit";
     }
-    const task = this.scope.taskOf(row.taskId);
     const log = this.scope.loggerFor(row.taskId, row.mapIndex, tryNumber);
     const rt: RunningTry = {
       key,
@@ -455,6 +476,36 @@ export class RunDriver {
       timeout: undefined,
     };
     this.running.set(key, rt);
+    const written = this.writeStart(rt, row, mode, log);
+    if (!starts || mode === "reclaim") return written;
+    const pool = this.scope.taskOf(row.taskId)?.pool ?? DEFAULT_POOL;
+    starts.usedPools.add(pool);
+    if (this.crowdedPools.has(pool)) {
+      // One by one: the planner stops this pass's starts in the pool at its first refusal.
+      const result = await written;
+      if (result === "pool") starts.refusedPools.add(pool);
+      return result;
+    }
+    starts.add(
+      written.then((result) => {
+        if (result !== "pool") return;
+        starts.refusedPools.add(pool);
+        this.planner.refusedForPool(row, mode);
+      }),
+    );
+    return "started";
+  }
+
+  /** Records the start of the try `rt` (registered as running) and runs it; what the start came to. */
+  private async writeStart(
+    rt: RunningTry,
+    row: TaskInstanceRow,
+    mode: "start" | "resume" | "reclaim",
+    log: TaskLogger,
+  ): Promise<StartResult> {
+    const { key, tryNumber } = rt;
+    const resume = mode === "resume";
+    const task = this.scope.taskOf(row.taskId);
     const now = this.clock.nowMs();
     let ok: boolean;
     // The slots are taken in the transaction that starts the try (any number of processes share a pool).
