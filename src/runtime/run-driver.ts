@@ -178,7 +178,7 @@ export class RunDriver {
   /** Takes over what a dead runner left of the run (see {@link recoverRun}). */
   async recover(): Promise<void> {
     await recoverRun(this.scope, this.recorder, this.executor, {
-      reclaim: (ti) => this.startTry(ti, "reclaim"),
+      reclaim: async (ti) => this.startTry(ti, "reclaim"),
     });
   }
 
@@ -280,8 +280,14 @@ export class RunDriver {
     const starts = new StartWrites();
     let step = plan.next();
     while (!step.done) {
-      const result = await this.perform(step.value, now, starts);
-      if (step.value.kind === "start" || step.value.kind === "mark") await pace.step();
+      const action = step.value;
+      // A start is decided without a wait where it can be, so the pass's starts reach the store together.
+      const done = action.kind === "start" ? this.startTry(action.row, action.mode, starts) : this.perform(action, now);
+      const result = done instanceof Promise ? await done : done;
+      if (action.kind === "start" || action.kind === "mark") {
+        const turn = pace.step();
+        if (turn) await turn;
+      }
       step = plan.next(result);
     }
     // The pass's starts were written together (sharing commits); the pass is over once all are.
@@ -308,11 +314,9 @@ export class RunDriver {
     return deadline;
   }
 
-  /** Carries out one action of the planner; a start says what it came to (its write joins `starts`). */
-  private async perform(action: PlanAction, now: number, starts: StartWrites): Promise<StartResult | undefined> {
+  /** Carries out one action of the planner but a start. */
+  private async perform(action: Exclude<PlanAction, { kind: "start" }>, now: number): Promise<undefined> {
     switch (action.kind) {
-      case "start":
-        return this.startTry(action.row, action.mode, starts);
       case "create":
         await this.createTaskInstances(action.task, action.upstream);
         return undefined;
@@ -425,24 +429,14 @@ export class RunDriver {
    * pool full, or the task instance changed meanwhile) gives its slot back
    * and waits as it would have (see {@link StartWrites}).
    */
-  private async startTry(
+  private startTry(
     row: TaskInstanceRow,
     mode: "start" | "resume" | "reclaim",
     starts?: StartWrites,
-  ): Promise<StartResult> {
-    const resume = mode === "resume";
+  ): StartResult | Promise<StartResult> {
     const key = keyOf(row);
     if (this.running.has(key) || this.stopped) return "done";
-    if (row.killRequested) {
-      const log = this.scope.loggerFor(row.taskId, row.mapIndex, row.tryNumber);
-      log.warn("Kill requested (tasks kill) before the task could resume");
-      const err = new TaskKilledError("kill requested (tasks kill)");
-      // The trigger fired, so its cleanup left the external work to the
-      // resuming try; that try will not run, so the operator must release it.
-      if (resume) await this.executor.killWithoutTry(row, err, log);
-      await this.recorder.failed(row, err, false, [row.state], log);
-      return "done";
-    }
+    if (row.killRequested) return this.killedBeforeStart(row, mode === "resume");
     const tryNumber = mode === "start" ? row.tryNumber + 1 : row.tryNumber;
     // A reclaimed try held its slots under its dead runner: it keeps them, limits or not.
     // Each task instance says once why it waits (runs show says it on demand too).
@@ -482,9 +476,10 @@ export class RunDriver {
     starts.usedPools.add(pool);
     if (this.crowdedPools.has(pool)) {
       // One by one: the planner stops this pass's starts in the pool at its first refusal.
-      const result = await written;
-      if (result === "pool") starts.refusedPools.add(pool);
-      return result;
+      return written.then((result) => {
+        if (result === "pool") starts.refusedPools.add(pool);
+        return result;
+      });
     }
     starts.add(
       written.then((result) => {
@@ -494,6 +489,18 @@ export class RunDriver {
       }),
     );
     return "started";
+  }
+
+  /** A task instance with a kill requested before its try could start: it fails, as its try would have. */
+  private async killedBeforeStart(row: TaskInstanceRow, resume: boolean): Promise<StartResult> {
+    const log = this.scope.loggerFor(row.taskId, row.mapIndex, row.tryNumber);
+    log.warn("Kill requested (tasks kill) before the task could resume");
+    const err = new TaskKilledError("kill requested (tasks kill)");
+    // The trigger fired, so its cleanup left the external work to the
+    // resuming try; that try will not run, so the operator must release it.
+    if (resume) await this.executor.killWithoutTry(row, err, log);
+    await this.recorder.failed(row, err, false, [row.state], log);
+    return "done";
   }
 
   /** Records the start of the try `rt` (registered as running) and runs it; what the start came to. */
