@@ -5,8 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BaseOperator, DAG } from "armada-airflow";
-import { type KyselyStore, type TaskTransition } from "armada-airflow/store";
-import { tempSqliteStore, testRunner } from "./support.js";
+import type { KyselyStore } from "armada-airflow/store";
+import { countingStore, tempSqliteStore, testRunner } from "./support.js";
 
 let env: Awaited<ReturnType<typeof tempSqliteStore>>;
 let store: KyselyStore;
@@ -18,42 +18,6 @@ afterEach(async () => {
   await env.dispose();
 });
 
-/** The store, counting task-instance rows read and guarded starts (made and refused). */
-function counting(target: KyselyStore) {
-  const c = { rows: 0, starts: 0, refused: 0, running: 0, maxRunning: 0 };
-  const counted = new Proxy(target, {
-    get(t, prop) {
-      const value: unknown = Reflect.get(t, prop, t);
-      if (typeof value !== "function") return value;
-      const fn = (value as (...a: unknown[]) => unknown).bind(t);
-      if (prop === "transition") {
-        return async (tr: TaskTransition) => {
-          if (!tr.pool) {
-            const ok = (await fn(tr)) as boolean;
-            if (ok && tr.expected.states.includes("running")) c.running--;
-            return ok;
-          }
-          c.starts++;
-          try {
-            const ok = (await fn(tr)) as boolean;
-            if (ok) c.maxRunning = Math.max(c.maxRunning, ++c.running);
-            return ok;
-          } catch (err) {
-            c.refused++;
-            throw err;
-          }
-        };
-      }
-      if (typeof prop !== "string" || !/^listTaskInstances/.test(prop)) return fn;
-      return async (...a: unknown[]) => {
-        const out = (await fn(...a)) as unknown[];
-        c.rows += out.length;
-        return out;
-      };
-    },
-  });
-  return { store: counted, c };
-}
 
 describe("pools at scale", () => {
   it("600 mapped tasks in a pool of 2: at most 2 run at once, O(N) rows read and start attempts", async () => {
@@ -69,7 +33,7 @@ describe("pools at scale", () => {
       }
     }
     new Step({ taskId: "m", dag, pool: "two" }).expand({ x: Array.from({ length: n }, (_, i) => i) });
-    const { store: counted, c } = counting(store);
+    const { store: counted, c } = countingStore(store);
     const { runner } = testRunner(counted);
     const run = await runner.createDagRun(dag);
     expect(await runner.runDagRun(dag, run.runId)).toBe("success");

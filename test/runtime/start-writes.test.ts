@@ -7,8 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BaseOperator, DAG } from "armada-airflow";
-import { type KyselyStore, type TaskTransition } from "armada-airflow/store";
-import { tempSqliteStore, testRunner } from "./support.js";
+import { countingStore, tempSqliteStore, testRunner } from "./support.js";
 
 let env: Awaited<ReturnType<typeof tempSqliteStore>>;
 beforeEach(async () => {
@@ -18,35 +17,6 @@ afterEach(async () => {
   await env.dispose();
 });
 
-/** The store, counting start transitions (those that take pool slots) out at once, and tries running. */
-function counting(target: KyselyStore) {
-  const c = { starts: 0, inFlight: 0, maxInFlight: 0, running: 0, maxRunning: 0 };
-  const counted = new Proxy(target, {
-    get(t, prop) {
-      const value: unknown = Reflect.get(t, prop, t);
-      if (typeof value !== "function") return value;
-      const fn = (value as (...a: unknown[]) => unknown).bind(t);
-      if (prop !== "transition") return fn;
-      return async (tr: TaskTransition) => {
-        if (!tr.pool) {
-          const ok = (await fn(tr)) as boolean;
-          if (ok && tr.expected.states.includes("running")) c.running--;
-          return ok;
-        }
-        c.starts++;
-        c.maxInFlight = Math.max(c.maxInFlight, ++c.inFlight);
-        try {
-          const ok = (await fn(tr)) as boolean;
-          if (ok) c.maxRunning = Math.max(c.maxRunning, ++c.running);
-          return ok;
-        } finally {
-          c.inFlight--;
-        }
-      };
-    },
-  });
-  return { store: counted, c };
-}
 
 describe("a pass's start writes", () => {
   it("64 mapped tasks, 16 task slots: a pass has its starts out together, never more than 16 run, each runs once", async () => {
@@ -63,7 +33,7 @@ describe("a pass's start writes", () => {
       }
     }
     new Step({ taskId: "m", dag }).expand({ x: Array.from({ length: n }, (_, i) => i) });
-    const { store, c } = counting(env.store);
+    const { store, c } = countingStore(env.store);
     const { runner } = testRunner(store);
     const run = await runner.createDagRun(dag);
     expect(await runner.runDagRun(dag, run.runId)).toBe("success");

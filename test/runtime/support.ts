@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { BaseOperator, type BaseOperatorOptions, type Context } from "armada-airflow";
-import { KyselyStore } from "armada-airflow/store";
+import { KyselyStore, type TaskTransition } from "armada-airflow/store";
 import { Runner, type RunnerEvent } from "armada-airflow/runner";
 import type { Clock } from "../../src/common/clock.js";
 import type { DagRunRow, TaskInstanceRow } from "../../src/runtime/store/store.js";
@@ -78,3 +78,47 @@ export const taskInstanceRow = (o: Partial<TaskInstanceRow> & { taskId: string }
   updatedMs: 0,
   ...o,
 });
+
+/**
+ * The store, counting what scheduling costs: task-instance rows read, start
+ * transitions (those that take pool slots) made, refused and out at once,
+ * and tries running at once.
+ */
+export function countingStore(target: KyselyStore) {
+  const c = { rows: 0, starts: 0, refused: 0, inFlight: 0, maxInFlight: 0, running: 0, maxRunning: 0 };
+  const counted = new Proxy(target, {
+    get(t, prop) {
+      const value: unknown = Reflect.get(t, prop, t);
+      if (typeof value !== "function") return value;
+      const fn = (value as (...a: unknown[]) => unknown).bind(t);
+      if (prop === "transition") {
+        return async (tr: TaskTransition) => {
+          if (!tr.pool) {
+            const ok = (await fn(tr)) as boolean;
+            if (ok && tr.expected.states.includes("running")) c.running--;
+            return ok;
+          }
+          c.starts++;
+          c.maxInFlight = Math.max(c.maxInFlight, ++c.inFlight);
+          try {
+            const ok = (await fn(tr)) as boolean;
+            if (ok) c.maxRunning = Math.max(c.maxRunning, ++c.running);
+            return ok;
+          } catch (err) {
+            c.refused++;
+            throw err;
+          } finally {
+            c.inFlight--;
+          }
+        };
+      }
+      if (typeof prop !== "string" || !/^listTaskInstances/.test(prop)) return fn;
+      return async (...a: unknown[]) => {
+        const out = (await fn(...a)) as unknown[];
+        c.rows += out.length;
+        return out;
+      };
+    },
+  });
+  return { store: counted, c };
+}
