@@ -25,6 +25,7 @@ import { TERMINAL_JOB_STATES, isTerminalJobState, jobStateName } from "../client
 import type { JobEventSubscription } from "./job-set-watch.js";
 import type { LogSink } from "./task-log.js";
 import { momentAlarms, type AlarmListener } from "../common/moment-alarms.js";
+import { interned } from "../runtime/store/interned-strings.js";
 
 /** The class path the trigger serializes under (the reference's). */
 export const POLL_JOB_TRIGGER_CLASSPATH = "armada.triggers.ArmadaPollJobTrigger";
@@ -105,6 +106,9 @@ const CANCEL_ON: ReadonlySet<string> = new Set<string>([
   TaskInstanceState.REMOVED,
 ]);
 
+/** The options of a trigger re-created from its stored form: one object for all of them. */
+const NO_OPTIONS: ArmadaPollJobTriggerOptions = Object.freeze({});
+
 /** Fires `{moment}` once at `moment`. */
 export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
   /** Serialization class path. */
@@ -121,10 +125,12 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
   private waiterFailed: ((reason: unknown) => void) | undefined;
   /** What its subscription calls at an event; made once, on the first wait for events. */
   private eventWake: (() => void) | undefined;
+  /** While it follows its job set's events: where it is (see {@link followEvents}). */
+  private following: EventFollowing | undefined;
 
   constructor(
     moment: Date | string | number,
-    options: ArmadaPollJobTriggerOptions = {},
+    options: ArmadaPollJobTriggerOptions = NO_OPTIONS,
     watch?: ArmadaJobWatch,
   ) {
     super();
@@ -162,22 +168,41 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
     return onlyEvent(() => this.fire());
   }
 
-  private async fire(): Promise<TriggerEvent> {
-    if (this.watch?.tracking === "events") {
-      const hook = await this.watchHook();
-      const sub = hook?.watchJobEvents?.(this.watch.queue!, this.watch.jobSetId!, this.watch.jobId);
-      if (hook && sub) return this.followEvents(this.watch, hook, sub);
-      // No stream for this job (no watch on the server, at the cap, given up): poll from the moment.
-    }
-    if (!this.watch) {
+  /**
+   * The event, without the iterator `run()` wraps it in (the triggerer's
+   * way: see {@link BaseTrigger.firstEvent}); through `run()` when a
+   * subclass overrides it.
+   */
+  override firstEvent(): Promise<TriggerEvent | undefined> {
+    if (this.run !== ArmadaPollJobTrigger.prototype.run) return super.firstEvent();
+    return this.fire();
+  }
+
+  private fire(): Promise<TriggerEvent> {
+    const watch = this.watch;
+    if (watch?.tracking !== "events") return this.pollOrWait(watch);
+    // One promise for the whole wait, not one per step: it is kept per waiting task.
+    return new Promise<TriggerEvent>((resolve, reject) => {
+      this.watchHook().then((hook) => {
+        const sub = hook?.watchJobEvents?.(watch.queue!, watch.jobSetId!, watch.jobId);
+        if (hook && sub) this.followEvents(watch, hook, sub, resolve, reject);
+        // No stream for this job (no watch on the server, at the cap, given up): poll from the moment.
+        else this.pollOrWait(watch).then(resolve, reject);
+      }, reject);
+    });
+  }
+
+  /** Fires at the moment (no watch), or checks the job from its first poll moment on. */
+  private async pollOrWait(watch: ArmadaJobWatch | undefined): Promise<TriggerEvent> {
+    if (!watch) {
       await this.wakeAt(this.moment.getTime());
       return new TriggerEvent({ moment: this.moment.toISOString() });
     }
     // The hook first: it says when in each interval this job's poll round is (its phase).
     const hook = await this.watchHook();
-    const phaseMs = hook?.pollPhaseMs?.(this.watch.jobId, this.watch.pollIntervalS * 1000) ?? 0;
-    await this.wakeAt(firstWatchCheckAt(this.moment.getTime(), this.watch, phaseMs));
-    if (hook) return this.event(await this.watchJob(this.watch, hook));
+    const phaseMs = hook?.pollPhaseMs?.(watch.jobId, watch.pollIntervalS * 1000) ?? 0;
+    await this.wakeAt(firstWatchCheckAt(this.moment.getTime(), watch, phaseMs));
+    if (hook) return this.event(await this.watchJob(watch, hook));
     return new TriggerEvent({ moment: this.moment.toISOString() });
   }
 
@@ -284,65 +309,121 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
    * 1 s, doubling up to the poll interval, until the two agree or another
    * event comes. `untilMs` still bounds the wait, so even a lost event only
    * delays the task. When the stream is given up, polls as without it.
+   *
+   * Steps driven by its alarm, its subscription and its checks' answers,
+   * not an async function: a suspended async frame and the promises awaiting
+   * it were about a kilobyte of each of (up to 100,000) waiting tasks.
+   * Settles through `resolve`/`reject`, and leaves the subscription then.
    */
-  private async followEvents(
+  private followEvents(
     watch: ArmadaJobWatch,
     hook: ArmadaHookApi,
     sub: JobEventSubscription,
-  ): Promise<TriggerEvent> {
-    // One function, not a loop awaited by another: its suspended frame is kept per waiting task.
-    let state: string | undefined;
-    try {
+    resolve: (event: TriggerEvent) => void,
+    reject: (reason: unknown) => void,
+  ): void {
+    if (this.isCancelled) {
+      sub.close();
+      return this.rejectCancelled(reject);
+    }
+    // An event read before this trigger joined (the job moved while its task deferred).
+    const check = moved(sub, watch.lastState);
+    // A stream that began at a resume point may have read this job's end before this trigger joined
+    // (and no longer knows it): check once at the aligned poll moment, shared with the other triggers.
+    const recheckAt = check || sub.sawEveryEvent ? Infinity : firstWatchCheckAt(this.moment.getTime(), watch);
+    const f = new EventFollowing(watch, hook, sub, resolve, reject, check, recheckAt);
+    f.quietAt = nextQuietAt(watch, this.clock.nowMs());
+    this.following = f;
+    this.followStep(f);
+  }
+
+  /** The loop's top: polls once the stream is given up, checks when due, else waits. */
+  private followStep(f: EventFollowing): void {
+    if (this.following !== f) return;
+    const { watch } = f;
+    if (f.sub.fallenBack) {
+      // Polls on from the state this trigger last saw (and logged), not the deferral's.
+      this.watchJob(watch, f.hook, false, f.seen).then(
+        (state) => this.followEnd(f, state),
+        (err: unknown) => this.followFailed(f, err),
+      );
+      return;
+    }
+    const now = this.clock.nowMs();
+    const quiet = now >= f.quietAt;
+    if (!(f.check || now >= f.recheckAt || now >= watch.untilMs || quiet)) return this.followWait(f);
+    f.check = false;
+    f.hook.getJobState(watch.jobId, { alone: true }).then(
+      (found) => this.followChecked(f, jobStateName(found), quiet),
+      (e: unknown) => {
+        if (this.following !== f) return;
+        this.checkFailed(watch.jobId, e);
+        this.followEnd(f, f.seen); // the task's own check decides (it retries transient errors)
+      },
+    );
+  }
+
+  /** A check found the job in `found`: fires, or waits on (rechecking soon if the stream says otherwise). */
+  private followChecked(f: EventFollowing, found: string, quiet: boolean): void {
+    if (this.following !== f) return;
+    const { watch } = f;
+    if (this.worthResuming(watch, f.seen, found) || this.clock.nowMs() >= watch.untilMs) {
+      return this.followEnd(f, found);
+    }
+    if (quiet) {
+      this.stillWaiting(watch, found);
+      f.quietAt = nextQuietAt(watch, this.clock.nowMs());
+    }
+    f.seen = found;
+    if (moved(f.sub, f.seen)) {
       const intervalMs = watch.pollIntervalS * 1000;
-      let seen = watch.lastState;
-      let check = moved(sub, seen); // an event read before this trigger joined (the job moved while its task deferred)
-      let recheckMs = 0;
-      // A stream that began at a resume point may have read this job's end before this trigger joined
-      // (and no longer knows it): check once at the aligned poll moment, shared with the other triggers.
-      let recheckAt = check || sub.sawEveryEvent ? Infinity : firstWatchCheckAt(this.moment.getTime(), watch);
-      let quietAt = nextQuietAt(watch, this.clock.nowMs());
-      for (;;) {
-        // Polls on from the state this trigger last saw (and logged), not the deferral's.
-        if (sub.fallenBack) {
-          state = await this.watchJob(watch, hook, false, seen);
-          return this.event(state);
-        }
-        const now = this.clock.nowMs();
-        const quiet = now >= quietAt;
-        if (check || now >= recheckAt || now >= watch.untilMs || quiet) {
-          check = false;
-          let found: string;
-          try {
-            found = jobStateName(await hook.getJobState(watch.jobId, { alone: true }));
-          } catch (e) {
-            this.checkFailed(watch.jobId, e);
-            state = seen; // the task's own check decides (it retries transient errors)
-            return this.event(state);
-          }
-          if (this.worthResuming(watch, seen, found) || this.clock.nowMs() >= watch.untilMs) {
-            state = found;
-            return this.event(state);
-          }
-          if (quiet) {
-            this.stillWaiting(watch, found);
-            quietAt = nextQuietAt(watch, this.clock.nowMs());
-          }
-          seen = found;
-          if (moved(sub, seen)) {
-            recheckMs = recheckMs === 0 ? FIRST_RECHECK_MS : Math.min(recheckMs * 2, intervalMs);
-            // Aligned, so the rechecks of many triggers share one call.
-            const at = this.clock.nowMs() + recheckMs;
-            recheckAt = Math.ceil(at / recheckMs) * recheckMs;
-          } else {
-            recheckMs = 0;
-            recheckAt = Infinity;
-          }
-        }
-        if (await this.wakeAt(Math.min(recheckAt, watch.untilMs, quietAt), sub)) check = moved(sub, seen);
-      }
-    } finally {
-      // A task resumed on a move (not an end) defers again at once: keep the stream for it.
-      sub.close({ linger: state !== undefined && !FINAL_JOB_STATES.has(state) });
+      f.recheckMs = f.recheckMs === 0 ? FIRST_RECHECK_MS : Math.min(f.recheckMs * 2, intervalMs);
+      // Aligned, so the rechecks of many triggers share one call.
+      const at = this.clock.nowMs() + f.recheckMs;
+      f.recheckAt = Math.ceil(at / f.recheckMs) * f.recheckMs;
+    } else {
+      f.recheckMs = 0;
+      f.recheckAt = Infinity;
+    }
+    this.followWait(f);
+  }
+
+  /**
+   * Waits for the next due moment or the job's next event (see {@link wakeAt};
+   * the same alarm and subscription callback, with no promise): {@link wake}
+   * takes the next step.
+   */
+  private followWait(f: EventFollowing): void {
+    const atMs = Math.min(f.recheckAt, f.watch.untilMs, f.quietAt);
+    if (atMs <= this.clock.nowMs()) return this.followStep(f);
+    this.setAlarm(atMs);
+    f.waiting = true;
+    f.sub.onNext((this.eventWake ??= () => this.wake(true)));
+  }
+
+  /** Fires on `state`; the stream is kept a while when the task will likely defer again (a move, not an end). */
+  private followEnd(f: EventFollowing, state: string): void {
+    if (this.following !== f) return;
+    this.following = undefined;
+    this.clearAlarm();
+    f.sub.close({ linger: !FINAL_JOB_STATES.has(state) });
+    f.resolve(this.event(state));
+  }
+
+  private followFailed(f: EventFollowing, err: unknown): void {
+    if (this.following !== f) return;
+    this.following = undefined;
+    this.clearAlarm();
+    f.sub.close();
+    f.reject(err);
+  }
+
+  /** Rejects with the reason the trigger was removed with. */
+  private rejectCancelled(reject: (reason: unknown) => void): void {
+    try {
+      this.throwIfCancelled();
+    } catch (reason) {
+      reject(reason);
     }
   }
 
@@ -360,16 +441,25 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
     return new Promise<boolean>((resolve, reject) => {
       this.throwIfCancelled(); // thrown in the executor: the wait rejects
       if (atMs <= this.clock.nowMs()) return resolve(false);
-      if (this.alarmAtMs !== atMs) {
-        const alarms = momentAlarms(this.clock);
-        if (this.alarmAtMs !== undefined) alarms.delete(this.alarmAtMs, this);
-        this.alarmAtMs = atMs;
-        alarms.add(atMs, this);
-      }
+      this.setAlarm(atMs);
       this.waiter = resolve;
       this.waiterFailed = reject;
       sub?.onNext((this.eventWake ??= () => this.wake(true)));
     });
+  }
+
+  /** Sets the alarm for `atMs`, leaving the one set before (kept when it is the same moment). */
+  private setAlarm(atMs: number): void {
+    if (this.alarmAtMs === atMs) return;
+    const alarms = momentAlarms(this.clock);
+    if (this.alarmAtMs !== undefined) alarms.delete(this.alarmAtMs, this);
+    this.alarmAtMs = atMs;
+    alarms.add(atMs, this);
+  }
+
+  private clearAlarm(): void {
+    if (this.alarmAtMs !== undefined) momentAlarms(this.clock).delete(this.alarmAtMs, this);
+    this.alarmAtMs = undefined;
   }
 
   /** The alarm of `atMs` rang (the clock's {@link MomentAlarms} calls it); not for other callers. */
@@ -378,19 +468,30 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
     this.wake(false);
   }
 
+  /** Ends the pending wait: `wakeAt`'s promise, or the event follow's (its next step). */
   private wake(byEvent: boolean): void {
     const waiter = this.waiter;
     this.waiter = this.waiterFailed = undefined;
-    waiter?.(byEvent);
+    if (waiter) return waiter(byEvent);
+    const f = this.following;
+    if (!f?.waiting) return;
+    f.waiting = false;
+    if (byEvent) f.check = moved(f.sub, f.seen);
+    this.followStep(f);
   }
 
   /** Removed: leaves its alarm and ends its wait with `reason`. */
   protected override onCancel(reason: unknown): void {
-    if (this.alarmAtMs !== undefined) momentAlarms(this.clock).delete(this.alarmAtMs, this);
-    this.alarmAtMs = undefined;
+    this.clearAlarm();
     const fail = this.waiterFailed;
     this.waiter = this.waiterFailed = undefined;
     fail?.(reason);
+    const f = this.following;
+    if (f) {
+      this.following = undefined;
+      f.sub.close();
+      f.reject(reason);
+    }
   }
 
   /**
@@ -444,6 +545,32 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
 function moved(sub: JobEventSubscription, seen: string): boolean {
   const hint = sub.eventState;
   return hint !== undefined && (jobStateName(hint) !== seen || isTerminalJobState(hint));
+}
+
+/** Where a trigger following its job set's events is, between its steps. */
+class EventFollowing {
+  /** The state this trigger last saw (and logged). */
+  seen: string;
+  /** The next quiet check-in (see `nextQuietAt`). */
+  quietAt = Infinity;
+  /** The delay of the last recheck after an event not yet borne out (0: none pending). */
+  recheckMs = 0;
+  /** True while it waits for its alarm or an event. */
+  waiting = false;
+
+  constructor(
+    readonly watch: ArmadaJobWatch,
+    readonly hook: ArmadaHookApi,
+    readonly sub: JobEventSubscription,
+    readonly resolve: (event: TriggerEvent) => void,
+    readonly reject: (reason: unknown) => void,
+    /** Check the job at the next step: an event said it moved. */
+    public check: boolean,
+    /** Check the job at this moment (an event not yet borne out, or a stream that began at a resume point). */
+    public recheckAt: number,
+  ) {
+    this.seen = watch.lastState;
+  }
 }
 
 /**
@@ -539,12 +666,14 @@ function checkWatch(w: ArmadaJobWatch): void {
     bad("resumeOnEveryChange", "true or absent");
 }
 
-registerTrigger(
-  POLL_JOB_TRIGGER_CLASSPATH,
-  (kwargs) =>
-    new ArmadaPollJobTrigger(
-      String(kwargs.moment),
-      {},
-      kwargs.watch === undefined ? undefined : (kwargs.watch as ArmadaJobWatch),
-    ),
-);
+registerTrigger(POLL_JOB_TRIGGER_CLASSPATH, (kwargs) => {
+  const watch = kwargs.watch as ArmadaJobWatch | undefined;
+  if (watch !== null && typeof watch === "object") {
+    // Parsed from each trigger's row: names many waiting triggers repeat share one copy.
+    if (typeof watch.lastState === "string") watch.lastState = interned(watch.lastState);
+    if (typeof watch.queue === "string") watch.queue = interned(watch.queue);
+    if (typeof watch.jobSetId === "string") watch.jobSetId = interned(watch.jobSetId);
+    if (typeof watch.tracking === "string") watch.tracking = interned(watch.tracking);
+  }
+  return new ArmadaPollJobTrigger(String(kwargs.moment), NO_OPTIONS, watch);
+});

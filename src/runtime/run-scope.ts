@@ -6,7 +6,7 @@ import { redactSecrets } from "./secrets-masker.js";
 import { deserializeValue } from "./serde.js";
 import type { DagRunState, TaskInstanceState } from "./state.js";
 import type { DagRunRow, LogRow, Store, TiKey } from "./store/store.js";
-import { createTaskLogger, type LogLevel, type TaskLogger } from "./task-logger.js";
+import { FormattingTaskLogger, type LogLevel, type TaskLogger } from "./task-logger.js";
 
 /** What a runner reports while it works (the CLI prints these). */
 export type RunnerEvent =
@@ -117,26 +117,45 @@ export class RunScope {
   }
 
   loggerFor(taskId: string, mapIndex: number, tryNumber: number): TaskLogger {
-    return createTaskLogger((level, message) => {
-      // Not `...this.tiKey()`: V8 adds each property after a spread slowly, and this runs per log line.
-      const row: LogRow = {
-        dagId: this.run.dagId,
-        runId: this.run.runId,
-        taskId,
-        mapIndex,
-        tryNumber,
-        tsMs: this.clock.nowMs(),
-        level,
-        message,
-      };
-      this.logQueue.push(row);
-      this.emit({ type: "log", ...row, level });
-    });
+    return new TryLogger(this, taskId, mapIndex, tryNumber);
+  }
+
+  /** Queues a line of a try's log (stored at the next flush) and reports it. */
+  log(taskId: string, mapIndex: number, tryNumber: number, level: LogLevel, message: string): void {
+    // Not `...this.tiKey()`: V8 adds each property after a spread slowly, and this runs per log line.
+    const row: LogRow = {
+      dagId: this.run.dagId,
+      runId: this.run.runId,
+      taskId,
+      mapIndex,
+      tryNumber,
+      tsMs: this.clock.nowMs(),
+      level,
+      message,
+    };
+    this.logQueue.push(row);
+    this.emit({ type: "log", ...row, level });
   }
 
   async flushLogs(): Promise<void> {
     if (this.logQueue.length === 0) return;
     const rows = this.logQueue.splice(0, this.logQueue.length);
     await this.store.appendLogs(rows);
+  }
+}
+
+/** A try's logger: its key as fields, not a closure (one is kept per waiting trigger). */
+class TryLogger extends FormattingTaskLogger {
+  constructor(
+    private readonly scope: RunScope,
+    private readonly taskId: string,
+    private readonly mapIndex: number,
+    private readonly tryNumber: number,
+  ) {
+    super();
+  }
+
+  protected write(level: LogLevel, message: string): void {
+    this.scope.log(this.taskId, this.mapIndex, this.tryNumber, level, message);
   }
 }

@@ -126,6 +126,22 @@ export abstract class BaseTrigger {
   /** Waits and yields events; the first one resumes the task. */
   abstract run(): AsyncIterable<TriggerEvent>;
 
+  /**
+   * The first event `run()` yields, or undefined when it ends without one;
+   * `run()`'s iterator is closed after it (its `finally` blocks run), as
+   * `for await ... return` would. The triggerer waits on this, and only the
+   * first event counts: a trigger that can make its one event more cheaply
+   * than through an iterator overrides it (one is kept per deferred task).
+   */
+  firstEvent(): Promise<TriggerEvent | undefined> {
+    const events = this.run()[Symbol.asyncIterator]();
+    return events.next().then(async (first) => {
+      if (first.done) return undefined;
+      await events.return?.();
+      return first.value;
+    });
+  }
+
   /** Called once after the trigger is removed (fired, timed out, task killed or handed over). */
   async cleanup(): Promise<void> {}
 

@@ -10,8 +10,8 @@ import { deserializeValue, serializeValue } from "./serde.js";
 import type { TaskInstanceState } from "./state.js";
 import type { Store, TaskInstanceRow, TiKey, TriggerRow } from "./store/store.js";
 import {
+  BaseTrigger,
   createTrigger,
-  type BaseTrigger,
   type TriggerEvent,
   type TriggerTaskInstance,
   type TriggerXComPullOptions,
@@ -64,18 +64,13 @@ class StoredTriggerTaskInstance implements TriggerTaskInstance {
 }
 
 /**
- * The first event a trigger yields; undefined when it ends without one. As
- * `for await ... return` does (the generator is closed after its first
- * event, its `finally` blocks run), but without an async function of its
- * own suspended beside each of the many waiting triggers.
+ * The first event a trigger yields; undefined when it ends without one (see
+ * {@link BaseTrigger.firstEvent}). A trigger from another copy of this
+ * module that predates that method is read through its iterator.
  */
 export function firstEvent(trigger: BaseTrigger): Promise<TriggerEvent | undefined> {
-  const events = trigger.run()[Symbol.asyncIterator]();
-  return events.next().then(async (first) => {
-    if (first.done) return undefined;
-    await events.return?.();
-    return first.value;
-  });
+  if (typeof trigger.firstEvent === "function") return trigger.firstEvent();
+  return BaseTrigger.prototype.firstEvent.call(trigger);
 }
 
 /** The `nextKwargs` of a resume after `ev`: what the deferral passed, with the event added. */
@@ -84,7 +79,29 @@ export function firedKwargs(current: TaskInstanceRow | undefined, ev: TriggerEve
   return serializeValue({ ...next, event: ev.payload }, "trigger event");
 }
 
+/**
+ * A trigger row without its kwargs, for one kept while its trigger runs
+ * here: the trigger was made from them, and they were the largest part of
+ * what a runner held per waiting task. Its cleanup is the running
+ * trigger's, so they are not read again.
+ */
+function withoutKwargs(trow: TriggerRow): TriggerRow {
+  return {
+    id: trow.id,
+    dagId: trow.dagId,
+    runId: trow.runId,
+    taskId: trow.taskId,
+    mapIndex: trow.mapIndex,
+    classpath: trow.classpath,
+    kwargs: "",
+    createdMs: trow.createdMs,
+    timeoutMs: trow.timeoutMs,
+    triggererId: trow.triggererId ?? null,
+  };
+}
+
 interface ActiveTrigger {
+  /** Its row, without kwargs (see {@link withoutKwargs}). */
   row: TriggerRow;
   trigger: BaseTrigger;
   removed: boolean;
@@ -262,7 +279,7 @@ export class RunTriggerer {
     }
     if (!active && !this.hooks.stopped() && !this.watched.has(trow.id)) {
       if (await this.hooks.claim(trow)) this.start(trow, ti);
-      else this.watched.set(trow.id, trow);
+      else this.watched.set(trow.id, trow); // kept whole: its cleanup may fall to this process
       if (trow.timeoutMs !== null) this.triggerTimeouts.push(trow.timeoutMs, trow.id);
     }
   }
@@ -287,7 +304,7 @@ export class RunTriggerer {
       this.scope.tiKey(ti.taskId, ti.mapIndex),
       ti.tryNumber,
     );
-    const active: ActiveTrigger = { row: trow, trigger, removed: false };
+    const active: ActiveTrigger = { row: withoutKwargs(trow), trigger, removed: false };
     this.triggers.set(trow.id, active);
     const key = tiKeyOf(trow);
     this.triggersByKey.add(key, trow.id);

@@ -460,6 +460,68 @@ describe("ArmadaPollJobTrigger", () => {
       expect(hook.statusChecks).toHaveLength(0);
     });
 
+
+    it("with tracking events: removed while its confirming check is out, its wait ends at once and the check's late answer fires nothing", async () => {
+      const events = eventsWatch(300);
+      const { trigger, hook } = triggerFor("deferred", events);
+      let answer: ((s: JobState) => void) | undefined;
+      const closes: ({ linger?: boolean } | undefined)[] = [];
+      const streamHook = Object.assign(hook, {
+        getJobState: (jobId: string) => {
+          hook.statusChecks.push(jobId);
+          return new Promise<JobState>((r) => (answer = r));
+        },
+        watchJobEvents: () => ({
+          fallenBack: false,
+          eventState: JobState.SUCCEEDED, // read before the trigger joined: it checks at once
+          sawEveryEvent: true,
+          next: () => new Promise<void>(() => {}),
+          onNext: () => {},
+          close: (o?: { linger?: boolean }) => closes.push(o),
+        }),
+      });
+      const clock = new ManualClock(start);
+      const t = new ArmadaPollJobTrigger(moment, { hookFactory: () => streamHook }, events);
+      t.taskInstance = trigger.taskInstance;
+      t.clock = clock;
+      const fired = t.firstEvent();
+      await sleepUntil(() => answer !== undefined, "the trigger's confirming check");
+      const reason = new Error("trigger removed");
+      t.cancel(reason);
+      await expect(fired).rejects.toBe(reason);
+      expect(closes).toEqual([undefined]);
+      answer!(JobState.SUCCEEDED);
+      await new Promise((r) => setImmediate(r));
+      expect(closes).toHaveLength(1);
+      expect(clock.pendingSleepers).toBe(0);
+    });
+
+    it("with tracking events: leaves the stream on an end, and keeps it a while on a move its task resumes for", async () => {
+      const events = eventsWatch(300);
+      for (const [found, linger] of [
+        [JobState.SUCCEEDED, false],
+        [JobState.QUEUED, true], // a step back: the task resumes and defers again
+      ] as const) {
+        const { trigger, hook } = triggerFor("deferred", events, [found]);
+        const closes: ({ linger?: boolean } | undefined)[] = [];
+        const streamHook = Object.assign(hook, {
+          watchJobEvents: () => ({
+            fallenBack: false,
+            eventState: found,
+            sawEveryEvent: true,
+            next: () => new Promise<void>(() => {}),
+            onNext: () => {},
+            close: (o?: { linger?: boolean }) => closes.push(o),
+          }),
+        });
+        const t = new ArmadaPollJobTrigger(moment, { hookFactory: () => streamHook }, events);
+        t.taskInstance = trigger.taskInstance;
+        t.clock = new ManualClock(start);
+        const ev = await t.firstEvent();
+        expect(ev?.payload).toEqual({ moment: "2024-01-01T00:00:30.000Z", job_state: JobState[found] });
+        expect(closes).toEqual([{ linger }]);
+      }
+    });
     it("refuses a malformed watch, naming the field", () => {
       expect(() => new ArmadaPollJobTrigger(moment, {}, { ...watch, pollIntervalS: 0 })).toThrow(
         /watch\.pollIntervalS must be a number > 0/,
