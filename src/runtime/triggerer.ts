@@ -100,6 +100,9 @@ function withoutKwargs(trow: TriggerRow): TriggerRow {
   };
 }
 
+/** The states a trigger's failure is recorded in: one array for every waiting trigger's supervision. */
+const WHILE_DEFERRED: TaskInstanceState[] = ["deferred"];
+
 interface ActiveTrigger {
   /** Its row, without kwargs (see {@link withoutKwargs}). */
   row: TriggerRow;
@@ -308,8 +311,17 @@ export class RunTriggerer {
     this.triggers.set(trow.id, active);
     const key = tiKeyOf(trow);
     this.triggersByKey.add(key, trow.id);
-    this.hooks.supervise("The trigger", ti, ["deferred"], () =>
-      firstEvent(trigger).then(
+    this.waitForEvent(active, ti);
+  }
+
+  /**
+   * Waits for the trigger's first event. A method of its own so that its
+   * callbacks' scope holds only what they use (one is kept per waiting
+   * task; in `start` it held the whole stored row, kwargs and all).
+   */
+  private waitForEvent(active: ActiveTrigger, ti: TaskInstanceRow): void {
+    this.hooks.supervise("The trigger", ti, WHILE_DEFERRED, () =>
+      firstEvent(active.trigger).then(
         (ev) => this.onEvent(active, ti, ev),
         (err: unknown) => this.onError(active, ti, err),
       ),
