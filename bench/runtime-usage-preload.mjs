@@ -2,7 +2,7 @@
 // writes the process's own CPU time, peak RSS and longest event-loop stall to $BENCH_USAGE_FILE, and when
 // the longest stalls came (seconds since the process started), to tell start-up from the run.
 import { appendFileSync, writeFileSync } from "node:fs";
-import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { PerformanceObserver, constants, monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { setInterval } from "node:timers";
 import { setFlagsFromString } from "node:v8";
 
@@ -33,6 +33,25 @@ if (file) {
     stalls.sort((a, b) => b[1] - a[1]);
     stalls.length = Math.min(stalls.length, 5);
   }, TICK_MS).unref();
+  // With BENCH_STALL_TRACE, also every garbage collection over 50 ms (its kind and length), to tell a GC
+  // pause from our own work among the stalls.
+  if (process.env.BENCH_STALL_TRACE) {
+    const kinds = {
+      [constants.NODE_PERFORMANCE_GC_MAJOR]: "major",
+      [constants.NODE_PERFORMANCE_GC_MINOR]: "minor",
+      [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental",
+      [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb",
+    };
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (e.duration < 50) continue;
+        appendFileSync(
+          process.env.BENCH_STALL_TRACE,
+          `${Math.round(e.startTime) / 1000}s gc ${kinds[e.detail?.kind] ?? e.detail?.kind} ${Math.round(e.duration)}ms\n`,
+        );
+      }
+    }).observe({ entryTypes: ["gc"] });
+  }
   // BENCH_MEM_TRACE=FILE: one line of process.memoryUsage() (MiB) every 5 s, to tell the V8 heap from
   // native memory when RSS grows.
   const trace = process.env.BENCH_MEM_TRACE;

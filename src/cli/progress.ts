@@ -19,7 +19,8 @@ const label = (e: { taskId: string; mapIndex: number }) =>
  * state summary is also shown as a listr2 task whose title tracks the counts.
  */
 export class ProgressReporter {
-  private readonly states = new Map<string, { state: TaskInstanceState; tryNumber: number }>();
+  /** Each task instance's state by key: the state alone (a string the runner shares), kept per task instance. */
+  private readonly states = new Map<string, TaskInstanceState>();
   private onChange: (() => void) | undefined;
   /** Set while a listr2 task renders: lines go to its output instead of stderr. */
   private sink: ((line: string) => void) | undefined;
@@ -72,9 +73,9 @@ export class ProgressReporter {
     } else if (e.type === "ti") {
       const key = `${e.dagId}\u0000${e.runId}\u0000${label(e)}`;
       const old = this.states.get(key);
-      if (old) this.count(old.state, -1);
+      if (old) this.count(old, -1);
       this.count(e.state, 1);
-      this.states.set(key, { state: e.state, tryNumber: e.tryNumber });
+      this.states.set(key, e.state);
       const shown = this.cycles.onState(key, e.tryNumber, e.state);
       if (this.verbose || shown === "show") {
         this.line(`--> ${e.dagId} ${label(e)} try ${e.tryNumber}: ${e.state}   (${this.summary()})`);

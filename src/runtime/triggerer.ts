@@ -317,14 +317,22 @@ export class RunTriggerer {
   /**
    * Waits for the trigger's first event. A method of its own so that its
    * callbacks' scope holds only what they use (one is kept per waiting
-   * task; in `start` it held the whole stored row, kwargs and all).
+   * task; in `start` it held the whole stored row, kwargs and all). The
+   * event's handling is supervised (its failure fails the try) once it
+   * comes, not for the whole wait: a supervision's promise and callback
+   * were kept per waiting task too.
    */
   private waitForEvent(active: ActiveTrigger, ti: TaskInstanceRow): void {
-    this.hooks.supervise("The trigger", ti, WHILE_DEFERRED, () =>
-      firstEvent(active.trigger).then(
-        (ev) => this.onEvent(active, ti, ev),
-        (err: unknown) => this.onError(active, ti, err),
-      ),
+    let event: Promise<TriggerEvent | undefined>;
+    try {
+      event = firstEvent(active.trigger);
+    } catch (err) {
+      event = Promise.reject(err);
+    }
+    event.then(
+      (ev) => this.hooks.supervise("The trigger", ti, WHILE_DEFERRED, () => this.onEvent(active, ti, ev)),
+      (err: unknown) =>
+        this.hooks.supervise("The trigger", ti, WHILE_DEFERRED, () => this.onError(active, ti, err)),
     );
   }
 
