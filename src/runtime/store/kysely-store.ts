@@ -18,6 +18,7 @@ import { PoolSlotsUnavailable } from "../pools.js";
 import type { DagRunState, TaskInstanceState } from "../state.js";
 import { MIGRATIONS } from "./migrations.js";
 import { QueryShapes, type Param } from "./query-shapes.js";
+import { MAIN_THREAD_AUTOCHECKPOINT_PAGES, WalCheckpointer } from "./wal-checkpointer.js";
 import { runStepsIn, SqliteWriteGroup, type WriteSteps } from "./write-steps.js";
 import { interned } from "./interned-strings.js";
 import type {
@@ -385,6 +386,8 @@ export class KyselyStore implements Store {
   private readonly shapes = new QueryShapes();
   /** SQLite: the writes of one event-loop turn share a commit (see {@link SqliteWriteGroup}). */
   private readonly writes: SqliteWriteGroup | undefined;
+  /** SQLite: checkpoints the WAL off the event loop once it has grown (see {@link WalCheckpointer}). */
+  readonly walCheckpointer: WalCheckpointer | undefined;
 
   private constructor(
     db: Kysely<Schema>,
@@ -395,7 +398,11 @@ export class KyselyStore implements Store {
     this.db = db;
     this.dialect = dialect;
     this.description = description;
-    this.writes = database && new SqliteWriteGroup(db as unknown as Kysely<never>, database);
+    const checkpointer = database && new WalCheckpointer(description);
+    this.walCheckpointer = checkpointer;
+    this.writes =
+      database &&
+      new SqliteWriteGroup(db as unknown as Kysely<never>, database, () => checkpointer?.noteCommit());
   }
 
   /** Runs a write's steps atomically: SQLite in the turn's shared transaction, PostgreSQL in one of its own. */
@@ -465,7 +472,8 @@ export class KyselyStore implements Store {
       database.pragma("synchronous = NORMAL");
       // Checkpoints every 10,000 WAL pages (about 40 MiB), not SQLite's 1,000: a checkpoint copies pages back
       // and syncs the file inside some commit, and at that pace it was 40% of what a runner's commits cost.
-      database.pragma("wal_autocheckpoint = 10000");
+      // A store that writes much has a worker thread do most of that work ahead of it (WalCheckpointer).
+      database.pragma(`wal_autocheckpoint = ${MAIN_THREAD_AUTOCHECKPOINT_PAGES}`);
       database.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
       store = new KyselyStore(
         new Kysely<Schema>({ dialect: new SqliteDialect({ database }) }),
@@ -1455,5 +1463,6 @@ export class KyselyStore implements Store {
   async close(): Promise<void> {
     await this.writes?.drain();
     await this.db.destroy();
+    await this.walCheckpointer?.close();
   }
 }

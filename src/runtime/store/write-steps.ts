@@ -85,6 +85,8 @@ export class SqliteWriteGroup {
   constructor(
     private readonly db: Kysely<never>,
     private readonly database: Database.Database,
+    /** Called after each commit (the store's WAL checkpointer looks at the WAL's size). Must not throw. */
+    private readonly afterCommit: () => void = () => {},
   ) {}
 
   /** Runs `steps` in the next shared transaction; settles once it has committed (or rolled back). */
@@ -188,6 +190,7 @@ export class SqliteWriteGroup {
       if (this.database.inTransaction) this.exec("rollback");
       throw err;
     }
+    this.afterCommit();
     if (taken < items.length) {
       // Before anything handed in since: writes keep their order.
       this.pending.unshift(...items.slice(taken));
