@@ -190,10 +190,14 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
     // One promise for the whole wait, not one per step: it is kept per waiting task.
     return new Promise<TriggerEvent>((resolve, reject) => {
       this.watchHook().then((hook) => {
-        const sub = hook?.watchJobEvents?.(watch.queue!, watch.jobSetId!, watch.jobId);
-        if (hook && sub) this.followEvents(watch, hook, sub, resolve, reject);
-        // No stream for this job (no watch on the server, at the cap, given up): poll from the moment.
-        else this.pollOrWait(watch).then(resolve, reject);
+        try {
+          const sub = hook?.watchJobEvents?.(watch.queue!, watch.jobSetId!, watch.jobId);
+          if (hook && sub) this.followEvents(watch, hook, sub, resolve, reject);
+          // No stream for this job (no watch on the server, at the cap, given up): poll from the moment.
+          else this.pollOrWait(watch).then(resolve, reject);
+        } catch (err) {
+          reject(err);
+        }
       }, reject);
     });
   }
@@ -345,6 +349,23 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
 
   /** The loop's top: polls once the stream is given up, checks when due, else waits. */
   private followStep(f: EventFollowing): void {
+    this.guarded(f, () => this.followStepUnguarded(f));
+  }
+
+  /**
+   * Runs a step; a step that throws (a hook that throws instead of
+   * rejecting, say) fails this trigger alone. Steps run from the clock's
+   * alarms and the stream's callbacks, which must not see it.
+   */
+  private guarded(f: EventFollowing, step: () => void): void {
+    try {
+      step();
+    } catch (err) {
+      this.followFailed(f, err);
+    }
+  }
+
+  private followStepUnguarded(f: EventFollowing): void {
     if (this.following !== f) return;
     const { watch } = f;
     if (f.sub.fallenBack) {
@@ -360,7 +381,7 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
     if (!(f.check || now >= f.recheckAt || now >= watch.untilMs || quiet)) return this.followWait(f);
     f.check = false;
     f.hook.getJobState(watch.jobId, { alone: true }).then(
-      (found) => this.followChecked(f, jobStateName(found), quiet),
+      (found) => this.guarded(f, () => this.followChecked(f, jobStateName(found), quiet)),
       (e: unknown) => {
         if (this.following !== f) return;
         this.checkFailed(watch.jobId, e);

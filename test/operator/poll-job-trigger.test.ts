@@ -496,6 +496,31 @@ describe("ArmadaPollJobTrigger", () => {
       expect(clock.pendingSleepers).toBe(0);
     });
 
+    it("with tracking events: a hook that throws instead of rejecting fails this trigger alone, and it leaves the stream", async () => {
+      const events = eventsWatch(300);
+      const { trigger, hook } = triggerFor("deferred", events);
+      const closes: ({ linger?: boolean } | undefined)[] = [];
+      const broken = new Error("getJobState threw");
+      const streamHook = Object.assign(hook, {
+        getJobState: () => {
+          throw broken;
+        },
+        watchJobEvents: () => ({
+          fallenBack: false,
+          eventState: JobState.SUCCEEDED,
+          sawEveryEvent: true,
+          next: () => new Promise<void>(() => {}),
+          onNext: () => {},
+          close: (o?: { linger?: boolean }) => closes.push(o),
+        }),
+      });
+      const t = new ArmadaPollJobTrigger(moment, { hookFactory: () => streamHook }, events);
+      t.taskInstance = trigger.taskInstance;
+      t.clock = new ManualClock(start);
+      await expect(t.firstEvent()).rejects.toBe(broken);
+      expect(closes).toEqual([undefined]);
+    });
+
     it("with tracking events: leaves the stream on an end, and keeps it a while on a move its task resumes for", async () => {
       const events = eventsWatch(300);
       for (const [found, linger] of [
