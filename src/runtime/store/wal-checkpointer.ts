@@ -45,7 +45,7 @@ parentPort.on("message", () => {
  * `wal_autocheckpoint`, and must: a checkpoint from another connection never catches up with a writer that
  * commits all the time, so the WAL is never restarted and grows (to 600 MB in 90 s, measured), while the
  * writer's own checkpoint runs between its commits, finishes, and lets the next commit restart the WAL.
- * With the worker ahead of it, that checkpoint finds little left to copy or sync: 50-100 ms instead of
+ * With the worker ahead of it, that checkpoint finds little left to copy or sync: 50-90 ms instead of
  * 120-160 ms at 20,000 tasks. At close the worker's connection is the last, so the final checkpoint (and
  * the WAL's removal) is the worker's too.
  *
