@@ -461,6 +461,16 @@ describe("ArmadaPollJobTrigger", () => {
     });
 
 
+    /** A stream whose job's latest event says `eventState`, with no event to come; records its `close` calls. */
+    const closeRecordingStream = (eventState: JobState, closes: ({ linger?: boolean } | undefined)[]) => ({
+      fallenBack: false,
+      eventState,
+      sawEveryEvent: true,
+      next: () => new Promise<void>(() => {}),
+      onNext: () => {},
+      close: (o?: { linger?: boolean }) => closes.push(o),
+    });
+
     it("with tracking events: removed while its confirming check is out, its wait ends at once and the check's late answer fires nothing", async () => {
       const events = eventsWatch(300);
       const { trigger, hook } = triggerFor("deferred", events);
@@ -471,14 +481,8 @@ describe("ArmadaPollJobTrigger", () => {
           hook.statusChecks.push(jobId);
           return new Promise<JobState>((r) => (answer = r));
         },
-        watchJobEvents: () => ({
-          fallenBack: false,
-          eventState: JobState.SUCCEEDED, // read before the trigger joined: it checks at once
-          sawEveryEvent: true,
-          next: () => new Promise<void>(() => {}),
-          onNext: () => {},
-          close: (o?: { linger?: boolean }) => closes.push(o),
-        }),
+        // An end read before the trigger joined: it checks at once.
+        watchJobEvents: () => closeRecordingStream(JobState.SUCCEEDED, closes),
       });
       const clock = new ManualClock(start);
       const t = new ArmadaPollJobTrigger(moment, { hookFactory: () => streamHook }, events);
@@ -505,14 +509,7 @@ describe("ArmadaPollJobTrigger", () => {
         getJobState: () => {
           throw broken;
         },
-        watchJobEvents: () => ({
-          fallenBack: false,
-          eventState: JobState.SUCCEEDED,
-          sawEveryEvent: true,
-          next: () => new Promise<void>(() => {}),
-          onNext: () => {},
-          close: (o?: { linger?: boolean }) => closes.push(o),
-        }),
+        watchJobEvents: () => closeRecordingStream(JobState.SUCCEEDED, closes),
       });
       const t = new ArmadaPollJobTrigger(moment, { hookFactory: () => streamHook }, events);
       t.taskInstance = trigger.taskInstance;
@@ -530,14 +527,7 @@ describe("ArmadaPollJobTrigger", () => {
         const { trigger, hook } = triggerFor("deferred", events, [found]);
         const closes: ({ linger?: boolean } | undefined)[] = [];
         const streamHook = Object.assign(hook, {
-          watchJobEvents: () => ({
-            fallenBack: false,
-            eventState: found,
-            sawEveryEvent: true,
-            next: () => new Promise<void>(() => {}),
-            onNext: () => {},
-            close: (o?: { linger?: boolean }) => closes.push(o),
-          }),
+          watchJobEvents: () => closeRecordingStream(found, closes),
         });
         const t = new ArmadaPollJobTrigger(moment, { hookFactory: () => streamHook }, events);
         t.taskInstance = trigger.taskInstance;
