@@ -103,6 +103,7 @@ export class RunDriver {
     this.planner = new RunPlanner(dag, this.mirror, this.scope.only);
     this.triggerer = new RunTriggerer(this.scope, this.mirror, this.recorder, this.executor, {
       runsHere: (ti) => this.running.has(keyOf(ti)) || (ti.state === "running" && ti.runnerId === runner.id),
+      tryRunsHere: (key) => this.running.has(key),
       supervise: (what, row, expect, work) => this.supervise(what, row, expect, work),
       recheck: (key) => this.recheck.add(key),
       wake: () => this.wake(),

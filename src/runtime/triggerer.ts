@@ -114,6 +114,8 @@ interface ActiveTrigger {
 export interface RunTriggererHooks {
   /** True while a try of the task instance runs in this process (its trigger row is not an orphan yet). */
   runsHere(ti: TaskInstanceRow): boolean;
+  /** True while a try of the task instance (by key) is held by this process, settling included. */
+  tryRunsHere(key: string): boolean;
   /** Runs background work of a task instance; its error fails the try (see the driver's `supervise`). */
   supervise(
     what: string,
@@ -193,11 +195,17 @@ export class RunTriggerer {
         // when the task left DEFERRED again before this pass saw it: its trigger is owed a cleanup).
         const trows = new Map<string, TriggerRow>();
         for (const id of this.triggersByKey.get(key)) trows.set(id, this.triggers.get(id)!.row);
-        // A deferral made here brought its trigger row: only one made elsewhere is read.
+        // A deferral made here brought its trigger row: only one made elsewhere is read. The note is kept
+        // while its try still runs here (its write may not have committed; the try's release rechecks the
+        // key). Taken by a pass that found the try running, it left the stored trigger to a pass reading
+        // DEFERRED, and a mark-failed landing before that read left it to none: its cleanup (the job's
+        // cancel) never ran.
         const deferredHere = this.deferredHere.get(key);
-        this.deferredHere.delete(key);
-        if (deferredHere) trows.set(deferredHere.id, deferredHere);
-        else if (row?.state === "deferred")
+        const settling = deferredHere !== undefined && this.hooks.tryRunsHere(key);
+        if (deferredHere && !settling) {
+          this.deferredHere.delete(key);
+          trows.set(deferredHere.id, deferredHere);
+        } else if (!deferredHere && row?.state === "deferred")
           for (const t of await this.scope.store.listTriggersOf(row)) trows.set(t.id, t);
         for (const trow of trows.values()) await this.examine(trow, now);
         await pace.step();

@@ -546,6 +546,61 @@ describe("Runner", () => {
     await runner.stop();
   });
 
+  it("marked failed as its deferral commits, while a pass ran during the deferral's write: the trigger's cleanup still runs", async () => {
+    // The fault matrix's lost cancel (deferrable, PostgreSQL, a loaded machine): a scheduling pass ran while
+    // the deferral's write was in flight, and the task was marked failed before the next pass read the
+    // deferral. That pass must still find the stored trigger, or its cleanup (the job's cancel) never runs.
+    const dag = new DAG({ dagId: "race" });
+    const cleanups: string[] = [];
+    class Forever extends BaseTrigger {
+      serialize(): [string, Record<string, unknown>] {
+        return ["tests.ForeverRace", {}];
+      }
+      async *run(): AsyncIterable<TriggerEvent> {
+        await this.clock.sleep(1e9, this.signal);
+        yield new TriggerEvent(null);
+      }
+      override async cleanup(): Promise<void> {
+        cleanups.push(`${this.taskInstance!.taskId}:${await this.taskInstance!.currentState()}`);
+      }
+    }
+    registerTrigger("tests.ForeverRace", () => new Forever());
+    new FnOperator({ taskId: "def", dag }, async (_c, self) =>
+      self.defer({ trigger: new Forever(), methodName: "execute" }),
+    );
+    let refreshes = 0;
+    let held = false;
+    const racing = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === "listTaskInstancesChangedSince")
+          return (...args: Parameters<KyselyStore["listTaskInstancesChangedSince"]>) => {
+            refreshes++;
+            return target.listTaskInstancesChangedSince(...args);
+          };
+        if (prop === "transition")
+          return async (t: Parameters<KyselyStore["transition"]>[0]) => {
+            if (t.kind !== "defer" || held) return target.transition(t);
+            held = true;
+            // Two refreshes after the hold began: a whole pass ran while the deferral was unwritten.
+            const from = refreshes;
+            await sleepUntil(() => refreshes >= from + 2, "a pass during the deferral's write");
+            const ok = await target.transition(t);
+            // Marked failed from outside before the runner's next pass reads the deferral.
+            await markTaskFailed(target, t.key);
+            return ok;
+          };
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    const { runner } = testRunner(racing);
+    const run = await runner.createDagRun(dag);
+    expect(await runner.runDagRun(dag, run.runId)).toBe("failed");
+    expect(held).toBe(true);
+    expect(cleanups).toEqual(["def:failed"]);
+    expect(await store.listTriggers({ dagId: "race", runId: run.runId })).toEqual([]);
+    await runner.stop();
+  });
+
   it("shutdown kills running tries (onKill) and deferred ones (cleanup sees the final state)", async () => {
     const dag = new DAG({ dagId: "shutdown" });
     const seen: string[] = [];
