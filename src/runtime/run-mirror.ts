@@ -55,21 +55,20 @@ export class RunMirror {
       }
       this.cursor = cursor;
     };
-    if (this.cursor < 0) take(await this.store.listTaskInstances(this.dagId, this.runId));
-    else {
-      // In pages, a turn of the event loop between them: a mapped task's 100,000 new instances read in
-      // one statement held the loop for about half a second.
-      for (;;) {
-        const page = await this.store.listTaskInstancesChangedSince(
-          this.dagId,
-          this.runId,
-          this.cursor,
-          REFRESH_PAGE_ROWS,
-        );
-        take(page);
-        if (page.length < REFRESH_PAGE_ROWS) break;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
+    // In pages, a turn of the event loop between them: a mapped task's 100,000 new instances read in one
+    // statement held the loop for about half a second. The first (full) read too, from before the first
+    // change number: paging on the change counter misses nothing (commits become visible in its order),
+    // where a page by key could miss a row changed after its page was read.
+    for (;;) {
+      const page = await this.store.listTaskInstancesChangedSince(
+        this.dagId,
+        this.runId,
+        this.cursor,
+        REFRESH_PAGE_ROWS,
+      );
+      take(page);
+      if (page.length < REFRESH_PAGE_ROWS) break;
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return [...latest.values()];
   }

@@ -318,6 +318,36 @@ for (const [name, backend] of [
       }
     }, 120_000);
 
+    it("a run's task instances are read whole, in key order, in pages with turns of the event loop between them", async () => {
+      const store = await KyselyStore.open({ url: await backend.fresh(), home: tmp });
+      try {
+        // Pages of 2,000 rows: a page boundary falls inside task "a" and another between tasks.
+        const rows = [
+          ...Array.from({ length: 2_500 }, (_, i) => ti({ taskId: "a", mapIndex: i, state: i % 2 ? "success" : "none" })),
+          ti({ taskId: "b", mapIndex: -1, state: "success" }),
+          ...Array.from({ length: 1_600 }, (_, i) => ti({ taskId: "c", mapIndex: i, state: "success" })),
+        ];
+        await store.insertTaskInstances([...rows].reverse());
+        let turns = 0;
+        const tick = setInterval(() => turns++, 0);
+        let all;
+        try {
+          all = await store.listTaskInstances("d", "r");
+        } finally {
+          clearInterval(tick);
+        }
+        expect(all.map((t) => `${t.taskId}:${t.mapIndex}`)).toEqual(rows.map((t) => `${t.taskId}:${t.mapIndex}`));
+        const done = await store.listTaskInstancesInStates("d", "r", ["success"]);
+        expect(done.map((t) => `${t.taskId}:${t.mapIndex}`)).toEqual(
+          rows.filter((t) => t.state === "success").map((t) => `${t.taskId}:${t.mapIndex}`),
+        );
+        // Three pages: the loop ran between them (an interval's callback needs a turn of the event loop).
+        expect(turns).toBeGreaterThan(0);
+      } finally {
+        await store.close();
+      }
+    }, 60_000);
+
     it("stores runs, task instances (compare-and-set), tries, XCom per try, triggers, logs and runners", async () => {
       const store = await KyselyStore.open({ url: await backend.fresh(), home: tmp });
       try {

@@ -333,6 +333,9 @@ export interface StoreLocation {
 /** Distinct SQL texts whose prepared statements are kept (IN lists of varying length make more). */
 const STATEMENT_CACHE_SIZE = 256;
 
+/** Rows one statement of a full read of a run's task instances takes (see `selectTaskInstances`). */
+const READ_PAGE_ROWS = 2_000;
+
 /**
  * The database as Kysely's SQLite driver sees it, with `prepare` answered
  * from a cache: the driver prepares every query afresh, and at thousands of
@@ -667,19 +670,39 @@ export class KyselyStore implements Store {
     return this.selectTaskInstances(dagId, runId, states);
   }
 
-  /** A run's task instances in key order, optionally in some states only. */
+  /**
+   * A run's task instances in key order, optionally in some states only. Read in pages by key, with a turn
+   * of the event loop between them: the 100,000 rows of a large run read in one statement held the loop
+   * for over a second (SQLite's reads are synchronous). Not one snapshot: a row that changes while later
+   * pages are read is seen as it was, as if it changed just after the read.
+   */
   private async selectTaskInstances(
     dagId: string,
     runId: string,
     states?: TaskInstanceState[],
   ): Promise<TaskInstanceRow[]> {
-    let q = this.db
-      .selectFrom("task_instance")
-      .selectAll()
-      .where("dag_id", "=", dagId)
-      .where("run_id", "=", runId);
-    if (states) q = q.where("state", "in", states);
-    return (await q.orderBy("task_id").orderBy("map_index").execute()).map(toTi);
+    const out: TaskInstanceRow[] = [];
+    let after: { taskId: string; mapIndex: number } | undefined;
+    for (;;) {
+      let q = this.db
+        .selectFrom("task_instance")
+        .selectAll()
+        .where("dag_id", "=", dagId)
+        .where("run_id", "=", runId);
+      if (states) q = q.where("state", "in", states);
+      if (after) {
+        const from = after;
+        q = q.where((eb) =>
+          eb(eb.refTuple("task_id", "map_index"), ">", eb.tuple(from.taskId, from.mapIndex)),
+        );
+      }
+      const rows = await q.orderBy("task_id").orderBy("map_index").limit(READ_PAGE_ROWS).execute();
+      for (const r of rows) out.push(toTi(r));
+      if (rows.length < READ_PAGE_ROWS) return out;
+      const last = rows[rows.length - 1]!;
+      after = { taskId: last.task_id, mapIndex: last.map_index };
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   async listTryNumbers(
