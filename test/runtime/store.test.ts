@@ -323,7 +323,9 @@ for (const [name, backend] of [
       try {
         // Pages of 2,000 rows: a page boundary falls inside task "a" and another between tasks.
         const rows = [
-          ...Array.from({ length: 2_500 }, (_, i) => ti({ taskId: "a", mapIndex: i, state: i % 2 ? "success" : "none" })),
+          ...Array.from({ length: 2_500 }, (_, i) =>
+            ti({ taskId: "a", mapIndex: i, state: i % 2 ? "success" : "none" }),
+          ),
           ti({ taskId: "b", mapIndex: -1, state: "success" }),
           ...Array.from({ length: 1_600 }, (_, i) => ti({ taskId: "c", mapIndex: i, state: "success" })),
         ];
@@ -336,7 +338,9 @@ for (const [name, backend] of [
         } finally {
           clearInterval(tick);
         }
-        expect(all.map((t) => `${t.taskId}:${t.mapIndex}`)).toEqual(rows.map((t) => `${t.taskId}:${t.mapIndex}`));
+        expect(all.map((t) => `${t.taskId}:${t.mapIndex}`)).toEqual(
+          rows.map((t) => `${t.taskId}:${t.mapIndex}`),
+        );
         const done = await store.listTaskInstancesInStates("d", "r", ["success"]);
         expect(done.map((t) => `${t.taskId}:${t.mapIndex}`)).toEqual(
           rows.filter((t) => t.state === "success").map((t) => `${t.taskId}:${t.mapIndex}`),
