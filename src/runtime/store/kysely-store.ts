@@ -401,11 +401,27 @@ export class KyselyStore implements Store {
     this.db = db;
     this.dialect = dialect;
     this.description = description;
-    const checkpointer = database && new WalCheckpointer(description);
+    const checkpointer =
+      database &&
+      new WalCheckpointer(description, (pages) => {
+        try {
+          database.pragma(`wal_autocheckpoint = ${pages}`);
+        } catch {
+          // closed meanwhile: nothing left to checkpoint from this connection
+        }
+      });
     this.walCheckpointer = checkpointer;
     this.writes =
       database &&
-      new SqliteWriteGroup(db as unknown as Kysely<never>, database, () => checkpointer?.noteCommit());
+      new SqliteWriteGroup(
+        db as unknown as Kysely<never>,
+        database,
+        () => checkpointer?.noteCommit(),
+        checkpointer && {
+          due: () => checkpointer.checkpointDue(),
+          longWrite: () => checkpointer.noteLongWrite(),
+        },
+      );
   }
 
   /** Runs a write's steps atomically: SQLite in the turn's shared transaction, PostgreSQL in one of its own. */

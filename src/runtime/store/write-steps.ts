@@ -87,6 +87,11 @@ export class SqliteWriteGroup {
     private readonly database: Database.Database,
     /** Called after each commit (the store's WAL checkpointer looks at the WAL's size). Must not throw. */
     private readonly afterCommit: () => void = () => {},
+    /**
+     * The store's WAL checkpointer: a checkpoint a commit waits for (its thread's, off the event loop), and
+     * what it is told of a write that outlasts its turn.
+     */
+    private readonly checkpoints?: { due(): Promise<void> | undefined; longWrite(): void },
   ) {}
 
   /** Runs `steps` in the next shared transaction; settles once it has committed (or rolled back). */
@@ -136,10 +141,12 @@ export class SqliteWriteGroup {
       this.scheduled = true;
       this.schedule();
     }
-    // Kysely's connection lock orders this commit after any query of the store that is under way.
-    const commit: Promise<void> = this.db
-      .connection()
-      .execute(async () => this.commit(items))
+    // Kysely's connection lock orders this commit after any query of the store that is under way. A
+    // checkpoint that is due runs first, in its thread, with no write of this store under way (the store's
+    // reads go on): so it finishes, and this commit restarts the WAL.
+    const run = () => this.db.connection().execute(async () => this.commit(items));
+    const checkpoint = this.checkpoints?.due();
+    const commit: Promise<void> = (checkpoint ? checkpoint.then(run) : run())
       .catch((err: unknown) => {
         for (const item of items) item.reject(err);
       })
@@ -221,6 +228,8 @@ export class SqliteWriteGroup {
 
   /** The rest of a write that outlasted its slice, from `statement`: a turn first, and after each slice. */
   private async driveAfterTurn<T>(steps: WriteSteps<T>, statement: CompiledQuery): Promise<T> {
+    // A bulk write: its commit's checkpoint (the WAL it grew) is the worker's, not this thread's.
+    this.checkpoints?.longWrite();
     await nextTurn();
     let sliceStartedAt = performance.now();
     let next: IteratorResult<CompiledQuery, T> = { done: false, value: statement };
