@@ -121,12 +121,15 @@ export class WalCheckpointer {
     this.inFlight = {
       done,
       finish: () => {
+        this.worker?.unref();
         this.inFlight = undefined;
         this.commitsSinceCheckpoint = 0;
         this.lastCheckpointAt = performance.now();
         finish();
       },
     };
+    // Referenced while it checkpoints: a process whose only work left is a write waiting for it must not exit.
+    this.worker!.ref();
     this.worker!.postMessage("checkpoint");
     return done;
   }
