@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import Database from "better-sqlite3";
 import {
   Kysely,
@@ -411,17 +412,7 @@ export class KyselyStore implements Store {
         }
       });
     this.walCheckpointer = checkpointer;
-    this.writes =
-      database &&
-      new SqliteWriteGroup(
-        db as unknown as Kysely<never>,
-        database,
-        () => checkpointer?.noteCommit(),
-        checkpointer && {
-          due: () => checkpointer.checkpointDue(),
-          longWrite: () => checkpointer.noteLongWrite(),
-        },
-      );
+    this.writes = database && new SqliteWriteGroup(db as unknown as Kysely<never>, database, checkpointer);
   }
 
   /** Runs a write's steps atomically: SQLite in the turn's shared transaction, PostgreSQL in one of its own. */
@@ -717,7 +708,7 @@ export class KyselyStore implements Store {
       if (rows.length < READ_PAGE_ROWS) return out;
       const last = rows[rows.length - 1]!;
       after = { taskId: last.task_id, mapIndex: last.map_index };
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 

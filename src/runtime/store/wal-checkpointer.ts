@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import type { CommitCheckpoints } from "./write-steps.js";
 
 /** WAL size at which a store starts its checkpoint worker (small stores never need one). */
 export const WAL_WORKER_START_BYTES = 4 * 1024 * 1024;
@@ -54,17 +55,17 @@ parentPort.on("message", (message) => {
  * one inside whichever commit crosses `wal_autocheckpoint`, synchronously: at 20,000 tasks such a commit
  * held the runner's event loop for 120-160 ms every 3-4 s while tasks were submitted, and at 100,000 tasks
  * for up to 600 ms. Here a worker thread with a connection of its own runs the checkpoint, every 2 s while
- * the store writes (or every 1,000 commits, if sooner), and the store's writes wait for it (its reads, timers and RPCs do not): a checkpoint
- * that runs while a writer commits never catches up with it (measured: the WAL was never restarted and grew
- * to 600 MB in 90 s), where one that the writer waits for copies everything, and the next write restarts
- * the WAL. The store's own connection then checkpoints only as a backstop, far later
+ * the store writes (or every 1,000 commits, if sooner), and the store's writes wait for it (its reads, timers
+ * and RPCs do not): a checkpoint that runs while a writer commits never catches up with it (measured: the WAL
+ * was never restarted and grew to 600 MB in 90 s), where one that the writer waits for copies everything,
+ * and the next write restarts the WAL. The store's own connection then checkpoints only as a backstop, far later
  * ({@link BACKSTOP_AUTOCHECKPOINT_PAGES}), and as before if the worker is gone. At close the worker's
  * connection is the last, so the final checkpoint (and the WAL's removal) is the worker's too.
  *
  * Started lazily: most stores (a CLI command, a test) never write 4 MiB, and a thread is not free; a write
  * long enough to span turns of the event loop (a task mapped 100,000 ways) starts it before it commits.
  */
-export class WalCheckpointer {
+export class WalCheckpointer implements CommitCheckpoints {
   private commits = 0;
   /** Commits since the worker's last checkpoint. */
   private commitsSinceCheckpoint = 0;
@@ -104,8 +105,8 @@ export class WalCheckpointer {
   }
 
   /**
-   * Before a commit: the worker's checkpoint, when one is due (2 s since the last, with commits since), for
-   * the commit to wait for; undefined when none is.
+   * Before a commit: the worker's checkpoint, when one is due (2 s or 1,000 commits since the last, with
+   * commits since), for the commit to wait for; undefined when none is.
    */
   checkpointDue(): Promise<void> | undefined {
     if (!this.active) return undefined;

@@ -47,6 +47,16 @@ const COMMIT_SLICE_MS = 20;
 /** Yields to the event loop: timers, I/O and RPC callbacks waiting behind a long write run. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** What a write group tells its store's WAL checkpointer, and waits for (`WalCheckpointer`). Never throws. */
+export interface CommitCheckpoints {
+  /** After each commit (the checkpointer looks at the WAL's size now and then). */
+  noteCommit(): void;
+  /** Before a commit: a checkpoint (its thread's, off the event loop) the commit waits for, when one is due. */
+  checkpointDue(): Promise<void> | undefined;
+  /** A write outlasted its turn (a bulk write). */
+  noteLongWrite(): void;
+}
+
 interface Pending {
   steps: () => WriteSteps<unknown>;
   resolve: (value: unknown) => void;
@@ -85,13 +95,8 @@ export class SqliteWriteGroup {
   constructor(
     private readonly db: Kysely<never>,
     private readonly database: Database.Database,
-    /** Called after each commit (the store's WAL checkpointer looks at the WAL's size). Must not throw. */
-    private readonly afterCommit: () => void = () => {},
-    /**
-     * The store's WAL checkpointer: a checkpoint a commit waits for (its thread's, off the event loop), and
-     * what it is told of a write that outlasts its turn.
-     */
-    private readonly checkpoints?: { due(): Promise<void> | undefined; longWrite(): void },
+    /** The store's WAL checkpointer (see {@link CommitCheckpoints}), if it has one. */
+    private readonly checkpoints?: CommitCheckpoints,
   ) {}
 
   /** Runs `steps` in the next shared transaction; settles once it has committed (or rolled back). */
@@ -145,7 +150,7 @@ export class SqliteWriteGroup {
     // checkpoint that is due runs first, in its thread, with no write of this store under way (the store's
     // reads go on): so it finishes, and this commit restarts the WAL.
     const run = () => this.db.connection().execute(async () => this.commit(items));
-    const checkpoint = this.checkpoints?.due();
+    const checkpoint = this.checkpoints?.checkpointDue();
     const commit: Promise<void> = (checkpoint ? checkpoint.then(run) : run())
       .catch((err: unknown) => {
         for (const item of items) item.reject(err);
@@ -197,7 +202,7 @@ export class SqliteWriteGroup {
       if (this.database.inTransaction) this.exec("rollback");
       throw err;
     }
-    this.afterCommit();
+    this.checkpoints?.noteCommit();
     if (taken < items.length) {
       // Before anything handed in since: writes keep their order.
       this.pending.unshift(...items.slice(taken));
@@ -229,7 +234,7 @@ export class SqliteWriteGroup {
   /** The rest of a write that outlasted its slice, from `statement`: a turn first, and after each slice. */
   private async driveAfterTurn<T>(steps: WriteSteps<T>, statement: CompiledQuery): Promise<T> {
     // A bulk write: its commit's checkpoint (the WAL it grew) is the worker's, not this thread's.
-    this.checkpoints?.longWrite();
+    this.checkpoints?.noteLongWrite();
     await nextTurn();
     let sliceStartedAt = performance.now();
     let next: IteratorResult<CompiledQuery, T> = { done: false, value: statement };
