@@ -35,6 +35,30 @@ async function tiState(
   return (await store.getTaskInstance({ dagId, runId, taskId, mapIndex }))?.state;
 }
 
+/**
+ * Registers under `classpath` a trigger that never fires on its own (it waits until removed) and returns a
+ * factory of it; its cleanup hands the task's id and state at that moment to `onCleanup`.
+ */
+function foreverTrigger(
+  classpath: string,
+  onCleanup: (taskId: string, state: TaskInstanceState) => void,
+): () => BaseTrigger {
+  class Forever extends BaseTrigger {
+    serialize(): [string, Record<string, unknown>] {
+      return [classpath, {}];
+    }
+    async *run(): AsyncIterable<TriggerEvent> {
+      await this.clock.sleep(1e9, this.signal);
+      yield new TriggerEvent(null);
+    }
+    override async cleanup(): Promise<void> {
+      onCleanup(this.taskInstance!.taskId, await this.taskInstance!.currentState());
+    }
+  }
+  registerTrigger(classpath, () => new Forever());
+  return () => new Forever();
+}
+
 describe("Runner", () => {
   it("runs dependencies in order, passes XCom and records logs", async () => {
     const dag = new DAG({ dagId: "plain", params: { who: "dag" } });
@@ -493,19 +517,7 @@ describe("Runner", () => {
     const dag = new DAG({ dagId: "kill", defaultArgs: { retries: 1, retryDelay: 3600 } });
     const kills: string[] = [];
     const cleanups: string[] = [];
-    class Forever extends BaseTrigger {
-      serialize(): [string, Record<string, unknown>] {
-        return ["tests.Forever", {}];
-      }
-      async *run(): AsyncIterable<TriggerEvent> {
-        await this.clock.sleep(1e9, this.signal);
-        yield new TriggerEvent(null);
-      }
-      override async cleanup(): Promise<void> {
-        cleanups.push(`${this.taskInstance!.taskId}:${await this.taskInstance!.currentState()}`);
-      }
-    }
-    registerTrigger("tests.Forever", () => new Forever());
+    const forever = foreverTrigger("tests.Forever", (taskId, state) => cleanups.push(`${taskId}:${state}`));
     const hang = (ctx: Context) =>
       new Promise<never>((_r, reject) =>
         ctx.signal.addEventListener("abort", () => reject(new Error("aborted"))),
@@ -513,10 +525,10 @@ describe("Runner", () => {
     new FnOperator({ taskId: "run-kill", dag }, hang, () => kills.push("run-kill"));
     new FnOperator({ taskId: "run-fail", dag }, hang, () => kills.push("run-fail"));
     new FnOperator({ taskId: "def-kill", dag }, async (_c, self) =>
-      self.defer({ trigger: new Forever(), methodName: "execute" }),
+      self.defer({ trigger: forever(), methodName: "execute" }),
     );
     new FnOperator({ taskId: "def-fail", dag }, async (_c, self) =>
-      self.defer({ trigger: new Forever(), methodName: "execute" }),
+      self.defer({ trigger: forever(), methodName: "execute" }),
     );
     const { runner } = testRunner(store);
     const run = await runner.createDagRun(dag);
@@ -552,21 +564,11 @@ describe("Runner", () => {
     // deferral. That pass must still find the stored trigger, or its cleanup (the job's cancel) never runs.
     const dag = new DAG({ dagId: "race" });
     const cleanups: string[] = [];
-    class Forever extends BaseTrigger {
-      serialize(): [string, Record<string, unknown>] {
-        return ["tests.ForeverRace", {}];
-      }
-      async *run(): AsyncIterable<TriggerEvent> {
-        await this.clock.sleep(1e9, this.signal);
-        yield new TriggerEvent(null);
-      }
-      override async cleanup(): Promise<void> {
-        cleanups.push(`${this.taskInstance!.taskId}:${await this.taskInstance!.currentState()}`);
-      }
-    }
-    registerTrigger("tests.ForeverRace", () => new Forever());
+    const forever = foreverTrigger("tests.ForeverRace", (taskId, state) =>
+      cleanups.push(`${taskId}:${state}`),
+    );
     new FnOperator({ taskId: "def", dag }, async (_c, self) =>
-      self.defer({ trigger: new Forever(), methodName: "execute" }),
+      self.defer({ trigger: forever(), methodName: "execute" }),
     );
     let refreshes = 0;
     let held = false;
@@ -604,19 +606,7 @@ describe("Runner", () => {
   it("shutdown kills running tries (onKill) and deferred ones (cleanup sees the final state)", async () => {
     const dag = new DAG({ dagId: "shutdown" });
     const seen: string[] = [];
-    class Forever extends BaseTrigger {
-      serialize(): [string, Record<string, unknown>] {
-        return ["tests.Forever2", {}];
-      }
-      async *run(): AsyncIterable<TriggerEvent> {
-        await this.clock.sleep(1e9, this.signal);
-        yield new TriggerEvent(null);
-      }
-      override async cleanup(): Promise<void> {
-        seen.push(`cleanup:${await this.taskInstance!.currentState()}`);
-      }
-    }
-    registerTrigger("tests.Forever2", () => new Forever());
+    const forever = foreverTrigger("tests.Forever2", (_taskId, state) => seen.push(`cleanup:${state}`));
     new FnOperator(
       { taskId: "r", dag },
       (ctx) =>
@@ -624,7 +614,7 @@ describe("Runner", () => {
       () => seen.push("onKill"),
     );
     new FnOperator({ taskId: "d", dag }, async (_c, self) =>
-      self.defer({ trigger: new Forever(), methodName: "execute" }),
+      self.defer({ trigger: forever(), methodName: "execute" }),
     );
     const { runner } = testRunner(store);
     const run = await runner.createDagRun(dag);
