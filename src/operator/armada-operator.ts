@@ -63,6 +63,8 @@ import {
   type ReattachPolicyFunction,
 } from "./reattach-policy.js";
 import { RunningJobContext } from "./running-job-context.js";
+import { jobWatchFor, WAITING_FOR_CAPACITY, type JobWatchPlan } from "./job-watch-plan.js";
+import { ArmadaSubmitJobTrigger, type SubmitFailedEvent } from "./submit-job-trigger.js";
 
 /** XCom keys the operator writes. */
 export const XCOM_KEYS = {
@@ -181,10 +183,6 @@ const STATES_WITH_REASON: ReadonlySet<JobState> = new Set([
   JobState.PREEMPTED,
   JobState.REJECTED,
 ]);
-/** A watch's `untilMs` when the operator has no deadline for the job: the latest time a Date holds. */
-const NO_DEADLINE_MS = 8.64e15;
-/** States of a job waiting for capacity, which `queueTimeout` bounds. */
-const WAITING_FOR_CAPACITY: ReadonlySet<JobState> = new Set([JobState.QUEUED, JobState.LEASED]);
 /** Status checks that may fail in a row (server away) before the try fails. */
 const MAX_CONSECUTIVE_STATUS_FAILURES = 10;
 
@@ -687,10 +685,28 @@ export class ArmadaOperator extends BaseOperator {
    * stored with each deferral (the runtime calls the method by it on resume),
    * so tasks deferred by an earlier version resume by the same name.
    */
-  async _trigger_reentry(context: Context, _event?: unknown): Promise<ArmadaOperatorResult> {
+  async _trigger_reentry(context: Context, event?: unknown): Promise<ArmadaOperatorResult> {
     crashPoint("armada.resumed");
     const ti = this.attach(context);
     const stored = await ti.xcomPull({ key: XCOM_KEYS.jobContext });
+    if (!stored && isSubmitFailed(event)) {
+      // The triggerer's submit failed: this try submits (the same item and client id, so a job that submit
+      // made after all is the one Armada answers with), and its error, if any, is the task's own.
+      const jobSetId = this.jobSetId(context);
+      return this.pollForTermination(context, await this.submitHere(ti, jobSetId, this.externalJobUri(context)));
+    }
+    const submitted = submittedJobId(event);
+    if (!stored && submitted) {
+      // A submit trigger whose task instance could not take XComs: its event names the job.
+      const ctx = new RunningJobContext({
+        armadaQueue: this.armadaQueue,
+        jobId: submitted,
+        jobSetId: this.jobSetId(context),
+        submitTime: this.clock.now(),
+      });
+      await this.publishSubmitted(ti, ctx);
+      return this.pollForTermination(context, ctx);
+    }
     if (!stored) {
       throw new ArmadaAirflowError(
         ErrorCode.NotFound,
@@ -743,6 +759,38 @@ export class ArmadaOperator extends BaseOperator {
     // A retry, a clear or a declined reattach: no earlier job of this task
     // instance may go on running unfollowed beside the new one.
     if (ti.tryNumber > 1 || this.renderedBefore) await this.cancelEarlierJobs(jobSetId, uri);
+    if (this.submitsFromTriggerer) this.deferSubmit(jobSetId, uri);
+    return this.submitHere(ti, jobSetId, uri);
+  }
+
+  /**
+   * Whether the job is submitted from the triggerer (config
+   * `armada_operator.submit_from_triggerer`, deferrable tasks): the task
+   * defers before its submit, so its slot is free while Armada answers, and
+   * the submits of all waiting tasks share `SubmitJobs` calls. Not with a
+   * `hookFactory`: a hook given in code cannot travel with a stored trigger.
+   */
+  private get submitsFromTriggerer(): boolean {
+    return this.deferrable && !this.hookFactory && this.settings.submit_from_triggerer;
+  }
+
+  /** Defers to an {@link ArmadaSubmitJobTrigger}, which submits the job, writes its XComs and watches it. */
+  private deferSubmit(jobSetId: string, uri: string): never {
+    this.log.info(
+      `Deferring; the triggerer submits the job to queue ${this.armadaQueue}, in one SubmitJobs call with the other tasks submitting now.`,
+    );
+    this.defer({
+      trigger: new ArmadaSubmitJobTrigger(
+        { queue: this.armadaQueue, jobSetId, externalJobUri: uri, plan: this.watchPlan() },
+        this.renderedItem(),
+      ),
+      methodName: "_trigger_reentry",
+      ...(this.executionTimeout !== undefined ? { timeout: this.executionTimeout } : {}),
+    });
+  }
+
+  /** Submits the job from this task and publishes its context. */
+  private async submitHere(ti: TaskInstance, jobSetId: string, uri: string): Promise<RunningJobContext> {
     crashPoint("armada.before-submit");
     const jobId = await this.hook.submitJob({
       queue: this.armadaQueue,
@@ -908,26 +956,29 @@ export class ArmadaOperator extends BaseOperator {
    * the task.
    */
   private watchFor(ctx: RunningJobContext, now: number): ArmadaJobWatch | undefined {
-    if (this.containerLogs && ctx.state === JobState.RUNNING) return undefined;
-    const detailsUrl = this.lookoutUrl(ctx.jobId);
-    const submitted = ctx.submitTime.getTime();
-    let until = NO_DEADLINE_MS;
-    if (ctx.state === JobState.UNKNOWN)
-      until = Math.min(until, submitted + this.jobAcknowledgementTimeout * 1000 + 1);
-    if (this.queueTimeout !== undefined && WAITING_FOR_CAPACITY.has(ctx.state))
-      until = Math.min(until, submitted + this.queueTimeout * 1000 + 1);
+    return jobWatchFor(
+      this.watchPlan(),
+      {
+        jobId: ctx.jobId,
+        state: ctx.state,
+        submitMs: ctx.submitTime.getTime(),
+        queue: ctx.armadaQueue,
+        jobSetId: ctx.jobSetId,
+      },
+      now,
+    );
+  }
+
+  /** The settings a watch is made from (see {@link jobWatchFor}). */
+  private watchPlan(): JobWatchPlan {
     return {
-      jobId: ctx.jobId,
-      lastState: jobStateName(ctx.state),
       pollIntervalS: this.pollInterval,
-      untilMs: Math.max(until, now + this.pollInterval * 1000),
+      ackTimeoutS: this.jobAcknowledgementTimeout,
+      ...(this.queueTimeout !== undefined ? { queueTimeoutS: this.queueTimeout } : {}),
       ...(this.settings.max_quiet_s > 0 ? { quietS: this.settings.max_quiet_s } : {}),
-      ...(detailsUrl ? { detailsUrl } : {}),
-      // The running job's log is read by the task: it resumes when the job starts running.
-      ...(this.containerLogs ? { resumeOnEveryChange: true as const } : {}),
-      ...(this.tracking === "events"
-        ? { tracking: "events" as const, queue: ctx.armadaQueue, jobSetId: ctx.jobSetId }
-        : {}),
+      ...(this.lookoutUrlTemplate ? { lookoutUrlTemplate: this.lookoutUrlTemplate } : {}),
+      ...(this.containerLogs ? { containerLogs: true as const } : {}),
+      ...(this.tracking === "events" ? { tracking: "events" as const } : {}),
     };
   }
 
@@ -1212,4 +1263,15 @@ export class ArmadaOperator extends BaseOperator {
       log.error((err as Error).message);
     }
   }
+}
+
+/** The event of an {@link ArmadaSubmitJobTrigger} whose submit failed. */
+function isSubmitFailed(event: unknown): event is SubmitFailedEvent {
+  return typeof event === "object" && event !== null && typeof (event as SubmitFailedEvent).submit_failed === "string";
+}
+
+/** The job id a submit trigger's event names, if any. */
+function submittedJobId(event: unknown): string | undefined {
+  const id = typeof event === "object" && event !== null ? (event as { job_id?: unknown }).job_id : undefined;
+  return typeof id === "string" && id !== "" ? id : undefined;
 }

@@ -67,6 +67,12 @@ export interface SubmitJobRequest {
   /** The URI the job carries; used to find it after an ambiguous failure. */
   externalJobUri: string;
   log?: LogSink;
+  /**
+   * The submitter holds no task slot while it waits (a trigger): its item
+   * waits longer for others to share its `SubmitJobs` call (see
+   * {@link SubmitBatcher.submit}).
+   */
+  patient?: boolean;
 }
 
 /**
@@ -298,7 +304,7 @@ export class ArmadaHook implements ArmadaHookApi {
       let one: JobSubmitResponseItem;
       try {
         // Shared with the other tasks submitting to this queue and job set now: one call for many.
-        one = await submitter.submit(request.queue, request.jobSetId, item);
+        one = await submitter.submit(request.queue, request.jobSetId, item, request.patient === true);
       } catch (err) {
         const missing =
           err instanceof ArmadaError &&

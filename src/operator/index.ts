@@ -19,6 +19,13 @@ export {
   POLL_JOB_TRIGGER_CLASSPATH,
 } from "./poll-job-trigger.js";
 export {
+  ArmadaSubmitJobTrigger,
+  type ArmadaJobSubmission,
+  type SubmitFailedEvent,
+  SUBMIT_JOB_TRIGGER_CLASSPATH,
+} from "./submit-job-trigger.js";
+export type { JobWatchPlan } from "./job-watch-plan.js";
+export {
   ArmadaHook,
   type ArmadaHookApi,
   type ArmadaHookOptions,

@@ -17,9 +17,8 @@ import { GrpcChannelArgs } from "../client/channel-args.js";
 import { BaseTrigger, registerTrigger, TriggerEvent } from "../runtime/trigger.js";
 import { TaskInstanceState } from "../runtime/state.js";
 import { stderrLogger } from "../runtime/task-logger.js";
-import { configuredHookOptions, type ArmadaHookApi } from "./hook.js";
-import { triggerHook } from "./trigger-hooks.js";
-import { currentRuntimeConfig } from "../runtime/runtime-config.js";
+import type { ArmadaHookApi } from "./hook.js";
+import { channelArgsHook } from "./trigger-hooks.js";
 import { RunningJobContext } from "./running-job-context.js";
 import { TERMINAL_JOB_STATES, isTerminalJobState, jobStateName } from "../client/job-states.js";
 import type { JobEventSubscription } from "./job-set-watch.js";
@@ -98,7 +97,7 @@ export interface ArmadaPollJobTriggerOptions {
  * FAILED (marked by hand), SKIPPED, UPSTREAM_FAILED, REMOVED. Never during a
  * hand-over (DEFERRED) and never UP_FOR_RETRY (the next try may reattach).
  */
-const CANCEL_ON: ReadonlySet<string> = new Set<string>([
+export const CANCEL_ON: ReadonlySet<string> = new Set<string>([
   TaskInstanceState.SUCCESS,
   TaskInstanceState.FAILED,
   TaskInstanceState.SKIPPED,
@@ -229,12 +228,7 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
 
   /** The hook of the channel in `rawArgs` (XCom `channel_args`), with the task's configured call settings. */
   private hookFor(rawArgs: unknown): ArmadaHookApi {
-    const args = rawArgs instanceof GrpcChannelArgs ? rawArgs : GrpcChannelArgs.deserialize(rawArgs, 1);
-    if (this.options.hookFactory) return this.options.hookFactory(args);
-    return triggerHook(args, {
-      clock: this.clock,
-      ...configuredHookOptions(currentRuntimeConfig().armada_operator),
-    });
+    return channelArgsHook(rawArgs, this.clock, this.options.hookFactory);
   }
 
   /**

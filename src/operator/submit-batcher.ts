@@ -32,6 +32,10 @@ export interface SubmitBatcherOptions {
   windowMs?: number;
   /** Longest the first item of a batch waits for others, in real milliseconds. @default 200 */
   maxWaitMs?: number;
+  /** The quiet gap of patient items (see {@link SubmitBatcher.submit}), in real milliseconds. @default 100 */
+  patientWindowMs?: number;
+  /** Longest the first patient item of a batch waits for others, in real milliseconds. @default 2000 */
+  patientMaxWaitMs?: number;
 }
 
 interface Pending {
@@ -41,6 +45,9 @@ interface Pending {
 }
 
 interface Batch {
+  /** The batch's quiet gap and longest wait (patient or not). */
+  windowMs: number;
+  maxWaitMs: number;
   queue: string;
   jobSetId: string;
   items: Pending[];
@@ -56,6 +63,8 @@ export class SubmitBatcher {
   private readonly maxItems: number;
   private readonly windowMs: number;
   private readonly maxWaitMs: number;
+  private readonly patientWindowMs: number;
+  private readonly patientMaxWaitMs: number;
   private readonly open = new Map<string, Batch>();
   /** Calls made; for tests and diagnostics. */
   calls = 0;
@@ -67,22 +76,35 @@ export class SubmitBatcher {
     this.maxItems = options.maxItems ?? 500;
     this.windowMs = options.windowMs ?? 10;
     this.maxWaitMs = Math.max(this.windowMs, options.maxWaitMs ?? 200);
+    this.patientWindowMs = options.patientWindowMs ?? 100;
+    this.patientMaxWaitMs = Math.max(this.patientWindowMs, options.patientMaxWaitMs ?? 2000);
   }
 
   /**
    * Submits one item with whatever else is being submitted to the same queue
    * and job set; resolves with Armada's answer for this item (its job id, or
-   * its error), rejects with the error of the call.
+   * its error), rejects with the error of the call. A `patient` item's
+   * submitter holds nothing while it waits (a trigger, not a task in its
+   * slot): it goes in batches of their own with a longer gap and wait
+   * ({@link SubmitBatcherOptions.patientWindowMs}, `patientMaxWaitMs`), so
+   * that a fan-out's submits fill calls.
    */
-  submit(queue: string, jobSetId: string, item: JobSubmitRequestItem): Promise<JobSubmitResponseItem> {
+  submit(
+    queue: string,
+    jobSetId: string,
+    item: JobSubmitRequestItem,
+    patient = false,
+  ): Promise<JobSubmitResponseItem> {
     return new Promise((resolve, reject) => {
-      const key = `${queue}\u0000${jobSetId}`;
+      const key = `${queue}\u0000${jobSetId}${patient ? "\u0000patient" : ""}`;
       const now = Date.now();
       let batch = this.open.get(key);
       if (!batch) {
-        batch = { queue, jobSetId, items: [], timer: undefined, firstAt: now, lastAt: now };
+        const windowMs = patient ? this.patientWindowMs : this.windowMs;
+        const maxWaitMs = patient ? this.patientMaxWaitMs : this.maxWaitMs;
+        batch = { windowMs, maxWaitMs, queue, jobSetId, items: [], timer: undefined, firstAt: now, lastAt: now };
         this.open.set(key, batch);
-        this.arm(key, batch, this.windowMs);
+        this.arm(key, batch, windowMs);
       }
       batch.lastAt = now;
       batch.items.push({ item, resolve, reject });
@@ -100,7 +122,7 @@ export class SubmitBatcher {
   private arm(key: string, batch: Batch, delayMs: number): void {
     batch.timer = setTimeout(() => {
       const now = Date.now();
-      const due = Math.min(batch.lastAt + this.windowMs, batch.firstAt + this.maxWaitMs);
+      const due = Math.min(batch.lastAt + batch.windowMs, batch.firstAt + batch.maxWaitMs);
       if (now < due) this.arm(key, batch, due - now);
       else this.send(key, batch);
     }, delayMs);

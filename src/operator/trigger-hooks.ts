@@ -7,9 +7,10 @@
  * the runner's connection pool), so sharing it changes nothing a trigger sees.
  */
 import type { Clock } from "../common/clock.js";
-import type { GrpcChannelArgs } from "../client/channel-args.js";
+import { GrpcChannelArgs } from "../client/channel-args.js";
+import { currentRuntimeConfig } from "../runtime/runtime-config.js";
 import { currentRunnerResources, type RunnerResource } from "../runtime/runner-resources.js";
-import { ArmadaHook, type ArmadaHookApi, type ArmadaHookOptions } from "./hook.js";
+import { ArmadaHook, configuredHookOptions, type ArmadaHookApi, type ArmadaHookOptions } from "./hook.js";
 
 /** Hooks kept at most per runner (the least recently used is dropped): a runner talks to few channels. */
 const MAX_HOOKS = 64;
@@ -53,4 +54,19 @@ export function triggerHook(
   // The serialized arguments name the channel (target, options, auth): equal text, the same channel.
   const key = JSON.stringify([options.deadlineMs, options.submitLookupGraceMs, args.serialize()]);
   return resources.get(RESOURCE_KEY, () => new TriggerHooks()).hookFor(key, options.clock, make);
+}
+
+/**
+ * The hook a trigger uses for the channel its task stored (XCom
+ * `channel_args`, serialized or not), with the configured call settings; or
+ * the one `hookFactory` makes (a test's).
+ */
+export function channelArgsHook(
+  rawArgs: unknown,
+  clock: Clock,
+  hookFactory?: (channelArgs: GrpcChannelArgs) => ArmadaHookApi,
+): ArmadaHookApi {
+  const args = rawArgs instanceof GrpcChannelArgs ? rawArgs : GrpcChannelArgs.deserialize(rawArgs, 1);
+  if (hookFactory) return hookFactory(args);
+  return triggerHook(args, { clock, ...configuredHookOptions(currentRuntimeConfig().armada_operator) });
 }

@@ -102,6 +102,13 @@ export interface ArmadaOperatorConfig {
    */
   readonly max_quiet_s: number;
   /**
+   * Whether a deferrable operator submits its job from the triggerer: the task defers before its submit, so its
+   * slot is free while the submit waits, and the submits of every waiting task share `SubmitJobs` calls (up to 500
+   * items each) instead of those of the tasks running at once. Env
+   * `ARMADA_AIRFLOW__ARMADA_OPERATOR__SUBMIT_FROM_TRIGGERER`; default true.
+   */
+  readonly submit_from_triggerer: boolean;
+  /**
    * Prefix of the annotation keys the operator puts on its jobs (`<prefix>taskId`, ...; checked by the
    * operator). Env `ANNOTATION_KEY_PREFIX`, the reference operator's name (no `ARMADA_AIRFLOW__` form, no
    * config-file key); default `"armadaproject.io/"`.
@@ -242,6 +249,7 @@ export function resolveRuntimeConfig(source: ConfigSource = {}): RuntimeConfig {
       tracking: () => r.string("armada_operator", "tracking")?.trim().toLowerCase() || "events",
       max_event_streams: () => r.number("armada_operator", "max_event_streams", 100),
       max_quiet_s: () => r.number("armada_operator", "max_quiet_s", 300),
+      submit_from_triggerer: () => r.boolean("armada_operator", "submit_from_triggerer", true),
       // The reference's own variable, read as it reads it (an empty value is an empty prefix).
       annotation_key_prefix: () => (source.env ?? process.env).ANNOTATION_KEY_PREFIX ?? "armadaproject.io/",
     }),

@@ -43,6 +43,13 @@ export interface TriggerTaskInstance {
    * task left, e.g. the external job to cancel.
    */
   xcomPull(options: TriggerXComPullOptions): Promise<unknown>;
+  /**
+   * Writes an XCom of this task instance at the trigger's own try, as
+   * `TaskInstance.xcomPush` does: what a trigger learned that the task and
+   * its links need before it resumes (the job a submit trigger created).
+   * Optional: a task instance given by other code may not have it.
+   */
+  xcomPush?(key: string, value: unknown): Promise<void>;
 }
 
 /**

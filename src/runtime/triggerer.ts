@@ -48,6 +48,19 @@ class StoredTriggerTaskInstance implements TriggerTaskInstance {
     return (await this.store.getTaskInstance(this.key()))?.state ?? "none";
   }
 
+  async xcomPush(key: string, value: unknown): Promise<void> {
+    if (typeof key !== "string" || key === "") {
+      throw new RuntimeError("invalid_argument", `trigger xcomPush: key must be a non-empty string`);
+    }
+    await this.store.setXCom({
+      ...this.key(),
+      tryNumber: this.tryNumber,
+      key,
+      value: serializeValue(value, `XCom "${key}" of task "${this.taskId}"`),
+      createdMs: Date.now(),
+    });
+  }
+
   async xcomPull(options: TriggerXComPullOptions): Promise<unknown> {
     if (typeof options?.key !== "string" || options.key === "") {
       throw new RuntimeError(

@@ -320,9 +320,12 @@ describe("embedded dev server: kill -9 of the runner, then resume", () => {
     const first = spawnSourceCli(["dags", "test", fixture("long-job.ts"), "--run-id", "embedded_crash"], env);
     const store = await KyselyStore.open({ home: h });
     try {
+      // Deferred with its job submitted (the triggerer submits it, after the task deferred).
       await sleepUntil(
-        async () => (await store.listTaskInstances("long_job", "embedded_crash"))[0]?.state === "deferred",
-        `task deferred\n${first.output()}`,
+        async () =>
+          (await store.listTaskInstances("long_job", "embedded_crash"))[0]?.state === "deferred" &&
+          (await store.listXComs({ dagId: "long_job", runId: "embedded_crash", key: "job_context" })).length > 0,
+        () => `task deferred, its job submitted\n${first.output()}`,
         40_000,
       );
       first.kill("SIGKILL");

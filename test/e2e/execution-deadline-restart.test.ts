@@ -51,7 +51,8 @@ describe("executionTimeout across deferrals and a runner restart", () => {
       };
       const runner = spawnSourceCli(["dags", "test", dagFile, "--run-id", runId], {
         ...env,
-        ARMADA_AIRFLOW_TEST_CRASH_AT: "runner.deferred:1",
+        // Once the trigger has submitted the job and found it QUEUED: the task is deferred, its job known.
+        ARMADA_AIRFLOW_TEST_CRASH_AT: "armada.polling:1",
       });
       await runner.exited;
       expect(runner.signalCode, runner.output()).toBe("SIGKILL");

@@ -9,7 +9,11 @@ const item = (clientId: string, priority = 1) => ({ clientId, priority }) as unk
 /** A SubmitJobs that answers each item with a job id derived from its client id, or refuses. */
 function fakeCall(refuse?: (items: JobSubmitRequestItem[]) => unknown) {
   const calls: { queue: string; jobSetId: string; clientIds: string[] }[] = [];
-  const call = async (queue: string, jobSetId: string, items: JobSubmitRequestItem[]): Promise<JobSubmitResponse> => {
+  const call = async (
+    queue: string,
+    jobSetId: string,
+    items: JobSubmitRequestItem[],
+  ): Promise<JobSubmitResponse> => {
     calls.push({ queue, jobSetId, clientIds: items.map((i) => i.clientId) });
     const err = refuse?.(items);
     if (err) throw err;
@@ -46,6 +50,30 @@ describe("SubmitBatcher", () => {
     expect(Math.max(...sentAt)).toBe(505);
   });
 
+  it("patient items (a trigger's, holding no task slot) batch apart, with the longer gap and wait", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    const { call, calls } = fakeCall();
+    const b = new SubmitBatcher(call, {
+      windowMs: 10,
+      maxWaitMs: 200,
+      patientWindowMs: 100,
+      patientMaxWaitMs: 2000,
+    });
+    const answers: Promise<unknown>[] = [];
+    // 600 triggers submitting 5 ms apart over 3 s, and one task submitting in its slot at 1 s.
+    for (let i = 0; i < 600; i++) {
+      answers.push(b.submit("q", "s", item(`p${i}`), true));
+      if (i === 200) answers.push(b.submit("q", "s", item("task")));
+      await vi.advanceTimersByTimeAsync(5);
+    }
+    await vi.advanceTimersByTimeAsync(200);
+    await Promise.all(answers);
+    // The task's item went alone after its own 10 ms gap; the patient ones waited the 2 s cap (items 0-399),
+    // then the last 200 went 100 ms after the last of them.
+    expect(calls.map((c) => c.clientIds.length)).toEqual([1, 400, 200]);
+    expect(calls[0]!.clientIds).toEqual(["task"]);
+  });
+
   it("sends a lone item once the gap has passed, not at the cap", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
     const { call, calls } = fakeCall();
@@ -70,7 +98,9 @@ describe("SubmitBatcher", () => {
       ...Array.from({ length: 1200 }, (_, i) => b.submit("q", "set-a", item(`a${i}`))),
       b.submit("q", "set-b", item("b0")),
     ]);
-    expect(answers.slice(0, 1200).map((a) => a.jobId)).toEqual(Array.from({ length: 1200 }, (_, i) => `job-a${i}`));
+    expect(answers.slice(0, 1200).map((a) => a.jobId)).toEqual(
+      Array.from({ length: 1200 }, (_, i) => `job-a${i}`),
+    );
     expect(answers[1200]!.jobId).toBe("job-b0");
     // ceil(1200 / 500) calls for set-a, one for set-b.
     expect(calls.map((c) => [c.jobSetId, c.clientIds.length])).toEqual([
@@ -82,7 +112,11 @@ describe("SubmitBatcher", () => {
   });
 
   it("a whole-call refusal caused by one item is retried item by item, so only that item fails", async () => {
-    const bad = new ArmadaError({ code: status.INVALID_ARGUMENT, details: "item 1: priority must be >= 0", method: "SubmitJobs" });
+    const bad = new ArmadaError({
+      code: status.INVALID_ARGUMENT,
+      details: "item 1: priority must be >= 0",
+      method: "SubmitJobs",
+    });
     const { call, calls } = fakeCall((items) => (items.some((i) => i.priority < 0) ? bad : undefined));
     const b = new SubmitBatcher(call);
     const results = await Promise.allSettled([
@@ -96,7 +130,11 @@ describe("SubmitBatcher", () => {
   });
 
   it("an unknown outcome fails every item of the call with that error (each looks its job up), never splits", async () => {
-    const lost = new ArmadaError({ code: status.DEADLINE_EXCEEDED, details: "deadline exceeded", method: "SubmitJobs" });
+    const lost = new ArmadaError({
+      code: status.DEADLINE_EXCEEDED,
+      details: "deadline exceeded",
+      method: "SubmitJobs",
+    });
     const { call, calls } = fakeCall(() => lost);
     const b = new SubmitBatcher(call);
     const results = await Promise.allSettled([b.submit("q", "s", item("x")), b.submit("q", "s", item("y"))]);
