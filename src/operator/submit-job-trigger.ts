@@ -127,6 +127,9 @@ export class ArmadaSubmitJobTrigger extends BaseTrigger {
     } catch (err) {
       return submitFailed(errorText(err));
     }
+    // Removed while it read the store (a mark-failed, say): it must not submit now. Past this line its
+    // submit is recorded (synchronously) before a cleanup can look, and the cleanup cancels what it made.
+    this.throwIfCancelled();
     crashPoint("armada.before-submit");
     const submit = hook.submitJob({
       queue: s.queue,

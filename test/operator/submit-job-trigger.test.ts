@@ -156,6 +156,15 @@ describe("ArmadaSubmitJobTrigger", () => {
     expect(t.logged.join("\n")).toMatch(/Submitting from the triggerer failed \(boom\)/);
   });
 
+  it("removed before its submit went out (a mark-failed as it starts), submits nothing", async () => {
+    const t = setUp({ taskState: "failed" });
+    const event = t.trigger.firstEvent();
+    t.trigger.cancel(new Error("removed"));
+    await expect(event).rejects.toThrow("removed");
+    await t.trigger.cleanup();
+    expect(t.hook.submits).toEqual([]);
+  });
+
   it("cleanup after a mark-failed cancels the job it submitted", async () => {
     const t = setUp({ states: [JobState.RUNNING] });
     const event = t.trigger.firstEvent().catch(() => undefined);
