@@ -11,6 +11,7 @@ import {
 } from "../runtime/runtime-config.js";
 import { systemClock, type Clock } from "../common/clock.js";
 import { registerArmadaCommands } from "./armada-commands.js";
+import { limitHeapGrowth } from "./heap-growth.js";
 import type { CliContext } from "./cli-context.js";
 import { registerDagCommands } from "./dag-commands.js";
 import { registerDevCommand } from "./dev-command.js";
@@ -125,10 +126,20 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  limitHeapGrowth(configuredHeapGrowth());
   const code = await runCli(argv, { signal: ac.signal, exitProcess: (c) => process.exit(c) });
   process.exitCode = ac.signal.aborted ? (ac.signal.reason === "SIGINT" ? 130 : 143) : code;
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
+}
+
+/** `[core] heap_growing_percent`; V8's own choice (0) when the config cannot be read (the command then says why). */
+function configuredHeapGrowth(): number {
+  try {
+    return resolveRuntimeConfig({ env: process.env, cwd: process.cwd() }).core.heap_growing_percent;
+  } catch {
+    return 0;
+  }
 }
 
 function isEntryPoint(): boolean {

@@ -20,6 +20,7 @@
  */
 import type { Clock } from "../common/clock.js";
 import { JobState } from "../client/job-states.js";
+import { settleInSlices } from "../common/settle-in-slices.js";
 
 /** Fetches the states of many jobs in one call. */
 export type FetchJobStates = (jobIds: string[]) => Promise<Map<string, JobState>>;
@@ -238,7 +239,7 @@ export class StatusBatcher {
     for (const [id, state] of results) {
       if (this.tracked.has(id)) this.known.set(id, { state, fetchedAt });
     }
-    for (const w of waiters) w.resolve(results.get(w.jobId) ?? JobState.UNKNOWN);
+    settleInSlices(waiters, (w) => w.resolve(results.get(w.jobId) ?? JobState.UNKNOWN));
   }
 
   /** The tracked jobs not in `wanted` that share a poll round with one of the poll-round `waiters`. */

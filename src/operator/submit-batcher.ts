@@ -15,6 +15,7 @@
  * own job up by external job URI and client id before submitting again.
  */
 import { ArmadaError, isAmbiguousSubmitFailure } from "../client/armada-error.js";
+import { settleInSlices } from "../common/settle-in-slices.js";
 import type { JobSubmitRequestItem, JobSubmitResponse, JobSubmitResponseItem } from "../gen/armada/submit.js";
 
 /** Makes one `SubmitJobs` call. */
@@ -158,7 +159,8 @@ export class SubmitBatcher {
       for (const p of items) p.resolve({ jobId: "", error });
       return;
     }
-    items.forEach((p, i) => p.resolve(res.jobResponseItems[i]!));
+    const answers = res.jobResponseItems;
+    settleInSlices(items, (p, i) => p.resolve(answers[i]!));
   }
 }
 

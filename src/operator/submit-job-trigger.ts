@@ -25,6 +25,7 @@ import { isTerminalJobState, JobState, jobStateName } from "../client/job-states
 import { JobSubmitRequestItem } from "../gen/armada/submit.js";
 import { BaseTrigger, registerTrigger, TriggerEvent } from "../runtime/trigger.js";
 import { stderrLogger } from "../runtime/task-logger.js";
+import { interned } from "../runtime/store/interned-strings.js";
 import type { ArmadaHookApi } from "./hook.js";
 import { jobWatchFor, type JobWatchPlan } from "./job-watch-plan.js";
 import { lookoutUrl, LOOKOUT_URL_XCOM_KEY } from "./links.js";
@@ -212,7 +213,8 @@ export class ArmadaSubmitJobTrigger extends BaseTrigger {
     watcher.log = this.log;
     watcher.taskInstance = ti;
     this.watcher = watcher;
-    return (await watcher.firstEvent())!;
+    // Returned, not awaited: this frame ends here instead of staying suspended beside every waiting watch.
+    return watcher.firstEvent() as Promise<TriggerEvent>;
   }
 
   /** Removed: ends the watch it went on to (a submit in flight is awaited by cleanup). */
@@ -313,6 +315,28 @@ function checkSubmission(s: ArmadaJobSubmission): void {
   if (!(typeof p!.ackTimeoutS === "number" && p!.ackTimeoutS > 0)) bad("plan.ackTimeoutS", "a number > 0");
 }
 
+/** Plans by JSON text: the triggers of one operator share one (a runner keeps one per waiting task otherwise). */
+let sharedPlans = new Map<string, JobWatchPlan>();
+
+/** The submission parsed from a stored row, its repeated parts shared with the other triggers'. */
+function sharedSubmission(raw: unknown): ArmadaJobSubmission {
+  if (typeof raw !== "object" || raw === null) return raw as ArmadaJobSubmission;
+  const s = raw as ArmadaJobSubmission;
+  const key = JSON.stringify(s.plan);
+  let plan = sharedPlans.get(key);
+  if (!plan) {
+    if (sharedPlans.size >= 256) sharedPlans = new Map();
+    plan = s.plan;
+    sharedPlans.set(key, plan);
+  }
+  return {
+    queue: typeof s.queue === "string" ? interned(s.queue) : s.queue,
+    jobSetId: typeof s.jobSetId === "string" ? interned(s.jobSetId) : s.jobSetId,
+    externalJobUri: s.externalJobUri,
+    plan,
+  };
+}
+
 registerTrigger(SUBMIT_JOB_TRIGGER_CLASSPATH, (kwargs) => {
   const item = kwargs.item;
   if (typeof item !== "object" || item === null) {
@@ -321,5 +345,5 @@ registerTrigger(SUBMIT_JOB_TRIGGER_CLASSPATH, (kwargs) => {
       "ArmadaSubmitJobTrigger item must be a job item object",
     );
   }
-  return new ArmadaSubmitJobTrigger(kwargs.submission as ArmadaJobSubmission, new StoredItem(item));
+  return new ArmadaSubmitJobTrigger(sharedSubmission(kwargs.submission), new StoredItem(item));
 });
