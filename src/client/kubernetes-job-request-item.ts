@@ -18,7 +18,13 @@ const ITEM = "api.JobSubmitRequestItem";
 const JOB = "api.Job";
 const POD_SPEC = "k8s.io.api.core.v1.PodSpec";
 
-function invalidDocument(what: string, line: number, column: number, why: string, cause?: unknown): ArmadaError {
+function invalidDocument(
+  what: string,
+  line: number,
+  column: number,
+  why: string,
+  cause?: unknown,
+): ArmadaError {
   return new ArmadaError({
     code: GrpcStatus.INVALID_ARGUMENT,
     details: `${what} is not valid YAML or JSON at line ${line}, column ${column}: ${why}`,
@@ -48,7 +54,8 @@ function hasObjectKey(doc: unknown): boolean {
   return Object.entries(doc).some(([k, v]) => k === "[object Object]" || hasObjectKey(v));
 }
 
-const QUOTE_TEMPLATE = 'a value that starts with a template must be quoted in YAML, e.g. image: "{{ params.image }}"';
+const QUOTE_TEMPLATE =
+  'a value that starts with a template must be quoted in YAML, e.g. image: "{{ params.image }}"';
 
 /** Parses a YAML or JSON document; errors name `what` and the line and column. */
 export function parseKubernetesDocument(text: string, what: string): unknown {

@@ -74,6 +74,12 @@ interface Waiter {
   reject: (e: unknown) => void;
 }
 
+/** A poll-round call on its way: the jobs it asks for, and the checks of them that joined it meanwhile. */
+interface InFlightCall {
+  ids: ReadonlySet<string>;
+  joined: Waiter[];
+}
+
 /** Phases a poll interval is divided into for the groups of polled jobs (see the module comment). */
 export const POLL_PHASES = 10;
 
@@ -103,7 +109,7 @@ export class StatusBatcher {
    * call is out takes its answer instead of making another call (triggers
    * whose timers fire a few milliseconds apart still share one call).
    */
-  private inFlight: { ids: ReadonlySet<string>; answer: Promise<Map<string, JobState>> } | undefined;
+  private inFlight: InFlightCall | undefined;
   /** Number of fetch calls made; for tests and diagnostics. */
   calls = 0;
 
@@ -183,8 +189,10 @@ export class StatusBatcher {
     }
     const call = this.inFlight;
     if (call && !options.alone && call.ids.has(jobId)) {
-      // Its answer is also kept for the check that follows, as the call's own waiters' are.
-      return call.answer.then((states) => states.get(jobId) ?? JobState.UNKNOWN);
+      // Answered with the call's own waiters (and in slices, as theirs are); kept for the check that follows.
+      return new Promise<JobState>((resolve, reject) =>
+        call.joined.push({ jobId, alone: false, resolve, reject }),
+      );
     }
     return new Promise<JobState>((resolve, reject) => {
       this.waiters.push({ jobId, alone: options.alone ?? false, resolve, reject });
@@ -222,13 +230,14 @@ export class StatusBatcher {
       if (i === 0 || chunk.some((id) => wanted.has(id))) chunks.push(chunk);
     }
     const answer = this.fetchChunks(chunks);
-    const call = fill ? { ids: new Set(chunks.flat()), answer } : undefined;
+    const call: InFlightCall | undefined = fill ? { ids: new Set(chunks.flat()), joined: [] } : undefined;
     if (call) this.inFlight = call;
     let results: Map<string, JobState>;
     try {
       results = await answer;
     } catch (err) {
       for (const w of waiters) w.reject(err);
+      for (const w of call?.joined ?? []) w.reject(err);
       return;
     } finally {
       if (this.inFlight === call) this.inFlight = undefined;
@@ -239,7 +248,8 @@ export class StatusBatcher {
     for (const [id, state] of results) {
       if (this.tracked.has(id)) this.known.set(id, { state, fetchedAt });
     }
-    settleInSlices(waiters, (w) => w.resolve(results.get(w.jobId) ?? JobState.UNKNOWN));
+    const answered = call && call.joined.length > 0 ? [...waiters, ...call.joined] : waiters;
+    settleInSlices(answered, (w) => w.resolve(results.get(w.jobId) ?? JobState.UNKNOWN));
   }
 
   /** The tracked jobs not in `wanted` that share a poll round with one of the poll-round `waiters`. */
