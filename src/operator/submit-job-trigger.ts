@@ -195,8 +195,11 @@ export class ArmadaSubmitJobTrigger extends BaseTrigger {
     if (publish) {
       if (!ti.xcomPush) return new TriggerEvent({ job_id: jobId, job_state: jobStateName(state) });
       const url = s.plan.lookoutUrlTemplate ? lookoutUrl(s.plan.lookoutUrlTemplate, jobId) : undefined;
-      if (url) await ti.xcomPush(LOOKOUT_URL_XCOM_KEY, url);
-      await ti.xcomPush(JOB_CONTEXT_KEY, job.with({ jobState: state }).toXCom());
+      // Handed in together, so they share a commit.
+      await Promise.all([
+        url ? ti.xcomPush(LOOKOUT_URL_XCOM_KEY, url) : undefined,
+        ti.xcomPush(JOB_CONTEXT_KEY, job.with({ jobState: state }).toXCom()),
+      ]);
     }
     if (!isTerminalJobState(state)) crashPoint("armada.polling");
     this.throwIfCancelled();
