@@ -43,6 +43,7 @@ describe("resolveRuntimeConfig", () => {
         default_task_retries: 0,
         default_task_retry_delay: 300,
         max_task_retry_delay: 86_400,
+        heap_growing_percent: 50,
       },
       scheduler: {
         catchup_by_default: false,
@@ -65,6 +66,7 @@ describe("resolveRuntimeConfig", () => {
         tracking: "events",
         max_event_streams: 100,
         max_quiet_s: 300,
+        submit_from_triggerer: true,
         annotation_key_prefix: "armadaproject.io/",
       },
       operators: { default_deferrable: false },
