@@ -31,7 +31,7 @@ import {
   ArmadaOperatorJobFailedError,
   ArmadaOperatorJobFailedFatalError,
 } from "./errors.js";
-import { ArmadaHook, configuredHookOptions, type ArmadaHookApi } from "./hook.js";
+import { ArmadaHook, configuredHookOptions, liveJobsByExternalJobUri, type ArmadaHookApi } from "./hook.js";
 import { ArmadaConnectionPool } from "./connection-pool.js";
 import type { JobEventSubscription } from "./job-set-watch.js";
 import { maxEventStreams, resolveTracking, type ArmadaTracking } from "./tracking.js";
@@ -47,6 +47,7 @@ import {
 } from "./job-request.js";
 import { isTerminalJobState, JobState, jobStateName } from "../client/job-states.js";
 import {
+  jobDetailsSuffix,
   linkXComKey,
   lookoutUrl,
   LOOKOUT_URL_XCOM_KEY,
@@ -512,8 +513,7 @@ export class ArmadaOperator extends BaseOperator {
   }
 
   private trackingMessage(jobId: string): string {
-    const url = this.lookoutUrl(jobId);
-    return url ? ` Job details available at ${url}` : "";
+    return jobDetailsSuffix(this.lookoutUrl(jobId));
   }
 
   private attach(context: Context): TaskInstance {
@@ -813,11 +813,7 @@ export class ArmadaOperator extends BaseOperator {
 
   /** Cancels every live job carrying this task instance's external job URI, saying so in the log. */
   private async cancelEarlierJobs(jobSetId: string, uri: string): Promise<void> {
-    const jobs = this.hook.jobsByExternalJobUri
-      ? await this.hook.jobsByExternalJobUri(this.armadaQueue, jobSetId, uri)
-      : [await this.hook.jobByExternalJobUri(this.armadaQueue, jobSetId, uri)].filter((j) => j !== undefined);
-    for (const job of jobs) {
-      if (isTerminalJobState(job.state)) continue;
+    for (const job of await liveJobsByExternalJobUri(this.hook, this.armadaQueue, jobSetId, uri)) {
       this.log.info(
         `Cancelling earlier Armada job ${job.jobId} of this task instance (state ${jobStateName(job.state)}) before submitting a new one.`,
       );

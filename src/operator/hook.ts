@@ -532,3 +532,19 @@ export class ArmadaHook implements ArmadaHookApi {
     return this.channel().watches.subscribe(queue, jobSetId, jobId);
   }
 }
+
+/**
+ * The jobs carrying `externalJobUri` in the job set that have not ended:
+ * every one when the hook can list them all, else the latest.
+ */
+export async function liveJobsByExternalJobUri(
+  hook: ArmadaHookApi,
+  queue: string,
+  jobSetId: string,
+  externalJobUri: string,
+): Promise<ExistingJob[]> {
+  const jobs = hook.jobsByExternalJobUri
+    ? await hook.jobsByExternalJobUri(queue, jobSetId, externalJobUri)
+    : [await hook.jobByExternalJobUri(queue, jobSetId, externalJobUri)].filter((j) => j !== undefined);
+  return jobs.filter((j) => !isTerminalJobState(j.state));
+}

@@ -17,6 +17,11 @@ export function lookoutUrl(template: string, jobId: string): string {
   return template.split(JOB_ID_PLACEHOLDER).join(jobId);
 }
 
+/** ` Job details available at <url>`, the end of the operator's job lines; "" without a link. */
+export function jobDetailsSuffix(url: string | undefined): string {
+  return url ? ` Job details available at ${url}` : "";
+}
+
 /** XCom key under which the extra link `name` is stored: `armada_<name lowercased>_url`. */
 export function linkXComKey(name: string): string {
   return `armada_${name.toLowerCase()}_url`;
@@ -42,7 +47,8 @@ export class UrlFromLogsExtractor {
     const found = new Set([...alreadyFound].map((n) => n.toLowerCase()));
     this.pending = new Map(
       Object.entries(links).filter(
-        (entry): entry is [string, RegExp] => entry[1] instanceof RegExp && !found.has(entry[0].toLowerCase()),
+        (entry): entry is [string, RegExp] =>
+          entry[1] instanceof RegExp && !found.has(entry[0].toLowerCase()),
       ),
     );
   }

@@ -25,6 +25,7 @@ import type { JobEventSubscription } from "./job-set-watch.js";
 import type { LogSink } from "./task-log.js";
 import { momentAlarms, type AlarmListener } from "../common/moment-alarms.js";
 import { interned } from "../runtime/store/interned-strings.js";
+import { jobDetailsSuffix } from "./links.js";
 
 /** The class path the trigger serializes under (the reference's). */
 export const POLL_JOB_TRIGGER_CLASSPATH = "armada.triggers.ArmadaPollJobTrigger";
@@ -631,7 +632,7 @@ function alignedMoment(now: number, intervalMs: number, untilMs: number, phaseMs
 
 /** The job's page, as the operator names it at the end of its state lines (empty without one). */
 function detailsSuffix(watch: ArmadaJobWatch): string {
-  return watch.detailsUrl ? ` Job details available at ${watch.detailsUrl}` : "";
+  return jobDetailsSuffix(watch.detailsUrl);
 }
 
 /**

@@ -26,9 +26,9 @@ import { JobSubmitRequestItem } from "../gen/armada/submit.js";
 import { BaseTrigger, registerTrigger, TriggerEvent } from "../runtime/trigger.js";
 import { stderrLogger } from "../runtime/task-logger.js";
 import { interned } from "../runtime/store/interned-strings.js";
-import type { ArmadaHookApi } from "./hook.js";
+import { liveJobsByExternalJobUri, type ArmadaHookApi } from "./hook.js";
 import { jobWatchFor, type JobWatchPlan } from "./job-watch-plan.js";
-import { lookoutUrl, LOOKOUT_URL_XCOM_KEY } from "./links.js";
+import { jobDetailsSuffix, lookoutUrl, LOOKOUT_URL_XCOM_KEY } from "./links.js";
 import { ArmadaPollJobTrigger, CANCEL_ON, type ArmadaPollJobTriggerOptions } from "./poll-job-trigger.js";
 import { RunningJobContext } from "./running-job-context.js";
 import type { LogSink } from "./task-log.js";
@@ -155,7 +155,7 @@ export class ArmadaSubmitJobTrigger extends BaseTrigger {
     }
     this.itemJson = undefined;
     crashPoint("armada.after-submit");
-    this.log.info(`Submitted job to Armada with job-id ${jobId}.${this.details(jobId)}`);
+    this.log.info(`Submitted job to Armada with job-id ${jobId}.${jobDetailsSuffix(this.lookoutUrl(jobId))}`);
     const submitted = new RunningJobContext({
       armadaQueue: s.queue,
       jobId,
@@ -165,10 +165,10 @@ export class ArmadaSubmitJobTrigger extends BaseTrigger {
     return this.follow(hook, submitted, true);
   }
 
-  /** ` Job details available at <link>`, or "" without a Lookout template. */
-  private details(jobId: string): string {
+  /** The job's Lookout link, when the operator has a template. */
+  private lookoutUrl(jobId: string): string | undefined {
     const t = this.submission.plan.lookoutUrlTemplate;
-    return t ? ` Job details available at ${lookoutUrl(t, jobId)}` : "";
+    return t ? lookoutUrl(t, jobId) : undefined;
   }
 
   /**
@@ -180,8 +180,9 @@ export class ArmadaSubmitJobTrigger extends BaseTrigger {
     const ti = this.taskInstance!;
     const s = this.submission;
     const { jobId } = job;
-    if (!publish)
-      this.log.info(`Following Armada job ${jobId}, submitted earlier by this try.${this.details(jobId)}`);
+    const url = this.lookoutUrl(jobId);
+    const details = jobDetailsSuffix(url);
+    if (!publish) this.log.info(`Following Armada job ${jobId}, submitted earlier by this try.${details}`);
     let state: JobState = job.state;
     try {
       state = await hook.getJobState(jobId);
@@ -191,10 +192,9 @@ export class ArmadaSubmitJobTrigger extends BaseTrigger {
       );
     }
     if (state !== job.state)
-      this.log.info(`Armada job ${jobId} is in state: ${jobStateName(state)}.${this.details(jobId)}`);
+      this.log.info(`Armada job ${jobId} is in state: ${jobStateName(state)}.${details}`);
     if (publish) {
       if (!ti.xcomPush) return new TriggerEvent({ job_id: jobId, job_state: jobStateName(state) });
-      const url = s.plan.lookoutUrlTemplate ? lookoutUrl(s.plan.lookoutUrlTemplate, jobId) : undefined;
       // Handed in together, so they share a commit.
       await Promise.all([
         url ? ti.xcomPush(LOOKOUT_URL_XCOM_KEY, url) : undefined,
@@ -249,7 +249,9 @@ export class ArmadaSubmitJobTrigger extends BaseTrigger {
     const hook = this.hookFor(rawArgs);
     const jobId = submittedHere ?? (rawContext ? RunningJobContext.fromXCom(rawContext).jobId : undefined);
     const jobIds =
-      jobId !== undefined ? [jobId] : (await liveJobsOf(hook, s)).filter((id) => id !== undefined);
+      jobId !== undefined
+        ? [jobId]
+        : (await liveJobsByExternalJobUri(hook, s.queue, s.jobSetId, s.externalJobUri)).map((j) => j.jobId);
     if (jobIds.length === 0) {
       this.cleanupLog.info(`Task ${ti.taskId} is ${state}; no Armada job of it to cancel`);
       return;
@@ -274,14 +276,6 @@ export class ArmadaSubmitJobTrigger extends BaseTrigger {
       JSON.stringify(other.serialize()) === JSON.stringify(this.serialize())
     );
   }
-}
-
-/** The ids of the live jobs carrying the submission's external job URI. */
-async function liveJobsOf(hook: ArmadaHookApi, s: ArmadaJobSubmission): Promise<string[]> {
-  const jobs = hook.jobsByExternalJobUri
-    ? await hook.jobsByExternalJobUri(s.queue, s.jobSetId, s.externalJobUri)
-    : [await hook.jobByExternalJobUri(s.queue, s.jobSetId, s.externalJobUri)].filter((j) => j !== undefined);
-  return jobs.filter((j) => !isTerminalJobState(j.state)).map((j) => j.jobId);
 }
 
 function submitFailed(why: string): TriggerEvent<SubmitFailedEvent> {

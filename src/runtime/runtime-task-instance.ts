@@ -44,20 +44,7 @@ export class RuntimeTaskInstance implements TaskInstance {
   }
 
   async xcomPush(key: string, value: unknown): Promise<void> {
-    if (typeof key !== "string" || key === "") {
-      throw new RuntimeError("invalid_argument", `xcomPush: key must be a non-empty string`);
-    }
-    const text = serializeValue(value, `XCom "${key}" of task "${this.taskId}"`);
-    await this.store.setXCom({
-      dagId: this.dagId,
-      runId: this.runId,
-      taskId: this.taskId,
-      mapIndex: this.mapIndex,
-      tryNumber: this.tryNumber,
-      key,
-      value: text,
-      createdMs: this.nowMs(),
-    });
+    await pushXCom(this.store, this, this.tryNumber, key, value, this.nowMs(), "xcomPush");
   }
 
   async xcomPull(options: XComPullOptions = {}): Promise<unknown> {
@@ -74,6 +61,35 @@ export class RuntimeTaskInstance implements TaskInstance {
     const row = await this.store.getTaskInstance(this);
     return row?.state ?? "none";
   }
+}
+
+/**
+ * Writes one XCom of `self` at `tryNumber`: the common writer of a running
+ * try and of a trigger (which writes at its own try). `caller` names the
+ * method in the error for an empty key.
+ */
+export async function pushXCom(
+  store: Store,
+  self: { dagId: string; runId: string; taskId: string; mapIndex: number },
+  tryNumber: number,
+  key: string,
+  value: unknown,
+  createdMs: number,
+  caller: string,
+): Promise<void> {
+  if (typeof key !== "string" || key === "") {
+    throw new RuntimeError("invalid_argument", `${caller}: key must be a non-empty string`);
+  }
+  await store.setXCom({
+    dagId: self.dagId,
+    runId: self.runId,
+    taskId: self.taskId,
+    mapIndex: self.mapIndex,
+    tryNumber,
+    key,
+    value: serializeValue(value, `XCom "${key}" of task "${self.taskId}"`),
+    createdMs,
+  });
 }
 
 /**

@@ -5,7 +5,7 @@ import type { OutcomeRecorder } from "./outcome-recorder.js";
 import type { Pacer } from "./pacer.js";
 import { tiKeyOf, type RunMirror } from "./run-mirror.js";
 import { errorText, executionDeadlineMs, tiLabel, type RunScope } from "./run-scope.js";
-import { pullXCom } from "./runtime-task-instance.js";
+import { pullXCom, pushXCom } from "./runtime-task-instance.js";
 import { deserializeValue, serializeValue } from "./serde.js";
 import type { TaskInstanceState } from "./state.js";
 import type { Store, TaskInstanceRow, TiKey, TriggerRow } from "./store/store.js";
@@ -49,16 +49,7 @@ class StoredTriggerTaskInstance implements TriggerTaskInstance {
   }
 
   async xcomPush(key: string, value: unknown): Promise<void> {
-    if (typeof key !== "string" || key === "") {
-      throw new RuntimeError("invalid_argument", `trigger xcomPush: key must be a non-empty string`);
-    }
-    await this.store.setXCom({
-      ...this.key(),
-      tryNumber: this.tryNumber,
-      key,
-      value: serializeValue(value, `XCom "${key}" of task "${this.taskId}"`),
-      createdMs: Date.now(),
-    });
+    await pushXCom(this.store, this, this.tryNumber, key, value, Date.now(), "trigger xcomPush");
   }
 
   async xcomPull(options: TriggerXComPullOptions): Promise<unknown> {
