@@ -23,11 +23,13 @@ if (file) {
     const gap = now - last - TICK_MS;
     last = now;
     if (gap < 50) return;
-    // BENCH_STALL_TRACE=FILE: every stall over 50 ms as it ends (seconds since start, ms), for a run stopped early.
+    // BENCH_STALL_TRACE=FILE: every stall over 50 ms as it ends (seconds since start, ms), for a run stopped early,
+    // and when it ended on the monotonic clock in µs (`@…`), the clock of a CPU profile's timestamps, so a
+    // profile's samples inside each stall can be picked out (bench/stall-profile.mjs).
     if (process.env.BENCH_STALL_TRACE)
       appendFileSync(
         process.env.BENCH_STALL_TRACE,
-        `${Math.round(now - gap) / 1000}s ${Math.round(gap)}ms\n`,
+        `${Math.round(now - gap) / 1000}s ${Math.round(gap)}ms @${process.hrtime.bigint() / 1000n}\n`,
       );
     stalls.push([Math.round(now - gap) / 1000, Math.round(gap)]);
     stalls.sort((a, b) => b[1] - a[1]);
