@@ -40,6 +40,10 @@ export { TaskInstanceState, DagRunState, TriggerRule, FINISHED_STATES } from "./
 export {
   BaseTrigger,
   TriggerEvent,
+  TaskEndEvent,
+  TaskSuccessEvent,
+  TaskSkippedEvent,
+  type TaskEndState,
   type TriggerTaskInstance,
   type TriggerXComPullOptions,
   type TriggerFactory,

@@ -1,9 +1,10 @@
 import { crashPoint } from "../common/crash-point.js";
-import { applyOutcome, decideFailure, type TaskOutcome } from "./outcome.js";
+import { applyOutcome, applyTaskEnd, decideFailure, type TaskOutcome } from "./outcome.js";
 import { errorText, type RunScope } from "./run-scope.js";
 import type { TaskInstanceState } from "./state.js";
 import type { TaskInstanceRow, TriggerRow } from "./store/store.js";
 import type { TaskLogger } from "./task-logger.js";
+import type { TaskEndEvent } from "./trigger.js";
 
 /**
  * Records the outcomes of one run's tries, each through {@link applyOutcome}
@@ -66,6 +67,20 @@ export class OutcomeRecorder {
     crashPoint("runner.fired");
     log.info(`Trigger fired: resuming task`);
     this.scope.emitTi(row, row.tryNumber, "scheduled");
+    return true;
+  }
+
+  /**
+   * The trigger ended the task ({@link TaskEndEvent}): its XComs, then
+   * DEFERRED to the event's state with the trigger row deleted (true then).
+   */
+  async endedByTrigger(row: TaskInstanceRow, log: TaskLogger, triggerId: string, ev: TaskEndEvent): Promise<boolean> {
+    await this.scope.flushLogs();
+    if (!(await applyTaskEnd(this.scope.store, row, triggerId, ev, this.scope.clock.nowMs()))) return false;
+    crashPoint("runner.ended-by-trigger");
+    const state = ev.payload.state;
+    log.info(`Trigger ended the task: marking task as ${state.toUpperCase()}`);
+    this.scope.emitTi(row, row.tryNumber, state);
     return true;
   }
 

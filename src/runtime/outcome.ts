@@ -6,8 +6,10 @@
  */
 import type { BaseOperator } from "./base-operator.js";
 import { retryDelaySeconds } from "./retry-delay.js";
+import { pushXCom } from "./runtime-task-instance.js";
 import type { TaskInstanceState } from "./state.js";
 import type { Store, TaskInstanceRow, TaskTransition, TaskTryRow, TriggerRow } from "./store/store.js";
+import type { TaskEndEvent, TaskEndState } from "./trigger.js";
 
 /** How long the error text of a failed try may be in its try row. */
 const TRY_ERROR_MAX_CHARS = 8000;
@@ -36,6 +38,8 @@ export type TaskOutcome =
     }
   /** The trigger fired: the task is SCHEDULED to resume, the trigger row goes. */
   | { kind: "fire"; row: TaskInstanceRow; triggerId: string; nextKwargs: string; nowMs: number }
+  /** The trigger ended the task ({@link TaskEndEvent}): DEFERRED to `state`, the trigger row goes. */
+  | { kind: "end"; row: TaskInstanceRow; state: TaskEndState; triggerId: string; nowMs: number }
   /**
    * The try failed (Airflow's handle_failure): UP_FOR_RETRY while retries
    * remain and the error is not fatal, else FAILED.
@@ -186,6 +190,22 @@ export function transitionFor(o: TaskOutcome): TaskTransition {
         patch: { state: "scheduled", nextKwargs: o.nextKwargs, updatedMs: o.nowMs },
         trigger: { deleteId: o.triggerId },
       };
+    case "end":
+      return {
+        kind: "end",
+        key,
+        expected: { states: ["deferred"], tryNumber: o.row.tryNumber },
+        patch: {
+          state: o.state,
+          endMs: o.nowMs,
+          nextMethod: null,
+          nextKwargs: null,
+          runnerId: null,
+          updatedMs: o.nowMs,
+        },
+        tryRow: tryRowOf(key, o.row.tryNumber, o.state, tryStartMs, o.nowMs, null),
+        trigger: { deleteId: o.triggerId },
+      };
     case "failure": {
       const d = decideFailure(o.row, o.task, o.fatal);
       return {
@@ -244,4 +264,29 @@ export function transitionFor(o: TaskOutcome): TaskTransition {
  */
 export async function applyOutcome(store: Store, outcome: TaskOutcome): Promise<boolean> {
   return store.transition(transitionFor(outcome));
+}
+
+/**
+ * Ends a deferred try as its trigger's {@link TaskEndEvent} says: the
+ * event's XComs at the try first, then the transition (DEFERRED to its
+ * state, the trigger row deleted). In that order because a crash between
+ * the two leaves the task DEFERRED with its trigger, which fires again after
+ * a restart and writes the same XComs again, where the other order could
+ * leave a SUCCESS without its return value. False when the task was no
+ * longer deferred at that try (a mark-failed won): XComs written by then
+ * stay, as a try's own pushes do.
+ */
+export async function applyTaskEnd(
+  store: Store,
+  row: TaskInstanceRow,
+  triggerId: string,
+  ev: TaskEndEvent,
+  nowMs: number,
+): Promise<boolean> {
+  await Promise.all(
+    Object.entries(ev.xcoms).map(([key, value]) =>
+      pushXCom(store, row, row.tryNumber, key, value, nowMs, "trigger event xcoms"),
+    ),
+  );
+  return applyOutcome(store, { kind: "end", row, state: ev.payload.state, triggerId, nowMs });
 }

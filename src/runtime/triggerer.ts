@@ -12,6 +12,7 @@ import type { Store, TaskInstanceRow, TiKey, TriggerRow } from "./store/store.js
 import {
   BaseTrigger,
   createTrigger,
+  TaskEndEvent,
   type TriggerEvent,
   type TriggerTaskInstance,
   type TriggerXComPullOptions,
@@ -356,6 +357,12 @@ export class RunTriggerer {
     if (active.removed) return;
     const log = this.scope.loggerFor(ti.taskId, ti.mapIndex, ti.tryNumber);
     if (!ev) return this.onError(active, ti, new Error("trigger ended without an event"));
+    if (TaskEndEvent.isEnd(ev)) {
+      // No resume: the trigger's event ends the task (its row goes with the transition).
+      const ended = await this.recorder.endedByTrigger(ti, log, active.row.id, ev);
+      await this.remove(active.row.id, ended);
+      return;
+    }
     // `ti` is the deferred row this trigger started for: its next kwargs are this deferral's.
     const fired = await this.recorder.fired(ti, log, active.row.id, firedKwargs(ti, ev));
     await this.remove(active.row.id, fired);

@@ -13,13 +13,13 @@ import type { Clock } from "../common/clock.js";
 import type { DAG } from "../runtime/dag.js";
 import { loadDag } from "../runtime/dag-loader.js";
 import { RuntimeError, TaskKilledError } from "../runtime/errors.js";
-import { applyOutcome } from "../runtime/outcome.js";
+import { applyOutcome, applyTaskEnd } from "../runtime/outcome.js";
 import { Runner } from "../runtime/runner.js";
 import type { RuntimeConfig } from "../runtime/runtime-config.js";
 import { errorText, tiLabel } from "../runtime/run-scope.js";
 import type { LogRow, Store, TriggerRow } from "../runtime/store/store.js";
 import { createTaskLogger, type TaskLogger } from "../runtime/task-logger.js";
-import { createTrigger, type BaseTrigger, type TriggerEvent } from "../runtime/trigger.js";
+import { createTrigger, TaskEndEvent, type BaseTrigger, type TriggerEvent } from "../runtime/trigger.js";
 import { firedKwargs, firstEvent, triggerTaskInstance } from "../runtime/triggerer.js";
 import { takeSqliteServiceLock } from "./sqlite-service-lock.js";
 
@@ -259,7 +259,22 @@ export class TriggererService {
     if (!ev) return this.onError(r, new Error("trigger ended without an event"));
     const { store, clock } = this.options;
     const current = await store.getTaskInstance(r.row);
-    if (current && current.state === "deferred" && current.tryNumber === r.tryNumber) {
+    if (
+      current &&
+      current.state === "deferred" &&
+      current.tryNumber === r.tryNumber &&
+      TaskEndEvent.isEnd(ev)
+    ) {
+      // The trigger's event ends the task: no resume (the trigger row goes with the transition).
+      await this.flushLogs();
+      if (await applyTaskEnd(store, current, r.row.id, ev, clock.nowMs())) {
+        const state = ev.payload.state;
+        this.loggerFor(r.row, r.tryNumber).info(
+          `Trigger ended the task: marking task as ${state.toUpperCase()}`,
+        );
+        this.options.log(`trigger ended ${r.row.dagId} ${r.row.runId} ${tiLabel(r.row)} as ${state}`);
+      }
+    } else if (current && current.state === "deferred" && current.tryNumber === r.tryNumber) {
       // The fire deletes the trigger row in the same transaction; the run's owner resumes the task.
       const ok = await applyOutcome(store, {
         kind: "fire",

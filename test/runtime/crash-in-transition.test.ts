@@ -31,7 +31,17 @@ function cli(args: string[], home: string, extraEnv: NodeJS.ProcessEnv = {}): So
   return child;
 }
 
-const kinds: TransitionKind[] = ["start", "retry", "success", "skipped", "defer", "fire", "resume", "fail"];
+const kinds: TransitionKind[] = [
+  "start",
+  "retry",
+  "success",
+  "skipped",
+  "defer",
+  "fire",
+  "resume",
+  "end",
+  "fail",
+];
 
 /** The try row state that goes with a task instance state. */
 const tryStateOf = (ti: TaskInstanceRow) => (ti.state === "scheduled" ? "deferred" : ti.state);
@@ -78,6 +88,7 @@ describe.concurrent("crash safety: kill -9 inside a task outcome's transaction",
           doomed: "failed",
           flaky: "success",
           last: "success",
+          sense: "success",
           skip: "skipped",
           wait: "success",
         });

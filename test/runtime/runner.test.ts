@@ -6,6 +6,7 @@ import {
   DateTimeTrigger,
   ManualClock,
   TaskFatalError,
+  TaskSuccessEvent,
   TriggerEvent,
   getCurrentContext,
   registerTrigger,
@@ -320,6 +321,86 @@ describe("Runner", () => {
       tryNumber: 1,
       before: "x",
     });
+    expect(await store.listTriggers()).toHaveLength(0);
+  });
+
+  it("a trigger's TaskSuccessEvent ends the task: its XComs written, SUCCESS without a resume, downstream runs", async () => {
+    const clock = new ManualClock();
+    const resumed: string[] = [];
+    const cleanups: TaskInstanceState[] = [];
+    class Ends extends BaseTrigger {
+      serialize(): [string, Record<string, unknown>] {
+        return ["test.Ends", {}];
+      }
+      async *run(): AsyncIterable<TriggerEvent> {
+        await this.clock.sleep(5_000, this.signal);
+        yield new TaskSuccessEvent({ return_value: { job: "j-1" }, extra: 7 });
+      }
+      override async cleanup(): Promise<void> {
+        cleanups.push(await this.taskInstance!.currentState());
+      }
+    }
+    registerTrigger("test.Ends", () => new Ends());
+    class Waiter extends BaseOperator {
+      async execute(): Promise<unknown> {
+        this.defer({ trigger: new Ends(), methodName: "resumeHere" });
+      }
+      async resumeHere(): Promise<unknown> {
+        resumed.push(this.taskId);
+        return "resumed";
+      }
+    }
+    const dag = new DAG({ dagId: "ends" });
+    const w = new Waiter({ taskId: "w", dag });
+    // DateTimeTrigger's own endFromTrigger (Airflow's end_from_trigger), through its stored form.
+    const sensor = new (class extends BaseOperator {
+      async execute(): Promise<unknown> {
+        this.defer({
+          trigger: new DateTimeTrigger(clock.nowMs() + 5_000, { endFromTrigger: true }),
+          methodName: "resumeHere",
+        });
+      }
+      async resumeHere(): Promise<unknown> {
+        resumed.push(this.taskId);
+        return "resumed";
+      }
+    })({ taskId: "sensor", dag });
+    const after = new FnOperator({ taskId: "after", dag }, async (ctx) => ctx.ti.xcomPull({ taskIds: "w" }));
+    w.then(after);
+    sensor.then(after);
+    const { runner } = testRunner(store, clock);
+    const run = await runner.createDagRun(dag);
+    const done = runner.runDagRun(dag, run.runId);
+    await sleepUntil(
+      async () =>
+        (await tiState("ends", run.runId, "w")) === "deferred" &&
+        (await tiState("ends", run.runId, "sensor")) === "deferred" &&
+        clock.pendingSleepers > 1,
+      "both deferred",
+    );
+    clock.advance(5_000);
+    expect(await done).toBe("success");
+    await runner.stop();
+    expect(resumed).toEqual([]);
+    expect(cleanups).toEqual(["success"]);
+    const xcom = async (taskId: string, key: string) =>
+      (await store.listXComs({ dagId: "ends", runId: run.runId, taskIds: [taskId], key })).map((x) =>
+        JSON.parse(x.value),
+      );
+    expect(await xcom("w", "return_value")).toEqual([{ job: "j-1" }]);
+    expect(await xcom("w", "extra")).toEqual([7]);
+    expect(await xcom("sensor", "return_value")).toEqual([]);
+    expect(await xcom("after", "return_value")).toEqual([{ job: "j-1" }]);
+    for (const taskId of ["w", "sensor"]) {
+      const ti = (await store.getTaskInstance({ dagId: "ends", runId: run.runId, taskId, mapIndex: -1 }))!;
+      expect([ti.state, ti.tryNumber, ti.nextMethod, ti.endMs !== null]).toEqual(["success", 1, null, true]);
+      expect((await store.listTaskTries(ti)).map((t) => t.state)).toEqual(["success"]);
+      const lines = (await store.listLogs({ dagId: "ends", runId: run.runId, taskId, mapIndex: -1 })).map(
+        (l) => l.message,
+      );
+      expect(lines).toContain("Trigger ended the task: marking task as SUCCESS");
+      expect(lines.some((l) => l.includes("Trigger fired"))).toBe(false);
+    }
     expect(await store.listTriggers()).toHaveLength(0);
   });
 

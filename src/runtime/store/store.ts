@@ -191,6 +191,7 @@ export type TransitionKind =
   | "skipped"
   | "defer"
   | "fire"
+  | "end"
   | "retry"
   | "fail"
   | "external"
