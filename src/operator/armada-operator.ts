@@ -64,6 +64,7 @@ import {
   type ReattachPolicyFunction,
 } from "./reattach-policy.js";
 import { RunningJobContext } from "./running-job-context.js";
+import { resultLinks, type ArmadaOperatorResult } from "./job-success-end.js";
 import { jobWatchFor, WAITING_FOR_CAPACITY, type JobWatchPlan } from "./job-watch-plan.js";
 import { ArmadaSubmitJobTrigger, type SubmitFailedEvent } from "./submit-job-trigger.js";
 
@@ -161,18 +162,7 @@ export type ArmadaRetries = "inherit" | "failFast";
 /** Annotation that makes Armada's retry engine leave a job alone (it fails on its first failed run). */
 export const ARMADA_FAIL_FAST_ANNOTATION = "armadaproject.io/failFast";
 
-/**
- * The task's result (XCom `return_value`). Its fields are snake_case on
- * purpose: they are the XCom keys Airflow's ArmadaOperator returns, which
- * downstream tasks and templates (`ti.xcom_pull(...)["job_id"]`) read by name.
- */
-export interface ArmadaOperatorResult {
-  armada_queue: string;
-  job_id: string;
-  job_set_id: string;
-  job_state: string;
-  links: Record<string, string>;
-}
+export type { ArmadaOperatorResult } from "./job-success-end.js";
 
 const STATES_WITH_POD: ReadonlySet<JobState> = new Set([
   JobState.RUNNING,
@@ -975,7 +965,27 @@ export class ArmadaOperator extends BaseOperator {
       ...(this.lookoutUrlTemplate ? { lookoutUrlTemplate: this.lookoutUrlTemplate } : {}),
       ...(this.containerLogs ? { containerLogs: true as const } : {}),
       ...(this.tracking === "events" ? { tracking: "events" as const } : {}),
+      ...(this.endsFromTrigger
+        ? { endOnSuccess: { links: { ...this.renderedLinks }, pushResult: this.doXcomPush } }
+        : {}),
     };
+  }
+
+  /**
+   * Whether the trigger ends the task when its job succeeds (config
+   * `armada_operator.end_from_trigger`): the resumed task would only
+   * confirm the state and return its result, which the trigger knows. Not
+   * when the task reads the job's container log (to its end, and links
+   * found in it), nor for a subclass that changes how the task resumes.
+   */
+  private get endsFromTrigger(): boolean {
+    return (
+      this.deferrable &&
+      this.settings.end_from_trigger &&
+      !this.containerLogs &&
+      Object.values(this.extraLinks).every((link) => typeof link === "string") &&
+      this._trigger_reentry === ArmadaOperator.prototype._trigger_reentry
+    );
   }
 
   private async checkJobStatusAndFetchLogs(
@@ -1208,22 +1218,20 @@ export class ArmadaOperator extends BaseOperator {
   }
 
   private async result(ti: TaskInstance, ctx: RunningJobContext): Promise<ArmadaOperatorResult> {
-    const links: Record<string, string> = {};
-    const lookout = this.lookoutUrl(ctx.jobId);
-    if (lookout) links.lookout = lookout;
+    const extra: Record<string, string> = {};
     for (const [name, link] of Object.entries(this.extraLinks)) {
       const url =
         typeof link === "string"
           ? this.renderedLinks[name]
           : ((await ti.xcomPull({ key: linkXComKey(name) })) as string | undefined);
-      if (url) links[name] = url;
+      if (url) extra[name] = url;
     }
     return {
       armada_queue: ctx.armadaQueue,
       job_id: ctx.jobId,
       job_set_id: ctx.jobSetId,
       job_state: ctx.jobState,
-      links,
+      links: resultLinks(this.lookoutUrl(ctx.jobId), extra),
     };
   }
 

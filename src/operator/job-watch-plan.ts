@@ -7,6 +7,7 @@
  * same deadlines.
  */
 import { JobState, jobStateName } from "../client/job-states.js";
+import type { JobSuccessEnd } from "./job-success-end.js";
 import { lookoutUrl } from "./links.js";
 import type { ArmadaJobWatch } from "./poll-job-trigger.js";
 
@@ -30,6 +31,11 @@ export interface JobWatchPlan {
   /** The task streams the job's container log: it resumes on every change, and waits in the task while RUNNING. */
   containerLogs?: true;
   tracking?: "events";
+  /**
+   * End the task from the trigger when the job succeeds (`[armada_operator] end_from_trigger`), with these
+   * parts of its result. Not with `containerLogs`: the task reads the log to its end.
+   */
+  endOnSuccess?: JobSuccessEnd;
 }
 
 /** The job a watch is for, as last seen. */
@@ -49,6 +55,8 @@ export interface WatchedJob {
 export function jobWatchFor(plan: JobWatchPlan, job: WatchedJob, nowMs: number): ArmadaJobWatch | undefined {
   if (plan.containerLogs && job.state === JobState.RUNNING) return undefined;
   const detailsUrl = plan.lookoutUrlTemplate ? lookoutUrl(plan.lookoutUrlTemplate, job.jobId) : undefined;
+  // The plan's own object: the watches of one operator's tasks share it.
+  const endOnSuccess = plan.containerLogs ? undefined : plan.endOnSuccess;
   let until = NO_DEADLINE_MS;
   if (job.state === JobState.UNKNOWN) until = Math.min(until, job.submitMs + plan.ackTimeoutS * 1000 + 1);
   if (plan.queueTimeoutS !== undefined && WAITING_FOR_CAPACITY.has(job.state))
@@ -62,8 +70,9 @@ export function jobWatchFor(plan: JobWatchPlan, job: WatchedJob, nowMs: number):
     ...(detailsUrl ? { detailsUrl } : {}),
     // The running job's log is read by the task: it resumes when the job starts running.
     ...(plan.containerLogs ? { resumeOnEveryChange: true as const } : {}),
-    ...(plan.tracking === "events"
-      ? { tracking: "events" as const, queue: job.queue, jobSetId: job.jobSetId }
-      : {}),
+    ...(plan.tracking === "events" ? { tracking: "events" as const } : {}),
+    // The queue and job set: the stream's, and the result's when the trigger ends the task.
+    ...(plan.tracking === "events" || endOnSuccess ? { queue: job.queue, jobSetId: job.jobSetId } : {}),
+    ...(endOnSuccess ? { endOnSuccess } : {}),
   };
 }

@@ -25,6 +25,7 @@ import type { JobEventSubscription } from "./job-set-watch.js";
 import type { LogSink } from "./task-log.js";
 import { momentAlarms, type AlarmListener } from "../common/moment-alarms.js";
 import { interned } from "../runtime/store/interned-strings.js";
+import { jobSucceededEvent, type JobSuccessEnd } from "./job-success-end.js";
 import { jobDetailsSuffix } from "./links.js";
 
 /** The class path the trigger serializes under (the reference's). */
@@ -83,6 +84,12 @@ export interface ArmadaJobWatch {
    * Absent: a step forward through the active states is only logged.
    */
   resumeOnEveryChange?: boolean;
+  /**
+   * End the task when the job's SUCCEEDED is confirmed (a status call, in either mode), with the result the
+   * resumed task would have returned, instead of resuming it (`[armada_operator] end_from_trigger`). Needs
+   * `queue` and `jobSetId`.
+   */
+  endOnSuccess?: JobSuccessEnd;
 }
 
 /** Options not part of the serialized form. */
@@ -128,6 +135,8 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
   private eventWake: (() => void) | undefined;
   /** While it follows its job set's events: where it is (see {@link followEvents}). */
   private following: EventFollowing | undefined;
+  /** See {@link endedItsTask}. */
+  private endedTask = false;
 
   constructor(
     moment: Date | string | number,
@@ -212,12 +221,33 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
     const hook = await this.watchHook();
     const phaseMs = hook?.pollPhaseMs?.(watch.jobId, watch.pollIntervalS * 1000) ?? 0;
     await this.wakeAt(firstWatchCheckAt(this.momentMs, watch, phaseMs));
-    if (hook) return this.event(await this.watchJob(watch, hook));
+    if (hook) return this.event(await this.watchJob(watch, hook), hook);
     return new TriggerEvent({ moment: this.moment.toISOString() });
   }
 
-  private event(jobState: string): TriggerEvent {
+  /**
+   * The event for the job's state as checked: the task's end when the job
+   * succeeded and the watch says to end it here (the job's tracking by
+   * `hook` ends with it: nobody will ask again), else a resume.
+   */
+  private event(jobState: string, hook?: ArmadaHookApi): TriggerEvent {
+    const watch = this.watch;
+    if (jobState === "SUCCEEDED" && watch?.endOnSuccess && watch.queue && watch.jobSetId) {
+      this.endedTask = true;
+      hook?.forgetJob(watch.jobId);
+      this.log.info(`Armada job ${watch.jobId} is in state: SUCCEEDED.${detailsSuffix(watch)}`);
+      return jobSucceededEvent(
+        watch.endOnSuccess,
+        { jobId: watch.jobId, queue: watch.queue, jobSetId: watch.jobSetId, detailsUrl: watch.detailsUrl },
+        this.log,
+      );
+    }
     return new TriggerEvent({ moment: this.moment.toISOString(), job_state: jobState });
+  }
+
+  /** True once this trigger ended its task (its job succeeded): its cleanup has no job to cancel. */
+  get endedItsTask(): boolean {
+    return this.endedTask;
   }
 
   /** The hook of the task's channel (XCom `channel_args`), or undefined when it cannot be read. */
@@ -429,7 +459,7 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
     this.following = undefined;
     this.clearAlarm();
     f.sub.close({ linger: !FINAL_JOB_STATES.has(state) });
-    f.resolve(this.event(state));
+    f.resolve(this.event(state, f.hook));
   }
 
   private followFailed(f: EventFollowing, err: unknown): void {
@@ -525,7 +555,8 @@ export class ArmadaPollJobTrigger extends BaseTrigger implements AlarmListener {
     // Decided by the task's state alone, fired or not: a kill can land just
     // as the trigger fires, and then the task never resumes to own its job.
     const ti = this.taskInstance;
-    if (!ti) return;
+    // Its job succeeded and this trigger ended the task (or a mark-failed won the race): nothing to cancel.
+    if (!ti || this.endedTask) return;
     const state = await ti.currentState();
     if (!CANCEL_ON.has(state)) return;
     // Read from the store, not from memory: after a restart (`resume`) this

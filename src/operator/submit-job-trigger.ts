@@ -27,6 +27,7 @@ import { BaseTrigger, registerTrigger, TriggerEvent } from "../runtime/trigger.j
 import { stderrLogger } from "../runtime/task-logger.js";
 import { interned } from "../runtime/store/interned-strings.js";
 import { liveJobsByExternalJobUri, type ArmadaHookApi } from "./hook.js";
+import { jobSucceededEvent } from "./job-success-end.js";
 import { jobWatchFor, type JobWatchPlan } from "./job-watch-plan.js";
 import { jobDetailsSuffix, lookoutUrl, LOOKOUT_URL_XCOM_KEY } from "./links.js";
 import { ArmadaPollJobTrigger, CANCEL_ON, type ArmadaPollJobTriggerOptions } from "./poll-job-trigger.js";
@@ -72,6 +73,8 @@ export class ArmadaSubmitJobTrigger extends BaseTrigger {
   private submitted: Promise<string | undefined> | undefined;
   /** The watch it went on to, once the job was submitted and checked. */
   private watcher: ArmadaPollJobTrigger | undefined;
+  /** True once it ended its task itself (the job had succeeded at its first check). */
+  private endedTask = false;
 
   /** @param item the annotated item to submit (its client id set). */
   constructor(
@@ -205,6 +208,16 @@ export class ArmadaSubmitJobTrigger extends BaseTrigger {
     this.throwIfCancelled();
     const now = this.clock.nowMs();
     const submitMs = job.submitTime.getTime();
+    if (state === JobState.SUCCEEDED && s.plan.endOnSuccess && !s.plan.containerLogs) {
+      // Done already (a short job, or a trigger re-created late): the task ends here, as the watch would end it.
+      this.endedTask = true;
+      hook.forgetJob(jobId);
+      return jobSucceededEvent(
+        s.plan.endOnSuccess,
+        { jobId, queue: s.queue, jobSetId: s.jobSetId, detailsUrl: url },
+        this.log,
+      );
+    }
     const watch = isTerminalJobState(state)
       ? undefined
       : jobWatchFor(s.plan, { jobId, state, submitMs, queue: s.queue, jobSetId: s.jobSetId }, now);
@@ -235,7 +248,8 @@ export class ArmadaSubmitJobTrigger extends BaseTrigger {
    */
   override async cleanup(): Promise<void> {
     const ti = this.taskInstance;
-    if (!ti) return;
+    // Its job succeeded and this trigger (or the watch it went on to) ended the task: nothing to cancel.
+    if (!ti || this.endedTask || this.watcher?.endedItsTask) return;
     const state = await ti.currentState();
     if (!CANCEL_ON.has(state)) return;
     const s = this.submission;

@@ -115,6 +115,14 @@ export interface ArmadaOperatorConfig {
    */
   readonly submit_from_triggerer: boolean;
   /**
+   * Whether a deferrable operator's trigger ends the task when the job it waits on succeeds (Airflow's
+   * end_from_trigger): the triggerer writes the task's result and SUCCESS, and the task is not resumed to find
+   * out again. Not for a task that reads its job's container log or finds links in it (the task reads it), nor
+   * for a subclass that overrides how the task resumes. Env `ARMADA_AIRFLOW__ARMADA_OPERATOR__END_FROM_TRIGGER`;
+   * default true.
+   */
+  readonly end_from_trigger: boolean;
+  /**
    * Prefix of the annotation keys the operator puts on its jobs (`<prefix>taskId`, ...; checked by the
    * operator). Env `ANNOTATION_KEY_PREFIX`, the reference operator's name (no `ARMADA_AIRFLOW__` form, no
    * config-file key); default `"armadaproject.io/"`.
@@ -257,6 +265,7 @@ export function resolveRuntimeConfig(source: ConfigSource = {}): RuntimeConfig {
       max_event_streams: () => r.number("armada_operator", "max_event_streams", 100),
       max_quiet_s: () => r.number("armada_operator", "max_quiet_s", 300),
       submit_from_triggerer: () => r.boolean("armada_operator", "submit_from_triggerer", true),
+      end_from_trigger: () => r.boolean("armada_operator", "end_from_trigger", true),
       // The reference's own variable, read as it reads it (an empty value is an empty prefix).
       annotation_key_prefix: () => (source.env ?? process.env).ANNOTATION_KEY_PREFIX ?? "armadaproject.io/",
     }),

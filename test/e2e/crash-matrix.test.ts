@@ -48,6 +48,7 @@ type Point =
   | "runner.deferred"
   | "runner.fired"
   | "armada.resumed"
+  | "runner.ended-by-trigger"
   | "armada.cancelling"
   | "armada.timeout-cancelling";
 
@@ -68,7 +69,17 @@ interface FaultCase {
   db: "sqlite" | "postgres";
 }
 
-const DEFERRED_ONLY: ReadonlySet<Point> = new Set(["runner.deferred", "runner.fired", "armada.resumed"]);
+const DEFERRED_ONLY: ReadonlySet<Point> = new Set([
+  "runner.deferred",
+  "runner.fired",
+  "armada.resumed",
+  "runner.ended-by-trigger",
+]);
+/**
+ * Points on the way of a resume: a trigger that sees its job succeed ends the task itself (end_from_trigger),
+ * so these cases turn that off to reach them; the resume path still serves failures and container logs.
+ */
+const RESUME_ONLY: ReadonlySet<Point> = new Set(["runner.fired", "armada.resumed"]);
 const SCENARIOS: [Point, Flow][] = [
   ["armada.before-submit", "run"],
   ["armada.mid-submit", "run"],
@@ -77,6 +88,7 @@ const SCENARIOS: [Point, Flow][] = [
   ["runner.deferred", "run"],
   ["runner.fired", "run"],
   ["armada.resumed", "run"],
+  ["runner.ended-by-trigger", "run"],
   ["armada.cancelling", "clear"],
   ["armada.cancelling", "mark-failed"],
   ["armada.timeout-cancelling", "queue-timeout"],
@@ -186,6 +198,7 @@ describe.concurrent("crash recovery fault matrix: kill -9 of the runner, then re
             ARMADA_AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG: String(c.tasks),
           }),
       ...(db ? { ARMADA_AIRFLOW__DATABASE__URL: db } : {}),
+      ...(RESUME_ONLY.has(c.point) ? { ARMADA_AIRFLOW__ARMADA_OPERATOR__END_FROM_TRIGGER: "false" } : {}),
     };
     const spawnCli = (args: string[], extra: NodeJS.ProcessEnv = {}) => {
       const child = spawnSourceCli(args, { ...env, ...extra });
@@ -296,6 +309,19 @@ describe.concurrent("crash recovery fault matrix: kill -9 of the runner, then re
           where,
         ).toEqual(perTry.slice(0, -1).map(() => "CANCELLED"));
         expect([ti.state, perTry.at(-1)![0]!.state, ti.tryNumber], where).toEqual([...outcome, lastTry]);
+        if (c.flow === "mark-failed") continue;
+        // The result names the job, whether the resumed task or its trigger (end_from_trigger) wrote it.
+        const result = await store.listXComs({
+          dagId: "faults",
+          runId,
+          taskIds: [ti.taskId],
+          mapIndexes: [ti.mapIndex],
+          key: "return_value",
+        });
+        expect(
+          result.map((x) => [x.tryNumber, (JSON.parse(x.value) as { job_id: string }).job_id]),
+          where,
+        ).toEqual([[lastTry, perTry.at(-1)![0]!.id]]);
       }
       expect((await store.getDagRun("faults", runId))!.state).toBe(
         c.flow === "mark-failed" ? "failed" : "success",

@@ -176,8 +176,11 @@ describe("event-stream tracking", () => {
     t.e.clock.advance(10_000);
     await sleepUntil(() => t.finished() !== undefined, "the run to end");
     expect(t.finished()).toBe("success");
-    // One resume per task, on its job's end: the step to RUNNING was logged by the trigger, not by a resume.
-    expect(t.e.logLines().filter((l) => /^Resuming .* after deferral/.test(l))).toHaveLength(n);
+    // No resume at all: the step to RUNNING was logged by the trigger, and on its job's end the trigger ended the
+    // task with its result (end_from_trigger).
+    expect(t.e.logLines().filter((l) => /^Resuming .* after deferral/.test(l))).toHaveLength(0);
+    expect(t.e.logLines().filter((l) => /terminated with state: SUCCEEDED/.test(l))).toHaveLength(n);
+    expect(t.e.logLines().filter((l) => l === "Trigger ended the task: marking task as SUCCESS")).toHaveLength(n);
     expect(t.calls("GetJobSetEvents"), "one stream for the job set").toBe(1);
     // Confirmations of tasks woken together share calls: far fewer than one per task per change.
     // (2 changes x 30 tasks would be 60 calls; how many windows the events spread over depends on the machine.)

@@ -114,6 +114,10 @@ describe("ArmadaOperator execute (upstream cases 1-10)", () => {
       untilMs: 8.64e15,
       quietS: 300,
       detailsUrl: "http://lookout.armadaproject.io/jobs?job_id=test_job",
+      // When the job succeeds the trigger ends the task with its result (end_from_trigger), made of these.
+      queue: "test_queue_1",
+      jobSetId: "prefix-test_run_1",
+      endOnSuccess: { links: {}, pushResult: true },
     });
     expect(s.hook.statusChecks).toHaveLength(1);
     // channel args go to XCom for the trigger, serialized.
@@ -470,6 +474,61 @@ describe("ArmadaOperator rendering and bad input", () => {
     expect(op.pollInterval).toBe(9);
     const own = new ArmadaOperator({ dag, taskId: "t2", name: "n", channelArgs, armadaQueue: "q", jobRequest, reattachPolicy: "never" });
     expect(own.reattachPolicy(JobState.RUNNING, "")).toBe(false);
+  });
+
+  it("its trigger ends the task on success (end_from_trigger) only where a resume would add nothing", async () => {
+    /** What the deferral's watch carries for the trigger to end the task with, if anything. */
+    const endOf = async (options: Partial<ArmadaOperatorOptions>, env?: NodeJS.ProcessEnv, op?: ArmadaOperator) => {
+      const s = setup([JobState.QUEUED], { deferrable: true, tracking: "poll", ...options });
+      if (op) {
+        s.op = op;
+        s.context.task = op;
+      }
+      if (env) s.context.runtimeConfig = resolveRuntimeConfig({ env: { ...process.env, ...env } });
+      const err = await s
+        .run(async () => {
+          await s.op.renderTemplateFields(s.context);
+          return s.op.execute(s.context);
+        })
+        .catch((e: unknown) => e);
+      expect(isTaskDeferred(err)).toBe(true);
+      const watch = ((err as TaskDeferred).trigger as ArmadaPollJobTrigger).watch!;
+      return watch.endOnSuccess && { ...watch.endOnSuccess, queue: watch.queue, jobSetId: watch.jobSetId };
+    };
+    // The result's parts: the rendered string links (the job's Lookout page comes from the watch's detailsUrl).
+    expect(await endOf({ extraLinks: { docs: "http://docs/{{ ti.task_id }}" } })).toEqual({
+      links: { docs: "http://docs/test_task" },
+      pushResult: true,
+      queue: "test_queue_1",
+      jobSetId: "prefix-test_run_1",
+    });
+    expect(await endOf({ doXcomPush: false })).toMatchObject({ pushResult: false });
+    // The task reads the container log to its end, or finds links in it: it resumes.
+    expect(await endOf({ containerLogs: "alpine" })).toBeUndefined();
+    expect(await endOf({ extraLinks: { grafana: /https:\/\/grafana\S+/ } })).toBeUndefined();
+    // Turned off in config.
+    expect(await endOf({}, { ARMADA_AIRFLOW__ARMADA_OPERATOR__END_FROM_TRIGGER: "false" })).toBeUndefined();
+    // A subclass that changes how the task resumes is resumed.
+    class Resumes extends ArmadaOperator {
+      override async _trigger_reentry(context: Context, event?: unknown) {
+        return super._trigger_reentry(context, event);
+      }
+    }
+    const base = setup([JobState.QUEUED]).op;
+    const sub = new Resumes({
+      taskId: "test_task",
+      name: "test",
+      channelArgs,
+      armadaQueue: "test_queue_1",
+      jobRequest,
+      jobSetPrefix: "prefix-",
+      lookoutUrlTemplate: LOOKOUT,
+      pollInterval: 5,
+      deferrable: true,
+      tracking: "poll",
+      hookFactory: () => (base as unknown as { hook: FakeHook }).hook,
+    });
+    expect(await endOf({}, undefined, sub)).toBeUndefined();
   });
 
   it("takes defaults from configuration", () => {

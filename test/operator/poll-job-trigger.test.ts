@@ -8,7 +8,7 @@ import {
 } from "../../src/operator/poll-job-trigger.js";
 import { JobState } from "../../src/client/job-states.js";
 import { RunningJobContext } from "../../src/operator/running-job-context.js";
-import { createTrigger, TriggerEvent } from "../../src/runtime/trigger.js";
+import { createTrigger, TaskEndEvent, TriggerEvent } from "../../src/runtime/trigger.js";
 import { createTaskLogger } from "../../src/runtime/task-logger.js";
 import type { TaskInstanceState } from "../../src/runtime/state.js";
 import { FakeHook } from "./support.js";
@@ -147,6 +147,61 @@ describe("ArmadaPollJobTrigger", () => {
       const { event, checksAt } = await fire([JobState.RUNNING, JobState.RUNNING, JobState.SUCCEEDED]);
       expect(checksAt).toEqual([30_000, 40_000, 50_000]);
       expect(event.payload).toEqual({ moment: "2024-01-01T00:00:30.000Z", job_state: "SUCCEEDED" });
+    });
+
+    it("with endOnSuccess, a confirmed SUCCEEDED ends the task with the operator's result; anything else resumes it", async () => {
+      const ending: ArmadaJobWatch = {
+        ...watch,
+        detailsUrl: "http://lookout/jobs/test_job",
+        queue: "q",
+        jobSetId: "js",
+        endOnSuccess: { links: { docs: "http://docs/t" }, pushResult: true },
+      };
+      // Polling, and event tracking (this hook has no stream: it polls from the moment, as on a server without one).
+      for (const w of [ending, { ...eventsWatch(300), ...ending, tracking: "events" as const }]) {
+        const { trigger, hook } = triggerFor("deferred", w, [JobState.RUNNING, JobState.SUCCEEDED]);
+        const clock = new ManualClock(start);
+        trigger.clock = clock;
+        const logged: string[] = [];
+        trigger.log = createTaskLogger((level, message) => logged.push(`${level} ${message}`));
+        const event = trigger.firstEvent();
+        for (let i = 0; i < 100 && hook.statusChecks.length < 2; i++) {
+          await new Promise((r) => setImmediate(r));
+          clock.advance(10_000);
+        }
+        const ev = (await event)!;
+        expect(TaskEndEvent.isEnd(ev), w.tracking ?? "poll").toBe(true);
+        expect((ev as TaskEndEvent).payload).toEqual({ state: "success" });
+        expect((ev as TaskEndEvent).xcoms).toEqual({
+          return_value: {
+            armada_queue: "q",
+            job_id: "test_job",
+            job_set_id: "js",
+            job_state: "SUCCEEDED",
+            links: { lookout: "http://lookout/jobs/test_job", docs: "http://docs/t" },
+          },
+        });
+        expect(logged.slice(-2)).toEqual([
+          "info Armada job test_job is in state: SUCCEEDED. Job details available at http://lookout/jobs/test_job",
+          "info Armada job test_job terminated with state: SUCCEEDED",
+        ]);
+        expect(hook.forgotten).toEqual(["test_job"]);
+        // It ended the task (SUCCESS): its job succeeded, so its cleanup cancels nothing.
+        trigger.taskInstance!.currentState = async () => "success";
+        await trigger.cleanup();
+        expect(hook.cancels).toHaveLength(0);
+        expect(trigger.endedItsTask).toBe(true);
+      }
+      // Without a result to push, the event ends the task with no XCom.
+      const quiet = await fire([JobState.SUCCEEDED], {
+        ...ending,
+        endOnSuccess: { links: {}, pushResult: false },
+      });
+      expect([TaskEndEvent.isEnd(quiet.event), (quiet.event as TaskEndEvent).xcoms]).toEqual([true, {}]);
+      // A failed job resumes the task: the operator's error handling (reasons, retries) is the task's.
+      const failed = await fire([JobState.FAILED], ending);
+      expect(TaskEndEvent.isEnd(failed.event)).toBe(false);
+      expect(failed.event.payload).toMatchObject({ job_state: "FAILED" });
     });
 
     it("logs a step forward through the active states in the task's log and waits on; fires on an end or a step back", async () => {
@@ -459,7 +514,6 @@ describe("ArmadaPollJobTrigger", () => {
       expect(clock.pendingSleepers).toBe(0);
       expect(hook.statusChecks).toHaveLength(0);
     });
-
 
     /** A stream whose job's latest event says `eventState`, with no event to come; records its `close` calls. */
     const closeRecordingStream = (eventState: JobState, closes: ({ linger?: boolean } | undefined)[]) => ({

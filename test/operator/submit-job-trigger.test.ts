@@ -10,7 +10,7 @@ import {
   type ArmadaJobSubmission,
 } from "../../src/operator/submit-job-trigger.js";
 import { RunningJobContext } from "../../src/operator/running-job-context.js";
-import { createTrigger, type TriggerEvent } from "../../src/runtime/trigger.js";
+import { createTrigger, TaskEndEvent, type TriggerEvent } from "../../src/runtime/trigger.js";
 import { createTaskLogger } from "../../src/runtime/task-logger.js";
 import type { TaskInstanceState } from "../../src/runtime/state.js";
 import type { ExistingJob } from "../../src/operator/hook.js";
@@ -50,10 +50,15 @@ const submission: ArmadaJobSubmission = {
 };
 
 /** A trigger on a manual clock with a fake hook and an in-memory task instance (XComs as stored). */
-function setUp(o: { states?: JobState[]; taskState?: TaskInstanceState; submitFails?: Error } = {}) {
+function setUp(
+  o: { states?: JobState[]; taskState?: TaskInstanceState; submitFails?: Error; endOnSuccess?: boolean } = {},
+) {
   const hook = new FakeHook(o.states ?? [JobState.QUEUED], "job-1");
   if (o.submitFails) hook.submitJob = async () => Promise.reject(o.submitFails);
-  const trigger = new ArmadaSubmitJobTrigger(submission, item(), { hookFactory: () => hook });
+  const s = o.endOnSuccess
+    ? { ...submission, plan: { ...submission.plan, endOnSuccess: { links: {}, pushResult: true } } }
+    : submission;
+  const trigger = new ArmadaSubmitJobTrigger(s, item(), { hookFactory: () => hook });
   const clock = new ManualClock(start);
   trigger.clock = clock;
   const logged: string[] = [];
@@ -146,6 +151,32 @@ describe("ArmadaSubmitJobTrigger", () => {
     const event = await t.trigger.firstEvent();
     expect(event!.payload).toMatchObject({ job_state: "SUCCEEDED" });
     expect(t.hook.statusChecks).toEqual(["job-1"]);
+  });
+
+  it("with endOnSuccess, ends the task with the operator's result when the job succeeds, later or at its first check; its cleanup cancels nothing", async () => {
+    const result = {
+      armada_queue: "q",
+      job_id: "job-1",
+      job_set_id: "js",
+      job_state: "SUCCEEDED",
+      links: { lookout: "http://lookout/jobs/job-1" },
+    };
+    for (const states of [[JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED], [JobState.SUCCEEDED]]) {
+      const t = setUp({ states, endOnSuccess: true });
+      const event = await fire(t);
+      expect(TaskEndEvent.isEnd(event)).toBe(true);
+      expect((event as TaskEndEvent).xcoms).toEqual({ return_value: result });
+      // Its context was written before: a cleanup or a later reader finds the job.
+      expect(RunningJobContext.fromXCom(t.xcom.job_context).jobId).toBe("job-1");
+      expect(t.logged.at(-1)).toBe("info Armada job job-1 terminated with state: SUCCEEDED");
+      expect(t.hook.forgotten).toEqual(["job-1"]);
+      t.state.value = "success";
+      await t.trigger.cleanup();
+      expect(t.hook.cancels).toEqual([]);
+    }
+    // A job that failed resumes the task.
+    const failed = await fire(setUp({ states: [JobState.FAILED], endOnSuccess: true }));
+    expect([TaskEndEvent.isEnd(failed), failed.payload]).toMatchObject([false, { job_state: "FAILED" }]);
   });
 
   it("fires submit_failed, writing no job, when its submit fails: the task then submits itself", async () => {

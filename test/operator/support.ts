@@ -70,7 +70,10 @@ export class FakeHook implements ArmadaHookApi {
     this.uriLookups.push([queue, jobSetId, uri]);
     return this.existing;
   }
-  forgetJob(): void {}
+  forgotten: string[] = [];
+  forgetJob(jobId: string): void {
+    this.forgotten.push(jobId);
+  }
   found: string | undefined;
   findCalls: [string, string, string, string][] = [];
   async findSubmittedJob(queue: string, jobSetId: string, uri: string, clientId: string): Promise<string | undefined> {

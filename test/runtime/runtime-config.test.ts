@@ -67,6 +67,7 @@ describe("resolveRuntimeConfig", () => {
         max_event_streams: 100,
         max_quiet_s: 300,
         submit_from_triggerer: true,
+        end_from_trigger: true,
         annotation_key_prefix: "armadaproject.io/",
       },
       operators: { default_deferrable: false },
