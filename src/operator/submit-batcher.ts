@@ -15,6 +15,7 @@
  * own job up by external job URI and client id before submitting again.
  */
 import { ArmadaError, isAmbiguousSubmitFailure } from "../client/armada-error.js";
+import { checkedJobRequestItem } from "../client/job-request-item-input.js";
 import { settleInSlices } from "../common/settle-in-slices.js";
 import type { JobSubmitRequestItem, JobSubmitResponse, JobSubmitResponseItem } from "../gen/armada/submit.js";
 
@@ -97,6 +98,14 @@ export class SubmitBatcher {
     patient = false,
   ): Promise<JobSubmitResponseItem> {
     return new Promise((resolve, reject) => {
+      // Read and checked now, in this submitter's turn, not with the whole call's items when it is sent; a bad
+      // item fails alone, here, as it would have failed its own call.
+      try {
+        item = checkedJobRequestItem(item, "jobRequestItems[0]");
+      } catch (err) {
+        reject(err);
+        return;
+      }
       const key = `${queue}\u0000${jobSetId}${patient ? "\u0000patient" : ""}`;
       const now = Date.now();
       let batch = this.open.get(key);

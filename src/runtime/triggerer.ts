@@ -105,6 +105,12 @@ function withoutKwargs(trow: TriggerRow): TriggerRow {
   };
 }
 
+/**
+ * The reason a removed trigger's waits end with: one error for all of them, as an error's stack trace cost more
+ * than the rest of a removal when 100,000 tasks ended in minutes.
+ */
+const TRIGGER_REMOVED = new TaskKilledError("trigger removed");
+
 /** The states a trigger's failure is recorded in: one array for every waiting trigger's supervision. */
 const WHILE_DEFERRED: TaskInstanceState[] = ["deferred"];
 
@@ -396,7 +402,7 @@ export class RunTriggerer {
     const active = this.triggers.get(id);
     if (!active || active.removed) return;
     active.removed = true;
-    active.trigger.cancel(new TaskKilledError("trigger removed"));
+    active.trigger.cancel(TRIGGER_REMOVED);
     try {
       await active.trigger.cleanup();
     } catch (err) {

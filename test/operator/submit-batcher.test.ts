@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { ArmadaError } from "../../src/client/armada-error.js";
 import type { JobSubmitRequestItem, JobSubmitResponse } from "../../src/gen/armada/submit.js";
+import { toJobSubmitRequestItem } from "../../src/client/job-request-item-input.js";
 import { SubmitBatcher } from "../../src/operator/submit-batcher.js";
 
 const item = (clientId: string, priority = 1) => ({ clientId, priority }) as unknown as JobSubmitRequestItem;
@@ -48,6 +49,26 @@ describe("SubmitBatcher", () => {
     expect(calls[1]!.clientIds[0]).toBe("t40");
     expect(Math.min(...sentAt)).toBe(200);
     expect(Math.max(...sentAt)).toBe(505);
+  });
+
+  it("reads each item as it joins: a bad one is refused at once and alone, and the call sends the items read, not reading them again", async () => {
+    const sent: JobSubmitRequestItem[][] = [];
+    const b = new SubmitBatcher(async (_q, _s, items) => {
+      sent.push(items);
+      // As the client's submitJobs does: an item read ahead is sent as it is (the same object back).
+      const again = items.map((i, n) => toJobSubmitRequestItem(i, `jobRequestItems[${n}]`));
+      expect(again.every((i, n) => i === items[n])).toBe(true);
+      return { jobResponseItems: items.map((i) => ({ jobId: `job-${i.clientId}`, error: "" })) };
+    });
+    const bad = b.submit("q", "s", {
+      clientId: "bad",
+      podSpecs: [{ containers: "nope" }],
+    } as unknown as JobSubmitRequestItem);
+    await expect(bad).rejects.toThrow(/jobRequestItems\[0\] at podSpecs\[0\]\.containers: expected a list/);
+    expect(sent).toEqual([]);
+    const answers = await Promise.all([b.submit("q", "s", item("a")), b.submit("q", "s", item("b"))]);
+    expect(answers.map((a) => a.jobId)).toEqual(["job-a", "job-b"]);
+    expect(sent.map((c) => c.map((i) => i.clientId))).toEqual([["a", "b"]]);
   });
 
   it("patient items (a trigger's, holding no task slot) batch apart, with the longer gap and wait", async () => {
