@@ -36,9 +36,10 @@ function setup(
   states: JobState[],
   options: Partial<ArmadaOperatorOptions> = {},
   tiOptions: { tryNumber?: number; maxTries?: number } = {},
+  Operator: typeof ArmadaOperator = ArmadaOperator,
 ): Setup {
   const hook = new FakeHook(states);
-  const op = new ArmadaOperator({
+  const op = new Operator({
     taskId: "test_task",
     name: "test",
     channelArgs,
@@ -478,12 +479,12 @@ describe("ArmadaOperator rendering and bad input", () => {
 
   it("its trigger ends the task on success (end_from_trigger) only where a resume would add nothing", async () => {
     /** What the deferral's watch carries for the trigger to end the task with, if anything. */
-    const endOf = async (options: Partial<ArmadaOperatorOptions>, env?: NodeJS.ProcessEnv, op?: ArmadaOperator) => {
-      const s = setup([JobState.QUEUED], { deferrable: true, tracking: "poll", ...options });
-      if (op) {
-        s.op = op;
-        s.context.task = op;
-      }
+    const endOf = async (
+      options: Partial<ArmadaOperatorOptions>,
+      env?: NodeJS.ProcessEnv,
+      Operator: typeof ArmadaOperator = ArmadaOperator,
+    ) => {
+      const s = setup([JobState.QUEUED], { deferrable: true, tracking: "poll", ...options }, {}, Operator);
       if (env) s.context.runtimeConfig = resolveRuntimeConfig({ env: { ...process.env, ...env } });
       const err = await s
         .run(async () => {
@@ -514,21 +515,7 @@ describe("ArmadaOperator rendering and bad input", () => {
         return super._trigger_reentry(context, event);
       }
     }
-    const base = setup([JobState.QUEUED]).op;
-    const sub = new Resumes({
-      taskId: "test_task",
-      name: "test",
-      channelArgs,
-      armadaQueue: "test_queue_1",
-      jobRequest,
-      jobSetPrefix: "prefix-",
-      lookoutUrlTemplate: LOOKOUT,
-      pollInterval: 5,
-      deferrable: true,
-      tracking: "poll",
-      hookFactory: () => (base as unknown as { hook: FakeHook }).hook,
-    });
-    expect(await endOf({}, undefined, sub)).toBeUndefined();
+    expect(await endOf({}, undefined, Resumes)).toBeUndefined();
   });
 
   it("takes defaults from configuration", () => {

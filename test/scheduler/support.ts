@@ -3,7 +3,12 @@ import os from "node:os";
 import path from "node:path";
 import { runCli } from "../../src/cli/main.js";
 import type { ManualClock } from "../../src/common/clock.js";
+import { systemClock } from "../../src/common/clock.js";
+import { Runner } from "../../src/runtime/runner.js";
+import { resolveRuntimeConfig, type RuntimeConfig } from "../../src/runtime/runtime-config.js";
+import { TriggererService } from "../../src/scheduler/triggerer-service.js";
 import { Capture } from "../cli/support.js";
+import { tempSqliteStore } from "../runtime/support.js";
 import { sleepUntil } from "../support/sleep-until.js";
 
 /** The package entry, for DAG files written outside the repository. */
@@ -163,3 +168,41 @@ export type SchedulerSandbox = ReturnType<typeof schedulerSandbox>;
 export async function until(what: string, fn: () => Promise<boolean>): Promise<void> {
   await sleepUntil(fn, what, 60_000);
 }
+
+/**
+ * A scheduler (a Runner that runs no triggers) and an `armada-airflow triggerer` service in this process, on a
+ * temporary SQLite store, with `config` as the triggerer's. `release()` stops the triggerer (its log lines are
+ * flushed then; idempotent); `dispose()` releases, stops the scheduler and removes the store.
+ */
+export async function schedulerWithTriggerer(config: RuntimeConfig = resolveRuntimeConfig({ env: noHome })) {
+  const t = await tempSqliteStore();
+  const scheduler = new Runner({ store: t.store, heartbeatMs: 20, runTriggers: false });
+  const triggerer = new TriggererService({
+    store: t.store,
+    clock: systemClock,
+    pollIntervalMs: 20,
+    heartbeatMs: 20,
+    heartbeatTimeoutMs: 30_000,
+    config,
+    log: () => {},
+  });
+  await triggerer.start();
+  const loop = triggerer.loop();
+  let released = false;
+  const release = async () => {
+    if (released) return;
+    released = true;
+    triggerer.requestStop();
+    await loop;
+    await triggerer.release();
+  };
+  const dispose = async () => {
+    await release();
+    await scheduler.stop();
+    await t.dispose();
+  };
+  return { store: t.store, scheduler, triggerer, release, dispose };
+}
+
+/** An environment whose home folder does not exist: no config file is read. */
+const noHome = { ARMADA_AIRFLOW_HOME: path.join(os.tmpdir(), "aa-no-such-home") };

@@ -9,16 +9,13 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { GrpcChannelArgs } from "../../src/client/channel-args.js";
-import { systemClock } from "../../src/common/clock.js";
 import { ArmadaConnectionPool } from "../../src/operator/connection-pool.js";
 import { ArmadaHook } from "../../src/operator/hook.js";
 import { BaseOperator, type Context } from "../../src/runtime/index.js";
 import { DAG } from "../../src/runtime/dag.js";
-import { Runner } from "../../src/runtime/runner.js";
 import { currentRuntimeConfig, resolveRuntimeConfig } from "../../src/runtime/runtime-config.js";
 import { BaseTrigger, registerTrigger, TriggerEvent } from "../../src/runtime/trigger.js";
-import { TriggererService } from "../../src/scheduler/triggerer-service.js";
-import { tempSqliteStore } from "../runtime/support.js";
+import { schedulerWithTriggerer } from "./support.js";
 
 const CLASSPATH = "tests.triggerer_pool.PoolTrigger";
 
@@ -59,50 +56,24 @@ afterEach(async () => {
 
 describe("the triggerer's runner scope", () => {
   it("a trigger's hook uses the triggerer's pool, closed at release, and reads the triggerer's config", async () => {
-    const t = await tempSqliteStore();
-    const cleanups: (() => Promise<void>)[] = [t.dispose];
-    dispose = async () => {
-      for (const c of cleanups.reverse()) await c();
-    };
     const config = resolveRuntimeConfig({
       env: {
         ARMADA_AIRFLOW_HOME: path.join(os.tmpdir(), "aa-no-such-home"),
         ARMADA_AIRFLOW__ARMADA_OPERATOR__RPC_DEADLINE_S: "7",
       },
     });
-    const scheduler = new Runner({ store: t.store, heartbeatMs: 20, runTriggers: false });
-    cleanups.push(() => scheduler.stop());
-    const triggerer = new TriggererService({
-      store: t.store,
-      clock: systemClock,
-      pollIntervalMs: 20,
-      heartbeatMs: 20,
-      heartbeatTimeoutMs: 30_000,
-      config,
-      log: () => {},
-    });
+    const s = await schedulerWithTriggerer(config);
+    dispose = s.dispose;
     const dag = new DAG({ dagId: "deferring" });
     new Deferring({ dag, taskId: "t" });
-    await scheduler.createDagRun(dag, { runId: "r" });
-    const run = scheduler.runDagRun(dag, "r");
-    await triggerer.start();
-    const loop = triggerer.loop();
-    let released = false;
-    cleanups.push(async () => {
-      triggerer.requestStop();
-      await loop;
-      if (!released) await triggerer.release();
-    });
-    expect(await run).toBe("success");
-    const pool = ArmadaConnectionPool.of(triggerer.runner);
+    await s.scheduler.createDagRun(dag, { runId: "r" });
+    expect(await s.scheduler.runDagRun(dag, "r")).toBe("success");
+    const pool = ArmadaConnectionPool.of(s.triggerer.runner);
     expect(seen).toHaveLength(1);
     expect(seen[0]!.pool).toBe(pool);
     expect(seen[0]!.rpcDeadlineS).toBe(7);
     expect(pool.channels().map((c) => c.client)).toEqual([seen[0]!.client]);
-    triggerer.requestStop();
-    await loop;
-    await triggerer.release();
-    released = true;
+    await s.release();
     expect(pool.closed).toBe(true);
     const closed = await seen[0]!.client.getJobStatus({ jobIds: ["x"] }).then(
       () => "answered",
