@@ -34,7 +34,10 @@ export interface SubmitBatcherOptions {
   windowMs?: number;
   /** Longest the first item of a batch waits for others, in real milliseconds. @default 200 */
   maxWaitMs?: number;
-  /** The quiet gap of patient items (see {@link SubmitBatcher.submit}), in real milliseconds. @default 100 */
+  /**
+   * The quiet gap of patient items (see {@link SubmitBatcher.submit}), in real milliseconds: longer than the
+   * event loop's longest stalls while a fan-out defers, so that a stall does not end a batch half full. @default 500
+   */
   patientWindowMs?: number;
   /** Longest the first patient item of a batch waits for others, in real milliseconds. @default 2000 */
   patientMaxWaitMs?: number;
@@ -78,7 +81,7 @@ export class SubmitBatcher {
     this.maxItems = options.maxItems ?? 500;
     this.windowMs = options.windowMs ?? 10;
     this.maxWaitMs = Math.max(this.windowMs, options.maxWaitMs ?? 200);
-    this.patientWindowMs = options.patientWindowMs ?? 100;
+    this.patientWindowMs = options.patientWindowMs ?? 500;
     this.patientMaxWaitMs = Math.max(this.patientWindowMs, options.patientMaxWaitMs ?? 2000);
   }
 
