@@ -55,8 +55,7 @@ export interface WatchedJob {
 export function jobWatchFor(plan: JobWatchPlan, job: WatchedJob, nowMs: number): ArmadaJobWatch | undefined {
   if (plan.containerLogs && job.state === JobState.RUNNING) return undefined;
   const detailsUrl = plan.lookoutUrlTemplate ? lookoutUrl(plan.lookoutUrlTemplate, job.jobId) : undefined;
-  // The plan's own object: the watches of one operator's tasks share it.
-  const endOnSuccess = plan.containerLogs ? undefined : plan.endOnSuccess;
+  const endOnSuccess = successEndOf(plan);
   let until = NO_DEADLINE_MS;
   if (job.state === JobState.UNKNOWN) until = Math.min(until, job.submitMs + plan.ackTimeoutS * 1000 + 1);
   if (plan.queueTimeoutS !== undefined && WAITING_FOR_CAPACITY.has(job.state))
@@ -75,4 +74,12 @@ export function jobWatchFor(plan: JobWatchPlan, job: WatchedJob, nowMs: number):
     ...(plan.tracking === "events" || endOnSuccess ? { queue: job.queue, jobSetId: job.jobSetId } : {}),
     ...(endOnSuccess ? { endOnSuccess } : {}),
   };
+}
+
+/**
+ * How the trigger ends the task when the job succeeds, if it does: never while the task reads the container log
+ * (to its end). The plan's own object, so the watches of one operator's tasks share it.
+ */
+export function successEndOf(plan: JobWatchPlan): JobSuccessEnd | undefined {
+  return plan.containerLogs ? undefined : plan.endOnSuccess;
 }

@@ -28,7 +28,7 @@ import { stderrLogger } from "../runtime/task-logger.js";
 import { interned } from "../runtime/store/interned-strings.js";
 import { liveJobsByExternalJobUri, type ArmadaHookApi } from "./hook.js";
 import { jobSucceededEvent } from "./job-success-end.js";
-import { jobWatchFor, type JobWatchPlan } from "./job-watch-plan.js";
+import { jobWatchFor, successEndOf, type JobWatchPlan } from "./job-watch-plan.js";
 import { jobDetailsSuffix, lookoutUrl, LOOKOUT_URL_XCOM_KEY } from "./links.js";
 import { ArmadaPollJobTrigger, CANCEL_ON, type ArmadaPollJobTriggerOptions } from "./poll-job-trigger.js";
 import { RunningJobContext } from "./running-job-context.js";
@@ -208,12 +208,13 @@ export class ArmadaSubmitJobTrigger extends BaseTrigger {
     this.throwIfCancelled();
     const now = this.clock.nowMs();
     const submitMs = job.submitTime.getTime();
-    if (state === JobState.SUCCEEDED && s.plan.endOnSuccess && !s.plan.containerLogs) {
+    const end = successEndOf(s.plan);
+    if (state === JobState.SUCCEEDED && end) {
       // Done already (a short job, or a trigger re-created late): the task ends here, as the watch would end it.
       this.endedTask = true;
       hook.forgetJob(jobId);
       return jobSucceededEvent(
-        s.plan.endOnSuccess,
+        end,
         { jobId, queue: s.queue, jobSetId: s.jobSetId, detailsUrl: url },
         this.log,
       );

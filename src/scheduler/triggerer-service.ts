@@ -259,28 +259,25 @@ export class TriggererService {
     if (!ev) return this.onError(r, new Error("trigger ended without an event"));
     const { store, clock } = this.options;
     const current = await store.getTaskInstance(r.row);
-    if (
-      current &&
-      current.state === "deferred" &&
-      current.tryNumber === r.tryNumber &&
-      TaskEndEvent.isEnd(ev)
-    ) {
+    // Still the deferral this trigger ran for: anything else (a mark-failed, a clear) took the task meanwhile.
+    const waiting = current?.state === "deferred" && current.tryNumber === r.tryNumber ? current : undefined;
+    if (waiting && TaskEndEvent.isEnd(ev)) {
       // The trigger's event ends the task: no resume (the trigger row goes with the transition).
       await this.flushLogs();
-      if (await applyTaskEnd(store, current, r.row.id, ev, clock.nowMs())) {
+      if (await applyTaskEnd(store, waiting, r.row.id, ev, clock.nowMs())) {
         const state = ev.payload.state;
         this.loggerFor(r.row, r.tryNumber).info(
           `Trigger ended the task: marking task as ${state.toUpperCase()}`,
         );
         this.options.log(`trigger ended ${r.row.dagId} ${r.row.runId} ${tiLabel(r.row)} as ${state}`);
       }
-    } else if (current && current.state === "deferred" && current.tryNumber === r.tryNumber) {
+    } else if (waiting) {
       // The fire deletes the trigger row in the same transaction; the run's owner resumes the task.
       const ok = await applyOutcome(store, {
         kind: "fire",
-        row: current,
+        row: waiting,
         triggerId: r.row.id,
-        nextKwargs: firedKwargs(current, ev),
+        nextKwargs: firedKwargs(waiting, ev),
         nowMs: clock.nowMs(),
       });
       if (ok) {
