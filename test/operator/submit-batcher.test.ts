@@ -95,6 +95,18 @@ describe("SubmitBatcher", () => {
     expect(calls[0]!.clientIds).toEqual(["task"]);
   });
 
+  it("by default a lone patient item waits a 500 ms quiet gap (longer than a deferring fan-out's stalls)", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    const { call, calls } = fakeCall();
+    const b = new SubmitBatcher(call);
+    const answer = b.submit("q", "s", item("p"), true);
+    await vi.advanceTimersByTimeAsync(499);
+    expect(calls).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    await answer;
+    expect(calls.map((c) => c.clientIds)).toEqual([["p"]]);
+  });
+
   it("sends a lone item once the gap has passed, not at the cap", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
     const { call, calls } = fakeCall();
